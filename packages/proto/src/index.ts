@@ -1,0 +1,13 @@
+/**
+ * Generated protobuf types and gRPC service definitions shared by every Cairn
+ * package. The code under `gen/` is produced by `npm run gen:proto` from the
+ * repository's `proto/` directory; never edit it by hand.
+ */
+export * from './gen/cairn/raft/v1/raft.js';
+export * from './gen/cairn/raft/v1/transport.js';
+export * from './gen/cairn/kv/v1/kv.js';
+export * from './gen/cairn/kv/v1/cluster.js';
+// Every generated file defines these helpers; name one copy explicitly so the
+// star exports above are unambiguous.
+export type { DeepPartial, MessageFns } from './gen/cairn/raft/v1/raft.js';
+export { protobufFileName, protobufPackage } from './gen/cairn/raft/v1/raft.js';

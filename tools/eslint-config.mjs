@@ -1,0 +1,55 @@
+// Shared ESLint flat config. Each package's eslint.config.mjs calls
+// cairnConfig(); nx tags in package.json drive the import-direction rule.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const depConstraints = [
+  { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:proto'] },
+  { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:proto', 'scope:core'] },
+  { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:proto'] },
+  { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:proto', 'scope:client'] },
+];
+
+/** @param {{ deterministic?: boolean }} options */
+export function cairnConfig(options = {}) {
+  const configs = [
+    { ignores: ['dist/**', 'src/gen/**', 'node_modules/**'] },
+    ...tseslint.configs.recommended,
+    {
+      files: ['**/*.ts', '**/*.tsx'],
+      plugins: { '@nx': nx },
+      rules: {
+        '@nx/enforce-module-boundaries': ['error', { depConstraints, allow: [] }],
+        '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+        '@typescript-eslint/no-non-null-assertion': 'off',
+      },
+    },
+  ];
+  if (options.deterministic) {
+    // raft-core must be a pure state machine: time enters as tick(), randomness
+    // through the injected Rng, I/O leaves as Ready effects.
+    configs.push({
+      files: ['src/**/*.ts'],
+      ignores: ['src/testing/**'],
+      rules: {
+        'no-restricted-globals': ['error',
+          { name: 'setTimeout', message: 'raft-core has no timers: time enters as tick().' },
+          { name: 'setInterval', message: 'raft-core has no timers: time enters as tick().' },
+          { name: 'setImmediate', message: 'raft-core has no timers.' },
+          { name: 'process', message: 'raft-core does no I/O.' },
+          { name: 'Date', message: 'raft-core has no clock: time enters as tick().' },
+          { name: 'performance', message: 'raft-core has no clock.' },
+        ],
+        'no-restricted-properties': ['error',
+          { object: 'Math', property: 'random', message: 'use the injected Rng.' },
+        ],
+        'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'net', 'http', 'dgram', 'child_process', 'timers', 'crypto', 'os'] }],
+        'no-restricted-syntax': ['error',
+          { selector: 'FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]', message: 'raft-core is synchronous.' },
+        ],
+      },
+    });
+  }
+  return configs;
+}
