@@ -35,6 +35,8 @@ export interface MessageBatch {
   to: number;
   sequence: number;
   messages: Message[];
+  /** The sender's HTTP address, so peers can point HTTP clients at the leader. */
+  senderHttpAddress: string;
 }
 
 export interface BatchAck {
@@ -61,7 +63,7 @@ export interface SnapshotAck {
 }
 
 function createBaseMessageBatch(): MessageBatch {
-  return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [] };
+  return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [], senderHttpAddress: "" };
 }
 
 export const MessageBatch: MessageFns<MessageBatch> = {
@@ -80,6 +82,9 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     }
     for (const v of message.messages) {
       Message.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.senderHttpAddress !== "") {
+      writer.uint32(50).string(message.senderHttpAddress);
     }
     return writer;
   },
@@ -137,6 +142,14 @@ export const MessageBatch: MessageFns<MessageBatch> = {
             message.messages.push(Message.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.senderHttpAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -159,6 +172,7 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     message.to = object.to ?? 0;
     message.sequence = object.sequence ?? 0;
     message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.senderHttpAddress = object.senderHttpAddress ?? "";
     return message;
   },
 };
