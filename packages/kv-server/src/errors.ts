@@ -1,0 +1,323 @@
+/**
+ * Every failure kind the server reports, as one class per kind with a stable
+ * `code` (STYLE.md §7.3). The wire carries the code plus structured fields
+ * (`ErrorDetail` in the `cairn-error-bin` trailer or the HTTP JSON body), never
+ * prose for clients to parse.
+ *
+ * `instanceof` across copies of this module: each instance carries a
+ * `Symbol.for('cairn.kv.error')` marker and `KvError` defines
+ * `Symbol.hasInstance` on it, so `err instanceof KvError` holds even when two
+ * copies of the package are loaded. Subclass checks (`instanceof
+ * NotLeaderError`) compare the code, so they are safe across copies too.
+ * Callers that receive errors over the wire should branch on `err.code`.
+ */
+import { status } from '@grpc/grpc-js';
+import type { ErrorDetail } from '@cairn/proto';
+
+export type KvErrorCode =
+  | 'NOT_LEADER'
+  | 'NO_LEADER'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'UNKNOWN_OUTCOME'
+  | 'INVALID_ARGUMENT'
+  | 'KEY_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'CLUSTER_MISMATCH'
+  | 'NODE_ID_MISMATCH'
+  | 'CORRUPTION'
+  | 'SHUTTING_DOWN'
+  | 'SESSION_SEQ_STALE'
+  | 'TOO_MANY_REQUESTS'
+  | 'UNKNOWN_MEMBER'
+  | 'FAILED_PRECONDITION'
+  | 'INTERNAL';
+
+/** The trailer (gRPC) that carries an encoded `ErrorDetail` on every failed call. */
+export const ERROR_DETAIL_TRAILER = 'cairn-error-bin';
+
+export interface ErrorWire {
+  grpc: status;
+  http: number;
+  /** True when the same request may simply be sent again (possibly elsewhere). */
+  retryable: boolean;
+}
+
+/** The one place that decides wire status and retryability for every code. */
+export const ERROR_WIRE: Record<KvErrorCode, ErrorWire> = {
+  NOT_LEADER: { grpc: status.FAILED_PRECONDITION, http: 503, retryable: true },
+  NO_LEADER: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
+  TIMEOUT: { grpc: status.DEADLINE_EXCEEDED, http: 504, retryable: true },
+  UNAVAILABLE: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
+  // Retrying with the same session (clientId, seq) is safe; without one it may apply twice.
+  UNKNOWN_OUTCOME: { grpc: status.UNKNOWN, http: 500, retryable: false },
+  INVALID_ARGUMENT: { grpc: status.INVALID_ARGUMENT, http: 400, retryable: false },
+  KEY_TOO_LARGE: { grpc: status.INVALID_ARGUMENT, http: 413, retryable: false },
+  VALUE_TOO_LARGE: { grpc: status.INVALID_ARGUMENT, http: 413, retryable: false },
+  NOT_FOUND: { grpc: status.NOT_FOUND, http: 404, retryable: false },
+  CLUSTER_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
+  NODE_ID_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
+  CORRUPTION: { grpc: status.DATA_LOSS, http: 500, retryable: false },
+  SHUTTING_DOWN: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
+  SESSION_SEQ_STALE: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
+  TOO_MANY_REQUESTS: { grpc: status.RESOURCE_EXHAUSTED, http: 429, retryable: true },
+  UNKNOWN_MEMBER: { grpc: status.NOT_FOUND, http: 404, retryable: false },
+  FAILED_PRECONDITION: { grpc: status.FAILED_PRECONDITION, http: 412, retryable: false },
+  INTERNAL: { grpc: status.INTERNAL, http: 500, retryable: false },
+};
+
+const KV_ERROR_MARKER = Symbol.for('cairn.kv.error');
+
+/** Base class of every server error; branch on `code`. */
+export class KvError extends Error {
+  readonly [KV_ERROR_MARKER] = true;
+
+  constructor(
+    readonly code: KvErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if (!(KV_ERROR_MARKER in value)) return false;
+    // On KvError itself: any marked error. On a subclass: same code as the subclass.
+    const expectedCode = CODE_OF_CLASS.get(this);
+    return expectedCode === undefined || (value as KvError).code === expectedCode;
+  }
+}
+
+/**
+ * Thrown by a follower for a write or linearizable read. Retry on the leader
+ * (`leaderAddress` is its client address, when known).
+ */
+export class NotLeaderError extends KvError {
+  constructor(
+    readonly leaderId: number,
+    readonly leaderAddress: string | undefined,
+  ) {
+    super('NOT_LEADER', leaderAddress ? `not the leader; try node ${leaderId} at ${leaderAddress}` : 'not the leader');
+  }
+}
+
+/** No leader is known (election in progress or no quorum). Retry after a backoff. */
+export class NoLeaderError extends KvError {
+  constructor(message = 'no leader is known; an election may be in progress') {
+    super('NO_LEADER', message);
+  }
+}
+
+/**
+ * The request's deadline passed before it was answered. For reads, retry. For
+ * writes with a session, retry with the same seq (deduplicated).
+ */
+export class TimeoutError extends KvError {
+  constructor(message = 'the request timed out') {
+    super('TIMEOUT', message);
+  }
+}
+
+/** The node cannot serve now (e.g. still catching up, transport down). Retry, possibly elsewhere. */
+export class UnavailableError extends KvError {
+  constructor(message = 'the node is unavailable') {
+    super('UNAVAILABLE', message);
+  }
+}
+
+/**
+ * The write may or may not have been applied: the node lost leadership or was
+ * stopped after proposing it. Used only where clientId+seq deduplication cannot
+ * settle the question (a write without a session). The caller must read to find out.
+ */
+export class UnknownOutcomeError extends KvError {
+  constructor(message = 'the write may or may not have been applied') {
+    super('UNKNOWN_OUTCOME', message);
+  }
+}
+
+/** The request is malformed (bad field, invalid UTF-8, bad paging). Fix the request; do not retry. */
+export class InvalidArgumentError extends KvError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** The key is longer than the configured limit. Use a shorter key. */
+export class KeyTooLargeError extends KvError {
+  constructor(
+    readonly sizeBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super('KEY_TOO_LARGE', `key is ${sizeBytes} bytes; the limit is ${limitBytes}`);
+  }
+}
+
+/** The value (or the value after an append) is longer than the limit. Store less per key. */
+export class ValueTooLargeError extends KvError {
+  constructor(
+    readonly sizeBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super('VALUE_TOO_LARGE', `value is ${sizeBytes} bytes; the limit is ${limitBytes}`);
+  }
+}
+
+/** A named thing (not a key: a missing key is a normal empty result) does not exist. */
+export class NotFoundError extends KvError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+/**
+ * Thrown at startup when the data dir (or a peer) belongs to another cluster.
+ * The operator must point the node at the right data dir or cluster id.
+ */
+export class ClusterMismatchError extends KvError {
+  constructor(
+    readonly expectedClusterId: string,
+    readonly foundClusterId: string,
+    readonly dataDir: string,
+  ) {
+    super(
+      'CLUSTER_MISMATCH',
+      `data dir ${dataDir} belongs to cluster "${foundClusterId}", not "${expectedClusterId}"; use another --data-dir or the right cluster id`,
+    );
+  }
+}
+
+/**
+ * Thrown at startup when the data dir was created by another node id. The
+ * operator must use the node's own data dir.
+ */
+export class NodeIdMismatchError extends KvError {
+  constructor(
+    readonly expectedNodeId: number,
+    readonly foundNodeId: number,
+    readonly dataDir: string,
+  ) {
+    super(
+      'NODE_ID_MISMATCH',
+      `data dir ${dataDir} belongs to node ${foundNodeId}, not node ${expectedNodeId}; use that node's --id or another --data-dir`,
+    );
+  }
+}
+
+/**
+ * Stored data failed verification (checksum, gap in the log, unknown format).
+ * The node refuses to start; the operator must restore the data dir from a
+ * replica (wipe it and re-add the node as a learner).
+ */
+export class CorruptionError extends KvError {
+  constructor(
+    readonly dataDir: string,
+    detail: string,
+  ) {
+    super('CORRUPTION', `data dir ${dataDir} is corrupt: ${detail}; wipe it and re-add the node as a learner`);
+  }
+}
+
+/** The node is stopping. Retry on another node. */
+export class ShuttingDownError extends KvError {
+  constructor(message = 'the node is shutting down') {
+    super('SHUTTING_DOWN', message);
+  }
+}
+
+/**
+ * Thrown by the state machine for a write whose seq is older than the last
+ * one applied for its client: the client already moved on, so its result is no
+ * longer kept. A correct clerk never sees this; do not retry.
+ */
+export class SessionSeqStaleError extends KvError {
+  constructor(
+    readonly clientId: string,
+    readonly seq: number,
+    readonly lastSeq: number,
+  ) {
+    super('SESSION_SEQ_STALE', `client ${clientId} sent seq ${seq} after seq ${lastSeq} was applied`);
+  }
+}
+
+/** A bounded queue (pending proposals, inflight requests) is full. Back off and retry. */
+export class TooManyRequestsError extends KvError {
+  constructor(message = 'too many requests in flight; retry later') {
+    super('TOO_MANY_REQUESTS', message);
+  }
+}
+
+/** A membership operation named a node id that is not a member. Check the id. */
+export class UnknownMemberError extends KvError {
+  constructor(readonly memberId: number) {
+    super('UNKNOWN_MEMBER', `node ${memberId} is not a member of the cluster`);
+  }
+}
+
+/**
+ * The operation is not allowed in the current state (e.g. a conf change is
+ * already pending, chaos endpoints are disabled). Fix the precondition first.
+ */
+export class FailedPreconditionError extends KvError {
+  constructor(message: string) {
+    super('FAILED_PRECONDITION', message);
+  }
+}
+
+/** A bug or an unexpected failure. Report it; retrying is unlikely to help. */
+export class InternalError extends KvError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INTERNAL', message, options);
+  }
+}
+
+// Subclass → code, for the cross-copy-safe instanceof above.
+const CODE_OF_CLASS = new Map<unknown, KvErrorCode>([
+  [NotLeaderError, 'NOT_LEADER'],
+  [NoLeaderError, 'NO_LEADER'],
+  [TimeoutError, 'TIMEOUT'],
+  [UnavailableError, 'UNAVAILABLE'],
+  [UnknownOutcomeError, 'UNKNOWN_OUTCOME'],
+  [InvalidArgumentError, 'INVALID_ARGUMENT'],
+  [KeyTooLargeError, 'KEY_TOO_LARGE'],
+  [ValueTooLargeError, 'VALUE_TOO_LARGE'],
+  [NotFoundError, 'NOT_FOUND'],
+  [ClusterMismatchError, 'CLUSTER_MISMATCH'],
+  [NodeIdMismatchError, 'NODE_ID_MISMATCH'],
+  [CorruptionError, 'CORRUPTION'],
+  [ShuttingDownError, 'SHUTTING_DOWN'],
+  [SessionSeqStaleError, 'SESSION_SEQ_STALE'],
+  [TooManyRequestsError, 'TOO_MANY_REQUESTS'],
+  [UnknownMemberError, 'UNKNOWN_MEMBER'],
+  [FailedPreconditionError, 'FAILED_PRECONDITION'],
+  [InternalError, 'INTERNAL'],
+]);
+
+/** True for any KvError, including one from another copy of this module. */
+export function isKvError(value: unknown): value is KvError {
+  return value instanceof KvError;
+}
+
+/**
+ * The structured form sent to clients. Anything that is not a KvError becomes
+ * INTERNAL with a generic message (never a stack trace).
+ */
+export function toErrorDetail(error: unknown): ErrorDetail {
+  if (!isKvError(error)) {
+    return { code: 'INTERNAL', message: 'internal error', leaderId: 0, leaderAddress: '' };
+  }
+  const detail: ErrorDetail = { code: error.code, message: error.message, leaderId: 0, leaderAddress: '' };
+  if (error instanceof NotLeaderError) {
+    detail.leaderId = error.leaderId;
+    detail.leaderAddress = error.leaderAddress ?? '';
+  }
+  return detail;
+}
+
+/** Whether `code` is one this server defines (for rebuilding errors from the wire). */
+export function isKvErrorCode(code: string): code is KvErrorCode {
+  return Object.hasOwn(ERROR_WIRE, code);
+}

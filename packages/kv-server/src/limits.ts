@@ -1,0 +1,54 @@
+/**
+ * Every size and queue bound of the server, in one place (STYLE.md §7.4).
+ * The key and value limits are defaults: a node may be configured lower or
+ * higher, but the state machine never checks them (limits are enforced before
+ * proposing, so nodes with different settings still apply identically).
+ * Relationships between the bounds are asserted when this module loads.
+ */
+import assert from 'node:assert/strict';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Default largest key a client may write. */
+export const KEY_BYTES_MAX = 4 * KiB;
+/** Default largest value (also the largest value an append may produce). */
+export const VALUE_BYTES_MAX = 1 * MiB;
+/** Upper bound on the encoding overhead of a Command around its key and value. */
+export const COMMAND_OVERHEAD_BYTES_MAX = 1 * KiB;
+/** Longest client id in a write session. */
+export const CLIENT_ID_BYTES_MAX = 128;
+/** Largest encoded Command, i.e. the data of one log entry. */
+export const ENTRY_BYTES_MAX = KEY_BYTES_MAX + VALUE_BYTES_MAX + COMMAND_OVERHEAD_BYTES_MAX;
+/** Most entries' data bytes sent in one AppendEntries message. */
+export const APPEND_BYTES_MAX = 4 * MiB;
+/** Most key-values one Range call returns. */
+export const RANGE_LIMIT_MAX = 10_000;
+/** Range limit used when a request gives 0. */
+export const RANGE_LIMIT_DEFAULT = 1_000;
+/** Most live client sessions; beyond it the least recently active one is evicted. */
+export const SESSIONS_MAX = 100_000;
+/** A session unused for this long (by replicated proposal time) expires. */
+export const SESSION_TTL_MS_DEFAULT = 10 * 60 * 1000;
+/** Size of one chunk of a state machine snapshot stream. */
+export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
+/** Proposals accepted but not yet applied; beyond it writes get TOO_MANY_REQUESTS. */
+export const PENDING_PROPOSALS_MAX = 10_000;
+/** Linearizable reads waiting for a read index. */
+export const PENDING_READS_MAX = 10_000;
+/** Entries applied to the state machine in one LevelDB batch. */
+export const APPLY_BATCH_ENTRIES_MAX = 1_024;
+
+// A single entry always fits in one append message.
+assert(APPEND_BYTES_MAX >= ENTRY_BYTES_MAX);
+// Chunks are byte ranges of one stream (records may span chunks), so any size
+// works; keep them large enough to amortise per-message costs, small enough to bound memory.
+assert(SNAPSHOT_CHUNK_BYTES >= 64 * KiB);
+assert(SNAPSHOT_CHUNK_BYTES <= APPEND_BYTES_MAX);
+assert(RANGE_LIMIT_DEFAULT <= RANGE_LIMIT_MAX);
+assert(RANGE_LIMIT_DEFAULT > 0);
+assert(SESSIONS_MAX > 0);
+assert(SESSION_TTL_MS_DEFAULT > 0);
+assert(CLIENT_ID_BYTES_MAX + 16 <= COMMAND_OVERHEAD_BYTES_MAX);
+assert(PENDING_READS_MAX > 0);
+assert(PENDING_PROPOSALS_MAX > 0);

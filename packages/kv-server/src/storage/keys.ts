@@ -1,0 +1,104 @@
+/**
+ * The key layout of the node's single LevelDB (data-dir/db). One database lets
+ * the log append, the hard state and the state machine's writes share atomic
+ * batches. Every key starts with a one-byte prefix:
+ *
+ *   'M' name              node meta: cluster id, node id, format version
+ *   'L' u64be index       raft log entry (big-endian so byte order = index order)
+ *   'H'                   raft hard state
+ *   'C'                   raft conf state (membership in force)
+ *   'P' u64be id          member addresses (replicated through conf-change contexts)
+ *   'S'                   raft snapshot metadata (what the log was compacted behind)
+ *   'A'                   state machine applied state (applied index, generation, ...)
+ *   'K' u32be gen key     KV data of state-machine generation `gen`
+ *   'N' u32be gen id      client session of generation `gen`
+ *   'T' u32be gen u64be ms id   session activity index (for expiry and eviction)
+ *
+ * The state machine's data lives under a generation number so that a snapshot
+ * restore can load a whole new generation and switch to it atomically.
+ */
+
+export const PREFIX = {
+  meta: 0x4d, // 'M'
+  log: 0x4c, // 'L'
+  hardState: 0x48, // 'H'
+  confState: 0x43, // 'C'
+  member: 0x50, // 'P'
+  snapshot: 0x53, // 'S'
+  applied: 0x41, // 'A'
+  kv: 0x4b, // 'K'
+  session: 0x4e, // 'N'
+  sessionActivity: 0x54, // 'T'
+} as const;
+
+export function metaKey(name: string): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.meta), Buffer.from(name, 'utf8')]);
+}
+
+export function logKey(index: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = PREFIX.log;
+  key.writeBigUInt64BE(BigInt(index), 1);
+  return key;
+}
+
+export function logIndexOfKey(key: Uint8Array): number {
+  return Number(Buffer.from(key.buffer, key.byteOffset, key.byteLength).readBigUInt64BE(1));
+}
+
+export const HARD_STATE_KEY = Buffer.of(PREFIX.hardState);
+export const CONF_STATE_KEY = Buffer.of(PREFIX.confState);
+export const SNAPSHOT_KEY = Buffer.of(PREFIX.snapshot);
+export const APPLIED_KEY = Buffer.of(PREFIX.applied);
+
+export function memberKey(id: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = PREFIX.member;
+  key.writeBigUInt64BE(BigInt(id), 1);
+  return key;
+}
+
+/** [gte, lt) bounds of every key starting with `prefix`. */
+export function prefixRange(prefix: Uint8Array): { gte: Buffer; lt: Buffer } {
+  return { gte: Buffer.from(prefix), lt: prefixEnd(prefix) };
+}
+
+/** The smallest key greater than every key starting with `prefix`. */
+export function prefixEnd(prefix: Uint8Array): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]! += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // All 0xff (or empty): nothing in our layout; use a key above every prefix.
+  return Buffer.of(0xff, 0xff);
+}
+
+export function generationPrefix(prefix: number, generation: number): Buffer {
+  const key = Buffer.allocUnsafe(5);
+  key[0] = prefix;
+  key.writeUInt32BE(generation, 1);
+  return key;
+}
+
+export function kvKey(generation: number, userKey: Uint8Array): Buffer {
+  return Buffer.concat([generationPrefix(PREFIX.kv, generation), userKey]);
+}
+
+export function sessionKey(generation: number, clientId: string): Buffer {
+  return Buffer.concat([generationPrefix(PREFIX.session, generation), Buffer.from(clientId, 'utf8')]);
+}
+
+export function sessionActivityKey(generation: number, lastActiveMs: number, clientId: string): Buffer {
+  const head = Buffer.allocUnsafe(13);
+  head[0] = PREFIX.sessionActivity;
+  head.writeUInt32BE(generation, 1);
+  head.writeBigUInt64BE(BigInt(lastActiveMs), 5);
+  return Buffer.concat([head, Buffer.from(clientId, 'utf8')]);
+}
+
+export function clientIdOfActivityKey(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset + 13, key.byteLength - 13).toString('utf8');
+}

@@ -1,0 +1,134 @@
+/**
+ * The node's one LevelDB (data-dir/db) and its identity records. Opening it
+ * creates the meta records on first use and afterwards refuses a data dir that
+ * belongs to another cluster or node, or was written by a newer format.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { ClusterMismatchError, CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
+import { decodeRecord, encodeRecord } from './codec.js';
+import { metaKey } from './keys.js';
+
+/** Version of the on-disk layout (keys.ts + codec.ts). Bump on incompatible change. */
+export const STORAGE_FORMAT_VERSION = 1;
+
+export type Database = ClassicLevel<Buffer, Buffer>;
+
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface NodeIdentity {
+  clusterId: string;
+  nodeId: number;
+}
+
+const CLUSTER_ID_KEY = metaKey('cluster-id');
+const NODE_ID_KEY = metaKey('node-id');
+const FORMAT_KEY = metaKey('format-version');
+
+/** An open LevelDB with verified identity; shared by RaftStorage and KvStateMachine. */
+export class NodeDatabase {
+  private constructor(
+    readonly db: Database,
+    readonly dataDir: string,
+    readonly identity: NodeIdentity,
+  ) {}
+
+  static async open(dataDir: string, identity: NodeIdentity): Promise<NodeDatabase> {
+    if (!Number.isSafeInteger(identity.nodeId) || identity.nodeId <= 0) {
+      throw new FailedPreconditionError(`node id must be a positive integer, got ${identity.nodeId}`);
+    }
+    if (identity.clusterId.length === 0) throw new FailedPreconditionError('cluster id must not be empty');
+    await mkdir(dataDir, { recursive: true });
+    const db: Database = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
+    await db.open();
+    const database = new NodeDatabase(db, dataDir, identity);
+    try {
+      await database.verifyOrCreateMeta();
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    return database;
+  }
+
+  /** Reads and verifies one framed record; undefined when absent. */
+  async getRecord(key: Buffer, what: string): Promise<Buffer | undefined> {
+    const stored = await this.db.get(key);
+    if (stored === undefined) return undefined;
+    return decodeRecord(key, stored, { dataDir: this.dataDir, what });
+  }
+
+  /** A put op framing `payload` with its checksum. */
+  static putRecord(key: Buffer, payload: Uint8Array): BatchOp {
+    return { type: 'put', key, value: encodeRecord(key, payload) };
+  }
+
+  async write(ops: BatchOp[], options: { sync: boolean }): Promise<void> {
+    if (ops.length === 0) return;
+    await this.db.batch(ops, { sync: options.sync });
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private async verifyOrCreateMeta(): Promise<void> {
+    const format = await this.getRecord(FORMAT_KEY, 'format version');
+    if (format === undefined) {
+      await this.createMeta();
+      return;
+    }
+    const formatVersion = readUint32(format, this.dataDir, 'format version');
+    if (formatVersion > STORAGE_FORMAT_VERSION) {
+      throw new FailedPreconditionError(
+        `data dir ${this.dataDir} was written by a newer Cairn (format ${formatVersion}; this build reads up to ${STORAGE_FORMAT_VERSION}); upgrade this binary`,
+      );
+    }
+    const clusterId = (await this.getRecord(CLUSTER_ID_KEY, 'cluster id'))?.toString('utf8');
+    const nodeIdRecord = await this.getRecord(NODE_ID_KEY, 'node id');
+    if (clusterId === undefined || nodeIdRecord === undefined) {
+      throw new CorruptionError(this.dataDir, 'the cluster id or node id record is missing');
+    }
+    if (clusterId !== this.identity.clusterId) {
+      throw new ClusterMismatchError(this.identity.clusterId, clusterId, this.dataDir);
+    }
+    const nodeId = readUint64(nodeIdRecord, this.dataDir, 'node id');
+    if (nodeId !== this.identity.nodeId) {
+      throw new NodeIdMismatchError(this.identity.nodeId, nodeId, this.dataDir);
+    }
+  }
+
+  private async createMeta(): Promise<void> {
+    // A database without meta must be empty: anything else is a half-written or foreign dir.
+    for await (const _key of this.db.keys({ limit: 1 })) {
+      throw new CorruptionError(this.dataDir, 'the database has data but no format version record');
+    }
+    const nodeId = Buffer.allocUnsafe(8);
+    nodeId.writeBigUInt64BE(BigInt(this.identity.nodeId));
+    const format = Buffer.allocUnsafe(4);
+    format.writeUInt32BE(STORAGE_FORMAT_VERSION);
+    // The format record goes last in key order but in the same atomic batch.
+    await this.write(
+      [
+        NodeDatabase.putRecord(CLUSTER_ID_KEY, Buffer.from(this.identity.clusterId, 'utf8')),
+        NodeDatabase.putRecord(NODE_ID_KEY, nodeId),
+        NodeDatabase.putRecord(FORMAT_KEY, format),
+      ],
+      { sync: true },
+    );
+  }
+}
+
+function readUint32(payload: Buffer, dataDir: string, what: string): number {
+  if (payload.length !== 4) throw new CorruptionError(dataDir, `${what} record has ${payload.length} bytes, expected 4`);
+  return payload.readUInt32BE(0);
+}
+
+function readUint64(payload: Buffer, dataDir: string, what: string): number {
+  if (payload.length !== 8) throw new CorruptionError(dataDir, `${what} record has ${payload.length} bytes, expected 8`);
+  return Number(payload.readBigUInt64BE(0));
+}

@@ -1,0 +1,391 @@
+/**
+ * Durable raft storage over the node's LevelDB: the log (hashicorp LogStore),
+ * hard state, conf state and member addresses (StableStore), and the snapshot
+ * the log was compacted behind (metadata in LevelDB, data in a file).
+ *
+ * Reads are synchronous, as raft-core requires: every entry after the last
+ * snapshot is mirrored in memory (the log is bounded by snapshotting). The
+ * mirror only ever shows what is durable: it is updated after a write lands.
+ * Writes are serialised (one at a time); the node loop issues one `write()`
+ * per Ready, so a turn's appends and hard state share one batch (group commit).
+ */
+import assert from 'node:assert/strict';
+import { ConfState, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
+import type { Snapshot } from '@cairn/proto';
+import { CorruptionError } from '../errors.js';
+import { decodeRecord } from './codec.js';
+import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_KEY } from './keys.js';
+import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
+import { readSnapshotFile, removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
+
+/** An entry below the first one still in the log was requested (raft-core: send a snapshot). */
+export class LogCompactedError extends Error {
+  readonly code = 'STORAGE_COMPACTED';
+  constructor(index: number, firstIndex: number) {
+    super(`log index ${index} is compacted; the log starts at ${firstIndex}`);
+    this.name = 'LogCompactedError';
+  }
+}
+
+/** An entry beyond the last durable one was requested. */
+export class LogUnavailableError extends Error {
+  readonly code = 'STORAGE_UNAVAILABLE';
+  constructor(index: number, lastIndex: number) {
+    super(`log index ${index} is beyond the last durable index ${lastIndex}`);
+    this.name = 'LogUnavailableError';
+  }
+}
+
+/** Everything one Ready asks to persist. */
+export interface StorageWrite {
+  entries?: readonly Entry[] | undefined;
+  hardState?: HardState | undefined;
+  /** A snapshot received from the leader (already restored into the state machine). */
+  snapshot?: Snapshot | undefined;
+}
+
+/** Ops to add to a LevelDB batch, and the mirror update to run once it is written. */
+export interface StagedWrite {
+  ops: BatchOp[];
+  onWritten(): void;
+}
+
+/** Same shape as raft-core's InitialState (StateReader.initialState()). */
+export interface InitialState {
+  hardState: HardState;
+  confState: ConfState;
+}
+
+interface LoadedRaftState {
+  snapshotMetadata: SnapshotMetadata;
+  snapshotData: Buffer;
+  entries: Entry[];
+  hardState: HardState;
+  confState: ConfState;
+  members: Map<number, Member>;
+}
+
+/**
+ * Implements raft-core's `Storage` (LogReader & StateReader) structurally,
+ * plus the node's write side. Reads outside the log throw LogCompactedError /
+ * LogUnavailableError.
+ */
+export class RaftStorage {
+  private snapshotMetadata: SnapshotMetadata;
+  private snapshotData: Buffer;
+  /** entryLog[i].index === snapshotMetadata.index + 1 + i */
+  private entryLog: Entry[];
+  private hardState: HardState;
+  private currentConfState: ConfState;
+  private memberMap: Map<number, Member>;
+  private writing = false;
+
+  private constructor(
+    readonly database: NodeDatabase,
+    loaded: LoadedRaftState,
+  ) {
+    this.snapshotMetadata = loaded.snapshotMetadata;
+    this.snapshotData = loaded.snapshotData;
+    this.entryLog = loaded.entries;
+    this.hardState = loaded.hardState;
+    this.currentConfState = loaded.confState;
+    this.memberMap = loaded.members;
+  }
+
+  /**
+   * Opens (or creates) data-dir/db, verifies its identity, then loads and
+   * verifies every record. Throws ClusterMismatchError, NodeIdMismatchError,
+   * FailedPreconditionError (newer format) or CorruptionError: it never starts
+   * on damaged data.
+   */
+  static async open(dataDir: string, identity: NodeIdentity): Promise<RaftStorage> {
+    const database = await NodeDatabase.open(dataDir, identity);
+    try {
+      const loaded = await loadRaftState(database);
+      const keep = loaded.snapshotMetadata.index > 0 ? snapshotFileName(loaded.snapshotMetadata.index, loaded.snapshotMetadata.term) : undefined;
+      await removeSnapshotFilesExcept(dataDir, keep);
+      return new RaftStorage(database, loaded);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+
+  get dataDir(): string {
+    return this.database.dataDir;
+  }
+
+  // ---- LogReader / StateReader (synchronous, from the mirror) ----
+
+  firstIndex(): number {
+    return this.snapshotMetadata.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.snapshotMetadata.index + this.entryLog.length;
+  }
+
+  term(index: number): number {
+    if (index === this.snapshotMetadata.index) return this.snapshotMetadata.term;
+    if (index < this.snapshotMetadata.index) throw new LogCompactedError(index, this.firstIndex());
+    if (index > this.lastIndex()) throw new LogUnavailableError(index, this.lastIndex());
+    return this.entryAt(index).term;
+  }
+
+  entries(lo: number, hi: number, bytesMax: number): Entry[] {
+    if (lo < this.firstIndex()) throw new LogCompactedError(lo, this.firstIndex());
+    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(hi - 1, this.lastIndex());
+    assert(lo <= hi, `entries(${lo}, ${hi}): lo > hi`);
+    const result: Entry[] = [];
+    let bytes = 0;
+    for (let index = lo; index < hi; index++) {
+      const entry = this.entryAt(index);
+      bytes += entry.data.length;
+      if (result.length > 0 && bytes > bytesMax) break;
+      result.push(entry);
+    }
+    return result;
+  }
+
+  snapshot(): Snapshot {
+    return { data: this.snapshotData, metadata: this.snapshotMetadata };
+  }
+
+  initialState(): InitialState {
+    return { hardState: { ...this.hardState }, confState: this.confState() };
+  }
+
+  // ---- other reads ----
+
+  /** The membership in force (last saved conf change or snapshot). */
+  confState(): ConfState {
+    return copyConfState(this.currentConfState);
+  }
+
+  /** Member addresses, sorted by id. */
+  members(): Member[] {
+    return [...this.memberMap.values()].sort((a, b) => a.id - b.id);
+  }
+
+  snapshotIndex(): number {
+    return this.snapshotMetadata.index;
+  }
+
+  hardStateNow(): HardState {
+    return { ...this.hardState };
+  }
+
+  // ---- writes ----
+
+  /**
+   * Persists one Ready in ONE LevelDB batch: installs `snapshot` (data to a
+   * file first; its metadata replaces the whole log), truncates any suffix
+   * that conflicts with `entries` and appends them, and saves `hardState`.
+   * `sync` is the Ready's mustSync: fsync before resolving.
+   */
+  async write(change: StorageWrite, options: { sync: boolean }): Promise<void> {
+    const staged: StagedWrite[] = [];
+    const snapshot = change.snapshot;
+    const snapshotIndex = snapshot?.metadata?.index ?? 0;
+    const installsSnapshot = snapshot !== undefined && snapshotIndex > this.snapshotMetadata.index;
+    if (installsSnapshot) staged.push(await this.stageSnapshot(snapshot.metadata!, Buffer.from(snapshot.data), { keepLog: false }));
+    if (change.entries !== undefined && change.entries.length > 0) {
+      staged.push(this.stageAppend(change.entries, installsSnapshot ? snapshotIndex : undefined));
+    }
+    if (change.hardState !== undefined) {
+      const hardState = { ...change.hardState };
+      staged.push({
+        ops: [NodeDatabase.putRecord(HARD_STATE_KEY, HardState.encode(hardState).finish())],
+        onWritten: () => {
+          this.hardState = hardState;
+        },
+      });
+    }
+    if (staged.length === 0) return;
+    await this.writeStaged(combineStaged(staged), options);
+    if (installsSnapshot) await removeSnapshotFilesExcept(this.dataDir, snapshotFileName(snapshotIndex, snapshot.metadata!.term));
+  }
+
+  /**
+   * Records a state machine snapshot taken at `index` (applied, hence
+   * committed) with membership `confState`, then deletes the log up to
+   * `index`. `data` is what snapshot() serves to lagging followers.
+   */
+  async createSnapshot(index: number, confState: ConfState, data: Buffer): Promise<void> {
+    if (index <= this.snapshotMetadata.index) return;
+    assert(index <= this.lastIndex(), `createSnapshot(${index}) beyond last index ${this.lastIndex()}`);
+    assert(index <= this.hardState.commit, `createSnapshot(${index}) beyond commit index ${this.hardState.commit}`);
+    const metadata: SnapshotMetadata = { index, term: this.term(index), confState: copyConfState(confState) };
+    await this.writeStaged(await this.stageSnapshot(metadata, data, { keepLog: true }), { sync: true });
+    await removeSnapshotFilesExcept(this.dataDir, snapshotFileName(metadata.index, metadata.term));
+  }
+
+  /** Persists a new membership (conf state plus member addresses). */
+  async saveMembership(confState: ConfState, members: readonly Member[], options: { sync: boolean } = { sync: true }): Promise<void> {
+    await this.writeStaged(this.stageMembership(confState, members), options);
+  }
+
+  /**
+   * Ops that replace the conf state and member addresses, so a caller can put
+   * them in the same batch as the applied index that covers the conf change.
+   */
+  stageMembership(confStateIn: ConfState, membersIn: readonly Member[]): StagedWrite {
+    const confState = copyConfState(confStateIn);
+    const memberMap = new Map(membersIn.map((member) => [member.id, { ...member }]));
+    const ops: BatchOp[] = [NodeDatabase.putRecord(CONF_STATE_KEY, ConfState.encode(confState).finish())];
+    for (const id of this.memberMap.keys()) {
+      if (!memberMap.has(id)) ops.push({ type: 'del', key: memberKey(id) });
+    }
+    for (const member of memberMap.values()) {
+      ops.push(NodeDatabase.putRecord(memberKey(member.id), Member.encode(member).finish()));
+    }
+    return {
+      ops,
+      onWritten: () => {
+        this.currentConfState = confState;
+        this.memberMap = memberMap;
+      },
+    };
+  }
+
+  /** Writes staged ops (possibly combined by the caller) and then updates the mirror. */
+  async writeStaged(staged: StagedWrite, options: { sync: boolean }): Promise<void> {
+    assert(!this.writing, 'RaftStorage writes must not overlap');
+    this.writing = true;
+    try {
+      await this.database.write(staged.ops, options);
+      staged.onWritten();
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.database.close();
+  }
+
+  // ---- internals ----
+
+  private entryAt(index: number): Entry {
+    const entry = this.entryLog[index - this.snapshotMetadata.index - 1];
+    assert(entry !== undefined, `log mirror has no entry ${index}`);
+    assert(entry.index === index, `log mirror holds ${entry.index} at ${index}`);
+    return entry;
+  }
+
+  /**
+   * Writes the snapshot file, then stages its metadata. With keepLog (a local
+   * snapshot) entries after the snapshot stay; without (one from the leader)
+   * the whole log is replaced, as in etcd's ApplySnapshot.
+   */
+  private async stageSnapshot(metadataIn: SnapshotMetadata, data: Buffer, options: { keepLog: boolean }): Promise<StagedWrite> {
+    const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
+    assert(metadata.index > this.snapshotMetadata.index, 'snapshot older than the current one');
+    await writeSnapshotFile(this.dataDir, metadata.index, metadata.term, data);
+    const dropThrough = options.keepLog ? metadata.index : this.lastIndex();
+    const ops: BatchOp[] = [NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish())];
+    if (!options.keepLog) ops.push(NodeDatabase.putRecord(CONF_STATE_KEY, ConfState.encode(metadata.confState!).finish()));
+    for (let index = this.firstIndex(); index <= dropThrough; index++) ops.push({ type: 'del', key: logKey(index) });
+    return {
+      ops,
+      onWritten: () => {
+        this.entryLog = options.keepLog ? this.entryLog.slice(metadata.index - this.snapshotMetadata.index) : [];
+        this.snapshotMetadata = metadata;
+        this.snapshotData = data;
+        if (!options.keepLog) this.currentConfState = copyConfState(metadata.confState!);
+      },
+    };
+  }
+
+  /** `afterSnapshot`: the index of a snapshot installed in the same batch (the log is then empty). */
+  private stageAppend(entries: readonly Entry[], afterSnapshot: number | undefined): StagedWrite {
+    const baseIndex = afterSnapshot ?? this.snapshotMetadata.index;
+    const lastIndex = afterSnapshot ?? this.lastIndex();
+    const first = entries[0]!;
+    assert(first.index > baseIndex, `append at ${first.index} overwrites the snapshot at ${baseIndex}`);
+    assert(first.index <= lastIndex + 1, `append at ${first.index} leaves a gap after ${lastIndex}`);
+    const ops: BatchOp[] = [];
+    entries.forEach((entry, offset) => {
+      assert(entry.index === first.index + offset, 'appended entries must be contiguous');
+      ops.push(NodeDatabase.putRecord(logKey(entry.index), Entry.encode(entry).finish()));
+    });
+    const newLast = first.index + entries.length - 1;
+    // Truncate the conflicting suffix that the new entries do not overwrite.
+    for (let index = newLast + 1; index <= lastIndex; index++) ops.push({ type: 'del', key: logKey(index) });
+    const copies = entries.map((entry) => ({ ...entry, data: Buffer.from(entry.data) }));
+    return {
+      ops,
+      onWritten: () => {
+        // Runs after any snapshot in the same batch, so snapshotMetadata is current.
+        const keep = first.index - this.snapshotMetadata.index - 1;
+        this.entryLog = this.entryLog.slice(0, keep).concat(copies);
+      },
+    };
+  }
+}
+
+function combineStaged(parts: StagedWrite[]): StagedWrite {
+  return {
+    ops: parts.flatMap((part) => part.ops),
+    onWritten: () => parts.forEach((part) => part.onWritten()),
+  };
+}
+
+function emptyConfState(): ConfState {
+  return { voters: [], learners: [], votersOutgoing: [] };
+}
+
+function copyConfState(confState: ConfState): ConfState {
+  return { voters: [...confState.voters], learners: [...confState.learners], votersOutgoing: [...confState.votersOutgoing] };
+}
+
+/** Reads every raft record, verifying checksums, decodings and log contiguity. */
+async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
+  const dataDir = database.dataDir;
+  const hardStatePayload = await database.getRecord(HARD_STATE_KEY, 'hard state');
+  const hardState = hardStatePayload ? decodeProto(HardState, hardStatePayload, dataDir, 'hard state') : { term: 0, vote: 0, commit: 0 };
+  const confStatePayload = await database.getRecord(CONF_STATE_KEY, 'conf state');
+  const confState = confStatePayload ? decodeProto(ConfState, confStatePayload, dataDir, 'conf state') : emptyConfState();
+  const snapshotPayload = await database.getRecord(SNAPSHOT_KEY, 'snapshot metadata');
+  const snapshotMetadata = snapshotPayload
+    ? decodeProto(SnapshotMetadata, snapshotPayload, dataDir, 'snapshot metadata')
+    : { index: 0, term: 0, confState: emptyConfState() };
+
+  const members = new Map<number, Member>();
+  for await (const [key, value] of database.db.iterator(prefixRange(Buffer.of(PREFIX.member)))) {
+    const what = `member record ${key.toString('hex')}`;
+    const member = decodeProto(Member, decodeRecord(key, value, { dataDir, what }), dataDir, what);
+    members.set(member.id, member);
+  }
+
+  const entries: Entry[] = [];
+  let expectedIndex = snapshotMetadata.index + 1;
+  let previousTerm = snapshotMetadata.term;
+  for await (const [key, value] of database.db.iterator(prefixRange(Buffer.of(PREFIX.log)))) {
+    const keyIndex = logIndexOfKey(key);
+    const what = `log entry ${keyIndex}`;
+    const entry = decodeProto(Entry, decodeRecord(key, value, { dataDir, what }), dataDir, what);
+    if (entry.index !== keyIndex) throw new CorruptionError(dataDir, `${what} holds index ${entry.index}`);
+    if (keyIndex !== expectedIndex) {
+      throw new CorruptionError(dataDir, `the log has ${what} where index ${expectedIndex} was expected (gap or stale entry)`);
+    }
+    if (entry.term < previousTerm) throw new CorruptionError(dataDir, `${what} has term ${entry.term} below the previous ${previousTerm}`);
+    entries.push(entry);
+    expectedIndex += 1;
+    previousTerm = entry.term;
+  }
+  const lastIndex = expectedIndex - 1;
+  const snapshotData = snapshotMetadata.index > 0 ? readSnapshotFile(dataDir, snapshotMetadata.index, snapshotMetadata.term) : Buffer.alloc(0);
+  if (hardState.commit > lastIndex) {
+    throw new CorruptionError(dataDir, `the hard state commits index ${hardState.commit} but the log ends at ${lastIndex}`);
+  }
+  return { snapshotMetadata, snapshotData, entries, hardState, confState, members };
+}
+
+function decodeProto<T>(codec: { decode(input: Uint8Array): T }, payload: Uint8Array, dataDir: string, what: string): T {
+  try {
+    return codec.decode(payload);
+  } catch (error) {
+    throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
+  }
+}

@@ -1,0 +1,199 @@
+// Goal: RaftStorage keeps the raft log, hard state, membership and snapshot
+// metadata durably and refuses damaged or foreign data dirs.
+// Method: real LevelDB in a temp dir; write through the public API, close,
+// reopen and compare; corrupt stored bytes directly through classic-level.
+import { after, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { type Entry, EntryType } from '@cairn/proto';
+import { RaftStorage, LogCompactedError, LogUnavailableError } from '../src/storage/raft-storage.js';
+import { logKey } from '../src/storage/keys.js';
+import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
+
+const identity = { clusterId: 'test-cluster', nodeId: 1 };
+const tempDirs: string[] = [];
+
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cairn-log-store-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+after(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+function entry(index: number, term: number, text = `e${index}`): Entry {
+  return { index, term, type: EntryType.NORMAL, data: Buffer.from(text) };
+}
+
+function entryRange(from: number, to: number, term: number): Entry[] {
+  const result: Entry[] = [];
+  for (let index = from; index <= to; index++) result.push(entry(index, term));
+  return result;
+}
+
+describe('RaftStorage', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await freshDir();
+  });
+
+  test('a new data dir starts empty', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    assert.equal(storage.firstIndex(), 1);
+    assert.equal(storage.lastIndex(), 0);
+    assert.equal(storage.term(0), 0);
+    assert.deepEqual(storage.initialState().hardState, { term: 0, vote: 0, commit: 0 });
+    await storage.close();
+  });
+
+  test('entries and hard state round-trip and survive reopen', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } }, { sync: true });
+    assert.equal(storage.lastIndex(), 5);
+    assert.equal(storage.term(4), 1);
+    assert.deepEqual(storage.entries(2, 4, 1 << 20).map((e) => e.data.toString()), ['e2', 'e3']);
+    await storage.close();
+
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.firstIndex(), 1);
+    assert.equal(reopened.lastIndex(), 5);
+    assert.deepEqual(reopened.entries(1, 6, 1 << 20).map((e) => e.data.toString()), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    assert.deepEqual(reopened.initialState().hardState, { term: 1, vote: 1, commit: 3 });
+    await reopened.close();
+  });
+
+  test('entries() honours bytesMax but always returns at least one entry', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 4, 1) }, { sync: false });
+    assert.equal(storage.entries(1, 5, 0).length, 1);
+    assert.equal(storage.entries(1, 5, 4).length, 2); // "e1" + "e2" = 4 bytes
+    assert.throws(() => storage.entries(1, 7, 100), LogUnavailableError);
+    assert.throws(() => storage.term(9), LogUnavailableError);
+    await storage.close();
+  });
+
+  test('a conflicting suffix is truncated, on disk too', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 6, 1) }, { sync: true });
+    await storage.write({ entries: [entry(4, 2, 'new4')] }, { sync: true });
+    assert.equal(storage.lastIndex(), 4);
+    assert.equal(storage.term(4), 2);
+    await storage.close();
+
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.lastIndex(), 4);
+    assert.deepEqual(reopened.entries(3, 5, 1 << 20).map((e) => [e.term, e.data.toString()]), [[1, 'e3'], [2, 'new4']]);
+    await reopened.close();
+  });
+
+  test('createSnapshot compacts the log behind it and keeps the data', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 8 } }, { sync: true });
+    const confState = { voters: [1, 2, 3], learners: [], votersOutgoing: [] };
+    await storage.createSnapshot(7, confState, Buffer.from('state-at-7'));
+    assert.equal(storage.firstIndex(), 8);
+    assert.equal(storage.lastIndex(), 10);
+    assert.equal(storage.term(7), 2);
+    assert.throws(() => storage.term(6), LogCompactedError);
+    assert.throws(() => storage.entries(5, 9, 100), LogCompactedError);
+    await storage.close();
+
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.firstIndex(), 8);
+    assert.equal(reopened.lastIndex(), 10);
+    const snapshot = reopened.snapshot();
+    assert.equal(snapshot.data.toString(), 'state-at-7');
+    assert.deepEqual(snapshot.metadata, { index: 7, term: 2, confState });
+    await reopened.close();
+  });
+
+  test('a snapshot from the leader replaces the whole log', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 3, 1) }, { sync: true });
+    const confState = { voters: [1, 2], learners: [3], votersOutgoing: [] };
+    await storage.write(
+      {
+        snapshot: { data: Buffer.from('leader-state'), metadata: { index: 20, term: 4, confState } },
+        entries: [entry(21, 4)],
+        hardState: { term: 4, vote: 0, commit: 20 },
+      },
+      { sync: true },
+    );
+    assert.equal(storage.firstIndex(), 21);
+    assert.equal(storage.lastIndex(), 21);
+    assert.deepEqual(storage.confState(), confState);
+    await storage.close();
+
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.lastIndex(), 21);
+    assert.equal(reopened.term(20), 4);
+    assert.equal(reopened.snapshot().data.toString(), 'leader-state');
+    assert.deepEqual(reopened.initialState().confState, confState);
+    await reopened.close();
+  });
+
+  test('membership survives reopen', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    const members = [
+      { id: 2, peerAddress: '127.0.0.1:2', clientAddress: '127.0.0.1:12', httpAddress: '', learner: false },
+      { id: 1, peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:21', learner: false },
+    ];
+    await storage.saveMembership({ voters: [1, 2], learners: [], votersOutgoing: [] }, members);
+    await storage.saveMembership({ voters: [1], learners: [], votersOutgoing: [] }, [members[1]!]);
+    await storage.close();
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.deepEqual(reopened.members(), [members[1]]);
+    assert.deepEqual(reopened.confState().voters, [1]);
+    await reopened.close();
+  });
+
+  test('a flipped byte in a log record refuses to open with CorruptionError', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 3, 1) }, { sync: true });
+    await storage.close();
+
+    const raw = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const stored = await raw.get(logKey(2));
+    assert.ok(stored);
+    stored[stored.length - 1]! ^= 0x01;
+    await raw.put(logKey(2), stored);
+    await raw.close();
+
+    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError);
+      assert.equal(error.code, 'CORRUPTION');
+      assert.match(error.message, /log entry 2/);
+      assert.ok(error.message.includes(dataDir));
+      return true;
+    });
+  });
+
+  test('a gap in the log refuses to open', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 3, 1) }, { sync: true });
+    await storage.close();
+    const raw = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await raw.del(logKey(2));
+    await raw.close();
+    await assert.rejects(RaftStorage.open(dataDir, identity), /log entry 3 where index 2 was expected/);
+  });
+
+  test('a data dir of another cluster or node is refused', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.close();
+    await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'other', nodeId: 1 }), (error: unknown) => {
+      assert.ok(error instanceof ClusterMismatchError);
+      assert.match(error.message, /belongs to cluster "test-cluster", not "other"/);
+      return true;
+    });
+    await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'test-cluster', nodeId: 2 }), NodeIdMismatchError);
+    // The refusal left the dir usable by its rightful owner.
+    const again = await RaftStorage.open(dataDir, identity);
+    await again.close();
+  });
+});
