@@ -1,0 +1,215 @@
+/**
+ * The retry loop shared by every call: pick a node, make one attempt, and on
+ * failure redirect, rotate or back off until the call's deadline.
+ *
+ * When a write ends in `UnknownOutcomeError` (the precise rule): the loop
+ * gives up — deadline passed, caller aborted, clerk closed, `redirectsMax`
+ * exceeded, or a non-retryable answer — and at least one earlier attempt
+ * *may have been applied*: it failed with a transport error after a
+ * connection to the node was ready (so the request may have been sent), or
+ * the node itself answered TIMEOUT, UNKNOWN_OUTCOME, SHUTTING_DOWN, INTERNAL
+ * or SESSION_SEQ_STALE. Answers that prove nothing was applied (NOT_LEADER,
+ * NO_LEADER, UNAVAILABLE from a node, TOO_MANY_REQUESTS, connection never
+ * ready, …) never make an outcome unknown, and a deterministic rejection
+ * (INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE) settles it as "not
+ * applied". While the loop keeps retrying, the fixed (clientId, seq) of the
+ * write lets the leader answer a retry with the stored result, so a retry
+ * never applies a write twice.
+ */
+import { assert } from './assert.js';
+import type { Clock, Random } from './clock.js';
+import type { CallResult, Connection, RpcMethod, RpcRequest, RpcResponse, Transport } from './connection.js';
+import {
+  AbortedError,
+  type ClerkError,
+  ClosedError,
+  DETERMINISTIC_REJECTIONS,
+  ERROR_KINDS,
+  NotLeaderError,
+  TimeoutError,
+  UnknownOutcomeError,
+} from './errors.js';
+import type { LeaderTracker } from './leader-tracker.js';
+import { ATTEMPTS_MAX } from './limits.js';
+import { requirePositive, type ResolvedClerkOptions } from './options.js';
+import { backoffDelayMs } from './retry.js';
+import type { StatusHub } from './status.js';
+import type { CallOptions } from './types.js';
+
+/** How a call may be retried and where it goes. */
+export interface CallPlan {
+  /**
+   * read: retry any retryable failure. write: carries a session, so retry
+   * even after an attempt may have been applied. admin: a mutation without a
+   * session: stop at the first attempt that may have been applied.
+   */
+  readonly mode: 'read' | 'write' | 'admin';
+  /** Only the leader can answer; a success marks the node as leader. */
+  readonly leaderOnly: boolean;
+  /** Pin the call to this node: no redirects, no rotation. */
+  readonly endpoint?: string | undefined;
+}
+
+interface RetryState {
+  readonly deadlineAt: number;
+  readonly signal: AbortSignal;
+  attempts: number;
+  redirects: number;
+  backoffs: number;
+  failuresSinceBackoff: number;
+  mayHaveApplied: boolean;
+  lastError: ClerkError | undefined;
+}
+
+export interface ExecutorDeps {
+  readonly options: ResolvedClerkOptions;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly tracker: LeaderTracker;
+  readonly status: StatusHub;
+  /** Fires when the clerk closes. */
+  readonly closing: AbortSignal;
+  /** Asked to refresh the endpoint pool after a full round of failures. */
+  readonly onRoundFailed: () => void;
+}
+
+export class CallExecutor {
+  private readonly connections = new Map<string, Connection>();
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** The cached connection to `address`. */
+  connection(address: string): Connection {
+    let connection = this.connections.get(address);
+    if (connection === undefined) {
+      connection = this.deps.transport.connect(address);
+      this.connections.set(address, connection);
+    }
+    return connection;
+  }
+
+  closeConnections(): void {
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+
+  /** One attempt to one node, bounded by the clerk's request timeout. */
+  attempt<M extends RpcMethod>(address: string, method: M, request: RpcRequest<M>, timeoutMs: number): Promise<CallResult<RpcResponse<M>>> {
+    const bounded = Math.min(timeoutMs, this.deps.options.requestTimeoutMs);
+    return this.connection(address).call(method, request, { timeoutMs: bounded, signal: this.deps.closing });
+  }
+
+  async execute<M extends RpcMethod>(method: M, request: RpcRequest<M>, plan: CallPlan, options: CallOptions): Promise<RpcResponse<M>> {
+    const deadlineMs = options.deadlineMs ?? this.deps.options.deadlineMs;
+    requirePositive('deadlineMs', deadlineMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.deps.closing]) : this.deps.closing;
+    const state: RetryState = {
+      deadlineAt: this.deps.clock.now() + deadlineMs,
+      signal,
+      attempts: 0,
+      redirects: 0,
+      backoffs: 0,
+      failuresSinceBackoff: 0,
+      mayHaveApplied: false,
+      lastError: undefined,
+    };
+    for (;;) {
+      this.throwIfStopped(plan, state);
+      const address = plan.endpoint ?? this.deps.tracker.target();
+      const remainingMs = state.deadlineAt - this.deps.clock.now();
+      const timeoutMs = Math.min(this.deps.options.requestTimeoutMs, remainingMs);
+      const result = await this.connection(address).call(method, request, { timeoutMs, signal });
+      state.attempts += 1;
+      if (result.ok) {
+        if (plan.leaderOnly && plan.endpoint === undefined) {
+          this.deps.tracker.onLeaderAnswer(address, leaderIdOf(result.response));
+        }
+        return result.response;
+      }
+      await this.afterFailure(plan, state, address, result);
+    }
+  }
+
+  private throwIfStopped(plan: CallPlan, state: RetryState): void {
+    if (this.deps.closing.aborted) throw this.giveUp(plan, state, new ClosedError());
+    if (state.signal.aborted) throw this.giveUp(plan, state, new AbortedError());
+    const last = state.lastError;
+    if (this.deps.clock.now() >= state.deadlineAt || state.attempts >= ATTEMPTS_MAX) {
+      // A call that only ever met unreachable nodes reports that, not a timeout.
+      const error = last?.code === 'UNAVAILABLE'
+        ? last
+        : new TimeoutError(`deadline exceeded after ${state.attempts} attempts${last ? ` (last: ${last.code})` : ''}`, { cause: last });
+      throw this.giveUp(plan, state, error);
+    }
+  }
+
+  /** Decides what follows a failed attempt: returns to retry, throws to give up. */
+  private async afterFailure(plan: CallPlan, state: RetryState, address: string, result: CallResult<never>): Promise<void> {
+    assert(!result.ok);
+    const error = result.error;
+    const kind = ERROR_KINDS[error.code];
+    state.lastError = error;
+    if (result.fromServer ? !kind.provesNotApplied : result.mayHaveReachedServer) state.mayHaveApplied = true;
+    if (error.code === 'ABORTED' || error.code === 'CLOSED') this.throwIfStopped(plan, state);
+    if (plan.mode === 'admin' && state.mayHaveApplied) throw this.giveUp(plan, state, error);
+    const pinned = plan.endpoint !== undefined;
+    switch (kind.retry) {
+      case 'never':
+        throw this.giveUp(plan, state, error);
+      case 'redirect': {
+        assert(error instanceof NotLeaderError, 'NOT_LEADER is a NotLeaderError');
+        if (pinned) throw this.giveUp(plan, state, error);
+        state.redirects += 1;
+        if (state.redirects > this.deps.options.redirectsMax) throw this.giveUp(plan, state, error);
+        if (this.deps.tracker.redirect(address, error) !== undefined) return;
+        break;
+      }
+      case 'rotate':
+        if (!pinned) this.deps.tracker.onFailure(address);
+        break;
+      case 'backoff':
+        break;
+    }
+    this.deps.status.emit({ type: 'unavailable', address, attempt: state.attempts, code: error.code });
+    // After a transport failure another node may answer at once: back off only after a full round.
+    state.failuresSinceBackoff += 1;
+    const poolSize = this.deps.tracker.endpoints().length;
+    if (kind.retry === 'rotate' && !pinned && state.failuresSinceBackoff < poolSize) return;
+    state.failuresSinceBackoff = 0;
+    if (!pinned) this.deps.onRoundFailed();
+    await this.backoff(plan, state);
+  }
+
+  private async backoff(plan: CallPlan, state: RetryState): Promise<void> {
+    const delayMs = backoffDelayMs(state.backoffs, this.deps.options.retry, this.deps.random);
+    state.backoffs += 1;
+    const remainingMs = state.deadlineAt - this.deps.clock.now();
+    try {
+      await this.deps.clock.sleep(Math.max(0, Math.min(delayMs, remainingMs)), state.signal);
+    } catch {
+      this.throwIfStopped(plan, state);
+      throw this.giveUp(plan, state, new AbortedError());
+    }
+  }
+
+  /** The error the caller sees; see the file comment for the UnknownOutcomeError rule. */
+  private giveUp(plan: CallPlan, state: RetryState, error: ClerkError): ClerkError {
+    if (plan.mode === 'read' || !state.mayHaveApplied || DETERMINISTIC_REJECTIONS.has(error.code)) return error;
+    if (error.code === 'UNKNOWN_OUTCOME') return error;
+    return new UnknownOutcomeError(
+      `the ${plan.mode} may or may not have been applied (gave up on ${error.code} after ${state.attempts} attempts)`,
+      { cause: error },
+    );
+  }
+}
+
+/** The leader id a response names, or 0. */
+function leaderIdOf(response: object): number {
+  if ('header' in response) {
+    const header = response.header as { leaderId?: number; memberId?: number } | undefined;
+    return header?.leaderId || header?.memberId || 0;
+  }
+  if ('leaderId' in response && typeof response.leaderId === 'number') return response.leaderId;
+  return 0;
+}

@@ -1,0 +1,376 @@
+/**
+ * The Cairn client. One Clerk holds an endpoint pool, the last known leader,
+ * a session id for exactly-once writes, and a gRPC connection per node.
+ */
+import { Consistency as WireConsistency, FaultKind, type MembersResponse, type SnapshotResponse, type StatusResponse } from '@cairn/proto';
+import { CallExecutor, type CallPlan } from './call-executor.js';
+import { type Clock, type Random, systemClock } from './clock.js';
+import { GrpcTransport, type RpcRequest, type RpcResponse, type Transport } from './connection.js';
+import { ClerkError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { encodeHistoryBytes, type HistoryBytes, type HistoryOp, type HistoryRecordType } from './history.js';
+import { LeaderTracker } from './leader-tracker.js';
+import { type ClerkOptions, type ResolvedClerkOptions, validate, withDefaults } from './options.js';
+import { backoffDelayMs } from './retry.js';
+import { type ClerkStatus, StatusHub } from './status.js';
+import {
+  type AppendResult,
+  type Bytes,
+  type CallOptions,
+  type CasExpectation,
+  type CasResult,
+  type Consistency,
+  type DeleteResult,
+  type FaultSpec,
+  fromWireKeyValue,
+  type GetOptions,
+  type KeyValue,
+  type NewMember,
+  type NodeCallOptions,
+  type PutOptions,
+  type PutResult,
+  type RangeOptions,
+  type RangeResult,
+  toBuffer,
+  toKey,
+} from './types.js';
+import { WriteLanes } from './write-lanes.js';
+
+/** Seams for tests; production uses gRPC, the system clock and Math.random. */
+export interface ClerkDeps {
+  readonly transport?: Transport;
+  readonly clock?: Clock;
+  readonly random?: Random;
+}
+
+/** Failure-triggered membership refreshes are at least this far apart. */
+const MEMBERS_REFRESH_GAP_MIN_MS = 1_000;
+
+const WRITE: CallPlan = { mode: 'write', leaderOnly: true };
+const ADMIN: CallPlan = { mode: 'admin', leaderOnly: true };
+
+export class Clerk {
+  /** The session id of this clerk's writes (lane 0; other lanes append `/n`). */
+  readonly clientId: string;
+  private readonly options: ResolvedClerkOptions;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly tracker: LeaderTracker;
+  private readonly statusHub = new StatusHub();
+  private readonly closing = new AbortController();
+  private readonly executor: CallExecutor;
+  private readonly lanes: WriteLanes;
+  private nextOperationId = 1;
+  private lastMembersRefreshAt = Number.NEGATIVE_INFINITY;
+  private membersRefresh: Promise<void> | undefined;
+
+  protected constructor(options: ResolvedClerkOptions, deps: ClerkDeps) {
+    this.options = options;
+    this.clientId = options.clientId;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+    this.tracker = new LeaderTracker(options.endpoints, this.statusHub);
+    this.lanes = new WriteLanes(options.clientId, options.writesInflightMax);
+    this.executor = new CallExecutor({
+      options,
+      transport: deps.transport ?? new GrpcTransport(),
+      clock: this.clock,
+      random: this.random,
+      tracker: this.tracker,
+      status: this.statusHub,
+      closing: this.closing.signal,
+      onRoundFailed: () => this.maybeRefreshMembers(MEMBERS_REFRESH_GAP_MIN_MS),
+    });
+    // The first periodic refresh is due one interval after creation.
+    this.lastMembersRefreshAt = this.clock.now();
+  }
+
+  /** A clerk that connects on first use. Throws `InvalidArgumentError` for bad options. */
+  static lazy(options: ClerkOptions, deps: ClerkDeps = {}): Clerk {
+    return new Clerk(validate(withDefaults(options)), deps);
+  }
+
+  /**
+   * A clerk whose connectivity is verified: some endpoint must answer (any
+   * answer, even an error) within `deadlineMs`, else `UnavailableError`.
+   */
+  static async connect(options: ClerkOptions, deps: ClerkDeps = {}): Promise<Clerk> {
+    const clerk = Clerk.lazy(options, deps);
+    try {
+      await clerk.verifyConnectivity();
+    } catch (error) {
+      clerk.close();
+      throw error;
+    }
+    return clerk;
+  }
+
+  /** Status events until `close()`; each iterator buffers a bounded number. */
+  statusEvents(): AsyncIterableIterator<ClerkStatus> {
+    return this.statusHub.subscribe();
+  }
+
+  /** The current endpoint pool (seeds plus discovered members). */
+  endpoints(): readonly string[] {
+    return this.tracker.endpoints();
+  }
+
+  /** The last node that answered as leader, if any. */
+  knownLeader(): { readonly address: string; readonly leaderId: number } | undefined {
+    return this.tracker.leader();
+  }
+
+  async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<PutResult> {
+    const keyBytes = toKey(key);
+    const valueBytes = toBuffer(value, 'value');
+    return this.recorded('put', { key: keyBytes, value: valueBytes }, {}, async () => {
+      const response = await this.write('put', (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false }), options);
+      return { version: response.version, prevKv: fromWireKeyValue(response.prevKv) };
+    }, (result) => ({ result: result.version }));
+  }
+
+  /** The key's value, or undefined when absent. */
+  async get(key: Bytes, options: GetOptions = {}): Promise<KeyValue | undefined> {
+    const keyBytes = toKey(key);
+    const consistency = options.consistency ?? 'linearizable';
+    return this.recorded('get', { key: keyBytes }, {}, async () => {
+      const response = await this.executor.execute('get', { key: keyBytes, consistency: toWireConsistency(consistency) }, readPlan(consistency), options);
+      return fromWireKeyValue(response.kv);
+    }, (kv) => ({ resultBytes: kv === undefined ? null : kv.value }));
+  }
+
+  /** Appends `suffix` to the value (creating the key if absent). */
+  async append(key: Bytes, suffix: Bytes, options: CallOptions = {}): Promise<AppendResult> {
+    const keyBytes = toKey(key);
+    const valueBytes = toBuffer(suffix, 'suffix');
+    return this.recorded('append', { key: keyBytes, value: valueBytes }, {}, async () => {
+      const response = await this.write('append', (session) => ({ key: keyBytes, value: valueBytes, session }), options);
+      return { version: response.version, length: response.length };
+    }, (result) => ({ result: result.version }));
+  }
+
+  async delete(key: Bytes, options: CallOptions = {}): Promise<DeleteResult> {
+    const keyBytes = toKey(key);
+    return this.recorded('delete', { key: keyBytes }, {}, async () => {
+      const response = await this.write('delete', (session) => ({ key: keyBytes, session }), options);
+      return { deleted: response.deleted };
+    }, (result) => ({ result: result.deleted }));
+  }
+
+  /** Sets the key to `newValue` only if its value (or version; 0 = absent) matches. */
+  async cas(key: Bytes, expectation: CasExpectation, newValue: Bytes, options: CallOptions = {}): Promise<CasResult> {
+    const keyBytes = toKey(key);
+    const valueBytes = toBuffer(newValue, 'newValue');
+    const expected = casExpected(expectation);
+    const bytes = { key: keyBytes, value: valueBytes, expected: expected.expectedValue };
+    const extra = expected.expectedVersion === undefined ? {} : { expectedVersion: expected.expectedVersion };
+    return this.recorded('cas', bytes, extra, async () => {
+      const response = await this.write('cas', (session) => ({ key: keyBytes, value: valueBytes, session, ...expected }), options);
+      return { succeeded: response.succeeded, kv: fromWireKeyValue(response.kv) };
+    }, (result) => ({ result: result.succeeded }));
+  }
+
+  /** Keys starting with `prefix`, in key order, one page at a time. */
+  async range(prefix: Bytes, options: RangeOptions = {}): Promise<RangeResult> {
+    const limit = options.limit ?? 0;
+    if (!(Number.isInteger(limit) && limit >= 0 && limit <= 0xffffffff)) {
+      throw new InvalidArgumentError('limit must be a non-negative 32-bit integer');
+    }
+    const consistency = options.consistency ?? 'linearizable';
+    const request = {
+      prefix: toBuffer(prefix, 'prefix'),
+      startAfter: toBuffer(options.startAfter ?? '', 'startAfter'),
+      limit,
+      consistency: toWireConsistency(consistency),
+      keysOnly: options.keysOnly ?? false,
+    };
+    const response = await this.executor.execute('range', request, readPlan(consistency), options);
+    return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more };
+  }
+
+  /** One node's raft status: the leader if known, or `endpoint`. */
+  status(options: NodeCallOptions = {}): Promise<StatusResponse> {
+    return this.executor.execute('status', {}, nodePlan(options), options);
+  }
+
+  /** Cluster membership; also refreshes the endpoint pool. */
+  async members(options: NodeCallOptions = {}): Promise<MembersResponse> {
+    const response = await this.executor.execute('members', {}, nodePlan(options), options);
+    this.tracker.updateMembers(response.members, response.leaderId);
+    return response;
+  }
+
+  addLearner(member: NewMember, options: CallOptions = {}): Promise<MembersResponse> {
+    const request = { member: { httpAddress: '', ...member, learner: true } };
+    return this.membershipChange('addLearner', request, options);
+  }
+
+  promote(id: number, options: CallOptions = {}): Promise<MembersResponse> {
+    return this.membershipChange('promote', { id: requireNodeId(id) }, options);
+  }
+
+  removeMember(id: number, options: CallOptions = {}): Promise<MembersResponse> {
+    return this.membershipChange('removeMember', { id: requireNodeId(id) }, options);
+  }
+
+  /** Asks the leader to hand leadership to `targetId`; resolves with the new leader id. */
+  async transferLeader(targetId: number, options: CallOptions = {}): Promise<number> {
+    const response = await this.executor.execute('transferLeader', { targetId: requireNodeId(targetId) }, ADMIN, options);
+    // The node that answered is no longer the leader; the next call finds the new one.
+    this.tracker.forgetLeader();
+    return response.leaderId;
+  }
+
+  /** Makes one node (the leader if known, or `endpoint`) take a snapshot now. */
+  snapshot(options: NodeCallOptions = {}): Promise<SnapshotResponse> {
+    return this.executor.execute('snapshot', {}, { ...nodePlan(options), mode: 'admin' }, options);
+  }
+
+  /** Chaos testing: only served by nodes started with --chaos. */
+  async injectFault(fault: FaultSpec, options: NodeCallOptions = {}): Promise<void> {
+    const request = {
+      kind: FAULT_KINDS[fault.kind],
+      peers: [...(fault.peers ?? [])],
+      dropRate: fault.dropRate ?? 0,
+      delayMs: fault.delayMs ?? 0,
+      durationMs: fault.durationMs ?? 0,
+    };
+    await this.executor.execute('injectFault', request, { ...nodePlan(options), mode: 'admin' }, options);
+  }
+
+  /** Cancels calls in flight (they fail with `ClosedError`), ends status iterators and closes connections. */
+  close(): void {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    this.statusHub.close();
+    this.executor.closeConnections();
+  }
+
+  private async write<M extends 'put' | 'append' | 'delete' | 'cas'>(
+    method: M,
+    build: (session: { clientId: string; seq: number }) => RpcRequest<M>,
+    options: CallOptions,
+  ): Promise<RpcResponse<M>> {
+    const lane = await this.lanes.acquire(options.signal);
+    try {
+      // One request object, so every retry carries the same (clientId, seq).
+      const request = build({ clientId: lane.clientId, seq: lane.seq });
+      this.maybeRefreshMembers(this.options.membersRefreshMs);
+      return await this.executor.execute(method, request, WRITE, options);
+    } finally {
+      this.lanes.release(lane);
+    }
+  }
+
+  private async membershipChange<M extends 'addLearner' | 'promote' | 'removeMember'>(
+    method: M,
+    request: RpcRequest<M>,
+    options: CallOptions,
+  ): Promise<MembersResponse> {
+    const response = (await this.executor.execute(method, request, ADMIN, options)) as MembersResponse;
+    this.tracker.updateMembers(response.members, response.leaderId);
+    return response;
+  }
+
+  /** Wraps a KV operation with invoke/return history records. */
+  private async recorded<T>(
+    op: HistoryOp,
+    bytes: HistoryBytes,
+    extra: { expectedVersion?: number },
+    run: () => Promise<T>,
+    describe: (result: T) => { result?: number | boolean; resultBytes?: Buffer | null },
+  ): Promise<T> {
+    const history = this.options.history;
+    if (history === undefined) return run();
+    const id = this.nextOperationId++;
+    const emit = (type: HistoryRecordType, fields: { result?: number | boolean; resultBytes?: Buffer | null; error?: string }): void => {
+      const encoded = encodeHistoryBytes({ ...bytes, result: fields.resultBytes });
+      const result = fields.result !== undefined ? { result: fields.result } : {};
+      const error = fields.error !== undefined ? { error: fields.error } : {};
+      history.record({ type, process: this.clientId, op, id, time: Math.round(this.clock.now() * 1e6), ...extra, ...encoded, ...result, ...error });
+    };
+    emit('invoke', {});
+    try {
+      const result = await run();
+      emit('ok', describe(result));
+      return result;
+    } catch (error) {
+      const code = error instanceof ClerkError ? error.code : 'INTERNAL';
+      // Reads have no effect, so a failed read is always `fail`.
+      const type = op !== 'get' && (code === 'UNKNOWN_OUTCOME' || !(error instanceof ClerkError)) ? 'info' : 'fail';
+      emit(type, { error: code });
+      throw error;
+    }
+  }
+
+  /** Starts a background membership refresh if the last one is older than `gapMs` (0 = never). */
+  private maybeRefreshMembers(gapMs: number): void {
+    if (gapMs <= 0 || this.membersRefresh !== undefined || this.closing.signal.aborted) return;
+    if (this.clock.now() - this.lastMembersRefreshAt < gapMs) return;
+    this.lastMembersRefreshAt = this.clock.now();
+    this.membersRefresh = this.refreshMembersOnce().finally(() => {
+      this.membersRefresh = undefined;
+    });
+  }
+
+  private async refreshMembersOnce(): Promise<void> {
+    const address = this.tracker.target();
+    const result = await this.executor.attempt(address, 'members', {}, this.options.requestTimeoutMs);
+    if (result.ok) this.tracker.updateMembers(result.response.members, result.response.leaderId);
+  }
+
+  private async verifyConnectivity(): Promise<void> {
+    const deadlineAt = this.clock.now() + this.options.deadlineMs;
+    let lastError: ClerkError | undefined;
+    for (let round = 0; ; round++) {
+      for (const address of this.tracker.endpoints()) {
+        const remainingMs = deadlineAt - this.clock.now();
+        if (remainingMs <= 0) {
+          throw new UnavailableError(`no endpoint answered within ${this.options.deadlineMs} ms (${this.tracker.endpoints().join(', ')})`, { cause: lastError });
+        }
+        const result = await this.executor.attempt(address, 'members', {}, remainingMs);
+        if (result.ok) {
+          this.tracker.updateMembers(result.response.members, result.response.leaderId);
+          return;
+        }
+        if (result.fromServer) return;
+        lastError = result.error;
+      }
+      const delayMs = backoffDelayMs(round, this.options.retry, this.random);
+      await this.clock.sleep(Math.max(0, Math.min(delayMs, deadlineAt - this.clock.now())), this.closing.signal);
+    }
+  }
+}
+
+const FAULT_KINDS: Readonly<Record<FaultSpec['kind'], FaultKind>> = {
+  clear: FaultKind.CLEAR,
+  drop: FaultKind.DROP,
+  delay: FaultKind.DELAY,
+  partition: FaultKind.PARTITION,
+};
+
+function toWireConsistency(consistency: Consistency): WireConsistency {
+  if (consistency === 'linearizable') return WireConsistency.LINEARIZABLE;
+  if (consistency === 'serializable') return WireConsistency.SERIALIZABLE;
+  throw new InvalidArgumentError(`consistency must be 'linearizable' or 'serializable'`);
+}
+
+function readPlan(consistency: Consistency): CallPlan {
+  return { mode: 'read', leaderOnly: consistency === 'linearizable' };
+}
+
+function nodePlan(options: NodeCallOptions): CallPlan {
+  return { mode: 'read', leaderOnly: false, endpoint: options.endpoint };
+}
+
+function casExpected(expectation: CasExpectation): { expectedValue?: Buffer; expectedVersion?: number } {
+  if ('expectedValue' in expectation) return { expectedValue: toBuffer(expectation.expectedValue, 'expectedValue') };
+  if ('expectedVersion' in expectation && Number.isSafeInteger(expectation.expectedVersion) && expectation.expectedVersion >= 0) {
+    return { expectedVersion: expectation.expectedVersion };
+  }
+  throw new InvalidArgumentError('cas needs { expectedValue } or { expectedVersion } (a non-negative integer)');
+}
+
+function requireNodeId(id: number): number {
+  if (!(Number.isSafeInteger(id) && id > 0)) throw new InvalidArgumentError('node id must be a positive integer');
+  return id;
+}

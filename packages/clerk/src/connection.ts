@@ -1,0 +1,203 @@
+/**
+ * The transport seam: the Clerk talks to nodes only through `Transport` and
+ * `Connection`. `GrpcTransport` is the production implementation;
+ * `ScriptedTransport` (scripted-transport.ts) replays canned replies in tests.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ClusterServiceService, ErrorDetail, KVServiceService } from '@cairn/proto';
+import {
+  AbortedError,
+  type ClerkError,
+  errorFromCode,
+  errorFromDetail,
+  InternalError,
+  TimeoutError,
+  UnavailableError,
+} from './errors.js';
+
+/** Every RPC the clerk makes, by method name, with its generated codec. */
+export const RPC_METHODS = {
+  put: KVServiceService.put,
+  get: KVServiceService.get,
+  append: KVServiceService.append,
+  delete: KVServiceService.delete,
+  cas: KVServiceService.cas,
+  range: KVServiceService.range,
+  status: ClusterServiceService.status,
+  members: ClusterServiceService.members,
+  addLearner: ClusterServiceService.addLearner,
+  promote: ClusterServiceService.promote,
+  removeMember: ClusterServiceService.removeMember,
+  transferLeader: ClusterServiceService.transferLeader,
+  snapshot: ClusterServiceService.snapshot,
+  injectFault: ClusterServiceService.injectFault,
+} as const;
+
+export type RpcMethod = keyof typeof RPC_METHODS;
+export type RpcRequest<M extends RpcMethod> = Parameters<(typeof RPC_METHODS)[M]['requestSerialize']>[0];
+export type RpcResponse<M extends RpcMethod> = ReturnType<(typeof RPC_METHODS)[M]['responseDeserialize']>;
+
+/** The gRPC trailer carrying an encoded `ErrorDetail`. */
+export const ERROR_TRAILER = 'cairn-error-bin';
+
+export interface AttemptOptions {
+  /** Timeout of this one attempt. */
+  readonly timeoutMs: number;
+  /** Cancels the attempt. */
+  readonly signal: AbortSignal;
+}
+
+/** The outcome of one attempt: a result, not an exception. */
+export type CallResult<R> =
+  | { readonly ok: true; readonly response: R }
+  | {
+      readonly ok: false;
+      readonly error: ClerkError;
+      /** True when a node answered with an error (as opposed to a transport failure). */
+      readonly fromServer: boolean;
+      /** False only when the request provably never left this process (no connection was ever ready). */
+      readonly mayHaveReachedServer: boolean;
+    };
+
+/** One node's client address. Never throws from `call`: failures are results. */
+export interface Connection {
+  readonly address: string;
+  call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>>;
+  close(): void;
+}
+
+/** Makes connections; the Clerk caches one per address. */
+export interface Transport {
+  connect(address: string): Connection;
+}
+
+/** gRPC over plaintext HTTP/2 (the server listens without TLS). */
+export class GrpcTransport implements Transport {
+  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+
+  connect(address: string): Connection {
+    return new GrpcConnection(address, new grpc.Client(address, this.credentials));
+  }
+}
+
+class GrpcConnection implements Connection {
+  constructor(
+    readonly address: string,
+    private readonly client: grpc.Client,
+  ) {}
+
+  call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
+    const definition = RPC_METHODS[method] as unknown as {
+      path: string;
+      requestSerialize: (value: RpcRequest<M>) => Buffer;
+      responseDeserialize: (value: Buffer) => RpcResponse<M>;
+    };
+    const readiness = watchReadiness(this.client.getChannel(), options.timeoutMs);
+    return new Promise((resolve) => {
+      if (options.signal.aborted) {
+        resolve({ ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false });
+        return;
+      }
+      const onAbort = (): void => call.cancel();
+      const call = this.client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + options.timeoutMs },
+        (error, response) => {
+          options.signal.removeEventListener('abort', onAbort);
+          readiness.stop();
+          if (error === null && response !== undefined) {
+            resolve({ ok: true, response });
+            return;
+          }
+          resolve(failureFromGrpc(error, options.signal.aborted, readiness.sawReady()));
+        },
+      );
+      options.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/**
+ * Tracks whether the channel was READY at any moment of a call. A request is
+ * written only on a ready connection, so a call that never saw READY provably
+ * never reached a server. (grpc-js notifies state watchers synchronously.)
+ */
+function watchReadiness(channel: ReturnType<grpc.Client["getChannel"]>, timeoutMs: number): { sawReady(): boolean; stop(): void } {
+  let ready = false;
+  let stopped = false;
+  const deadline = Date.now() + timeoutMs + 1_000;
+  const watch = (): void => {
+    const state = channel.getConnectivityState(false);
+    if (state === grpc.connectivityState.READY) ready = true;
+    if (stopped || ready || state === grpc.connectivityState.SHUTDOWN) return;
+    channel.watchConnectivityState(state, deadline, () => watch());
+  };
+  watch();
+  return {
+    sawReady: () => ready,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
+/** Decodes the `cairn-error-bin` trailer, or returns undefined if absent or malformed. */
+export function decodeErrorTrailer(metadata: grpc.Metadata | undefined): ErrorDetail | undefined {
+  const value = metadata?.get(ERROR_TRAILER)[0];
+  if (value === undefined || typeof value === 'string') return undefined;
+  try {
+    return ErrorDetail.decode(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function failureFromGrpc(
+  error: grpc.ServiceError | null,
+  aborted: boolean,
+  sawReady: boolean,
+): CallResult<never> {
+  if (error === null) {
+    return { ok: false, error: new InternalError('empty response'), fromServer: false, mayHaveReachedServer: sawReady };
+  }
+  const detail = decodeErrorTrailer(error.metadata);
+  if (detail !== undefined) {
+    return { ok: false, error: errorFromDetail(detail), fromServer: true, mayHaveReachedServer: true };
+  }
+  if (aborted) {
+    return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: sawReady };
+  }
+  return { ok: false, error: errorFromGrpcStatus(error), fromServer: false, mayHaveReachedServer: sawReady };
+}
+
+/** Maps a bare gRPC status (no ErrorDetail trailer) to a clerk error. */
+export function errorFromGrpcStatus(error: { code: grpc.status; details: string }): ClerkError {
+  const options = { cause: error };
+  const details = error.details;
+  switch (error.code) {
+    case grpc.status.UNAVAILABLE:
+      return new UnavailableError(`unavailable: ${details}`, options);
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new TimeoutError('request timed out', options);
+    case grpc.status.CANCELLED:
+      return new AbortedError('request cancelled', options);
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return errorFromCode('TOO_MANY_REQUESTS', `resource exhausted: ${details}`);
+    case grpc.status.INVALID_ARGUMENT:
+      return errorFromCode('INVALID_ARGUMENT', details || 'invalid argument');
+    case grpc.status.NOT_FOUND:
+      return errorFromCode('NOT_FOUND', details || 'not found');
+    case grpc.status.FAILED_PRECONDITION:
+      return errorFromCode('FAILED_PRECONDITION', details || 'failed precondition');
+    default:
+      return new InternalError(`gRPC status ${grpc.status[error.code] ?? error.code}: ${details}`, options);
+  }
+}

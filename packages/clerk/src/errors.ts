@@ -1,0 +1,321 @@
+/**
+ * Typed errors of the clerk. Every failure a caller can see is a `ClerkError`
+ * with a stable `code`; the class is rebuilt from the wire `ErrorDetail.code`
+ * (or from the gRPC status when the server sent no detail), never from text.
+ *
+ * `instanceof` works across duplicate copies of this package: each error
+ * carries a `Symbol.for('cairn.clerk.error')` marker holding its code, and the
+ * classes implement `Symbol.hasInstance` by comparing that marker. Checking
+ * `err.code` is equally supported and is the recommended way in logs and CLIs.
+ */
+
+export type ClerkErrorCode =
+  | 'NOT_LEADER'
+  | 'NO_LEADER'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'UNKNOWN_OUTCOME'
+  | 'INVALID_ARGUMENT'
+  | 'KEY_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'SESSION_SEQ_STALE'
+  | 'TOO_MANY_REQUESTS'
+  | 'SHUTTING_DOWN'
+  | 'UNKNOWN_MEMBER'
+  | 'FAILED_PRECONDITION'
+  | 'INTERNAL'
+  | 'ABORTED'
+  | 'CLOSED';
+
+const CLERK_ERROR_MARK: unique symbol = Symbol.for('cairn.clerk.error') as never;
+
+/** Base class of every clerk error. Branch on `code`. */
+export class ClerkError extends Error {
+  /** The code this class stands for; `undefined` on the base class. */
+  static readonly kind: ClerkErrorCode | undefined = undefined;
+  declare readonly [CLERK_ERROR_MARK]: ClerkErrorCode;
+
+  constructor(
+    readonly code: ClerkErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    Object.defineProperty(this, CLERK_ERROR_MARK, { value: code, enumerable: false });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const code = (value as { [CLERK_ERROR_MARK]?: unknown })[CLERK_ERROR_MARK];
+    if (typeof code !== 'string') return false;
+    return this.kind === undefined || this.kind === code;
+  }
+}
+
+/**
+ * The contacted node is not the leader. The clerk follows the hint itself;
+ * callers see this only after `redirectsMax` redirects in one call. Retry later.
+ */
+export class NotLeaderError extends ClerkError {
+  static override readonly kind = 'NOT_LEADER' as const;
+  constructor(
+    /** The leader's node id, or 0 when unknown. */
+    readonly leaderId: number,
+    /** The leader's client address, or '' when unknown. */
+    readonly leaderAddress: string,
+    message?: string,
+  ) {
+    super('NOT_LEADER', message ?? (leaderAddress ? `not the leader; try ${leaderAddress}` : 'not the leader'));
+  }
+}
+
+/** The cluster has no leader (election in progress or no quorum). The clerk retries with backoff; seen only when the deadline passes. */
+export class NoLeaderError extends ClerkError {
+  static override readonly kind = 'NO_LEADER' as const;
+  constructor(message = 'the cluster has no leader', options?: ErrorOptions) {
+    super('NO_LEADER', message, options);
+  }
+}
+
+/**
+ * The call's overall deadline passed and no attempt can have taken effect
+ * (reads, or writes whose attempts all provably failed). Safe to retry.
+ */
+export class TimeoutError extends ClerkError {
+  static override readonly kind = 'TIMEOUT' as const;
+  constructor(message = 'deadline exceeded', options?: ErrorOptions) {
+    super('TIMEOUT', message, options);
+  }
+}
+
+/** No endpoint could be reached (connection refused, node down). Safe to retry later. */
+export class UnavailableError extends ClerkError {
+  static override readonly kind = 'UNAVAILABLE' as const;
+  constructor(message = 'no endpoint is reachable', options?: ErrorOptions) {
+    super('UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * A write may or may not have been applied. Thrown only when the clerk stops
+ * retrying (deadline, abort, redirect bound, or a non-retryable answer) after
+ * at least one attempt may have reached a node, so that client-id + seq
+ * deduplication can no longer settle the question. The original failure is
+ * `cause`. Read the key to find out, or make the write idempotent.
+ */
+export class UnknownOutcomeError extends ClerkError {
+  static override readonly kind = 'UNKNOWN_OUTCOME' as const;
+  constructor(message = 'the write may or may not have been applied', options?: ErrorOptions) {
+    super('UNKNOWN_OUTCOME', message, options);
+  }
+}
+
+/** The request or the clerk options are invalid. Fix the input; never retried. */
+export class InvalidArgumentError extends ClerkError {
+  static override readonly kind = 'INVALID_ARGUMENT' as const;
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** The key is over the server's size limit. Never retried. */
+export class KeyTooLargeError extends ClerkError {
+  static override readonly kind = 'KEY_TOO_LARGE' as const;
+  constructor(message = 'key too large', options?: ErrorOptions) {
+    super('KEY_TOO_LARGE', message, options);
+  }
+}
+
+/** The value (or the value after an append) is over the server's size limit. Never retried. */
+export class ValueTooLargeError extends ClerkError {
+  static override readonly kind = 'VALUE_TOO_LARGE' as const;
+  constructor(message = 'value too large', options?: ErrorOptions) {
+    super('VALUE_TOO_LARGE', message, options);
+  }
+}
+
+/** The server reported a missing entity (e.g. a snapshot). Missing keys are not errors: `get` returns `undefined`. */
+export class NotFoundError extends ClerkError {
+  static override readonly kind = 'NOT_FOUND' as const;
+  constructor(message = 'not found', options?: ErrorOptions) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/**
+ * The server has already seen a newer seq for this client id: another clerk
+ * uses the same `clientId`. Give every clerk its own id.
+ */
+export class SessionSeqStaleError extends ClerkError {
+  static override readonly kind = 'SESSION_SEQ_STALE' as const;
+  constructor(message = 'session seq is stale', options?: ErrorOptions) {
+    super('SESSION_SEQ_STALE', message, options);
+  }
+}
+
+/** The server shed load. The clerk backs off and retries; seen only when the deadline passes. */
+export class TooManyRequestsError extends ClerkError {
+  static override readonly kind = 'TOO_MANY_REQUESTS' as const;
+  constructor(message = 'too many requests', options?: ErrorOptions) {
+    super('TOO_MANY_REQUESTS', message, options);
+  }
+}
+
+/** The contacted node is shutting down. The clerk tries another endpoint. */
+export class ShuttingDownError extends ClerkError {
+  static override readonly kind = 'SHUTTING_DOWN' as const;
+  constructor(message = 'the node is shutting down', options?: ErrorOptions) {
+    super('SHUTTING_DOWN', message, options);
+  }
+}
+
+/** A membership call named a node id that is not a member. Never retried. */
+export class UnknownMemberError extends ClerkError {
+  static override readonly kind = 'UNKNOWN_MEMBER' as const;
+  constructor(message = 'unknown member', options?: ErrorOptions) {
+    super('UNKNOWN_MEMBER', message, options);
+  }
+}
+
+/** The cluster is not in a state that allows the call (e.g. InjectFault without --chaos). Never retried. */
+export class FailedPreconditionError extends ClerkError {
+  static override readonly kind = 'FAILED_PRECONDITION' as const;
+  constructor(message = 'failed precondition', options?: ErrorOptions) {
+    super('FAILED_PRECONDITION', message, options);
+  }
+}
+
+/** A bug or an unexpected answer (including an error code this clerk does not know). Report it. */
+export class InternalError extends ClerkError {
+  static override readonly kind = 'INTERNAL' as const;
+  constructor(message = 'internal error', options?: ErrorOptions) {
+    super('INTERNAL', message, options);
+  }
+}
+
+/**
+ * The caller's `AbortSignal` fired before any attempt could have taken effect.
+ * (A write aborted after an attempt may have reached a node throws
+ * `UnknownOutcomeError` with this as `cause`.)
+ */
+export class AbortedError extends ClerkError {
+  static override readonly kind = 'ABORTED' as const;
+  constructor(message = 'the call was aborted', options?: ErrorOptions) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** The clerk was closed; create a new one. */
+export class ClosedError extends ClerkError {
+  static override readonly kind = 'CLOSED' as const;
+  constructor(message = 'the clerk is closed', options?: ErrorOptions) {
+    super('CLOSED', message, options);
+  }
+}
+
+/** What the retry loop does after a failure with a given code. */
+export type RetryClass =
+  /** Switch to the hinted leader at once. */
+  | 'redirect'
+  /** Try another endpoint (back off after a full round). */
+  | 'rotate'
+  /** Back off, then try again. */
+  | 'backoff'
+  /** Give up. */
+  | 'never';
+
+export interface ErrorKind {
+  readonly retry: RetryClass;
+  /**
+   * True when an answer with this code proves the request was not applied
+   * (the server rejected it before proposing, or the check is deterministic).
+   */
+  readonly provesNotApplied: boolean;
+}
+
+/** The one table that decides retryability per code. */
+export const ERROR_KINDS: Readonly<Record<ClerkErrorCode, ErrorKind>> = {
+  NOT_LEADER: { retry: 'redirect', provesNotApplied: true },
+  NO_LEADER: { retry: 'backoff', provesNotApplied: true },
+  TIMEOUT: { retry: 'rotate', provesNotApplied: false },
+  UNAVAILABLE: { retry: 'rotate', provesNotApplied: true },
+  UNKNOWN_OUTCOME: { retry: 'backoff', provesNotApplied: false },
+  INVALID_ARGUMENT: { retry: 'never', provesNotApplied: true },
+  KEY_TOO_LARGE: { retry: 'never', provesNotApplied: true },
+  VALUE_TOO_LARGE: { retry: 'never', provesNotApplied: true },
+  NOT_FOUND: { retry: 'never', provesNotApplied: true },
+  SESSION_SEQ_STALE: { retry: 'never', provesNotApplied: false },
+  TOO_MANY_REQUESTS: { retry: 'backoff', provesNotApplied: true },
+  SHUTTING_DOWN: { retry: 'rotate', provesNotApplied: false },
+  UNKNOWN_MEMBER: { retry: 'never', provesNotApplied: true },
+  FAILED_PRECONDITION: { retry: 'never', provesNotApplied: true },
+  INTERNAL: { retry: 'never', provesNotApplied: false },
+  ABORTED: { retry: 'never', provesNotApplied: false },
+  CLOSED: { retry: 'never', provesNotApplied: false },
+};
+
+/**
+ * Codes whose check depends only on the request, so an earlier attempt of the
+ * same request was rejected too: no unknown outcome even if it timed out.
+ */
+export const DETERMINISTIC_REJECTIONS: ReadonlySet<ClerkErrorCode> = new Set<ClerkErrorCode>([
+  'INVALID_ARGUMENT',
+  'KEY_TOO_LARGE',
+  'VALUE_TOO_LARGE',
+]);
+
+export function isClerkErrorCode(code: string): code is ClerkErrorCode {
+  return Object.hasOwn(ERROR_KINDS, code);
+}
+
+/** The wire form the server sends in the `cairn-error-bin` trailer. */
+export interface WireErrorDetail {
+  readonly code: string;
+  readonly message: string;
+  readonly leaderId: number;
+  readonly leaderAddress: string;
+}
+
+/** Rebuilds the typed error from a wire `ErrorDetail`, by code only. */
+export function errorFromDetail(detail: WireErrorDetail): ClerkError {
+  const message = detail.message || undefined;
+  if (!isClerkErrorCode(detail.code)) {
+    return new InternalError(`unrecognised error code ${JSON.stringify(detail.code)}: ${detail.message}`);
+  }
+  return errorFromCode(detail.code, message, detail);
+}
+
+/** Builds the error class for `code`; `message` defaults to the class's own. */
+export function errorFromCode(
+  code: ClerkErrorCode,
+  message?: string,
+  hint: { leaderId: number; leaderAddress: string } = { leaderId: 0, leaderAddress: '' },
+): ClerkError {
+  switch (code) {
+    case 'NOT_LEADER':
+      return new NotLeaderError(hint.leaderId, hint.leaderAddress, message);
+    case 'NO_LEADER': return new NoLeaderError(message);
+    case 'TIMEOUT': return new TimeoutError(message);
+    case 'UNAVAILABLE': return new UnavailableError(message);
+    case 'UNKNOWN_OUTCOME': return new UnknownOutcomeError(message);
+    case 'INVALID_ARGUMENT': return new InvalidArgumentError(message ?? 'invalid argument');
+    case 'KEY_TOO_LARGE': return new KeyTooLargeError(message);
+    case 'VALUE_TOO_LARGE': return new ValueTooLargeError(message);
+    case 'NOT_FOUND': return new NotFoundError(message);
+    case 'SESSION_SEQ_STALE': return new SessionSeqStaleError(message);
+    case 'TOO_MANY_REQUESTS': return new TooManyRequestsError(message);
+    case 'SHUTTING_DOWN': return new ShuttingDownError(message);
+    case 'UNKNOWN_MEMBER': return new UnknownMemberError(message);
+    case 'FAILED_PRECONDITION': return new FailedPreconditionError(message);
+    case 'INTERNAL': return new InternalError(message);
+    case 'ABORTED': return new AbortedError(message);
+    case 'CLOSED': return new ClosedError(message);
+    default: return assertNeverCode(code);
+  }
+}
+
+function assertNeverCode(code: never): never {
+  throw new Error(`unhandled error code ${String(code)}`);
+}

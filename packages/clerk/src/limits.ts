@@ -1,0 +1,20 @@
+/** Every bound the clerk enforces, in one place. */
+import { assert } from './assert.js';
+
+/** Attempts of one call, whatever the deadline; a backstop against a retry loop that never sleeps. */
+export const ATTEMPTS_MAX = 10_000;
+/** Buffered status events per subscriber; the oldest are dropped beyond this. */
+export const STATUS_EVENTS_BUFFERED_MAX = 256;
+/** Calls waiting for a free write session lane; more fail with TooManyRequestsError. */
+export const WRITES_WAITING_MAX = 10_000;
+/** Upper bound for `writesInflightMax`. */
+export const WRITE_LANES_MAX = 1024;
+/** Upper bound for `redirectsMax`. */
+export const REDIRECTS_MAX_LIMIT = 1000;
+/** Endpoints in the pool (seeds plus discovered members). */
+export const ENDPOINTS_MAX = 256;
+/** Longest accepted client id, in characters. */
+export const CLIENT_ID_CHARS_MAX = 128;
+
+assert(ATTEMPTS_MAX > REDIRECTS_MAX_LIMIT, 'a call must be able to use all its redirects');
+assert(WRITES_WAITING_MAX >= WRITE_LANES_MAX);
