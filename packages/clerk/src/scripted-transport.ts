@@ -96,6 +96,8 @@ export class ScriptedTransport implements Transport {
 
   private async answer<M extends RpcMethod>(address: string, method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
     this.calls.push({ address, method, request, timeoutMs: options.timeoutMs });
+    await Promise.resolve();
+    if (options.signal.aborted) return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false };
     const step = this.takeStep(method);
     step?.onCall?.();
     const scripted = step?.reply ?? (method === 'members' && this.options.members ? this.options.members(address) : undefined);
@@ -106,19 +108,17 @@ export class ScriptedTransport implements Transport {
     return this.toResult(scripted, options);
   }
 
-  private async toResult<R>(scripted: ScriptedReply, options: AttemptOptions): Promise<CallResult<R>> {
-    await Promise.resolve();
-    if (options.signal.aborted) return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false };
+  private toResult<R>(scripted: ScriptedReply, options: AttemptOptions): Promise<CallResult<R>> {
     switch (scripted.kind) {
       case 'ok':
-        return { ok: true, response: scripted.response as R };
+        return Promise.resolve({ ok: true, response: scripted.response as R });
       case 'server-error': {
         const hint = { leaderId: scripted.leaderId ?? 0, leaderAddress: scripted.leaderAddress ?? '' };
-        return { ok: false, error: errorFromCode(scripted.code, scripted.message, hint), fromServer: true, mayHaveReachedServer: true };
+        return Promise.resolve({ ok: false, error: errorFromCode(scripted.code, scripted.message, hint), fromServer: true, mayHaveReachedServer: true });
       }
       case 'transport-error': {
         const error = scripted.code === 'TIMEOUT' ? new TimeoutError('request timed out') : new UnavailableError();
-        return { ok: false, error, fromServer: false, mayHaveReachedServer: scripted.reached };
+        return Promise.resolve({ ok: false, error, fromServer: false, mayHaveReachedServer: scripted.reached });
       }
       case 'hang':
         return this.hang(options);

@@ -1,0 +1,295 @@
+// Goal: the clerk's leader discovery and retry loop behave as specified: follow NOT_LEADER hints
+// within redirectsMax, rotate endpoints on unreachable nodes, back off, honour deadlines and
+// abort signals, reuse one (clientId, seq) across the retries of a write, and report
+// UnknownOutcomeError exactly when an attempt may have been applied.
+// Method: a ScriptedTransport replays canned replies and logs every call; a FakeClock makes
+// sleeps instant and records them; assertions are on the call sequence and the final error.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AbortedError,
+  Clerk,
+  type ClerkOptions,
+  type ClerkStatus,
+  ClosedError,
+  FakeClock,
+  InvalidArgumentError,
+  NotLeaderError,
+  reply,
+  ScriptedTransport,
+  type ScriptStep,
+  seededRandom,
+  TimeoutError,
+  UnavailableError,
+  UnknownOutcomeError,
+  ValueTooLargeError,
+} from '../src/index.js';
+
+const A = '10.0.0.1:7001';
+const B = '10.0.0.2:7001';
+const C = '10.0.0.3:7001';
+
+function header(leaderId: number): object {
+  return { header: { memberId: leaderId, term: 1, appliedIndex: 1, leaderId } };
+}
+
+function setup(steps: ScriptStep[], options: Partial<ClerkOptions> = {}) {
+  const clock = new FakeClock();
+  const transport = new ScriptedTransport({ steps, clock });
+  const clerk = Clerk.lazy(
+    { endpoints: [A, B, C], membersRefreshMs: 0, clientId: 'client-1', deadlineMs: 5_000, requestTimeoutMs: 1_000, ...options },
+    { transport, clock, random: seededRandom(7) },
+  );
+  return { clock, transport, clerk };
+}
+
+describe('leader discovery', () => {
+  test('a NOT_LEADER hint sends the next attempt to the hinted node at once', async () => {
+    const { clerk, transport, clock } = setup([
+      { reply: reply.notLeader(C, 3) },
+      { reply: reply.ok({ ...header(3), version: 1 }) },
+    ]);
+    const result = await clerk.put('k', 'v');
+    assert.equal(result.version, 1);
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, C]);
+    assert.deepEqual(clock.sleeps, [], 'a redirect does not back off');
+    assert.deepEqual(clerk.knownLeader(), { address: C, leaderId: 3 });
+  });
+
+  test('the known leader is used first by the next call', async () => {
+    const { clerk, transport } = setup([
+      { reply: reply.notLeader(B, 2) },
+      { reply: reply.ok({ ...header(2), version: 1 }) },
+      { reply: reply.ok({ ...header(2), kv: undefined }) },
+    ]);
+    await clerk.put('k', 'v');
+    await clerk.get('k');
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, B]);
+  });
+
+  test('redirects are bounded by redirectsMax and end in NotLeaderError', async () => {
+    const steps = Array.from({ length: 10 }, (_, index) => ({ reply: reply.notLeader(index % 2 === 0 ? B : A, 0) }));
+    const { clerk, transport } = setup(steps, { redirectsMax: 3 });
+    await assert.rejects(clerk.get('k'), (error: unknown) => {
+      assert.ok(error instanceof NotLeaderError);
+      assert.equal(error.code, 'NOT_LEADER');
+      return true;
+    });
+    assert.equal(transport.callsOf().length, 4, 'the first call plus three redirects');
+  });
+
+  test('a write that only met NOT_LEADER answers fails with NotLeaderError, not an unknown outcome', async () => {
+    const { clerk } = setup([{ reply: reply.notLeader(B) }, { reply: reply.notLeader(A) }], { redirectsMax: 1 });
+    await assert.rejects(clerk.put('k', 'v'), NotLeaderError);
+  });
+
+  test('an unreachable node makes the clerk rotate to the next endpoint without sleeping', async () => {
+    const { clerk, transport, clock } = setup([
+      { reply: reply.unreachable() },
+      { reply: reply.unreachable() },
+      { reply: reply.ok({ ...header(3), kv: undefined }) },
+    ]);
+    assert.equal(await clerk.get('k'), undefined);
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C]);
+    assert.deepEqual(clock.sleeps, []);
+  });
+
+  test('after a full round of unreachable nodes the clerk backs off and starts over', async () => {
+    const { clerk, transport, clock } = setup([
+      { reply: reply.unreachable() },
+      { reply: reply.unreachable() },
+      { reply: reply.unreachable() },
+      { reply: reply.ok({ ...header(1), kv: undefined }) },
+    ]);
+    await clerk.get('k');
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A]);
+    assert.equal(clock.sleeps.length, 1);
+  });
+
+  test('NO_LEADER backs off with growing delays until a leader answers', async () => {
+    const { clerk, clock } = setup(
+      [{ reply: reply.noLeader() }, { reply: reply.noLeader() }, { reply: reply.noLeader() }, { reply: reply.ok({ ...header(1), version: 1 }) }],
+      { retry: { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0 } },
+    );
+    await clerk.put('k', 'v');
+    assert.deepEqual(clock.sleeps, [100, 200, 400]);
+  });
+
+  test('membership answers refresh the endpoint pool and the leader', async () => {
+    const { clerk } = setup([
+      {
+        method: 'members',
+        reply: reply.ok({
+          leaderId: 4,
+          members: [
+            { id: 1, peerAddress: '', clientAddress: A, httpAddress: '', learner: false },
+            { id: 4, peerAddress: '', clientAddress: '10.0.0.4:7001', httpAddress: '', learner: false },
+          ],
+        }),
+      },
+    ]);
+    const events = clerk.statusEvents();
+    await clerk.members();
+    assert.deepEqual(clerk.endpoints(), [A, B, C, '10.0.0.4:7001']);
+    assert.deepEqual(clerk.knownLeader(), { address: '10.0.0.4:7001', leaderId: 4 });
+    const seen: ClerkStatus[] = [];
+    clerk.close();
+    for await (const event of events) seen.push(event);
+    assert.deepEqual(seen.map((event) => event.type), ['leader-changed', 'endpoints-updated']);
+  });
+
+  test('status events report redirects, leader changes and unavailable nodes', async () => {
+    const { clerk } = setup([{ reply: reply.unreachable() }, { reply: reply.notLeader(C, 3) }, { reply: reply.ok({ ...header(3), version: 1 }) }]);
+    const events = clerk.statusEvents();
+    await clerk.put('k', 'v');
+    clerk.close();
+    const seen: ClerkStatus[] = [];
+    for await (const event of events) seen.push(event);
+    assert.deepEqual(seen, [
+      { type: 'unavailable', address: A, attempt: 1, code: 'UNAVAILABLE' },
+      { type: 'redirect', from: B, to: C },
+      { type: 'leader-changed', leaderId: 3, address: C },
+    ]);
+  });
+});
+
+describe('deadlines, aborts and outcomes', () => {
+  test('a read that never gets an answer fails with TimeoutError at its deadline', async () => {
+    const steps = Array.from({ length: 50 }, () => ({ reply: reply.hang() }));
+    const { clerk, clock } = setup(steps, { deadlineMs: 3_000, requestTimeoutMs: 1_000 });
+    await assert.rejects(clerk.get('k'), TimeoutError);
+    assert.ok(clock.now() >= 3_000, 'gave up only at the deadline');
+    assert.ok(clock.now() <= 3_000 + 1_000, 'and not later than one attempt beyond it');
+  });
+
+  test('the per-call deadlineMs overrides the clerk default', async () => {
+    const steps = Array.from({ length: 50 }, () => ({ reply: reply.hang() }));
+    const { clerk, clock, transport } = setup(steps, { deadlineMs: 60_000, requestTimeoutMs: 1_000 });
+    await assert.rejects(clerk.get('k', { deadlineMs: 1_500 }), TimeoutError);
+    assert.equal(clock.now(), 1_500);
+    assert.deepEqual(transport.callsOf().map((call) => call.timeoutMs), [1_000, 500]);
+  });
+
+  test('a read against a cluster that is entirely down fails with UnavailableError', async () => {
+    const steps = Array.from({ length: 200 }, () => ({ reply: reply.unreachable() }));
+    const { clerk } = setup(steps, { deadlineMs: 2_000 });
+    await assert.rejects(clerk.get('k'), UnavailableError);
+  });
+
+  test('a write whose attempts all timed out after being sent ends in UnknownOutcomeError', async () => {
+    const steps = Array.from({ length: 50 }, () => ({ reply: reply.hang() }));
+    const { clerk } = setup(steps, { deadlineMs: 3_000 });
+    await assert.rejects(clerk.put('k', 'v'), (error: unknown) => {
+      assert.ok(error instanceof UnknownOutcomeError);
+      assert.ok(error.cause instanceof TimeoutError);
+      return true;
+    });
+  });
+
+  test('a write that never reached any node fails with a definite error, not an unknown outcome', async () => {
+    const steps = Array.from({ length: 200 }, () => ({ reply: reply.unreachable() }));
+    const { clerk } = setup(steps, { deadlineMs: 2_000 });
+    await assert.rejects(clerk.put('k', 'v'), UnavailableError);
+  });
+
+  test('a deterministic rejection after a lost attempt settles the outcome as not applied', async () => {
+    const { clerk } = setup([{ reply: reply.dropped() }, { reply: reply.serverError('VALUE_TOO_LARGE') }]);
+    await assert.rejects(clerk.put('k', 'v'), ValueTooLargeError);
+  });
+
+  test('a retried write carries the same (clientId, seq); the next write uses seq + 1', async () => {
+    const { clerk, transport } = setup([
+      { reply: reply.dropped() },
+      { reply: reply.hang() },
+      { reply: reply.notLeader(C, 3) },
+      { reply: reply.ok({ ...header(3), version: 1 }) },
+      { reply: reply.ok({ ...header(3), version: 2, length: 2 }) },
+    ]);
+    await clerk.put('k', 'v');
+    await clerk.append('k', 'w');
+    const sessions = transport.callsOf().map((call) => (call.request as { session: unknown }).session);
+    assert.deepEqual(sessions, [
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1', seq: 2 },
+    ]);
+    const requests = transport.callsOf('put').map((call) => call.request);
+    assert.ok(requests.every((request) => request === requests[0]), 'retries resend the very same request');
+  });
+
+  test('concurrent writes use separate session lanes so each retry is its lane\'s latest seq', async () => {
+    const { clerk, transport } = setup([
+      { reply: reply.ok({ ...header(1), version: 1 }) },
+      { reply: reply.ok({ ...header(1), version: 1 }) },
+    ]);
+    await Promise.all([clerk.put('a', '1'), clerk.put('b', '2')]);
+    const sessions = transport.callsOf().map((call) => (call.request as { session: unknown }).session);
+    assert.deepEqual(sessions, [{ clientId: 'client-1', seq: 1 }, { clientId: 'client-1/1', seq: 1 }]);
+  });
+
+  test('an abort before the first attempt fails with AbortedError and sends nothing', async () => {
+    const { clerk, transport } = setup([{ reply: reply.ok({ ...header(1), version: 1 }) }]);
+    await assert.rejects(clerk.put('k', 'v', { signal: AbortSignal.abort() }), AbortedError);
+    assert.equal(transport.callsOf().length, 0);
+  });
+
+  test('an abort while a write is in flight ends the call with UnknownOutcomeError caused by the abort', async () => {
+    const controller = new AbortController();
+    const { clerk } = setup([{ reply: reply.hang(), onCall: () => controller.abort() }]);
+    await assert.rejects(clerk.put('k', 'v', { signal: controller.signal }), (error: unknown) => {
+      assert.ok(error instanceof UnknownOutcomeError);
+      assert.ok(error.cause instanceof AbortedError);
+      return true;
+    });
+  });
+
+  test('an abort while a read is in flight ends the call with AbortedError', async () => {
+    const controller = new AbortController();
+    const { clerk } = setup([{ reply: reply.hang(), onCall: () => controller.abort() }]);
+    await assert.rejects(clerk.get('k', { signal: controller.signal }), AbortedError);
+  });
+
+  test('calls after close fail with ClosedError', async () => {
+    const { clerk } = setup([]);
+    clerk.close();
+    await assert.rejects(clerk.get('k'), ClosedError);
+  });
+
+  test('bad input is rejected with InvalidArgumentError before any call', async () => {
+    const { clerk, transport } = setup([]);
+    await assert.rejects(clerk.put('', 'v'), InvalidArgumentError);
+    await assert.rejects(clerk.cas('k', { expectedVersion: -1 }, 'v'), InvalidArgumentError);
+    await assert.rejects(clerk.get('k', { deadlineMs: 0 }), InvalidArgumentError);
+    assert.equal(transport.calls.length, 0);
+  });
+});
+
+describe('connect', () => {
+  test('connect fails with UnavailableError when no endpoint answers', async () => {
+    const clock = new FakeClock();
+    const transport = new ScriptedTransport({ clock });
+    await assert.rejects(
+      Clerk.connect({ endpoints: [A, B], deadlineMs: 1_000 }, { transport, clock, random: seededRandom(1) }),
+      UnavailableError,
+    );
+    assert.deepEqual(transport.calls.slice(0, 2).map((call) => call.address), [A, B]);
+    assert.deepEqual(transport.closed, [A, B], 'the failed clerk closed its connections');
+  });
+
+  test('connect succeeds when a node answers, even with an error', async () => {
+    const clock = new FakeClock();
+    const transport = new ScriptedTransport({ clock, steps: [{ method: 'members', reply: reply.unreachable() }, { method: 'members', reply: reply.noLeader() }] });
+    const clerk = await Clerk.connect({ endpoints: [A, B] }, { transport, clock, random: seededRandom(1) });
+    assert.deepEqual(transport.calls.map((call) => call.address), [A, B]);
+    clerk.close();
+  });
+
+  test('bad options are rejected with InvalidArgumentError', () => {
+    assert.throws(() => Clerk.lazy({ endpoints: [] }), InvalidArgumentError);
+    assert.throws(() => Clerk.lazy({ endpoints: ['no-port'] }), InvalidArgumentError);
+    assert.throws(() => Clerk.lazy({ endpoints: [A], retry: { jitter: 2 } }), InvalidArgumentError);
+    assert.throws(() => Clerk.lazy({ endpoints: [A], redirectsMax: -1 }), InvalidArgumentError);
+  });
+});
