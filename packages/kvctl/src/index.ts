@@ -1,2 +1,32 @@
-/** Placeholder public surface; replaced as the package is built. */
-export const PACKAGE_READY = false;
+/**
+ * `kvctl`, the Cairn command-line client. The binary is `bin/kvctl.js`; this
+ * entry point exposes its layers for embedding and tests.
+ *
+ * ### Usage
+ * ```ts
+ * const parsed = parseArgs(['get', 'config/feature-x'], process.env);
+ * if (parsed.kind === 'command' && parsed.command.kind !== 'cluster-up') {
+ *   const result = await execute(parsed.command, clerk);
+ *   process.stdout.write(renderPlain(result, { verbose: false }).stdout);
+ *   process.exitCode = exitCodeForResult(result);
+ * }
+ * ```
+ */
+export { parseArgs, DEFAULT_ENDPOINTS, ENDPOINTS_ENV } from './commands.js';
+export type { Command, CommandKind, GlobalOptions, ParsedArgs, ValueSource, OutputFormat, BenchCommand } from './commands.js';
+export { execute, exitCodeForResult, collectStatus } from './run.js';
+export type { Result, ExecuteContext, ExecutableCommand, MemberStatusRow } from './run.js';
+export { runBench } from './bench.js';
+export type { BenchOptions, BenchDeps, BenchSnapshot, BenchClerk, LatencySummaryMs } from './bench.js';
+export { LatencyHistogram } from './latency-histogram.js';
+export type { ClerkLike, KeyValueLike, MemberStatusFetcher, NewMember, CasExpectation, RangeOptions, Consistency } from './clerk-like.js';
+export type { HistoryChecker, HistoryCheckReport } from './checker.js';
+export { KvctlError, UsageError, NotImplementedError, describeError, hintForErrorCode } from './errors.js';
+export type { ErrorInfo, KvctlErrorCode } from './errors.js';
+export {
+  exitCodeForErrorCode, EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INVALID_ARGUMENT,
+  EXIT_PRECONDITION_FAILED, EXIT_UNKNOWN_OUTCOME, EXIT_INTERNAL,
+} from './exit-codes.js';
+export { renderPlain, renderJson, renderErrorPlain, renderErrorJson } from './output/plain.js';
+export { main } from './cli.js';
+export type { CliIo } from './cli.js';

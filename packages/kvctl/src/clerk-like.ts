@@ -1,0 +1,53 @@
+import type { MembersResponse, SnapshotResponse, StatusResponse } from '@cairn/proto';
+
+/** A stored key-value as the clerk returns it. */
+export interface KeyValueLike {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly version: number;
+  readonly createIndex: number;
+  readonly modIndex: number;
+}
+
+export type Consistency = 'linearizable' | 'serializable';
+
+export type CasExpectation = { expectedValue: Buffer } | { expectedVersion: number };
+
+export interface RangeOptions {
+  readonly limit?: number;
+  readonly startAfter?: string;
+  readonly keysOnly?: boolean;
+}
+
+/** A member to add, in the clerk's terms. */
+export interface NewMember {
+  readonly id: number;
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+}
+
+/**
+ * The narrow slice of `@cairn/clerk`'s `Clerk` that kvctl uses. Depending on this
+ * instead of the class keeps run.ts and bench.ts testable with a fake, and
+ * states exactly what kvctl needs from the SDK. Results kvctl does not read
+ * are `unknown` so any richer clerk return type fits.
+ */
+export interface ClerkLike {
+  put(key: string, value: Buffer): Promise<unknown>;
+  get(key: string, options: { consistency: Consistency }): Promise<KeyValueLike | undefined>;
+  append(key: string, suffix: Buffer): Promise<unknown>;
+  delete(key: string): Promise<{ deleted: boolean }>;
+  cas(key: string, expected: CasExpectation, newValue: Buffer): Promise<{ succeeded: boolean; kv?: KeyValueLike | undefined }>;
+  range(prefix: string, options: RangeOptions): Promise<unknown>;
+  status(): Promise<StatusResponse>;
+  members(): Promise<MembersResponse>;
+  addLearner(member: NewMember): Promise<unknown>;
+  promote(id: number): Promise<unknown>;
+  removeMember(id: number): Promise<unknown>;
+  transferLeader(id: number): Promise<unknown>;
+  snapshot(): Promise<SnapshotResponse>;
+  close(): Promise<void> | void;
+}
+
+/** Asks one specific member for its status (not whichever node the clerk picks). */
+export type MemberStatusFetcher = (clientAddress: string) => Promise<StatusResponse>;

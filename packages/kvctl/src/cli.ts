@@ -1,0 +1,151 @@
+import { pathToFileURL } from 'node:url';
+import { render } from 'ink';
+import { createElement } from 'react';
+import type { ClerkLike } from './clerk-like.js';
+import { parseArgs, type Command, type GlobalOptions } from './commands.js';
+import { loadClerkConnector, memberStatusVia, type ClerkConnector } from './connect.js';
+import { KvctlError, UsageError, describeError, type ErrorInfo } from './errors.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
+import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
+import { App, type AppState } from './ui/app.js';
+
+/** The process's streams and environment, injected so the CLI can be driven in-process. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** @default loadClerkConnector() */
+  readonly connect?: ClerkConnector;
+}
+
+type OutputMode = 'ink' | 'plain' | 'json';
+
+/** Parses, runs and renders one invocation; resolves to the process exit code. Never throws. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  // Before parsing succeeds, guess the format from the raw flags so usage errors match it.
+  let json = argv.includes('--output=json') || argv.some((arg, index) => arg === '--output' && argv[index + 1] === 'json');
+  try {
+    const parsed = parseArgs(argv, io.env);
+    if (parsed.kind === 'help') {
+      (parsed.isError ? io.stderr : io.stdout).write(parsed.text);
+      return parsed.isError ? EXIT_USAGE : EXIT_OK;
+    }
+    const { global, command } = parsed;
+    json = global.output === 'json' || (command.kind === 'bench' && command.json);
+    const mode: OutputMode = json ? 'json' : io.stdout.isTTY === true ? 'ink' : 'plain';
+    if (command.kind === 'cluster-up') {
+      const { runClusterUp } = await import('./cluster-up.js');
+      return await runClusterUp(command, global, io);
+    }
+    return await runCommand(command, global, mode, io);
+  } catch (error) {
+    const info = describeError(error);
+    io.stderr.write(json ? renderErrorJson(info) : renderErrorPlain(info));
+    return error instanceof UsageError ? EXIT_USAGE : info.exitCode;
+  }
+}
+
+async function runCommand(command: ExecutableCommand, global: GlobalOptions, mode: OutputMode, io: CliIo): Promise<number> {
+  if (mode === 'ink') return runWithInk(command, global, io);
+  const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, context));
+  if (mode === 'json') {
+    io.stdout.write(renderJson(result));
+  } else {
+    const output = renderPlain(result, { verbose: global.verbose });
+    io.stdout.write(output.stdout);
+    if (output.stderr !== undefined) io.stderr.write(output.stderr);
+  }
+  return exitCodeForResult(result);
+}
+
+/** A terminal: spinner (or live bench view) while running, then the result or the error. */
+async function runWithInk(command: ExecutableCommand, global: GlobalOptions, io: CliIo): Promise<number> {
+  const initial: AppState = command.kind === 'bench'
+    ? { phase: 'bench', snapshot: undefined, concurrency: command.concurrency }
+    : { phase: 'running', label: `${command.kind}…` };
+  const view = render(createElement(App, { state: initial }), {
+    stdout: io.stdout as NodeJS.WriteStream,
+    stderr: io.stderr as NodeJS.WriteStream,
+    patchConsole: false,
+  });
+  const show = (state: AppState): void => view.rerender(createElement(App, { state }));
+  let exitCode: number;
+  try {
+    const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, {
+      ...context,
+      bench: { ...context.bench, onProgress: (snapshot) => show({ phase: 'bench', snapshot, concurrency: command.kind === 'bench' ? command.concurrency : 0 }) },
+    }));
+    show({ phase: 'done', result, verbose: global.verbose });
+    exitCode = exitCodeForResult(result);
+  } catch (error) {
+    const info: ErrorInfo = describeError(error);
+    show({ phase: 'failed', error: info });
+    exitCode = info.exitCode;
+  }
+  view.unmount();
+  await view.waitUntilExit();
+  return exitCode;
+}
+
+/** Connects (unless the command needs no cluster), runs, and always closes the clerk. */
+async function withClerk(
+  command: ExecutableCommand,
+  global: GlobalOptions,
+  io: CliIo,
+  run: (clerk: ClerkLike, context: ExecuteContext) => Promise<Result>,
+): Promise<Result> {
+  const abort = new AbortController();
+  const context: ExecuteContext = { readStdin: () => readAll(io.stdin), bench: { signal: abort.signal } };
+  if (!needsCluster(command)) return run(NO_CLERK, context);
+  const connect = io.connect ?? (await loadClerkConnector());
+  const clerk = await connect({ endpoints: global.endpoints, requestTimeoutMs: global.timeoutMs });
+  // The first Ctrl-C ends a benchmark early with its summary; a second one kills the process as usual.
+  const onInterrupt = (): void => {
+    abort.abort();
+    process.off('SIGINT', onInterrupt);
+  };
+  if (command.kind === 'bench') process.on('SIGINT', onInterrupt);
+  try {
+    return await run(clerk, { ...context, memberStatus: memberStatusVia(connect, global.timeoutMs) });
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await clerk.close();
+  }
+}
+
+function needsCluster(command: Command): boolean {
+  return command.kind !== 'check';
+}
+
+/** Stands in for a clerk for commands that never touch the cluster; any call is a bug. */
+const NO_CLERK: ClerkLike = new Proxy({} as ClerkLike, {
+  get: (_target, property) => () => {
+    throw new KvctlError('INTERNAL', `${String(property)} called without a cluster connection`);
+  },
+});
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+/** Entry point of the `kvctl` binary: never lets a stack trace reach the user. */
+export function runFromProcess(): void {
+  const fail = (error: unknown): void => {
+    const info = describeError(error);
+    process.stderr.write(renderErrorPlain(info));
+    process.exit(info.exitCode === EXIT_OK ? EXIT_INTERNAL : info.exitCode);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
+    .then((code) => {
+      process.exitCode = code;
+    }, fail);
+}
+
+// Run when this file is the process entry (tsx in development); bin/kvctl.js calls runFromProcess() itself.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) runFromProcess();

@@ -1,0 +1,308 @@
+import { Command as CommanderCommand, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from './errors.js';
+
+/** Where a value comes from: the command line, or stdin when the argument is `-`. */
+export type ValueSource = { readonly from: 'literal'; readonly text: string } | { readonly from: 'stdin' };
+
+export type OutputFormat = 'table' | 'json';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  readonly endpoints: readonly string[];
+  /** Per-request timeout handed to the clerk; undefined = the clerk's default. */
+  readonly timeoutMs: number | undefined;
+  readonly output: OutputFormat;
+  readonly verbose: boolean;
+}
+
+export interface BenchCommand {
+  readonly kind: 'bench';
+  readonly concurrency: number;
+  /** Exactly one of durationMs and count is set. */
+  readonly durationMs: number | undefined;
+  readonly count: number | undefined;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly readRatio: number;
+  readonly json: boolean;
+}
+
+/** One parsed kvctl command; `kind` names it. No I/O has happened yet. */
+export type Command =
+  | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
+  | { readonly kind: 'put'; readonly key: string; readonly value: ValueSource }
+  | { readonly kind: 'append'; readonly key: string; readonly value: ValueSource }
+  | { readonly kind: 'delete'; readonly key: string }
+  | {
+      readonly kind: 'cas';
+      readonly key: string;
+      readonly newValue: ValueSource;
+      readonly expected: { readonly expectedValue: string } | { readonly expectedVersion: number };
+    }
+  | {
+      readonly kind: 'range';
+      readonly prefix: string;
+      readonly limit: number | undefined;
+      readonly startAfter: string | undefined;
+      readonly keysOnly: boolean;
+    }
+  | { readonly kind: 'status' }
+  | { readonly kind: 'member-list' }
+  | { readonly kind: 'member-add'; readonly id: number; readonly peerAddress: string; readonly clientAddress: string }
+  | { readonly kind: 'member-promote'; readonly id: number }
+  | { readonly kind: 'member-remove'; readonly id: number }
+  | { readonly kind: 'leader-transfer'; readonly id: number }
+  | { readonly kind: 'snapshot' }
+  | BenchCommand
+  | { readonly kind: 'cluster-up'; readonly nodes: number; readonly demo: boolean; readonly dataDir: string | undefined }
+  | { readonly kind: 'check'; readonly historyPath: string };
+
+export type CommandKind = Command['kind'];
+
+/** The outcome of parsing: a command to run, or help text to print. */
+export type ParsedArgs =
+  | { readonly kind: 'command'; readonly global: GlobalOptions; readonly command: Command }
+  /** `isError`: help shown because the input was incomplete (exit 2), not because it was asked for. */
+  | { readonly kind: 'help'; readonly text: string; readonly isError: boolean };
+
+export const DEFAULT_ENDPOINTS: readonly string[] = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
+export const ENDPOINTS_ENV = 'CAIRN_ENDPOINTS';
+export const DEFAULT_BENCH_CONCURRENCY = 16;
+export const DEFAULT_BENCH_DURATION_S = 10;
+export const DEFAULT_BENCH_KEYS = 1000;
+export const DEFAULT_BENCH_VALUE_BYTES = 128;
+export const DEFAULT_BENCH_READ_RATIO = 0.5;
+export const DEFAULT_CLUSTER_NODES = 3;
+export const CLUSTER_NODES_MAX = 9;
+
+/**
+ * Parses the user's arguments (without `node` and the script path) into a Command.
+ * Pure: reads only `argv` and `env`, writes nothing. Throws UsageError on bad input.
+ */
+export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedArgs {
+  let parsed: { global: GlobalOptions; command: Command } | undefined;
+  const help: string[] = [];
+  const program = buildProgram(env, (global, command) => {
+    parsed = { global, command };
+  }, help);
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+      return { kind: 'help', text: help.join(''), isError: false };
+    }
+    if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') {
+      return { kind: 'help', text: help.join(''), isError: true };
+    }
+    throw new UsageError(error.message.replace(/^error: /, ''));
+  }
+  if (parsed === undefined) return { kind: 'help', text: help.join('') || program.helpInformation(), isError: true };
+  return { kind: 'command', ...parsed };
+}
+
+type OnParsed = (global: GlobalOptions, command: Command) => void;
+
+function buildProgram(env: Readonly<Record<string, string | undefined>>, onParsed: OnParsed, help: string[]): CommanderCommand {
+  const program = new CommanderCommand('kvctl')
+    .description('Command-line client for a Cairn cluster')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => help.push(text), writeErr: (text) => help.push(text), outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .option('--endpoints <list>', `comma-separated client addresses (default: $${ENDPOINTS_ENV} or ${DEFAULT_ENDPOINTS.join(',')})`)
+    .option('--timeout <ms>', 'per-request timeout in milliseconds', parsePositiveInteger)
+    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--verbose', 'show more detail (versions, indexes, retries)');
+
+  // Commander calls actions with (args..., options, command); each handler builds
+  // its Command from the positional arguments (already converted by their
+  // argument parsers) and its own options.
+  const on: On = (build) => (...actionArgs: unknown[]): void => {
+    const self = actionArgs.at(-1) as CommanderCommand;
+    const options = actionArgs.at(-2) as Record<string, unknown>;
+    const positional = actionArgs.slice(0, -2) as string[];
+    onParsed(globalOptionsOf(self.optsWithGlobals(), env), build(positional, options));
+  };
+
+  addKeyValueCommands(program, on);
+  addClusterCommands(program, on);
+  addToolCommands(program, on);
+  return program;
+}
+
+type On = (build: (args: string[], options: Record<string, unknown>) => Command) => (...args: unknown[]) => void;
+
+function addKeyValueCommands(program: CommanderCommand, on: On): void {
+  program.command('get').description('read a key (linearizable unless --serializable)')
+    .argument('<key>').option('--serializable', 'read from the contacted node without a quorum check (may be stale)')
+    .action(on(([key], options) => ({ kind: 'get', key: key!, consistency: options['serializable'] ? 'serializable' : 'linearizable' })));
+  program.command('put').description('write a value (`-` reads the value from stdin)')
+    .argument('<key>').argument('<value>')
+    .action(on(([key, value]) => ({ kind: 'put', key: key!, value: valueSource(value!) })));
+  program.command('append').description('append to a value (`-` reads the suffix from stdin)')
+    .argument('<key>').argument('<value>')
+    .action(on(([key, value]) => ({ kind: 'append', key: key!, value: valueSource(value!) })));
+  program.command('delete').description('delete a key').argument('<key>')
+    .action(on(([key]) => ({ kind: 'delete', key: key! })));
+  program.command('cas').description('compare-and-swap: write <new> only if the value or version matches')
+    .argument('<key>').argument('<new>')
+    .option('--expect-value <value>', 'the current value must equal this')
+    .option('--expect-version <n>', 'the current version must equal this (0 = key absent)', parseNonNegativeInteger)
+    .action(on(([key, newValue], options) => ({ kind: 'cas', key: key!, newValue: valueSource(newValue!), expected: casExpectation(options) })));
+  program.command('range').description('list keys with a prefix, in key order')
+    .argument('<prefix>')
+    .option('--limit <n>', 'at most this many keys', parsePositiveInteger)
+    .option('--start-after <key>', 'continue after this key (paging)')
+    .option('--keys-only', 'print keys without values')
+    .action(on(([prefix], options) => ({
+      kind: 'range',
+      prefix: prefix!,
+      limit: options['limit'] as number | undefined,
+      startAfter: options['startAfter'] as string | undefined,
+      keysOnly: options['keysOnly'] === true,
+    })));
+}
+
+function addClusterCommands(program: CommanderCommand, on: On): void {
+  program.command('status').description('status of every member: role, term, commit, applied, lag, health')
+    .action(on(() => ({ kind: 'status' })));
+  const member = program.command('member').description('list and change cluster membership');
+  member.command('list').description('list members').action(on(() => ({ kind: 'member-list' })));
+  member.command('add').description('add a member as a learner (promote it once caught up)')
+    .argument('<id>', 'member id', parsePositiveInteger).argument('<peerAddr>', 'raft peer address host:port', parseAddress)
+    .argument('<clientAddr>', 'client address host:port', parseAddress)
+    .action(on((args) => {
+      const [id, peerAddress, clientAddress] = args as unknown as [number, string, string];
+      return { kind: 'member-add', id, peerAddress, clientAddress };
+    }));
+  member.command('promote').description('promote a learner to voter').argument('<id>', 'member id', parsePositiveInteger)
+    .action(on((args) => ({ kind: 'member-promote', id: args[0] as unknown as number })));
+  member.command('remove').description('remove a member').argument('<id>', 'member id', parsePositiveInteger)
+    .action(on((args) => ({ kind: 'member-remove', id: args[0] as unknown as number })));
+  const leader = program.command('leader').description('leadership operations');
+  leader.command('transfer').description('hand leadership to another voter').argument('<id>', 'member id', parsePositiveInteger)
+    .action(on((args) => ({ kind: 'leader-transfer', id: args[0] as unknown as number })));
+  program.command('snapshot').description('ask the leader to take a snapshot now')
+    .action(on(() => ({ kind: 'snapshot' })));
+}
+
+function addToolCommands(program: CommanderCommand, on: On): void {
+  program.command('bench').description('closed-loop load generator: ops/s and latency percentiles')
+    .option('--concurrency <n>', 'requests in flight', parsePositiveInteger, DEFAULT_BENCH_CONCURRENCY)
+    .option('--duration <s>', `run for this many seconds (default ${DEFAULT_BENCH_DURATION_S})`, parsePositiveNumber)
+    .option('--count <n>', 'run exactly this many operations instead of a duration', parsePositiveInteger)
+    .option('--keys <n>', 'size of the key space', parsePositiveInteger, DEFAULT_BENCH_KEYS)
+    .option('--value-size <bytes>', 'bytes per written value', parseNonNegativeInteger, DEFAULT_BENCH_VALUE_BYTES)
+    .option('--read-ratio <r>', 'fraction of operations that are linearizable reads, 0..1', parseRatio, DEFAULT_BENCH_READ_RATIO)
+    .option('--json', 'print one JSON summary')
+    .action(on((_args, options) => benchCommand(options)));
+  const cluster = program.command('cluster').description('local clusters for development');
+  cluster.command('up').description('start N local cairn-server processes and show their status')
+    .option('--nodes <n>', `number of nodes, 1..${CLUSTER_NODES_MAX}`, parseNodeCount, DEFAULT_CLUSTER_NODES)
+    .option('--demo', 'also run a light read/write load so the numbers move')
+    .option('--data-dir <dir>', 'keep data here (default: a fresh temporary directory)')
+    .action(on((_args, options) => ({
+      kind: 'cluster-up',
+      nodes: options['nodes'] as number,
+      demo: options['demo'] === true,
+      dataDir: options['dataDir'] as string | undefined,
+    })));
+  program.command('check').description('check a recorded history for linearizability')
+    .argument('<history.jsonl>')
+    .action(on(([historyPath]) => ({ kind: 'check', historyPath: historyPath! })));
+}
+
+function benchCommand(options: Record<string, unknown>): BenchCommand {
+  const durationS = options['duration'] as number | undefined;
+  const count = options['count'] as number | undefined;
+  if (durationS !== undefined && count !== undefined) throw new UsageError('bench: pass --duration or --count, not both');
+  return {
+    kind: 'bench',
+    concurrency: options['concurrency'] as number,
+    durationMs: count === undefined ? Math.round((durationS ?? DEFAULT_BENCH_DURATION_S) * 1000) : undefined,
+    count,
+    keys: options['keys'] as number,
+    valueBytes: options['valueSize'] as number,
+    readRatio: options['readRatio'] as number,
+    json: options['json'] === true,
+  };
+}
+
+function casExpectation(options: Record<string, unknown>): { expectedValue: string } | { expectedVersion: number } {
+  const expectedValue = options['expectValue'] as string | undefined;
+  const expectedVersion = options['expectVersion'] as number | undefined;
+  if (expectedValue !== undefined && expectedVersion !== undefined) {
+    throw new UsageError('cas: pass --expect-value or --expect-version, not both');
+  }
+  if (expectedValue !== undefined) return { expectedValue };
+  if (expectedVersion !== undefined) return { expectedVersion };
+  throw new UsageError('cas: one of --expect-value or --expect-version is required');
+}
+
+function valueSource(argument: string): ValueSource {
+  return argument === '-' ? { from: 'stdin' } : { from: 'literal', text: argument };
+}
+
+function globalOptionsOf(options: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): GlobalOptions {
+  const fromFlag = options['endpoints'] as string | undefined;
+  const fromEnv = env[ENDPOINTS_ENV]?.trim() || undefined;
+  const endpoints = fromFlag ?? fromEnv;
+  return {
+    endpoints: endpoints === undefined ? DEFAULT_ENDPOINTS : parseEndpointList(endpoints, fromFlag !== undefined ? '--endpoints' : ENDPOINTS_ENV),
+    timeoutMs: options['timeout'] as number | undefined,
+    output: options['output'] as OutputFormat,
+    verbose: options['verbose'] === true,
+  };
+}
+
+/** Splits `a,b,c` into host:port addresses; empty items are an error, not silently dropped. */
+export function parseEndpointList(list: string, source: string): string[] {
+  const endpoints = list.split(',').map((item) => item.trim());
+  for (const endpoint of endpoints) {
+    if (!isAddress(endpoint)) throw new UsageError(`${source}: '${endpoint}' is not a host:port address`);
+  }
+  return endpoints;
+}
+
+function isAddress(text: string): boolean {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  if (match === null) return false;
+  const port = Number(match[2]);
+  return port > 0 && port <= 65_535;
+}
+
+function parseAddress(text: string): string {
+  if (!isAddress(text)) throw new InvalidArgumentError('must be host:port.');
+  return text;
+}
+
+function parsePositiveInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return value;
+}
+
+function parseNonNegativeInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new InvalidArgumentError('must be a non-negative integer.');
+  return value;
+}
+
+function parsePositiveNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return value;
+}
+
+function parseRatio(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError('must be between 0 and 1.');
+  return value;
+}
+
+function parseNodeCount(text: string): number {
+  const value = parsePositiveInteger(text);
+  if (value > CLUSTER_NODES_MAX) throw new InvalidArgumentError(`must be at most ${CLUSTER_NODES_MAX}.`);
+  return value;
+}

@@ -1,0 +1,127 @@
+import type { Member } from '@cairn/proto';
+import type { BenchSnapshot } from './bench.js';
+import type { KeyValueLike } from './clerk-like.js';
+import type { MemberStatusRow, Result } from './run.js';
+
+/** A table as text cells; both the plain and the Ink renderers lay it out. */
+export interface TextTable {
+  readonly headers: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+export const LEADER_MARK = '★';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes as text when they are printable UTF-8, else `0x…` hex, so a terminal is never fed raw control bytes. */
+export function displayBytes(bytes: Buffer): string {
+  const text = decodeUtf8(bytes);
+  if (text !== undefined && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) return text;
+  return `0x${bytes.toString('hex')}`;
+}
+
+function decodeUtf8(bytes: Buffer): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** JSON form of bytes: a string when valid UTF-8, else `{ base64 }` so nothing is lost or mangled. */
+export function jsonBytes(bytes: Buffer): string | { base64: string } {
+  return decodeUtf8(bytes) ?? { base64: bytes.toString('base64') };
+}
+
+export function jsonKeyValue(kv: KeyValueLike, keysOnly = false): Record<string, unknown> {
+  return {
+    key: jsonBytes(kv.key),
+    ...(keysOnly ? {} : { value: jsonBytes(kv.value) }),
+    version: kv.version,
+    createIndex: kv.createIndex,
+    modIndex: kv.modIndex,
+  };
+}
+
+export function statusTable(rows: readonly MemberStatusRow[]): TextTable {
+  return {
+    headers: ['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'HEALTH'],
+    rows: rows.map((row) => [
+      `${row.isLeader ? LEADER_MARK : ' '}${row.id}`,
+      row.clientAddress || '-',
+      (row.role ?? '-') + (row.learner ? ' (learner)' : ''),
+      optionalNumber(row.term),
+      optionalNumber(row.commitIndex),
+      optionalNumber(row.appliedIndex),
+      optionalNumber(row.lag),
+      row.health,
+    ]),
+  };
+}
+
+export function membersTable(members: readonly Member[], leaderId: number): TextTable {
+  return {
+    headers: ['ID', 'PEER ADDRESS', 'CLIENT ADDRESS', 'KIND'],
+    rows: [...members].sort((a, b) => a.id - b.id).map((member) => [
+      `${member.id === leaderId ? LEADER_MARK : ' '}${member.id}`,
+      member.peerAddress || '-',
+      member.clientAddress || '-',
+      member.learner ? 'learner' : 'voter',
+    ]),
+  };
+}
+
+function optionalNumber(value: number | undefined): string {
+  return value === undefined ? '-' : String(value);
+}
+
+/** Lays a table out as aligned text columns separated by two spaces. */
+export function layoutTable(table: TextTable): string {
+  const all = [table.headers, ...table.rows];
+  const widths = table.headers.map((_header, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
+  return all.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatMs(ms: number): string {
+  if (ms >= 100) return `${ms.toFixed(0)}ms`;
+  if (ms >= 10) return `${ms.toFixed(1)}ms`;
+  return `${ms.toFixed(2)}ms`;
+}
+
+/** One-line description of a benchmark state, shared by the plain and live views. */
+export function benchLine(snapshot: BenchSnapshot): string {
+  const rate = snapshot.done ? snapshot.opsPerSec : snapshot.recentOpsPerSec;
+  const { p50, p90, p99, max } = snapshot.latencyMs;
+  return `${snapshot.ops} ops (${snapshot.reads} reads, ${snapshot.writes} writes) in ${(snapshot.elapsedMs / 1000).toFixed(1)}s`
+    + `  ${rate.toFixed(0)} ops/s  p50 ${formatMs(p50)}  p90 ${formatMs(p90)}  p99 ${formatMs(p99)}  max ${formatMs(max)}`
+    + `  errors ${snapshot.errors}`;
+}
+
+export function errorsByCodeLine(errorsByCode: Readonly<Record<string, number>>): string {
+  return Object.entries(errorsByCode).sort((a, b) => b[1] - a[1]).map(([code, count]) => `${code}×${count}`).join(' ');
+}
+
+/** A short human sentence for results that are not tables (put, delete, cas, ...). */
+export function describeSimpleResult(result: Result): string | undefined {
+  switch (result.kind) {
+    case 'put':
+      return result.version === undefined ? 'OK' : `OK (version ${result.version})`;
+    case 'append':
+      return 'OK';
+    case 'delete':
+      return result.deleted ? 'deleted' : 'not found (nothing deleted)';
+    case 'cas':
+      if (result.succeeded) return result.kv === undefined ? 'OK' : `OK (version ${result.kv.version})`;
+      return result.kv === undefined ? 'precondition failed: the key does not exist' : `precondition failed: current version is ${result.kv.version}`;
+    case 'leader-transfer':
+      return result.leaderId === undefined ? `leadership transfer to ${result.targetId} requested` : `leader is now ${result.leaderId}`;
+    case 'snapshot':
+      return `snapshot at index ${result.index}, term ${result.term} (${result.sizeBytes} bytes)`;
+    case 'check':
+      return result.report.linearizable
+        ? `linearizable (${result.report.operations} operations)`
+        : `NOT linearizable: ${result.report.detail ?? 'violation found'}`;
+    default:
+      return undefined;
+  }
+}
