@@ -1,0 +1,96 @@
+// Goal: the RawNode public API works end to end for the basic cases other
+// packages rely on (elect, replicate, commit, restart, input validation).
+// Method: drive 1- and 3-node clusters by hand through test/helpers/network.ts.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageType, Message } from '@cairn/proto';
+import { ConfigInvalidError, MemoryStorage, RawNode, createRng, type NodeId } from '../src/index.js';
+import { Network, ids } from './helpers/network.js';
+
+describe('RawNode', () => {
+  test('a 3-node cluster elects a leader and commits proposals from leader and follower', () => {
+    const net = Network.create([1, 2, 3]);
+    assert.equal(net.elect(1), 1);
+    assert.deepEqual(net.propose(1, 'a'), { ok: true });
+    assert.deepEqual(net.propose(2, 'b'), { ok: true });
+    net.stabilize();
+    for (const id of [1, 2, 3]) assert.deepEqual(net.get(id).applied, ['a', 'b'], `node ${id}`);
+    net.tickAll(50);
+    assert.equal(net.leader(), 1);
+    assert.equal(net.get(1).node.status().commitIndex, 3);
+  });
+
+  test('a single node elects itself by ticking and commits', () => {
+    const net = Network.create([1]);
+    net.tickAll(25);
+    assert.equal(net.leader(), 1);
+    assert.deepEqual(net.propose(1, 'x'), { ok: true });
+    net.stabilize();
+    assert.deepEqual(net.get(1).applied, ['x']);
+  });
+
+  test('ticking alone elects exactly one leader in a 3-node cluster', () => {
+    const net = Network.create([1, 2, 3], { seed: 7 });
+    net.tickAll(40);
+    const leaders = [...net.nodes.values()].filter((n) => n.node.status().role === 'leader');
+    assert.equal(leaders.length, 1);
+  });
+
+  test('a follower without a leader rejects proposals with no-leader', () => {
+    const net = Network.create([1, 2, 3]);
+    assert.deepEqual(net.propose(2, 'x'), { ok: false, reason: 'no-leader' });
+  });
+
+  test('a restarted node recovers term, vote, commit and log from storage', () => {
+    const net = Network.create([1, 2, 3]);
+    net.elect(1);
+    net.propose(1, 'a');
+    net.stabilize();
+    const before = net.get(2).node.status();
+    const restarted = net.restart(2).node.status();
+    assert.equal(restarted.term, before.term);
+    assert.equal(restarted.vote, before.vote);
+    assert.equal(restarted.commitIndex, before.commitIndex);
+    assert.equal(restarted.lastIndex, before.lastIndex);
+    assert.equal(restarted.appliedIndex, before.appliedIndex);
+    net.propose(1, 'b');
+    net.stabilize();
+    assert.deepEqual(net.get(2).applied, ['a', 'b']);
+  });
+
+  test('garbage and local-only messages from the network are dropped without throwing', () => {
+    const net = Network.create([1, 2, 3]);
+    net.elect(1);
+    const node = net.get(2).node;
+    const before = node.status();
+    const garbage: unknown[] = [
+      null, {}, { type: 999 }, Message.fromPartial({ type: MessageType.HUP, from: 3, to: 2 }),
+      Message.fromPartial({ type: MessageType.APP, from: 3, to: 2, term: Number.NaN }),
+      Message.fromPartial({ type: MessageType.APP, from: 1, to: 2, term: 1, index: 5, entries: [{ index: 9, term: 1 }] }),
+      Message.fromPartial({ type: MessageType.SNAP, from: 1, to: 2, term: 1 }),
+      Message.fromPartial({ type: MessageType.APP, from: 1, to: 3, term: 1 }),
+      Message.fromPartial({ type: MessageType.APP_RESP, from: 9, to: 2, term: 1 }),
+    ];
+    for (const message of garbage) node.step(message as Message);
+    assert.deepEqual(node.status(), before);
+  });
+
+  test('an invalid config is refused with ConfigInvalidError', () => {
+    const storage = MemoryStorage.create(ids(1));
+    assert.throws(() => RawNode.create({ id: 1 as NodeId, electionTicks: 1, heartbeatTicks: 1 }, storage, createRng(1)), ConfigInvalidError);
+    assert.throws(() => RawNode.create({ id: 0 as NodeId }, storage, createRng(1)), { code: 'CONFIG_INVALID' });
+  });
+
+  test('ready() numbers increase and hasReady() is false while a Ready is outstanding', () => {
+    const storage = MemoryStorage.create(ids(1));
+    const node = RawNode.create({ id: 1 as NodeId }, storage, createRng(1));
+    node.campaign();
+    assert.equal(node.hasReady(), true);
+    const first = node.ready();
+    assert.equal(node.hasReady(), false);
+    node.advance(first);
+    assert.equal(node.hasReady(), true);
+    const second = node.ready();
+    assert.equal(second.number, first.number + 1);
+  });
+});
