@@ -175,7 +175,9 @@ function failureFromGrpc(
   if (aborted) {
     return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: sawReady };
   }
-  return { ok: false, error: errorFromGrpcStatus(error), fromServer: false, mayHaveReachedServer: sawReady };
+  // Any other status was sent by the node (grpc-js reports its own failures as these three).
+  const fromServer = ![grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED].includes(error.code);
+  return { ok: false, error: errorFromGrpcStatus(error), fromServer, mayHaveReachedServer: sawReady || fromServer };
 }
 
 /** Maps a bare gRPC status (no ErrorDetail trailer) to a clerk error. */
