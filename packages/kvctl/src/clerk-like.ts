@@ -30,7 +30,8 @@ export interface NewMember {
  * The narrow slice of `@cairn/clerk`'s `Clerk` that kvctl uses. Depending on this
  * instead of the class keeps run.ts and bench.ts testable with a fake, and
  * states exactly what kvctl needs from the SDK. Results kvctl does not read
- * are `unknown` so any richer clerk return type fits.
+ * are `unknown` so any richer clerk return type fits. `Clerk` from
+ * @cairn/clerk satisfies it (checked in connect.ts).
  */
 export interface ClerkLike {
   put(key: string, value: Buffer): Promise<unknown>;
@@ -38,8 +39,9 @@ export interface ClerkLike {
   append(key: string, suffix: Buffer): Promise<unknown>;
   delete(key: string): Promise<{ deleted: boolean }>;
   cas(key: string, expected: CasExpectation, newValue: Buffer): Promise<{ succeeded: boolean; kv?: KeyValueLike | undefined }>;
-  range(prefix: string, options: RangeOptions): Promise<unknown>;
-  status(): Promise<StatusResponse>;
+  range(prefix: string, options: RangeOptions): Promise<{ readonly kvs: readonly KeyValueLike[]; readonly more: boolean }>;
+  /** The status of `endpoint` when given, else of the leader (or any node). */
+  status(options?: { endpoint?: string }): Promise<StatusResponse>;
   members(): Promise<MembersResponse>;
   addLearner(member: NewMember): Promise<unknown>;
   promote(id: number): Promise<unknown>;
@@ -47,7 +49,14 @@ export interface ClerkLike {
   transferLeader(id: number): Promise<unknown>;
   snapshot(): Promise<SnapshotResponse>;
   close(): Promise<void> | void;
+  /** What the clerk is doing (redirects, leader changes); shown with --verbose. */
+  statusEvents?(): AsyncIterable<ClerkEvent>;
 }
 
-/** Asks one specific member for its status (not whichever node the clerk picks). */
+/** A clerk status event; kvctl prints `type` and the remaining fields. */
+export interface ClerkEvent {
+  readonly type: string;
+}
+
+/** Asks one specific member (by client address) for its status, not whichever node the clerk picks. */
 export type MemberStatusFetcher = (clientAddress: string) => Promise<StatusResponse>;

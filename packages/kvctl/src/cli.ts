@@ -3,8 +3,9 @@ import { render } from 'ink';
 import { createElement } from 'react';
 import type { ClerkLike } from './clerk-like.js';
 import { parseArgs, type Command, type GlobalOptions } from './commands.js';
-import { loadClerkConnector, memberStatusVia, type ClerkConnector } from './connect.js';
+import { connectClerk, type ClerkConnector } from './connect.js';
 import { KvctlError, UsageError, describeError, type ErrorInfo } from './errors.js';
+import { describeClerkEvent } from './format.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
 import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
@@ -16,7 +17,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** @default loadClerkConnector() */
+  /** @default connectClerk (@cairn/clerk) */
   readonly connect?: ClerkConnector;
 }
 
@@ -99,20 +100,27 @@ async function withClerk(
   const abort = new AbortController();
   const context: ExecuteContext = { readStdin: () => readAll(io.stdin), bench: { signal: abort.signal } };
   if (!needsCluster(command)) return run(NO_CLERK, context);
-  const connect = io.connect ?? (await loadClerkConnector());
-  const clerk = await connect({ endpoints: global.endpoints, requestTimeoutMs: global.timeoutMs });
+  const connect = io.connect ?? connectClerk;
+  const clerk = await connect({ endpoints: global.endpoints, timeoutMs: global.timeoutMs });
   // The first Ctrl-C ends a benchmark early with its summary; a second one kills the process as usual.
   const onInterrupt = (): void => {
     abort.abort();
     process.off('SIGINT', onInterrupt);
   };
   if (command.kind === 'bench') process.on('SIGINT', onInterrupt);
+  if (global.verbose) void printClerkEvents(clerk, io.stderr);
   try {
-    return await run(clerk, { ...context, memberStatus: memberStatusVia(connect, global.timeoutMs) });
+    return await run(clerk, context);
   } finally {
     process.off('SIGINT', onInterrupt);
     await clerk.close();
   }
+}
+
+/** --verbose: the clerk's redirects, leader changes and retries, one line each on stderr. */
+async function printClerkEvents(clerk: ClerkLike, stderr: NodeJS.WritableStream): Promise<void> {
+  if (clerk.statusEvents === undefined) return;
+  for await (const event of clerk.statusEvents()) stderr.write(`clerk: ${describeClerkEvent(event)}\n`);
 }
 
 function needsCluster(command: Command): boolean {

@@ -1,6 +1,6 @@
 import type { Member } from '@cairn/proto';
 import type { BenchSnapshot } from './bench.js';
-import type { KeyValueLike } from './clerk-like.js';
+import type { ClerkEvent, KeyValueLike } from './clerk-like.js';
 import type { MemberStatusRow, Result } from './run.js';
 
 /** A table as text cells; both the plain and the Ink renderers lay it out. */
@@ -124,4 +124,11 @@ export function describeSimpleResult(result: Result): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** `redirect from=127.0.0.1:7001 to=127.0.0.1:7002` */
+export function describeClerkEvent(event: ClerkEvent): string {
+  const fields = Object.entries(event).filter(([name]) => name !== 'type')
+    .map(([name, value]) => `${name}=${Array.isArray(value) ? value.join(',') : String(value)}`);
+  return [event.type, ...fields].join(' ');
 }

@@ -41,7 +41,7 @@ export type Result =
 
 /** Everything execute() needs besides the clerk; all optional so tests pass only what they use. */
 export interface ExecuteContext {
-  /** Status of one member by client address; without it `status` shows only the contacted node. */
+  /** Status of one member by client address. @default clerk.status({ endpoint }) */
   readonly memberStatus?: MemberStatusFetcher;
   /** Reads all of stdin, for a value given as `-`. */
   readonly readStdin?: () => Promise<Buffer>;
@@ -75,18 +75,21 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
     }
     case 'range': {
       const options = { limit: command.limit, startAfter: command.startAfter, keysOnly: command.keysOnly };
-      const page = normalizeRange(await clerk.range(command.prefix, options));
-      return { kind: 'range', prefix: command.prefix, keysOnly: command.keysOnly, ...page };
+      const page = await clerk.range(command.prefix, options);
+      return { kind: 'range', prefix: command.prefix, keysOnly: command.keysOnly, kvs: page.kvs, more: page.more };
     }
     case 'status':
-      return { kind: 'status', rows: await collectStatus(clerk, context.memberStatus) };
+      return { kind: 'status', rows: await collectStatus(clerk, context.memberStatus ?? ((endpoint) => clerk.status({ endpoint }))) };
     case 'member-list':
     case 'member-add':
     case 'member-promote':
     case 'member-remove':
       return executeMembership(command, clerk);
-    case 'leader-transfer':
-      return { kind: 'leader-transfer', targetId: command.id, leaderId: numberField(await clerk.transferLeader(command.id), 'leaderId') };
+    case 'leader-transfer': {
+      // The clerk answers with the new leader's id (a bare number or `{ leaderId }`).
+      const reply = await clerk.transferLeader(command.id);
+      return { kind: 'leader-transfer', targetId: command.id, leaderId: typeof reply === 'number' ? reply : numberField(reply, 'leaderId') };
+    }
     case 'snapshot': {
       const { index, term, sizeBytes } = await clerk.snapshot();
       return { kind: 'snapshot', index, term, sizeBytes };
@@ -163,14 +166,13 @@ function isMembersReply(reply: unknown): reply is { members: Member[]; leaderId:
  * status in parallel. A member that does not answer gets a row with its error
  * code as health, so one dead node never hides the others.
  */
-export async function collectStatus(clerk: ClerkLike, memberStatus: MemberStatusFetcher | undefined): Promise<MemberStatusRow[]> {
+export async function collectStatus(clerk: ClerkLike, memberStatus: MemberStatusFetcher): Promise<MemberStatusRow[]> {
   const contacted = await clerk.status();
   const members: Member[] = contacted.members.length > 0
     ? contacted.members
     : [{ id: contacted.id, peerAddress: '', clientAddress: '', httpAddress: '', learner: false }];
   const answers = await Promise.all(members.map(async (member): Promise<StatusResponse | { error: string }> => {
     if (member.id === contacted.id) return contacted;
-    if (memberStatus === undefined) return { error: 'UNKNOWN' };
     try {
       return await memberStatus(member.clientAddress);
     } catch (error) {
@@ -208,16 +210,6 @@ async function resolveValue(source: ValueSource, context: ExecuteContext): Promi
   if (source.from === 'literal') return Buffer.from(source.text);
   assert(context.readStdin !== undefined, 'a value from stdin needs context.readStdin');
   return context.readStdin();
-}
-
-/** Accepts the clerk's range reply as either a list of key-values or `{ kvs, more }`. */
-function normalizeRange(reply: unknown): { kvs: readonly KeyValueLike[]; more: boolean } {
-  if (Array.isArray(reply)) return { kvs: reply as KeyValueLike[], more: false };
-  if (typeof reply === 'object' && reply !== null && Array.isArray((reply as { kvs?: unknown }).kvs)) {
-    const page = reply as { kvs: KeyValueLike[]; more?: unknown };
-    return { kvs: page.kvs, more: page.more === true };
-  }
-  throw new KvctlError('INTERNAL', 'the clerk returned a range reply kvctl does not understand');
 }
 
 function numberField(reply: unknown, field: string): number | undefined {

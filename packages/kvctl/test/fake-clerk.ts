@@ -79,9 +79,15 @@ export class FakeClerk implements ClerkLike {
     return { kvs: page.map((key) => this.store.get(key)!), more: page.length < matching.length };
   }
 
-  async status(): Promise<StatusResponse> {
-    this.record('status', []);
-    return this.statusReply;
+  /** Per-endpoint replies for status({ endpoint }); a string entry is an error code to fail with. */
+  readonly statusByEndpoint = new Map<string, StatusResponse | string>();
+
+  async status(options: { endpoint?: string } = {}): Promise<StatusResponse> {
+    this.record('status', options.endpoint === undefined ? [] : [options.endpoint]);
+    if (options.endpoint === undefined) return this.statusReply;
+    const reply = this.statusByEndpoint.get(options.endpoint) ?? 'UNAVAILABLE';
+    if (typeof reply === 'string') throw new FakeClerkError(reply, `${options.endpoint} did not answer`);
+    return reply;
   }
 
   async members(): Promise<MembersResponse> {
@@ -104,9 +110,9 @@ export class FakeClerk implements ClerkLike {
     return this.membersReply;
   }
 
-  async transferLeader(id: number): Promise<unknown> {
+  async transferLeader(id: number): Promise<number> {
     this.record('transferLeader', [id]);
-    return { leaderId: id };
+    return id;
   }
 
   async snapshot(): Promise<SnapshotResponse> {

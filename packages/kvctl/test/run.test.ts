@@ -97,6 +97,16 @@ describe('cluster commands', () => {
     assert.equal(result.rows[2]!.learner, true);
   });
 
+  test('by default status asks each member through clerk.status({ endpoint })', async () => {
+    const clerk = new FakeClerk();
+    const members = [1, 2].map((id) => ({ id, peerAddress: `p:${id}`, clientAddress: `c:${id}`, httpAddress: '', learner: false }));
+    clerk.statusReply = statusOf({ id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 10, members });
+    clerk.statusByEndpoint.set('c:2', statusOf({ id: 2, role: 'follower', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 7 }));
+    const result = await execute({ kind: 'status' }, clerk);
+    assert.deepEqual(clerk.calls.map((call) => [call.method, ...call.args]), [['status'], ['status', 'c:2']]);
+    assert.equal(result.kind === 'status' && result.rows[1]!.lag, 3);
+  });
+
   test('membership changes show the resulting membership', async () => {
     const clerk = new FakeClerk();
     clerk.membersReply = { members: [{ id: 1, peerAddress: 'p:1', clientAddress: 'c:1', httpAddress: '', learner: false }], leaderId: 1 };
