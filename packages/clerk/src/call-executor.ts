@@ -72,6 +72,8 @@ export interface ExecutorDeps {
   readonly closing: AbortSignal;
   /** Asked to refresh the endpoint pool after a full round of failures. */
   readonly onRoundFailed: () => void;
+  /** Called as each call starts (for the periodic endpoint-pool refresh). */
+  readonly onCallStart: () => void;
 }
 
 export class CallExecutor {
@@ -103,6 +105,7 @@ export class CallExecutor {
   async execute<M extends RpcMethod>(method: M, request: RpcRequest<M>, plan: CallPlan, options: CallOptions): Promise<RpcResponse<M>> {
     const deadlineMs = options.deadlineMs ?? this.deps.options.deadlineMs;
     requirePositive('deadlineMs', deadlineMs);
+    this.deps.onCallStart();
     const signal = options.signal ? AbortSignal.any([options.signal, this.deps.closing]) : this.deps.closing;
     const state: RetryState = {
       deadlineAt: this.deps.clock.now() + deadlineMs,

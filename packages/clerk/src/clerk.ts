@@ -79,6 +79,7 @@ export class Clerk {
       status: this.statusHub,
       closing: this.closing.signal,
       onRoundFailed: () => this.maybeRefreshMembers(MEMBERS_REFRESH_GAP_MIN_MS),
+      onCallStart: () => this.maybeRefreshMembers(this.options.membersRefreshMs),
     });
     // The first periodic refresh is due one interval after creation.
     this.lastMembersRefreshAt = this.clock.now();
@@ -254,7 +255,6 @@ export class Clerk {
     try {
       // One request object, so every retry carries the same (clientId, seq).
       const request = build({ clientId: lane.clientId, seq: lane.seq });
-      this.maybeRefreshMembers(this.options.membersRefreshMs);
       return await this.executor.execute(method, request, WRITE, options);
     } finally {
       this.lanes.release(lane);

@@ -293,3 +293,33 @@ describe('connect', () => {
     assert.throws(() => Clerk.lazy({ endpoints: [A], redirectsMax: -1 }), InvalidArgumentError);
   });
 });
+
+describe('endpoint pool and session lanes', () => {
+  test('the pool is refreshed from Members once membersRefreshMs has passed', async () => {
+    const members = {
+      leaderId: 0,
+      members: [{ id: 9, peerAddress: '', clientAddress: '10.0.0.9:7001', httpAddress: '', learner: false }],
+    };
+    const { clerk, transport, clock } = setup(
+      [{ reply: reply.ok({ ...header(1), kv: undefined }) }, { reply: reply.ok({ ...header(1), kv: undefined }) }, { method: 'members', reply: reply.ok(members) }],
+      { membersRefreshMs: 30_000 },
+    );
+    await clerk.get('k');
+    assert.equal(transport.callsOf('members').length, 0, 'not due yet');
+    clock.advance(30_000);
+    await clerk.get('k');
+    const deadline = Date.now() + 5_000;
+    while (!clerk.endpoints().includes('10.0.0.9:7001') && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(clerk.endpoints(), [A, B, C, '10.0.0.9:7001']);
+  });
+
+  test('with one lane, a second concurrent write waits and takes the next seq of the same lane', async () => {
+    const { clerk, transport } = setup(
+      [{ reply: reply.ok({ ...header(1), version: 1 }) }, { reply: reply.ok({ ...header(1), version: 2 }) }],
+      { writesInflightMax: 1 },
+    );
+    await Promise.all([clerk.put('a', '1'), clerk.put('a', '2')]);
+    const sessions = transport.callsOf().map((call) => (call.request as { session: unknown }).session);
+    assert.deepEqual(sessions, [{ clientId: 'client-1', seq: 1 }, { clientId: 'client-1', seq: 2 }]);
+  });
+});
