@@ -1,0 +1,481 @@
+/**
+ * KvStateMachine: the deterministic KV state machine (hashicorp FSM) over the
+ * node's LevelDB. Committed entries carry an encoded `Command`; applying them
+ * is a pure function of the log: no local clock, no randomness, no node
+ * settings that may differ between members (valueBytesMax, sessionTtlMs and
+ * sessionsMax must be the same on every node).
+ *
+ * KV data and client sessions live in LevelDB (under the current generation,
+ * see storage/keys.ts), so memory does not grow with the data. What is kept in
+ * memory is bounded: the session index (SESSIONS_MAX entries of clientId,
+ * lastSeq, lastActiveMs) and the entries of the batch being applied.
+ *
+ * Durability: applyEntries writes every state change of a batch plus the new
+ * appliedIndex in ONE LevelDB batch with sync: false. That is safe because the
+ * entries are already durable in the raft log: after a crash the state
+ * machine restarts from its last written appliedIndex and the node re-applies
+ * the committed entries after it, and applying is deterministic, so the
+ * replay reproduces exactly the lost writes (entries at or below appliedIndex
+ * are skipped, so nothing applies twice).
+ *
+ * Exactly-once: a command with a session (clientId, seq) is applied only if
+ * seq is new; a retry of the last seq gets the stored reply; an older seq gets
+ * SessionSeqStaleError. Sessions expire when the replicated clock (largest
+ * proposedAtMs seen) passes lastActiveMs + sessionTtlMs, and the least
+ * recently active session is evicted beyond sessionsMax; both are evaluated
+ * inside apply, in log order.
+ */
+import assert from 'node:assert/strict';
+import { Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
+import { InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
+import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX } from './limits.js';
+import { decodeRecord } from './storage/codec.js';
+import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
+import { type BatchOp, NodeDatabase } from './storage/node-database.js';
+import {
+  type AppliedState,
+  decodeAppliedState,
+  decodeSession,
+  decodeStoredValue,
+  encodeAppliedState,
+  encodeSession,
+  encodeStoredValue,
+  type SessionRecord,
+  type StoredValue,
+} from './state-machine/records.js';
+import { decodeHeaderValue, encodeHeaderValue, FrameKind, readSnapshotFrames, SnapshotWriter } from './state-machine/snapshot-stream.js';
+
+export interface KvStateMachineOptions {
+  /** Largest value a put, cas or append may produce. Must match on every node. */
+  valueBytesMax?: number;
+  /** Must match on every node. */
+  sessionTtlMs?: number;
+  /** Must match on every node. */
+  sessionsMax?: number;
+  snapshotChunkBytes?: number;
+}
+
+export interface AppliedResult {
+  index: number;
+  result: CommandResult | KvError;
+}
+
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** True when more keys match beyond the limit. */
+  more: boolean;
+}
+
+/** What the session index keeps in memory per client (the reply stays on disk). */
+interface SessionEntry {
+  lastSeq: number;
+  lastActiveMs: number;
+  activitySeq: number;
+}
+
+/** Writes of the batch being applied, visible to later entries of the same batch. */
+class PendingBatch {
+  readonly values = new Map<string, StoredValue | null>();
+  readonly sessionResults = new Map<string, CommandResult>();
+  readonly ops: BatchOp[] = [];
+}
+
+const RESTORE_BATCH_BYTES = 4 * 1024 * 1024;
+
+export class KvStateMachine {
+  private state: AppliedState;
+  /** Insertion order = activity order (lastActiveMs never decreases), so the first entry is the LRU. */
+  private sessions: Map<string, SessionEntry>;
+  private readonly valueBytesMax: number;
+  private readonly sessionTtlMs: number;
+  private readonly sessionsMax: number;
+  private readonly snapshotChunkBytes: number;
+  private applying = false;
+
+  private constructor(
+    readonly database: NodeDatabase,
+    state: AppliedState,
+    sessions: Map<string, SessionEntry>,
+    options: KvStateMachineOptions,
+  ) {
+    this.state = state;
+    this.sessions = sessions;
+    this.valueBytesMax = options.valueBytesMax ?? VALUE_BYTES_MAX;
+    this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT;
+    this.sessionsMax = options.sessionsMax ?? SESSIONS_MAX;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
+    assert(this.valueBytesMax > 0);
+    assert(this.sessionTtlMs > 0);
+    assert(this.sessionsMax > 0);
+    assert(this.snapshotChunkBytes > 0);
+  }
+
+  /** Loads the applied state and session index; removes leftovers of an interrupted restore. */
+  static async open(database: NodeDatabase, options: KvStateMachineOptions = {}): Promise<KvStateMachine> {
+    const payload = await database.getRecord(APPLIED_KEY, 'state machine applied state');
+    const state: AppliedState = payload
+      ? decodeAppliedState(payload, database.dataDir)
+      : { appliedIndex: 0, generation: 1, clockMs: 0, activitySeq: 0, keyCount: 0 };
+    await clearOtherGenerations(database, state.generation);
+    const sessions = await loadSessionIndex(database, state.generation);
+    return new KvStateMachine(database, state, sessions, options);
+  }
+
+  appliedIndex(): number {
+    return this.state.appliedIndex;
+  }
+
+  /** Number of keys stored. */
+  keyCount(): number {
+    return this.state.keyCount;
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  // ---- reads (from LevelDB; see the node for linearizability) ----
+
+  async get(key: Buffer): Promise<KeyValue | undefined> {
+    const stored = await this.readStored(key);
+    return stored === undefined ? undefined : { key: Buffer.from(key), ...stored };
+  }
+
+  /**
+   * Keys starting with `prefix`, in byte order, after `startAfter` (exclusive,
+   * for paging; empty = from the start), at most `limit` (0 = default).
+   */
+  async range(prefix: Buffer, startAfter: Buffer, limit: number, keysOnly: boolean): Promise<RangeResult> {
+    const count = Math.min(limit === 0 ? RANGE_LIMIT_DEFAULT : limit, RANGE_LIMIT_MAX);
+    assert(count > 0);
+    const base = generationPrefix(PREFIX.kv, this.state.generation);
+    const lowerPrefix = kvKey(this.state.generation, prefix);
+    const upper = prefix.length === 0 ? prefixEnd(base) : prefixEnd(lowerPrefix);
+    const afterKey = kvKey(this.state.generation, startAfter);
+    const bounds =
+      startAfter.length > 0 && Buffer.compare(afterKey, lowerPrefix) >= 0 ? { gt: afterKey, lt: upper } : { gte: lowerPrefix, lt: upper };
+    const kvs: KeyValue[] = [];
+    let more = false;
+    for await (const [storedKey, record] of this.database.db.iterator({ ...bounds, limit: count + 1 })) {
+      if (kvs.length === count) {
+        more = true;
+        break;
+      }
+      const key = storedKey.subarray(base.length);
+      const stored = this.decodeValue(storedKey, record);
+      kvs.push({ key: Buffer.from(key), ...stored, value: keysOnly ? Buffer.alloc(0) : stored.value });
+    }
+    return { kvs, more };
+  }
+
+  // ---- apply ----
+
+  /**
+   * Applies committed entries in order and writes all their effects plus the
+   * new appliedIndex in one batch. Returns one result per applied command
+   * entry (no-op and conf-change entries only advance appliedIndex; the node
+   * handles conf changes). Entries at or below appliedIndex are skipped.
+   */
+  async applyEntries(entries: readonly Entry[]): Promise<AppliedResult[]> {
+    assert(!this.applying, 'applyEntries calls must not overlap');
+    this.applying = true;
+    try {
+      const batch = new PendingBatch();
+      const results: AppliedResult[] = [];
+      const previous = { ...this.state };
+      const sessionsBefore = new Map(this.sessions);
+      for (const entry of entries) {
+        if (entry.index <= this.state.appliedIndex) continue;
+        assert(entry.index === this.state.appliedIndex + 1, `apply gap: entry ${entry.index} after ${this.state.appliedIndex}`);
+        if (entry.type === EntryType.NORMAL && entry.data.length > 0) {
+          results.push({ index: entry.index, result: await this.applyCommand(entry, batch) });
+        }
+        this.state.appliedIndex = entry.index;
+      }
+      if (this.state.appliedIndex === previous.appliedIndex) return results;
+      batch.ops.push(NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(this.state)));
+      try {
+        await this.database.write(batch.ops, { sync: false });
+      } catch (error) {
+        // Keep memory consistent with disk; the node treats a failed write as fatal anyway.
+        this.state = previous;
+        this.sessions = sessionsBefore;
+        throw error;
+      }
+      return results;
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async applyCommand(entry: Entry, batch: PendingBatch): Promise<CommandResult | KvError> {
+    let command: Command;
+    try {
+      command = Command.decode(entry.data);
+    } catch {
+      return new InvalidArgumentError(`entry ${entry.index} does not hold a valid command`);
+    }
+    this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
+    this.expireSessions(batch);
+    const session = command.session;
+    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, entry.index, batch);
+    if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
+    const existing = this.sessions.get(session.clientId);
+    if (existing !== undefined && session.seq < existing.lastSeq) {
+      this.touchSession(session.clientId, existing.lastSeq, batch, await this.sessionResult(session.clientId, batch));
+      return new SessionSeqStaleError(session.clientId, session.seq, existing.lastSeq);
+    }
+    if (existing !== undefined && session.seq === existing.lastSeq) {
+      const stored = await this.sessionResult(session.clientId, batch);
+      this.touchSession(session.clientId, existing.lastSeq, batch, stored);
+      return stored;
+    }
+    const outcome = await this.applyOperation(command, entry.index, batch);
+    // Errors are deterministic and leave no state change, so a retry recomputes the same error.
+    if (!(outcome instanceof Error)) this.touchSession(session.clientId, session.seq, batch, outcome);
+    return outcome;
+  }
+
+  private async applyOperation(command: Command, index: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+    if (command.put !== undefined) {
+      const { key, value, prevKv } = command.put;
+      if (value.length > this.valueBytesMax) return new ValueTooLargeError(value.length, this.valueBytesMax);
+      const previous = await this.readForApply(key, batch);
+      const next = this.writeValue(key, value, previous, index, batch);
+      return { put: { version: next.version, prevKv: prevKv && previous ? { key, ...previous } : undefined } };
+    }
+    if (command.append !== undefined) {
+      const { key, value } = command.append;
+      const previous = await this.readForApply(key, batch);
+      const length = (previous?.value.length ?? 0) + value.length;
+      if (length > this.valueBytesMax) return new ValueTooLargeError(length, this.valueBytesMax);
+      const combined = previous ? Buffer.concat([previous.value, value]) : Buffer.from(value);
+      const next = this.writeValue(key, combined, previous, index, batch);
+      return { append: { version: next.version, length } };
+    }
+    if (command.delete !== undefined) {
+      const { key } = command.delete;
+      const previous = await this.readForApply(key, batch);
+      if (previous !== undefined) {
+        batch.values.set(mapKey(key), null);
+        batch.ops.push({ type: 'del', key: kvKey(this.state.generation, key) });
+        this.state.keyCount -= 1;
+      }
+      return { delete: { deleted: previous !== undefined } };
+    }
+    if (command.cas !== undefined) return this.applyCas(command.cas, index, batch);
+    return new InvalidArgumentError('the command has no operation');
+  }
+
+  private async applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+    const { key, value, expectedValue, expectedVersion } = cas;
+    if (expectedValue === undefined && expectedVersion === undefined) {
+      return new InvalidArgumentError('cas needs an expected value or an expected version');
+    }
+    if (value.length > this.valueBytesMax) return new ValueTooLargeError(value.length, this.valueBytesMax);
+    const previous = await this.readForApply(key, batch);
+    const matches =
+      expectedVersion !== undefined ? (previous?.version ?? 0) === expectedVersion : previous !== undefined && previous.value.equals(expectedValue!);
+    if (!matches) return { cas: { succeeded: false, kv: previous ? { key, ...previous } : undefined } };
+    const next = this.writeValue(key, value, previous, index, batch);
+    return { cas: { succeeded: true, kv: { key, ...next } } };
+  }
+
+  private writeValue(key: Buffer, value: Buffer, previous: StoredValue | undefined, index: number, batch: PendingBatch): StoredValue {
+    const next: StoredValue = {
+      value: Buffer.from(value),
+      version: (previous?.version ?? 0) + 1,
+      createIndex: previous?.createIndex ?? index,
+      modIndex: index,
+    };
+    if (previous === undefined) this.state.keyCount += 1;
+    batch.values.set(mapKey(key), next);
+    batch.ops.push(NodeDatabase.putRecord(kvKey(this.state.generation, key), encodeStoredValue(next)));
+    return next;
+  }
+
+  // ---- sessions ----
+
+  /** Records activity: moves the session to the end of the activity order and stores its reply. */
+  private touchSession(clientId: string, lastSeq: number, batch: PendingBatch, lastResult: CommandResult): void {
+    this.state.activitySeq += 1;
+    const entry: SessionEntry = { lastSeq, lastActiveMs: this.state.clockMs, activitySeq: this.state.activitySeq };
+    this.sessions.delete(clientId);
+    this.sessions.set(clientId, entry);
+    batch.sessionResults.set(clientId, lastResult);
+    const record: SessionRecord = { ...entry, lastResult };
+    batch.ops.push(NodeDatabase.putRecord(sessionKey(this.state.generation, clientId), encodeSession(record)));
+    while (this.sessions.size > this.sessionsMax) {
+      const oldest = this.sessions.keys().next().value as string;
+      this.dropSession(oldest, batch);
+    }
+  }
+
+  private expireSessions(batch: PendingBatch): void {
+    for (const [clientId, session] of this.sessions) {
+      if (this.state.clockMs - session.lastActiveMs <= this.sessionTtlMs) break;
+      this.dropSession(clientId, batch);
+    }
+  }
+
+  private dropSession(clientId: string, batch: PendingBatch): void {
+    this.sessions.delete(clientId);
+    batch.sessionResults.delete(clientId);
+    batch.ops.push({ type: 'del', key: sessionKey(this.state.generation, clientId) });
+  }
+
+  private async sessionResult(clientId: string, batch: PendingBatch): Promise<CommandResult> {
+    const pending = batch.sessionResults.get(clientId);
+    if (pending !== undefined) return pending;
+    const key = sessionKey(this.state.generation, clientId);
+    const record = await this.database.getRecord(key, `session of client ${clientId}`);
+    assert(record !== undefined, `session index has client ${clientId} but LevelDB does not`);
+    return decodeSession(record, this.database.dataDir, `session of client ${clientId}`).lastResult;
+  }
+
+  /** The sessions' last sequence numbers (for tests and status). */
+  sessionSeq(clientId: string): number | undefined {
+    return this.sessions.get(clientId)?.lastSeq;
+  }
+
+  // ---- snapshot / restore ----
+
+  /**
+   * A consistent view (LevelDB snapshot) of the whole state as a stream of
+   * chunks; see state-machine/snapshot-stream.ts for the format. Capturing is
+   * immediate; applying may continue while the stream is read.
+   */
+  snapshot(): AsyncIterable<Buffer> {
+    const db = this.database.db;
+    const view = db.snapshot();
+    const generation = this.state.generation;
+    const dataDir = this.database.dataDir;
+    const chunkBytes = this.snapshotChunkBytes;
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          const appliedRecord = await db.get(APPLIED_KEY, { snapshot: view });
+          const state = appliedRecord
+            ? decodeAppliedState(decodeRecord(APPLIED_KEY, appliedRecord, { dataDir, what: 'state machine applied state' }), dataDir)
+            : { appliedIndex: 0, generation, clockMs: 0, activitySeq: 0, keyCount: 0 };
+          const writer = new SnapshotWriter(chunkBytes);
+          writer.frame(FrameKind.header, Buffer.alloc(0), encodeHeaderValue(state));
+          for (const [prefix, kind] of [[PREFIX.kv, FrameKind.kv], [PREFIX.session, FrameKind.session]] as const) {
+            const base = generationPrefix(prefix, generation);
+            for await (const [key, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
+              const what = `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;
+              writer.frame(kind, key.subarray(base.length), decodeRecord(key, record, { dataDir, what }));
+              yield* writer.takeChunks();
+            }
+          }
+          yield* writer.finish();
+        } finally {
+          await view.close();
+        }
+      },
+    };
+  }
+
+  /**
+   * Discards all prior state and loads a snapshot stream. Crash-safe: the
+   * snapshot is loaded into a new generation and one final synced batch
+   * switches to it; a crash before that leaves the old state in force.
+   * If `index` is given it must equal the snapshot's applied index.
+   */
+  async restore(data: Buffer | AsyncIterable<Uint8Array> | Iterable<Uint8Array>, index?: number): Promise<void> {
+    assert(!this.applying, 'restore during apply');
+    this.applying = true;
+    try {
+      const generation = this.state.generation + 1;
+      const loaded = await this.loadGeneration(Buffer.isBuffer(data) ? [data] : data, generation);
+      if (index !== undefined && loaded.appliedIndex !== index) {
+        await clearOtherGenerations(this.database, this.state.generation);
+        throw new InvalidArgumentError(`snapshot data is at index ${loaded.appliedIndex}, its metadata says ${index}`);
+      }
+      const state: AppliedState = { ...loaded, generation };
+      await this.database.write([NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(state))], { sync: true });
+      this.state = state;
+      await clearOtherGenerations(this.database, generation);
+      this.sessions = await loadSessionIndex(this.database, generation);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async loadGeneration(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, generation: number) {
+    let header: ReturnType<typeof decodeHeaderValue> | undefined;
+    let ops: BatchOp[] = [];
+    let opsBytes = 0;
+    try {
+      for await (const frame of readSnapshotFrames(chunks)) {
+        if (frame.kind === FrameKind.header) {
+          header = decodeHeaderValue(frame.value);
+          continue;
+        }
+        if (frame.kind === FrameKind.trailer) break;
+        if (header === undefined) throw new InvalidArgumentError('snapshot stream has no header frame');
+        const key = frame.kind === FrameKind.kv ? kvKey(generation, frame.key) : sessionKey(generation, frame.key.toString('utf8'));
+        ops.push(NodeDatabase.putRecord(key, frame.value));
+        opsBytes += key.length + frame.value.length;
+        if (opsBytes >= RESTORE_BATCH_BYTES) {
+          await this.database.write(ops, { sync: false });
+          ops = [];
+          opsBytes = 0;
+        }
+      }
+      if (header === undefined) throw new InvalidArgumentError('snapshot stream has no header frame');
+      await this.database.write(ops, { sync: false });
+      return header;
+    } catch (error) {
+      // Leave no partial generation behind.
+      await clearOtherGenerations(this.database, this.state.generation);
+      throw error;
+    }
+  }
+
+  // ---- helpers ----
+
+  private async readStored(key: Buffer): Promise<StoredValue | undefined> {
+    const storedKey = kvKey(this.state.generation, key);
+    const record = await this.database.db.get(storedKey);
+    return record === undefined ? undefined : this.decodeValue(storedKey, record);
+  }
+
+  private async readForApply(key: Buffer, batch: PendingBatch): Promise<StoredValue | undefined> {
+    const pending = batch.values.get(mapKey(key));
+    if (pending !== undefined) return pending ?? undefined;
+    return this.readStored(key);
+  }
+
+  private decodeValue(storedKey: Buffer, record: Buffer): StoredValue {
+    const what = `key record ${storedKey.toString('hex')}`;
+    const dataDir = this.database.dataDir;
+    return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
+  }
+}
+
+function mapKey(key: Buffer): string {
+  return key.toString('latin1');
+}
+
+/** Rebuilds the in-memory session index, in activity order. */
+async function loadSessionIndex(database: NodeDatabase, generation: number): Promise<Map<string, SessionEntry>> {
+  const base = generationPrefix(PREFIX.session, generation);
+  const loaded: Array<[string, SessionEntry]> = [];
+  for await (const [key, record] of database.db.iterator({ gte: base, lt: prefixEnd(base) })) {
+    const clientId = key.subarray(base.length).toString('utf8');
+    const what = `session of client ${clientId}`;
+    const session = decodeSession(decodeRecord(key, record, { dataDir: database.dataDir, what }), database.dataDir, what);
+    loaded.push([clientId, { lastSeq: session.lastSeq, lastActiveMs: session.lastActiveMs, activitySeq: session.activitySeq }]);
+  }
+  loaded.sort((a, b) => a[1].activitySeq - b[1].activitySeq);
+  return new Map(loaded);
+}
+
+/** Deletes KV and session keys of every generation except `keep`. */
+async function clearOtherGenerations(database: NodeDatabase, keep: number): Promise<void> {
+  for (const prefix of [PREFIX.kv, PREFIX.session]) {
+    await database.db.clear({ gte: Buffer.of(prefix), lt: generationPrefix(prefix, keep) });
+    await database.db.clear({ gte: prefixEnd(generationPrefix(prefix, keep)), lt: Buffer.of(prefix + 1) });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Payload encodings of the state machine's LevelDB records (framed and
+ * checksummed by storage/codec.ts when written).
+ */
+import { CommandResult, KeyValue } from '@cairn/proto';
+import { CorruptionError } from '../errors.js';
+
+/** The state machine's bookkeeping, stored under APPLIED_KEY. */
+export interface AppliedState {
+  appliedIndex: number;
+  /** Generation of the KV and session keys in use (changes on every restore). */
+  generation: number;
+  /** Largest proposedAtMs seen in the log: the replicated clock for session expiry. */
+  clockMs: number;
+  /** Counter ordering session activity, so eviction order survives restarts. */
+  activitySeq: number;
+  keyCount: number;
+}
+
+const APPLIED_STATE_BYTES = 8 * 5;
+
+export function encodeAppliedState(state: AppliedState): Buffer {
+  const bytes = Buffer.allocUnsafe(APPLIED_STATE_BYTES);
+  bytes.writeBigUInt64BE(BigInt(state.appliedIndex), 0);
+  bytes.writeBigUInt64BE(BigInt(state.generation), 8);
+  bytes.writeBigUInt64BE(BigInt(state.clockMs), 16);
+  bytes.writeBigUInt64BE(BigInt(state.activitySeq), 24);
+  bytes.writeBigUInt64BE(BigInt(state.keyCount), 32);
+  return bytes;
+}
+
+export function decodeAppliedState(payload: Buffer, dataDir: string): AppliedState {
+  if (payload.length !== APPLIED_STATE_BYTES) {
+    throw new CorruptionError(dataDir, `applied state record has ${payload.length} bytes, expected ${APPLIED_STATE_BYTES}`);
+  }
+  return {
+    appliedIndex: Number(payload.readBigUInt64BE(0)),
+    generation: Number(payload.readBigUInt64BE(8)),
+    clockMs: Number(payload.readBigUInt64BE(16)),
+    activitySeq: Number(payload.readBigUInt64BE(24)),
+    keyCount: Number(payload.readBigUInt64BE(32)),
+  };
+}
+
+/** A stored key's value and metadata; the key itself is in the LevelDB key. */
+export interface StoredValue {
+  value: Buffer;
+  version: number;
+  createIndex: number;
+  modIndex: number;
+}
+
+export function encodeStoredValue(stored: StoredValue): Buffer {
+  return Buffer.from(KeyValue.encode({ key: Buffer.alloc(0), ...stored }).finish());
+}
+
+export function decodeStoredValue(payload: Buffer, dataDir: string, what: string): StoredValue {
+  try {
+    const decoded = KeyValue.decode(payload);
+    return { value: decoded.value, version: decoded.version, createIndex: decoded.createIndex, modIndex: decoded.modIndex };
+  } catch (error) {
+    throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
+  }
+}
+
+/** A client session: the last write applied for the client and its reply. */
+export interface SessionRecord {
+  lastSeq: number;
+  lastActiveMs: number;
+  activitySeq: number;
+  lastResult: CommandResult;
+}
+
+const SESSION_HEADER_BYTES = 8 * 3;
+
+export function encodeSession(session: SessionRecord): Buffer {
+  const header = Buffer.allocUnsafe(SESSION_HEADER_BYTES);
+  header.writeBigUInt64BE(BigInt(session.lastSeq), 0);
+  header.writeBigUInt64BE(BigInt(session.lastActiveMs), 8);
+  header.writeBigUInt64BE(BigInt(session.activitySeq), 16);
+  return Buffer.concat([header, CommandResult.encode(session.lastResult).finish()]);
+}
+
+export function decodeSession(payload: Buffer, dataDir: string, what: string): SessionRecord {
+  if (payload.length < SESSION_HEADER_BYTES) throw new CorruptionError(dataDir, `${what} is too short`);
+  try {
+    return {
+      lastSeq: Number(payload.readBigUInt64BE(0)),
+      lastActiveMs: Number(payload.readBigUInt64BE(8)),
+      activitySeq: Number(payload.readBigUInt64BE(16)),
+      lastResult: CommandResult.decode(payload.subarray(SESSION_HEADER_BYTES)),
+    };
+  } catch (error) {
+    throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
+  }
+}
