@@ -802,6 +802,7 @@ export class Raft {
   private broadcastHeartbeat(): void {
     let context: Buffer = EMPTY_BYTES;
     if (this.readOnly.hasUnassigned()) context = this.readOnly.startRound(this.id);
+    else context = this.readOnly.latestRoundContext() ?? EMPTY_BYTES;
     for (const [id, progress] of this.tracker.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.

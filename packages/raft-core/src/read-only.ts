@@ -71,6 +71,15 @@ export class ReadOnly {
     return encodeRoundContext(this.lastRound);
   }
 
+  /**
+   * The context of the newest round still awaiting a quorum, so every
+   * heartbeat retries it (a lost heartbeat must not strand reads, as in etcd).
+   */
+  latestRoundContext(): Buffer | undefined {
+    if (this.acksByRound.size === 0) return undefined;
+    return encodeRoundContext(Math.max(...this.acksByRound.keys()));
+  }
+
   /** Records `from`'s acknowledgement of the round in `context`; returns the acks so far. */
   recvAck(from: NodeId, context: Uint8Array): { round: number; acks: ReadonlySet<NodeId> } | undefined {
     const round = decodeRoundContext(context);

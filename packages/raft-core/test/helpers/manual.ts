@@ -3,13 +3,14 @@
  * MemoryStorage, feed it crafted messages, and drain its Ready cycles.
  */
 import { EntryType, Message, type DeepPartial, type Entry } from '@cairn/proto';
-import { MemoryStorage, RawNode, createRng, type NodeId, type RaftConfig } from '../../src/index.js';
+import { MemoryStorage, RawNode, createRng, type NodeId, type RaftConfig, type ReadState } from '../../src/index.js';
 
 export interface ManualNode {
   id: NodeId;
   node: RawNode;
   storage: MemoryStorage;
   committed: Entry[];
+  readStates: ReadState[];
 }
 
 export interface ManualOptions {
@@ -32,7 +33,7 @@ export function newNode(id: number, voters: number[], options: ManualOptions = {
   storage.append((options.log ?? []).map(([index, term]) => entry(index, term)));
   storage.setHardState({ term: options.term ?? 0, vote: options.vote ?? 0, commit: options.commit ?? 0 });
   const node = RawNode.create({ ...options.config, id: id as NodeId }, storage, createRng(options.seed ?? id));
-  return { id: id as NodeId, node, storage, committed: [] };
+  return { id: id as NodeId, node, storage, committed: [], readStates: [] };
 }
 
 export function msg(fields: DeepPartial<Message>): Message {
@@ -50,6 +51,7 @@ export function drain(manual: ManualNode): Message[] {
     if (ready.hardState !== undefined) manual.storage.setHardState(ready.hardState);
     sent.push(...ready.persistedMessages);
     manual.committed.push(...ready.committedEntries);
+    manual.readStates.push(...ready.readStates);
     manual.node.advance(ready);
   }
   return sent;
