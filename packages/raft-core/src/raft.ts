@@ -890,6 +890,11 @@ export class Raft {
         if (id !== this.id) this.maybeSendAppend(id, false);
       }
     }
+    // Probe a newly added member at once rather than at the next heartbeat.
+    const added = change.nodeId as NodeId;
+    if (change.type !== ConfChangeType.REMOVE_NODE && added !== this.id && this.tracker.progress.has(added)) {
+      this.maybeSendAppend(added, true);
+    }
     return this.tracker.confState();
   }
 
