@@ -145,7 +145,8 @@ export class KvStateMachine {
    * Keys starting with `prefix`, in byte order, after `startAfter` (exclusive,
    * for paging; empty = from the start), at most `limit` (0 = default).
    */
-  async range(prefix: Buffer, startAfter: Buffer, limit: number, keysOnly: boolean): Promise<RangeResult> {
+  async range(prefix: Buffer, startAfterIn: Buffer | undefined, limit: number, keysOnly: boolean): Promise<RangeResult> {
+    const startAfter = startAfterIn ?? Buffer.alloc(0);
     const count = Math.min(limit === 0 ? RANGE_LIMIT_DEFAULT : limit, RANGE_LIMIT_MAX);
     assert(count > 0);
     const base = generationPrefix(PREFIX.kv, this.state.generation);

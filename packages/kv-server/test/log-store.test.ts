@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { type Entry, EntryType } from '@cairn/proto';
-import { RaftStorage, LogCompactedError, LogUnavailableError } from '../src/storage/raft-storage.js';
+import { StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
+import { RaftStorage } from '../src/storage/raft-storage.js';
 import { logKey } from '../src/storage/keys.js';
 import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
 
@@ -72,8 +73,8 @@ describe('RaftStorage', () => {
     await storage.write({ entries: entryRange(1, 4, 1) }, { sync: false });
     assert.equal(storage.entries(1, 5, 0).length, 1);
     assert.equal(storage.entries(1, 5, 4).length, 2); // "e1" + "e2" = 4 bytes
-    assert.throws(() => storage.entries(1, 7, 100), LogUnavailableError);
-    assert.throws(() => storage.term(9), LogUnavailableError);
+    assert.throws(() => storage.entries(1, 7, 100), StorageUnavailableError);
+    assert.throws(() => storage.term(9), StorageUnavailableError);
     await storage.close();
   });
 
@@ -99,8 +100,8 @@ describe('RaftStorage', () => {
     assert.equal(storage.firstIndex(), 8);
     assert.equal(storage.lastIndex(), 10);
     assert.equal(storage.term(7), 2);
-    assert.throws(() => storage.term(6), LogCompactedError);
-    assert.throws(() => storage.entries(5, 9, 100), LogCompactedError);
+    assert.throws(() => storage.term(6), StorageCompactedError);
+    assert.throws(() => storage.entries(5, 9, 100), StorageCompactedError);
     await storage.close();
 
     const reopened = await RaftStorage.open(dataDir, identity);

@@ -12,29 +12,12 @@
 import assert from 'node:assert/strict';
 import { ConfState, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
 import type { Snapshot } from '@cairn/proto';
+import { StorageCompactedError, StorageUnavailableError, type InitialState, type Storage } from '@cairn/raft-core';
 import { CorruptionError } from '../errors.js';
 import { decodeRecord } from './codec.js';
 import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_KEY } from './keys.js';
 import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
 import { readSnapshotFile, removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
-
-/** An entry below the first one still in the log was requested (raft-core: send a snapshot). */
-export class LogCompactedError extends Error {
-  readonly code = 'STORAGE_COMPACTED';
-  constructor(index: number, firstIndex: number) {
-    super(`log index ${index} is compacted; the log starts at ${firstIndex}`);
-    this.name = 'LogCompactedError';
-  }
-}
-
-/** An entry beyond the last durable one was requested. */
-export class LogUnavailableError extends Error {
-  readonly code = 'STORAGE_UNAVAILABLE';
-  constructor(index: number, lastIndex: number) {
-    super(`log index ${index} is beyond the last durable index ${lastIndex}`);
-    this.name = 'LogUnavailableError';
-  }
-}
 
 /** Everything one Ready asks to persist. */
 export interface StorageWrite {
@@ -50,12 +33,6 @@ export interface StagedWrite {
   onWritten(): void;
 }
 
-/** Same shape as raft-core's InitialState (StateReader.initialState()). */
-export interface InitialState {
-  hardState: HardState;
-  confState: ConfState;
-}
-
 interface LoadedRaftState {
   snapshotMetadata: SnapshotMetadata;
   snapshotData: Buffer;
@@ -66,11 +43,11 @@ interface LoadedRaftState {
 }
 
 /**
- * Implements raft-core's `Storage` (LogReader & StateReader) structurally,
- * plus the node's write side. Reads outside the log throw LogCompactedError /
- * LogUnavailableError.
+ * raft-core's `Storage` (LogReader & StateReader) plus the node's write side.
+ * Reads outside the log throw raft-core's StorageCompactedError /
+ * StorageUnavailableError, which raft-core handles (e.g. by sending a snapshot).
  */
-export class RaftStorage {
+export class RaftStorage implements Storage {
   private snapshotMetadata: SnapshotMetadata;
   private snapshotData: Buffer;
   /** entryLog[i].index === snapshotMetadata.index + 1 + i */
@@ -127,14 +104,14 @@ export class RaftStorage {
 
   term(index: number): number {
     if (index === this.snapshotMetadata.index) return this.snapshotMetadata.term;
-    if (index < this.snapshotMetadata.index) throw new LogCompactedError(index, this.firstIndex());
-    if (index > this.lastIndex()) throw new LogUnavailableError(index, this.lastIndex());
+    if (index < this.snapshotMetadata.index) throw new StorageCompactedError(index, this.firstIndex());
+    if (index > this.lastIndex()) throw new StorageUnavailableError(index, this.lastIndex());
     return this.entryAt(index).term;
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
-    if (lo < this.firstIndex()) throw new LogCompactedError(lo, this.firstIndex());
-    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(hi - 1, this.lastIndex());
+    if (lo < this.firstIndex()) throw new StorageCompactedError(lo, this.firstIndex());
+    if (hi > this.lastIndex() + 1) throw new StorageUnavailableError(hi - 1, this.lastIndex());
     assert(lo <= hi, `entries(${lo}, ${hi}): lo > hi`);
     const result: Entry[] = [];
     let bytes = 0;
