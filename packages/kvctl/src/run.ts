@@ -179,6 +179,15 @@ export async function collectStatus(clerk: ClerkLike, memberStatus: MemberStatus
       return { error: describeError(error).code };
     }
   }));
+  return buildStatusRows(members, answers);
+}
+
+/** One row per member from its status answer, or the error code it failed with. */
+export function buildStatusRows(
+  members: readonly Pick<Member, 'id' | 'clientAddress' | 'learner'>[],
+  answers: readonly (StatusResponse | { error: string })[],
+): MemberStatusRow[] {
+  assert.equal(members.length, answers.length);
   const statuses = answers.filter((answer): answer is StatusResponse => !('error' in answer));
   const leaderId = leaderIdOf(statuses);
   const leaderCommit = statuses.find((status) => status.id === leaderId)?.commitIndex

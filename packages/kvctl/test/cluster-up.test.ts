@@ -1,0 +1,90 @@
+// Goal: `cluster up` plans ports and data dirs, builds each server command line
+// as DESIGN.md's flags, finds the repo root, renders status rows, and stops
+// children with SIGTERM then SIGKILL. Method: pure function checks, a fake
+// status source, and two tiny real `node -e` children (one ignores SIGTERM).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProcessGroup, planCluster, pollClusterStatus, repoRootFrom, serverCommandLine, serverEntryOf } from '../src/cluster-up.js';
+import { clusterTable } from '../src/ui/cluster-view.js';
+import { FakeClerk, statusOf } from './fake-clerk.js';
+
+describe('planning', () => {
+  test('node N gets gRPC port 7000+N (the default endpoints), HTTP 7100+N and its own data dir', () => {
+    assert.deepEqual(planCluster(2, '/data'), [
+      { id: 1, address: '127.0.0.1:7001', httpAddress: '127.0.0.1:7101', dataDir: '/data/node-1' },
+      { id: 2, address: '127.0.0.1:7002', httpAddress: '127.0.0.1:7102', dataDir: '/data/node-2' },
+    ]);
+  });
+
+  test('the server command line runs main.ts through tsx with every member as a --peer', () => {
+    const plans = planCluster(3, '/data');
+    assert.deepEqual(serverCommandLine(plans[1]!, plans, '/repo', '/usr/bin/node'), {
+      command: '/usr/bin/node',
+      args: [
+        '--conditions=@cairn/source', '--import', 'tsx', '/repo/packages/kv-server/src/main.ts',
+        '--id', '2', '--addr', '127.0.0.1:7002', '--client-addr', '127.0.0.1:7102',
+        '--peer', '1=127.0.0.1:7001', '--peer', '2=127.0.0.1:7002', '--peer', '3=127.0.0.1:7003',
+        '--data-dir', '/data/node-2',
+      ],
+    });
+  });
+
+  test('the repo root is three levels above this package source dir, and holds the server entry', () => {
+    const root = repoRootFrom(new URL('../src/cluster-up.ts', import.meta.url).href);
+    assert.ok(existsSync(join(root, 'packages', 'kvctl', 'package.json')), root);
+    assert.equal(serverEntryOf(root), join(root, 'packages/kv-server/src/main.ts'));
+  });
+});
+
+describe('status', () => {
+  test('each node is asked directly; a silent node shows its error code', async () => {
+    const clerk = new FakeClerk();
+    const plans = planCluster(2, '/data');
+    clerk.statusByEndpoint.set('127.0.0.1:7001', statusOf({ id: 1, role: 'leader', term: 3, leaderId: 1, commitIndex: 9, appliedIndex: 9 }));
+    const rows = await pollClusterStatus(clerk, plans);
+    assert.deepEqual(rows.map((row) => [row.id, row.isLeader, row.health]), [[1, true, 'ok'], [2, false, 'UNAVAILABLE']]);
+    const table = clusterTable([{ id: 1, pid: 11, state: 'running' }, { id: 2, pid: 12, state: 'exited (1)' }], rows);
+    assert.deepEqual(table.rows[0], ['★1', '127.0.0.1:7001', '11', 'running', 'leader', '3', '9', '9', '0', 'ok']);
+    assert.deepEqual(table.rows[1]!.slice(3), ['exited (1)', '-', '-', '-', '-', '-', 'UNAVAILABLE']);
+    assert.equal(clusterTable([{ id: 1, pid: 11, state: 'running' }], undefined).rows[0]!.at(-1), 'starting');
+  });
+});
+
+describe('ProcessGroup', () => {
+  test('stop() SIGTERMs children and SIGKILLs the one that ignores SIGTERM after the grace period', async () => {
+    const logDir = mkdtempSync(join(tmpdir(), 'kvctl-group-'));
+    try {
+      let changes = 0;
+      const group = new ProcessGroup(() => (changes += 1));
+      // Both children print once their handlers are installed, so SIGTERM is never sent too early.
+      const polite = "process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000);";
+      const stubborn = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);";
+      group.start([
+        { id: 1, command: process.execPath, args: ['-e', polite], logPath: join(logDir, 'node-1.log') },
+        { id: 2, command: process.execPath, args: ['-e', stubborn], logPath: join(logDir, 'node-2.log') },
+      ]);
+      assert.deepEqual(group.processStates().map((state) => state.state), ['running', 'running']);
+      await waitFor(() => ['node-1.log', 'node-2.log'].every((name) => readText(join(logDir, name)).includes('ready')), 10_000);
+      await group.stop(300);
+      assert.deepEqual(group.processStates().map((state) => state.state), ['exited (0)', 'exited (SIGKILL)']);
+      assert.equal(changes, 2);
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+    }
+  });
+});
+
+function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+async function waitFor(condition: () => boolean, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`condition not met within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
