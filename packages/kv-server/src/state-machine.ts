@@ -32,6 +32,7 @@ import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_
 import { decodeRecord } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
 import { type BatchOp, NodeDatabase } from './storage/node-database.js';
+import type { StagedWrite } from './storage/raft-storage.js';
 import {
   type AppliedState,
   decodeAppliedState,
@@ -176,8 +177,12 @@ export class KvStateMachine {
    * new appliedIndex in one batch. Returns one result per applied command
    * entry (no-op and conf-change entries only advance appliedIndex; the node
    * handles conf changes). Entries at or below appliedIndex are skipped.
+   *
+   * `alsoWrite` joins other ops to the same atomic batch, e.g.
+   * `storage.stageMembership(...)` for a conf change, so the new membership
+   * and the applied index that covers it can never be separated by a crash.
    */
-  async applyEntries(entries: readonly Entry[]): Promise<AppliedResult[]> {
+  async applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]> {
     assert(!this.applying, 'applyEntries calls must not overlap');
     this.applying = true;
     try {
@@ -193,8 +198,9 @@ export class KvStateMachine {
         }
         this.state.appliedIndex = entry.index;
       }
-      if (this.state.appliedIndex === previous.appliedIndex) return results;
+      if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) return results;
       batch.ops.push(NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(this.state)));
+      if (alsoWrite !== undefined) batch.ops.push(...alsoWrite.ops);
       try {
         await this.database.write(batch.ops, { sync: false });
       } catch (error) {
@@ -203,6 +209,7 @@ export class KvStateMachine {
         this.sessions = sessionsBefore;
         throw error;
       }
+      alsoWrite?.onWritten();
       return results;
     } finally {
       this.applying = false;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Command, CommandResult, type Entry, EntryType } from '@cairn/proto';
 import { KvStateMachine, type AppliedResult, type KvStateMachineOptions } from '../src/state-machine.js';
 import { NodeDatabase } from '../src/storage/node-database.js';
+import { RaftStorage } from '../src/storage/raft-storage.js';
 import { KvError, SessionSeqStaleError, ValueTooLargeError } from '../src/errors.js';
 
 const identity = { clusterId: 'sm-test', nodeId: 1 };
@@ -218,4 +219,25 @@ describe('KvStateMachine', () => {
     assert.equal(machine.appliedIndex(), 4);
     await database.close();
   });
+});
+
+test('a conf change and the applied index that covers it land in one batch', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cairn-sm-'));
+  tempDirs.push(dir);
+  const storage = await RaftStorage.open(dir, identity);
+  const machine = await KvStateMachine.open(storage.database);
+  const member = { id: 2, peerAddress: 'p', clientAddress: 'c', httpAddress: '', learner: true };
+  const confState = { voters: [1], learners: [2], votersOutgoing: [] };
+  await machine.applyEntries(
+    [{ index: 1, term: 1, type: EntryType.CONF_CHANGE, data: Buffer.from([8, 2]) }],
+    storage.stageMembership(confState, [member]),
+  );
+  assert.deepEqual(storage.members(), [member]);
+  await storage.close();
+  const reopened = await RaftStorage.open(dir, identity);
+  const again = await KvStateMachine.open(reopened.database);
+  assert.equal(again.appliedIndex(), 1);
+  assert.deepEqual(reopened.confState(), confState);
+  assert.deepEqual(reopened.members(), [member]);
+  await reopened.close();
 });
