@@ -10,6 +10,7 @@ import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
 import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
 import { App, type AppState } from './ui/app.js';
+import { CrashGuard } from './ui/crash-guard.js';
 
 /** The process's streams and environment, injected so the CLI can be driven in-process. */
 export interface CliIo {
@@ -66,12 +67,14 @@ async function runWithInk(command: ExecutableCommand, global: GlobalOptions, io:
   const initial: AppState = command.kind === 'bench'
     ? { phase: 'bench', snapshot: undefined, concurrency: command.concurrency }
     : { phase: 'running', label: `${command.kind}…` };
-  const view = render(createElement(App, { state: initial }), {
+  let crash: ErrorInfo | undefined;
+  const guarded = (state: AppState) => createElement(CrashGuard, { onCrash: (error) => (crash = error) }, createElement(App, { state }));
+  const view = render(guarded(initial), {
     stdout: io.stdout as NodeJS.WriteStream,
     stderr: io.stderr as NodeJS.WriteStream,
     patchConsole: false,
   });
-  const show = (state: AppState): void => view.rerender(createElement(App, { state }));
+  const show = (state: AppState): void => view.rerender(guarded(state));
   let exitCode: number;
   try {
     const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, {
@@ -87,7 +90,7 @@ async function runWithInk(command: ExecutableCommand, global: GlobalOptions, io:
   }
   view.unmount();
   await view.waitUntilExit();
-  return exitCode;
+  return crash === undefined ? exitCode : crash.exitCode;
 }
 
 /** Connects (unless the command needs no cluster), runs, and always closes the clerk. */

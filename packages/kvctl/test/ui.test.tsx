@@ -12,6 +12,7 @@ import type { BenchSnapshot } from '../src/bench.js';
 import { describeError } from '../src/errors.js';
 import type { Result } from '../src/run.js';
 import { App } from '../src/ui/app.js';
+import { CrashGuard } from '../src/ui/crash-guard.js';
 import { FakeClerkError } from './fake-clerk.js';
 
 type Rendered = ReturnType<typeof render>;
@@ -117,5 +118,25 @@ describe('BenchView', () => {
     const summary = await waitForFrame(instance, 'bench: done');
     assert.match(summary, /ops\/s 200/);
     assert.match(summary, /errors 3 \(TIMEOUT×2 NO_LEADER×1\)/);
+  });
+});
+
+describe('CrashGuard', () => {
+  test('a view that throws shows INTERNAL and one line, not a stack, and reports the crash', async () => {
+    function Broken(): never {
+      throw new Error('bad render\n    at Broken (view.tsx:1:1)');
+    }
+    const crashes: string[] = [];
+    const originalConsoleError = console.error;
+    console.error = () => {}; // React logs caught render errors; keep the test output clean.
+    try {
+      const instance = mount(<CrashGuard onCrash={(error) => crashes.push(error.code)}><Broken /></CrashGuard>);
+      const frame = await waitForFrame(instance, 'error: INTERNAL');
+      assert.match(frame, /error: INTERNAL: bad render/);
+      assert.doesNotMatch(frame, /view\.tsx/);
+      assert.deepEqual(crashes, ['INTERNAL']);
+    } finally {
+      console.error = originalConsoleError;
+    }
   });
 });

@@ -1,3 +1,6 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+// The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import type { BenchSnapshot } from '../bench.js';
 import type { ErrorInfo } from '../errors.js';
 import type { Result } from '../run.js';

@@ -1,3 +1,6 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+// The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import { Box, Text } from 'ink';
 import type { BenchSnapshot } from '../bench.js';
 import { errorsByCodeLine, formatMs } from '../format.js';

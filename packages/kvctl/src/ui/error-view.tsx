@@ -1,3 +1,6 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+// The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import { Box, Text } from 'ink';
 import type { ErrorInfo } from '../errors.js';
 import { hintForErrorCode } from '../errors.js';

@@ -1,3 +1,6 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+// The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import { Box, Text } from 'ink';
 import { describeSimpleResult, displayBytes, membersTable, statusTable } from '../format.js';
 import type { Result } from '../run.js';

@@ -1,3 +1,6 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+// The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import { Text } from 'ink';
 import { useEffect, useState } from 'react';
 
