@@ -93,4 +93,19 @@ describe('RawNode', () => {
     const second = node.ready();
     assert.equal(second.number, first.number + 1);
   });
+
+  test('proposals beyond maxUncommittedEntriesBytes are refused until entries commit', () => {
+    const net = Network.create([1, 2, 3], { config: { maxUncommittedEntriesBytes: 100 } });
+    net.elect(1);
+    net.isolate(2);
+    net.isolate(3);
+    const big = 'x'.repeat(60);
+    assert.deepEqual(net.propose(1, big), { ok: true });
+    assert.deepEqual(net.propose(1, big), { ok: false, reason: 'too-many-uncommitted' });
+    net.stabilize();
+    net.heal();
+    net.tickAll(2);
+    assert.deepEqual(net.get(2).applied, [big]);
+    assert.deepEqual(net.propose(1, big), { ok: true }, 'committed entries free the budget');
+  });
 });
