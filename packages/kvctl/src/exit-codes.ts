@@ -4,7 +4,7 @@
  * | code | meaning                                                        | error codes                                   |
  * | ---- | -------------------------------------------------------------- | --------------------------------------------- |
  * | 0    | success                                                        |                                               |
- * | 1    | not found (get/delete of a missing key)                        | NOT_FOUND                                     |
+ * | 1    | not found (get/delete of a missing key); check found a violation | NOT_FOUND                                   |
  * | 2    | usage error (bad flags or arguments)                           | USAGE                                         |
  * | 3    | cluster unreachable, no leader, or timed out                   | UNAVAILABLE, NO_LEADER, NOT_LEADER, TIMEOUT, SHUTTING_DOWN |
  * | 4    | invalid argument or over a size limit                          | INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE |
