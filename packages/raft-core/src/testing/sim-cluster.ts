@@ -35,6 +35,11 @@ export interface SimClusterOptions {
   fsyncDelayMaxInstants?: number;
   /** Each node snapshots and compacts after this many applied entries; 0 never. @default 0 */
   snapshotEveryEntries?: number;
+  /**
+   * Send messages through a protobuf encode/decode, exactly as on the wire;
+   * otherwise deep-copy them (faster, still no shared objects). @default true
+   */
+  wireEncoding?: boolean;
   /** Entries kept in the log behind a snapshot. @default 0 */
   snapshotTrailingEntries?: number;
   /**
@@ -107,7 +112,7 @@ export class SimCluster {
     this.raft = { ...DEFAULT_RAFT, ...options.raft };
     this.instantsPerTick = options.instantsPerTick ?? 10;
     this.nextTickAt = this.instantsPerTick;
-    this.network = new SimNetwork(rng, { ...RELIABLE_NETWORK, ...options.network });
+    this.network = new SimNetwork(rng, { ...RELIABLE_NETWORK, ...options.network }, options.wireEncoding ?? true);
     this.network.onDrop = (source, target, type) => {
       if (type === MessageType.SNAP) this.reportSnapshot(source, target, false);
     };
@@ -261,10 +266,12 @@ export class SimCluster {
       node.storage.setHardState(ready.hardState);
       node.hardStateLast = ready.hardState;
     }
-    const status = node.raw!.status();
-    node.role = status.role;
-    node.term = status.term;
-    if (status.role === 'leader') this.checker.observeLeader(node.id, status.term, node.storage);
+    if (ready.hardState !== undefined) node.term = ready.hardState.term;
+    // A leader's term never changes while it leads, so checking at the transition covers all time.
+    if (ready.softState !== undefined) {
+      node.role = ready.softState.role;
+      if (node.role === 'leader') this.checker.observeLeader(node.id, node.term, node.storage);
+    }
     const delay = this.options.fsyncDelayMaxInstants ?? 0;
     const fsyncAt = delay > 0 ? this.now + this.rng.intBelow(delay + 1) : this.now;
     if (fsyncAt === this.now) {

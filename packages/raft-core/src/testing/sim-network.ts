@@ -1,4 +1,4 @@
-import { Message, MessageType } from '@cairn/proto';
+import { Message, MessageType, Snapshot } from '@cairn/proto';
 import type { Rng } from '../rng.js';
 import type { NodeId } from '../types.js';
 import { EventQueue } from './event-queue.js';
@@ -59,8 +59,8 @@ interface InFlight {
   source: NodeId;
   target: NodeId;
   type: MessageType;
-  /** Messages travel encoded, as on the real wire: no shared objects between nodes. */
-  bytes: Uint8Array;
+  /** Encoded as on the real wire, or a private copy: never an object shared between nodes. */
+  payload: Uint8Array | Message;
 }
 
 export interface SimNetworkStats {
@@ -96,6 +96,7 @@ export class SimNetwork {
   constructor(
     private readonly rng: Rng,
     options: SimNetworkOptions,
+    private readonly wireEncoding = true,
   ) {
     this.options = { ...options };
   }
@@ -112,8 +113,8 @@ export class SimNetwork {
       this.drop(source, target, message.type);
       return;
     }
-    const bytes = Message.encode(message).finish();
-    const item: InFlight = { source, target, type: message.type, bytes };
+    const payload = this.wireEncoding ? Message.encode(message).finish() : cloneMessage(message);
+    const item: InFlight = { source, target, type: message.type, payload };
     this.schedule(item, now);
     // A snapshot goes over its own stream with an ack, so it is never duplicated.
     if (message.type !== MessageType.SNAP && this.faultsEnabled && this.chance(this.options.duplicateProbability)) {
@@ -136,7 +137,8 @@ export class SimNetwork {
         continue;
       }
       this.stats.delivered++;
-      deliver(item.target, Message.decode(item.bytes));
+      const payload = item.payload;
+      deliver(item.target, payload instanceof Uint8Array ? Message.decode(payload) : cloneMessage(payload));
     }
   }
 
@@ -242,6 +244,24 @@ export class SimNetwork {
   private chance(probability: number): boolean {
     return probability > 0 && this.rng.float() < probability;
   }
+}
+
+/** A deep copy with every field present, as decoding would give. */
+function cloneMessage(message: Message): Message {
+  return {
+    type: message.type,
+    to: message.to,
+    from: message.from,
+    term: message.term,
+    logTerm: message.logTerm,
+    index: message.index,
+    entries: message.entries.map((entry) => ({ term: entry.term, index: entry.index, type: entry.type, data: entry.data })),
+    commit: message.commit,
+    snapshot: message.snapshot === undefined ? undefined : Snapshot.fromPartial(message.snapshot),
+    reject: message.reject,
+    rejectHint: message.rejectHint,
+    context: message.context,
+  };
 }
 
 function linkKey(source: NodeId, target: NodeId): string {

@@ -18,6 +18,7 @@ export interface SwarmOptions {
   raft: SimRaftOptions;
   network: SimNetworkOptions;
   fsyncDelayMaxInstants: number;
+  wireEncoding: boolean;
   snapshotEveryEntries: number;
   snapshotTrailingEntries: number;
   proposalProbability: number;
@@ -120,6 +121,7 @@ export function drawSwarmOptions(rng: Rng): SwarmOptions {
     },
     network,
     fsyncDelayMaxInstants: pick(rng, [0, 0, 2, 8]),
+    wireEncoding: rng.float() < 0.25,
     snapshotEveryEntries: snapshotsOn ? 5 + rng.intBelow(30) : 0,
     snapshotTrailingEntries: pick(rng, [0, 0, 2, 10]),
     proposalProbability: 0.1 + rng.float() * 0.6,
@@ -127,7 +129,7 @@ export function drawSwarmOptions(rng: Rng): SwarmOptions {
     restartProbability: 0.02 + rng.float() * 0.15,
     confChangeProbability: maybeRate(rng, 0.6, 0.005, 0.03),
     transferProbability: maybeRate(rng, 0.6, 0.002, 0.02),
-    faultTicks: 120 + rng.intBelow(180),
+    faultTicks: 100 + rng.intBelow(150),
     ticksConvergenceMax: 400,
   };
 }
@@ -182,6 +184,7 @@ export function runSeed(seed: bigint | number, overrides: Partial<SwarmOptions> 
     network: options.network,
     raft: options.raft,
     fsyncDelayMaxInstants: options.fsyncDelayMaxInstants,
+    wireEncoding: options.wireEncoding,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotTrailingEntries: options.snapshotTrailingEntries,
   });
