@@ -31,3 +31,20 @@ export function commitValue(cluster: SimCluster, ticksMax: number, retryTicks = 
   check(ok && value !== undefined, 'LIVENESS', () => `no command committed within ${ticksMax} ticks`);
   return { value, index: cluster.checker.ackIndexOf(value)! };
 }
+
+/**
+ * Runs until `done()` holds, calling `attempt()` at once and then every
+ * `retryTicks` while it does not (e.g. re-proposing a conf change that a
+ * leader change lost). Returns whether `done()` held within `ticksMax`.
+ */
+export function retryUntil(cluster: SimCluster, done: () => boolean, attempt: () => void, ticksMax: number, retryTicks = 20): boolean {
+  let attemptedAt = -Infinity;
+  return cluster.runUntil(() => {
+    if (done()) return true;
+    if (cluster.ticks - attemptedAt >= retryTicks) {
+      attempt();
+      attemptedAt = cluster.ticks;
+    }
+    return false;
+  }, ticksMax);
+}

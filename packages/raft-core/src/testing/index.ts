@@ -23,5 +23,5 @@ export type { ViolationCode, AppliedValue } from './checkers.js';
 export { awaitConvergence, checkFinalState } from './liveness.js';
 export type { ConvergenceResult } from './liveness.js';
 export { runSeed, drawSwarmOptions, formatSeed, parseSeed, parseSeedList, replayCommand } from './swarm.js';
-export { waitForLeader, commitValue } from './helpers.js';
+export { waitForLeader, commitValue, retryUntil } from './helpers.js';
 export type { SwarmOptions, SeedResult } from './swarm.js';
