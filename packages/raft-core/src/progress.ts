@@ -159,6 +159,22 @@ export class Progress {
     return true;
   }
 
+  /**
+   * The follower's log ends below what it once acknowledged (`hintIndex` <
+   * matchIndex): its data dir was wiped or restored from an old backup. Start
+   * probing from its real end (a snapshot follows if the leader compacted
+   * past it). A reordered old rejection looks the same; resetting for it
+   * costs only one probe round, since the next ack raises matchIndex again.
+   * Lowering matchIndex is safe: it only makes the quorum commit index
+   * smaller, and the commit index never decreases.
+   */
+  resetAfterLogLoss(hintIndex: number): void {
+    assert(hintIndex < this.matchIndex, 'only a log that lost acknowledged entries is reset');
+    this.becomeProbe();
+    this.matchIndex = hintIndex;
+    this.nextIndex = hintIndex + 1;
+  }
+
   /** Whether flow control forbids sending a MsgApp now. */
   isPaused(): boolean {
     switch (this.state) {

@@ -483,6 +483,15 @@ export class Raft {
     // The leader only sends commit <= our acknowledged match; clamp in case our log lost a suffix.
     this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
     this.send(newMessage({ type: MessageType.HEARTBEAT_RESP, to: message.from, context: message.context }));
+    if (message.commit > this.log.lastIndex()) {
+      // We once acknowledged entries we no longer have (wiped data dir). An idle
+      // leader would never send an append for us to reject, so tell it now.
+      const last = this.log.lastIndex();
+      this.send(newMessage({
+        type: MessageType.APP_RESP, to: message.from, index: message.commit, reject: true,
+        rejectHint: last, logTerm: this.log.term(last) ?? 0,
+      }));
+    }
   }
 
   private handleSnapshot(message: Message): void {
@@ -679,7 +688,12 @@ export class Raft {
     if (message.reject) {
       let hintIndex = message.rejectHint;
       if (message.logTerm > 0) hintIndex = this.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
-      if (progress.maybeDecrTo(message.index, hintIndex)) {
+      if (progress.state !== 'snapshot' && message.rejectHint < progress.matchIndex) {
+        // The follower no longer has entries it acknowledged (wiped data dir).
+        // Checked first: maybeDecrTo never moves nextIndex below matchIndex + 1.
+        progress.resetAfterLogLoss(message.rejectHint);
+        this.sendAppend(from);
+      } else if (progress.maybeDecrTo(message.index, hintIndex)) {
         if (progress.state === 'replicate') progress.becomeProbe();
         this.sendAppend(from);
       }

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType } from '@cairn/proto';
-import type { NodeId } from '../src/index.js';
+import { MemoryStorage, type NodeId } from '../src/index.js';
 import { drain, msg, newNode, ofType } from './helpers/manual.js';
 import { Network } from './helpers/network.js';
 
@@ -93,5 +93,55 @@ describe('snapshots', () => {
     assert.ok(restarted.commitIndex >= snapshotIndex);
     const leaderRestarted = net.restart(1).node.status();
     assert.equal(leaderRestarted.firstIndex, snapshotIndex + 1);
+  });
+});
+
+describe('a follower that lost its log', () => {
+  // Its data dir was wiped: it restarts empty (same id, same voters) while the
+  // leader still remembers a high matchIndex for it. etcd ignores its
+  // rejections as stale; Cairn resets the follower's progress and sends the
+  // snapshot, even when the leader is idle (the heartbeat reveals the loss).
+  function wipedFollower(): { net: Network; snapshotIndex: number } {
+    const net = Network.create([1, 2, 3]);
+    net.elect(1);
+    for (let i = 0; i < 10; i += 1) net.propose(1, `v${i}`);
+    net.stabilize();
+    const leader = net.get(1);
+    const applied = leader.node.status().appliedIndex;
+    leader.storage.createSnapshot(applied, { voters: [1, 2, 3], learners: [], votersOutgoing: [] }, Buffer.from('state-at-' + applied));
+    leader.storage.compact(applied);
+    net.nodes.delete(3 as NodeId);
+    net.add(3, MemoryStorage.create([1, 2, 3] as NodeId[]));
+    return { net, snapshotIndex: applied };
+  }
+
+  test('an idle leader sends it the snapshot after the next heartbeat', () => {
+    const { net, snapshotIndex } = wipedFollower();
+    net.tickAll(3);
+    net.stabilize();
+    const follower = net.get(3);
+    assert.equal(follower.readies.filter((r) => r.snapshot !== undefined).length, 1);
+    assert.equal(follower.node.status().appliedIndex, snapshotIndex);
+    const progress = net.get(1).node.status().progress!.get(3 as NodeId)!;
+    assert.equal(progress.matchIndex, net.get(1).node.status().lastIndex);
+  });
+
+  test('it gets the snapshot when the leader was probing it', () => {
+    const { net, snapshotIndex } = wipedFollower();
+    net.get(1).node.reportUnreachable(3 as NodeId);
+    assert.equal(net.get(1).node.status().progress!.get(3 as NodeId)!.state, 'probe');
+    net.tickAll(3);
+    net.stabilize();
+    assert.equal(net.get(3).node.status().appliedIndex, snapshotIndex);
+  });
+
+  test('it catches up after the leader writes again', () => {
+    const { net } = wipedFollower();
+    net.propose(1, 'after');
+    net.stabilize();
+    net.tickAll(3);
+    net.stabilize();
+    assert.ok(net.get(3).applied.includes('after'));
+    assert.equal(net.get(3).node.status().commitIndex, net.get(1).node.status().commitIndex);
   });
 });
