@@ -37,6 +37,11 @@ export interface MessageBatch {
   messages: Message[];
   /** The sender's HTTP address, so peers can point HTTP clients at the leader. */
   senderHttpAddress: string;
+  /**
+   * The sender's peer address, so a joining node (which knows no members
+   * yet) can answer the leader before it has replayed the membership.
+   */
+  senderPeerAddress: string;
 }
 
 export interface BatchAck {
@@ -63,7 +68,7 @@ export interface SnapshotAck {
 }
 
 function createBaseMessageBatch(): MessageBatch {
-  return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [], senderHttpAddress: "" };
+  return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [], senderHttpAddress: "", senderPeerAddress: "" };
 }
 
 export const MessageBatch: MessageFns<MessageBatch> = {
@@ -85,6 +90,9 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     }
     if (message.senderHttpAddress !== "") {
       writer.uint32(50).string(message.senderHttpAddress);
+    }
+    if (message.senderPeerAddress !== "") {
+      writer.uint32(58).string(message.senderPeerAddress);
     }
     return writer;
   },
@@ -150,6 +158,14 @@ export const MessageBatch: MessageFns<MessageBatch> = {
             message.senderHttpAddress = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.senderPeerAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -173,6 +189,7 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     message.sequence = object.sequence ?? 0;
     message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
     message.senderHttpAddress = object.senderHttpAddress ?? "";
+    message.senderPeerAddress = object.senderPeerAddress ?? "";
     return message;
   },
 };
