@@ -1,2 +1,38 @@
-/** Placeholder public surface; replaced as the package is built. */
-export const PACKAGE_READY = false;
+/**
+ * @cairn/kv-server: the Cairn node. Most users run the `cairn-server` binary;
+ * tests and embedders can start a node in-process with `startNode()`.
+ */
+export { startNode, StartupError, describeStartupError, CAIRN_VERSION } from './server.js';
+export type { RunningNode, StartNodeOptions } from './server.js';
+export { parseNodeArgs, validateOptions, ConfigError, DEFAULT_NODE_OPTIONS, USAGE } from './config.js';
+export type { NodeOptions, PeerAddress } from './config.js';
+export { createLogger } from './logger.js';
+export type { Logger, LogLevel } from './logger.js';
+export {
+  KvError,
+  NotLeaderError,
+  NoLeaderError,
+  TimeoutError,
+  UnavailableError,
+  UnknownOutcomeError,
+  InvalidArgumentError,
+  KeyTooLargeError,
+  ValueTooLargeError,
+  NotFoundError,
+  ClusterMismatchError,
+  NodeIdMismatchError,
+  CorruptionError,
+  ShuttingDownError,
+  SessionSeqStaleError,
+  TooManyRequestsError,
+  UnknownMemberError,
+  FailedPreconditionError,
+  InternalError,
+  ERROR_WIRE,
+  ERROR_DETAIL_TRAILER,
+  toErrorDetail,
+} from './errors.js';
+export type { KvErrorCode } from './errors.js';
+export { KvStateMachine } from './state-machine.js';
+export { RaftStorage } from './storage/raft-storage.js';
+export * as limits from './limits.js';

@@ -1,0 +1,107 @@
+/**
+ * The KV operations shared by the gRPC and HTTP front ends: validate, then
+ * propose (writes) or confirm with ReadIndex (linearizable reads) and read the
+ * local state machine.
+ */
+import {
+  Command,
+  type CommandResult,
+  Consistency,
+  type AppendRequest,
+  type AppendResponse,
+  type CasRequest,
+  type CasResponse,
+  type DeleteRequest,
+  type DeleteResponse,
+  type GetRequest,
+  type GetResponse,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type ResponseHeader,
+} from '@cairn/proto';
+import { InternalError, InvalidArgumentError } from '../errors.js';
+import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX } from '../limits.js';
+import type { RaftLoop } from '../node.js';
+import type { KvReader } from '../node-storage.js';
+import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
+
+const encodeCommand = (c: Command): Buffer => Buffer.from(Command.encode(c).finish());
+
+export class KvApi {
+  constructor(
+    private readonly loop: RaftLoop,
+    private readonly reader: KvReader,
+    private readonly limits: RequestLimits,
+  ) {}
+
+  header(): ResponseHeader {
+    const status = this.loop.status();
+    return { memberId: this.loop.options.id, term: status.term, appliedIndex: this.loop.applied, leaderId: this.loop.currentLeaderId };
+  }
+
+  async put(request: PutRequest): Promise<PutResponse> {
+    const put: PutRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits), prevKv: request.prevKv };
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, put });
+    return { ...expect(result.put, 'put'), header: this.header() };
+  }
+
+  async append(request: AppendRequest): Promise<AppendResponse> {
+    const append: AppendRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits) };
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, append });
+    return { ...expect(result.append, 'append'), header: this.header() };
+  }
+
+  async delete(request: DeleteRequest): Promise<DeleteResponse> {
+    const del: DeleteRequest = { key: validateKey(request.key, this.limits) };
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, delete: del });
+    return { ...expect(result.delete, 'delete'), header: this.header() };
+  }
+
+  async cas(request: CasRequest): Promise<CasResponse> {
+    if (request.expectedValue === undefined && request.expectedVersion === undefined) {
+      throw new InvalidArgumentError('cas needs expected_value or expected_version');
+    }
+    const cas: CasRequest = {
+      key: validateKey(request.key, this.limits),
+      expectedValue: request.expectedValue === undefined ? undefined : validateValue(request.expectedValue, this.limits),
+      expectedVersion: request.expectedVersion,
+      value: validateValue(request.value, this.limits),
+    };
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, cas });
+    return { ...expect(result.cas, 'cas'), header: this.header() };
+  }
+
+  async get(request: GetRequest): Promise<GetResponse> {
+    const key = validateKey(request.key, this.limits);
+    await this.barrier(request.consistency);
+    const kv = await this.reader.get(key);
+    return { header: this.header(), kv };
+  }
+
+  async range(request: RangeRequest): Promise<RangeResponse> {
+    const prefix = validatePrefix(request.prefix, this.limits);
+    const limit = request.limit === 0 ? RANGE_LIMIT_DEFAULT : request.limit;
+    if (limit > RANGE_LIMIT_MAX) throw new InvalidArgumentError(`limit must be at most ${RANGE_LIMIT_MAX}`);
+    const startAfter = request.startAfter.length > 0 ? validatePrefix(request.startAfter, this.limits) : undefined;
+    await this.barrier(request.consistency);
+    const { kvs, more } = await this.reader.range(prefix, startAfter, limit, request.keysOnly);
+    return { header: this.header(), kvs, more };
+  }
+
+  private async barrier(consistency: Consistency): Promise<void> {
+    if (consistency === Consistency.SERIALIZABLE) return;
+    if (consistency !== Consistency.LINEARIZABLE) throw new InvalidArgumentError('unknown consistency');
+    await this.loop.readBarrier();
+  }
+
+  private propose(command: Command): Promise<CommandResult> {
+    return this.loop.propose(command, encodeCommand);
+  }
+}
+
+function expect<T>(value: T | undefined, op: string): T {
+  if (value === undefined) throw new InternalError(`state machine returned no ${op} result`);
+  return value;
+}

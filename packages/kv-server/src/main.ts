@@ -1,0 +1,55 @@
+/**
+ * The `cairn-server` binary: parse flags, start the node, stop gracefully on
+ * SIGINT/SIGTERM. No logic lives here. Every failure is one line on stderr
+ * (`cairn-server: error: CODE: message`) and a non-zero exit, never a stack trace.
+ */
+import { ConfigError, parseNodeArgs, USAGE } from './config.js';
+import { describeStartupError, startNode, type RunningNode } from './server.js';
+
+const EXIT_USAGE = 2;
+const EXIT_STARTUP = 1;
+
+function fail(code: string, message: string, exitCode: number): never {
+  process.stderr.write(`cairn-server: error: ${code}: ${message}\n`);
+  process.exit(exitCode);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseNodeArgs(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.code, error.message, EXIT_USAGE);
+    throw error;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let node: RunningNode;
+  try {
+    node = await startNode(parsed.options);
+  } catch (error) {
+    const { code, message } = describeStartupError(error);
+    fail(code, message, EXIT_STARTUP);
+  }
+  process.stdout.write(`cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`);
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`cairn-server: second ${signal}, exiting now\n`);
+      process.exit(130);
+    }
+    node.stop().then(
+      () => process.exit(0),
+      (error: unknown) => fail('SHUTDOWN_FAILED', describeStartupError(error).message, 1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+process.on('uncaughtException', (error) => fail('INTERNAL', describeStartupError(error).message, 1));
+process.on('unhandledRejection', (error) => fail('INTERNAL', describeStartupError(error).message, 1));
+await main(process.argv.slice(2));

@@ -1,0 +1,73 @@
+/**
+ * A small Prometheus registry: counters, gauges read at scrape time, and
+ * fixed-bucket histograms, rendered in the text exposition format. Hand-written
+ * because the node needs only these three kinds and no default process metrics.
+ */
+type Labels = Record<string, string>;
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+class Counter {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [labels, value] of this.values) lines.push(`${this.name}${labels} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+class Histogram {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly buckets = LATENCY_BUCKETS_S) {}
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]! += 1;
+    s.sum += value;
+    s.count += 1;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [key, s] of this.series) {
+      const inner = key === '' ? '' : key.slice(1, -1) + ',';
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${inner}le="${b}"} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket{${inner}le="+Inf"} ${s.count}`);
+      lines.push(`${this.name}_sum${key} ${s.sum}`);
+      lines.push(`${this.name}_count${key} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+export class Metrics {
+  readonly requests = new Counter('cairn_requests_total', 'Client requests by operation and outcome code.');
+  readonly requestSeconds = new Histogram('cairn_request_duration_seconds', 'Client request latency by operation.');
+  readonly readyBatches = new Counter('cairn_raft_ready_total', 'Raft Ready batches handled by the node loop.');
+  readonly entriesPersisted = new Counter('cairn_raft_entries_persisted_total', 'Log entries written to disk.');
+  readonly fsyncSeconds = new Histogram('cairn_raft_fsync_duration_seconds', 'Duration of synced log writes (group commits).');
+  private readonly gauges: Array<{ name: string; help: string; read: () => number }> = [];
+
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.push({ name, help, read });
+  }
+
+  render(): string {
+    const parts = [this.requests.render(), this.requestSeconds.render(), this.readyBatches.render(), this.entriesPersisted.render(), this.fsyncSeconds.render()];
+    for (const g of this.gauges) parts.push(`# HELP ${g.name} ${g.help}\n# TYPE ${g.name} gauge\n${g.name} ${g.read()}`);
+    return parts.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * What the node loop needs from durable storage and the state machine. The
+ * LevelDB implementations live in storage/ and state-machine.ts; the loop is
+ * written against these so each side can be tested alone.
+ */
+import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
+import type { Storage } from '@cairn/raft-core';
+import type { KvError } from './errors.js';
+
+export interface NodeStorage extends Storage {
+  /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
+  write(update: { entries: readonly Entry[]; hardState: HardState | undefined; snapshot: Snapshot | undefined }, options: { sync: boolean }): Promise<void>;
+  /** Stores a snapshot taken at `index` and compacts the log behind it. */
+  createSnapshot(index: number, confState: ConfState, data: Buffer): Promise<void>;
+  saveMembership(confState: ConfState, members: Member[]): Promise<void>;
+  members(): Member[];
+  snapshotIndex(): number;
+  close(): Promise<void>;
+}
+
+export interface AppliedResult {
+  index: number;
+  result: CommandResult | KvError;
+}
+
+export interface NodeStateMachine {
+  appliedIndex(): number;
+  applyEntries(entries: readonly Entry[]): Promise<AppliedResult[]>;
+  snapshot(): AsyncIterable<Buffer>;
+  restore(data: Buffer, index: number): Promise<void>;
+}
+
+export interface KvReader {
+  get(key: Buffer): Promise<KeyValue | undefined>;
+  range(prefix: Buffer, startAfter: Buffer | undefined, limit: number, keysOnly: boolean): Promise<{ kvs: KeyValue[]; more: boolean }>;
+  keyCount?(): number | Promise<number>;
+}

@@ -1,0 +1,436 @@
+/**
+ * The node loop: the one owner of a RawNode (STYLE.md §7.2).
+ *
+ * gRPC/HTTP handlers and the transport only enqueue (proposals, reads, peer
+ * messages); ticks come from the one interval timer. A loop turn steps every
+ * queued input into raft, then handles one Ready:
+ *   send `messages` → persist entries + hard state in ONE LevelDB batch with
+ *   fsync → send `persistedMessages` → apply committed entries → advance.
+ * While a turn awaits its fsync, new requests queue up and the next turn
+ * writes them together: group commit and batching fall out of the structure.
+ * The leader's AppendEntries leave before its own fsync, so the leader
+ * persists in parallel with replication; raft counts the leader's own copy
+ * only after advance().
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  type Command,
+  type CommandResult,
+  ConfChange,
+  ConfChangeType,
+  type ConfState,
+  type Entry,
+  EntryType,
+  Member,
+  type Message,
+  type Snapshot,
+} from '@cairn/proto';
+import { RawNode, createRng, type Ready, type RaftStatus, type NodeId } from '@cairn/raft-core';
+import type { Logger } from './logger.js';
+import { Members } from './members.js';
+import { ProposalTracker, ReadTracker } from './proposals.js';
+import type { NodeOptions } from './config.js';
+import {
+  KvError,
+  NoLeaderError,
+  NotLeaderError,
+  ShuttingDownError,
+  TimeoutError,
+  TooManyRequestsError,
+  UnknownOutcomeError,
+  FailedPreconditionError,
+  UnknownMemberError,
+} from './errors.js';
+import { PENDING_PROPOSALS_MAX } from './limits.js';
+import type { NodeStorage, NodeStateMachine } from './node-storage.js';
+import { GrpcTransport } from './transport/grpc-transport.js';
+
+export interface NodeEvents {
+  /** Something the dashboard and logs show (leader changes, conf changes, snapshots). */
+  event(kind: string, fields: Record<string, unknown>): void;
+}
+
+interface QueuedProposal {
+  kind: 'command' | 'conf-change';
+  data: Buffer;
+  change?: ConfChange;
+  resolve(value: CommandResult | undefined): void;
+  reject(error: Error): void;
+}
+
+export class RaftLoop {
+  private readonly inbox: Message[] = [];
+  private proposals: QueuedProposal[] = [];
+  private readonly pending: ProposalTracker<CommandResult | undefined>;
+  private readonly reads: ReadTracker;
+  private pendingTicks = 0;
+  private turnScheduled = false;
+  private turnRunning = false;
+  private stopped = false;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private role: RaftStatus['role'] = 'follower';
+  private leaderId = 0;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private confState: ConfState;
+  private idleWaiters: Array<() => void> = [];
+  private snapshotAfterApply = false;
+
+  constructor(
+    readonly options: NodeOptions,
+    readonly raft: RawNode,
+    readonly storage: NodeStorage,
+    readonly stateMachine: NodeStateMachine,
+    readonly members: Members,
+    readonly transport: GrpcTransport,
+    readonly logger: Logger,
+    readonly events: NodeEvents,
+    private readonly onFatal: (error: unknown) => void,
+  ) {
+    this.pending = new ProposalTracker(() => new TimeoutError('the write was not committed in time; it may still be applied (retry with the same session to find out)'));
+    this.reads = new ReadTracker(() => new TimeoutError('the read could not be confirmed with a quorum in time'));
+    this.appliedIndex = stateMachine.appliedIndex();
+    this.snapshotIndex = storage.snapshotIndex();
+    this.confState = storage.initialState().confState;
+  }
+
+  static create(
+    options: NodeOptions,
+    storage: NodeStorage,
+    stateMachine: NodeStateMachine,
+    members: Members,
+    transport: (loop: () => RaftLoop) => GrpcTransport,
+    logger: Logger,
+    events: NodeEvents,
+    onFatal: (error: unknown) => void,
+  ): RaftLoop {
+    const raft = RawNode.create(
+      {
+        id: options.id as NodeId,
+        electionTicks: options.electionTicks,
+        heartbeatTicks: options.heartbeatTicks,
+        appliedIndex: stateMachine.appliedIndex(),
+        preVote: true,
+        checkQuorum: true,
+      },
+      storage,
+      createRng(BigInt('0x' + randomBytes(8).toString('hex'))),
+    );
+    // The transport's handlers call back into the loop, which needs the transport.
+    const holder: { loop?: RaftLoop } = {};
+    const link = transport(() => holder.loop!);
+    holder.loop = new RaftLoop(options, raft, storage, stateMachine, members, link, logger, events, onFatal);
+    return holder.loop;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => {
+      this.pendingTicks += 1;
+      this.wake();
+    }, this.options.tickMs);
+    this.wake();
+  }
+
+  // ---- inputs (called from handlers) ----
+
+  receive(messages: Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) this.inbox.push(m);
+    this.wake();
+  }
+
+  unreachable(peer: number): void {
+    if (!this.stopped) this.raft.reportUnreachable(peer as NodeId);
+  }
+
+  snapshotStatus(peer: number, ok: boolean): void {
+    if (this.stopped) return;
+    this.raft.reportSnapshot(peer as NodeId, ok);
+    this.wake();
+  }
+
+  /** Proposes a command; resolves with its result once applied on this (leader) node. */
+  propose(command: Command, encode: (c: Command) => Buffer): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const refusal = this.refuseWrite();
+      if (refusal !== undefined) return reject(refusal);
+      this.proposals.push({
+        kind: 'command',
+        data: encode({ ...command, proposedAtMs: Date.now() }),
+        resolve: (value) => resolve(value as CommandResult),
+        reject,
+      });
+      this.wake();
+    });
+  }
+
+  proposeConfChange(change: ConfChange): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const refusal = this.refuseWrite();
+      if (refusal !== undefined) return reject(refusal);
+      this.proposals.push({ kind: 'conf-change', data: Buffer.from(ConfChange.encode(change).finish()), change, resolve: () => resolve(), reject });
+      this.wake();
+    });
+  }
+
+  /** Waits until a read at this moment is linearizable on this node (ReadIndex). */
+  readBarrier(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(new ShuttingDownError());
+      if (this.role !== 'leader') return reject(this.notLeader());
+      this.reads.enqueue({ resolve, reject });
+      this.wake();
+    });
+  }
+
+  transferLeader(target: number): void {
+    if (this.role !== 'leader') throw this.notLeader();
+    if (!this.confState.voters.includes(target)) throw new UnknownMemberError(target);
+    this.raft.transferLeader(target as NodeId);
+    this.wake();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  get currentLeaderId(): number {
+    return this.leaderId;
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get lastSnapshotIndex(): number {
+    return this.snapshotIndex;
+  }
+
+  get membership(): ConfState {
+    return this.confState;
+  }
+
+  notLeader(): KvError {
+    if (this.leaderId === 0 || this.leaderId === this.options.id) return new NoLeaderError();
+    const leader = this.members.get(this.leaderId);
+    return new NotLeaderError(this.leaderId, leader?.clientAddress);
+  }
+
+  private refuseWrite(): KvError | undefined {
+    if (this.stopped) return new ShuttingDownError();
+    if (this.role !== 'leader') return this.notLeader();
+    if (this.pending.size + this.proposals.length >= PENDING_PROPOSALS_MAX) return new TooManyRequestsError();
+    return undefined;
+  }
+
+  // ---- the loop ----
+
+  private wake(): void {
+    if (this.turnScheduled || this.turnRunning || this.stopped) return;
+    this.turnScheduled = true;
+    setImmediate(() => void this.runTurns());
+  }
+
+  private hasWork(): boolean {
+    return this.inbox.length > 0 || this.proposals.length > 0 || this.pendingTicks > 0 || this.raft.hasReady();
+  }
+
+  private async runTurns(): Promise<void> {
+    this.turnScheduled = false;
+    if (this.turnRunning) return;
+    this.turnRunning = true;
+    try {
+      while (!this.stopped && this.hasWork()) {
+        this.stepInputs();
+        if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
+      }
+    } catch (error) {
+      this.logger.error('node-loop-failed', { error });
+      this.stopped = true;
+      this.onFatal(error);
+    } finally {
+      this.turnRunning = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private stepInputs(): void {
+    for (; this.pendingTicks > 0; this.pendingTicks--) this.raft.tick();
+    const messages = this.inbox.splice(0, this.inbox.length);
+    for (const m of messages) this.raft.step(m);
+    const proposals = this.proposals;
+    this.proposals = [];
+    for (const p of proposals) this.proposeNow(p);
+    const context = this.role === 'leader' ? this.reads.takeBatch(this.options.requestTimeoutMs) : undefined;
+    if (context !== undefined) this.raft.readIndex(context);
+  }
+
+  private proposeNow(p: QueuedProposal): void {
+    if (this.role !== 'leader') return p.reject(this.notLeader());
+    const result = p.kind === 'command' ? this.raft.propose(p.data) : this.raft.proposeConfChange(p.change!);
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'too-many-uncommitted':
+          return p.reject(new TooManyRequestsError());
+        case 'conf-change-pending':
+          return p.reject(new FailedPreconditionError('another membership change is in progress; retry when it completes'));
+        case 'transfer-in-progress':
+          return p.reject(new NoLeaderError('leadership is being transferred; retry shortly'));
+        default:
+          return p.reject(this.notLeader());
+      }
+    }
+    const status = this.raft.status();
+    this.pending.add(status.lastIndex, status.term, p, this.options.requestTimeoutMs);
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState !== undefined) this.onSoftState(ready.softState.role, ready.softState.leaderId);
+    this.transport.send(ready.messages);
+    if (ready.snapshot !== undefined && ready.snapshot.metadata !== undefined && ready.snapshot.metadata.index > 0) {
+      await this.restoreSnapshot(ready.snapshot);
+    }
+    // A received snapshot replaces the log: always make it durable.
+    const sync = ready.mustSync || ready.snapshot !== undefined;
+    await this.storage.write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync });
+    this.transport.send(ready.persistedMessages);
+    if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
+    for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
+    this.reads.applied(this.appliedIndex);
+    this.raft.advance(ready);
+    const force = this.snapshotAfterApply;
+    this.snapshotAfterApply = false;
+    await this.maybeSnapshot(force);
+  }
+
+  private onSoftState(role: RaftStatus['role'], leaderId: number): void {
+    const wasLeader = this.role === 'leader';
+    if (leaderId !== this.leaderId) this.events.event('leader-changed', { leaderId, term: this.raft.status().term });
+    this.role = role;
+    this.leaderId = leaderId;
+    if (wasLeader && role !== 'leader') {
+      // Pending writes may still commit under the next leader, so their outcome
+      // is unknown here (NOT_LEADER would claim nothing was applied). A retry
+      // with the same session is answered from the session table, never applied twice.
+      this.pending.rejectAll(() => new UnknownOutcomeError('leadership changed before the write committed; it may still be applied (retry with the same session to learn the result)'));
+      this.reads.rejectAll(() => this.notLeader());
+    }
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    let batch: Entry[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const results = await this.stateMachine.applyEntries(batch);
+      for (const r of results) {
+        const entry = batch.find((e) => e.index === r.index)!;
+        const outcome = r.result instanceof Error ? { error: r.result } : { value: r.result };
+        this.pending.settle(r.index, entry.term, outcome, () => this.notLeader());
+      }
+      batch = [];
+    };
+    for (const entry of entries) {
+      if (entry.type === EntryType.CONF_CHANGE) {
+        await flush();
+        await this.applyConfChange(entry);
+      } else {
+        batch.push(entry);
+      }
+    }
+    await flush();
+    const last = entries[entries.length - 1]!;
+    this.appliedIndex = last.index;
+  }
+
+  private async applyConfChange(entry: Entry): Promise<void> {
+    const change = ConfChange.decode(entry.data);
+    this.confState = this.raft.applyConfChange(change);
+    if (change.type === ConfChangeType.REMOVE_NODE) {
+      this.members.delete(change.nodeId);
+      this.transport.removePeer(change.nodeId);
+    } else if (change.context.length > 0) {
+      const member = Member.decode(change.context);
+      member.learner = change.type === ConfChangeType.ADD_LEARNER_NODE;
+      this.members.set(member);
+      this.transport.setPeer(member.id, member.peerAddress);
+    }
+    this.members.syncWith(this.confState);
+    await this.stateMachine.applyEntries([{ ...entry, data: Buffer.alloc(0), type: EntryType.NORMAL }]);
+    await this.storage.saveMembership(this.confState, this.members.list());
+    this.pending.settle(entry.index, entry.term, { value: undefined }, () => this.notLeader());
+    this.events.event('membership-changed', { index: entry.index, change: ConfChangeType[change.type], nodeId: change.nodeId });
+    if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.id) {
+      this.logger.warn('removed-from-cluster', { index: entry.index });
+    }
+    // A new member behind a compacted log needs a snapshot whose ConfState
+    // lists it (raft refuses one that does not), so cut a fresh one now.
+    if (change.type !== ConfChangeType.REMOVE_NODE && this.snapshotIndex > 0) this.snapshotAfterApply = true;
+  }
+
+  private async maybeSnapshot(force = false): Promise<void> {
+    if (!force && this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return;
+    if (this.appliedIndex <= this.snapshotIndex) return;
+    const index = this.appliedIndex;
+    const data = await encodeSnapshotPayload(this.members, this.stateMachine);
+    await this.storage.createSnapshot(index, this.confState, data);
+    this.snapshotIndex = index;
+    this.events.event('snapshot-taken', { index, bytes: data.length });
+  }
+
+  /** Takes a snapshot now (Cluster.Snapshot). */
+  async snapshotNow(): Promise<{ index: number; term: number; sizeBytes: number }> {
+    await this.whenIdle();
+    await this.maybeSnapshot(true);
+    const snapshot = this.storage.snapshot();
+    return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: snapshot.data.length };
+  }
+
+  private async restoreSnapshot(snapshot: Snapshot): Promise<void> {
+    const { members, stateMachineData } = decodeSnapshotPayload(snapshot.data);
+    await this.stateMachine.restore(stateMachineData, snapshot.metadata!.index);
+    this.members.replaceWith(members);
+    for (const m of members.list()) this.transport.setPeer(m.id, m.peerAddress);
+    this.confState = snapshot.metadata!.confState ?? this.confState;
+    await this.storage.saveMembership(this.confState, members.list());
+    this.appliedIndex = snapshot.metadata!.index;
+    this.snapshotIndex = snapshot.metadata!.index;
+    this.events.event('snapshot-restored', { index: this.appliedIndex, bytes: snapshot.data.length });
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.turnRunning) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    this.stopped = true;
+    this.pending.rejectAll(() => new ShuttingDownError());
+    this.reads.rejectAll(() => new ShuttingDownError());
+    for (const p of this.proposals) p.reject(new ShuttingDownError());
+    this.proposals = [];
+    await this.whenIdle();
+  }
+}
+
+/** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
+async function encodeSnapshotPayload(members: Members, stateMachine: NodeStateMachine): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const encodedMembers = members.encode();
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(encodedMembers.length);
+  parts.push(header, encodedMembers);
+  for await (const chunk of stateMachine.snapshot()) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+function decodeSnapshotPayload(data: Buffer): { members: Members; stateMachineData: Buffer } {
+  const length = data.readUInt32BE(0);
+  return { members: Members.decode(data.subarray(4, 4 + length)), stateMachineData: data.subarray(4 + length) };
+}

@@ -1,0 +1,122 @@
+/**
+ * Requests waiting on the raft log: proposals keyed by log index (resolved
+ * when that index is applied with the term it was proposed in) and linearizable
+ * reads waiting for a ReadIndex confirmation and then for the apply point.
+ * Every waiter has a deadline; nothing waits forever.
+ */
+import { setTimeout as delay } from 'node:timers';
+
+export interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+interface PendingProposal<T> extends Waiter<T> {
+  term: number;
+  timer: NodeJS.Timeout;
+}
+
+export class ProposalTracker<T> {
+  private readonly byIndex = new Map<number, PendingProposal<T>>();
+
+  constructor(private readonly timeoutError: () => Error) {}
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  add(index: number, term: number, waiter: Waiter<T>, timeoutMs: number): void {
+    const timer = delay(() => {
+      if (this.byIndex.get(index)?.timer === timer) {
+        this.byIndex.delete(index);
+        waiter.reject(this.timeoutError());
+      }
+    }, timeoutMs);
+    this.byIndex.set(index, { ...waiter, term, timer });
+  }
+
+  /** The entry at `index` was applied with `term`: settle its proposal, if any. */
+  settle(index: number, term: number, outcome: { value: T } | { error: Error }, lost: () => Error): void {
+    const pending = this.byIndex.get(index);
+    if (pending === undefined) return;
+    this.byIndex.delete(index);
+    clearTimeout(pending.timer);
+    // Another leader's entry replaced ours at this index: ours was never applied.
+    if (pending.term !== term) return pending.reject(lost());
+    if ('value' in outcome) pending.resolve(outcome.value);
+    else pending.reject(outcome.error);
+  }
+
+  rejectAll(error: () => Error): void {
+    for (const pending of this.byIndex.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error());
+    }
+    this.byIndex.clear();
+  }
+}
+
+interface PendingRead {
+  waiters: Waiter<void>[];
+  index: number | undefined;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Linearizable reads are batched: all reads that arrive in one loop turn share
+ * one ReadIndex request (one heartbeat round), identified by a context number.
+ */
+export class ReadTracker {
+  private nextContext = 1;
+  private readonly byContext = new Map<number, PendingRead>();
+  private batch: Waiter<void>[] = [];
+
+  constructor(private readonly timeoutError: () => Error) {}
+
+  enqueue(waiter: Waiter<void>): void {
+    this.batch.push(waiter);
+  }
+
+  /** Takes the queued reads as one batch; returns its context, or undefined if none. */
+  takeBatch(timeoutMs: number): Buffer | undefined {
+    if (this.batch.length === 0) return undefined;
+    const context = this.nextContext++;
+    const waiters = this.batch;
+    this.batch = [];
+    const timer = delay(() => {
+      if (this.byContext.delete(context)) for (const w of waiters) w.reject(this.timeoutError());
+    }, timeoutMs);
+    this.byContext.set(context, { waiters, index: undefined, timer });
+    const buffer = Buffer.alloc(8);
+    buffer.writeDoubleBE(context);
+    return buffer;
+  }
+
+  /** Raft confirmed the read batch `context` at `index`. */
+  confirmed(context: Uint8Array, index: number): void {
+    if (context.length !== 8) return;
+    const id = Buffer.from(context.buffer, context.byteOffset, 8).readDoubleBE(0);
+    const pending = this.byContext.get(id);
+    if (pending !== undefined && pending.index === undefined) pending.index = index;
+  }
+
+  /** Releases every confirmed batch whose index has been applied. */
+  applied(appliedIndex: number): void {
+    for (const [context, pending] of this.byContext) {
+      if (pending.index === undefined || pending.index > appliedIndex) continue;
+      this.byContext.delete(context);
+      clearTimeout(pending.timer);
+      for (const w of pending.waiters) w.resolve();
+    }
+  }
+
+  rejectAll(error: () => Error): void {
+    for (const w of this.batch) w.reject(error());
+    this.batch = [];
+    for (const pending of this.byContext.values()) {
+      clearTimeout(pending.timer);
+      for (const w of pending.waiters) w.reject(error());
+    }
+    this.byContext.clear();
+  }
+}

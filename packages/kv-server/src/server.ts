@@ -1,0 +1,245 @@
+/**
+ * startNode(): opens storage, builds the raft loop, and serves gRPC (peer
+ * transport, KV, Cluster, health, reflection) on --addr and HTTP on
+ * --client-addr. stop() is graceful: stop accepting, fail in-flight requests
+ * with SHUTTING_DOWN, finish the loop turn in progress, close storage.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ClusterServiceService,
+  ConfChange,
+  ConfChangeType,
+  type Entry,
+  EntryType,
+  KVServiceService,
+  Member,
+  RaftTransportServiceService,
+} from '@cairn/proto';
+import type { NodeStorage } from './node-storage.js';
+import { clusterService } from './api/cluster-service.js';
+import { addHealthAndReflection } from './api/health.js';
+import { createHttpServer } from './api/http-server.js';
+import { KvApi } from './api/kv-api.js';
+import { kvService } from './api/kv-service.js';
+import type { NodeOptions } from './config.js';
+import { InternalError, KvError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { Members } from './members.js';
+import { Metrics } from './metrics.js';
+import { RaftLoop } from './node.js';
+import { openNodeStores } from './stores.js';
+import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
+
+export const CAIRN_VERSION = '0.1.0';
+const RECENT_EVENTS_MAX = 50;
+
+/** A startup failure the operator can fix (port in use, bad data dir, ...). */
+export class StartupError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface StartNodeOptions extends NodeOptions {
+  logger?: Logger;
+  /** Called when the node loop hits an unrecoverable error. @default exits the process */
+  onFatal?: (error: unknown) => void;
+}
+
+export interface RunningNode {
+  readonly id: number;
+  /** The bound gRPC address (peers and clients). */
+  readonly grpcAddress: string;
+  /** The bound HTTP address, if HTTP is served. */
+  readonly httpAddress: string | undefined;
+  readonly loop: RaftLoop;
+  stop(): Promise<void>;
+}
+
+export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
+  const logger = options.logger ?? createLogger(options.logLevel, { node: options.id });
+  const startedAtMs = Date.now();
+  const events: Array<{ time: string; kind: string; fields: Record<string, unknown> }> = [];
+  const recordEvent = (kind: string, fields: Record<string, unknown>): void => {
+    events.push({ time: new Date().toISOString(), kind, fields });
+    if (events.length > RECENT_EVENTS_MAX) events.shift();
+    logger.info(kind, fields);
+  };
+
+  const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  const grpcPort = await bindGrpc(grpcServer, options.addr);
+  const grpcAddress = `${hostOf(options.addr)}:${grpcPort}`;
+  let httpServer: HttpServer | undefined;
+  let httpAddress: string | undefined;
+  const stores = await openNodeStores(options.dataDir, { clusterId: options.clusterId, nodeId: options.id }, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
+    grpcServer.forceShutdown();
+    throw error;
+  });
+  try {
+    const self: Member = { id: options.id, peerAddress: grpcAddress, clientAddress: grpcAddress, httpAddress: '', learner: false };
+    await bootstrapIfNew(options, stores.storage, self, logger);
+    const members = Members.fromList(stores.storage.members());
+    const metrics = new Metrics();
+    const loop = RaftLoop.create(
+      options,
+      stores.storage,
+      stores.stateMachine,
+      members,
+      (getLoop) =>
+        new GrpcTransport(
+          options.id,
+          options.clusterId,
+          {
+            receive: (messages) => getLoop().receive(messages),
+            unreachable: (peer) => getLoop().unreachable(peer),
+            snapshotStatus: (peer, ok) => getLoop().snapshotStatus(peer, ok),
+            // A node that joined empty accepts the first leader of its cluster.
+            isMember: (peer) => members.size === 0 || members.has(peer) || getLoop().membership.voters.includes(peer) || getLoop().membership.learners.includes(peer),
+            peerHttpAddress: (peer, address) => {
+              const member = members.get(peer);
+              if (member !== undefined) member.httpAddress = address;
+            },
+          },
+          logger,
+          '',
+          grpcAddress,
+        ),
+      logger,
+      { event: recordEvent },
+      options.onFatal ??
+        ((error) => {
+          logger.error('fatal', { error });
+          process.exit(1);
+        }),
+    );
+    for (const m of members.list()) loop.transport.setPeer(m.id, m.peerAddress);
+    metrics.gauge('cairn_raft_term', 'Current raft term.', () => loop.status().term);
+    metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
+    metrics.gauge('cairn_raft_applied_index', 'Applied index.', () => loop.applied);
+    metrics.gauge('cairn_raft_is_leader', '1 if this node is the leader.', () => (loop.isLeader ? 1 : 0));
+
+    const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
+    const statusSource = { loop, reader: stores.stateMachine, clusterId: options.clusterId, startedAtMs, version: CAIRN_VERSION };
+    grpcServer.addService(RaftTransportServiceService, loop.transport.service());
+    grpcServer.addService(KVServiceService, kvService(api, logger, metrics));
+    grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
+    const health = addHealthAndReflection(grpcServer, logger);
+
+    if (options.clientAddr !== undefined) {
+      httpServer = createHttpServer({ api, status: statusSource, metrics, logger, valueBytesMax: options.valueBytesMax, recentEvents: () => events });
+      httpAddress = await listenHttp(httpServer, options.clientAddr);
+      (loop.transport as { httpAddress: string }).httpAddress = httpAddress;
+      const me = members.get(options.id);
+      if (me !== undefined) me.httpAddress = httpAddress;
+    }
+    loop.start();
+    health.setServing(true);
+    logger.info('node-started', { grpc: grpcAddress, http: httpAddress, dataDir: options.dataDir, members: members.list().map((m) => m.id) });
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopping ??= (async () => {
+        logger.info('node-stopping');
+        health.setServing(false);
+        httpServer?.close();
+        httpServer?.closeAllConnections();
+        await loop.stop();
+        loop.transport.close();
+        await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+        grpcServer.forceShutdown();
+        await stores.close();
+        logger.info('node-stopped');
+      })());
+    return { id: options.id, grpcAddress, httpAddress, loop, stop };
+  } catch (error) {
+    grpcServer.forceShutdown();
+    httpServer?.close();
+    await stores.close();
+    throw error;
+  }
+}
+
+type BootstrapStorage = Pick<NodeStorage, 'initialState' | 'lastIndex' | 'members' | 'saveMembership' | 'write'>;
+
+/**
+ * A fresh data dir of an initial member gets the genesis configuration as
+ * committed conf-change entries 1..N (etcd's Bootstrap), not just a stored
+ * ConfState: a node that joins later replays the log from index 1 and so
+ * learns every original voter and its address, instead of starting from an
+ * empty configuration in which it would count itself as the only voter.
+ * Every initial member writes the same entries, because they are built from
+ * the same sorted member list.
+ */
+async function bootstrapIfNew(options: NodeOptions, storage: BootstrapStorage, self: Member, logger: Logger): Promise<void> {
+  const { confState } = storage.initialState();
+  const isNew = confState.voters.length === 0 && confState.learners.length === 0 && storage.lastIndex() === 0;
+  if (!isNew) {
+    const mine = storage.members().find((m) => m.id === options.id);
+    if (mine !== undefined && mine.peerAddress !== self.peerAddress) logger.warn('address-changed', { was: mine.peerAddress, now: self.peerAddress });
+    return;
+  }
+  if (options.join) {
+    logger.info('joining', { note: 'waiting to be added with kvctl member add' });
+    return;
+  }
+  const members: Member[] = [self, ...options.peers.map((p) => ({ id: p.id, peerAddress: p.address, clientAddress: p.address, httpAddress: '', learner: false }))]
+    .map((m) => ({ ...m, httpAddress: '' }))
+    .sort((a, b) => a.id - b.id);
+  const entries: Entry[] = members.map((member, i) => ({
+    term: 1,
+    index: i + 1,
+    type: EntryType.CONF_CHANGE,
+    data: Buffer.from(ConfChange.encode({ type: ConfChangeType.ADD_NODE, nodeId: member.id, context: Buffer.from(Member.encode(member).finish()) }).finish()),
+  }));
+  await storage.write({ entries, hardState: { term: 1, vote: 0, commit: entries.length }, snapshot: undefined }, { sync: true });
+  const voters = members.map((m) => m.id);
+  await storage.saveMembership({ voters, learners: [], votersOutgoing: [] }, members);
+  logger.info('bootstrapped', { voters });
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+      if (error) {
+        const inUse = /EADDRINUSE|address already in use|No address added/i.test(error.message);
+        reject(new StartupError(inUse ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED', inUse ? `--addr ${address}: the port is already in use` : `--addr ${address}: cannot listen (${error.message.split('\n')[0]})`));
+      } else resolve(port);
+    });
+  });
+}
+
+function listenHttp(server: HttpServer, address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const host = hostOf(address).replace(/^\[|\]$/g, '');
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new StartupError(error.code === 'EADDRINUSE' ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED', error.code === 'EADDRINUSE' ? `--client-addr ${address}: the port is already in use` : `--client-addr ${address}: cannot listen (${error.code ?? error.message})`));
+    });
+    server.listen(port, host, () => {
+      const bound = server.address() as AddressInfo;
+      resolve(`${hostOf(address)}:${bound.port}`);
+    });
+  });
+}
+
+export function describeStartupError(error: unknown): { code: string; message: string } {
+  if (error instanceof StartupError) return { code: error.code, message: error.message };
+  if (error instanceof KvError) return { code: error.code, message: error.message };
+  if (error instanceof InternalError) return { code: 'INTERNAL', message: error.message };
+  const err = error as NodeJS.ErrnoException;
+  if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' || err?.code === 'LEVEL_LOCKED' || /lock/i.test(String(err?.message))) {
+    return { code: 'DATA_DIR_LOCKED', message: 'the data dir is in use by another process (is a node already running on it?)' };
+  }
+  if (err?.code === 'EACCES') return { code: 'PERMISSION_DENIED', message: `permission denied: ${err.path ?? ''}` };
+  return { code: 'INTERNAL', message: String(err?.message ?? error).split('\n')[0] ?? 'unknown error' };
+}

@@ -1,0 +1,182 @@
+/**
+ * Real-process clusters for tests: each node is a `cairn-server` child process
+ * on 127.0.0.1 with OS-assigned ports and a temporary data dir, removed on stop.
+ * (NATS's `NatsServer.start()` pattern.) Clients are plain generated gRPC
+ * clients, since the server package may not import the clerk.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { ClusterServiceClient, ErrorDetail, KVServiceClient, type StatusResponse } from '@cairn/proto';
+import { waitFor } from './wait-for.js';
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'main.ts');
+
+/** Asks the OS for a free port (bind to port 0, read it, release it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NodeProcess {
+  id: number;
+  grpcAddress: string;
+  httpAddress: string;
+  dataDir: string;
+  process: ChildProcess | undefined;
+  stderr: string;
+  stdout: string;
+  kv: KVServiceClient;
+  cluster: ClusterServiceClient;
+}
+
+export interface ClusterOptions {
+  size: number;
+  chaos?: boolean;
+  extraArgs?: string[];
+  clusterId?: string;
+}
+
+export class TestCluster {
+  readonly nodes: NodeProcess[] = [];
+  private readonly root = mkdtempSync(join(tmpdir(), 'cairn-cluster-'));
+
+  static async start(options: ClusterOptions): Promise<TestCluster> {
+    const cluster = new TestCluster(options);
+    for (let id = 1; id <= options.size; id++) await cluster.addNodeSlot(id);
+    await Promise.all(cluster.nodes.map((n) => cluster.launch(n, cluster.peerArgs())));
+    return cluster;
+  }
+
+  private constructor(private readonly options: ClusterOptions) {}
+
+  async addNodeSlot(id: number): Promise<NodeProcess> {
+    const grpcAddress = `127.0.0.1:${await freePort()}`;
+    const httpAddress = `127.0.0.1:${await freePort()}`;
+    const node: NodeProcess = {
+      id,
+      grpcAddress,
+      httpAddress,
+      dataDir: join(this.root, `node-${id}`),
+      process: undefined,
+      stderr: '',
+      stdout: '',
+      kv: new KVServiceClient(grpcAddress, grpc.credentials.createInsecure()),
+      cluster: new ClusterServiceClient(grpcAddress, grpc.credentials.createInsecure()),
+    };
+    this.nodes.push(node);
+    return node;
+  }
+
+  peerArgs(): string[] {
+    return this.nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpcAddress}`]);
+  }
+
+  node(id: number): NodeProcess {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts) a node's process and waits until it serves. */
+  async launch(node: NodeProcess, extra: string[] = []): Promise<void> {
+    const args = [
+      '--conditions=@cairn/source', '--import', 'tsx', MAIN,
+      '--id', String(node.id), '--addr', node.grpcAddress, '--client-addr', node.httpAddress, '--data-dir', node.dataDir,
+      '--cluster-id', this.options.clusterId ?? 'test', '--tick-ms', '50', '--log-level', 'info',
+      ...(this.options.chaos ? ['--chaos'] : []), ...(this.options.extraArgs ?? []), ...extra,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.process = child;
+    node.stdout = '';
+    node.stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (node.stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (node.stderr += c.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`node ${node.id} exited with ${code} during start: ${node.stderr.slice(-500)}`))),
+    );
+    await Promise.race([waitFor(() => node.stdout.includes('serving gRPC'), { deadlineMs: 20_000, what: `node ${node.id} to serve` }), exited]);
+    child.removeAllListeners('exit');
+  }
+
+  /** kill -9: no shutdown, no flush. */
+  async kill(node: NodeProcess): Promise<void> {
+    await this.signal(node, 'SIGKILL');
+  }
+
+  /** SIGTERM and wait for a graceful exit; returns the exit code. */
+  async terminate(node: NodeProcess): Promise<number | null> {
+    return this.signal(node, 'SIGTERM');
+  }
+
+  private signal(node: NodeProcess, signal: NodeJS.Signals): Promise<number | null> {
+    const child = node.process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    node.process = undefined;
+    return new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill(signal);
+    });
+  }
+
+  wipe(node: NodeProcess): void {
+    rmSync(node.dataDir, { recursive: true, force: true });
+  }
+
+  async status(node: NodeProcess): Promise<StatusResponse> {
+    return unaryCall<StatusResponse>((cb) => node.cluster.status({}, new grpc.Metadata(), { deadline: Date.now() + 2000 }, cb));
+  }
+
+  /** Waits until the live nodes agree on one leader; returns it. */
+  async waitForLeader(deadlineMs = 15_000): Promise<NodeProcess> {
+    return waitFor(
+      async () => {
+        const live = this.nodes.filter((n) => n.process !== undefined);
+        const statuses = await Promise.all(live.map((n) => this.status(n).catch(() => undefined)));
+        const leaders = statuses.filter((s) => s?.role === 'leader');
+        if (leaders.length !== 1) return undefined;
+        const leaderId = leaders[0]!.id;
+        const agreeing = statuses.filter((s) => s?.leaderId === leaderId).length;
+        return agreeing * 2 > this.nodes.length ? this.node(leaderId) : undefined;
+      },
+      { deadlineMs, intervalMs: 50, what: 'a leader' },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n)));
+    // CAIRN_TEST_LOGS=dir keeps every node's log for debugging a failed run.
+    const keep = process.env.CAIRN_TEST_LOGS;
+    if (keep) for (const n of this.nodes) writeFileSync(join(keep, `${Date.now()}-node-${n.id}.log`), n.stderr);
+    for (const n of this.nodes) {
+      n.kv.close();
+      n.cluster.close();
+    }
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Promisifies a grpc-js unary call; a failure carries the decoded ErrorDetail. */
+export function unaryCall<T>(start: (callback: (error: grpc.ServiceError | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    start((error, value) => {
+      if (error) {
+        const raw = error.metadata?.get('cairn-error-bin')[0];
+        const detail = raw instanceof Buffer ? ErrorDetail.decode(raw) : undefined;
+        reject(Object.assign(error, { detail }));
+      } else resolve(value as T);
+    });
+  });
+}
+
+export type CallError = grpc.ServiceError & { detail?: ErrorDetail };
