@@ -6,9 +6,10 @@ import tseslint from 'typescript-eslint';
 const depConstraints = [
   { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:proto'] },
-  { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:proto', 'scope:core'] },
-  { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:proto'] },
-  { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:proto', 'scope:client'] },
+  { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:proto', 'scope:core', 'scope:testkit'] },
+  { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:proto', 'scope:testkit'] },
+  { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:proto', 'scope:client', 'scope:testkit'] },
+  { sourceTag: 'scope:testkit', onlyDependOnLibsWithTags: ['scope:proto'] },
 ];
 
 /** @param {{ deterministic?: boolean }} options */
@@ -26,6 +27,11 @@ export function cairnConfig(options = {}) {
       },
     },
   ];
+  // The testkit is for tests only: no package's production code may use it.
+  configs.push({
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: '@cairn/testkit', message: 'test helpers are for test/ only' }] }] },
+  });
   if (options.deterministic) {
     // raft-core must be a pure state machine: time enters as tick(), randomness
     // through the injected Rng, I/O leaves as Ready effects.

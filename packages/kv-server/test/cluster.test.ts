@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Consistency } from '@cairn/proto';
-import { type CallError, TestCluster, unaryCall } from './helpers/cluster.js';
+import { type CallError, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
 import { TestClient } from './helpers/kv-client.js';
-import { waitFor } from './helpers/wait-for.js';
 
 describe('a 3-node cluster', () => {
   let cluster: TestCluster;

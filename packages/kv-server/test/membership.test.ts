@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MembersResponse } from '@cairn/proto';
-import { type CallError, TestCluster, unaryCall } from './helpers/cluster.js';
+import { type CallError, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
 import { TestClient } from './helpers/kv-client.js';
-import { waitFor } from './helpers/wait-for.js';
 
 describe('membership and leadership at runtime', () => {
   let cluster: TestCluster;

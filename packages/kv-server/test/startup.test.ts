@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Consistency } from '@cairn/proto';
-import { type CallError, freePort, TestCluster, unaryCall } from './helpers/cluster.js';
+import { type CallError, freePort, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts');
 
@@ -127,8 +127,7 @@ describe('bad requests', () => {
     const stranger = await TestCluster.start({ size: 1, clusterId: 'stranger', extraArgs: ['--peer', `2=${cluster.node(1).grpcAddress}`] });
     try {
       // The stranger (id 1 of 'stranger') campaigns and messages our node as its peer 2.
-      const { waitFor } = await import('./helpers/wait-for.js');
-      await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 15_000 });
+            await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 15_000 });
       assert.match(cluster.node(1).stderr, /cluster id mismatch|message for node/);
     } finally {
       await stranger.stop();

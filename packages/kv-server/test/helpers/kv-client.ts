@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Consistency, type KeyValue } from '@cairn/proto';
-import { type CallError, type NodeProcess, type TestCluster, unaryCall } from './cluster.js';
+import { type CallError, type NodeProcess, type TestCluster, unaryCall } from '@cairn/testkit';
 
 const RETRYABLE = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'UNAVAILABLE', 'SHUTTING_DOWN', 'TOO_MANY_REQUESTS']);
 

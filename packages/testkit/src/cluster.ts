@@ -1,3 +1,4 @@
+// Shared by every package's real-process tests; nodes run from TypeScript sources.
 /**
  * Real-process clusters for tests: each node is a `cairn-server` child process
  * on 127.0.0.1 with OS-assigned ports and a temporary data dir, removed on stop.
@@ -14,7 +15,8 @@ import * as grpc from '@grpc/grpc-js';
 import { ClusterServiceClient, ErrorDetail, KVServiceClient, type StatusResponse } from '@cairn/proto';
 import { waitFor } from './wait-for.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'main.ts');
+// Spawned by path, not imported: the testkit does not depend on the server.
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kv-server', 'src', 'main.ts');
 
 /** Asks the OS for a free port (bind to port 0, read it, release it). */
 export function freePort(): Promise<number> {
