@@ -23,14 +23,14 @@ function run(args) {
   }
 }
 
-function listFiles(dir) {
+function listFiles(dir, root = dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...listFiles(path));
-    else out.push(path);
+    if (statSync(path).isDirectory()) out.push(...listFiles(path, root));
+    else out.push(relative(root, path));
   }
-  return out.map((p) => relative(dir, p)).sort();
+  return out.sort();
 }
 
 run(['lint']);
