@@ -134,7 +134,7 @@ export class Clerk {
     const keyBytes = toKey(key);
     const consistency = options.consistency ?? 'linearizable';
     return this.recorded('get', { key: keyBytes }, {}, async () => {
-      const response = await this.executor.execute('get', { key: keyBytes, consistency: toWireConsistency(consistency) }, readPlan(consistency), options);
+      const response = await this.executor.execute('get', { key: keyBytes, consistency: toWireConsistency(consistency) }, readPlan(consistency, options.endpoint), options);
       return fromWireKeyValue(response.kv);
     }, (kv) => ({ resultBytes: kv === undefined ? null : kv.value }));
   }
@@ -184,7 +184,7 @@ export class Clerk {
       consistency: toWireConsistency(consistency),
       keysOnly: options.keysOnly ?? false,
     };
-    const response = await this.executor.execute('range', request, readPlan(consistency), options);
+    const response = await this.executor.execute('range', request, readPlan(consistency, options.endpoint), options);
     return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more };
   }
 
@@ -354,8 +354,8 @@ function toWireConsistency(consistency: Consistency): WireConsistency {
   throw new InvalidArgumentError(`consistency must be 'linearizable' or 'serializable'`);
 }
 
-function readPlan(consistency: Consistency): CallPlan {
-  return { mode: 'read', leaderOnly: consistency === 'linearizable' };
+function readPlan(consistency: Consistency, endpoint: string | undefined): CallPlan {
+  return { mode: 'read', leaderOnly: consistency === 'linearizable', endpoint };
 }
 
 function nodePlan(options: NodeCallOptions): CallPlan {

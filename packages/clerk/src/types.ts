@@ -28,6 +28,13 @@ export interface CallOptions {
 export interface GetOptions extends CallOptions {
   /** @default 'linearizable' */
   readonly consistency?: Consistency;
+  /**
+   * Ask only this node (client address): no redirects, no rotation. A
+   * serializable read is then answered from that node's state alone; a
+   * linearizable one fails with `NotLeaderError` when the node is a follower.
+   * @default the known leader, else the pool
+   */
+  readonly endpoint?: string;
 }
 
 export interface PutOptions extends CallOptions {
@@ -70,6 +77,8 @@ export interface RangeOptions extends CallOptions {
   readonly keysOnly?: boolean;
   /** @default 'linearizable' */
   readonly consistency?: Consistency;
+  /** Ask only this node, as `GetOptions.endpoint`. @default the known leader, else the pool */
+  readonly endpoint?: string;
 }
 
 export interface RangeResult {

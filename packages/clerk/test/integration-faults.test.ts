@@ -1,0 +1,214 @@
+// Goal: the clerk keeps its promises against a real cluster under faults: a write either
+// succeeds or fails with TimeoutError / UnavailableError / UnknownOutcomeError (never another
+// class or a raw gRPC error); every acknowledged write is durable and applied exactly once;
+// a partitioned node never serves a stale linearizable read and catches up once healed.
+// Method: one real 3-node chaos cluster (cairn-server processes on 127.0.0.1, OS-assigned
+// ports) shared by the tests. Several Clerks append unique tokens (`<clerk>:<n>;`) to a
+// shared key while the leader is killed (kill -9), partitioned (InjectFault PARTITION), or
+// drops its outgoing messages (InjectFault DROP) with clerks on a short request timeout so
+// they resend writes with the same (clientId, seq). The final value is then checked token by
+// token against what each clerk saw. Synchronisation is waitFor with deadlines only.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type NodeProcess, TestCluster, waitFor } from '@cairn/testkit';
+import { Clerk, ClerkError, type HistoryRecord, JsonLinesHistory, NoLeaderError, NotLeaderError, TimeoutError } from '../src/index.js';
+import {
+  addressesOf,
+  clearFaults,
+  ClerkWorker,
+  describeError,
+  exactlyOnceViolations,
+  isolate,
+  RecordingTransport,
+  waitForNewLeader,
+} from './integration-support.js';
+
+describe('a clerk against a 3-node chaos cluster', () => {
+  let cluster: TestCluster;
+  let control: Clerk;
+
+  before(async () => {
+    cluster = await TestCluster.start({ size: 3, chaos: true });
+    await cluster.waitForLeader();
+    control = await Clerk.connect({ endpoints: addressesOf(cluster) });
+  });
+
+  after(async () => {
+    control?.close();
+    await cluster?.stop();
+  });
+
+  /** Restarts a killed node and waits until it follows the current leader again. */
+  async function relaunch(node: NodeProcess): Promise<void> {
+    await cluster.launch(node, cluster.peerArgs());
+    const leader = await cluster.waitForLeader();
+    await waitFor(async () => (await cluster.status(node)).leaderId === leader.id, { deadlineMs: 20_000, what: `node ${node.id} to rejoin` });
+  }
+
+  /** Every key under `prefix` with its value (linearizable, paged). */
+  async function readAll(prefix: string): Promise<Map<string, string>> {
+    const values = new Map<string, string>();
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await control.range(prefix, { limit: 500, ...(startAfter === undefined ? {} : { startAfter }) });
+      for (const kv of page.kvs) values.set(kv.key.toString(), kv.value.toString());
+      if (!page.more) return values;
+      startAfter = page.kvs.at(-1)!.key.toString();
+    }
+  }
+
+  test('kill -9 of the leader under load from three clerks: typed failures only, a new leader serves, acknowledged puts survive', async () => {
+    const clerks = await Promise.all(['a', 'b', 'c'].map(() => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 1_000, deadlineMs: 8_000 })));
+    const workers = clerks.map((clerk, index) => new ClerkWorker(`k${index}`, clerk, { logKey: 'kill/log', putPrefix: 'kill/' }));
+    try {
+      workers.forEach((worker) => worker.start());
+      await Promise.all(workers.map((worker) => worker.progress(5, 'appends before the kill')));
+      const former = await cluster.waitForLeader();
+      await cluster.kill(former);
+      const leader = await waitForNewLeader(cluster, former.id);
+      await Promise.all(workers.map((worker) => worker.progress(10, 'appends after the kill')));
+      await Promise.all(workers.map((worker) => worker.stop()));
+
+      assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
+      for (const clerk of clerks) assert.equal(clerk.knownLeader()?.address, leader.grpcAddress);
+      const stored = await readAll('kill/k');
+      for (const worker of workers) {
+        for (const [key, { value, outcome }] of worker.puts) {
+          if (outcome === 'ok') assert.equal(stored.get(key), value, `acknowledged put ${key}`);
+          if (outcome === 'not-applied') assert.equal(stored.has(key), false, `put ${key} failed as not applied but is stored`);
+        }
+      }
+      const log = (await control.get('kill/log'))?.value.toString() ?? '';
+      assert.deepEqual(exactlyOnceViolations(log, workers), []);
+      await relaunch(former);
+    } finally {
+      clerks.forEach((clerk) => clerk.close());
+    }
+  });
+
+  test('appends are applied exactly once while replies are lost, the leader is partitioned and then killed', async (t) => {
+    const historyDir = process.env.CAIRN_TEST_HISTORY ?? mkdtempSync(join(tmpdir(), 'cairn-clerk-history-'));
+    const historyPath = join(historyDir, `exactly-once-${Date.now()}.jsonl`);
+    const historyStream = createWriteStream(historyPath);
+    const history = new JsonLinesHistory(historyStream);
+    const transport = new RecordingTransport();
+    // A short request timeout makes clerks give up on slow attempts and resend the same (clientId, seq).
+    const clerks = await Promise.all(
+      [0, 1, 2].map(() => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 200, deadlineMs: 8_000, history }, { transport })),
+    );
+    const workers = clerks.map((clerk, index) => new ClerkWorker(`x${index}`, clerk, { logKey: 'once/log' }));
+    try {
+      workers.forEach((worker) => worker.start());
+      await Promise.all(workers.map((worker) => worker.progress(3, 'appends before faults')));
+
+      // Phase 1: bursts of total loss on the leader's outgoing messages, shorter than an
+      // election timeout, so writes stall, clerks time out and resend to the same leader.
+      await waitFor(
+        async () => {
+          const leader = await cluster.waitForLeader();
+          await control.injectFault({ kind: 'drop', dropRate: 1, durationMs: 300 }, { endpoint: leader.grpcAddress });
+          await workers[0]!.progress(1, 'an append after a drop burst');
+          return transport.resentToSameNode().length >= 3;
+        },
+        { deadlineMs: 30_000, intervalMs: 0, what: 'writes resent to the same node with the same session' },
+      );
+
+      // Phase 2: the leader is cut off; the majority elects another and the clerks follow.
+      const partitioned = await cluster.waitForLeader();
+      await isolate(control, cluster, partitioned);
+      await waitForNewLeader(cluster, partitioned.id);
+      await Promise.all(workers.map((worker) => worker.progress(3, 'appends during the partition')));
+      await clearFaults(control, cluster);
+
+      // Phase 3: kill -9 of the leader.
+      const killed = await cluster.waitForLeader();
+      await cluster.kill(killed);
+      await waitForNewLeader(cluster, killed.id);
+      await Promise.all(workers.map((worker) => worker.progress(3, 'appends after the kill')));
+      await Promise.all(workers.map((worker) => worker.stop()));
+
+      assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
+      const log = (await control.get('once/log'))?.value.toString() ?? '';
+      assert.deepEqual(exactlyOnceViolations(log, workers), []);
+      const outcomes = workers.map((worker) => [...worker.tokens.values()]).flat();
+      t.diagnostic(`appends: ${outcomes.filter((o) => o === 'ok').length} ok, ${outcomes.filter((o) => o === 'unknown').length} unknown, ` +
+        `${outcomes.filter((o) => o === 'not-applied').length} not applied; ${transport.resentToSameNode().length} sessions resent to the same node`);
+      await relaunch(killed);
+    } finally {
+      clerks.forEach((clerk) => clerk.close());
+      await new Promise((resolve) => historyStream.end(resolve));
+    }
+    t.diagnostic(`history kept at ${historyPath}`);
+    assert.deepEqual(historyViolations(readFileSync(historyPath, 'utf8'), workers), []);
+  });
+
+  test('a partitioned follower: the majority keeps serving, its linearizable reads fail or redirect, never stale; it catches up after CLEAR', async () => {
+    const leader = await cluster.waitForLeader();
+    const isolated = cluster.nodes.find((node) => node.id !== leader.id)!;
+    await control.put('part/k', 'before');
+    await waitFor(async () => (await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'before', {
+      what: 'the follower to apply the first value',
+    });
+
+    await isolate(control, cluster, isolated);
+    const clerk = await Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 500, deadlineMs: 5_000 });
+    // Connected through the isolated node only: reads there must redirect to the leader or fail.
+    const viaIsolated = Clerk.lazy({ endpoints: [isolated.grpcAddress], membersRefreshMs: 0, requestTimeoutMs: 500, deadlineMs: 2_000 });
+    try {
+      for (let n = 1; n <= 5; n++) assert.equal((await clerk.put('part/k', `after-${n}`)).version, 1 + n);
+      // The stale copy is really there: a serializable read on the isolated node still sees it.
+      assert.equal((await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString(), 'before');
+      const pinned = await clerk.get('part/k', { endpoint: isolated.grpcAddress, deadlineMs: 2_000 }).then(
+        (kv) => `returned ${kv?.value.toString()}`,
+        (error: unknown) => error,
+      );
+      assert.ok(pinned instanceof NotLeaderError || pinned instanceof TimeoutError || pinned instanceof NoLeaderError, `pinned read: ${describeError(pinned)}`);
+      const redirected = await viaIsolated.get('part/k').then(
+        (kv) => kv?.value.toString(),
+        (error: unknown) => error,
+      );
+      if (typeof redirected === 'string') assert.equal(redirected, 'after-5');
+      else assert.ok(redirected instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE', 'NOT_LEADER'].includes(redirected.code), describeError(redirected));
+
+      await clearFaults(control, cluster);
+      await waitFor(async () => (await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'after-5', {
+        deadlineMs: 15_000,
+        what: 'the healed node to catch up',
+      });
+      assert.equal((await viaIsolated.get('part/k'))?.value.toString(), 'after-5');
+    } finally {
+      clerk.close();
+      viaIsolated.close();
+    }
+  });
+});
+
+/** Checks the recorded history: invoke/return pairs, and append returns matching what the workers saw. */
+function historyViolations(jsonl: string, workers: readonly ClerkWorker[]): string[] {
+  const records = jsonl.trim().split('\n').map((line) => JSON.parse(line) as HistoryRecord);
+  const violations: string[] = [];
+  const open = new Map<string, HistoryRecord>();
+  const expectedType = { ok: 'ok', unknown: 'info', 'not-applied': 'fail' } as const;
+  const outcomes = new Map(workers.flatMap((worker) => [...worker.tokens]));
+  for (const record of records) {
+    const id = `${record.process}#${record.id}`;
+    if (record.type === 'invoke') {
+      if (open.has(id)) violations.push(`${id} invoked twice`);
+      open.set(id, record);
+      continue;
+    }
+    const invoke = open.get(id);
+    open.delete(id);
+    if (invoke === undefined) violations.push(`${id} returned without an invoke`);
+    else if (invoke.value !== record.value || invoke.op !== record.op) violations.push(`${id} return does not repeat its arguments`);
+    if (record.time < (invoke?.time ?? 0)) violations.push(`${id} returned before it was invoked`);
+    const outcome = record.op === 'append' && record.value !== undefined ? outcomes.get(record.value) : undefined;
+    if (outcome !== undefined && expectedType[outcome] !== record.type) violations.push(`${id} ${record.value} recorded ${record.type}, worker saw ${outcome}`);
+  }
+  for (const id of open.keys()) violations.push(`${id} never returned`);
+  if (records.length === 0) violations.push('empty history');
+  return violations;
+}
