@@ -1,0 +1,48 @@
+/**
+ * Reads the clerk's JSON-lines history and pairs invoke/return records into
+ * operations. Field meanings follow packages/clerk/README.md "History format".
+ */
+import type { HistoryOp, HistoryRecord, HistoryRecordType } from '@cairn/clerk';
+import { HistoryFormatError } from './errors.js';
+
+const RECORD_TYPES: ReadonlySet<string> = new Set<HistoryRecordType>(['invoke', 'ok', 'fail', 'info']);
+const OPS: ReadonlySet<string> = new Set<HistoryOp>(['put', 'get', 'append', 'delete', 'cas']);
+
+/** Parses JSON lines (blank lines allowed) into records; throws HistoryFormatError on the first bad line. */
+export function parseHistory(text: string): HistoryRecord[] {
+  const records: HistoryRecord[] = [];
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!.trim();
+    if (line === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new HistoryFormatError('HISTORY_MALFORMED', 'not a JSON object', index + 1);
+    }
+    records.push(validateRecord(parsed, index + 1));
+  }
+  return records;
+}
+
+function validateRecord(value: unknown, line: number): HistoryRecord {
+  const fail = (what: string): never => {
+    throw new HistoryFormatError('HISTORY_MALFORMED', what, line);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
+  const record = value as Record<string, unknown>;
+  if (typeof record['type'] !== 'string' || !RECORD_TYPES.has(record['type'])) fail('type must be invoke, ok, fail or info');
+  if (typeof record['process'] !== 'string' && typeof record['process'] !== 'number') fail('process must be a string');
+  if (typeof record['op'] !== 'string' || !OPS.has(record['op'])) fail('op must be put, get, append, delete or cas');
+  if (!Number.isSafeInteger(record['id'])) fail('id must be an integer');
+  if (typeof record['time'] !== 'number' || !Number.isFinite(record['time'])) fail('time must be a number');
+  if (typeof record['key'] !== 'string') fail('key must be a string');
+  for (const field of ['value', 'expected', 'error'] as const) {
+    if (record[field] !== undefined && typeof record[field] !== 'string') fail(`${field} must be a string`);
+  }
+  if (record['expectedVersion'] !== undefined && !Number.isSafeInteger(record['expectedVersion'])) fail('expectedVersion must be an integer');
+  const result = record['result'];
+  if (result !== undefined && result !== null && !['string', 'number', 'boolean'].includes(typeof result)) fail('result has a bad type');
+  return { ...(record as unknown as HistoryRecord), process: String(record['process']) };
+}
