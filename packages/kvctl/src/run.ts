@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Member, StatusResponse } from '@cairn/proto';
 import { runBench, type BenchDeps, type BenchSnapshot } from './bench.js';
 import type { HistoryCheckReport, HistoryChecker } from './checker.js';
-import { UNAVAILABLE_HISTORY_CHECKER } from './checker.js';
+import { FILE_HISTORY_CHECKER, exitCodeForCheckReport } from './checker.js';
 import type { ClerkLike, KeyValueLike, MemberStatusFetcher } from './clerk-like.js';
 import type { Command, ValueSource } from './commands.js';
 import { KvctlError, describeError } from './errors.js';
@@ -99,7 +99,7 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
       return { kind: 'bench', summary: await runBench(clerk, options, context.bench) };
     }
     case 'check': {
-      const checker = context.checker ?? UNAVAILABLE_HISTORY_CHECKER;
+      const checker = context.checker ?? FILE_HISTORY_CHECKER;
       return { kind: 'check', historyPath: command.historyPath, report: await checker.check(command.historyPath) };
     }
     default:
@@ -109,7 +109,7 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
 
 /**
  * The exit code of a command that ran without throwing: a missing key is 1, a
- * failed compare-and-swap 5, a history that is not linearizable 1.
+ * failed compare-and-swap 5, a history that is not linearizable 1 (undecided 6).
  */
 export function exitCodeForResult(result: Result): number {
   switch (result.kind) {
@@ -120,7 +120,7 @@ export function exitCodeForResult(result: Result): number {
     case 'cas':
       return result.succeeded ? EXIT_OK : EXIT_PRECONDITION_FAILED;
     case 'check':
-      return result.report.linearizable ? EXIT_OK : EXIT_NOT_FOUND;
+      return exitCodeForCheckReport(result.report);
     case 'bench':
       return benchExitCode(result.summary);
     default:

@@ -128,10 +128,10 @@ describe('kvctl main', () => {
     assert.equal(clerk.calls.length, 20);
   });
 
-  test('check without a checker is NOT_IMPLEMENTED (exit 10) and needs no cluster', async () => {
-    const run = await kvctl(['check', 'history.jsonl']);
-    assert.equal(run.exitCode, 10);
-    assert.match(run.stderr, /^error: NOT_IMPLEMENTED: /);
+  test('check of a missing history file is a usage error (exit 2) and needs no cluster', async () => {
+    const run = await kvctl(['check', 'no-such-history.jsonl']);
+    assert.equal(run.exitCode, 2);
+    assert.match(run.stderr, /^error: USAGE: cannot read history no-such-history.jsonl \(ENOENT\)/);
     assert.equal(run.connects.length, 0);
   });
 });

@@ -127,15 +127,15 @@ describe('cluster commands', () => {
     assert.deepEqual(await execute({ kind: 'snapshot' }, clerk), { kind: 'snapshot', index: 42, term: 3, sizeBytes: 1024 });
   });
 
-  test('check uses the injected checker; without one it is NOT_IMPLEMENTED (exit 10)', async () => {
+  test('check uses the injected checker; without one the built-in checker reads the file (missing: USAGE)', async () => {
     const clerk = new FakeClerk();
     const bad = await execute({ kind: 'check', historyPath: 'h.jsonl' }, clerk, {
       checker: { check: async (path) => ({ linearizable: false, operations: 7, detail: `in ${path}` }) },
     });
     assert.equal(exitCodeForResult(bad), 1);
-    await assert.rejects(execute({ kind: 'check', historyPath: 'h.jsonl' }, clerk), (error: unknown) => {
-      assert.equal(describeError(error).code, 'NOT_IMPLEMENTED');
-      assert.equal(describeError(error).exitCode, 10);
+    await assert.rejects(execute({ kind: 'check', historyPath: 'no-such-history.jsonl' }, clerk), (error: unknown) => {
+      assert.equal(describeError(error).code, 'USAGE');
+      assert.equal(describeError(error).exitCode, 2);
       return true;
     });
     assert.equal(clerk.calls.length, 0);

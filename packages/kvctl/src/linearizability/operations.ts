@@ -125,7 +125,7 @@ function outputOf(op: HistoryRecord['op'], record: HistoryRecord, line: number |
 /** Bytes as a string with one char per byte, so UTF-8 and base64 records of one key compare equal. */
 function canonical(text: string, binary: boolean): string {
   if (binary) return Buffer.from(text, 'base64').toString('latin1');
-  // eslint-disable-next-line no-control-regex -- ASCII is already one char per byte
+  // ASCII is already one char per byte.
   return /^[\u0000-\u007f]*$/.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
 }
 

@@ -2,6 +2,7 @@ import { displayBytes, jsonKeyValue, layoutTable, membersTable, statusTable, ben
 import type { ErrorInfo } from '../errors.js';
 import { hintForErrorCode } from '../errors.js';
 import type { Result } from '../run.js';
+import { checkResultJson, checkResultText } from '../linearizability/render.js';
 
 /** Text for stdout, and optional notes for stderr (kept off stdout so pipes stay clean). */
 export interface PlainOutput {
@@ -35,9 +36,13 @@ export function renderPlain(result: Result, options: { verbose: boolean }): Plai
       const errors = errorsByCodeLine(result.summary.errorsByCode);
       return { stdout: `${benchLine(result.summary)}\n${errors === '' ? '' : `errors by code: ${errors}\n`}` };
     }
+    case 'check':
+      if (result.report.result === undefined) break;
+      return { stdout: checkResultText(result.report.result, options) };
     default:
-      return { stdout: `${describeSimpleResult(result) ?? result.kind}\n` };
+      break;
   }
+  return { stdout: `${describeSimpleResult(result) ?? result.kind}\n` };
 }
 
 /** One JSON document per command (`--output json`, `bench --json`). */
@@ -59,6 +64,8 @@ export function jsonOfResult(result: Result): unknown {
       return { members: result.rows };
     case 'members':
       return { action: result.action, leaderId: result.leaderId, members: result.members };
+    case 'check':
+      return result.report.result === undefined ? result : checkResultJson(result.report.result);
     case 'put':
       return { ok: true, key: result.key, version: result.version ?? null };
     case 'append':

@@ -4,6 +4,7 @@
 import { Box, Text } from 'ink';
 import { describeSimpleResult, displayBytes, membersTable, statusTable } from '../format.js';
 import type { Result } from '../run.js';
+import { CheckView } from '../linearizability/check-view.js';
 import { BenchView } from './bench-view.js';
 import { TableView } from './table-view.js';
 
@@ -42,6 +43,9 @@ export function ResultView({ result, verbose }: ResultViewProps) {
       return <TableView table={membersTable(result.members, result.leaderId)} />;
     case 'bench':
       return <BenchView snapshot={result.summary} />;
+    case 'check':
+      if (result.report.result !== undefined) return <CheckView result={result.report.result} verbose={verbose} />;
+      return <Text>{describeSimpleResult(result) ?? result.kind}</Text>;
     default: {
       const failed = (result.kind === 'cas' && !result.succeeded) || (result.kind === 'delete' && !result.deleted);
       return <Text color={failed ? 'yellow' : 'green'}>{describeSimpleResult(result) ?? result.kind}</Text>;

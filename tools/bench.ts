@@ -1,0 +1,149 @@
+/**
+ * `npm run bench`: throughput and latency of Cairn against etcd, both as fresh
+ * 3-node clusters on this machine, driven by the same closed-loop load
+ * generator; or, with --rss-keys, the leader's memory as keys are loaded.
+ * See tools/bench/README.md. Teardown (child processes, temp dirs) runs on
+ * success, on error and on Ctrl-C; a second Ctrl-C kills everything at once.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { cpus, loadavg } from 'node:os';
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './bench/args.js';
+import { Teardown } from './bench/processes.js';
+import { formatRatios, formatResults, formatRss, ratios, type RssSample } from './bench/report.js';
+import { runBenchmark, type SystemRun } from './bench/run-benchmark.js';
+import { runRss } from './bench/run-rss.js';
+import type { SystemName } from './bench/target.js';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+
+const NOTES = [
+  'servers and load generator share this machine (loopback network; a shared, noisy host: compare runs made back to back)',
+  'the load generator is this one Node process (one event loop, grpc-js): at high concurrency it can be the ceiling for both systems; see gen cpu% (100 = saturated)',
+  'closed loop: each worker awaits its operation before the next; ops/s counts operations completed in the measured window',
+  'fsync on for both (Cairn always; etcd default); Cairn nodes run from TypeScript sources through tsx, as npm start does',
+  'cpu% columns cover warm-up plus measured window, in % of one core',
+];
+
+function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    const parsed = parseBenchArgs(argv);
+    if (parsed.help) {
+      process.stdout.write(USAGE);
+      return Promise.resolve(0);
+    }
+    options = parsed.options;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n${USAGE}`);
+    return Promise.resolve(EXIT_USAGE);
+  }
+  return runWithTeardown(options, argv);
+}
+
+async function runWithTeardown(options: BenchOptions, argv: string[]): Promise<number> {
+  const teardown = new Teardown();
+  const abort = new AbortController();
+  const onSignal = (signal: string): void => {
+    if (abort.signal.aborted) {
+      process.stderr.write(`bench: second ${signal}: killing every child process now\n`);
+      teardown.killAllNow();
+      process.exit(EXIT_INTERRUPTED);
+    }
+    process.stderr.write(`bench: ${signal}: stopping (operations in flight finish, clusters are stopped)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('exit', () => teardown.killAllNow());
+  const log = (line: string): void => void process.stderr.write(`[${clock()}] ${line}\n`);
+  const out = options.jsonPath === '-' ? process.stderr : process.stdout;
+  try {
+    await runAndReport({ options, teardown, signal: abort.signal, log }, out, argv);
+    return abort.signal.aborted ? EXIT_INTERRUPTED : 0;
+  } catch (error) {
+    process.stderr.write(`bench: error: ${(error as Error).message}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await teardown.runAll();
+  }
+}
+
+async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: NodeJS.WritableStream, argv: string[]): Promise<void> {
+  const { options } = context;
+  const systems: SystemName[] = [...(options.cairn ? ['cairn' as const] : []), ...(options.etcd ? ['etcd' as const] : [])];
+  const startedAt = new Date().toISOString();
+  const loadAverageAtStart = loadavg();
+  out.write(header(options, systems, argv));
+  if (options.cpuProfileDir !== undefined) mkdirSync(options.cpuProfileDir, { recursive: true });
+  let runs: SystemRun[] = [];
+  let rss: RssSample[] = [];
+  try {
+    if (options.rssKeys.length > 0) rss = await runRss(context, systems);
+    else runs = await runBenchmark(context, systems);
+  } finally {
+    // Whatever was measured before an error or Ctrl-C is still reported.
+    const levels = runs.flatMap((r) => r.levels);
+    if (levels.length > 0) out.write(`\n${formatResults(levels)}\n`);
+    const ratioRows = ratios(levels);
+    if (ratioRows.length > 0) out.write(`\nCairn ÷ etcd (ops/s above 1 = Cairn faster; latency above 1 = Cairn slower)\n${formatRatios(ratioRows)}\n`);
+    if (rss.length > 0) out.write(`\n${formatRss(rss)}\n`);
+    if (options.cpuProfileDir !== undefined) out.write(`\n${describeProfiles(options.cpuProfileDir)}\n`);
+    out.write(`\nload average: ${format(loadAverageAtStart)} at start, ${format(loadavg())} at end (${cpus().length} CPUs)\n`);
+    if (options.jsonPath !== undefined) {
+      const document = { startedAt, argv, host: host(loadAverageAtStart), notes: NOTES, options, runs, ratios: ratioRows, rss };
+      const text = `${JSON.stringify(document, null, 2)}\n`;
+      if (options.jsonPath === '-') process.stdout.write(text);
+      else writeFileSync(options.jsonPath, text);
+    }
+  }
+}
+
+function header(options: BenchOptions, systems: readonly SystemName[], argv: readonly string[]): string {
+  const mode = options.rssKeys.length > 0
+    ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
+    : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up; ` +
+      `${options.keys} keys, ${options.valueBytes}-byte values`;
+  return [
+    `cairn bench ${argv.join(' ')}`.trimEnd(),
+    `systems: ${systems.join(', ')}${options.etcd ? '' : ' (etcd skipped: --no-etcd or no binary)'}`,
+    mode,
+    `host: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${format(loadavg())}`,
+    ...NOTES.map((note) => `note: ${note}`),
+    '',
+  ].join('\n');
+}
+
+function describeProfiles(dir: string): string {
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  } catch {
+    // Reported below as "none".
+  }
+  return `CPU profiles of the Cairn nodes (one per node process, written when it stopped): ${dir}\n` +
+    (files.length > 0 ? files.map((f) => `  ${f}`).join('\n') : '  none written (a node killed with SIGKILL writes none)') +
+    '\n  file names carry the node pid; the pids are logged at cluster start (open in Chrome DevTools or speedscope)';
+}
+
+function host(loadAverageAtStart: number[]): object {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadAverageAtStart, loadAverageAtEnd: loadavg() };
+}
+
+function format(loadAverage: number[]): string {
+  return loadAverage.map((n) => n.toFixed(2)).join(' ');
+}
+
+function clock(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+// A Clerk adds one abort listener per call in flight to its internal close signal, so more
+// than 10 concurrent calls on one Clerk trigger MaxListenersExceededWarning on every run
+// (reported to the clerk owner). Raising the default for new EventTargets silences it here.
+setMaxListeners(4096);
+// Exit explicitly: a stray gRPC handle must not keep a finished benchmark alive (stdout/stderr are synchronous on Linux).
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,122 @@
+/**
+ * A fresh 3-node Cairn cluster of `cairn-server` child processes (run from
+ * TypeScript sources, as `npm start` does) on 127.0.0.1 with OS-assigned ports
+ * and temp data dirs, and a KvTarget that drives it through @cairn/clerk.
+ */
+import { join, resolve } from 'node:path';
+import { Clerk, type ClerkOptions } from '@cairn/clerk';
+import { freePorts, makeTempDir, pollUntil, spawnManaged, type ManagedProcess, type Teardown } from './processes.js';
+import type { KvTarget } from './target.js';
+
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+const SERVER_MAIN = join(REPO_ROOT, 'packages', 'kv-server', 'src', 'main.ts');
+const START_DEADLINE_MS = 60_000;
+
+export interface CairnClusterOptions {
+  readonly size: number;
+  /** When set, nodes run with `--cpu-prof --cpu-prof-dir <dir>` (profiles are written on graceful exit). */
+  readonly cpuProfileDir: string | undefined;
+  /** Extra `cairn-server` flags (e.g. `--tick-ms 50`). */
+  readonly serverArgs: readonly string[];
+}
+
+export interface CairnNode {
+  readonly id: number;
+  readonly address: string;
+  readonly dataDir: string;
+  readonly process: ManagedProcess;
+}
+
+export class CairnCluster {
+  private constructor(
+    readonly nodes: readonly CairnNode[],
+    private readonly admin: Clerk,
+  ) {}
+
+  static async start(options: CairnClusterOptions, teardown: Teardown): Promise<CairnCluster> {
+    const root = teardown.removeDirLater(makeTempDir('cairn-bench-'));
+    const ports = await freePorts(options.size);
+    const peers = ports.flatMap((port, index) => ['--peer', `${index + 1}=127.0.0.1:${port}`]);
+    const profileFlags = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
+    const nodes = ports.map((port, index): CairnNode => {
+      const id = index + 1;
+      const address = `127.0.0.1:${port}`;
+      const dataDir = join(root, `node-${id}`);
+      const args = [
+        ...profileFlags, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
+        '--id', String(id), '--addr', address, ...peers, '--data-dir', dataDir, '--log-level', 'warn', ...options.serverArgs,
+      ];
+      return { id, address, dataDir, process: teardown.track(spawnManaged(`cairn node ${id}`, process.execPath, args)) };
+    });
+    const admin = Clerk.lazy({ endpoints: nodes.map((n) => n.address), membersRefreshMs: 0, requestTimeoutMs: 1_000 });
+    teardown.add(() => admin.close());
+    const cluster = new CairnCluster(nodes, admin);
+    await cluster.leader();
+    return cluster;
+  }
+
+  /** Waits until a majority of nodes name the same leader, which calls itself leader. */
+  async leader(): Promise<CairnNode> {
+    return pollUntil(
+      async () => {
+        const statuses = await Promise.all(this.nodes.map((n) => this.admin.status({ endpoint: n.address, deadlineMs: 1_000 }).catch(() => undefined)));
+        const leaderStatus = statuses.find((s) => s?.role === 'leader');
+        if (leaderStatus === undefined) return undefined;
+        const agreeing = statuses.filter((s) => s?.leaderId === leaderStatus.id).length;
+        if (agreeing * 2 <= this.nodes.length) return undefined;
+        return this.nodes.find((n) => n.id === leaderStatus.id);
+      },
+      { deadlineMs: START_DEADLINE_MS, what: 'a Cairn leader', failFast: () => this.describeDeadNode() },
+    );
+  }
+
+  private describeDeadNode(): string | undefined {
+    const dead = this.nodes.find((n) => !n.process.running);
+    return dead === undefined ? undefined : `${dead.process.name} exited: ${dead.process.describeOutput() || '(no output)'}`;
+  }
+
+  /** Number of keys the leader reports (Status.keys). */
+  async keyCount(): Promise<number> {
+    const leader = await this.leader();
+    return (await this.admin.status({ endpoint: leader.address })).keys;
+  }
+
+  /**
+   * A target with one Clerk per `workersPerClerk` workers. Each clerk gets
+   * `writesInflightMax = workersPerClerk`, so every worker always has a free
+   * session lane (no worker waits inside the clerk for a lane).
+   */
+  target(workers: number, workersPerClerk: number): KvTarget {
+    const endpoints = this.nodes.map((n) => n.address);
+    const clerkOptions: ClerkOptions = {
+      endpoints,
+      writesInflightMax: workersPerClerk,
+      // A whole-call deadline well above the worst expected latency, so slowness shows as latency, not as errors.
+      deadlineMs: 30_000,
+      requestTimeoutMs: 10_000,
+      // No background Members polling: only the workload's requests reach the server.
+      membersRefreshMs: 0,
+    };
+    const clerks = Array.from({ length: Math.ceil(workers / workersPerClerk) }, () => Clerk.lazy(clerkOptions));
+    const clerkOf = (worker: number): Clerk => clerks[Math.floor(worker / workersPerClerk)]!;
+    return {
+      system: 'cairn',
+      describeEndpoint: `${clerks.length} Clerk(s) × ${workersPerClerk} workers, writesInflightMax=${workersPerClerk}; clerk follows NOT_LEADER to the leader`,
+      put: async (worker, key, value) => {
+        await clerkOf(worker).put(key, value);
+      },
+      get: async (worker, key) => {
+        await clerkOf(worker).get(key);
+      },
+      leaderPid: async () => (await this.leader()).process.pid,
+      leaderDataDir: async () => (await this.leader()).dataDir,
+      close: () => clerks.forEach((c) => c.close()),
+    };
+  }
+
+  /** SIGTERM every node (graceful: CPU profiles are written on exit). */
+  async stop(): Promise<void> {
+    this.admin.close();
+    await Promise.all(this.nodes.map((n) => n.process.stop()));
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The RSS mode: on a fresh cluster, load distinct keys (`rss/000000000…`, one
+ * value each) with many concurrent puts and read the leader's VmRSS and data
+ * dir size at each requested key count (and once before loading, as a baseline).
+ */
+import { fillKeys, makeKeySpace } from './load.js';
+import { dirSizeBytes, readRssBytes } from './proc-stats.js';
+import type { RssSample } from './report.js';
+import type { RunContext } from './run-benchmark.js';
+import { startSystem } from './systems.js';
+import type { SystemName } from './target.js';
+
+const MiB = 1024 * 1024;
+const RSS_KEY_PREFIX = 'rss/';
+
+export async function runRss(context: RunContext, systems: readonly SystemName[]): Promise<RssSample[]> {
+  const samples: RssSample[] = [];
+  for (const system of systems) {
+    if (context.signal.aborted) break;
+    await runRssFor(context, system, samples);
+  }
+  return samples;
+}
+
+/** Appends to `samples` as it goes, so an interrupted run still reports the counts it reached. */
+async function runRssFor(context: RunContext, system: SystemName, samples: RssSample[]): Promise<void> {
+  const { options, log, signal } = context;
+  log(`${system}: starting a fresh cluster for the RSS measurement`);
+  const sut = await startSystem(system, options, options.rssConcurrency, context.teardown);
+  try {
+    const { value } = makeKeySpace(1, options.valueBytes);
+    log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
+    const sample = async (keys: number, loadSeconds: number, loaded: number): Promise<RssSample> => {
+      const rss: RssSample = {
+        system,
+        keys,
+        leaderRssMiB: readRssBytes(await sut.target.leaderPid()) / MiB,
+        leaderDataDirMiB: dirSizeBytes(await sut.target.leaderDataDir()) / MiB,
+        loadSeconds,
+        putsPerSec: loadSeconds > 0 ? loaded / loadSeconds : 0,
+      };
+      samples.push(rss);
+      log(`${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB, data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
+        (loaded > 0 ? ` (loaded ${loaded} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''));
+      return rss;
+    };
+    await sample(0, 0, 0);
+    let loadedKeys = 0;
+    for (const target of options.rssKeys) {
+      const started = performance.now();
+      await fillKeys(sut.target, { prefix: RSS_KEY_PREFIX, fromIndex: loadedKeys, toIndex: target, concurrency: options.rssConcurrency, value, signal });
+      if (signal.aborted) return;
+      await sample(target, (performance.now() - started) / 1000, target - loadedKeys);
+      loadedKeys = target;
+    }
+  } finally {
+    log(`${system}: stopping the cluster`);
+    await sut.stop();
+  }
+}
