@@ -13,9 +13,18 @@ if (existsSync(builtCli)) {
   const { runFromProcess } = await import(builtCli.href);
   runFromProcess();
 } else {
+  // tsx by absolute URL, resolved from this file: a bare `--import tsx` would be
+  // resolved from the caller's cwd and fail outside the repository.
+  let tsxUrl;
+  try {
+    tsxUrl = import.meta.resolve('tsx');
+  } catch {
+    process.stderr.write('error: INTERNAL: kvctl is not built and tsx is not installed; run `npm install` or `npx nx build kvctl`\n');
+    process.exit(10);
+  }
   const child = spawn(
     process.execPath,
-    ['--conditions=@cairn/source', '--import', 'tsx', sourceCli, ...process.argv.slice(2)],
+    ['--conditions=@cairn/source', '--import', tsxUrl, sourceCli, ...process.argv.slice(2)],
     { stdio: 'inherit' },
   );
   // The child handles Ctrl-C itself (the terminal signals the whole group); forward SIGTERM.

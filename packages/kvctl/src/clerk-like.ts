@@ -40,8 +40,8 @@ export interface ClerkLike {
   delete(key: string): Promise<{ deleted: boolean }>;
   cas(key: string, expected: CasExpectation, newValue: Buffer): Promise<{ succeeded: boolean; kv?: KeyValueLike | undefined }>;
   range(prefix: string, options: RangeOptions): Promise<{ readonly kvs: readonly KeyValueLike[]; readonly more: boolean }>;
-  /** The status of `endpoint` when given, else of the leader (or any node). */
-  status(options?: { endpoint?: string }): Promise<StatusResponse>;
+  /** The status of `endpoint` when given, else of the leader (or any node); `deadlineMs` bounds the call. */
+  status(options?: { endpoint?: string; deadlineMs?: number }): Promise<StatusResponse>;
   members(): Promise<MembersResponse>;
   addLearner(member: NewMember): Promise<unknown>;
   promote(id: number): Promise<unknown>;

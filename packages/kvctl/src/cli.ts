@@ -15,7 +15,7 @@ import { CrashGuard } from './ui/crash-guard.js';
 /** The process's streams and environment, injected so the CLI can be driven in-process. */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stdin: NodeJS.ReadableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** @default connectClerk (@cairn/clerk) */
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await runCommand(command, global, mode, io);
   } catch (error) {
     const info = describeError(error);
-    io.stderr.write(json ? renderErrorJson(info) : renderErrorPlain(info));
+    io.stderr.write(json ? renderErrorJson(info) : renderErrorPlain(info, { withHint: io.stderr.isTTY === true }));
     return error instanceof UsageError ? EXIT_USAGE : info.exitCode;
   }
 }
@@ -147,7 +147,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export function runFromProcess(): void {
   const fail = (error: unknown): void => {
     const info = describeError(error);
-    process.stderr.write(renderErrorPlain(info));
+    process.stderr.write(renderErrorPlain(info, { withHint: process.stderr.isTTY }));
     process.exit(info.exitCode === EXIT_OK ? EXIT_INTERNAL : info.exitCode);
   };
   process.on('uncaughtException', fail);

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Clerk } from '@cairn/clerk';
@@ -10,16 +9,12 @@ import { createElement } from 'react';
 import { runBench, type BenchSnapshot } from './bench.js';
 import type { ClerkLike } from './clerk-like.js';
 import type { CliIo } from './cli.js';
-import type { Command, GlobalOptions } from './commands.js';
+import { CLUSTER_HTTP_PORT_OFFSET, DEFAULT_CLUSTER_BASE_PORT, type ClusterUpCommand, type GlobalOptions } from './commands.js';
 import { NotImplementedError, describeError } from './errors.js';
 import { benchLine, layoutTable } from './format.js';
 import { buildStatusRows, type MemberStatusRow } from './run.js';
 import { ClusterView, clusterTable, type NodeProcessState } from './ui/cluster-view.js';
 
-/** gRPC (peers and clients) of node N listens on GRPC_PORT_BASE + N: 7001, 7002, ... (kvctl's default endpoints). */
-export const GRPC_PORT_BASE = 7000;
-/** HTTP (status, metrics, dashboard) of node N listens on HTTP_PORT_BASE + N. */
-export const HTTP_PORT_BASE = 7100;
 export const STATUS_POLL_INTERVAL_MS = 1000;
 /** After SIGTERM, children get this long to exit before SIGKILL. */
 export const STOP_GRACE_MS = 5000;
@@ -31,16 +26,19 @@ export interface ClusterNodePlan {
   readonly address: string;
   readonly httpAddress: string;
   readonly dataDir: string;
+  readonly logPath: string;
 }
 
-export function planCluster(nodes: number, dataDir: string): ClusterNodePlan[] {
+/** Node N: gRPC on basePort+N-1 (7001.. = kvctl's default endpoints), HTTP 100 above, data in dataDir/node-N. */
+export function planCluster(nodes: number, dataDir: string, basePort: number = DEFAULT_CLUSTER_BASE_PORT): ClusterNodePlan[] {
   return Array.from({ length: nodes }, (_unused, index) => {
     const id = index + 1;
     return {
       id,
-      address: `127.0.0.1:${GRPC_PORT_BASE + id}`,
-      httpAddress: `127.0.0.1:${HTTP_PORT_BASE + id}`,
+      address: `127.0.0.1:${basePort + index}`,
+      httpAddress: `127.0.0.1:${basePort + CLUSTER_HTTP_PORT_OFFSET + index}`,
       dataDir: join(dataDir, `node-${id}`),
+      logPath: join(dataDir, `node-${id}.log`),
     };
   });
 }
@@ -50,26 +48,70 @@ export function repoRootFrom(moduleUrl: string): string {
   return resolve(dirname(fileURLToPath(moduleUrl)), '..', '..', '..');
 }
 
-export function serverEntryOf(repoRoot: string): string {
-  return join(repoRoot, 'packages', 'kv-server', 'src', 'main.ts');
+/** How a node is started: its TypeScript source through tsx, or the kv-server package's bin. */
+export type ServerEntry =
+  | { readonly kind: 'source'; readonly mainTs: string; readonly tsxUrl: string }
+  | { readonly kind: 'bin'; readonly binJs: string };
+
+/** What chooseServerEntry may look at; injected so the choice stays a pure, tested function. */
+export interface ServerEntryProbe {
+  exists(path: string): boolean;
+  /** tsx's loader as an absolute URL, or undefined when tsx is not installed. */
+  resolveTsx(): string | undefined;
 }
 
-/** The command line starting one node: the server from source through tsx, every member as a --peer. */
+/**
+ * Prefers the source through tsx: one process per node (the pid we signal is
+ * the server), always the checked-out code, and tsx by absolute URL so any
+ * working directory works. Falls back to `cairn-server`'s bin (built dist/).
+ */
+export function chooseServerEntry(repoRoot: string, probe: ServerEntryProbe): ServerEntry | undefined {
+  const mainTs = join(repoRoot, 'packages', 'kv-server', 'src', 'main.ts');
+  const tsxUrl = probe.exists(mainTs) ? probe.resolveTsx() : undefined;
+  if (tsxUrl !== undefined) return { kind: 'source', mainTs, tsxUrl };
+  const binJs = join(repoRoot, 'packages', 'kv-server', 'bin', 'cairn-server.js');
+  return probe.exists(binJs) ? { kind: 'bin', binJs } : undefined;
+}
+
+/** The command line starting one node, every member as a --peer. Pure. */
 export function serverCommandLine(
   node: ClusterNodePlan,
   cluster: readonly ClusterNodePlan[],
-  repoRoot: string,
+  entry: ServerEntry,
   execPath: string,
 ): { command: string; args: string[] } {
+  const launcher = entry.kind === 'source'
+    ? ['--conditions=@cairn/source', '--import', entry.tsxUrl, entry.mainTs]
+    : [entry.binJs];
   const peers = cluster.flatMap((member) => ['--peer', `${member.id}=${member.address}`]);
   return {
     command: execPath,
     args: [
-      '--conditions=@cairn/source', '--import', 'tsx', serverEntryOf(repoRoot),
+      ...launcher,
       '--id', String(node.id), '--addr', node.address, '--client-addr', node.httpAddress,
       ...peers, '--data-dir', node.dataDir,
     ],
   };
+}
+
+/** The real probe: the file system, and tsx resolved from this module (the repo's node_modules). */
+export const SYSTEM_SERVER_ENTRY_PROBE: ServerEntryProbe = {
+  exists: (path) => existsSync(path),
+  resolveTsx: () => {
+    try {
+      return import.meta.resolve('tsx');
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/** `--fresh`: removes what a previous `cluster up` left for these nodes, nothing else in the directory. */
+export function wipeNodeData(plans: readonly ClusterNodePlan[]): void {
+  for (const plan of plans) {
+    rmSync(plan.dataDir, { recursive: true, force: true });
+    rmSync(plan.logPath, { force: true });
+  }
 }
 
 /** A child process to supervise. */
@@ -117,7 +159,7 @@ export class ProcessGroup {
 
   private killAll(signal: NodeJS.Signals): void {
     for (const child of this.children.values()) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) killGroup(child, signal);
     }
   }
 
@@ -131,10 +173,23 @@ export class ProcessGroup {
     const exited = live.map((child) => new Promise<void>((resolveExit) => child.once('exit', () => resolveExit())));
     for (const child of live) child.kill('SIGTERM');
     const killTimer = setTimeout(() => {
-      for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of live) if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGKILL');
     }, graceMs);
     await Promise.all(exited);
     clearTimeout(killTimer);
+  }
+}
+
+/**
+ * Signals the child's whole process group (it leads one: spawned detached), so
+ * a launcher's own child (the bin shim's server) dies with it.
+ */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
   }
 }
 
@@ -154,18 +209,16 @@ export async function pollClusterStatus(clerk: Pick<ClerkLike, 'status'>, plans:
  * `kvctl cluster up`: starts the nodes, shows their status every second until
  * Ctrl-C or SIGTERM, then stops them cleanly. Resolves to the exit code.
  */
-export async function runClusterUp(command: Extract<Command, { kind: 'cluster-up' }>, _global: GlobalOptions, io: CliIo): Promise<number> {
+export async function runClusterUp(command: ClusterUpCommand, _global: GlobalOptions, io: CliIo): Promise<number> {
   const repoRoot = repoRootFrom(import.meta.url);
-  if (!existsSync(serverEntryOf(repoRoot))) throw new NotImplementedError(`cairn-server not found at ${serverEntryOf(repoRoot)}`);
-  const dataDir = command.dataDir ?? mkdtempSync(join(tmpdir(), 'cairn-cluster-'));
-  const plans = planCluster(command.nodes, dataDir);
+  const entry = chooseServerEntry(repoRoot, SYSTEM_SERVER_ENTRY_PROBE);
+  if (entry === undefined) throw new NotImplementedError(`cairn-server not found under ${join(repoRoot, 'packages', 'kv-server')}`);
+  const dataDir = resolve(command.dataDir);
+  const plans = planCluster(command.nodes, dataDir, command.basePort);
+  if (command.fresh) wipeNodeData(plans);
   const screen = new ClusterScreen(io, dataDir);
   const group = new ProcessGroup(() => screen.update({ processes: group.processStates() }));
-  group.start(plans.map((plan) => ({
-    id: plan.id,
-    ...serverCommandLine(plan, plans, repoRoot, process.execPath),
-    logPath: join(dataDir, `node-${plan.id}.log`),
-  })));
+  group.start(plans.map((plan) => ({ id: plan.id, ...serverCommandLine(plan, plans, entry, process.execPath), logPath: plan.logPath })));
   screen.update({ processes: group.processStates() });
   const clerk = Clerk.lazy({ endpoints: plans.map((plan) => plan.address), requestTimeoutMs: 800, deadlineMs: 900 });
   const stopDemo = new AbortController();
@@ -218,6 +271,7 @@ interface ScreenState {
 class ClusterScreen {
   private state: ScreenState = { processes: [], rows: undefined, bench: undefined, stopping: false, stopped: false };
   private readonly view: ReturnType<typeof render> | undefined;
+  private lastTable = '';
 
   constructor(private readonly io: CliIo, private readonly dataDir: string) {
     this.view = io.stdout.isTTY === true
@@ -232,7 +286,12 @@ class ClusterScreen {
       this.view.rerender(createElement(ClusterView, { dataDir: this.dataDir, ...this.state }));
       return;
     }
-    if (change.rows !== undefined) this.io.stdout.write(`${layoutTable(clusterTable(this.state.processes, change.rows))}\n\n`);
+    // Plain mode (a log or a pipe): a table only when something in it changed.
+    const table = layoutTable(clusterTable(this.state.processes, this.state.rows));
+    if ((change.rows !== undefined || change.processes !== undefined) && this.state.rows !== undefined && table !== this.lastTable) {
+      this.lastTable = table;
+      this.io.stdout.write(`${table}\n\n`);
+    }
     if (change.bench !== undefined) this.io.stdout.write(`demo: ${benchLine(change.bench)}\n`);
     if (change.stopping === true) this.io.stdout.write('stopping nodes…\n');
     if (change.stopped === true) this.io.stdout.write('all nodes stopped\n');

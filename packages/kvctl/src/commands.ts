@@ -27,6 +27,18 @@ export interface BenchCommand {
   readonly json: boolean;
 }
 
+export interface ClusterUpCommand {
+  readonly kind: 'cluster-up';
+  readonly nodes: number;
+  /** gRPC of node N listens on basePort + N - 1, its HTTP on basePort + 100 + N - 1. */
+  readonly basePort: number;
+  /** As given (may be relative to the working directory). */
+  readonly dataDir: string;
+  /** Delete the nodes' data under dataDir before starting. */
+  readonly fresh: boolean;
+  readonly demo: boolean;
+}
+
 /** One parsed kvctl command; `kind` names it. No I/O has happened yet. */
 export type Command =
   | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
@@ -54,7 +66,7 @@ export type Command =
   | { readonly kind: 'leader-transfer'; readonly id: number }
   | { readonly kind: 'snapshot' }
   | BenchCommand
-  | { readonly kind: 'cluster-up'; readonly nodes: number; readonly demo: boolean; readonly dataDir: string | undefined }
+  | ClusterUpCommand
   | { readonly kind: 'check'; readonly historyPath: string };
 
 export type CommandKind = Command['kind'];
@@ -74,6 +86,10 @@ export const DEFAULT_BENCH_VALUE_BYTES = 128;
 export const DEFAULT_BENCH_READ_RATIO = 0.5;
 export const DEFAULT_CLUSTER_NODES = 3;
 export const CLUSTER_NODES_MAX = 9;
+export const DEFAULT_CLUSTER_BASE_PORT = 7001;
+/** HTTP ports sit this far above the gRPC ones (7001 → 7101). */
+export const CLUSTER_HTTP_PORT_OFFSET = 100;
+export const DEFAULT_CLUSTER_DATA_DIR = './data';
 
 /**
  * Parses the user's arguments (without `node` and the script path) into a Command.
@@ -200,14 +216,11 @@ function addToolCommands(program: CommanderCommand, on: On): void {
   const cluster = program.command('cluster').description('local clusters for development');
   cluster.command('up').description('start N local cairn-server processes and show their status')
     .option('--nodes <n>', `number of nodes, 1..${CLUSTER_NODES_MAX}`, parseNodeCount, DEFAULT_CLUSTER_NODES)
+    .option('--base-port <port>', `gRPC port of node 1; node N uses port+N-1, its HTTP port+${CLUSTER_HTTP_PORT_OFFSET}+N-1`, parsePort, DEFAULT_CLUSTER_BASE_PORT)
+    .option('--data-dir <dir>', 'data and logs of the nodes (node-N/, node-N.log)', DEFAULT_CLUSTER_DATA_DIR)
+    .option('--fresh', 'delete the nodes\' data first (a new cluster)')
     .option('--demo', 'also run a light read/write load so the numbers move')
-    .option('--data-dir <dir>', 'keep data here (default: a fresh temporary directory)')
-    .action(on((_args, options) => ({
-      kind: 'cluster-up',
-      nodes: options['nodes'] as number,
-      demo: options['demo'] === true,
-      dataDir: options['dataDir'] as string | undefined,
-    })));
+    .action(on((_args, options) => clusterUpCommand(options)));
   program.command('check').description('check a recorded history for linearizability')
     .argument('<history.jsonl>')
     .action(on(([historyPath]) => ({ kind: 'check', historyPath: historyPath! })));
@@ -227,6 +240,16 @@ function benchCommand(options: Record<string, unknown>): BenchCommand {
     readRatio: options['readRatio'] as number,
     json: options['json'] === true,
   };
+}
+
+function clusterUpCommand(options: Record<string, unknown>): ClusterUpCommand {
+  const nodes = options['nodes'] as number;
+  const basePort = options['basePort'] as number;
+  const highestPort = basePort + CLUSTER_HTTP_PORT_OFFSET + nodes - 1;
+  if (highestPort > 65_535) throw new UsageError(`cluster up: --base-port ${basePort} with ${nodes} nodes needs port ${highestPort}, above 65535`);
+  const dataDir = options['dataDir'] as string;
+  if (dataDir.trim() === '') throw new UsageError('cluster up: --data-dir must not be empty');
+  return { kind: 'cluster-up', nodes, basePort, dataDir, fresh: options['fresh'] === true, demo: options['demo'] === true };
 }
 
 function casExpectation(options: Record<string, unknown>): { expectedValue: string } | { expectedVersion: number } {
@@ -280,6 +303,12 @@ function parseAddress(text: string): string {
 function parsePositiveInteger(text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return value;
+}
+
+function parsePort(text: string): number {
+  const value = parsePositiveInteger(text);
+  if (value > 65_535) throw new InvalidArgumentError('must be a port, 1..65535.');
   return value;
 }
 

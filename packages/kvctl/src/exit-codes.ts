@@ -10,6 +10,7 @@
  * | 4    | invalid argument or over a size limit                          | INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE |
  * | 5    | compare-and-swap precondition failed                           | CAS_FAILED                                    |
  * | 6    | unknown outcome: the write may or may not have been applied    | UNKNOWN_OUTCOME                               |
+ * | 7    | degraded: `status` printed, but a member is down or there is no leader | (a row whose health is not ok)        |
  * | 10   | internal error (anything else)                                 | INTERNAL, NOT_IMPLEMENTED, ...                |
  */
 export const EXIT_OK = 0;
@@ -19,6 +20,8 @@ export const EXIT_UNAVAILABLE = 3;
 export const EXIT_INVALID_ARGUMENT = 4;
 export const EXIT_PRECONDITION_FAILED = 5;
 export const EXIT_UNKNOWN_OUTCOME = 6;
+/** `status` answered, but some member did not (or no leader is known): scripts can alert on it. */
+export const EXIT_DEGRADED = 7;
 export const EXIT_INTERNAL = 10;
 
 const EXIT_CODE_BY_ERROR_CODE: Readonly<Record<string, number>> = {

@@ -14,7 +14,7 @@
  */
 export { parseArgs, DEFAULT_ENDPOINTS, ENDPOINTS_ENV } from './commands.js';
 export type { Command, CommandKind, GlobalOptions, ParsedArgs, ValueSource, OutputFormat, BenchCommand } from './commands.js';
-export { execute, exitCodeForResult, collectStatus } from './run.js';
+export { execute, exitCodeForResult, collectStatus, isHealthy, MEMBER_STATUS_DEADLINE_MS } from './run.js';
 export type { Result, ExecuteContext, ExecutableCommand, MemberStatusRow } from './run.js';
 export { runBench } from './bench.js';
 export type { BenchOptions, BenchDeps, BenchSnapshot, BenchClerk, LatencySummaryMs } from './bench.js';
@@ -32,7 +32,7 @@ export { KvctlError, UsageError, NotImplementedError, describeError, hintForErro
 export type { ErrorInfo, KvctlErrorCode } from './errors.js';
 export {
   exitCodeForErrorCode, EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INVALID_ARGUMENT,
-  EXIT_PRECONDITION_FAILED, EXIT_UNKNOWN_OUTCOME, EXIT_INTERNAL,
+  EXIT_PRECONDITION_FAILED, EXIT_UNKNOWN_OUTCOME, EXIT_DEGRADED, EXIT_INTERNAL,
 } from './exit-codes.js';
 export { renderPlain, renderJson, renderErrorPlain, renderErrorJson } from './output/plain.js';
 export { main } from './cli.js';

@@ -6,7 +6,7 @@ import { FILE_HISTORY_CHECKER, exitCodeForCheckReport } from './checker.js';
 import type { ClerkLike, KeyValueLike, MemberStatusFetcher } from './clerk-like.js';
 import type { Command, ValueSource } from './commands.js';
 import { KvctlError, describeError } from './errors.js';
-import { EXIT_NOT_FOUND, EXIT_OK, EXIT_PRECONDITION_FAILED } from './exit-codes.js';
+import { EXIT_DEGRADED, EXIT_NOT_FOUND, EXIT_OK, EXIT_PRECONDITION_FAILED } from './exit-codes.js';
 
 /** One member's row in `kvctl status`. Fields after `health` are absent when it did not answer. */
 export interface MemberStatusRow {
@@ -23,6 +23,12 @@ export interface MemberStatusRow {
   /** Entries behind the leader's commit index (applied index vs. leader commit). */
   readonly lag?: number;
 }
+
+/**
+ * How long `status` waits for each member besides the contacted one: a dead
+ * member must cost a short wait, not the clerk's whole retry deadline.
+ */
+export const MEMBER_STATUS_DEADLINE_MS = 2000;
 
 /** What a command produced; rendering is someone else's job. */
 export type Result =
@@ -78,8 +84,10 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
       const page = await clerk.range(command.prefix, options);
       return { kind: 'range', prefix: command.prefix, keysOnly: command.keysOnly, kvs: page.kvs, more: page.more };
     }
-    case 'status':
-      return { kind: 'status', rows: await collectStatus(clerk, context.memberStatus ?? ((endpoint) => clerk.status({ endpoint }))) };
+    case 'status': {
+      const askMember: MemberStatusFetcher = (endpoint) => clerk.status({ endpoint, deadlineMs: MEMBER_STATUS_DEADLINE_MS });
+      return { kind: 'status', rows: await collectStatus(clerk, context.memberStatus ?? askMember) };
+    }
     case 'member-list':
     case 'member-add':
     case 'member-promote':
@@ -109,7 +117,8 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
 
 /**
  * The exit code of a command that ran without throwing: a missing key is 1, a
- * failed compare-and-swap 5, a history that is not linearizable 1 (undecided 6).
+ * failed compare-and-swap 5, a history that is not linearizable 1, a status
+ * with a member down (or no leader) 7.
  */
 export function exitCodeForResult(result: Result): number {
   switch (result.kind) {
@@ -123,9 +132,16 @@ export function exitCodeForResult(result: Result): number {
       return exitCodeForCheckReport(result.report);
     case 'bench':
       return benchExitCode(result.summary);
+    case 'status':
+      return isHealthy(result.rows) ? EXIT_OK : EXIT_DEGRADED;
     default:
       return EXIT_OK;
   }
+}
+
+/** Every member answered and one of them is the leader. */
+export function isHealthy(rows: readonly MemberStatusRow[]): boolean {
+  return rows.every((row) => row.health === 'ok') && rows.some((row) => row.isLeader);
 }
 
 /** A benchmark where nothing succeeded fails with the exit code of its most common error. */

@@ -109,7 +109,7 @@ describe('kvctl main', () => {
   test('an unreachable cluster exits 3', async () => {
     const run = await kvctl(['status'], new FakeClerk(), { connectError: new FakeClerkError('UNAVAILABLE', 'no endpoint answered') });
     assert.equal(run.exitCode, 3);
-    assert.match(run.stderr, /^error: UNAVAILABLE: no endpoint answered\nhint: /);
+    assert.equal(run.stderr, 'error: UNAVAILABLE: no endpoint answered\n');
   });
 
   test('a failed cas exits 5', async () => {

@@ -1,30 +1,37 @@
-// Goal: `cluster up` plans ports and data dirs, builds each server command line
-// as DESIGN.md's flags, finds the repo root, renders status rows, and stops
+// Goal: `cluster up` plans ports and data dirs, chooses how to launch the server,
+// builds each server command line, wipes only its own data on --fresh, renders status rows, and stops
 // children with SIGTERM then SIGKILL. Method: pure function checks, a fake
 // status source, and two tiny real `node -e` children (one ignores SIGTERM).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup, planCluster, pollClusterStatus, repoRootFrom, serverCommandLine, serverEntryOf } from '../src/cluster-up.js';
+import { fileURLToPath } from 'node:url';
+import {
+  ProcessGroup, SYSTEM_SERVER_ENTRY_PROBE, chooseServerEntry, planCluster, pollClusterStatus, repoRootFrom, serverCommandLine, wipeNodeData,
+} from '../src/cluster-up.js';
 import { clusterTable } from '../src/ui/cluster-view.js';
 import { FakeClerk, statusOf } from './fake-clerk.js';
 
 describe('planning', () => {
-  test('node N gets gRPC port 7000+N (the default endpoints), HTTP 7100+N and its own data dir', () => {
+  test('node N gets gRPC port base+N-1 (7001.. = the default endpoints), HTTP 100 above, its own data dir and log', () => {
     assert.deepEqual(planCluster(2, '/data'), [
-      { id: 1, address: '127.0.0.1:7001', httpAddress: '127.0.0.1:7101', dataDir: '/data/node-1' },
-      { id: 2, address: '127.0.0.1:7002', httpAddress: '127.0.0.1:7102', dataDir: '/data/node-2' },
+      { id: 1, address: '127.0.0.1:7001', httpAddress: '127.0.0.1:7101', dataDir: '/data/node-1', logPath: '/data/node-1.log' },
+      { id: 2, address: '127.0.0.1:7002', httpAddress: '127.0.0.1:7102', dataDir: '/data/node-2', logPath: '/data/node-2.log' },
+    ]);
+    assert.deepEqual(planCluster(3, '/d', 9100).map((plan) => [plan.address, plan.httpAddress]), [
+      ['127.0.0.1:9100', '127.0.0.1:9200'], ['127.0.0.1:9101', '127.0.0.1:9201'], ['127.0.0.1:9102', '127.0.0.1:9202'],
     ]);
   });
 
-  test('the server command line runs main.ts through tsx with every member as a --peer', () => {
+  test('from source, a node runs main.ts through tsx (absolute URL) with every member as a --peer', () => {
     const plans = planCluster(3, '/data');
-    assert.deepEqual(serverCommandLine(plans[1]!, plans, '/repo', '/usr/bin/node'), {
+    const entry = { kind: 'source', mainTs: '/repo/packages/kv-server/src/main.ts', tsxUrl: 'file:///repo/node_modules/tsx/dist/esm/index.mjs' } as const;
+    assert.deepEqual(serverCommandLine(plans[1]!, plans, entry, '/usr/bin/node'), {
       command: '/usr/bin/node',
       args: [
-        '--conditions=@cairn/source', '--import', 'tsx', '/repo/packages/kv-server/src/main.ts',
+        '--conditions=@cairn/source', '--import', 'file:///repo/node_modules/tsx/dist/esm/index.mjs', '/repo/packages/kv-server/src/main.ts',
         '--id', '2', '--addr', '127.0.0.1:7002', '--client-addr', '127.0.0.1:7102',
         '--peer', '1=127.0.0.1:7001', '--peer', '2=127.0.0.1:7002', '--peer', '3=127.0.0.1:7003',
         '--data-dir', '/data/node-2',
@@ -32,10 +39,47 @@ describe('planning', () => {
     });
   });
 
-  test('the repo root is three levels above this package source dir, and holds the server entry', () => {
+  test('with the bin entry, the same flags follow cairn-server.js', () => {
+    const plans = planCluster(1, '/data', 8001);
+    assert.deepEqual(serverCommandLine(plans[0]!, plans, { kind: 'bin', binJs: '/repo/bin/cairn-server.js' }, 'node').args, [
+      '/repo/bin/cairn-server.js', '--id', '1', '--addr', '127.0.0.1:8001', '--client-addr', '127.0.0.1:8101',
+      '--peer', '1=127.0.0.1:8001', '--data-dir', '/data/node-1',
+    ]);
+  });
+
+  test('the entry is the source through tsx when both exist, else the bin, else none', () => {
+    const probe = (files: string[], tsx: string | undefined) => ({ exists: (path: string) => files.includes(path), resolveTsx: () => tsx });
+    const mainTs = '/r/packages/kv-server/src/main.ts';
+    const binJs = '/r/packages/kv-server/bin/cairn-server.js';
+    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx')), { kind: 'source', mainTs, tsxUrl: 'file:///tsx' });
+    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], undefined)), { kind: 'bin', binJs });
+    assert.deepEqual(chooseServerEntry('/r', probe([binJs], 'file:///tsx')), { kind: 'bin', binJs });
+    assert.equal(chooseServerEntry('/r', probe([], 'file:///tsx')), undefined);
+  });
+
+  test('in this checkout the real probe finds the server source and tsx', () => {
     const root = repoRootFrom(new URL('../src/cluster-up.ts', import.meta.url).href);
     assert.ok(existsSync(join(root, 'packages', 'kvctl', 'package.json')), root);
-    assert.equal(serverEntryOf(root), join(root, 'packages/kv-server/src/main.ts'));
+    const entry = chooseServerEntry(root, SYSTEM_SERVER_ENTRY_PROBE);
+    assert.equal(entry?.kind, 'source');
+    assert.ok(entry.kind === 'source' && existsSync(fileURLToPath(entry.tsxUrl)), 'tsx resolves to a file');
+  });
+
+  test('--fresh removes only the planned nodes\' data dirs and logs', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kvctl-fresh-'));
+    try {
+      const plans = planCluster(2, dataDir);
+      for (const plan of plans) {
+        mkdirSync(plan.dataDir);
+        writeFileSync(join(plan.dataDir, 'raft.db'), 'x');
+        writeFileSync(plan.logPath, 'log');
+      }
+      writeFileSync(join(dataDir, 'notes.txt'), 'keep me');
+      wipeNodeData(plans);
+      assert.deepEqual(readdirSync(dataDir), ['notes.txt']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -94,12 +94,15 @@ describe('cluster commands', () => {
   });
 
   test('cluster up defaults to 3 nodes and bounds --nodes', () => {
-    assert.deepEqual(commandOf(['cluster', 'up']), { kind: 'cluster-up', nodes: 3, demo: false, dataDir: undefined });
-    assert.deepEqual(commandOf(['cluster', 'up', '--nodes', '5', '--demo', '--data-dir', '/tmp/x']), {
-      kind: 'cluster-up', nodes: 5, demo: true, dataDir: '/tmp/x',
+    assert.deepEqual(commandOf(['cluster', 'up']), { kind: 'cluster-up', nodes: 3, basePort: 7001, dataDir: './data', fresh: false, demo: false });
+    assert.deepEqual(commandOf(['cluster', 'up', '--nodes', '5', '--demo', '--data-dir', '/tmp/x', '--base-port', '9001', '--fresh']), {
+      kind: 'cluster-up', nodes: 5, basePort: 9001, dataDir: '/tmp/x', fresh: true, demo: true,
     });
     assertUsageError(['cluster', 'up', '--nodes', '0'], /positive integer/);
     assertUsageError(['cluster', 'up', '--nodes', '10'], /at most 9/);
+    assertUsageError(['cluster', 'up', '--base-port', '70000'], /1\.\.65535/);
+    assertUsageError(['cluster', 'up', '--nodes', '3', '--base-port', '65434'], /needs port 65536/);
+    assertUsageError(['cluster', 'up', '--data-dir', ' '], /must not be empty/);
   });
 
   test('check takes a history file', () => {
@@ -166,7 +169,11 @@ describe('help and usage errors', () => {
         assert.match(top.text, new RegExp(`\\n  ${name}\\b`), `top-level help lists ${name}`);
       }
     }
-    for (const argv of [['get', '--help'], ['bench', '--help'], ['member', 'add', '--help'], ['cluster', 'up', '--help']]) {
+    const every = [
+      ['get'], ['put'], ['append'], ['delete'], ['cas'], ['range'], ['status'], ['member'], ['member', 'list'], ['member', 'add'],
+      ['member', 'promote'], ['member', 'remove'], ['leader'], ['leader', 'transfer'], ['snapshot'], ['bench'], ['cluster'], ['cluster', 'up'], ['check'],
+    ];
+    for (const argv of every.map((path) => [...path, '--help'])) {
       const parsed = parseArgs(argv, {});
       assert.equal(parsed.kind, 'help', argv.join(' '));
       if (parsed.kind === 'help') assert.match(parsed.text, new RegExp(`Usage: kvctl ${argv.slice(0, -1).join(' ')}`));

@@ -82,8 +82,12 @@ export class FakeClerk implements ClerkLike {
   /** Per-endpoint replies for status({ endpoint }); a string entry is an error code to fail with. */
   readonly statusByEndpoint = new Map<string, StatusResponse | string>();
 
-  async status(options: { endpoint?: string } = {}): Promise<StatusResponse> {
+  /** The deadlineMs of each status({ endpoint }) call, in order. */
+  readonly statusDeadlines: (number | undefined)[] = [];
+
+  async status(options: { endpoint?: string; deadlineMs?: number } = {}): Promise<StatusResponse> {
     this.record('status', options.endpoint === undefined ? [] : [options.endpoint]);
+    if (options.endpoint !== undefined) this.statusDeadlines.push(options.deadlineMs);
     if (options.endpoint === undefined) return this.statusReply;
     const reply = this.statusByEndpoint.get(options.endpoint) ?? 'UNAVAILABLE';
     if (typeof reply === 'string') throw new FakeClerkError(reply, `${options.endpoint} did not answer`);

@@ -102,12 +102,15 @@ describe('renderJson', () => {
 });
 
 describe('errors', () => {
-  test('plain: code, first line of the message, and a hint; no stack', () => {
+  test('plain: one line with the code and the first line of the message; no stack', () => {
     const error = new FakeClerkError('NO_LEADER', 'no leader elected\n    at Object.<anonymous> (file.ts:1:1)');
-    const text = renderErrorPlain(describeError(error));
+    assert.equal(renderErrorPlain(describeError(error)), 'error: NO_LEADER: no leader elected\n');
+  });
+
+  test('plain for a person (stderr is a terminal): a hint line follows', () => {
+    const text = renderErrorPlain(describeError(new FakeClerkError('NO_LEADER', 'no leader elected')), { withHint: true });
     assert.equal(text.split('\n')[0], 'error: NO_LEADER: no leader elected');
     assert.match(text.split('\n')[1]!, /^hint: /);
-    assert.doesNotMatch(text, /\bat /);
   });
 
   test('json: code, message and exit code', () => {

@@ -5,8 +5,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command } from '../src/commands.js';
 import { describeError } from '../src/errors.js';
-import { exitCodeForErrorCode } from '../src/exit-codes.js';
-import { execute, exitCodeForResult, type ExecutableCommand } from '../src/run.js';
+import { EXIT_DEGRADED, EXIT_OK, exitCodeForErrorCode } from '../src/exit-codes.js';
+import { MEMBER_STATUS_DEADLINE_MS, execute, exitCodeForResult, type ExecutableCommand } from '../src/run.js';
 import { FakeClerk, FakeClerkError, statusOf } from './fake-clerk.js';
 
 const literal = (text: string) => ({ from: 'literal', text }) as const;
@@ -104,7 +104,23 @@ describe('cluster commands', () => {
     clerk.statusByEndpoint.set('c:2', statusOf({ id: 2, role: 'follower', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 7 }));
     const result = await execute({ kind: 'status' }, clerk);
     assert.deepEqual(clerk.calls.map((call) => [call.method, ...call.args]), [['status'], ['status', 'c:2']]);
+    // A dead member must cost a short wait, not the clerk's whole retry deadline.
+    assert.deepEqual(clerk.statusDeadlines, [MEMBER_STATUS_DEADLINE_MS]);
     assert.equal(result.kind === 'status' && result.rows[1]!.lag, 3);
+    assert.equal(exitCodeForResult(result), EXIT_OK);
+  });
+
+  test('status with a member down, or with no leader, exits 7 (degraded) and still lists every member', async () => {
+    const clerk = new FakeClerk();
+    const members = [1, 2].map((id) => ({ id, peerAddress: `p:${id}`, clientAddress: `c:${id}`, httpAddress: '', learner: false }));
+    clerk.statusReply = statusOf({ id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 10, members });
+    const memberDown = await execute({ kind: 'status' }, clerk);
+    assert.deepEqual(memberDown.kind === 'status' && memberDown.rows.map((row) => row.health), ['ok', 'UNAVAILABLE']);
+    assert.equal(exitCodeForResult(memberDown), EXIT_DEGRADED);
+    clerk.statusReply = statusOf({ id: 1, role: 'candidate', term: 3, leaderId: 0, members });
+    clerk.statusByEndpoint.set('c:2', statusOf({ id: 2, role: 'follower', term: 3, leaderId: 0 }));
+    const leaderless = await execute({ kind: 'status' }, clerk);
+    assert.equal(exitCodeForResult(leaderless), EXIT_DEGRADED);
   });
 
   test('membership changes show the resulting membership', async () => {

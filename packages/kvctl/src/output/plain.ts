@@ -75,9 +75,12 @@ export function jsonOfResult(result: Result): unknown {
   }
 }
 
-/** `error: CODE: message` plus a hint line; never a stack trace. */
-export function renderErrorPlain(info: ErrorInfo): string {
-  const hint = hintForErrorCode(info.code);
+/**
+ * `error: CODE: message`, one line that scripts can parse; never a stack trace.
+ * `withHint` (stderr is a terminal, a person reads it) adds a `hint:` line.
+ */
+export function renderErrorPlain(info: ErrorInfo, options: { withHint?: boolean } = {}): string {
+  const hint = options.withHint === true ? hintForErrorCode(info.code) : undefined;
   return `error: ${info.code}: ${info.message}\n${hint === undefined ? '' : `hint: ${hint}\n`}`;
 }
 
