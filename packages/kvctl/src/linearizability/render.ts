@@ -27,7 +27,7 @@ export function keyStatsTable(keys: readonly KeyCheckStats[]): TextTable {
 /** The verdict line first (what scripts grep), then the window, then a summary. */
 export function checkResultText(result: CheckResult, options: { verbose: boolean }): string {
   const lines: string[] = [];
-  if (result.verdict === 'linearizable') lines.push(`linearizable: ${result.operations} operations on ${result.keys.length} keys`);
+  if (result.verdict === 'linearizable') lines.push(`linearizable: ${result.operations} operations on ${plural(result.keys.length, 'key')}`);
   if (result.verdict === 'unknown') lines.push(`unknown: ${result.reason ?? 'the search did not finish'}`);
   const failure = result.failure;
   if (failure !== undefined) {
@@ -38,7 +38,7 @@ export function checkResultText(result: CheckResult, options: { verbose: boolean
   }
   const { failed, info, unfinished } = result.pairing;
   const undecided = result.keys.filter((key) => key.verdict !== 'linearizable').length;
-  lines.push(`checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${result.keys.length} keys`
+  lines.push(`checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${plural(result.keys.length, 'key')}`
     + (undecided > 0 ? `, ${undecided} not linearizable or undecided` : ''));
   if (options.verbose) lines.push(layoutTable(keyStatsTable(result.keys)));
   return `${lines.join('\n')}\n`;
@@ -54,6 +54,10 @@ export function checkResultJson(result: CheckResult): Record<string, unknown> {
     failure: result.failure ?? null,
     keys: result.keys,
   };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function relativeMs(ns: number): string {
