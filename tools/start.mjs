@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// `npm start`: a local 3-node Cairn cluster on 127.0.0.1 (gRPC 7001-7003,
-// HTTP 8001-8003) with data under ./data/node-N. Node logs go to
-// ./data/node-N/node.log; cluster events are echoed here. Ctrl-C stops every
-// node gracefully. Options: --nodes N (1-7), --base-port P (default 7001).
+// `npm start`: the live demo by default: a local 5-node Cairn cluster with a
+// recorded client workload, leader preemption, membership changes and
+// injected faults; Ctrl-C stops it and checks the history for
+// linearizability (tools/demo; `npm start -- --help` lists its options).
+//
+// `npm start -- --plain [--nodes N] [--base-port P]`: a plain N-node cluster
+// (default 3) with no workload, data under ./data/node-N, logs in
+// ./data/node-N/node.log; cluster events are echoed here.
+//
+// Everything runs from TypeScript sources through tsx: no build needed.
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,57 +16,116 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-let args;
-try {
-  args = parseArgs({ options: { nodes: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '7001' } } }).values;
-} catch (error) {
-  console.error(`npm start: ${error.message}`);
-  process.exit(2);
-}
-const count = Number(args.nodes);
-const basePort = Number(args['base-port']);
-if (!Number.isInteger(count) || count < 1 || count > 7 || !Number.isInteger(basePort) || basePort < 1024 || basePort > 64000) {
-  console.error('npm start: --nodes must be 1-7 and --base-port 1024-64000');
-  process.exit(2);
-}
-const nodes = Array.from({ length: count }, (_, i) => ({
-  id: i + 1,
-  grpc: `127.0.0.1:${basePort + i}`,
-  http: `127.0.0.1:${basePort + 1000 + i}`,
-  dataDir: join(root, 'data', `node-${i + 1}`),
-}));
-const peerFlags = nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpc}`]);
-const children = new Map();
-let stopping = false;
+const SOURCE_FLAGS = ['--conditions=@cairn/source', '--import', 'tsx'];
+// npm forwards a terminal's Ctrl-C to us as well; a repeat within this window is the same keypress.
+const SIGNAL_REPEAT_MS = 1000;
 
-for (const node of nodes) {
-  mkdirSync(node.dataDir, { recursive: true });
-  const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' });
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@cairn/source', '--import', 'tsx', join(root, 'packages/kv-server/src/main.ts'),
-      '--id', String(node.id), '--addr', node.grpc, '--client-addr', node.http, '--data-dir', node.dataDir, ...peerFlags],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.set(node.id, child);
-  child.stdout.on('data', (chunk) => process.stdout.write(`[node ${node.id}] ${chunk}`));
-  let pending = '';
-  child.stderr.on('data', (chunk) => {
-    log.write(chunk);
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) echo(node.id, line);
+const argv = process.argv.slice(2);
+if (argv.includes('--plain')) runPlain(argv.filter((arg) => arg !== '--plain'));
+else runDemo(argv);
+
+/** Runs tools/demo/main.ts in its own process group and relays each distinct Ctrl-C to it once. */
+function runDemo(demoArgs) {
+  const child = spawn(process.execPath, [...SOURCE_FLAGS, join(root, 'tools', 'demo', 'main.ts'), ...demoArgs], {
+    cwd: process.cwd(),
+    stdio: 'inherit',
+    detached: true,
   });
-  child.on('exit', (code, signal) => {
-    children.delete(node.id);
-    if (pending) echo(node.id, pending);
-    if (!stopping) {
-      console.log(`[node ${node.id}] exited (${signal ?? code}); stopping the cluster`);
-      stopAll();
-    }
-    if (children.size === 0) process.exit(stopping && code === 0 ? 0 : 1);
+  let lastSignalAt = 0;
+  const relay = (signal) => {
+    const now = Date.now();
+    if (now - lastSignalAt < SIGNAL_REPEAT_MS) return;
+    lastSignalAt = now;
+    child.kill(signal);
+  };
+  process.on('SIGINT', () => relay('SIGINT'));
+  process.on('SIGTERM', () => relay('SIGTERM'));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+function runPlain(plainArgs) {
+  let args;
+  try {
+    args = parseArgs({ args: plainArgs, options: { nodes: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '7001' } } }).values;
+  } catch (error) {
+    console.error(`npm start -- --plain: ${error.message}`);
+    process.exit(2);
+  }
+  const count = Number(args.nodes);
+  const basePort = Number(args['base-port']);
+  if (!Number.isInteger(count) || count < 1 || count > 7 || !Number.isInteger(basePort) || basePort < 1024 || basePort > 64000) {
+    console.error('npm start -- --plain: --nodes must be 1-7 and --base-port 1024-64000');
+    process.exit(2);
+  }
+  const nodes = Array.from({ length: count }, (_, i) => ({
+    id: i + 1,
+    grpc: `127.0.0.1:${basePort + i}`,
+    http: `127.0.0.1:${basePort + 1000 + i}`,
+    dataDir: join(root, 'data', `node-${i + 1}`),
+  }));
+  const peerFlags = nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpc}`]);
+  const children = new Map();
+  let stopping = false;
+
+  const stopAll = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of children.values()) child.kill('SIGTERM');
+    setTimeout(() => {
+      for (const child of children.values()) child.kill('SIGKILL');
+    }, 10_000).unref();
+  };
+
+  for (const node of nodes) {
+    mkdirSync(node.dataDir, { recursive: true });
+    const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' });
+    // Own process group: Ctrl-C reaches only this script, which stops the nodes once.
+    const child = spawn(
+      process.execPath,
+      [...SOURCE_FLAGS, join(root, 'packages/kv-server/src/main.ts'),
+        '--id', String(node.id), '--addr', node.grpc, '--client-addr', node.http, '--data-dir', node.dataDir, ...peerFlags],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    children.set(node.id, child);
+    child.stdout.on('data', (chunk) => process.stdout.write(`[node ${node.id}] ${chunk}`));
+    let pending = '';
+    child.stderr.on('data', (chunk) => {
+      log.write(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) echo(node.id, line);
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(node.id);
+      if (pending) echo(node.id, pending);
+      if (!stopping) {
+        console.log(`[node ${node.id}] exited (${signal ?? code}); stopping the cluster`);
+        stopAll();
+      }
+      if (children.size === 0) process.exit(stopping && code === 0 ? 0 : 1);
+    });
+  }
+
+  process.on('SIGINT', () => {
+    if (!stopping) console.log('\nstopping the cluster…');
+    stopAll();
   });
+  process.on('SIGTERM', stopAll);
+  process.on('exit', () => {
+    for (const child of children.values()) child.kill('SIGKILL');
+  });
+
+  const endpoints = nodes.map((n) => n.grpc).join(',');
+  console.log(`Cairn: starting ${count} node(s); data in ./data, logs in ./data/node-N/node.log
+  gRPC endpoints : ${endpoints}
+  dashboards     : ${nodes.map((n) => `http://${n.http}/`).join('  ')}
+Try (in another terminal):
+  npx kvctl --endpoints ${endpoints} put greeting hello
+  npx kvctl --endpoints ${endpoints} get greeting
+  npx kvctl --endpoints ${endpoints} status
+  curl -X PUT --data-binary world http://${nodes[0].http}/kv/hello   (a follower answers 503 with x-cairn-leader)
+Ctrl-C stops the cluster.`);
 }
 
 function echo(id, line) {
@@ -77,30 +142,3 @@ function echo(id, line) {
     console.log(`[node ${id}] ${name} ${JSON.stringify(fields)}`);
   }
 }
-
-function stopAll() {
-  if (stopping) return;
-  stopping = true;
-  for (const child of children.values()) child.kill('SIGTERM');
-  setTimeout(() => {
-    for (const child of children.values()) child.kill('SIGKILL');
-  }, 10_000).unref();
-}
-
-process.on('SIGINT', () => {
-  console.log('\nstopping the cluster…');
-  stopAll();
-});
-process.on('SIGTERM', stopAll);
-
-const endpoints = nodes.map((n) => n.grpc).join(',');
-console.log(`Cairn: starting ${count} node(s); data in ./data, logs in ./data/node-N/node.log
-  gRPC endpoints : ${endpoints}
-  HTTP           : ${nodes.map((n) => `http://${n.http}`).join('  ')}
-  dashboard      : http://${nodes[0].http}/
-Try (in another terminal):
-  npx kvctl --endpoints ${endpoints} put greeting hello
-  npx kvctl --endpoints ${endpoints} get greeting
-  npx kvctl --endpoints ${endpoints} status
-  curl -X PUT --data-binary world http://${nodes[0].http}/kv/hello   (a follower answers 503 with x-cairn-leader)
-Ctrl-C stops the cluster.`);
