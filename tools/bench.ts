@@ -91,7 +91,7 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
     const ratioRows = ratios(levels);
     if (ratioRows.length > 0) out.write(`\nCairn ÷ etcd (ops/s above 1 = Cairn faster; latency above 1 = Cairn slower)\n${formatRatios(ratioRows)}\n`);
     if (rss.length > 0) out.write(`\n${formatRss(rss)}\n`);
-    if (options.cpuProfileDir !== undefined) out.write(`\n${describeProfiles(options.cpuProfileDir)}\n`);
+    if (options.cpuProfileDir !== undefined) out.write(`\n${describeProfiles(options.cpuProfileDir, runs.find((r) => r.system === 'cairn'))}\n`);
     out.write(`\nload average: ${format(loadAverageAtStart)} at start, ${format(loadavg())} at end (${cpus().length} CPUs)\n`);
     if (options.jsonPath !== undefined) {
       const document = { startedAt, argv, host: host(loadAverageAtStart), notes: NOTES, options, runs, ratios: ratioRows, rss };
@@ -117,16 +117,26 @@ function header(options: BenchOptions, systems: readonly SystemName[], argv: rea
   ].join('\n');
 }
 
-function describeProfiles(dir: string): string {
+/** Lists the profiles, naming each file's node (by pid) and thread: 0 = the node's main thread, others = tsx's loader thread. */
+function describeProfiles(dir: string, cairn: SystemRun | undefined): string {
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
   } catch {
     // Reported below as "none".
   }
-  return `CPU profiles of the Cairn nodes (one per node process, written when it stopped): ${dir}\n` +
-    (files.length > 0 ? files.map((f) => `  ${f}`).join('\n') : '  none written (a node killed with SIGKILL writes none)') +
-    '\n  file names carry the node pid; the pids are logged at cluster start (open in Chrome DevTools or speedscope)';
+  const leaders = new Set(cairn?.levels.map((l) => l.leaderMember));
+  const describe = (file: string): string => {
+    // Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
+    const [, , , pid, thread] = file.split('.');
+    const member = (cairn?.memberPids.indexOf(Number(pid)) ?? -1) + 1;
+    if (member === 0) return file;
+    const role = leaders.size === 1 && leaders.has(member) ? ', the leader' : '';
+    return `${file}  node ${member}${role}, ${thread === '0' ? 'main thread' : 'loader thread'}`;
+  };
+  return `CPU profiles of the Cairn nodes (written when they stopped): ${dir}\n` +
+    (files.length > 0 ? files.map((f) => `  ${describe(f)}`).join('\n') : '  none written (a node killed with SIGKILL writes none)') +
+    '\n  open in Chrome DevTools (Performance, load profile) or https://www.speedscope.app';
 }
 
 function host(loadAverageAtStart: number[]): object {

@@ -59,7 +59,10 @@ export interface LevelResult {
   readonly system: SystemName;
   readonly workload: WorkloadName;
   readonly concurrency: number;
+  /** The measured window: `--duration`, or shorter when interrupted. */
   readonly durationMs: number;
+  /** Ctrl-C cut the window short. */
+  readonly interrupted: boolean;
   /** Successful operations completed inside the measured window. */
   readonly ops: number;
   readonly reads: number;
@@ -108,17 +111,24 @@ export async function runLevel(target: KvTarget, options: LevelOptions): Promise
       }
     }
   };
+  let abortedAt: number | undefined;
+  const onAbort = (): void => void (abortedAt = performance.now());
+  options.signal.addEventListener('abort', onAbort, { once: true });
   await Promise.all(Array.from({ length: options.concurrency }, (_, worker) => work(worker)));
+  options.signal.removeEventListener('abort', onAbort);
+  const windowEnd = Math.min(measureUntil, abortedAt ?? measureUntil);
+  const durationMs = Math.max(0, windowEnd - measureFrom);
   const ops = reads + writes;
   return {
     system: target.system,
     workload: options.workload,
     concurrency: options.concurrency,
-    durationMs: options.durationMs,
+    durationMs,
+    interrupted: abortedAt !== undefined && abortedAt < measureUntil,
     ops,
     reads,
     writes,
-    opsPerSec: ops / (options.durationMs / 1000),
+    opsPerSec: durationMs > 0 ? ops / (durationMs / 1000) : 0,
     latencyMs: latencies.summary(),
     errors,
     errorsByCode,

@@ -3,6 +3,8 @@ import type { LevelResult, WorkloadName } from './load.js';
 
 /** A level's result plus the CPU use seen during it (warm-up included), in % of one core. */
 export interface MeasuredLevel extends LevelResult {
+  /** The member (1-based) that led when the level started. */
+  readonly leaderMember: number;
   readonly cpuPercent: {
     /** This process: the load generator and its gRPC clients (100% = its one event loop is saturated). */
     readonly loadGenerator: number;
@@ -35,8 +37,8 @@ export interface RssSample {
 /** Rows of both systems matched by workload and concurrency. */
 export function ratios(results: readonly MeasuredLevel[]): Ratio[] {
   const out: Ratio[] = [];
-  for (const cairn of results.filter((r) => r.system === 'cairn')) {
-    const etcd = results.find((r) => r.system === 'etcd' && r.workload === cairn.workload && r.concurrency === cairn.concurrency);
+  for (const cairn of results.filter((r) => r.system === 'cairn' && !r.interrupted)) {
+    const etcd = results.find((r) => r.system === 'etcd' && !r.interrupted && r.workload === cairn.workload && r.concurrency === cairn.concurrency);
     if (etcd === undefined) continue;
     out.push({
       workload: cairn.workload,
@@ -51,11 +53,12 @@ export function ratios(results: readonly MeasuredLevel[]): Ratio[] {
 
 export function formatResults(results: readonly MeasuredLevel[]): string {
   const rows = results.map((r) => [
-    r.system, r.workload, String(r.concurrency), r.opsPerSec.toFixed(0),
+    r.interrupted ? `${r.system}*` : r.system, r.workload, String(r.concurrency), r.opsPerSec.toFixed(0),
     ms(r.latencyMs.p50), ms(r.latencyMs.p90), ms(r.latencyMs.p99), ms(r.latencyMs.max), formatErrors(r),
     r.cpuPercent.loadGenerator.toFixed(0), r.cpuPercent.leader.toFixed(0),
   ]);
-  return table(['system', 'workload', 'conc', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'gen cpu%', 'leader cpu%'], rows);
+  const text = table(['system', 'workload', 'conc', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'gen cpu%', 'leader cpu%'], rows);
+  return results.some((r) => r.interrupted) ? `${text}\n* interrupted: measured over a shorter window than --duration` : text;
 }
 
 export function formatRatios(rows: readonly Ratio[]): string {

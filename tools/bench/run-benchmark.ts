@@ -16,6 +16,8 @@ const PREFILL_CONCURRENCY = 64;
 export interface SystemRun {
   readonly system: SystemName;
   readonly endpoint: string;
+  /** Process id of member 1, 2, 3. */
+  readonly memberPids: readonly number[];
   readonly levels: MeasuredLevel[];
 }
 
@@ -40,7 +42,7 @@ async function runSystem(context: RunContext, system: SystemName): Promise<Syste
   const maxWorkers = Math.max(...options.concurrency, PREFILL_CONCURRENCY);
   log(`${system}: starting a fresh ${system === 'cairn' ? '3-node Cairn' : '3-member etcd'} cluster`);
   const sut = await startSystem(system, options, maxWorkers, context.teardown);
-  const run: SystemRun = { system, endpoint: sut.target.describeEndpoint, levels: [] };
+  const run: SystemRun = { system, endpoint: sut.target.describeEndpoint, memberPids: sut.memberPids, levels: [] };
   try {
     log(`${system}: ${sut.target.describeEndpoint}`);
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
@@ -78,6 +80,7 @@ async function measureLevel(sut: SystemUnderTest, run: () => ReturnType<typeof r
   const leaderIndex = sut.memberPids.indexOf(leaderPid);
   return {
     ...result,
+    leaderMember: leaderIndex + 1,
     cpuPercent: {
       loadGenerator: ((own.user + own.system) / wallMicros) * 100,
       leader: membersPercent[leaderIndex] ?? NaN,
