@@ -53,6 +53,8 @@ export interface CheckFailure {
   readonly window: readonly WindowOperation[];
   /** true when removing any one operation of the window makes it linearizable. */
   readonly minimal: boolean;
+  /** true when the window fails on values alone (returned versions were not needed to show it). */
+  readonly versionBlind: boolean;
 }
 
 export interface CheckResult {
@@ -99,7 +101,7 @@ export function checkHistory(records: readonly HistoryRecord[], options: CheckOp
 
 function describeFailure(operations: readonly HistoryOperation[], options: CheckOptions): CheckFailure {
   const shrunk = options.shrink === false
-    ? { window: operations, minimal: false }
+    ? { window: operations, minimal: false, versionBlind: false }
     : shrinkViolation(operations, {
       maxStatesPerCandidate: options.maxStatesPerKey ?? DEFAULT_MAX_STATES_PER_KEY,
       maxStatesTotal: options.maxShrinkStates ?? DEFAULT_MAX_SHRINK_STATES,
@@ -109,6 +111,7 @@ function describeFailure(operations: readonly HistoryOperation[], options: Check
     key: describeKey(operations[0]!),
     keyOperations: operations.length,
     minimal: shrunk.minimal,
+    versionBlind: shrunk.versionBlind,
     window: shrunk.window.map((operation) => ({
       process: operation.process,
       id: operation.id,

@@ -33,7 +33,8 @@ export function checkResultText(result: CheckResult, options: { verbose: boolean
   if (failure !== undefined) {
     lines.push(`NOT linearizable: ${result.reason ?? ''}`);
     const shrunk = failure.minimal ? 'smallest failing window' : 'failing window (shrinking stopped at its budget)';
-    lines.push(`${shrunk}, ${failure.window.length} of ${failure.keyOperations} operations on key ${JSON.stringify(failure.key)}; times in ms after its first invoke:`);
+    const versions = failure.versionBlind ? ' (fails on values alone)' : '';
+    lines.push(`${shrunk}${versions}, ${failure.window.length} of ${failure.keyOperations} operations on key ${JSON.stringify(failure.key)}; times in ms after its first invoke:`);
     lines.push(layoutTable(windowTable(failure.window)));
   }
   const { failed, info, unfinished } = result.pairing;
