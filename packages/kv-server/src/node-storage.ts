@@ -6,6 +6,7 @@
 import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
 import type { KvError } from './errors.js';
+import type { StagedWrite } from './storage/raft-storage.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
@@ -13,6 +14,8 @@ export interface NodeStorage extends Storage {
   /** Stores a snapshot taken at `index` and compacts the log behind it. */
   createSnapshot(index: number, confState: ConfState, data: Buffer): Promise<void>;
   saveMembership(confState: ConfState, members: Member[]): Promise<void>;
+  /** The membership write as batch ops, to land in the same batch as an apply. */
+  stageMembership(confState: ConfState, members: readonly Member[]): StagedWrite;
   members(): Member[];
   snapshotIndex(): number;
   close(): Promise<void>;
@@ -25,7 +28,7 @@ export interface AppliedResult {
 
 export interface NodeStateMachine {
   appliedIndex(): number;
-  applyEntries(entries: readonly Entry[]): Promise<AppliedResult[]>;
+  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]>;
   snapshot(): AsyncIterable<Buffer>;
   restore(data: Buffer, index: number): Promise<void>;
 }

@@ -361,8 +361,9 @@ export class RaftLoop {
       this.transport.setPeer(member.id, member.peerAddress);
     }
     this.members.syncWith(this.confState);
-    await this.stateMachine.applyEntries([{ ...entry, data: Buffer.alloc(0), type: EntryType.NORMAL }]);
-    await this.storage.saveMembership(this.confState, this.members.list());
+    // The new membership and the applied index that covers it land in one batch:
+    // a crash can never leave one without the other.
+    await this.stateMachine.applyEntries([entry], this.storage.stageMembership(this.confState, this.members.list()));
     this.pending.settle(entry.index, entry.term, { value: undefined }, () => this.notLeader());
     this.events.event('membership-changed', { index: entry.index, change: ConfChangeType[change.type], nodeId: change.nodeId });
     if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.id) {

@@ -2,8 +2,9 @@
  * KvStateMachine: the deterministic KV state machine (hashicorp FSM) over the
  * node's LevelDB. Committed entries carry an encoded `Command`; applying them
  * is a pure function of the log: no local clock, no randomness, no node
- * settings that may differ between members (valueBytesMax, sessionTtlMs and
- * sessionsMax must be the same on every node).
+ * settings that may differ between members (the value limit comes from the
+ * proposing leader inside each command; sessionTtlMs and sessionsMax must be
+ * the same on every node).
  *
  * KV data and client sessions live in LevelDB (under the current generation,
  * see storage/keys.ts), so memory does not grow with the data. What is kept in
@@ -245,9 +246,11 @@ export class KvStateMachine {
   }
 
   private async applyOperation(command: Command, index: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+    // The leader's limit travels in the command, so every node decides alike.
+    const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : this.valueBytesMax;
     if (command.put !== undefined) {
       const { key, value, prevKv } = command.put;
-      if (value.length > this.valueBytesMax) return new ValueTooLargeError(value.length, this.valueBytesMax);
+      if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
       const previous = await this.readForApply(key, batch);
       const next = this.writeValue(key, value, previous, index, batch);
       return { put: { version: next.version, prevKv: prevKv && previous ? { key, ...previous } : undefined } };
@@ -256,7 +259,7 @@ export class KvStateMachine {
       const { key, value } = command.append;
       const previous = await this.readForApply(key, batch);
       const length = (previous?.value.length ?? 0) + value.length;
-      if (length > this.valueBytesMax) return new ValueTooLargeError(length, this.valueBytesMax);
+      if (length > valueBytesMax) return new ValueTooLargeError(length, valueBytesMax);
       const combined = previous ? Buffer.concat([previous.value, value]) : Buffer.from(value);
       const next = this.writeValue(key, combined, previous, index, batch);
       return { append: { version: next.version, length } };
@@ -271,16 +274,16 @@ export class KvStateMachine {
       }
       return { delete: { deleted: previous !== undefined } };
     }
-    if (command.cas !== undefined) return this.applyCas(command.cas, index, batch);
+    if (command.cas !== undefined) return this.applyCas(command.cas, index, batch, valueBytesMax);
     return new InvalidArgumentError('the command has no operation');
   }
 
-  private async applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+  private async applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch, valueBytesMax: number): Promise<CommandResult | KvError> {
     const { key, value, expectedValue, expectedVersion } = cas;
     if (expectedValue === undefined && expectedVersion === undefined) {
       return new InvalidArgumentError('cas needs an expected value or an expected version');
     }
-    if (value.length > this.valueBytesMax) return new ValueTooLargeError(value.length, this.valueBytesMax);
+    if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
     const previous = await this.readForApply(key, batch);
     const matches =
       expectedVersion !== undefined ? (previous?.version ?? 0) === expectedVersion : previous !== undefined && previous.value.equals(expectedValue!);

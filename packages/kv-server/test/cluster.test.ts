@@ -95,12 +95,12 @@ describe('a 3-node cluster', () => {
         }
       }
     });
-    await waitFor(() => acknowledged.size >= 30, { what: 'some writes before the kill', deadlineMs: 20_000 });
+    await waitFor(() => acknowledged.size >= 30, { what: 'some writes before the kill', deadlineMs: 30_000 });
     await cluster.kill(oldLeader);
     const before = acknowledged.size;
-    const newLeader = await cluster.waitForLeader(15_000);
+    const newLeader = await cluster.waitForLeader(30_000);
     assert.notEqual(newLeader.id, oldLeader.id);
-    await waitFor(() => acknowledged.size >= before + 30, { what: 'writes under the new leader', deadlineMs: 20_000 });
+    await waitFor(() => acknowledged.size >= before + 30, { what: 'writes under the new leader', deadlineMs: 30_000 });
     stop = true;
     await Promise.all(writers);
     await cluster.launch(oldLeader, cluster.peerArgs());
@@ -133,7 +133,7 @@ describe('a 3-node cluster', () => {
     await cluster.launch(follower, cluster.peerArgs());
     const leaderStatus = await cluster.status(leader);
     assert.ok(leaderStatus.snapshotIndex > 0, 'the leader has taken a snapshot');
-    await waitFor(async () => (await cluster.status(follower)).appliedIndex >= leaderStatus.commitIndex, { what: 'the wiped follower to catch up', deadlineMs: 20_000 });
+    await waitFor(async () => (await cluster.status(follower)).appliedIndex >= leaderStatus.commitIndex, { what: 'the wiped follower to catch up', deadlineMs: 30_000 });
     assert.match(follower.stderr, /snapshot-restored/);
     const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => follower.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
     assert.equal(kv.kv?.value.toString(), 's249');

@@ -49,9 +49,9 @@ describe('membership and leadership at runtime', () => {
           throw e;
         });
       },
-      { what: 'promotion of node 4', deadlineMs: 20_000, intervalMs: 200 },
+      { what: 'promotion of node 4', deadlineMs: 30_000, intervalMs: 200 },
     );
-    await waitFor(async () => (await cluster.status(newcomer)).members.some((m) => m.id === 4 && !m.learner), { what: 'node 4 to see itself as voter' });
+    await waitFor(async () => (await cluster.status(newcomer)).members.some((m) => m.id === 4 && !m.learner), { what: 'node 4 to see itself as voter', deadlineMs: 30_000 });
 
     leader = await cluster.waitForLeader();
     const victim = cluster.nodes.find((n) => n.id !== leader.id && n.id !== 4)!;
@@ -60,7 +60,7 @@ describe('membership and leadership at runtime', () => {
     await cluster.kill(victim);
 
     const before = acknowledged.size;
-    await waitFor(() => acknowledged.size >= before + 20, { what: 'writes after the changes', deadlineMs: 20_000 });
+    await waitFor(() => acknowledged.size >= before + 20, { what: 'writes after the changes', deadlineMs: 30_000 });
     stop = true;
     await writer;
     const reader = new TestClient(cluster);

@@ -43,6 +43,7 @@ function workload(count: number): Entry[] {
     const op = next(4);
     const command: Command = {
       proposedAtMs: index * 1_000,
+      valueBytesMax: 0,
       session: { clientId: `client-${next(8)}`, seq: index },
       ...(op === 0 ? { put: { key, value, prevKv: false } } : {}),
       ...(op === 1 ? { append: { key, value } } : {}),

@@ -127,7 +127,7 @@ describe('bad requests', () => {
     const stranger = await TestCluster.start({ size: 1, clusterId: 'stranger', extraArgs: ['--peer', `2=${cluster.node(1).grpcAddress}`] });
     try {
       // The stranger (id 1 of 'stranger') campaigns and messages our node as its peer 2.
-            await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 15_000 });
+            await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 30_000 });
       assert.match(cluster.node(1).stderr, /cluster id mismatch|message for node/);
     } finally {
       await stranger.stop();

@@ -28,7 +28,7 @@ async function openMachine(dataDir?: string, options?: KvStateMachineOptions) {
 
 let nextIndex = 1;
 function entryOf(command: Partial<Command>): Entry {
-  const full: Command = { proposedAtMs: 1_000, ...command };
+  const full: Command = { proposedAtMs: 1_000, valueBytesMax: 0, ...command };
   return { index: nextIndex++, term: 1, type: EntryType.NORMAL, data: Buffer.from(Command.encode(full).finish()) };
 }
 const b = (text: string) => Buffer.from(text);
@@ -91,6 +91,18 @@ describe('KvStateMachine', () => {
     const results = await machine.applyEntries([put('k', 'abc'), entryOf({ append: { key: b('k'), value: b('de') } })]);
     assert.ok(results[1]!.result instanceof ValueTooLargeError);
     assert.equal((await machine.get(b('k')))!.value.toString(), 'abc');
+    await database.close();
+  });
+
+  test("the proposing leader's value limit in the command wins over the local setting", async () => {
+    await database.close();
+    // Local limit 4, but the leader allowed 8: every node must accept the append.
+    ({ machine, database } = await openMachine(undefined, { valueBytesMax: 4 }));
+    const results = await machine.applyEntries([put('k', 'abc', { valueBytesMax: 8 }), entryOf({ append: { key: b('k'), value: b('de') }, valueBytesMax: 8 })]);
+    assert.equal(results[1]!.result instanceof Error, false);
+    assert.equal((await machine.get(b('k')))!.value.toString(), 'abcde');
+    const refused = await machine.applyEntries([entryOf({ append: { key: b('k'), value: b('fghi') }, valueBytesMax: 8 })]);
+    assert.ok(refused[0]!.result instanceof ValueTooLargeError);
     await database.close();
   });
 

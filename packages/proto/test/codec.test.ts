@@ -22,7 +22,7 @@ test('a raft message with entries round-trips', () => {
 
 test('keys keep invalid UTF-8 bytes exactly', () => {
   const key = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
-  const decoded = Command.decode(Command.encode({ proposedAtMs: 1, put: { key, value: Buffer.alloc(0), prevKv: false } }).finish());
+  const decoded = Command.decode(Command.encode({ proposedAtMs: 1, valueBytesMax: 0, put: { key, value: Buffer.alloc(0), prevKv: false } }).finish());
   assert.deepEqual(decoded.put?.key, key);
 });
 

@@ -140,7 +140,7 @@ export class TestCluster {
   }
 
   /** Waits until the live nodes agree on one leader; returns it. */
-  async waitForLeader(deadlineMs = 15_000): Promise<NodeProcess> {
+  async waitForLeader(deadlineMs = 30_000): Promise<NodeProcess> {
     return waitFor(
       async () => {
         const live = this.nodes.filter((n) => n.process !== undefined);

@@ -1,7 +1,7 @@
 /** Waits for a condition with a deadline: the only way tests synchronise (no sleeps). */
 export async function waitFor<T>(
   condition: () => T | undefined | false | Promise<T | undefined | false>,
-  { deadlineMs = 10_000, intervalMs = 25, what = 'condition' }: { deadlineMs?: number; intervalMs?: number; what?: string } = {},
+  { deadlineMs = 30_000, intervalMs = 25, what = 'condition' }: { deadlineMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;

@@ -43,19 +43,19 @@ export class KvApi {
 
   async put(request: PutRequest): Promise<PutResponse> {
     const put: PutRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits), prevKv: request.prevKv };
-    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, put });
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, put });
     return { ...expect(result.put, 'put'), header: this.header() };
   }
 
   async append(request: AppendRequest): Promise<AppendResponse> {
     const append: AppendRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits) };
-    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, append });
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, append });
     return { ...expect(result.append, 'append'), header: this.header() };
   }
 
   async delete(request: DeleteRequest): Promise<DeleteResponse> {
     const del: DeleteRequest = { key: validateKey(request.key, this.limits) };
-    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, delete: del });
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, delete: del });
     return { ...expect(result.delete, 'delete'), header: this.header() };
   }
 
@@ -69,7 +69,7 @@ export class KvApi {
       expectedVersion: request.expectedVersion,
       value: validateValue(request.value, this.limits),
     };
-    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, cas });
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, cas });
     return { ...expect(result.cas, 'cas'), header: this.header() };
   }
 
@@ -97,7 +97,7 @@ export class KvApi {
   }
 
   private propose(command: Command): Promise<CommandResult> {
-    return this.loop.propose(command, encodeCommand);
+    return this.loop.propose({ ...command, valueBytesMax: this.limits.valueBytesMax }, encodeCommand);
   }
 }
 

@@ -172,7 +172,14 @@ export interface Command {
   put?: PutRequest | undefined;
   append?: AppendRequest | undefined;
   delete?: DeleteRequest | undefined;
-  cas?: CasRequest | undefined;
+  cas?:
+    | CasRequest
+    | undefined;
+  /**
+   * The proposing leader's value size limit. Apply checks appends against it,
+   * so the outcome is the same on every node even if their settings differ.
+   */
+  valueBytesMax: number;
 }
 
 /** The reply stored for a session's last write, so a retry gets the same answer. */
@@ -1524,7 +1531,15 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
 };
 
 function createBaseCommand(): Command {
-  return { session: undefined, proposedAtMs: 0, put: undefined, append: undefined, delete: undefined, cas: undefined };
+  return {
+    session: undefined,
+    proposedAtMs: 0,
+    put: undefined,
+    append: undefined,
+    delete: undefined,
+    cas: undefined,
+    valueBytesMax: 0,
+  };
 }
 
 export const Command: MessageFns<Command> = {
@@ -1546,6 +1561,9 @@ export const Command: MessageFns<Command> = {
     }
     if (message.cas !== undefined) {
       CasRequest.encode(message.cas, writer.uint32(50).fork()).join();
+    }
+    if (message.valueBytesMax !== 0) {
+      writer.uint32(56).uint64(message.valueBytesMax);
     }
     return writer;
   },
@@ -1611,6 +1629,14 @@ export const Command: MessageFns<Command> = {
             message.cas = CasRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.valueBytesMax = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1640,6 +1666,7 @@ export const Command: MessageFns<Command> = {
       ? DeleteRequest.fromPartial(object.delete)
       : undefined;
     message.cas = (object.cas !== undefined && object.cas !== null) ? CasRequest.fromPartial(object.cas) : undefined;
+    message.valueBytesMax = object.valueBytesMax ?? 0;
     return message;
   },
 };
