@@ -178,6 +178,14 @@ export class RawNode {
     for (const message of outstanding.selfMessages) raft.step(message);
   }
 
+  /**
+   * The last log index and current term, without building a full status: the
+   * server calls it after every accepted proposal to learn the entry's index.
+   */
+  lastIndexAndTerm(): { lastIndex: number; term: number } {
+    return { lastIndex: this.raft.log.lastIndex(), term: this.raft.term };
+  }
+
   status(): RaftStatus {
     const raft = this.raft;
     const status: RaftStatus = {
