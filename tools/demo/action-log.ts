@@ -2,6 +2,8 @@
  * The demo's console: one line per action, prefixed with the seconds since
  * the demo started (`[12.3s] transfer-leader 2→4 ok 85 ms`).
  */
+import { isAbsolute, relative } from 'node:path';
+
 export interface DemoOutput {
   line(text: string): void;
 }
@@ -28,10 +30,10 @@ export class ActionLog {
     try {
       const value = await run();
       const suffix = describeResult === undefined ? '' : ` ${describeResult(value)}`;
-      this.note(`${name} ${detail} ok${suffix} ${formatMs(performance.now() - started)}`);
+      this.note(`${name}${detail === '' ? '' : ` ${detail}`} ok${suffix} ${formatMs(performance.now() - started)}`);
       return value;
     } catch (error) {
-      this.note(`${name} ${detail} failed (${errorCode(error)}) ${formatMs(performance.now() - started)}`);
+      this.note(`${name}${detail === '' ? '' : ` ${detail}`} failed (${errorCode(error)}) ${formatMs(performance.now() - started)}`);
       return undefined;
     }
   }
@@ -49,4 +51,10 @@ export function errorCode(error: unknown): string {
     if (error instanceof Error) return error.name;
   }
   return String(error);
+}
+
+/** A path as typed by people: relative to the working directory when inside it, else absolute. */
+export function displayPath(path: string): string {
+  const relativePath = relative(process.cwd(), path);
+  return relativePath === '' ? '.' : relativePath.startsWith('..') || isAbsolute(relativePath) ? path : relativePath;
 }

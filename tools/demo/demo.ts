@@ -5,9 +5,9 @@
  * linearizability check of the recorded history.
  */
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Clerk, JsonLinesHistory } from '@cairn/clerk';
-import { ActionLog, type DemoOutput } from './action-log.js';
+import { ActionLog, type DemoOutput, displayPath } from './action-log.js';
 import { type DisruptionCounts, Disruptions } from './disruptions.js';
 import { checkHistoryFile, type HistoryVerdict } from './history-check.js';
 import { DemoNode, type NodeExit, type NodeSpec, nodeSpec } from './node-process.js';
@@ -117,7 +117,7 @@ export class Demo {
       onEvent: (id, event, fields) => this.echoNodeEvent(id, event, fields),
       onExit: (exit) => {
         this.nodeExits.push(exit);
-        if (!exit.expected) this.log.note(`node ${exit.id} CRASHED (exit ${exit.signal ?? exit.code}); see ${relative(process.cwd(), spec.logFile)}`);
+        if (!exit.expected) this.log.note(`node ${exit.id} CRASHED (exit ${exit.signal ?? exit.code}); see ${displayPath(spec.logFile)}`);
       },
     });
     this.nodes.set(spec.id, node);
@@ -218,7 +218,7 @@ export class Demo {
   }
 
   private async finish(workload: Workload | undefined, disruptions: Disruptions | undefined, endpoints: readonly string[]): Promise<DemoSummary> {
-    this.log.note(`checking the history (${relative(process.cwd(), this.historyFile)})…`);
+    this.log.note(`checking the history (${displayPath(this.historyFile)})…`);
     const check = await checkHistoryFile(this.historyFile);
     const crashed = this.nodeExits.some((exit) => !exit.expected || exit.code !== 0);
     const summary: DemoSummary = {
@@ -239,11 +239,11 @@ export class Demo {
   private printBanner(voters: readonly NodeSpec[]): void {
     const endpoints = voters.map((spec) => spec.grpcAddress).join(',');
     const lines = [
-      `Cairn demo: ${voters.length} nodes${this.options.membership ? ' (+1 spare for membership cycles)' : ''}, data and logs in ${relative(process.cwd(), this.options.dataDir) || '.'}`,
+      `Cairn demo: ${voters.length} nodes${this.options.membership ? ' (+1 spare for membership cycles)' : ''}, data and logs in ${displayPath(this.options.dataDir)}`,
       `  gRPC endpoints : ${endpoints}`,
       `  dashboards     : ${voters.map((spec) => `http://${spec.httpAddress}/`).join('  ')}`,
       `  status         : npx kvctl --endpoints ${endpoints} status`,
-      `  history        : ${relative(process.cwd(), this.historyFile)}`,
+      `  history        : ${displayPath(this.historyFile)}`,
       `  disruptions    : ${[this.options.transfers && 'leader preemption', this.options.membership && 'membership cycle', this.options.faults && 'faults'].filter(Boolean).join(', ') || 'none'}`,
       this.options.durationS === undefined ? 'Ctrl-C stops the workload, shuts the nodes down and checks the history.' : `Runs for ${this.options.durationS} s (Ctrl-C stops earlier).`,
     ];
@@ -255,8 +255,8 @@ export class Demo {
 export function describeSummary(summary: DemoSummary): string[] {
   const { check, workload, disruptions } = summary;
   const lines = [`verdict: ${check.verdict.toUpperCase()}${check.reason === undefined ? '' : ` — ${check.reason}`}`];
-  for (const op of check.window) lines.push(`  ${op}`);
-  lines.push(`  history: ${check.records} records, ${check.operations} operations checked in ${Math.round(check.checkMs)} ms`);
+  for (const line of check.report.split('\n')) lines.push(`  ${line}`);
+  lines.push(`  history: ${check.records} records, checked in ${Math.round(check.checkMs)} ms`);
   lines.push(`  workload: ok ${workload.ok}, failed ${workload.fail}, unknown outcome ${workload.unknown}`);
   if (disruptions !== undefined) {
     const pair = (counts: { ok: number; failed: number }): string => `${counts.ok} ok / ${counts.failed} failed`;

@@ -4,7 +4,7 @@
 // node process exited cleanly (exit 0, none crashed), and the history holds a
 // meaningful number of operations.
 // Method: run tools/demo/main.ts as a child process (5 nodes on OS-assigned
-// ports, temp data dir, --duration 12) and read the JSON summary it writes;
+// ports, temp data dir, --duration 10) and read the JSON summary it writes;
 // the child is killed if it outlives a generous bound.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const DEMO_MAIN = join(REPO_ROOT, 'tools', 'demo', 'main.ts');
-const RUN_SECONDS = 12;
+const RUN_SECONDS = 10;
 /** A safety bound on the whole child run (start, run, shutdown, check), not a timing assertion. */
 const CHILD_LIMIT_MS = 120_000;
 
