@@ -1,16 +1,12 @@
 import { pathToFileURL } from 'node:url';
-import { render } from 'ink';
-import { createElement } from 'react';
 import type { ClerkLike } from './clerk-like.js';
 import { parseArgs, type Command, type GlobalOptions } from './commands.js';
 import { connectClerk, type ClerkConnector } from './connect.js';
-import { KvctlError, UsageError, describeError, type ErrorInfo } from './errors.js';
+import { KvctlError, UsageError, describeError } from './errors.js';
 import { describeClerkEvent } from './format.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
 import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
-import { App, type AppState } from './ui/app.js';
-import { CrashGuard } from './ui/crash-guard.js';
 
 /** The process's streams and environment, injected so the CLI can be driven in-process. */
 export interface CliIo {
@@ -50,7 +46,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 async function runCommand(command: ExecutableCommand, global: GlobalOptions, mode: OutputMode, io: CliIo): Promise<number> {
-  if (mode === 'ink') return runWithInk(command, global, io);
+  if (mode === 'ink') {
+    const { runWithInk } = await import('./ui/run-with-ink.js');
+    return runWithInk(command, { verbose: global.verbose, stdout: io.stdout, stderr: io.stderr }, (onProgress) =>
+      withClerk(command, global, io, (clerk, context) => execute(command, clerk, { ...context, bench: { ...context.bench, onProgress } })));
+  }
   const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, context));
   if (mode === 'json') {
     io.stdout.write(renderJson(result));
@@ -60,37 +60,6 @@ async function runCommand(command: ExecutableCommand, global: GlobalOptions, mod
     if (output.stderr !== undefined) io.stderr.write(output.stderr);
   }
   return exitCodeForResult(result);
-}
-
-/** A terminal: spinner (or live bench view) while running, then the result or the error. */
-async function runWithInk(command: ExecutableCommand, global: GlobalOptions, io: CliIo): Promise<number> {
-  const initial: AppState = command.kind === 'bench'
-    ? { phase: 'bench', snapshot: undefined, concurrency: command.concurrency }
-    : { phase: 'running', label: `${command.kind}…` };
-  let crash: ErrorInfo | undefined;
-  const guarded = (state: AppState) => createElement(CrashGuard, { onCrash: (error) => (crash = error) }, createElement(App, { state }));
-  const view = render(guarded(initial), {
-    stdout: io.stdout as NodeJS.WriteStream,
-    stderr: io.stderr as NodeJS.WriteStream,
-    patchConsole: false,
-  });
-  const show = (state: AppState): void => view.rerender(guarded(state));
-  let exitCode: number;
-  try {
-    const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, {
-      ...context,
-      bench: { ...context.bench, onProgress: (snapshot) => show({ phase: 'bench', snapshot, concurrency: command.kind === 'bench' ? command.concurrency : 0 }) },
-    }));
-    show({ phase: 'done', result, verbose: global.verbose });
-    exitCode = exitCodeForResult(result);
-  } catch (error) {
-    const info: ErrorInfo = describeError(error);
-    show({ phase: 'failed', error: info });
-    exitCode = info.exitCode;
-  }
-  view.unmount();
-  await view.waitUntilExit();
-  return crash === undefined ? exitCode : crash.exitCode;
 }
 
 /** Connects (unless the command needs no cluster), runs, and always closes the clerk. */

@@ -1,4 +1,3 @@
-import { Clerk } from '@cairn/clerk';
 import type { ClerkLike } from './clerk-like.js';
 
 export interface ConnectOptions {
@@ -12,6 +11,8 @@ export type ClerkConnector = (options: ConnectOptions) => Promise<ClerkLike>;
 
 /** Connects with @cairn/clerk; `Clerk.connect` fails with UNAVAILABLE when no endpoint answers. */
 export const connectClerk: ClerkConnector = async (options) => {
+  // Loaded on first use: help and usage errors need no gRPC stack.
+  const { Clerk } = await import('@cairn/clerk');
   const timeouts = options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs, deadlineMs: options.timeoutMs };
   const clerk: ClerkLike = await Clerk.connect({ endpoints: [...options.endpoints], ...timeouts });
   return clerk;
