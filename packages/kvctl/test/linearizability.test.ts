@@ -241,6 +241,8 @@ describe('bounds and input errors', () => {
       assert.equal(error.line, 2);
       return true;
     });
+    const withRange = parseHistory('{"type":"invoke","process":"c1","op":"range","id":1,"time":1,"key":"p"}\n');
+    assert.deepEqual(withRange, [], 'range records are skipped');
     const orphan = parseHistory('{"type":"ok","process":"c1","op":"get","id":3,"time":5,"key":"k","result":null}');
     assert.throws(() => checkHistory(orphan), { code: 'HISTORY_UNPAIRED', message: /line 1: get c1#3 returns without an invoke/ });
   });

@@ -8,7 +8,11 @@ import { HistoryFormatError } from './errors.js';
 const RECORD_TYPES: ReadonlySet<string> = new Set<HistoryRecordType>(['invoke', 'ok', 'fail', 'info']);
 const OPS: ReadonlySet<string> = new Set<HistoryOp>(['put', 'get', 'append', 'delete', 'cas']);
 
-/** Parses JSON lines (blank lines allowed) into records; throws HistoryFormatError on the first bad line. */
+/**
+ * Parses JSON lines (blank lines allowed) into records; throws
+ * HistoryFormatError on the first bad line. `range` records (not written by
+ * today's clerk) are skipped: each key is checked from its point operations.
+ */
 export function parseHistory(text: string): HistoryRecord[] {
   const records: HistoryRecord[] = [];
   const lines = text.split('\n');
@@ -21,9 +25,14 @@ export function parseHistory(text: string): HistoryRecord[] {
     } catch {
       throw new HistoryFormatError('HISTORY_MALFORMED', 'not a JSON object', index + 1);
     }
+    if (isRangeRecord(parsed)) continue;
     records.push(validateRecord(parsed, index + 1));
   }
   return records;
+}
+
+function isRangeRecord(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { op?: unknown }).op === 'range';
 }
 
 function validateRecord(value: unknown, line: number): HistoryRecord {
