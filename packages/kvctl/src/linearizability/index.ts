@@ -1,4 +1,14 @@
-/** The Cairn KV linearizability checker: parse a clerk history, check it, render the verdict. */
+/**
+ * The Cairn KV linearizability checker: parse a clerk history, check it, render the verdict.
+ *
+ * ```ts
+ * const result = checkHistory(parseHistory(await readFile('history.jsonl', 'utf8')));
+ * if (result.verdict !== 'linearizable') console.log(checkResultText(result, { verbose: false }));
+ * ```
+ *
+ * Assumptions: every key is absent when the history starts (use fresh keys),
+ * and all times come from one clock (clerks of one Node process).
+ */
 export { parseHistory } from './history.js';
 export { checkHistory, DEFAULT_MAX_STATES_PER_KEY, DEFAULT_MAX_SHRINK_STATES } from './check.js';
 export type { CheckOptions, CheckResult, CheckVerdict, CheckFailure, KeyCheckStats, WindowOperation } from './check.js';
