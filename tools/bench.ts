@@ -38,7 +38,7 @@ function main(argv: string[]): Promise<number> {
     options = parsed.options;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench: ${error.message}\n${USAGE}`);
+    process.stderr.write(`bench: ${error.message} (see npm run bench -- --help)\n`);
     return Promise.resolve(EXIT_USAGE);
   }
   return runWithTeardown(options, argv);
@@ -79,11 +79,11 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
   const loadAverageAtStart = loadavg();
   out.write(header(options, systems, argv));
   if (options.cpuProfileDir !== undefined) mkdirSync(options.cpuProfileDir, { recursive: true });
-  let runs: SystemRun[] = [];
-  let rss: RssSample[] = [];
+  const runs: SystemRun[] = [];
+  const rss: RssSample[] = [];
   try {
-    if (options.rssKeys.length > 0) rss = await runRss(context, systems);
-    else runs = await runBenchmark(context, systems);
+    if (options.rssKeys.length > 0) await runRss(context, systems, rss);
+    else await runBenchmark(context, systems, runs);
   } finally {
     // Whatever was measured before an error or Ctrl-C is still reported.
     const levels = runs.flatMap((r) => r.levels);

@@ -143,6 +143,8 @@ export interface FillOptions {
   readonly concurrency: number;
   readonly value: Buffer;
   readonly signal: AbortSignal;
+  /** Called after each key is written. */
+  readonly onKeyWritten?: () => void;
   /** Failed puts are retried; more than this many failures in a row aborts the fill. */
   readonly consecutiveErrorsMax?: number;
 }
@@ -163,6 +165,7 @@ export async function fillKeys(target: KvTarget, options: FillOptions): Promise<
           await target.put(worker, key, options.value);
           written = true;
           consecutiveErrors = 0;
+          options.onKeyWritten?.();
         } catch (error) {
           consecutiveErrors += 1;
           lastError = errorCode(error);

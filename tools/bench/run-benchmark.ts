@@ -28,21 +28,21 @@ export interface RunContext {
   readonly log: (line: string) => void;
 }
 
-export async function runBenchmark(context: RunContext, systems: readonly SystemName[]): Promise<SystemRun[]> {
-  const runs: SystemRun[] = [];
+/** Appends to `runs` as levels finish, so a failure or Ctrl-C still leaves what was measured. */
+export async function runBenchmark(context: RunContext, systems: readonly SystemName[], runs: SystemRun[]): Promise<void> {
   for (const system of systems) {
     if (context.signal.aborted) break;
-    runs.push(await runSystem(context, system));
+    await runSystem(context, system, runs);
   }
-  return runs;
 }
 
-async function runSystem(context: RunContext, system: SystemName): Promise<SystemRun> {
+async function runSystem(context: RunContext, system: SystemName, runs: SystemRun[]): Promise<void> {
   const { options, log, signal } = context;
   const maxWorkers = Math.max(...options.concurrency, PREFILL_CONCURRENCY);
   log(`${system}: starting a fresh ${system === 'cairn' ? '3-node Cairn' : '3-member etcd'} cluster`);
   const sut = await startSystem(system, options, maxWorkers, context.teardown);
   const run: SystemRun = { system, endpoint: sut.target.describeEndpoint, memberPids: sut.memberPids, levels: [] };
+  runs.push(run);
   try {
     log(`${system}: ${sut.target.describeEndpoint}`);
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
@@ -52,7 +52,7 @@ async function runSystem(context: RunContext, system: SystemName): Promise<Syste
     log(`${system}: wrote ${options.keys} keys in ${((performance.now() - prefillStarted) / 1000).toFixed(1)} s`);
     for (const workload of options.workloads) {
       for (const concurrency of options.concurrency) {
-        if (signal.aborted) return run;
+        if (signal.aborted) return;
         const level = await measureLevel(sut, () =>
           runLevel(sut.target, { workload, concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs, keySpace, signal }),
         );
@@ -61,7 +61,6 @@ async function runSystem(context: RunContext, system: SystemName): Promise<Syste
           `p99 ${level.latencyMs.p99.toFixed(2)} ms, errors ${level.errors}, cpu gen ${level.cpuPercent.loadGenerator.toFixed(0)}% leader ${level.cpuPercent.leader.toFixed(0)}%`);
       }
     }
-    return run;
   } finally {
     log(`${system}: stopping the cluster`);
     await sut.stop();

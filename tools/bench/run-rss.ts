@@ -11,18 +11,18 @@ import { startSystem } from './systems.js';
 import type { SystemName } from './target.js';
 
 const MiB = 1024 * 1024;
+/** A progress line this often while loading (1M keys can take many minutes). */
+const PROGRESS_INTERVAL_MS = 15_000;
 const RSS_KEY_PREFIX = 'rss/';
 
-export async function runRss(context: RunContext, systems: readonly SystemName[]): Promise<RssSample[]> {
-  const samples: RssSample[] = [];
+/** Appends to `samples` as counts are reached, so a failure or Ctrl-C still leaves what was measured. */
+export async function runRss(context: RunContext, systems: readonly SystemName[], samples: RssSample[]): Promise<void> {
   for (const system of systems) {
     if (context.signal.aborted) break;
     await runRssFor(context, system, samples);
   }
-  return samples;
 }
 
-/** Appends to `samples` as it goes, so an interrupted run still reports the counts it reached. */
 async function runRssFor(context: RunContext, system: SystemName, samples: RssSample[]): Promise<void> {
   const { options, log, signal } = context;
   log(`${system}: starting a fresh cluster for the RSS measurement`);
@@ -48,7 +48,19 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
     let loadedKeys = 0;
     for (const target of options.rssKeys) {
       const started = performance.now();
-      await fillKeys(sut.target, { prefix: RSS_KEY_PREFIX, fromIndex: loadedKeys, toIndex: target, concurrency: options.rssConcurrency, value, signal });
+      let written = 0;
+      const progress = setInterval(() => {
+        const rate = written / ((performance.now() - started) / 1000);
+        log(`${system}: ${loadedKeys + written} / ${target} keys, ${rate.toFixed(0)} puts/s, ~${((target - loadedKeys - written) / rate).toFixed(0)} s to go`);
+      }, PROGRESS_INTERVAL_MS);
+      try {
+        await fillKeys(sut.target, {
+          prefix: RSS_KEY_PREFIX, fromIndex: loadedKeys, toIndex: target, concurrency: options.rssConcurrency, value, signal,
+          onKeyWritten: () => void (written += 1),
+        });
+      } finally {
+        clearInterval(progress);
+      }
       if (signal.aborted) return;
       await sample(target, (performance.now() - started) / 1000, target - loadedKeys);
       loadedKeys = target;
