@@ -194,6 +194,10 @@ export class RaftLoop {
     return this.raft.status();
   }
 
+  get term(): number {
+    return this.raft.lastIndexAndTerm().term;
+  }
+
   get isLeader(): boolean {
     return this.role === 'leader';
   }
@@ -286,8 +290,9 @@ export class RaftLoop {
           return p.reject(this.notLeader());
       }
     }
-    const status = this.raft.status();
-    this.pending.add(status.lastIndex, status.term, p, this.options.requestTimeoutMs);
+    // The leader appended the proposal just now: it is the last entry.
+    const { lastIndex, term } = this.raft.lastIndexAndTerm();
+    this.pending.add(lastIndex, term, p, this.options.requestTimeoutMs);
   }
 
   private async handleReady(ready: Ready): Promise<void> {
@@ -311,7 +316,7 @@ export class RaftLoop {
 
   private onSoftState(role: RaftStatus['role'], leaderId: number): void {
     const wasLeader = this.role === 'leader';
-    if (leaderId !== this.leaderId) this.events.event('leader-changed', { leaderId, term: this.raft.status().term });
+    if (leaderId !== this.leaderId) this.events.event('leader-changed', { leaderId, term: this.term });
     this.role = role;
     this.leaderId = leaderId;
     if (wasLeader && role !== 'leader') {
@@ -328,8 +333,10 @@ export class RaftLoop {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const results = await this.stateMachine.applyEntries(batch);
+      const first = batch[0]!.index;
       for (const r of results) {
-        const entry = batch.find((e) => e.index === r.index)!;
+        // Batches hold consecutive indexes, so the entry is at a fixed offset.
+        const entry = batch[r.index - first]!;
         const outcome = r.result instanceof Error ? { error: r.result } : { value: r.result };
         this.pending.settle(r.index, entry.term, outcome, () => this.notLeader());
       }

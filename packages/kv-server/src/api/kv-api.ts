@@ -37,8 +37,7 @@ export class KvApi {
   ) {}
 
   header(): ResponseHeader {
-    const status = this.loop.status();
-    return { memberId: this.loop.options.id, term: status.term, appliedIndex: this.loop.applied, leaderId: this.loop.currentLeaderId };
+    return { memberId: this.loop.options.id, term: this.loop.term, appliedIndex: this.loop.applied, leaderId: this.loop.currentLeaderId };
   }
 
   async put(request: PutRequest): Promise<PutResponse> {
