@@ -85,6 +85,8 @@ export interface WorkerOptions {
   readonly putPrefix?: string;
 }
 
+const ITERATIONS_MAX = 5_000;
+
 /**
  * Drives one clerk in a loop until stopped. Each iteration appends a unique
  * token to the shared log key (and optionally puts a unique and a shared key
@@ -111,8 +113,16 @@ export class ClerkWorker {
     this.running = this.run();
   }
 
+  /** Lets the current iteration finish, then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.running;
+  }
+
+  /** Cleanup after a failure: closes the clerk (cancelling calls in flight) and stops. */
+  async abandon(): Promise<void> {
+    this.stopping = true;
+    this.clerk.close();
     await this.running;
   }
 
@@ -123,7 +133,8 @@ export class ClerkWorker {
   }
 
   private async run(): Promise<void> {
-    for (let n = 1; !this.stopping; n++) {
+    // Bounded, so a failed test can never leave a worker spinning.
+    for (let n = 1; !this.stopping && n <= ITERATIONS_MAX; n++) {
       const writes = [this.appendToken(`${this.name}:${n};`)];
       const prefix = this.options.putPrefix;
       if (prefix !== undefined) {
@@ -150,7 +161,7 @@ export class ClerkWorker {
       return 'ok';
     } catch (error) {
       const outcome = classifyWriteFailure(error);
-      if (outcome === undefined) this.unexpected.push(`${this.name} ${what}: ${describeError(error)}`);
+      if (outcome === undefined && !this.stopping) this.unexpected.push(`${this.name} ${what}: ${describeError(error)}`);
       return outcome ?? 'unknown';
     }
   }
