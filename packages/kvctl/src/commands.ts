@@ -118,6 +118,15 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   return { kind: 'command', ...parsed };
 }
 
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  ok                               5  cas precondition failed
+  1  not found; not linearizable      6  unknown outcome; check undecided
+  2  usage error                      7  status: a member down or no leader
+  3  unavailable, no leader, timeout  10 internal error
+  4  invalid argument or too large
+`;
+
 type OnParsed = (global: GlobalOptions, command: Command) => void;
 
 function buildProgram(env: Readonly<Record<string, string | undefined>>, onParsed: OnParsed, help: string[]): CommanderCommand {
@@ -129,7 +138,8 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
     .option('--endpoints <list>', `comma-separated client addresses (default: $${ENDPOINTS_ENV} or ${DEFAULT_ENDPOINTS.join(',')})`)
     .option('--timeout <ms>', 'per-request timeout in milliseconds', parsePositiveInteger)
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .option('--verbose', 'show more detail (versions, indexes, retries)');
+    .option('--verbose', 'show more detail (versions, indexes, retries)')
+    .addHelpText('after', EXIT_CODES_HELP);
 
   // Commander calls actions with (args..., options, command); each handler builds
   // its Command from the positional arguments (already converted by their

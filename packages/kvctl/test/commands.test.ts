@@ -168,6 +168,7 @@ describe('help and usage errors', () => {
       for (const name of ['get', 'put', 'append', 'delete', 'cas', 'range', 'status', 'member', 'leader', 'snapshot', 'bench', 'cluster', 'check']) {
         assert.match(top.text, new RegExp(`\\n  ${name}\\b`), `top-level help lists ${name}`);
       }
+      assert.match(top.text, /Exit codes:\n  0  ok .*\n  1  not found/);
     }
     const every = [
       ['get'], ['put'], ['append'], ['delete'], ['cas'], ['range'], ['status'], ['member'], ['member', 'list'], ['member', 'add'],
