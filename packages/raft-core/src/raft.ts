@@ -39,6 +39,12 @@ export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Me
   };
 }
 
+/** Whether `change` takes `id` out of the voters. */
+function removesOrDemotes(change: ConfChange, id: NodeId): boolean {
+  return change.nodeId === id &&
+    (change.type === ConfChangeType.REMOVE_NODE || change.type === ConfChangeType.ADD_LEARNER_NODE);
+}
+
 function isTransferCampaign(context: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(context), CAMPAIGN_TRANSFER_CONTEXT) === 0;
 }
@@ -64,6 +70,14 @@ export class Raft {
   leadTransferee: NodeId = NO_NODE;
   /** Index of the newest conf-change entry this leader appended; no new one until it is applied. */
   pendingConfIndex = 0;
+  /**
+   * Index of a conf change in this leader's log, not yet applied, that removes
+   * or demotes this node; 0 if none. The leader appends nothing after it: once
+   * it applies the change it steps down and cannot campaign, yet voters that
+   * have not applied the change still need its vote, which it refuses to any
+   * log shorter than its own. So its log must end where the change commits.
+   */
+  selfRemovalIndex = 0;
   uncommittedBytes = 0;
   private votes = new Map<NodeId, boolean>();
   private readOnly = new ReadOnly();
@@ -109,6 +123,7 @@ export class Raft {
     this.votes = new Map();
     this.tracker.resetProgress(this.log.lastIndex() + 1);
     this.pendingConfIndex = 0;
+    this.selfRemovalIndex = 0;
     this.uncommittedBytes = 0;
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
@@ -148,6 +163,24 @@ export class Raft {
     this.pendingConfIndex = this.log.lastIndex();
     // §8: commit an entry of the new term to learn what is committed.
     this.appendEntries([{ term: 0, index: 0, type: EntryType.NORMAL, data: EMPTY_BYTES }]);
+    this.selfRemovalIndex = this.findUnappliedSelfRemoval();
+  }
+
+  /** The index of an unapplied conf change in our log that removes or demotes us, or 0. */
+  private findUnappliedSelfRemoval(): number {
+    const lo = this.log.applied + 1;
+    // Entries above the applied index are never compacted; `?? []` only guards a storage gap.
+    const entries = this.log.slice(lo, this.log.lastIndex() + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    let found = 0;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.CONF_CHANGE) continue;
+      try {
+        if (removesOrDemotes(decodeConfChange(entry), this.id)) found = entry.index;
+      } catch {
+        // A malformed change is refused when applied; it removes nobody.
+      }
+    }
+    return found;
   }
 
   /** Whether this node may campaign: a voter, not in the middle of installing a snapshot. */
@@ -616,15 +649,22 @@ export class Raft {
     if (entries.length === 0) return { ok: true };
     // A leader removed from the configuration no longer accepts proposals.
     if (!this.tracker.progress.has(this.id)) return { ok: false, reason: 'not-leader' };
-    if (this.leadTransferee !== NO_NODE) return { ok: false, reason: 'transfer-in-progress' };
+    // Leaving: see selfRemovalIndex. Clients retry on the next leader.
+    if (this.leadTransferee !== NO_NODE || this.selfRemovalIndex !== 0) return { ok: false, reason: 'transfer-in-progress' };
     const confChanges = entries.filter((entry) => entry.type === EntryType.CONF_CHANGE);
     if (confChanges.length > 0) {
       const rejection = this.checkConfChanges(confChanges);
       if (rejection !== undefined) return { ok: false, reason: rejection };
     }
     if (!this.increaseUncommittedBytes(entries)) return { ok: false, reason: 'too-many-uncommitted' };
+    const firstIndex = this.log.lastIndex() + 1;
     this.appendEntries(entries);
-    if (confChanges.length > 0) this.pendingConfIndex = this.log.lastIndex();
+    if (confChanges.length > 0) {
+      this.pendingConfIndex = this.log.lastIndex();
+      // checkConfChanges decoded it already, so this cannot throw.
+      const change = confChanges[0]!;
+      if (removesOrDemotes(decodeConfChange(change), this.id)) this.selfRemovalIndex = firstIndex + entries.indexOf(change);
+    }
     this.broadcastAppend();
     return { ok: true };
   }

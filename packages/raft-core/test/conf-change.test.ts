@@ -1,7 +1,8 @@
 // Goal: single-server membership changes (thesis §4.1, etcd style) are safe:
 // learners replicate without voting, changes take effect when applied, only
 // one change is pending at a time, a new leader must commit in its term before
-// changing membership (Ongaro, raft-dev 2015), and a removed leader steps down.
+// changing membership (Ongaro, raft-dev 2015), and a removed leader appends
+// nothing after its removal (so the rest can still win its vote) and steps down.
 // Method: in-test network clusters; joining nodes start with the cluster's
 // configuration plus themselves as learner; a hand-driven leader for the
 // commit-in-term rule.
@@ -92,6 +93,53 @@ describe('membership changes', () => {
     assert.deepEqual(net.propose(leader, 'after'), { ok: true });
     net.stabilize();
     assert.deepEqual(net.get(leader === 2 ? 3 : 2).applied, ['after']);
+  });
+
+  test('a leader refuses proposals once it has appended its own removal', () => {
+    const net = Network.create([1, 2, 3]);
+    net.elect(1);
+    assert.deepEqual(net.get(1).node.proposeConfChange(change(ConfChangeType.REMOVE_NODE, 1)), { ok: true });
+    assert.deepEqual(net.propose(1, 'late'), { ok: false, reason: 'transfer-in-progress' });
+  });
+
+  /**
+   * Seeds 0x5eed2525, 0x5eed25f2, 0x5eed3225: voters {1, 2}, leader 1 removes
+   * itself. Node 2 acks the removal but never hears it committed, so it still
+   * needs node 1's vote, which node 1 only grants if its own log is no longer.
+   */
+  function twoVotersLeaderRemovesItself(): Network {
+    const net = Network.create([1, 2]);
+    net.elect(1);
+    net.get(1).node.proposeConfChange(change(ConfChangeType.REMOVE_NODE, 1));
+    net.processReady(1);
+    net.deliverQueued(); // node 2 gets the removal entry
+    net.processReady(2); // and acks it
+    net.propose(1, 'after-removal'); // must not lengthen node 1's log past node 2's
+    net.cutLink(1, 2); // node 2 never learns that the removal committed
+    net.stabilize();
+    assert.deepEqual(net.get(1).node.status().voters, [2], 'node 1 applied its removal');
+    assert.equal(net.get(2).node.status().voters.length, 2, 'node 2 has not');
+    return net;
+  }
+
+  function assertNode2TakesOver(net: Network): void {
+    net.heal();
+    for (let i = 0; i < 100 && net.leader() !== 2; i += 1) net.tickAll();
+    assert.equal(net.leader(), 2, 'node 2 leads');
+    assert.deepEqual(net.propose(2, 'x'), { ok: true });
+    net.stabilize();
+    assert.deepEqual(net.get(2).node.status().voters, [2]);
+    assert.ok(net.get(2).applied.includes('x'), 'node 2 commits alone');
+  }
+
+  test('the last voter wins an election after the removed leader steps down', () => {
+    assertNode2TakesOver(twoVotersLeaderRemovesItself());
+  });
+
+  test('the last voter wins an election even when the removed leader restarts', () => {
+    const net = twoVotersLeaderRemovesItself();
+    net.restart(1);
+    assertNode2TakesOver(net);
   });
 
   test('only one conf change may be pending at a time', () => {

@@ -4,6 +4,7 @@
 //   npm run sim -- --seeds 5000 --start 0x10 # seeds 0x10 .. 0x10+4999
 //   npm run sim -- --seed 0x1f3a             # replay one seed with details
 //   SEED=0x1f3a npm run sim                  # the same
+//   npm run sim -- --seed 0x1f3a --trace 1   # ... printing every Ready, delivery and fault
 import { randomInt } from 'node:crypto';
 import { formatSeed, parseSeed, replayCommand, runSeed } from '../src/testing/index.js';
 import type { SeedResult } from '../src/testing/index.js';
@@ -12,12 +13,13 @@ interface Args {
   seeds: number;
   start: bigint | undefined;
   seed: bigint | undefined;
+  trace: boolean;
 }
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seeds: 1000, start: undefined, seed: undefined };
+  const args: Args = { seeds: 1000, start: undefined, seed: undefined, trace: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1];
@@ -25,6 +27,7 @@ function parseArgs(argv: readonly string[]): Args {
     if (flag === '--seeds') args.seeds = Number(value);
     else if (flag === '--start') args.start = parseSeed(value);
     else if (flag === '--seed') args.seed = parseSeed(value);
+    else if (flag === '--trace') args.trace = value !== '0';
     else throw new UsageError(`unknown flag ${flag}`);
     i++;
   }
@@ -32,8 +35,8 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-function replayOne(seed: bigint): number {
-  const result = runSeed(seed);
+function replayOne(seed: bigint, trace: boolean): number {
+  const result = runSeed(seed, {}, trace ? (line) => console.log(line) : undefined);
   console.log(`seed=${formatSeed(seed)} ${result.ok ? 'ok' : `FAILED ${result.code}`}`);
   console.log(`options: ${JSON.stringify(result.options)}`);
   console.log(`stats:   ${JSON.stringify(result.stats)} ticks=${result.ticks}`);
@@ -77,12 +80,12 @@ function main(): number {
     const args = parseArgs(process.argv.slice(2));
     const seedFromEnv = process.env['SEED'];
     const seed = args.seed ?? (seedFromEnv ? parseSeed(seedFromEnv) : undefined);
-    if (seed !== undefined) return replayOne(seed);
+    if (seed !== undefined) return replayOne(seed, args.trace);
     const start = args.start ?? BigInt(randomInt(2 ** 47)) * 0x10000n;
     return runMany(start, args.seeds);
   } catch (error) {
     if (error instanceof UsageError || error instanceof TypeError) {
-      console.error(`sim-many: ${error.message}\nusage: npm run sim -- [--seeds N] [--start S] [--seed X]`);
+      console.error(`sim-many: ${error.message}\nusage: npm run sim -- [--seeds N] [--start S] [--seed X [--trace 1]]`);
       return 2;
     }
     throw error;

@@ -13,6 +13,7 @@ import { RELIABLE_NETWORK, SimNetwork } from './sim-network.js';
 import type { SimNetworkOptions } from './sim-network.js';
 import { SimNode } from './sim-node.js';
 import { decodeValues } from './sim-state-machine.js';
+import { describeMessage, describeReady } from '../messages.js';
 
 /** The RawNode settings every simulated node shares. */
 export interface SimRaftOptions {
@@ -49,6 +50,12 @@ export interface SimClusterOptions {
    * it such a learner can never catch up from a compacted log. @default true
    */
   snapshotOnSend?: boolean;
+  /**
+   * Receives one line per event (Ready, delivery, fault, conf change applied),
+   * prefixed with the tick; for replaying a failing seed. Draws no randomness,
+   * so a traced run is the same run.
+   */
+  trace?: (line: string) => void;
 }
 
 export interface SimClusterStats {
@@ -126,6 +133,12 @@ export class SimCluster {
   static create(seed: number | bigint, options: SimClusterOptions): SimCluster {
     check(options.size >= 1, 'READY_CONTRACT', () => 'a cluster needs at least one node');
     return new SimCluster(createRng(seed), options);
+  }
+
+  /** Emits one trace line when tracing is on (the text is built lazily). */
+  private trace(text: () => string): void {
+    const sink = this.options.trace;
+    if (sink !== undefined) sink(`[t${this.ticks} i${this.now}] ${text()}`);
   }
 
   // ---- Observation -------------------------------------------------------
@@ -227,6 +240,7 @@ export class SimCluster {
   private receive(target: NodeId, message: Message): void {
     const node = this.nodes.get(target);
     const delivered = node?.raw !== undefined;
+    this.trace(() => `${delivered ? 'deliver' : 'lost (target down)'} ${describeMessage(message)}`);
     if (delivered) node!.inbox.push(message);
     // The snapshot stream's ack (or its failure) reaches the sender's transport.
     if (message.type === MessageType.SNAP) this.reportSnapshot(message.from as NodeId, target, delivered);
@@ -255,6 +269,7 @@ export class SimCluster {
   /** Steps 1-2 of the Ready contract: send `messages`, write; fsync completes later. */
   private startReady(node: SimNode, ready: Ready): void {
     this.stats.readies++;
+    this.trace(() => `node ${node.id} ${describeReady(ready).replaceAll('\n', '\n    ')}`);
     this.checkReadyShape(node, ready);
     for (const message of ready.messages) this.network.send(message, this.now);
     if (ready.snapshot !== undefined) node.storage.applySnapshot(ready.snapshot);
@@ -368,6 +383,8 @@ export class SimCluster {
     node.storage.setConfState(confState);
     node.storage.sync();
     this.stats.confChangesApplied++;
+    this.trace(() => `node ${node.id} applied ${ConfChangeType[change.type]} ${change.nodeId} at ${entry.index}: ` +
+      `voters=[${confState.voters.join(',')}] learners=[${confState.learners.join(',')}]`);
     if (change.type === ConfChangeType.REMOVE_NODE && !this.removals.has(change.nodeId as NodeId)) {
       this.removals.set(change.nodeId as NodeId, { index: entry.index, voters: confState.voters as NodeId[] });
     }
@@ -387,6 +404,7 @@ export class SimCluster {
       if (applied.length * 2 <= removal.voters.length) continue;
       node.removed = true;
       node.crash();
+      this.trace(() => `node ${id} shut down (removal at ${removal.index} applied by a majority)`);
     }
   }
 
@@ -422,6 +440,7 @@ export class SimCluster {
     if (!node.isUp) return;
     node.crash();
     this.stats.crashes++;
+    this.trace(() => `node ${id} crashed`);
   }
 
   restart(id: NodeId): void {
@@ -429,6 +448,7 @@ export class SimCluster {
     if (node.isUp || node.removed) return;
     this.startNode(node);
     this.stats.restarts++;
+    this.trace(() => `node ${id} restarted`);
   }
 
   /** Proposes a fresh unique command on `target` (default: the leader). */
@@ -452,6 +472,7 @@ export class SimCluster {
     if (leader === undefined || leader === target) return false;
     this.node(leader).raw!.transferLeader(target);
     this.stats.transfers++;
+    this.trace(() => `transfer leadership ${leader} -> ${target}`);
     return true;
   }
 
@@ -476,11 +497,14 @@ export class SimCluster {
     const leader = this.leader();
     if (leader === undefined) return false;
     const change: ConfChange = { type, nodeId, context: Buffer.alloc(0) };
-    return this.node(leader).raw!.proposeConfChange(change).ok;
+    const ok = this.node(leader).raw!.proposeConfChange(change).ok;
+    this.trace(() => `propose ${ConfChangeType[type]} ${nodeId} on leader ${leader}: ${ok ? 'accepted' : 'refused'}`);
+    return ok;
   }
 
   /** Ends the fault phase: the network heals and every crashed member restarts. */
   heal(): void {
+    this.trace(() => 'heal: network healed, crashed members restart');
     this.network.heal();
     for (const node of this.nodes.values()) if (!node.isUp && !node.removed) this.restart(node.id);
   }

@@ -176,7 +176,11 @@ function changeMembership(cluster: SimCluster, rng: Rng, initialSize: number): v
 }
 
 /** Runs one seed: draw options, fault phase, heal, liveness phase, final checks. */
-export function runSeed(seed: bigint | number, overrides: Partial<SwarmOptions> = {}): SeedResult {
+export function runSeed(
+  seed: bigint | number,
+  overrides: Partial<SwarmOptions> = {},
+  trace?: (line: string) => void,
+): SeedResult {
   const optionsRng = createRng(seed);
   const options = { ...drawSwarmOptions(optionsRng), ...overrides };
   const cluster = SimCluster.create(BigInt(seed) ^ 0x5eedn, {
@@ -187,6 +191,7 @@ export function runSeed(seed: bigint | number, overrides: Partial<SwarmOptions> 
     wireEncoding: options.wireEncoding,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotTrailingEntries: options.snapshotTrailingEntries,
+    trace,
   });
   installFaults(cluster, options, options.faultTicks);
   const result: SeedResult = {
@@ -199,6 +204,7 @@ export function runSeed(seed: bigint | number, overrides: Partial<SwarmOptions> 
   try {
     cluster.runTicks(options.faultTicks);
     cluster.heal();
+    trace?.(`[t${cluster.ticks}] liveness phase: ${options.ticksConvergenceMax} ticks to converge`);
     result.stats.convergenceTicks = awaitConvergence(cluster, options.ticksConvergenceMax).ticks;
   } catch (error) {
     result.ok = false;
