@@ -84,6 +84,7 @@ export class Disruptions {
   /** Waits `ms`, or less when the demo stops (this paces actions; it does not synchronise anything). */
   private pause(ms: number): Promise<void> {
     const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });

@@ -97,6 +97,10 @@ export class DemoNode {
         reject(new NodeStartError(id, `exited with ${signal ?? code} during start; see ${logFile}`));
       });
     });
+    await this.waitUntilHealthy(child).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
     this.serving = true;
     child.once('exit', (code, signal) => {
       this.child = undefined;
@@ -104,6 +108,25 @@ export class DemoNode {
       this.log?.end();
       this.hooks.onExit({ id, code, signal, expected: this.stopping });
     });
+  }
+
+  /**
+   * The node prints "serving" just before it installs its SIGTERM handler; an
+   * answer on /healthz proves the handler is in place, so an early stop is
+   * still graceful.
+   */
+  private async waitUntilHealthy(child: ChildProcess): Promise<void> {
+    const deadline = performance.now() + START_DEADLINE_MS;
+    while (child.exitCode === null && child.signalCode === null) {
+      const healthy = await fetch(`http://${this.spec.httpAddress}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(async (response) => {
+        await response.text();
+        return response.ok;
+      }, () => false);
+      if (healthy) return;
+      if (performance.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new NodeStartError(this.id, `no answer on http://${this.spec.httpAddress}/healthz; see ${this.spec.logFile}`);
   }
 
   /** SIGTERM and wait for the exit (SIGKILL after a deadline); resolves with the exit code. */
