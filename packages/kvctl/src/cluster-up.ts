@@ -223,10 +223,13 @@ export async function runClusterUp(command: ClusterUpCommand, _global: GlobalOpt
   const clerk = Clerk.lazy({ endpoints: plans.map((plan) => plan.address), requestTimeoutMs: 800, deadlineMs: 900 });
   const stopDemo = new AbortController();
   const demo = command.demo ? runDemo(clerk, stopDemo.signal, (bench) => screen.update({ bench })) : Promise.resolve();
+  let polling = true;
   const poller = setInterval(() => {
-    void pollClusterStatus(clerk, plans).then((rows) => screen.update({ rows }));
+    // A poll still in flight when the stop begins must not print a stale (CLOSED) table afterwards.
+    void pollClusterStatus(clerk, plans).then((rows) => polling && screen.update({ rows }));
   }, STATUS_POLL_INTERVAL_MS);
   await waitForStopSignal();
+  polling = false;
   // A second Ctrl-C while stopping: give up on grace; the exit hook SIGKILLs the nodes.
   const forceExit = (): never => process.exit(130);
   process.once('SIGINT', forceExit);
@@ -272,6 +275,7 @@ class ClusterScreen {
   private state: ScreenState = { processes: [], rows: undefined, bench: undefined, stopping: false, stopped: false };
   private readonly view: ReturnType<typeof render> | undefined;
   private lastTable = '';
+  private readonly reportedExits = new Set<number>();
 
   constructor(private readonly io: CliIo, private readonly dataDir: string) {
     this.view = io.stdout.isTTY === true
@@ -282,6 +286,7 @@ class ClusterScreen {
 
   update(change: Partial<ScreenState>): void {
     this.state = { ...this.state, ...change };
+    if (change.processes !== undefined && !this.state.stopping) this.reportUnexpectedExits(change.processes);
     if (this.view !== undefined) {
       this.view.rerender(createElement(ClusterView, { dataDir: this.dataDir, ...this.state }));
       return;
@@ -295,6 +300,15 @@ class ClusterScreen {
     if (change.bench !== undefined) this.io.stdout.write(`demo: ${benchLine(change.bench)}\n`);
     if (change.stopping === true) this.io.stdout.write('stopping nodes…\n');
     if (change.stopped === true) this.io.stdout.write('all nodes stopped\n');
+  }
+
+  /** A node that dies on its own (port in use, bad data dir): say where its log is, once, on stderr. */
+  private reportUnexpectedExits(processes: readonly NodeProcessState[]): void {
+    for (const node of processes) {
+      if (node.state === 'running' || this.reportedExits.has(node.id)) continue;
+      this.reportedExits.add(node.id);
+      this.io.stderr.write(`node ${node.id} ${node.state}; see ${join(this.dataDir, `node-${node.id}.log`)}\n`);
+    }
   }
 
   close(): void {
