@@ -44,24 +44,53 @@ function memberRows(dom: string): string[] {
   return dom.match(/<tr data-member="\d+"[^>]*>/g) ?? [];
 }
 
+/** Serves the dashboard page with a /status that always fails (the connection is dropped). */
+async function startBrokenStatusServer(html: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.url === '/') {
+      response.setHeader('content-type', 'text/html; charset=utf-8');
+      response.end(html);
+    } else response.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
 describe('dashboard in headless chromium', { skip }, () => {
   let cluster: TestCluster;
   let leader: NodeProcess;
+  let brokenServer: Server | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'cairn-dashboard-'));
+  const screenshotFile = join(scratch, 'leader.png');
+  // Browser runs are started together (they mostly wait on virtual time and
+  // fetches) and each test awaits and checks its own result.
+  let unreachableDom: Promise<string>;
+  let leaderDom: Promise<string>;
+  let leaderScreenshot: Promise<string>;
 
   before(async () => {
+    brokenServer = await startBrokenStatusServer(renderDashboard());
+    unreachableDom = chromium(`http://127.0.0.1:${(brokenServer.address() as { port: number }).port}/`, ['--dump-dom']);
+    unreachableDom.catch(() => undefined);
     cluster = await TestCluster.start({ size: 3 });
     leader = await cluster.waitForLeader();
     // The leader tracks every follower's progress once both have answered it.
     await waitFor(async () => (await cluster.status(leader)).progress.filter((p) => p.id !== leader.id && p.matchIndex > 0).length === 2, { what: 'leader progress for both followers' });
+    leaderDom = chromium(`http://${leader.httpAddress}/`, ['--dump-dom']);
+    leaderScreenshot = chromium(`http://${leader.httpAddress}/`, [`--screenshot=${screenshotFile}`]);
+    leaderDom.catch(() => undefined);
+    leaderScreenshot.catch(() => undefined);
   });
   after(async () => {
+    // Let the browsers finish before their pages' servers go away.
+    await Promise.allSettled([unreachableDom, leaderDom, leaderScreenshot]);
     await cluster?.stop();
+    if (brokenServer !== undefined) await new Promise((resolve) => brokenServer!.close(resolve));
     rmSync(scratch, { recursive: true, force: true });
   });
 
   test('the leader page lists 3 members, marks the leader, shows progress and is live', async () => {
-    const dom = await chromium(`http://${leader.httpAddress}/`, ['--dump-dom']);
+    const dom = await leaderDom;
     const rows = memberRows(dom);
     assert.equal(rows.length, 3, `member rows: ${rows.join(' ')}`);
     const leaderRows = rows.filter((row) => row.includes('data-leader="true"'));
@@ -72,10 +101,9 @@ describe('dashboard in headless chromium', { skip }, () => {
   });
 
   test('a screenshot of the leader page is a non-trivial 1200x900 PNG', async () => {
-    const file = join(scratch, 'leader.png');
-    await chromium(`http://${leader.httpAddress}/`, [`--screenshot=${file}`]);
-    assert.ok(existsSync(file), 'screenshot written');
-    const png = readFileSync(file);
+    await leaderScreenshot;
+    assert.ok(existsSync(screenshotFile), 'screenshot written');
+    const png = readFileSync(screenshotFile);
     assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
     assert.equal(png.readUInt32BE(16), 1200, 'width');
     assert.equal(png.readUInt32BE(20), 900, 'height');
@@ -84,22 +112,9 @@ describe('dashboard in headless chromium', { skip }, () => {
   });
 
   test('the page is self-contained and says "unreachable" when /status fails', async () => {
-    const html = renderDashboard();
-    assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+stylesheet|@import|url\(http/i, 'no external assets');
-    const server: Server = createServer((request, response) => {
-      if (request.url === '/') {
-        response.setHeader('content-type', 'text/html; charset=utf-8');
-        response.end(html);
-      } else response.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as { port: number };
-      const dom = await chromium(`http://127.0.0.1:${port}/`, ['--dump-dom']);
-      assert.match(dom, /id="state" data-state="unreachable"/);
-      assert.match(dom, /Node unreachable:/);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    assert.doesNotMatch(renderDashboard(), /<script[^>]+src=|<link[^>]+stylesheet|@import|url\(http/i, 'no external assets');
+    const dom = await unreachableDom;
+    assert.match(dom, /id="state" data-state="unreachable"/);
+    assert.match(dom, /Node unreachable:/);
   });
 });
