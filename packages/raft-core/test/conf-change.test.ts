@@ -8,8 +8,8 @@
 // commit-in-term rule.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfChangeType, MessageType } from '@cairn/proto';
-import { MemoryStorage, type NodeId } from '../src/index.js';
+import { ConfChangeType, EntryType, MessageType } from '@cairn/proto';
+import { MemoryStorage, encodeConfChange, type NodeId } from '../src/index.js';
 import { drain, msg, newNode } from './helpers/manual.js';
 import { Network, ids } from './helpers/network.js';
 
@@ -100,6 +100,19 @@ describe('membership changes', () => {
     net.elect(1);
     assert.deepEqual(net.get(1).node.proposeConfChange(change(ConfChangeType.REMOVE_NODE, 1)), { ok: true });
     assert.deepEqual(net.propose(1, 'late'), { ok: false, reason: 'transfer-in-progress' });
+  });
+
+  test('a leader elected with its own removal still unapplied in its log refuses proposals', () => {
+    const removal = { term: 1, index: 2, type: EntryType.CONF_CHANGE, data: encodeConfChange(change(ConfChangeType.REMOVE_NODE, 1)) };
+    const leader = newNode(1, [1, 2, 3], {
+      term: 1, log: [[1, 1]], extraEntries: [removal], commit: 1, config: { preVote: false },
+    });
+    leader.node.campaign();
+    drain(leader);
+    leader.node.step(msg({ type: MessageType.VOTE_RESP, from: 2, to: 1, term: 2 }));
+    drain(leader);
+    assert.equal(leader.node.status().role, 'leader');
+    assert.deepEqual(leader.node.propose(Buffer.from('late')), { ok: false, reason: 'transfer-in-progress' });
   });
 
   /**

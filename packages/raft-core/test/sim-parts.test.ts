@@ -1,7 +1,7 @@
 // Goal: the simulator's building blocks behave as the model claims: the disk
 // loses exactly its unsynced writes on crash, the network is deterministic,
 // honours partitions (both directions or one) and FIFO paths, and a whole
-// run replays identically from its seed.
+// run replays identically from its seed (also when traced).
 // Method: drive SimStorage, SimNetwork and runSeed directly and compare
 // observable results.
 import { describe, test } from 'node:test';
@@ -143,6 +143,17 @@ describe('seeds', () => {
     assert.ok(first.ok, first.message);
     assert.deepEqual(second.stats, first.stats);
     assert.equal(second.ticks, first.ticks);
+  });
+
+  test('a traced run is the same run, and its trace shows Readies, deliveries and the heal', () => {
+    const lines: string[] = [];
+    const traced = runSeed(0x1234n, {}, (line) => lines.push(line));
+    const plain = runSeed(0x1234n);
+    assert.deepEqual(traced.stats, plain.stats);
+    assert.equal(traced.ticks, plain.ticks);
+    assert.ok(lines.some((line) => /^\[t\d+ i\d+\] node \d Ready #\d+/.test(line)), 'a Ready');
+    assert.ok(lines.some((line) => /deliver \d->\d Msg/.test(line)), 'a delivery');
+    assert.ok(lines.some((line) => line.includes('heal: network healed')), 'the heal');
   });
 
   test('different seeds draw different options (swarm testing)', () => {

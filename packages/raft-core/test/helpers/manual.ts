@@ -16,6 +16,8 @@ export interface ManualNode {
 export interface ManualOptions {
   /** Log as [index, term] pairs, contiguous from 1. */
   log?: Array<[number, number]>;
+  /** Entries appended after `log` (e.g. conf changes). */
+  extraEntries?: Entry[];
   term?: number;
   vote?: number;
   commit?: number;
@@ -31,6 +33,7 @@ export function entry(index: number, term: number, data = ''): Entry {
 export function newNode(id: number, voters: number[], options: ManualOptions = {}): ManualNode {
   const storage = MemoryStorage.create(voters as NodeId[], (options.learners ?? []) as NodeId[]);
   storage.append((options.log ?? []).map(([index, term]) => entry(index, term)));
+  storage.append(options.extraEntries ?? []);
   storage.setHardState({ term: options.term ?? 0, vote: options.vote ?? 0, commit: options.commit ?? 0 });
   const node = RawNode.create({ ...options.config, id: id as NodeId }, storage, createRng(options.seed ?? id));
   return { id: id as NodeId, node, storage, committed: [], readStates: [] };
