@@ -71,7 +71,11 @@ export class NotLeaderError extends ClerkError {
   }
 }
 
-/** The cluster has no leader (election in progress or no quorum). The clerk retries with backoff; seen only when the deadline passes. */
+/**
+ * The node asked knows no leader (election in progress, no quorum, or that node is cut off).
+ * The clerk tries the other endpoints and backs off after a full round; callers see it only
+ * as the cause of a `TimeoutError`.
+ */
 export class NoLeaderError extends ClerkError {
   static override readonly kind = 'NO_LEADER' as const;
   constructor(message = 'the cluster has no leader', options?: ErrorOptions) {
@@ -238,7 +242,9 @@ export interface ErrorKind {
 /** The one table that decides retryability per code. */
 export const ERROR_KINDS: Readonly<Record<ClerkErrorCode, ErrorKind>> = {
   NOT_LEADER: { retry: 'redirect', provesNotApplied: true },
-  NO_LEADER: { retry: 'backoff', provesNotApplied: true },
+  // Rotate: the node asked may be the one cut off (an isolated former leader answers
+  // NO_LEADER for as long as its partition lasts) while the others have a leader.
+  NO_LEADER: { retry: 'rotate', provesNotApplied: true },
   TIMEOUT: { retry: 'rotate', provesNotApplied: false },
   UNAVAILABLE: { retry: 'rotate', provesNotApplied: true },
   UNKNOWN_OUTCOME: { retry: 'backoff', provesNotApplied: false },

@@ -106,13 +106,15 @@ describe('leader discovery', () => {
     assert.equal(clock.sleeps.length, 1);
   });
 
-  test('NO_LEADER backs off with growing delays until a leader answers', async () => {
-    const { clerk, clock } = setup(
-      [{ reply: reply.noLeader() }, { reply: reply.noLeader() }, { reply: reply.noLeader() }, { reply: reply.ok({ ...header(1), version: 1 }) }],
+  test('NO_LEADER moves on to the next node at once and backs off with growing delays after each full round', async () => {
+    const noLeaderRound = [{ reply: reply.noLeader() }, { reply: reply.noLeader() }, { reply: reply.noLeader() }];
+    const { clerk, transport, clock } = setup(
+      [...noLeaderRound, ...noLeaderRound, { reply: reply.noLeader() }, { reply: reply.ok({ ...header(2), version: 1 }) }],
       { retry: { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0 } },
     );
     await clerk.put('k', 'v');
-    assert.deepEqual(clock.sleeps, [100, 200, 400]);
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A, B, C, A, B]);
+    assert.deepEqual(clock.sleeps, [100, 200]);
   });
 
   test('membership answers refresh the endpoint pool and the leader', async () => {
