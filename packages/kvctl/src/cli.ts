@@ -70,7 +70,7 @@ async function withClerk(
   run: (clerk: ClerkLike, context: ExecuteContext) => Promise<Result>,
 ): Promise<Result> {
   const abort = new AbortController();
-  const context: ExecuteContext = { readStdin: () => readAll(io.stdin), bench: { signal: abort.signal } };
+  const context: ExecuteContext = { readStdin: () => readAll(io.stdin), timeoutMs: global.timeoutMs, bench: { signal: abort.signal } };
   if (!needsCluster(command)) return run(NO_CLERK, context);
   const connect = io.connect ?? connectClerk;
   const clerk = await connect({ endpoints: global.endpoints, timeoutMs: global.timeoutMs });

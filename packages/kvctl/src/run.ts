@@ -51,6 +51,8 @@ export interface ExecuteContext {
   readonly memberStatus?: MemberStatusFetcher;
   /** Reads all of stdin, for a value given as `-`. */
   readonly readStdin?: () => Promise<Buffer>;
+  /** `--timeout`: also caps how long `status` waits for each member. */
+  readonly timeoutMs?: number | undefined;
   readonly checker?: HistoryChecker;
   readonly bench?: BenchDeps;
 }
@@ -85,7 +87,8 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
       return { kind: 'range', prefix: command.prefix, keysOnly: command.keysOnly, kvs: page.kvs, more: page.more };
     }
     case 'status': {
-      const askMember: MemberStatusFetcher = (endpoint) => clerk.status({ endpoint, deadlineMs: MEMBER_STATUS_DEADLINE_MS });
+      const deadlineMs = Math.min(context.timeoutMs ?? MEMBER_STATUS_DEADLINE_MS, MEMBER_STATUS_DEADLINE_MS);
+      const askMember: MemberStatusFetcher = (endpoint) => clerk.status({ endpoint, deadlineMs });
       return { kind: 'status', rows: await collectStatus(clerk, context.memberStatus ?? askMember) };
     }
     case 'member-list':

@@ -110,6 +110,15 @@ describe('cluster commands', () => {
     assert.equal(exitCodeForResult(result), EXIT_OK);
   });
 
+  test('a --timeout below the member deadline caps it', async () => {
+    const clerk = new FakeClerk();
+    const members = [1, 2].map((id) => ({ id, peerAddress: `p:${id}`, clientAddress: `c:${id}`, httpAddress: '', learner: false }));
+    clerk.statusReply = statusOf({ id: 1, role: 'leader', term: 2, leaderId: 1, members });
+    await execute({ kind: 'status' }, clerk, { timeoutMs: 300 });
+    await execute({ kind: 'status' }, clerk, { timeoutMs: 60_000 });
+    assert.deepEqual(clerk.statusDeadlines, [300, MEMBER_STATUS_DEADLINE_MS]);
+  });
+
   test('status with a member down, or with no leader, exits 7 (degraded) and still lists every member', async () => {
     const clerk = new FakeClerk();
     const members = [1, 2].map((id) => ({ id, peerAddress: `p:${id}`, clientAddress: `c:${id}`, httpAddress: '', learner: false }));
