@@ -240,7 +240,8 @@ export class RaftLoop {
   }
 
   private hasWork(): boolean {
-    return this.inbox.length > 0 || this.proposals.length > 0 || this.pendingTicks > 0 || this.raft.hasReady();
+    // Queued reads count too: one arriving during a turn must not wait for the next tick.
+    return this.inbox.length > 0 || this.proposals.length > 0 || this.reads.hasQueued() || this.pendingTicks > 0 || this.raft.hasReady();
   }
 
   private async runTurns(): Promise<void> {
@@ -303,9 +304,13 @@ export class RaftLoop {
     }
     // A received snapshot replaces the log: always make it durable.
     const sync = ready.mustSync || ready.snapshot !== undefined;
-    await this.storage.write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync });
-    this.transport.send(ready.persistedMessages);
-    if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
+    const persist = this.storage
+      .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
+      .then(() => this.transport.send(ready.persistedMessages));
+    // Committed entries were made durable by an earlier Ready (raft-core's
+    // contract), so applying them need not wait for this Ready's fsync.
+    const apply = ready.committedEntries.length > 0 ? this.apply(ready.committedEntries) : undefined;
+    await Promise.all([persist, apply]);
     for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
     this.reads.applied(this.appliedIndex);
     this.raft.advance(ready);

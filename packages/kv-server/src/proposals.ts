@@ -77,6 +77,10 @@ export class ReadTracker {
     this.batch.push(waiter);
   }
 
+  hasQueued(): boolean {
+    return this.batch.length > 0;
+  }
+
   /** Takes the queued reads as one batch; returns its context, or undefined if none. */
   takeBatch(timeoutMs: number): Buffer | undefined {
     if (this.batch.length === 0) return undefined;
