@@ -15,12 +15,16 @@ export class Members {
   }
 
   set(member: Member): void {
-    this.byId.set(member.id, { ...member });
+    // HTTP addresses are learned from peers at run time, not replicated:
+    // a replicated record without one keeps what this node already knows.
+    const httpAddress = member.httpAddress || this.byId.get(member.id)?.httpAddress || '';
+    this.byId.set(member.id, { ...member, httpAddress });
   }
 
   replaceWith(other: Members): void {
+    const known = new Map([...this.byId].map(([id, m]) => [id, m.httpAddress]));
     this.byId.clear();
-    for (const m of other.list()) this.set(m);
+    for (const m of other.list()) this.set({ ...m, httpAddress: m.httpAddress || known.get(m.id) || '' });
   }
 
   delete(id: number): void {
