@@ -191,6 +191,7 @@ export class KvStateMachine {
       const results: AppliedResult[] = [];
       const previous = { ...this.state };
       const sessionsBefore = new Map(this.sessions);
+      await this.prefetch(entries, batch);
       for (const entry of entries) {
         if (entry.index <= this.state.appliedIndex) continue;
         assert(entry.index === this.state.appliedIndex + 1, `apply gap: entry ${entry.index} after ${this.state.appliedIndex}`);
@@ -445,6 +446,35 @@ export class KvStateMachine {
   }
 
   // ---- helpers ----
+
+  /**
+   * Reads every key the batch's commands touch with ONE getMany, instead of
+   * one awaited get per command on the hot path. The values go into the
+   * batch's read-your-writes cache (null = absent), which apply consults first.
+   */
+  private async prefetch(entries: readonly Entry[], batch: PendingBatch): Promise<void> {
+    const keys = new Map<string, Buffer>();
+    for (const entry of entries) {
+      if (entry.index <= this.state.appliedIndex || entry.type !== EntryType.NORMAL || entry.data.length === 0) continue;
+      let command: Command;
+      try {
+        command = Command.decode(entry.data);
+      } catch {
+        continue; // applyCommand reports it
+      }
+      const key = command.put?.key ?? command.append?.key ?? command.delete?.key ?? command.cas?.key;
+      if (key !== undefined) keys.set(mapKey(key), key);
+    }
+    if (keys.size === 0) return;
+    const storedKeys = [...keys.values()].map((key) => kvKey(this.state.generation, key));
+    const records = await this.database.db.getMany(storedKeys);
+    let i = 0;
+    for (const [mapped] of keys) {
+      const record = records[i];
+      batch.values.set(mapped, record === undefined ? null : this.decodeValue(storedKeys[i]!, record));
+      i += 1;
+    }
+  }
 
   private async readStored(key: Buffer): Promise<StoredValue | undefined> {
     const storedKey = kvKey(this.state.generation, key);
