@@ -85,7 +85,8 @@ export interface WorkerOptions {
   readonly putPrefix?: string;
 }
 
-const ITERATIONS_MAX = 5_000;
+/** Bounds a worker's loop (and keeps the shared log far below the server's value limit). */
+const ITERATIONS_MAX = 20_000;
 
 /**
  * Drives one clerk in a loop until stopped. Each iteration appends a unique
