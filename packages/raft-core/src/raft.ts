@@ -931,7 +931,9 @@ export class Raft {
     this.isLearner = this.tracker.learners.has(this.id);
     if (this.role !== 'leader') return this.tracker.confState();
     if (!this.tracker.voters.has(this.id)) {
-      // A removed (or demoted) leader steps down; the rest elect a new one.
+      // A removed (or demoted) leader steps down; the rest elect a new one, with
+      // our vote even if they lack the commit: our log ends where the change
+      // committed (selfRemovalIndex).
       this.becomeFollower(this.term, NO_NODE);
       return this.tracker.confState();
     }
