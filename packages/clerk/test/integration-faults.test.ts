@@ -128,7 +128,7 @@ describe('a clerk against a 3-node chaos cluster', () => {
 
   test('kill -9 of the leader under load from three clerks: typed failures only, a new leader serves, acknowledged puts survive', async () => {
     const clerks = await Promise.all(['a', 'b', 'c'].map(() => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 1_000, deadlineMs: 8_000 })));
-    const workers = clerks.map((clerk, index) => new ClerkWorker(`k${index}`, clerk, { logKey: 'kill/log', putPrefix: 'kill/' }));
+    const workers = clerks.map((clerk, index) => new ClerkWorker(`k${index}`, clerk, { logKey: 'kill/log', putPrefix: 'kill/', readBack: true }));
     try {
       workers.forEach((worker) => worker.start());
       await Promise.all(workers.map((worker) => worker.progress(5, 'appends before the kill')));
@@ -139,6 +139,8 @@ describe('a clerk against a 3-node chaos cluster', () => {
       await Promise.all(workers.map((worker) => worker.stop()));
 
       assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
+      assert.deepEqual(workers.flatMap((worker) => worker.staleReads), []);
+      assert.ok(workers.every((worker) => worker.reads > 0));
       const leader = await cluster.waitForLeader();
       assert.notEqual(leader.id, former.id);
       for (const clerk of clerks) assert.equal(clerk.knownLeader()?.address, leader.grpcAddress);
@@ -194,7 +196,7 @@ describe('a clerk against a 3-node chaos cluster', () => {
     const clerks = await Promise.all(
       deadlines.map((deadlineMs) => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 200, deadlineMs, history }, { transport })),
     );
-    const workers = clerks.map((clerk, index) => new ClerkWorker(`x${index}`, clerk, { logKey: 'once/log' }));
+    const workers = clerks.map((clerk, index) => new ClerkWorker(`x${index}`, clerk, { logKey: 'once/log', readBack: true }));
     try {
       const startedAt = Date.now();
       const phase = (name: string): void => t.diagnostic(`${name} done at ${Date.now() - startedAt} ms`);
@@ -243,6 +245,7 @@ describe('a clerk against a 3-node chaos cluster', () => {
       phase('shutdown');
 
       assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
+      assert.deepEqual(workers.flatMap((worker) => worker.staleReads), []);
       const log = (await control.get('once/log'))?.value.toString() ?? '';
       assert.deepEqual(exactlyOnceViolations(log, workers), []);
       const outcomes = workers.map((worker) => [...worker.tokens.values()]).flat();

@@ -83,6 +83,8 @@ export interface WorkerOptions {
   readonly logKey: string;
   /** Also put `<prefix><name>/<n>` = `v<n>` and a shared key, concurrently with the append. */
   readonly putPrefix?: string;
+  /** Also read the log key (linearizable) each iteration and check it shows this worker's last acknowledged token. */
+  readonly readBack?: boolean;
 }
 
 /** Bounds a worker's loop (and keeps the shared log far below the server's value limit). */
@@ -100,7 +102,11 @@ export class ClerkWorker {
   readonly puts = new Map<string, { value: string; outcome: WriteOutcome }>();
   /** Failures of an unexpected class (must stay empty). */
   readonly unexpected: string[] = [];
+  /** Linearizable reads that missed a token acknowledged before they were invoked (must stay empty). */
+  readonly staleReads: string[] = [];
+  reads = 0;
   acked = 0;
+  private lastAcked: string | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
 
@@ -142,6 +148,7 @@ export class ClerkWorker {
         writes.push(this.putUnique(`${prefix}${this.name}/${n}`, `v${n}`));
         writes.push(this.track('shared put', this.clerk.put(`${prefix}shared`, `${this.name}:${n}`)).then(() => undefined));
       }
+      if (this.options.readBack === true) writes.push(this.readBack());
       await Promise.all(writes);
     }
   }
@@ -149,7 +156,23 @@ export class ClerkWorker {
   private async appendToken(token: string): Promise<void> {
     const outcome = await this.track(`append ${token}`, this.clerk.append(this.options.logKey, token));
     this.tokens.set(token, outcome);
-    if (outcome === 'ok') this.acked += 1;
+    if (outcome === 'ok') {
+      this.acked += 1;
+      this.lastAcked = token;
+    }
+  }
+
+  private async readBack(): Promise<void> {
+    const mustSee = this.lastAcked;
+    try {
+      const value = (await this.clerk.get(this.options.logKey))?.value.toString() ?? '';
+      this.reads += 1;
+      if (mustSee !== undefined && !value.includes(mustSee)) this.staleReads.push(`${this.name}: read without ${mustSee}`);
+    } catch (error) {
+      // A read that gives up may only time out or find no node; it never has an unknown outcome.
+      const typed = error instanceof ClerkError && (error.code === 'TIMEOUT' || error.code === 'UNAVAILABLE');
+      if (!typed && !this.stopping) this.unexpected.push(`${this.name} get: ${describeError(error)}`);
+    }
   }
 
   private async putUnique(key: string, value: string): Promise<void> {
