@@ -4,10 +4,11 @@
 // a partitioned node never serves a stale linearizable read and catches up once healed.
 // Method: one real 3-node chaos cluster (cairn-server processes on 127.0.0.1, OS-assigned
 // ports) shared by the tests. Several Clerks append unique tokens (`<clerk>:<n>;`) to a
-// shared key while the leader is killed (kill -9), partitioned (InjectFault PARTITION), or
-// drops its outgoing messages (InjectFault DROP) with clerks on a short request timeout so
-// they resend writes with the same (clientId, seq). The final value is then checked token by
-// token against what each clerk saw. Synchronisation is waitFor with deadlines only.
+// shared key (and read it back) while the leader is killed (kill -9), shut down (SIGTERM),
+// partitioned (InjectFault PARTITION), or drops its outgoing messages (InjectFault DROP) with
+// clerks on a short request timeout so they resend writes with the same (clientId, seq). The
+// final value is then checked token by token against what each clerk saw, and the recorded
+// history against the calls' outcomes. Synchronisation is waitFor with deadlines only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
