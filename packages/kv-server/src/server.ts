@@ -34,6 +34,8 @@ import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.
 
 export const CAIRN_VERSION = '0.1.0';
 const RECENT_EVENTS_MAX = 50;
+/** How long a graceful stop waits for in-flight gRPC calls. */
+const SHUTDOWN_GRACE_MS = 1000;
 
 /** A startup failure the operator can fix (port in use, bad data dir, ...). */
 export class StartupError extends Error {
@@ -151,7 +153,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.closeAllConnections();
         await loop.stop();
         loop.transport.close();
-        await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+        // Let in-flight calls finish, but never wait long for a peer's stream.
+        await new Promise<void>((resolve) => {
+          const cap = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+          grpcServer.tryShutdown(() => {
+            clearTimeout(cap);
+            resolve();
+          });
+        });
         grpcServer.forceShutdown();
         await stores.close();
         logger.info('node-stopped');

@@ -345,6 +345,18 @@ export class KvStateMachine {
     return decodeSession(record, this.database.dataDir, `session of client ${clientId}`).lastResult;
   }
 
+  /**
+   * The stored reply of a write already applied for (clientId, seq), if that
+   * is the session's latest: a retry is answered from it without a new proposal.
+   */
+  async appliedResult(clientId: string, seq: number): Promise<CommandResult | undefined> {
+    if (this.applying || this.sessions.get(clientId)?.lastSeq !== seq) return undefined;
+    const record = await this.database.getRecord(sessionKey(this.state.generation, clientId), `session of client ${clientId}`);
+    if (record === undefined) return undefined;
+    const session = decodeSession(record, this.database.dataDir, `session of client ${clientId}`);
+    return session.lastSeq === seq ? session.lastResult : undefined;
+  }
+
   /** The sessions' last sequence numbers (for tests and status). */
   sessionSeq(clientId: string): number | undefined {
     return this.sessions.get(clientId)?.lastSeq;

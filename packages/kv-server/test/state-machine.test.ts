@@ -152,6 +152,12 @@ describe('KvStateMachine', () => {
     sameResult(retry[0]!, first[0]!);
     sameResult(retry[1]!, first[0]!);
     assert.equal((await machine.get(b('k')))!.value.toString(), 'x');
+    // The API answers such a retry without proposing: the stored reply is there.
+    const stored = (await machine.appliedResult('clerk-1', 1))?.append;
+    assert.equal(stored?.version, ok(first[0]!).append!.version);
+    assert.equal(stored?.length, ok(first[0]!).append!.length);
+    assert.equal(await machine.appliedResult('clerk-1', 2), undefined);
+    assert.equal(await machine.appliedResult('nobody', 1), undefined);
     const next = await machine.applyEntries([
       entryOf({ append: { key: b('k'), value: b('y') }, session: { clientId: 'clerk-1', seq: 2 } }),
       entryOf({ append: { key: b('k'), value: b('z') }, session: { clientId: 'clerk-1', seq: 1 } }),

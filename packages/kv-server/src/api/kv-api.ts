@@ -95,7 +95,15 @@ export class KvApi {
     await this.loop.readBarrier();
   }
 
-  private propose(command: Command): Promise<CommandResult> {
+  private async propose(command: Command): Promise<CommandResult> {
+    // A retry of a write this node has already applied is answered from the
+    // session table: proposing it again would only be deduplicated, and under
+    // slow commits every retry could time out although the write is applied.
+    const session = command.session;
+    if (session !== undefined && this.reader.appliedResult !== undefined) {
+      const applied = await this.reader.appliedResult(session.clientId, session.seq);
+      if (applied !== undefined) return applied;
+    }
     return this.loop.propose({ ...command, valueBytesMax: this.limits.valueBytesMax }, encodeCommand);
   }
 }

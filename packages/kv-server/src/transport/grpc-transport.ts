@@ -191,6 +191,7 @@ class PeerLink {
 
 export class GrpcTransport implements Transport {
   private readonly peers = new Map<number, PeerLink>();
+  private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatch, BatchAck>>();
   readonly faults: FaultInjector;
 
   constructor(
@@ -241,12 +242,18 @@ export class GrpcTransport implements Transport {
   close(): void {
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
+    for (const call of this.incoming) call.end();
+    this.incoming.clear();
   }
 
   /** The server side of the peer service, registered on the node's gRPC server. */
   service(): RaftTransportServiceServer {
     return {
       stream: (call) => {
+        // Tracked so close() can end them: a graceful shutdown must not wait
+        // for peers to hang up their long-lived streams.
+        this.incoming.add(call);
+        call.on('close', () => this.incoming.delete(call));
         call.on('data', (batch: MessageBatch) => {
           const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
           if (problem !== undefined) {
