@@ -33,7 +33,6 @@ async function main(argv: string[]): Promise<void> {
     const { code, message } = describeStartupError(error);
     fail(code, message, EXIT_STARTUP);
   }
-  process.stdout.write(`cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`);
   let signals = 0;
   const shutdown = (signal: string): void => {
     signals += 1;
@@ -48,6 +47,9 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Announce only once the signal handlers are installed: a supervisor may
+  // send SIGTERM as soon as it sees this line.
+  process.stdout.write(`cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`);
 }
 
 process.on('uncaughtException', (error) => fail('INTERNAL', describeStartupError(error).message, 1));
