@@ -213,6 +213,7 @@ export async function runClusterUp(command: ClusterUpCommand, _global: GlobalOpt
   const repoRoot = repoRootFrom(import.meta.url);
   const entry = chooseServerEntry(repoRoot, SYSTEM_SERVER_ENTRY_PROBE);
   if (entry === undefined) throw new NotImplementedError(`cairn-server not found under ${join(repoRoot, 'packages', 'kv-server')}`);
+  if (command.demo && entry.kind === 'source') return runLiveDemo(repoRoot, entry.tsxUrl, command);
   const dataDir = resolve(command.dataDir);
   const plans = planCluster(command.nodes, dataDir, command.basePort);
   if (command.fresh) wipeNodeData(plans);
@@ -314,4 +315,25 @@ class ClusterScreen {
   close(): void {
     this.view?.unmount();
   }
+}
+
+/**
+ * `cluster up --demo`: the repository's live demo (tools/demo, also `npm start`):
+ * a 5-node cluster with workloads, leader preemption, membership changes and
+ * injected faults, ending with a linearizability verdict. Signals are passed on;
+ * the demo's exit code is ours.
+ */
+export function demoCommandLine(repoRoot: string, tsxUrl: string, command: Pick<ClusterUpCommand, 'nodes' | 'basePort'>): string[] {
+  const nodes = Math.min(7, Math.max(3, command.nodes === 3 ? 5 : command.nodes));
+  return ['--conditions=@cairn/source', '--import', tsxUrl, join(repoRoot, 'tools', 'demo', 'main.ts'), '--nodes', String(nodes), '--base-port', String(command.basePort)];
+}
+
+function runLiveDemo(repoRoot: string, tsxUrl: string, command: ClusterUpCommand): Promise<number> {
+  return new Promise((resolveExit) => {
+    const child = spawn(process.execPath, demoCommandLine(repoRoot, tsxUrl, command), { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    process.on('SIGINT', forward('SIGINT'));
+    process.on('SIGTERM', forward('SIGTERM'));
+    child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 130 : 1)));
+  });
 }

@@ -229,7 +229,7 @@ function addToolCommands(program: CommanderCommand, on: On): void {
     .option('--base-port <port>', `gRPC port of node 1; node N uses port+N-1, its HTTP port+${CLUSTER_HTTP_PORT_OFFSET}+N-1`, parsePort, DEFAULT_CLUSTER_BASE_PORT)
     .option('--data-dir <dir>', 'data and logs of the nodes (node-N/, node-N.log)', DEFAULT_CLUSTER_DATA_DIR)
     .option('--fresh', 'delete the nodes\' data first (a new cluster)')
-    .option('--demo', 'also run a light read/write load so the numbers move')
+    .option('--demo', 'run the live demo instead (5 nodes, workloads, leader preemption, membership changes, faults, linearizability verdict; same as npm start)')
     .action(on((_args, options) => clusterUpCommand(options)));
   program.command('check').description('check a recorded history for linearizability')
     .argument('<history.jsonl>')

@@ -132,3 +132,10 @@ async function waitFor(condition: () => boolean, deadlineMs: number): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+test('cluster up --demo runs the repository demo with the chosen base port', async () => {
+  const { demoCommandLine } = await import('../src/cluster-up.js');
+  const args = demoCommandLine('/repo', 'file:///repo/node_modules/tsx/dist/loader.mjs', { nodes: 3, basePort: 9001 });
+  assert.deepEqual(args.slice(3), ['/repo/tools/demo/main.ts', '--nodes', '5', '--base-port', '9001']);
+  assert.deepEqual(args.slice(0, 3), ['--conditions=@cairn/source', '--import', 'file:///repo/node_modules/tsx/dist/loader.mjs']);
+});
