@@ -1,10 +1,10 @@
+import { freePort } from '@cairn/testkit';
 /**
  * Child processes of a benchmark run: free ports, temp dirs, spawning with
  * captured output, and a teardown list that runs on success, error and Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,18 +12,6 @@ import { join } from 'node:path';
 export const STOP_GRACE_MS = 10_000;
 /** Captured output kept per child, for error messages. */
 const OUTPUT_CHARS_MAX = 64 * 1024;
-
-/** Asks the OS for a free loopback port (bind to 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Free ports that are distinct from each other (the OS may hand a released port out again). */
 export async function freePorts(count: number): Promise<number[]> {
