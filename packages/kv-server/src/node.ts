@@ -43,6 +43,7 @@ import {
 } from './errors.js';
 import { PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
+import type { StagedWrite } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
 
 export interface NodeEvents {
@@ -75,6 +76,12 @@ export class RaftLoop {
   private confState: ConfState;
   private idleWaiters: Array<() => void> = [];
   private snapshotAfterApply = false;
+  /** A snapshot being encoded in the background (the loop keeps serving meanwhile). */
+  private snapshotBuild: Promise<void> | undefined;
+  /** An encoded snapshot waiting to be recorded by the loop (storage writes never overlap). */
+  private snapshotBuilt: BuiltSnapshot | undefined;
+  /** Bumped when a leader's snapshot replaces the state: a local one begun earlier is stale. */
+  private restoreEpoch = 0;
 
   constructor(
     readonly options: NodeOptions,
@@ -241,7 +248,8 @@ export class RaftLoop {
 
   private hasWork(): boolean {
     // Queued reads count too: one arriving during a turn must not wait for the next tick.
-    return this.inbox.length > 0 || this.proposals.length > 0 || this.reads.hasQueued() || this.pendingTicks > 0 || this.raft.hasReady();
+    return this.inbox.length > 0 || this.proposals.length > 0 || this.reads.hasQueued() || this.pendingTicks > 0 ||
+      this.snapshotBuilt !== undefined || this.raft.hasReady();
   }
 
   private async runTurns(): Promise<void> {
@@ -252,6 +260,7 @@ export class RaftLoop {
       while (!this.stopped && this.hasWork()) {
         this.stepInputs();
         if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
+        if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
       }
     } catch (error) {
       this.logger.error('node-loop-failed', { error });
@@ -304,19 +313,31 @@ export class RaftLoop {
     }
     // A received snapshot replaces the log: always make it durable.
     const sync = ready.mustSync || ready.snapshot !== undefined;
-    const persist = this.storage
-      .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
-      .then(() => this.transport.send(ready.persistedMessages));
-    // Committed entries were made durable by an earlier Ready (raft-core's
-    // contract), so applying them need not wait for this Ready's fsync.
-    const apply = ready.committedEntries.length > 0 ? this.apply(ready.committedEntries) : undefined;
+    let persist: Promise<void> | undefined;
+    let apply: Promise<void> | undefined;
+    if (!sync && ready.entries.length === 0 && ready.committedEntries.length > 0) {
+      // Only the commit index moved. Nothing this Ready's messages depend on
+      // changes on disk (no entries, term or vote), so they leave now, and the
+      // new commit index rides in the apply batch: one LevelDB write, not two.
+      this.transport.send(ready.persistedMessages);
+      const hardState = ready.hardState === undefined ? undefined : this.storage.stageHardState(ready.hardState);
+      apply = this.apply(ready.committedEntries, hardState);
+    } else {
+      persist = this.storage
+        .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
+        .then(() => this.transport.send(ready.persistedMessages));
+      // Committed entries were made durable by an earlier Ready (raft-core's
+      // contract), so applying them need not wait for this Ready's fsync.
+      if (ready.committedEntries.length > 0) apply = this.apply(ready.committedEntries);
+    }
     await Promise.all([persist, apply]);
     for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
     this.reads.applied(this.appliedIndex);
     this.raft.advance(ready);
     const force = this.snapshotAfterApply;
     this.snapshotAfterApply = false;
-    await this.maybeSnapshot(force);
+    if (force) await this.snapshotInLoop();
+    else this.maybeStartSnapshot();
   }
 
   private onSoftState(role: RaftStatus['role'], leaderId: number): void {
@@ -333,11 +354,14 @@ export class RaftLoop {
     }
   }
 
-  private async apply(entries: readonly Entry[]): Promise<void> {
+  /** `alsoWrite` (e.g. the new commit index) joins the first apply batch. */
+  private async apply(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<void> {
     let batch: Entry[] = [];
+    let extra = alsoWrite;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const results = await this.stateMachine.applyEntries(batch);
+      const results = await this.stateMachine.applyEntries(batch, extra);
+      extra = undefined;
       const first = batch[0]!.index;
       for (const r of results) {
         // Batches hold consecutive indexes, so the entry is at a fixed offset.
@@ -356,6 +380,7 @@ export class RaftLoop {
       }
     }
     await flush();
+    if (extra !== undefined) await this.storage.writeStaged(extra, { sync: false });
     const last = entries[entries.length - 1]!;
     this.appliedIndex = last.index;
   }
@@ -386,20 +411,58 @@ export class RaftLoop {
     if (change.type !== ConfChangeType.REMOVE_NODE && this.snapshotIndex > 0) this.snapshotAfterApply = true;
   }
 
-  private async maybeSnapshot(force = false): Promise<void> {
-    if (!force && this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return;
+  /**
+   * Every snapshotEntries applied entries, starts encoding a snapshot in the
+   * background: the state machine's view is captured now (a LevelDB
+   * snapshot), but reading and encoding it must not stall the loop (it did:
+   * every proposal waited for it, the p99 outlier). The loop records it
+   * (file, metadata, log compaction) when it is ready.
+   */
+  private maybeStartSnapshot(): void {
+    if (this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return;
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return;
+    const started = this.captureSnapshot();
+    this.snapshotBuild = started.data
+      .then((data) => {
+        this.snapshotBuilt = { index: started.index, confState: started.confState, epoch: started.epoch, data };
+        this.wake();
+      })
+      .catch((error: unknown) => this.logger.error('snapshot-encode-failed', { index: started.index, error }))
+      .finally(() => {
+        this.snapshotBuild = undefined;
+      });
+  }
+
+  /** Captures the state at the applied index now; the bytes arrive later. */
+  private captureSnapshot(): { index: number; confState: ConfState; epoch: number; data: Promise<Buffer> } {
+    return {
+      index: this.appliedIndex,
+      confState: { ...this.confState },
+      epoch: this.restoreEpoch,
+      data: encodeSnapshotPayload(this.members.encode(), this.stateMachine.snapshot()),
+    };
+  }
+
+  private async recordSnapshot(built: BuiltSnapshot): Promise<void> {
+    this.snapshotBuilt = undefined;
+    // A leader's snapshot installed meanwhile replaced the state this one describes.
+    if (built.epoch !== this.restoreEpoch || built.index <= this.snapshotIndex) return;
+    await this.storage.createSnapshot(built.index, built.confState, built.data);
+    this.snapshotIndex = built.index;
+    this.events.event('snapshot-taken', { index: built.index, bytes: built.data.length });
+  }
+
+  /** Takes a snapshot inside the turn (after a conf change, and for Cluster.Snapshot). */
+  private async snapshotInLoop(): Promise<void> {
     if (this.appliedIndex <= this.snapshotIndex) return;
-    const index = this.appliedIndex;
-    const data = await encodeSnapshotPayload(this.members, this.stateMachine);
-    await this.storage.createSnapshot(index, this.confState, data);
-    this.snapshotIndex = index;
-    this.events.event('snapshot-taken', { index, bytes: data.length });
+    const started = this.captureSnapshot();
+    await this.recordSnapshot({ ...started, data: await started.data });
   }
 
   /** Takes a snapshot now (Cluster.Snapshot). */
   async snapshotNow(): Promise<{ index: number; term: number; sizeBytes: number }> {
     await this.whenIdle();
-    await this.maybeSnapshot(true);
+    await this.snapshotInLoop();
     const snapshot = this.storage.snapshot();
     return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: snapshot.data.length };
   }
@@ -413,6 +476,7 @@ export class RaftLoop {
     await this.storage.saveMembership(this.confState, members.list());
     this.appliedIndex = snapshot.metadata!.index;
     this.snapshotIndex = snapshot.metadata!.index;
+    this.restoreEpoch += 1;
     this.events.event('snapshot-restored', { index: this.appliedIndex, bytes: snapshot.data.length });
   }
 
@@ -429,17 +493,24 @@ export class RaftLoop {
     for (const p of this.proposals) p.reject(new ShuttingDownError());
     this.proposals = [];
     await this.whenIdle();
+    await this.snapshotBuild;
   }
 }
 
+interface BuiltSnapshot {
+  index: number;
+  confState: ConfState;
+  epoch: number;
+  data: Buffer;
+}
+
 /** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
-async function encodeSnapshotPayload(members: Members, stateMachine: NodeStateMachine): Promise<Buffer> {
+async function encodeSnapshotPayload(encodedMembers: Buffer, stateMachine: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  const encodedMembers = members.encode();
   const header = Buffer.alloc(4);
   header.writeUInt32BE(encodedMembers.length);
   parts.push(header, encodedMembers);
-  for await (const chunk of stateMachine.snapshot()) parts.push(chunk);
+  for await (const chunk of stateMachine) parts.push(chunk);
   return Buffer.concat(parts);
 }
 
