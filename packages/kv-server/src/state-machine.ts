@@ -29,7 +29,7 @@
 import assert from 'node:assert/strict';
 import { Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
 import { InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
-import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX } from './limits.js';
+import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
 import { decodeRecord } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
 import { type BatchOp, NodeDatabase } from './storage/node-database.js';
@@ -46,6 +46,7 @@ import {
   type StoredValue,
 } from './state-machine/records.js';
 import { decodeHeaderValue, encodeHeaderValue, FrameKind, readSnapshotFrames, SnapshotWriter } from './state-machine/snapshot-stream.js';
+import { ValueCache } from './state-machine/value-cache.js';
 
 export interface KvStateMachineOptions {
   /** Largest value a put, cas or append may produce. Must match on every node. */
@@ -55,6 +56,8 @@ export interface KvStateMachineOptions {
   /** Must match on every node. */
   sessionsMax?: number;
   snapshotChunkBytes?: number;
+  /** Bytes of recent values kept in memory to skip reads (0 = no cache). */
+  valueCacheBytes?: number;
 }
 
 export interface AppliedResult {
@@ -92,6 +95,7 @@ export class KvStateMachine {
   private readonly sessionTtlMs: number;
   private readonly sessionsMax: number;
   private readonly snapshotChunkBytes: number;
+  private readonly cache: ValueCache;
   private applying = false;
 
   private constructor(
@@ -106,6 +110,7 @@ export class KvStateMachine {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT;
     this.sessionsMax = options.sessionsMax ?? SESSIONS_MAX;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
+    this.cache = new ValueCache(options.valueCacheBytes ?? VALUE_CACHE_BYTES);
     assert(this.valueBytesMax > 0);
     assert(this.sessionTtlMs > 0);
     assert(this.sessionsMax > 0);
@@ -191,13 +196,14 @@ export class KvStateMachine {
       const results: AppliedResult[] = [];
       const previous = { ...this.state };
       const sessionsBefore = new Map(this.sessions);
-      await this.prefetch(entries, batch);
-      for (const entry of entries) {
+      const commands = decodeCommands(entries, this.state.appliedIndex);
+      await this.prefetch(commands, batch);
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
         if (entry.index <= this.state.appliedIndex) continue;
         assert(entry.index === this.state.appliedIndex + 1, `apply gap: entry ${entry.index} after ${this.state.appliedIndex}`);
-        if (entry.type === EntryType.NORMAL && entry.data.length > 0) {
-          results.push({ index: entry.index, result: await this.applyCommand(entry, batch) });
-        }
+        const command = commands[i];
+        if (command !== undefined) results.push({ index: entry.index, result: await this.applyCommand(entry.index, command, batch) });
         this.state.appliedIndex = entry.index;
       }
       if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) return results;
@@ -209,8 +215,10 @@ export class KvStateMachine {
         // Keep memory consistent with disk; the node treats a failed write as fatal anyway.
         this.state = previous;
         this.sessions = sessionsBefore;
+        this.cache.clear();
         throw error;
       }
+      for (const [key, value] of batch.values) this.cache.set(key, value);
       alsoWrite?.onWritten();
       return results;
     } finally {
@@ -218,17 +226,13 @@ export class KvStateMachine {
     }
   }
 
-  private async applyCommand(entry: Entry, batch: PendingBatch): Promise<CommandResult | KvError> {
-    let command: Command;
-    try {
-      command = Command.decode(entry.data);
-    } catch {
-      return new InvalidArgumentError(`entry ${entry.index} does not hold a valid command`);
-    }
+  private async applyCommand(index: number, decoded: Command | Error, batch: PendingBatch): Promise<CommandResult | KvError> {
+    if (decoded instanceof Error) return new InvalidArgumentError(`entry ${index} does not hold a valid command`);
+    const command = decoded;
     this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
     this.expireSessions(batch);
     const session = command.session;
-    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, entry.index, batch);
+    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, index, batch);
     if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
     const existing = this.sessions.get(session.clientId);
     if (existing !== undefined && session.seq < existing.lastSeq) {
@@ -240,7 +244,7 @@ export class KvStateMachine {
       this.touchSession(session.clientId, existing.lastSeq, batch, stored);
       return stored;
     }
-    const outcome = await this.applyOperation(command, entry.index, batch);
+    const outcome = await this.applyOperation(command, index, batch);
     // Errors are deterministic and leave no state change, so a retry recomputes the same error.
     if (!(outcome instanceof Error)) this.touchSession(session.clientId, session.seq, batch, outcome);
     return outcome;
@@ -417,6 +421,7 @@ export class KvStateMachine {
         throw new InvalidArgumentError(`snapshot data is at index ${loaded.appliedIndex}, its metadata says ${index}`);
       }
       const state: AppliedState = { ...loaded, generation };
+      this.cache.clear();
       await this.database.write([NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(state))], { sync: true });
       this.state = state;
       await clearOtherGenerations(this.database, generation);
@@ -464,18 +469,17 @@ export class KvStateMachine {
    * one awaited get per command on the hot path. The values go into the
    * batch's read-your-writes cache (null = absent), which apply consults first.
    */
-  private async prefetch(entries: readonly Entry[], batch: PendingBatch): Promise<void> {
+  private async prefetch(commands: ReadonlyArray<Command | Error | undefined>, batch: PendingBatch): Promise<void> {
     const keys = new Map<string, Buffer>();
-    for (const entry of entries) {
-      if (entry.index <= this.state.appliedIndex || entry.type !== EntryType.NORMAL || entry.data.length === 0) continue;
-      let command: Command;
-      try {
-        command = Command.decode(entry.data);
-      } catch {
-        continue; // applyCommand reports it
-      }
+    for (const command of commands) {
+      if (command === undefined || command instanceof Error) continue; // applyCommand reports a bad one
       const key = command.put?.key ?? command.append?.key ?? command.delete?.key ?? command.cas?.key;
-      if (key !== undefined) keys.set(mapKey(key), key);
+      if (key === undefined) continue;
+      const mapped = mapKey(key);
+      if (batch.values.has(mapped)) continue;
+      const cached = this.cache.get(mapped);
+      if (cached !== undefined) batch.values.set(mapped, cached);
+      else keys.set(mapped, key);
     }
     if (keys.size === 0) return;
     const storedKeys = [...keys.values()].map((key) => kvKey(this.state.generation, key));
@@ -489,6 +493,8 @@ export class KvStateMachine {
   }
 
   private async readStored(key: Buffer): Promise<StoredValue | undefined> {
+    const cached = this.cache.get(mapKey(key));
+    if (cached !== undefined) return cached ?? undefined;
     const storedKey = kvKey(this.state.generation, key);
     const record = await this.database.db.get(storedKey);
     return record === undefined ? undefined : this.decodeValue(storedKey, record);
@@ -505,6 +511,21 @@ export class KvStateMachine {
     const dataDir = this.database.dataDir;
     return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
   }
+}
+
+/**
+ * Each entry's command, decoded once for both prefetch and apply: undefined
+ * for entries already applied or carrying no command, an Error for bad data.
+ */
+function decodeCommands(entries: readonly Entry[], appliedIndex: number): Array<Command | Error | undefined> {
+  return entries.map((entry) => {
+    if (entry.index <= appliedIndex || entry.type !== EntryType.NORMAL || entry.data.length === 0) return undefined;
+    try {
+      return Command.decode(entry.data);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  });
 }
 
 function mapKey(key: Buffer): string {
