@@ -16,9 +16,6 @@ export interface NodeStorage extends Storage {
   saveMembership(confState: ConfState, members: Member[]): Promise<void>;
   /** The membership write as batch ops, to land in the same batch as an apply. */
   stageMembership(confState: ConfState, members: readonly Member[]): StagedWrite;
-  /** The hard state write as batch ops, to land in the same batch as an apply. */
-  stageHardState(hardState: HardState): StagedWrite;
-  writeStaged(staged: StagedWrite, options: { sync: boolean }): Promise<void>;
   members(): Member[];
   snapshotIndex(): number;
   close(): Promise<void>;

@@ -5,7 +5,11 @@
  * messages); ticks come from the one interval timer. A loop turn steps every
  * queued input into raft, then handles one Ready:
  *   send `messages` → persist entries + hard state in ONE LevelDB batch with
- *   fsync → send `persistedMessages` → apply committed entries → advance.
+ *   fsync → send `persistedMessages` → advance.
+ * Committed entries go to the apply chain, which applies them in order while
+ * the next turns persist newer entries (etcd's pipelined apply): persisting
+ * and applying overlap instead of alternating. Conf changes and snapshots
+ * wait for the chain, so they are still applied inside their turn.
  * While a turn awaits its fsync, new requests queue up and the next turn
  * writes them together: group commit and batching fall out of the structure.
  * The leader's AppendEntries leave before its own fsync, so the leader
@@ -43,7 +47,6 @@ import {
 } from './errors.js';
 import { PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
-import type { StagedWrite } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
 
 export interface NodeEvents {
@@ -76,6 +79,10 @@ export class RaftLoop {
   private confState: ConfState;
   private idleWaiters: Array<() => void> = [];
   private snapshotAfterApply = false;
+  /** The end of the apply chain: resolves when every handed-out committed entry is applied. */
+  private applyTail: Promise<void> = Promise.resolve();
+  private appliesInFlight = 0;
+  private snapshotRequests: Array<{ resolve(): void; reject(error: Error): void }> = [];
   /** A snapshot being encoded in the background (the loop keeps serving meanwhile). */
   private snapshotBuild: Promise<void> | undefined;
   /** An encoded snapshot waiting to be recorded by the loop (storage writes never overlap). */
@@ -249,7 +256,7 @@ export class RaftLoop {
   private hasWork(): boolean {
     // Queued reads count too: one arriving during a turn must not wait for the next tick.
     return this.inbox.length > 0 || this.proposals.length > 0 || this.reads.hasQueued() || this.pendingTicks > 0 ||
-      this.snapshotBuilt !== undefined || this.raft.hasReady();
+      this.snapshotBuilt !== undefined || this.snapshotRequests.length > 0 || this.raft.hasReady();
   }
 
   private async runTurns(): Promise<void> {
@@ -259,13 +266,14 @@ export class RaftLoop {
     try {
       while (!this.stopped && this.hasWork()) {
         this.stepInputs();
+        // Back-pressure: at most one apply batch queued behind the running one.
+        if (this.appliesInFlight >= 2) await this.applyTail;
         if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
         if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
+        if (this.snapshotRequests.length > 0) await this.serveSnapshotRequests();
       }
     } catch (error) {
-      this.logger.error('node-loop-failed', { error });
-      this.stopped = true;
-      this.onFatal(error);
+      this.fail(error);
     } finally {
       this.turnRunning = false;
       const waiters = this.idleWaiters;
@@ -309,35 +317,65 @@ export class RaftLoop {
     if (ready.softState !== undefined) this.onSoftState(ready.softState.role, ready.softState.leaderId);
     this.transport.send(ready.messages);
     if (ready.snapshot !== undefined && ready.snapshot.metadata !== undefined && ready.snapshot.metadata.index > 0) {
+      await this.applyTail;
       await this.restoreSnapshot(ready.snapshot);
     }
     // A received snapshot replaces the log: always make it durable.
     const sync = ready.mustSync || ready.snapshot !== undefined;
-    let persist: Promise<void> | undefined;
-    let apply: Promise<void> | undefined;
-    if (!sync && ready.entries.length === 0 && ready.committedEntries.length > 0) {
-      // Only the commit index moved. Nothing this Ready's messages depend on
-      // changes on disk (no entries, term or vote), so they leave now, and the
-      // new commit index rides in the apply batch: one LevelDB write, not two.
-      this.transport.send(ready.persistedMessages);
-      const hardState = ready.hardState === undefined ? undefined : this.storage.stageHardState(ready.hardState);
-      apply = this.apply(ready.committedEntries, hardState);
-    } else {
-      persist = this.storage
-        .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
-        .then(() => this.transport.send(ready.persistedMessages));
-      // Committed entries were made durable by an earlier Ready (raft-core's
-      // contract), so applying them need not wait for this Ready's fsync.
-      if (ready.committedEntries.length > 0) apply = this.apply(ready.committedEntries);
-    }
-    await Promise.all([persist, apply]);
+    // Without new entries, term or vote, nothing these messages vouch for
+    // changes on disk (only the commit index may), so they need not wait.
+    const sendNow = !sync && ready.entries.length === 0;
+    if (sendNow) this.transport.send(ready.persistedMessages);
+    const persist = this.storage
+      .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
+      .then(() => {
+        if (!sendNow) this.transport.send(ready.persistedMessages);
+      });
+    // Committed entries were made durable by an earlier Ready (raft-core's
+    // contract), so applying them need not wait for this Ready's fsync.
+    const confChange = ready.committedEntries.some((entry) => entry.type === EntryType.CONF_CHANGE);
+    const applied = ready.committedEntries.length > 0 ? this.enqueueApply(ready.committedEntries) : undefined;
+    // A conf change changes who raft talks to: apply it inside the turn.
+    await Promise.all([persist, confChange ? applied : undefined]);
     for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
     this.reads.applied(this.appliedIndex);
-    this.raft.advance(ready);
+    if (confChange) this.raft.advance(ready);
+    else this.raft.advancePersisted(ready);
     const force = this.snapshotAfterApply;
     this.snapshotAfterApply = false;
     if (force) await this.snapshotInLoop();
-    else this.maybeStartSnapshot();
+  }
+
+  /** Queues committed entries on the apply chain; the promise settles when they are applied. */
+  private enqueueApply(entries: readonly Entry[]): Promise<void> {
+    this.appliesInFlight += 1;
+    const last = entries[entries.length - 1]!.index;
+    const run = this.applyTail.then(async () => {
+      if (this.stopped) return;
+      await this.apply(entries);
+      this.raft.appliedTo(last);
+      this.reads.applied(this.appliedIndex);
+      // The chain is between batches here, so the state machine's view matches appliedIndex.
+      this.maybeStartSnapshot();
+      this.wake();
+    });
+    this.applyTail = run.then(
+      () => {
+        this.appliesInFlight -= 1;
+      },
+      (error: unknown) => {
+        this.appliesInFlight -= 1;
+        this.fail(error);
+      },
+    );
+    return run;
+  }
+
+  private fail(error: unknown): void {
+    if (this.stopped) return;
+    this.logger.error('node-loop-failed', { error });
+    this.stopped = true;
+    this.onFatal(error);
   }
 
   private onSoftState(role: RaftStatus['role'], leaderId: number): void {
@@ -354,14 +392,11 @@ export class RaftLoop {
     }
   }
 
-  /** `alsoWrite` (e.g. the new commit index) joins the first apply batch. */
-  private async apply(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<void> {
+  private async apply(entries: readonly Entry[]): Promise<void> {
     let batch: Entry[] = [];
-    let extra = alsoWrite;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const results = await this.stateMachine.applyEntries(batch, extra);
-      extra = undefined;
+      const results = await this.stateMachine.applyEntries(batch);
       const first = batch[0]!.index;
       for (const r of results) {
         // Batches hold consecutive indexes, so the entry is at a fixed offset.
@@ -380,7 +415,6 @@ export class RaftLoop {
       }
     }
     await flush();
-    if (extra !== undefined) await this.storage.writeStaged(extra, { sync: false });
     const last = entries[entries.length - 1]!;
     this.appliedIndex = last.index;
   }
@@ -454,6 +488,7 @@ export class RaftLoop {
 
   /** Takes a snapshot inside the turn (after a conf change, and for Cluster.Snapshot). */
   private async snapshotInLoop(): Promise<void> {
+    await this.applyTail;
     if (this.appliedIndex <= this.snapshotIndex) return;
     const started = this.captureSnapshot();
     await this.recordSnapshot({ ...started, data: await started.data });
@@ -461,8 +496,12 @@ export class RaftLoop {
 
   /** Takes a snapshot now (Cluster.Snapshot). */
   async snapshotNow(): Promise<{ index: number; term: number; sizeBytes: number }> {
-    await this.whenIdle();
-    await this.snapshotInLoop();
+    // Taken by the loop, between turns, so no other storage write overlaps it.
+    await new Promise<void>((resolve, reject) => {
+      if (this.stopped) return reject(new ShuttingDownError());
+      this.snapshotRequests.push({ resolve, reject });
+      this.wake();
+    });
     const snapshot = this.storage.snapshot();
     return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: snapshot.data.length };
   }
@@ -480,6 +519,18 @@ export class RaftLoop {
     this.events.event('snapshot-restored', { index: this.appliedIndex, bytes: snapshot.data.length });
   }
 
+  private async serveSnapshotRequests(): Promise<void> {
+    const requests = this.snapshotRequests;
+    this.snapshotRequests = [];
+    try {
+      await this.snapshotInLoop();
+      for (const r of requests) r.resolve();
+    } catch (error) {
+      for (const r of requests) r.reject(error as Error);
+      throw error;
+    }
+  }
+
   private whenIdle(): Promise<void> {
     if (!this.turnRunning) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -492,7 +543,10 @@ export class RaftLoop {
     this.reads.rejectAll(() => new ShuttingDownError());
     for (const p of this.proposals) p.reject(new ShuttingDownError());
     this.proposals = [];
+    for (const r of this.snapshotRequests) r.reject(new ShuttingDownError());
+    this.snapshotRequests = [];
     await this.whenIdle();
+    await this.applyTail;
     await this.snapshotBuild;
   }
 }

@@ -160,6 +160,20 @@ export class RawNode {
    * are durable and its committed entries applied.
    */
   advance(ready: Ready): void {
+    this.finishReady(ready, { applied: true });
+  }
+
+  /**
+   * The application made `ready`'s entries, hard state and snapshot durable
+   * but may still be applying its committed entries (etcd's pipelined apply):
+   * the next Ready can be produced and persisted meanwhile, and never repeats
+   * those entries. Report the apply with appliedTo().
+   */
+  advancePersisted(ready: Ready): void {
+    this.finishReady(ready, { applied: false });
+  }
+
+  private finishReady(ready: Ready, options: { applied: boolean }): void {
     const outstanding = this.outstanding;
     assert(outstanding !== undefined && outstanding.number === ready.number, `advance(#${ready.number}) matches the outstanding Ready`);
     this.outstanding = undefined;
@@ -174,8 +188,14 @@ export class RawNode {
       raft.acknowledgeOwnLog(lastEntry.index);
     }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
-    if (lastCommitted !== undefined) raft.log.appliedTo(lastCommitted.index);
+    if (options.applied && lastCommitted !== undefined) raft.log.appliedTo(lastCommitted.index);
     for (const message of outstanding.selfMessages) raft.step(message);
+  }
+
+  /** The application applied every committed entry up to `index` (after advancePersisted). */
+  appliedTo(index: number): void {
+    assert(index <= this.raft.log.applying, `appliedTo(${index}) beyond the entries handed out (${this.raft.log.applying})`);
+    this.raft.log.appliedTo(index);
   }
 
   /**

@@ -20,6 +20,37 @@ describe('RawNode', () => {
     assert.equal(net.get(1).node.status().commitIndex, 3);
   });
 
+  test('pipelined apply: advancePersisted hands out the next Ready without repeating committed entries; appliedTo reports the apply', () => {
+    const net = Network.create([1]);
+    net.tickAll(25);
+    net.stabilize();
+    const node = net.get(1).node;
+    const appliedBefore = node.status().appliedIndex;
+    assert.deepEqual(node.propose(Buffer.from('a')), { ok: true });
+    const first = node.ready();
+    assert.equal(first.entries.length, 1);
+    net.get(1).storage.append(first.entries);
+    node.advance(first);
+    // The entry is committed now (single node); hand it out but do not apply it yet.
+    const second = node.ready();
+    assert.deepEqual(second.committedEntries.map((e) => Buffer.from(e.data).toString()), ['a']);
+    node.advancePersisted(second);
+    assert.equal(node.status().appliedIndex, appliedBefore, 'not applied until appliedTo');
+    // A new proposal is persisted and committed while 'a' is still being applied.
+    assert.deepEqual(node.propose(Buffer.from('b')), { ok: true });
+    const third = node.ready();
+    net.get(1).storage.append(third.entries);
+    assert.deepEqual(third.committedEntries, [], "'a' is not handed out twice");
+    node.advancePersisted(third);
+    const fourth = node.ready();
+    assert.deepEqual(fourth.committedEntries.map((e) => Buffer.from(e.data).toString()), ['b']);
+    node.appliedTo(second.committedEntries.at(-1)!.index);
+    assert.equal(node.status().appliedIndex, appliedBefore + 1);
+    node.advance(fourth);
+    assert.equal(node.status().appliedIndex, appliedBefore + 2);
+    assert.throws(() => node.appliedTo(appliedBefore + 5), /beyond the entries handed out/);
+  });
+
   test('a single node elects itself by ticking and commits', () => {
     const net = Network.create([1]);
     net.tickAll(25);

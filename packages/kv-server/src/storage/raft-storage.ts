@@ -222,8 +222,7 @@ export class RaftStorage implements Storage {
     };
   }
 
-  /** The hard state as batch ops, so a commit-only change can ride in the apply batch. */
-  stageHardState(hardStateIn: HardState): StagedWrite {
+  private stageHardState(hardStateIn: HardState): StagedWrite {
     const hardState = { ...hardStateIn };
     return {
       ops: [NodeDatabase.putRecord(HARD_STATE_KEY, HardState.encode(hardState).finish())],
