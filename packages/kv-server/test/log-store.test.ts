@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { type Entry, EntryType } from '@cairn/proto';
+import { Entry, EntryType } from '@cairn/proto';
 import { StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
 import { RaftStorage } from '../src/storage/raft-storage.js';
-import { logKey } from '../src/storage/keys.js';
+import { logIndexOfKey, logKey, PREFIX, prefixRange } from '../src/storage/keys.js';
+import { NodeDatabase } from '../src/storage/node-database.js';
 import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
 
 const identity = { clusterId: 'test-cluster', nodeId: 1 };
@@ -29,6 +30,13 @@ after(async () => {
 
 function entry(index: number, term: number, text = `e${index}`): Entry {
   return { index, term, type: EntryType.NORMAL, data: Buffer.from(text) };
+}
+
+/** The indexes of every log record in LevelDB, in key order. */
+async function logIndexes(database: NodeDatabase): Promise<number[]> {
+  const indexes: number[] = [];
+  for await (const key of database.db.keys(prefixRange(Buffer.of(PREFIX.log)))) indexes.push(logIndexOfKey(key));
+  return indexes;
 }
 
 function entryRange(from: number, to: number, term: number): Entry[] {
@@ -182,6 +190,69 @@ describe('RaftStorage', () => {
     await raw.del(logKey(2));
     await raw.close();
     await assert.rejects(RaftStorage.open(dataDir, identity), /log entry 3 where index 2 was expected/);
+  });
+
+  test('log records left at or below the snapshot by an interrupted compaction are skipped and deleted on open', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
+    const confState = { voters: [1], learners: [], votersOutgoing: [] };
+    await storage.createSnapshot(6, confState, Buffer.from('state-at-6'));
+    await storage.close();
+
+    // A crash between the snapshot metadata batch and the range delete: put the
+    // compacted records back, framed exactly as the log writes them.
+    const database = await NodeDatabase.open(dataDir, identity);
+    assert.equal(await database.db.get(logKey(3)), undefined, 'createSnapshot should have deleted the compacted records');
+    await database.write(
+      entryRange(1, 6, 2).map((e) => NodeDatabase.putRecord(logKey(e.index), Entry.encode(e).finish())),
+      { sync: true },
+    );
+    assert.deepEqual(await logIndexes(database), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await database.close();
+
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.firstIndex(), 7);
+    assert.equal(reopened.lastIndex(), 10);
+    assert.equal(reopened.term(6), 2);
+    assert.deepEqual(reopened.entries(7, 11, 1 << 20).map((e) => e.data.toString()), ['e7', 'e8', 'e9', 'e10']);
+    assert.throws(() => reopened.entries(3, 8, 1 << 20), StorageCompactedError);
+    assert.deepEqual(reopened.initialState().hardState, { term: 2, vote: 1, commit: 10 });
+    assert.equal(reopened.snapshot().data.toString(), 'state-at-6');
+    // The leftovers are gone from LevelDB, not just ignored.
+    assert.deepEqual(await logIndexes(reopened.database), [7, 8, 9, 10]);
+    assert.equal(await reopened.database.db.get(logKey(3)), undefined);
+    await reopened.close();
+
+    const again = await RaftStorage.open(dataDir, identity);
+    assert.equal(again.firstIndex(), 7);
+    assert.equal(again.lastIndex(), 10);
+    await again.close();
+  });
+
+  test('a gap above the snapshot still refuses to open, with or without compaction leftovers', async () => {
+    for (const missing of [7, 8]) {
+      const dir = await freshDir();
+      const storage = await RaftStorage.open(dir, identity);
+      await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
+      await storage.createSnapshot(6, { voters: [1], learners: [], votersOutgoing: [] }, Buffer.from('state-at-6'));
+      await storage.close();
+
+      const database = await NodeDatabase.open(dir, identity);
+      await database.write(
+        [
+          ...entryRange(1, 6, 2).map((e) => NodeDatabase.putRecord(logKey(e.index), Entry.encode(e).finish())),
+          { type: 'del' as const, key: logKey(missing) },
+        ],
+        { sync: true },
+      );
+      await database.close();
+
+      await assert.rejects(RaftStorage.open(dir, identity), (error: unknown) => {
+        assert.ok(error instanceof CorruptionError, `missing ${missing}: ${String(error)}`);
+        assert.match(error.message, new RegExp(`log entry ${missing + 1} where index ${missing} was expected`));
+        return true;
+      });
+    }
   });
 
   test('a data dir of another cluster or node is refused', async () => {
