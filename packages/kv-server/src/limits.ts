@@ -37,7 +37,7 @@ export const PENDING_PROPOSALS_MAX = 10_000;
 /** Linearizable reads waiting for a read index. */
 export const PENDING_READS_MAX = 10_000;
 /** Bytes of recently written values the state machine keeps to skip LevelDB reads (bounded: memory stays flat). */
-export const VALUE_CACHE_BYTES = 16 * MiB;
+export const VALUE_CACHE_BYTES = 8 * MiB;
 /** Entries applied to the state machine in one LevelDB batch. */
 export const APPLY_BATCH_ENTRIES_MAX = 1_024;
 
