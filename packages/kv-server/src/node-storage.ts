@@ -6,13 +6,16 @@
 import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
 import type { KvError } from './errors.js';
-import type { StagedWrite } from './storage/raft-storage.js';
+import type { PreparedSnapshot, StagedWrite } from './storage/raft-storage.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
   write(update: { entries: readonly Entry[]; hardState: HardState | undefined; snapshot: Snapshot | undefined }, options: { sync: boolean }): Promise<void>;
-  /** Stores a snapshot taken at `index` and compacts the log behind it. */
-  createSnapshot(index: number, confState: ConfState, data: Buffer): Promise<void>;
+  /** Streams a snapshot's data at `index` to its file (may run alongside log writes). */
+  prepareSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<PreparedSnapshot>;
+  /** Makes a prepared snapshot current and compacts the log behind it. */
+  recordSnapshot(prepared: PreparedSnapshot, confState: ConfState): Promise<void>;
+  snapshotSizeBytes(): number;
   saveMembership(confState: ConfState, members: Member[]): Promise<void>;
   /** The membership write as batch ops, to land in the same batch as an apply. */
   stageMembership(confState: ConfState, members: readonly Member[]): StagedWrite;

@@ -47,6 +47,7 @@ import {
 } from './errors.js';
 import { PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
+import type { PreparedSnapshot } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
 
 export interface NodeEvents {
@@ -456,42 +457,53 @@ export class RaftLoop {
     if (this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return;
     if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return;
     const started = this.captureSnapshot();
-    this.snapshotBuild = started.data
-      .then((data) => {
-        this.snapshotBuilt = { index: started.index, confState: started.confState, epoch: started.epoch, data };
+    this.snapshotBuild = started.prepared
+      .then((prepared) => {
+        this.snapshotBuilt = { prepared, confState: started.confState, epoch: started.epoch };
         this.wake();
       })
-      .catch((error: unknown) => this.logger.error('snapshot-encode-failed', { index: started.index, error }))
+      .catch((error: unknown) => {
+        // A leader's snapshot installed meanwhile removes the half-written file; nothing is lost.
+        if (started.epoch !== this.restoreEpoch || this.stopped) this.logger.debug('snapshot-abandoned', { index: started.index });
+        else this.logger.error('snapshot-write-failed', { index: started.index, error });
+      })
       .finally(() => {
         this.snapshotBuild = undefined;
       });
   }
 
-  /** Captures the state at the applied index now; the bytes arrive later. */
-  private captureSnapshot(): { index: number; confState: ConfState; epoch: number; data: Promise<Buffer> } {
+  /**
+   * Captures the state at the applied index now (a LevelDB view) and streams
+   * it to the snapshot file; the snapshot is never whole in memory.
+   */
+  private captureSnapshot(): { index: number; confState: ConfState; epoch: number; prepared: Promise<PreparedSnapshot> } {
+    const index = this.appliedIndex;
     return {
-      index: this.appliedIndex,
+      index,
       confState: { ...this.confState },
       epoch: this.restoreEpoch,
-      data: encodeSnapshotPayload(this.members.encode(), this.stateMachine.snapshot()),
+      prepared: this.storage.prepareSnapshot(index, snapshotPayload(this.members.encode(), this.stateMachine.snapshot())),
     };
   }
 
   private async recordSnapshot(built: BuiltSnapshot): Promise<void> {
     this.snapshotBuilt = undefined;
     // A leader's snapshot installed meanwhile replaced the state this one describes.
-    if (built.epoch !== this.restoreEpoch || built.index <= this.snapshotIndex) return;
-    await this.storage.createSnapshot(built.index, built.confState, built.data);
-    this.snapshotIndex = built.index;
-    this.events.event('snapshot-taken', { index: built.index, bytes: built.data.length });
+    if (built.epoch !== this.restoreEpoch || built.prepared.index <= this.snapshotIndex) return;
+    await this.storage.recordSnapshot(built.prepared, built.confState);
+    this.snapshotIndex = built.prepared.index;
+    this.events.event('snapshot-taken', { index: built.prepared.index, bytes: built.prepared.bytes });
   }
 
   /** Takes a snapshot inside the turn (after a conf change, and for Cluster.Snapshot). */
   private async snapshotInLoop(): Promise<void> {
     await this.applyTail;
+    // One snapshot file at a time: finish (and record) one being written in the background first.
+    await this.snapshotBuild;
+    if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
     if (this.appliedIndex <= this.snapshotIndex) return;
     const started = this.captureSnapshot();
-    await this.recordSnapshot({ ...started, data: await started.data });
+    await this.recordSnapshot({ prepared: await started.prepared, confState: started.confState, epoch: started.epoch });
   }
 
   /** Takes a snapshot now (Cluster.Snapshot). */
@@ -503,7 +515,7 @@ export class RaftLoop {
       this.wake();
     });
     const snapshot = this.storage.snapshot();
-    return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: snapshot.data.length };
+    return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: this.storage.snapshotSizeBytes() };
   }
 
   private async restoreSnapshot(snapshot: Snapshot): Promise<void> {
@@ -552,20 +564,18 @@ export class RaftLoop {
 }
 
 interface BuiltSnapshot {
-  index: number;
+  prepared: PreparedSnapshot;
   confState: ConfState;
   epoch: number;
-  data: Buffer;
 }
 
 /** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
-async function encodeSnapshotPayload(encodedMembers: Buffer, stateMachine: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
+async function* snapshotPayload(encodedMembers: Buffer, stateMachine: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   const header = Buffer.alloc(4);
   header.writeUInt32BE(encodedMembers.length);
-  parts.push(header, encodedMembers);
-  for await (const chunk of stateMachine) parts.push(chunk);
-  return Buffer.concat(parts);
+  yield header;
+  yield encodedMembers;
+  yield* stateMachine;
 }
 
 function decodeSnapshotPayload(data: Buffer): { members: Members; stateMachineData: Buffer } {

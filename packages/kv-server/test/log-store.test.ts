@@ -4,7 +4,7 @@
 // reopen and compare; corrupt stored bytes directly through classic-level.
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -119,6 +119,35 @@ describe('RaftStorage', () => {
     assert.equal(snapshot.data.toString(), 'state-at-7');
     assert.deepEqual(snapshot.metadata, { index: 7, term: 2, confState });
     await reopened.close();
+  });
+
+  test('a snapshot streamed in chunks is recorded, served from its file, and checksummed', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
+    const confState = { voters: [1], learners: [], votersOutgoing: [] };
+    async function* chunks(): AsyncIterable<Uint8Array> {
+      for (let i = 0; i < 5; i++) yield Buffer.from(`chunk${i};`);
+    }
+    const prepared = await storage.prepareSnapshot(6, chunks());
+    assert.deepEqual(prepared, { index: 6, term: 2, bytes: 35 });
+    assert.equal(storage.firstIndex(), 1, 'preparing writes only the file; the log is untouched');
+    await storage.recordSnapshot(prepared, confState);
+    assert.equal(storage.firstIndex(), 7);
+    assert.equal(storage.snapshot().data.toString(), 'chunk0;chunk1;chunk2;chunk3;chunk4;');
+    assert.equal(storage.snapshotSizeBytes(), 35);
+    // A snapshot prepared at or below the current one is dropped along with its file.
+    const stale = await storage.prepareSnapshot(8, [Buffer.from('newer')]);
+    await storage.recordSnapshot(stale, confState);
+    const older = { ...stale, index: 6 };
+    await storage.recordSnapshot(older, confState);
+    assert.equal(storage.snapshot().data.toString(), 'newer');
+    await storage.close();
+
+    const file = path.join(dataDir, 'snapshots', 'snapshot-8-2.snap');
+    const bytes = await readFile(file);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+    await writeFile(file, bytes);
+    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => error instanceof CorruptionError && /checksum/.test(error.message));
   });
 
   test('a snapshot from the leader replaces the whole log', async () => {

@@ -17,7 +17,7 @@ import { CorruptionError } from '../errors.js';
 import { decodeRecord } from './codec.js';
 import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_KEY } from './keys.js';
 import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
-import { readSnapshotFile, removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
+import { readSnapshotFile, removeSnapshotFilesExcept, SnapshotFileWriter, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
 
 /** Everything one Ready asks to persist. */
 export interface StorageWrite {
@@ -33,9 +33,16 @@ export interface StagedWrite {
   onWritten(): void;
 }
 
+/** A snapshot file written for (index, term), not yet recorded (see recordSnapshot). */
+export interface PreparedSnapshot {
+  index: number;
+  term: number;
+  bytes: number;
+}
+
 interface LoadedRaftState {
   snapshotMetadata: SnapshotMetadata;
-  snapshotData: Buffer;
+  snapshotBytes: number;
   entries: Entry[];
   hardState: HardState;
   confState: ConfState;
@@ -49,7 +56,8 @@ interface LoadedRaftState {
  */
 export class RaftStorage implements Storage {
   private snapshotMetadata: SnapshotMetadata;
-  private snapshotData: Buffer;
+  /** Size of the snapshot's data; the bytes stay in the file (memory must not grow with the data). */
+  private snapshotBytes: number;
   /** entryLog[i].index === snapshotMetadata.index + 1 + i */
   private entryLog: Entry[];
   private hardState: HardState;
@@ -62,7 +70,7 @@ export class RaftStorage implements Storage {
     loaded: LoadedRaftState,
   ) {
     this.snapshotMetadata = loaded.snapshotMetadata;
-    this.snapshotData = loaded.snapshotData;
+    this.snapshotBytes = loaded.snapshotBytes;
     this.entryLog = loaded.entries;
     this.hardState = loaded.hardState;
     this.currentConfState = loaded.confState;
@@ -125,7 +133,9 @@ export class RaftStorage implements Storage {
   }
 
   snapshot(): Snapshot {
-    return { data: this.snapshotData, metadata: this.snapshotMetadata };
+    // Read (and verified) on demand: raft-core asks only to send one to a lagging follower.
+    const { index, term } = this.snapshotMetadata;
+    return { data: index > 0 ? readSnapshotFile(this.dataDir, index, term) : Buffer.alloc(0), metadata: this.snapshotMetadata };
   }
 
   initialState(): InitialState {
@@ -148,6 +158,10 @@ export class RaftStorage implements Storage {
     return this.snapshotMetadata.index;
   }
 
+  snapshotSizeBytes(): number {
+    return this.snapshotBytes;
+  }
+
   hardStateNow(): HardState {
     return { ...this.hardState };
   }
@@ -165,7 +179,7 @@ export class RaftStorage implements Storage {
     const snapshot = change.snapshot;
     const snapshotIndex = snapshot?.metadata?.index ?? 0;
     const installsSnapshot = snapshot !== undefined && snapshotIndex > this.snapshotMetadata.index;
-    if (installsSnapshot) staged.push(await this.stageSnapshot(snapshot.metadata!, Buffer.from(snapshot.data), { keepLog: false }));
+    if (installsSnapshot) staged.push(await this.stageSnapshot(snapshot.metadata!, Buffer.from(snapshot.data)));
     if (change.entries !== undefined && change.entries.length > 0) {
       staged.push(this.stageAppend(change.entries, installsSnapshot ? snapshotIndex : undefined));
     }
@@ -182,11 +196,40 @@ export class RaftStorage implements Storage {
    */
   async createSnapshot(index: number, confState: ConfState, data: Buffer): Promise<void> {
     if (index <= this.snapshotMetadata.index) return;
-    assert(index <= this.lastIndex(), `createSnapshot(${index}) beyond last index ${this.lastIndex()}`);
-    assert(index <= this.hardState.commit, `createSnapshot(${index}) beyond commit index ${this.hardState.commit}`);
-    const metadata: SnapshotMetadata = { index, term: this.term(index), confState: copyConfState(confState) };
+    await this.recordSnapshot(await this.prepareSnapshot(index, [data]), confState);
+  }
+
+  /**
+   * Streams a snapshot's data at `index` to its file. Only writes a file, so
+   * it may run while the node keeps writing the log; recordSnapshot() then
+   * makes it the current snapshot.
+   */
+  async prepareSnapshot(index: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<PreparedSnapshot> {
+    assert(index > this.snapshotMetadata.index, `prepareSnapshot(${index}) is not after the snapshot at ${this.snapshotMetadata.index}`);
+    const term = this.term(index);
+    const writer = await SnapshotFileWriter.create(this.dataDir, index, term);
+    try {
+      for await (const chunk of chunks) await writer.write(chunk);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return { index, term, bytes: await writer.commit() };
+  }
+
+  /** Makes a prepared snapshot current (metadata in LevelDB) and compacts the log behind it. */
+  async recordSnapshot(prepared: PreparedSnapshot, confStateIn: ConfState): Promise<void> {
+    const { index } = prepared;
+    if (index <= this.snapshotMetadata.index) {
+      await removeSnapshotFilesExcept(this.dataDir, this.currentSnapshotFileName());
+      return;
+    }
+    assert(index <= this.lastIndex(), `recordSnapshot(${index}) beyond last index ${this.lastIndex()}`);
+    assert(index <= this.hardState.commit, `recordSnapshot(${index}) beyond commit index ${this.hardState.commit}`);
+    assert(prepared.term === this.term(index), `snapshot at ${index} prepared with term ${prepared.term}, the log has ${this.term(index)}`);
+    const metadata: SnapshotMetadata = { index, term: prepared.term, confState: copyConfState(confStateIn) };
     const compactFrom = this.firstIndex();
-    await this.writeStaged(await this.stageSnapshot(metadata, data, { keepLog: true }), { sync: true });
+    await this.writeStaged(this.stageSnapshotMetadata(metadata, prepared.bytes, { keepLog: true }), { sync: true });
     // The compacted entries go in one native range delete, not a del op each in
     // the batch (10k ops blocked the loop for tens of ms). A crash before it
     // leaves entries at or below the snapshot, which open() skips and deletes.
@@ -257,15 +300,25 @@ export class RaftStorage implements Storage {
     return entry;
   }
 
-  /**
-   * Writes the snapshot file, then stages its metadata. With keepLog (a local
-   * snapshot) entries after the snapshot stay; without (one from the leader)
-   * the whole log is replaced, as in etcd's ApplySnapshot.
-   */
-  private async stageSnapshot(metadataIn: SnapshotMetadata, data: Buffer, options: { keepLog: boolean }): Promise<StagedWrite> {
+  private currentSnapshotFileName(): string | undefined {
+    const { index, term } = this.snapshotMetadata;
+    return index > 0 ? snapshotFileName(index, term) : undefined;
+  }
+
+  /** A leader's snapshot: writes its file, then stages its metadata (replacing the whole log). */
+  private async stageSnapshot(metadataIn: SnapshotMetadata, data: Buffer): Promise<StagedWrite> {
     const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
     assert(metadata.index > this.snapshotMetadata.index, 'snapshot older than the current one');
-    await writeSnapshotFile(this.dataDir, metadata.index, metadata.term, data);
+    const bytes = await writeSnapshotFile(this.dataDir, metadata.index, metadata.term, data);
+    return this.stageSnapshotMetadata(metadata, bytes, { keepLog: false });
+  }
+
+  /**
+   * Stages the metadata of a snapshot whose file is in place. With keepLog (a
+   * local snapshot) entries after the snapshot stay; without (one from the
+   * leader) the whole log is replaced, as in etcd's ApplySnapshot.
+   */
+  private stageSnapshotMetadata(metadata: SnapshotMetadata, bytes: number, options: { keepLog: boolean }): StagedWrite {
     const ops: BatchOp[] = [NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish())];
     if (!options.keepLog) {
       // A leader's snapshot replaces the whole log, atomically (a local one's compaction runs after, see createSnapshot).
@@ -277,7 +330,7 @@ export class RaftStorage implements Storage {
       onWritten: () => {
         this.entryLog = options.keepLog ? this.entryLog.slice(metadata.index - this.snapshotMetadata.index) : [];
         this.snapshotMetadata = metadata;
-        this.snapshotData = data;
+        this.snapshotBytes = bytes;
         if (!options.keepLog) this.currentConfState = copyConfState(metadata.confState!);
       },
     };
@@ -368,11 +421,12 @@ async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
   }
   if (compactedLeftover) await database.db.clear({ gte: logKey(0), lte: logKey(snapshotMetadata.index) });
   const lastIndex = expectedIndex - 1;
-  const snapshotData = snapshotMetadata.index > 0 ? readSnapshotFile(dataDir, snapshotMetadata.index, snapshotMetadata.term) : Buffer.alloc(0);
+  // Verified whole now (a damaged file refuses to start), then dropped: it is read again only to be sent.
+  const snapshotBytes = snapshotMetadata.index > 0 ? readSnapshotFile(dataDir, snapshotMetadata.index, snapshotMetadata.term).length : 0;
   if (hardState.commit > lastIndex) {
     throw new CorruptionError(dataDir, `the hard state commits index ${hardState.commit} but the log ends at ${lastIndex}`);
   }
-  return { snapshotMetadata, snapshotData, entries, hardState, confState, members };
+  return { snapshotMetadata, snapshotBytes, entries, hardState, confState, members };
 }
 
 function decodeProto<T>(codec: { decode(input: Uint8Array): T }, payload: Uint8Array, dataDir: string, what: string): T {

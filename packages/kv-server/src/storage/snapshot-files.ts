@@ -10,7 +10,7 @@
  * u64be data length | data.
  */
 import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
@@ -28,26 +28,79 @@ export function snapshotFileName(index: number, term: number): string {
 }
 
 /** Writes `data` durably as the snapshot file for (index, term). */
-export async function writeSnapshotFile(dataDir: string, index: number, term: number, data: Uint8Array): Promise<void> {
-  const directory = snapshotDir(dataDir);
-  await mkdir(directory, { recursive: true });
-  const header = Buffer.alloc(HEADER_BYTES);
-  MAGIC.copy(header, 0);
-  header.writeUInt32BE(FILE_FORMAT, 4);
-  header.writeUInt32BE(crc32(data), 8);
-  header.writeBigUInt64BE(BigInt(data.length), 12);
-  const finalPath = path.join(directory, snapshotFileName(index, term));
-  const tempPath = `${finalPath}.tmp`;
-  const handle = await open(tempPath, 'w');
-  try {
-    await handle.writeFile(header);
-    await handle.write(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+export async function writeSnapshotFile(dataDir: string, index: number, term: number, data: Uint8Array): Promise<number> {
+  const writer = await SnapshotFileWriter.create(dataDir, index, term);
+  await writer.write(data);
+  return writer.commit();
+}
+
+/**
+ * Streams a snapshot file for (index, term): data goes to a temp file as it
+ * comes (a snapshot is never whole in memory), then commit() fills in the
+ * header (length, CRC32), fsyncs and renames it into place.
+ */
+export class SnapshotFileWriter {
+  private checksum = 0;
+  private length = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly tempPath: string,
+    private readonly finalPath: string,
+  ) {}
+
+  static async create(dataDir: string, index: number, term: number): Promise<SnapshotFileWriter> {
+    const directory = snapshotDir(dataDir);
+    await mkdir(directory, { recursive: true });
+    const finalPath = path.join(directory, snapshotFileName(index, term));
+    const tempPath = `${finalPath}.tmp`;
+    const handle = await open(tempPath, 'w');
+    const writer = new SnapshotFileWriter(handle, tempPath, finalPath);
+    try {
+      await handle.write(Buffer.alloc(HEADER_BYTES)); // filled in by commit()
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return writer;
   }
-  await rename(tempPath, finalPath);
-  fsyncDirectory(directory);
+
+  async write(chunk: Uint8Array): Promise<void> {
+    try {
+      await this.handle.write(chunk);
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+    this.checksum = crc32(chunk, this.checksum);
+    this.length += chunk.length;
+  }
+
+  /** Makes the file durable under its final name; returns the data length. */
+  async commit(): Promise<number> {
+    const header = Buffer.alloc(HEADER_BYTES);
+    MAGIC.copy(header, 0);
+    header.writeUInt32BE(FILE_FORMAT, 4);
+    header.writeUInt32BE(this.checksum, 8);
+    header.writeBigUInt64BE(BigInt(this.length), 12);
+    try {
+      await this.handle.write(header, 0, HEADER_BYTES, 0);
+      await this.handle.sync();
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+    await this.handle.close();
+    await rename(this.tempPath, this.finalPath);
+    fsyncDirectory(path.dirname(this.finalPath));
+    return this.length;
+  }
+
+  /** Closes and deletes the temp file (a failed or abandoned snapshot). */
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+  }
 }
 
 /** Reads and verifies the snapshot file for (index, term). Synchronous: raft-core reads are. */
