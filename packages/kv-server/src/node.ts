@@ -319,6 +319,8 @@ export class RaftLoop {
     this.transport.send(ready.messages);
     if (ready.snapshot !== undefined && ready.snapshot.metadata !== undefined && ready.snapshot.metadata.index > 0) {
       await this.applyTail;
+      // A local snapshot being written must not share a file with the leader's.
+      await this.snapshotBuild;
       await this.restoreSnapshot(ready.snapshot);
     }
     // A received snapshot replaces the log: always make it durable.

@@ -179,7 +179,7 @@ export class RaftStorage implements Storage {
     const snapshot = change.snapshot;
     const snapshotIndex = snapshot?.metadata?.index ?? 0;
     const installsSnapshot = snapshot !== undefined && snapshotIndex > this.snapshotMetadata.index;
-    if (installsSnapshot) staged.push(await this.stageSnapshot(snapshot.metadata!, Buffer.from(snapshot.data)));
+    if (installsSnapshot) staged.push(await this.stageSnapshot(snapshot.metadata!, snapshot.data));
     if (change.entries !== undefined && change.entries.length > 0) {
       staged.push(this.stageAppend(change.entries, installsSnapshot ? snapshotIndex : undefined));
     }
@@ -306,7 +306,7 @@ export class RaftStorage implements Storage {
   }
 
   /** A leader's snapshot: writes its file, then stages its metadata (replacing the whole log). */
-  private async stageSnapshot(metadataIn: SnapshotMetadata, data: Buffer): Promise<StagedWrite> {
+  private async stageSnapshot(metadataIn: SnapshotMetadata, data: Uint8Array): Promise<StagedWrite> {
     const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
     assert(metadata.index > this.snapshotMetadata.index, 'snapshot older than the current one');
     const bytes = await writeSnapshotFile(this.dataDir, metadata.index, metadata.term, data);
@@ -321,7 +321,7 @@ export class RaftStorage implements Storage {
   private stageSnapshotMetadata(metadata: SnapshotMetadata, bytes: number, options: { keepLog: boolean }): StagedWrite {
     const ops: BatchOp[] = [NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish())];
     if (!options.keepLog) {
-      // A leader's snapshot replaces the whole log, atomically (a local one's compaction runs after, see createSnapshot).
+      // A leader's snapshot replaces the whole log, atomically (a local one's compaction runs after, see recordSnapshot).
       ops.push(NodeDatabase.putRecord(CONF_STATE_KEY, ConfState.encode(metadata.confState!).finish()));
       for (let index = this.firstIndex(); index <= this.lastIndex(); index++) ops.push({ type: 'del', key: logKey(index) });
     }
@@ -403,7 +403,7 @@ async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
   let compactedLeftover = false;
   for await (const [key, value] of database.db.iterator(prefixRange(Buffer.of(PREFIX.log)))) {
     const keyIndex = logIndexOfKey(key);
-    // Entries the snapshot covers whose range delete a crash interrupted (see createSnapshot).
+    // Entries the snapshot covers whose range delete a crash interrupted (see recordSnapshot).
     if (keyIndex <= snapshotMetadata.index) {
       compactedLeftover = true;
       continue;
