@@ -34,6 +34,14 @@ export interface SimClusterOptions {
   instantsPerTick?: number;
   /** A Ready's fsync completes after [0, max] instants; crashing in between loses it. @default 0 */
   fsyncDelayMaxInstants?: number;
+  /**
+   * Apply a Ready's committed entries [0, max] instants after the Ready is
+   * durable, through advancePersisted() and appliedTo(), as the server's
+   * pipelined apply does (later Readies are produced and persisted
+   * meanwhile); Readies with a conf change or a snapshot first drain the
+   * queue and apply in their turn. 0 applies every Ready in its turn. @default 0
+   */
+  applyDelayMaxInstants?: number;
   /** Each node snapshots and compacts after this many applied entries; 0 never. @default 0 */
   snapshotEveryEntries?: number;
   /**
@@ -102,6 +110,7 @@ export class SimCluster {
   ticks = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly fsyncs = new EventQueue<{ id: NodeId; generation: number }>();
+  private readonly applies = new EventQueue<{ id: NodeId; generation: number }>();
   private readonly hooks: TickHook[] = [];
   /** Removed nodes, with the index of their removal and the voters after it. */
   private readonly removals = new Map<NodeId, { index: number; voters: NodeId[] }>();
@@ -220,11 +229,15 @@ export class SimCluster {
 
   /** Processes everything due at the next event instant. */
   private advance(): void {
-    this.now = Math.min(this.network.nextDueAt(), this.fsyncs.peekAt(), this.nextTickAt);
+    this.now = Math.min(this.network.nextDueAt(), this.fsyncs.peekAt(), this.applies.peekAt(), this.nextTickAt);
     this.network.deliverDue(this.now, (target, message) => this.receive(target, message));
     for (let due = this.fsyncs.popDue(this.now); due !== undefined; due = this.fsyncs.popDue(this.now)) {
       const node = this.node(due.id);
       if (node.generation === due.generation && node.inFlight !== undefined) this.finishReady(node, node.inFlight);
+    }
+    for (let due = this.applies.popDue(this.now); due !== undefined; due = this.applies.popDue(this.now)) {
+      const node = this.node(due.id);
+      if (node.generation === due.generation) this.applyQueued(node);
     }
     if (this.now === this.nextTickAt) {
       this.nextTickAt += this.instantsPerTick;
@@ -272,6 +285,8 @@ export class SimCluster {
     this.trace(() => `node ${node.id} ${describeReady(ready).replaceAll('\n', '\n    ')}`);
     this.checkReadyShape(node, ready);
     for (const message of ready.messages) this.network.send(message, this.now);
+    // A snapshot replaces the log: entries still queued for apply go first (as the server awaits its apply chain).
+    if (ready.snapshot !== undefined) this.drainApplies(node);
     if (ready.snapshot !== undefined) node.storage.applySnapshot(ready.snapshot);
     if (ready.entries.length > 0) {
       node.storage.append(ready.entries);
@@ -303,9 +318,36 @@ export class SimCluster {
     // Snapshots are always written synced (as etcd's servers do); mustSync covers the rest.
     if (ready.mustSync || ready.snapshot !== undefined) node.storage.sync();
     for (const message of ready.persistedMessages) this.network.send(message, this.now);
-    if (ready.snapshot !== undefined) this.restoreSnapshot(node, ready);
-    this.apply(node, ready.committedEntries);
-    node.raw!.advance(ready);
+    const delayMax = this.options.applyDelayMaxInstants ?? 0;
+    const inTurn = delayMax === 0 || ready.snapshot !== undefined ||
+      ready.committedEntries.some((entry) => entry.type === EntryType.CONF_CHANGE);
+    if (inTurn) {
+      this.drainApplies(node);
+      if (ready.snapshot !== undefined) this.restoreSnapshot(node, ready);
+      this.apply(node, ready.committedEntries, node.term);
+      node.raw!.advance(ready);
+    } else {
+      node.raw!.advancePersisted(ready);
+      if (ready.committedEntries.length > 0) {
+        // In order: a batch is never due before the one queued ahead of it.
+        node.applyDueLast = Math.max(node.applyDueLast, this.now + this.rng.intBelow(delayMax + 1));
+        node.applyQueue.push({ entries: ready.committedEntries, term: node.term });
+        this.applies.push(node.applyDueLast, { id: node.id, generation: node.generation });
+      }
+    }
+    this.maybeSnapshot(node);
+  }
+
+  private drainApplies(node: SimNode): void {
+    while (node.applyQueue.length > 0) this.applyQueued(node);
+  }
+
+  /** Applies the oldest queued batch (pipelined apply) and reports it with appliedTo(). */
+  private applyQueued(node: SimNode): void {
+    const batch = node.applyQueue.shift();
+    if (batch === undefined || node.raw === undefined) return;
+    this.apply(node, batch.entries, batch.term);
+    node.raw.appliedTo(batch.entries[batch.entries.length - 1]!.index);
     this.maybeSnapshot(node);
   }
 
@@ -351,12 +393,13 @@ export class SimCluster {
     this.stats.snapshotsInstalled++;
   }
 
-  private apply(node: SimNode, entries: readonly Entry[]): void {
+  /** `term`: the node's term when the entries were handed out (a bound for leader completeness). */
+  private apply(node: SimNode, entries: readonly Entry[], term: number): void {
     const machine = node.stateMachine;
     for (const entry of entries) {
       check(node.storage.isDurable(entry.index), 'READY_CONTRACT', () =>
         `node ${node.id} was told to apply ${entry.index} before it was durable`);
-      this.checker.observeCommitted(node.id, entry, node.term);
+      this.checker.observeCommitted(node.id, entry, term);
       // After a restart the core may replay entries the durable state machine already has.
       if (entry.index <= machine.appliedIndex) continue;
       check(entry.index === machine.appliedIndex + 1, 'READY_CONTRACT', () =>

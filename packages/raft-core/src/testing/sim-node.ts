@@ -1,4 +1,4 @@
-import type { ConfState, HardState, Message } from '@cairn/proto';
+import type { ConfState, Entry, HardState, Message } from '@cairn/proto';
 import type { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import type { Role } from '../types.js';
@@ -22,6 +22,10 @@ export class SimNode {
   snapshotReports: { target: NodeId; ok: boolean }[] = [];
   /** The Ready whose writes wait for fsync; its persistedMessages are not sent yet. */
   inFlight: Ready | undefined;
+  /** Committed entries handed out but not applied yet (pipelined apply), oldest first. */
+  applyQueue: { entries: readonly Entry[]; term: number }[] = [];
+  /** When the newest queued batch is due: later batches are never due earlier. */
+  applyDueLast = 0;
   /** Bumped on every crash so a stale fsync completion is ignored. */
   generation = 0;
   /** Removed from the cluster by a committed conf change: shut down for good. */
@@ -56,6 +60,7 @@ export class SimNode {
   crash(): void {
     this.raw = undefined;
     this.inFlight = undefined;
+    this.applyQueue = [];
     this.generation++;
     this.inbox = [];
     this.snapshotReports = [];

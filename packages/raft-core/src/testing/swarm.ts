@@ -18,6 +18,8 @@ export interface SwarmOptions {
   raft: SimRaftOptions;
   network: SimNetworkOptions;
   fsyncDelayMaxInstants: number;
+  /** Pipelined apply (see SimClusterOptions); drawn last, so older seeds keep their other options. */
+  applyDelayMaxInstants: number;
   wireEncoding: boolean;
   snapshotEveryEntries: number;
   snapshotTrailingEntries: number;
@@ -131,6 +133,7 @@ export function drawSwarmOptions(rng: Rng): SwarmOptions {
     transferProbability: maybeRate(rng, 0.6, 0.002, 0.02),
     faultTicks: 100 + rng.intBelow(150),
     ticksConvergenceMax: 400,
+    applyDelayMaxInstants: pick(rng, [0, 0, 3, 15]),
   };
 }
 
@@ -188,6 +191,7 @@ export function runSeed(
     network: options.network,
     raft: options.raft,
     fsyncDelayMaxInstants: options.fsyncDelayMaxInstants,
+    applyDelayMaxInstants: options.applyDelayMaxInstants,
     wireEncoding: options.wireEncoding,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotTrailingEntries: options.snapshotTrailingEntries,
