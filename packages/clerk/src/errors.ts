@@ -8,25 +8,10 @@
  * classes implement `Symbol.hasInstance` by comparing that marker. Checking
  * `err.code` is equally supported and is the recommended way in logs and CLIs.
  */
+import type { ApiErrorCode } from '@cairn/proto';
 
-export type ClerkErrorCode =
-  | 'NOT_LEADER'
-  | 'NO_LEADER'
-  | 'TIMEOUT'
-  | 'UNAVAILABLE'
-  | 'UNKNOWN_OUTCOME'
-  | 'INVALID_ARGUMENT'
-  | 'KEY_TOO_LARGE'
-  | 'VALUE_TOO_LARGE'
-  | 'NOT_FOUND'
-  | 'SESSION_SEQ_STALE'
-  | 'TOO_MANY_REQUESTS'
-  | 'SHUTTING_DOWN'
-  | 'UNKNOWN_MEMBER'
-  | 'FAILED_PRECONDITION'
-  | 'INTERNAL'
-  | 'ABORTED'
-  | 'CLOSED';
+/** The server's API codes (shared through @cairn/proto) plus the clerk's own. */
+export type ClerkErrorCode = ApiErrorCode | 'ABORTED' | 'CLOSED';
 
 const CLERK_ERROR_MARK: unique symbol = Symbol.for('cairn.clerk.error') as never;
 

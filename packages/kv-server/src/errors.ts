@@ -12,27 +12,10 @@
  * Callers that receive errors over the wire should branch on `err.code`.
  */
 import { status } from '@grpc/grpc-js';
-import type { ErrorDetail } from '@cairn/proto';
+import type { ApiErrorCode, ErrorDetail } from '@cairn/proto';
 
-export type KvErrorCode =
-  | 'NOT_LEADER'
-  | 'NO_LEADER'
-  | 'TIMEOUT'
-  | 'UNAVAILABLE'
-  | 'UNKNOWN_OUTCOME'
-  | 'INVALID_ARGUMENT'
-  | 'KEY_TOO_LARGE'
-  | 'VALUE_TOO_LARGE'
-  | 'NOT_FOUND'
-  | 'CLUSTER_MISMATCH'
-  | 'NODE_ID_MISMATCH'
-  | 'CORRUPTION'
-  | 'SHUTTING_DOWN'
-  | 'SESSION_SEQ_STALE'
-  | 'TOO_MANY_REQUESTS'
-  | 'UNKNOWN_MEMBER'
-  | 'FAILED_PRECONDITION'
-  | 'INTERNAL';
+/** The API codes clients also know (shared through @cairn/proto) plus startup refusals that never reach a client. */
+export type KvErrorCode = ApiErrorCode | 'CLUSTER_MISMATCH' | 'NODE_ID_MISMATCH' | 'CORRUPTION';
 
 /** The trailer (gRPC) that carries an encoded `ErrorDetail` on every failed call. */
 export const ERROR_DETAIL_TRAILER = 'cairn-error-bin';

@@ -11,3 +11,4 @@ export * from './gen/cairn/kv/v1/cluster.js';
 // star exports above are unambiguous.
 export type { DeepPartial, MessageFns } from './gen/cairn/raft/v1/raft.js';
 export { protobufFileName, protobufPackage } from './gen/cairn/raft/v1/raft.js';
+export { API_ERROR_CODES, type ApiErrorCode } from './error-codes.js';

@@ -1,0 +1,25 @@
+/**
+ * The stable codes a failed API call carries in its ErrorDetail (the
+ * `cairn-error-bin` trailer). The server and every client share this one list,
+ * so a code cannot exist on one side only. Each side adds its local codes
+ * (the server's startup refusals, the clerk's ABORTED and CLOSED).
+ */
+export const API_ERROR_CODES = [
+  'NOT_LEADER',
+  'NO_LEADER',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'UNKNOWN_OUTCOME',
+  'INVALID_ARGUMENT',
+  'KEY_TOO_LARGE',
+  'VALUE_TOO_LARGE',
+  'NOT_FOUND',
+  'SESSION_SEQ_STALE',
+  'TOO_MANY_REQUESTS',
+  'SHUTTING_DOWN',
+  'UNKNOWN_MEMBER',
+  'FAILED_PRECONDITION',
+  'INTERNAL',
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
