@@ -28,7 +28,7 @@
  */
 import assert from 'node:assert/strict';
 import { Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
-import { InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
+import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
 import { decodeRecord } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
@@ -97,6 +97,7 @@ export class KvStateMachine {
   private readonly snapshotChunkBytes: number;
   private readonly cache: ValueCache;
   private applying = false;
+  private failedWrite: Error | undefined;
 
   private constructor(
     readonly database: NodeDatabase,
@@ -190,12 +191,12 @@ export class KvStateMachine {
    */
   async applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]> {
     assert(!this.applying, 'applyEntries calls must not overlap');
+    if (this.failedWrite !== undefined) throw new InternalError(`the state machine stopped after a failed write: ${this.failedWrite.message}`);
     this.applying = true;
     try {
       const batch = new PendingBatch();
       const results: AppliedResult[] = [];
       const previous = { ...this.state };
-      const sessionsBefore = new Map(this.sessions);
       const commands = decodeCommands(entries, this.state.appliedIndex);
       await this.prefetch(commands, batch);
       for (let i = 0; i < entries.length; i++) {
@@ -212,10 +213,12 @@ export class KvStateMachine {
       try {
         await this.database.write(batch.ops, { sync: false });
       } catch (error) {
-        // Keep memory consistent with disk; the node treats a failed write as fatal anyway.
+        // Memory (session index, cache) is now ahead of disk, so this machine
+        // refuses further applies; the node treats a failed write as fatal. (It
+        // used to copy the whole session index before every batch to undo this.)
         this.state = previous;
-        this.sessions = sessionsBefore;
         this.cache.clear();
+        this.failedWrite = error as Error;
         throw error;
       }
       for (const [key, value] of batch.values) this.cache.set(key, value);

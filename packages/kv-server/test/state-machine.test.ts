@@ -67,6 +67,20 @@ describe('KvStateMachine', () => {
     await database.close();
   });
 
+  test('after a failed batch write, gets show the state on disk and further applies are refused', async () => {
+    await machine.applyEntries([put('a', '1', { session: { clientId: 'c', seq: 1 } })]);
+    const write = database.write.bind(database);
+    database.write = () => Promise.reject(new Error('disk full'));
+    await assert.rejects(machine.applyEntries([put('a', '2', { session: { clientId: 'c', seq: 2 } })]), /disk full/);
+    database.write = write;
+    assert.equal((await machine.get(b('a')))?.value.toString(), '1', 'the cache must not serve the unwritten value');
+    assert.equal(machine.appliedIndex(), 1);
+    await assert.rejects(
+      machine.applyEntries([put('a', '3', { session: { clientId: 'c', seq: 3 } })]),
+      (error: unknown) => error instanceof KvError && error.code === 'INTERNAL' && /failed write: disk full/.test(error.message),
+    );
+  });
+
   test('append, delete and re-create', async () => {
     const results = await machine.applyEntries([
       entryOf({ append: { key: b('log'), value: b('ab') } }),
