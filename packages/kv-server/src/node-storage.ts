@@ -31,8 +31,7 @@ export interface AppliedResult {
 
 export interface NodeStateMachine {
   appliedIndex(): number;
-  /** `answer` gets the results as soon as they are final, before the batch is written. */
-  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]>;
+  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]>;
   snapshot(): AsyncIterable<Buffer>;
   restore(data: Buffer, index: number): Promise<void>;
 }
