@@ -28,7 +28,10 @@ describe('membership and leadership at runtime', () => {
           await client.put(`m/${i}`, `v${i}`, 20_000);
           acknowledged.set(`m/${i}`, `v${i}`);
         } catch {
-          // not acknowledged
+          // Not acknowledged. Yield to the event loop: with no node reachable the
+          // put fails at once, and a bare retry loop would starve every timer
+          // (it hung a CI run instead of failing it).
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
     })();

@@ -95,6 +95,15 @@ class PeerLink {
 
   enqueue(message: Message): void {
     if (this.closed) return;
+    if (this.stream !== undefined && this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) {
+      // A full window of unacked batches: the stream is stuck (the peer stopped
+      // reading it without the call failing here). Dropping forever would cut the
+      // peer off for good; reset the link so raft probes and the stream is redialled.
+      this.transport.logger.warn('peer-stream-stalled', { peer: this.id, unacked: this.sequence - this.acked });
+      const stalled = this.stream;
+      this.streamBroken(stalled, new Error('no acks for a full window of batches'));
+      stalled.cancel();
+    }
     if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) {
       this.transport.dropped(this.id, message);
       return;
@@ -139,22 +148,24 @@ class PeerLink {
       this.acked = Math.max(this.acked, ack.sequence);
       this.backoffMs = RECONNECT_BACKOFF_MIN_MS;
     });
-    const broken = (error?: Error): void => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      if (this.closed) return;
-      this.transport.logger.debug('peer-stream-broken', { peer: this.id, error: error?.message });
-      this.transport.handlers.unreachable(this.id);
-      // Re-dial lazily on the next send, but not before the backoff passes.
-      this.reconnectTimer = setTimeout(() => {
-        this.reconnectTimer = undefined;
-      }, this.backoffMs);
-      this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, this.backoffMs * 2);
-    };
-    stream.on('error', broken);
-    stream.on('end', () => broken());
-    stream.on('close', () => broken());
+    stream.on('error', (error: Error) => this.streamBroken(stream, error));
+    stream.on('end', () => this.streamBroken(stream));
+    stream.on('close', () => this.streamBroken(stream));
     return stream;
+  }
+
+  /** The current stream failed: raft probes the peer, and it is redialled after a backoff. */
+  private streamBroken(stream: grpc.ClientDuplexStream<MessageBatch, BatchAck>, error?: Error): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    if (this.closed) return;
+    this.transport.logger.debug('peer-stream-broken', { peer: this.id, error: error?.message });
+    this.transport.handlers.unreachable(this.id);
+    // Re-dial lazily on the next send, but not before the backoff passes.
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+    }, this.backoffMs);
+    this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, this.backoffMs * 2);
   }
 
   sendSnapshot(message: Message): void {
@@ -260,11 +271,17 @@ export class GrpcTransport implements Transport {
         // for peers to hang up their long-lived streams.
         this.incoming.add(call);
         call.on('close', () => this.incoming.delete(call));
+        let refused = false;
         call.on('data', (batch: MessageBatch) => {
+          if (refused) return;
           const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
           if (problem !== undefined) {
+            refused = true;
             this.logger.warn('peer-batch-refused', { from: batch.from, reason: problem });
-            call.destroy(Object.assign(new Error(problem), { code: grpc.status.PERMISSION_DENIED }));
+            // 'error' makes grpc-js end the call with this status, so the sender
+            // sees the stream fail and redials. destroy() ended it silently: the
+            // sender kept writing into it and its window filled up for good.
+            call.emit('error', Object.assign(new Error(problem), { code: grpc.status.PERMISSION_DENIED, details: problem }));
             return;
           }
           if (batch.sequence === 1) {
