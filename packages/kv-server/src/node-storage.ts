@@ -31,7 +31,8 @@ export interface AppliedResult {
 
 export interface NodeStateMachine {
   appliedIndex(): number;
-  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]>;
+  /** `answer` gets the results as soon as they are final, before the batch is written. */
+  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]>;
   snapshot(): AsyncIterable<Buffer>;
   restore(data: Buffer, index: number): Promise<void>;
 }

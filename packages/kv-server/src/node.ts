@@ -399,15 +399,20 @@ export class RaftLoop {
     let batch: Entry[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const results = await this.stateMachine.applyEntries(batch);
-      const first = batch[0]!.index;
-      for (const r of results) {
-        // Batches hold consecutive indexes, so the entry is at a fixed offset.
-        const entry = batch[r.index - first]!;
-        const outcome = r.result instanceof Error ? { error: r.result } : { value: r.result };
-        this.pending.settle(r.index, entry.term, outcome, () => this.notLeader());
-      }
+      const entries = batch;
       batch = [];
+      const first = entries[0]!.index;
+      // Writes are answered once their results are known, before the apply
+      // batch reaches LevelDB. Linearizable reads still wait for appliedIndex,
+      // which moves only after the write.
+      await this.stateMachine.applyEntries(entries, undefined, (results) => {
+        for (const r of results) {
+          // Batches hold consecutive indexes, so the entry is at a fixed offset.
+          const entry = entries[r.index - first]!;
+          const outcome = r.result instanceof Error ? { error: r.result } : { value: r.result };
+          this.pending.settle(r.index, entry.term, outcome, () => this.notLeader());
+        }
+      });
     };
     for (const entry of entries) {
       if (entry.type === EntryType.CONF_CHANGE) {

@@ -185,11 +185,12 @@ export class KvStateMachine {
    * entry (no-op and conf-change entries only advance appliedIndex; the node
    * handles conf changes). Entries at or below appliedIndex are skipped.
    *
+   * `answer` receives the results before the batch is written (see below).
    * `alsoWrite` joins other ops to the same atomic batch, e.g.
    * `storage.stageMembership(...)` for a conf change, so the new membership
    * and the applied index that covers it can never be separated by a crash.
    */
-  async applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite): Promise<AppliedResult[]> {
+  async applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]> {
     assert(!this.applying, 'applyEntries calls must not overlap');
     if (this.failedWrite !== undefined) throw new InternalError(`the state machine stopped after a failed write: ${this.failedWrite.message}`);
     this.applying = true;
@@ -207,6 +208,10 @@ export class KvStateMachine {
         if (command !== undefined) results.push({ index: entry.index, result: await this.applyCommand(entry.index, command, batch) });
         this.state.appliedIndex = entry.index;
       }
+      // The results are final now. The entries are committed (durable in the raft
+      // log), so the caller may answer before this batch is written: if the
+      // write fails, the node stops and replaying the log recomputes the same results.
+      answer?.(results);
       if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) return results;
       batch.ops.push(NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(this.state)));
       if (alsoWrite !== undefined) batch.ops.push(...alsoWrite.ops);
