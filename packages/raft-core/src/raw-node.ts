@@ -75,6 +75,15 @@ export class RawNode {
     return this.raft.propose([{ term: 0, index: 0, type: EntryType.NORMAL, data: Buffer.from(data) }]);
   }
 
+  /**
+   * Proposes several commands at once, all or none: on a leader they are
+   * appended together and go out in one MsgApp per follower, where separate
+   * propose() calls would send one each.
+   */
+  proposeMany(datas: readonly Uint8Array[]): ProposeResult {
+    return this.raft.propose(datas.map((data) => ({ term: 0, index: 0, type: EntryType.NORMAL, data: Buffer.from(data) })));
+  }
+
   /** Proposes a single-server membership change; apply it with applyConfChange() once committed. */
   proposeConfChange(change: ConfChange): ProposeResult {
     if (!Number.isSafeInteger(change.nodeId) || change.nodeId <= 0) return { ok: false, reason: 'invalid-conf-change' };

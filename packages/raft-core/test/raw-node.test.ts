@@ -139,4 +139,29 @@ describe('RawNode', () => {
     assert.deepEqual(net.get(2).applied, [big]);
     assert.deepEqual(net.propose(1, big), { ok: true }, 'committed entries free the budget');
   });
+
+  test('proposeMany appends a batch together and sends it as one MsgApp per follower; a refused batch appends nothing', () => {
+    const net = Network.create([1, 2, 3], { config: { maxUncommittedEntriesBytes: 100 } });
+    net.elect(1);
+    net.stabilize();
+    const leader = net.get(1).node;
+    const lastBefore = leader.lastIndexAndTerm().lastIndex;
+    assert.deepEqual(leader.proposeMany(['a', 'b', 'c'].map((v) => Buffer.from(v))), { ok: true });
+    const ready = leader.ready();
+    assert.deepEqual(ready.entries.map((e) => [e.index, Buffer.from(e.data).toString()]), [[lastBefore + 1, 'a'], [lastBefore + 2, 'b'], [lastBefore + 3, 'c']]);
+    const appends = ready.messages.filter((m) => m.type === MessageType.APP);
+    assert.deepEqual(appends.map((m) => [m.to, m.entries.length]).sort(), [[2, 3], [3, 3]]);
+    net.get(1).storage.append(ready.entries);
+    for (const m of ready.messages) net.get(m.to).node.step(m);
+    leader.advance(ready);
+    net.stabilize();
+    for (const id of [1, 2, 3]) assert.deepEqual(net.get(id).applied.slice(-3), ['a', 'b', 'c'], `node ${id}`);
+    // The budget is checked for the whole batch once other entries are uncommitted.
+    net.isolate(2);
+    net.isolate(3);
+    assert.deepEqual(net.propose(1, 'x'.repeat(10)), { ok: true });
+    const last = leader.lastIndexAndTerm().lastIndex;
+    assert.deepEqual(leader.proposeMany(['y'.repeat(60), 'z'.repeat(60)].map((v) => Buffer.from(v))), { ok: false, reason: 'too-many-uncommitted' });
+    assert.equal(leader.lastIndexAndTerm().lastIndex, last);
+  });
 });
