@@ -16,6 +16,8 @@ export interface NodeStorage extends Storage {
   /** Makes a prepared snapshot current and compacts the log behind it. */
   recordSnapshot(prepared: PreparedSnapshot, confState: ConfState): Promise<void>;
   snapshotSizeBytes(): number;
+  /** Memory held by the log entries after the snapshot. */
+  logBytes(): number;
   saveMembership(confState: ConfState, members: Member[]): Promise<void>;
   /** The membership write as batch ops, to land in the same batch as an apply. */
   stageMembership(confState: ConfState, members: readonly Member[]): StagedWrite;

@@ -8,10 +8,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { Entry, EntryType } from '@cairn/proto';
+import { Entry, EntryType, HardState } from '@cairn/proto';
 import { StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
 import { RaftStorage } from '../src/storage/raft-storage.js';
-import { logIndexOfKey, logKey, PREFIX, prefixRange } from '../src/storage/keys.js';
+import { HARD_STATE_KEY, logIndexOfKey, logKey, PREFIX, prefixRange } from '../src/storage/keys.js';
 import { NodeDatabase } from '../src/storage/node-database.js';
 import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
 
@@ -37,6 +37,12 @@ async function logIndexes(database: NodeDatabase): Promise<number[]> {
   const indexes: number[] = [];
   for await (const key of database.db.keys(prefixRange(Buffer.of(PREFIX.log)))) indexes.push(logIndexOfKey(key));
   return indexes;
+}
+
+async function storedHardState(database: NodeDatabase): Promise<HardState> {
+  const payload = await database.getRecord(HARD_STATE_KEY, 'hard state');
+  assert.ok(payload !== undefined);
+  return HardState.decode(payload);
 }
 
 function entryRange(from: number, to: number, term: number): Entry[] {
@@ -76,6 +82,26 @@ describe('RaftStorage', () => {
     await reopened.close();
   });
 
+  test('a commit-only hard state is kept in memory, rides along with the next write, and is saved on close', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 5, 1), hardState: { term: 1, vote: 1, commit: 1 } }, { sync: true });
+    await storage.write({ hardState: { term: 1, vote: 1, commit: 3 } }, { sync: false });
+    assert.deepEqual(storage.initialState().hardState, { term: 1, vote: 1, commit: 3 }, 'the mirror moves at once');
+    // Not written yet: what a crash now would leave on disk is the older commit.
+    assert.deepEqual(await storedHardState(storage.database), { term: 1, vote: 1, commit: 1 });
+    await storage.write({ entries: entryRange(6, 6, 1) }, { sync: true });
+    assert.deepEqual(await storedHardState(storage.database), { term: 1, vote: 1, commit: 3 }, 'rode along with the append');
+    await storage.write({ hardState: { term: 1, vote: 1, commit: 4 } }, { sync: false });
+    // A vote or term change is never deferred.
+    await storage.write({ hardState: { term: 2, vote: 0, commit: 4 } }, { sync: true });
+    assert.deepEqual(await storedHardState(storage.database), { term: 2, vote: 0, commit: 4 });
+    await storage.write({ hardState: { term: 2, vote: 0, commit: 5 } }, { sync: false });
+    await storage.close();
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.deepEqual(reopened.initialState().hardState, { term: 2, vote: 0, commit: 5 }, 'close saved it');
+    await reopened.close();
+  });
+
   test('entries() honours bytesMax but always returns at least one entry', async () => {
     const storage = await RaftStorage.open(dataDir, identity);
     await storage.write({ entries: entryRange(1, 4, 1) }, { sync: false });
@@ -84,6 +110,22 @@ describe('RaftStorage', () => {
     assert.throws(() => storage.entries(1, 7, 100), StorageUnavailableError);
     assert.throws(() => storage.term(9), StorageUnavailableError);
     await storage.close();
+  });
+
+  test('logBytes follows appends, truncation and compaction', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    assert.equal(storage.logBytes(), 0);
+    await storage.write({ entries: entryRange(1, 6, 1), hardState: { term: 1, vote: 1, commit: 6 } }, { sync: true });
+    const perEntry = storage.logBytes() / 6;
+    assert.ok(perEntry > 2, 'counts data plus overhead');
+    await storage.write({ entries: [entry(5, 2, 'e5'), entry(6, 2, 'e6')] }, { sync: true });
+    assert.equal(storage.logBytes(), 6 * perEntry, 'a truncated suffix is subtracted, its replacement added');
+    await storage.createSnapshot(4, { voters: [1], learners: [], votersOutgoing: [] }, Buffer.from('state'));
+    assert.equal(storage.logBytes(), 2 * perEntry, 'compaction drops the entries it covers');
+    await storage.close();
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.logBytes(), 2 * perEntry);
+    await reopened.close();
   });
 
   test('a conflicting suffix is truncated, on disk too', async () => {

@@ -60,10 +60,18 @@ export class RaftStorage implements Storage {
   private snapshotBytes: number;
   /** entryLog[i].index === snapshotMetadata.index + 1 + i */
   private entryLog: Entry[];
+  /** Memory the mirrored log holds (data plus per-entry overhead), kept as it changes. */
+  private entryLogBytes: number;
   private hardState: HardState;
   private currentConfState: ConfState;
   private memberMap: Map<number, Member>;
   private writing = false;
+  /**
+   * The mirrored hard state differs from the stored one only in its commit
+   * index: that change rides along with the next write instead of costing a
+   * LevelDB write of its own (see write()).
+   */
+  private hardStateUnwritten = false;
 
   private constructor(
     readonly database: NodeDatabase,
@@ -72,6 +80,7 @@ export class RaftStorage implements Storage {
     this.snapshotMetadata = loaded.snapshotMetadata;
     this.snapshotBytes = loaded.snapshotBytes;
     this.entryLog = loaded.entries;
+    this.entryLogBytes = mirroredBytes(this.entryLog);
     this.hardState = loaded.hardState;
     this.currentConfState = loaded.confState;
     this.memberMap = loaded.members;
@@ -162,6 +171,11 @@ export class RaftStorage implements Storage {
     return this.snapshotBytes;
   }
 
+  /** Memory held by the log entries after the snapshot (their data plus per-entry overhead). */
+  logBytes(): number {
+    return this.entryLogBytes;
+  }
+
   hardStateNow(): HardState {
     return { ...this.hardState };
   }
@@ -175,6 +189,19 @@ export class RaftStorage implements Storage {
    * `sync` is the Ready's mustSync: fsync before resolving.
    */
   async write(change: StorageWrite, options: { sync: boolean }): Promise<void> {
+    // A Ready that only moves the commit index (raft's mustSync is false) is
+    // kept in memory: the commit index needs no durability, since a restarted
+    // node relearns it from the leader, and raft-core raises it to the
+    // state machine's applied index on start. Writing it cost every node a
+    // LevelDB write per commit, which traces showed delaying the next append
+    // behind the disk, as etcd's buffered WAL never does.
+    const entryCount = change.entries?.length ?? 0;
+    if (!options.sync && change.snapshot === undefined && entryCount === 0 && change.hardState !== undefined &&
+        change.hardState.term === this.hardState.term && change.hardState.vote === this.hardState.vote) {
+      this.hardState = { ...change.hardState };
+      this.hardStateUnwritten = true;
+      return;
+    }
     const staged: StagedWrite[] = [];
     const snapshot = change.snapshot;
     const snapshotIndex = snapshot?.metadata?.index ?? 0;
@@ -183,7 +210,8 @@ export class RaftStorage implements Storage {
     if (change.entries !== undefined && change.entries.length > 0) {
       staged.push(this.stageAppend(change.entries, installsSnapshot ? snapshotIndex : undefined));
     }
-    if (change.hardState !== undefined) staged.push(this.stageHardState(change.hardState));
+    const hardState = change.hardState ?? (this.hardStateUnwritten ? this.hardState : undefined);
+    if (hardState !== undefined) staged.push(this.stageHardState(hardState));
     if (staged.length === 0) return;
     await this.writeStaged(combineStaged(staged), options);
     if (installsSnapshot) await removeSnapshotFilesExcept(this.dataDir, snapshotFileName(snapshotIndex, snapshot.metadata!.term));
@@ -270,7 +298,11 @@ export class RaftStorage implements Storage {
     return {
       ops: [NodeDatabase.putRecord(HARD_STATE_KEY, HardState.encode(hardState).finish())],
       onWritten: () => {
+        // A commit-only update that arrived meanwhile is newer: keep it (unwritten).
+        const current = this.hardState;
+        if (current.term === hardState.term && current.vote === hardState.vote && current.commit > hardState.commit) return;
         this.hardState = hardState;
+        this.hardStateUnwritten = false;
       },
     };
   }
@@ -288,7 +320,11 @@ export class RaftStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.database.close();
+    try {
+      if (this.hardStateUnwritten) await this.writeStaged(this.stageHardState(this.hardState), { sync: true });
+    } finally {
+      await this.database.close();
+    }
   }
 
   // ---- internals ----
@@ -329,6 +365,7 @@ export class RaftStorage implements Storage {
       ops,
       onWritten: () => {
         this.entryLog = options.keepLog ? this.entryLog.slice(metadata.index - this.snapshotMetadata.index) : [];
+        this.entryLogBytes = mirroredBytes(this.entryLog);
         this.snapshotMetadata = metadata;
         this.snapshotBytes = bytes;
         if (!options.keepLog) this.currentConfState = copyConfState(metadata.confState!);
@@ -357,10 +394,25 @@ export class RaftStorage implements Storage {
       onWritten: () => {
         // Runs after any snapshot in the same batch, so snapshotMetadata is current.
         const keep = first.index - this.snapshotMetadata.index - 1;
-        this.entryLog = this.entryLog.slice(0, keep).concat(copies);
+        // In place: copying the whole log per append cost O(log length) each time.
+        if (keep < this.entryLog.length) {
+          this.entryLogBytes -= mirroredBytes(this.entryLog.slice(keep));
+          this.entryLog.length = keep;
+        }
+        for (const copy of copies) this.entryLog.push(copy);
+        this.entryLogBytes += mirroredBytes(copies);
       },
     };
   }
+}
+
+/** Per mirrored entry beyond its data: the Entry object, its Buffer and the array slot (approximate). */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+function mirroredBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += entry.data.length + ENTRY_OVERHEAD_BYTES;
+  return bytes;
 }
 
 function combineStaged(parts: StagedWrite[]): StagedWrite {
