@@ -43,7 +43,10 @@ export interface NodeOptions {
   electionTicks: number;
   /** @default 1 */
   heartbeatTicks: number;
-  /** Take a snapshot (and compact the log) after this many applied entries. @default 10000 */
+  /**
+   * Take a snapshot (and compact the log) after at least this many applied
+   * entries, once the log also holds half the last snapshot's size (or 32 MiB). @default 10000
+   */
   snapshotEntries: number;
   /** @default 4096 */
   keyBytesMax: number;

@@ -29,7 +29,7 @@ import {
   type Message,
   type Snapshot,
 } from '@cairn/proto';
-import { RawNode, createRng, type Ready, type RaftStatus, type NodeId } from '@cairn/raft-core';
+import { RawNode, createRng, type Ready, type RaftStatus, type NodeId, type ProposeRejection } from '@cairn/raft-core';
 import type { Logger } from './logger.js';
 import { Members } from './members.js';
 import { ProposalTracker, ReadTracker } from './proposals.js';
@@ -45,7 +45,7 @@ import {
   FailedPreconditionError,
   UnknownMemberError,
 } from './errors.js';
-import { PENDING_PROPOSALS_MAX } from './limits.js';
+import { LOG_RETAINED_BYTES_MAX, PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
 import type { PreparedSnapshot } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
@@ -61,6 +61,19 @@ interface QueuedProposal {
   change?: ConfChange;
   resolve(value: CommandResult | undefined): void;
   reject(error: Error): void;
+}
+
+/**
+ * When a local snapshot is due: after `snapshotEntries` applied entries, and
+ * once the log since the last snapshot holds half that snapshot's size (or
+ * LOG_RETAINED_BYTES_MAX, as the log is mirrored in memory). A snapshot
+ * rewrites the whole state: at 1M keys, one every 10k entries meant a 150 MB
+ * file every 3 s, back to back, most of the CPU and of the heap's growth. The
+ * size rule bounds that work to about two bytes written per byte logged.
+ */
+export function isSnapshotDue(state: { entriesSince: number; snapshotEntries: number; logBytes: number; snapshotBytes: number }): boolean {
+  if (state.entriesSince < state.snapshotEntries) return false;
+  return state.logBytes >= Math.min(state.snapshotBytes / 2, LOG_RETAINED_BYTES_MAX);
 }
 
 export class RaftLoop {
@@ -289,29 +302,54 @@ export class RaftLoop {
     for (const m of messages) this.raft.step(m);
     const proposals = this.proposals;
     this.proposals = [];
-    for (const p of proposals) this.proposeNow(p);
+    // Runs of commands are proposed together: one append, one MsgApp per follower.
+    let run: QueuedProposal[] = [];
+    for (const p of proposals) {
+      if (p.kind === 'command') {
+        run.push(p);
+        continue;
+      }
+      this.proposeCommands(run);
+      run = [];
+      this.proposeConfChangeNow(p);
+    }
+    this.proposeCommands(run);
     const context = this.role === 'leader' ? this.reads.takeBatch(this.options.requestTimeoutMs) : undefined;
     if (context !== undefined) this.raft.readIndex(context);
   }
 
-  private proposeNow(p: QueuedProposal): void {
-    if (this.role !== 'leader') return p.reject(this.notLeader());
-    const result = p.kind === 'command' ? this.raft.propose(p.data) : this.raft.proposeConfChange(p.change!);
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'too-many-uncommitted':
-          return p.reject(new TooManyRequestsError());
-        case 'conf-change-pending':
-          return p.reject(new FailedPreconditionError('another membership change is in progress; retry when it completes'));
-        case 'transfer-in-progress':
-          return p.reject(new NoLeaderError('leadership is being transferred; retry shortly'));
-        default:
-          return p.reject(this.notLeader());
-      }
+  private proposeCommands(proposals: readonly QueuedProposal[]): void {
+    if (proposals.length === 0) return;
+    const result = this.role === 'leader' ? this.raft.proposeMany(proposals.map((p) => p.data)) : undefined;
+    if (result === undefined || !result.ok) {
+      const error = this.proposalRefusal(result?.ok === false ? result.reason : 'not-leader');
+      for (const p of proposals) p.reject(error);
+      return;
     }
-    // The leader appended the proposal just now: it is the last entry.
+    // The leader appended the proposals just now: they are the last entries.
+    const { lastIndex, term } = this.raft.lastIndexAndTerm();
+    const first = lastIndex - proposals.length + 1;
+    for (let i = 0; i < proposals.length; i++) this.pending.add(first + i, term, proposals[i]!, this.options.requestTimeoutMs);
+  }
+
+  private proposeConfChangeNow(p: QueuedProposal): void {
+    const result = this.role === 'leader' ? this.raft.proposeConfChange(p.change!) : undefined;
+    if (result === undefined || !result.ok) return p.reject(this.proposalRefusal(result?.ok === false ? result.reason : 'not-leader'));
     const { lastIndex, term } = this.raft.lastIndexAndTerm();
     this.pending.add(lastIndex, term, p, this.options.requestTimeoutMs);
+  }
+
+  private proposalRefusal(reason: ProposeRejection): KvError {
+    switch (reason) {
+      case 'too-many-uncommitted':
+        return new TooManyRequestsError();
+      case 'conf-change-pending':
+        return new FailedPreconditionError('another membership change is in progress; retry when it completes');
+      case 'transfer-in-progress':
+        return new NoLeaderError('leadership is being transferred; retry shortly');
+      default:
+        return this.notLeader();
+    }
   }
 
   private async handleReady(ready: Ready): Promise<void> {
@@ -462,7 +500,13 @@ export class RaftLoop {
    */
   private maybeStartSnapshot(): void {
     if (this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return;
-    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return;
+    const due = isSnapshotDue({
+      entriesSince: this.appliedIndex - this.snapshotIndex,
+      snapshotEntries: this.options.snapshotEntries,
+      logBytes: this.storage.logBytes(),
+      snapshotBytes: this.storage.snapshotSizeBytes(),
+    });
+    if (!due) return;
     const started = this.captureSnapshot();
     this.snapshotBuild = started.prepared
       .then((prepared) => {
