@@ -152,7 +152,10 @@ export class CallExecutor {
     assert(!result.ok);
     const error = result.error;
     const kind = ERROR_KINDS[error.code];
-    state.lastError = error;
+    // An attempt cut short by the call's deadline before it reached any node
+    // says less than the UNAVAILABLE before it: keep reporting that.
+    const unreachedTimeout = error.code === 'TIMEOUT' && !result.fromServer && !result.mayHaveReachedServer;
+    if (!(unreachedTimeout && state.lastError?.code === 'UNAVAILABLE')) state.lastError = error;
     if (result.fromServer ? !kind.provesNotApplied : result.mayHaveReachedServer) state.mayHaveApplied = true;
     if (error.code === 'ABORTED' || error.code === 'CLOSED') this.throwIfStopped(plan, state);
     if (plan.mode === 'admin' && state.mayHaveApplied) throw this.giveUp(plan, state, error);

@@ -14,6 +14,7 @@ import {
   TimeoutError,
   UnavailableError,
 } from './errors.js';
+import { isPipelineMethod, PIPELINE_UNSUPPORTED, PipelineLink } from './pipeline.js';
 
 /** Every RPC the clerk makes, by method name, with its generated codec. */
 export const RPC_METHODS = {
@@ -71,13 +72,30 @@ export interface Transport {
   connect(address: string): Connection;
 }
 
+export interface GrpcTransportOptions {
+  /** @default insecure (the server listens without TLS) */
+  readonly credentials?: grpc.ChannelCredentials;
+  /**
+   * Send KV calls over one `Pipeline` stream per node, batched per event-loop
+   * turn, instead of one unary call each. @default true
+   */
+  readonly pipeline?: boolean;
+}
+
 /** gRPC over plaintext HTTP/2 (the server listens without TLS). */
 export class GrpcTransport implements Transport {
-  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly pipeline: boolean;
+
+  constructor(options: GrpcTransportOptions = {}) {
+    this.credentials = options.credentials ?? grpc.credentials.createInsecure();
+    this.pipeline = options.pipeline ?? true;
+  }
 
   connect(address: string): Connection {
     // Channelz bookkeeping costs every call time and nothing here reads it.
-    return new GrpcConnection(address, new grpc.Client(address, this.credentials, { 'grpc.enable_channelz': 0 }));
+    const client = new grpc.Client(address, this.credentials, { 'grpc.enable_channelz': 0 });
+    return new GrpcConnection(address, client, this.pipeline ? new PipelineLink(client) : undefined);
   }
 }
 
@@ -85,9 +103,19 @@ class GrpcConnection implements Connection {
   constructor(
     readonly address: string,
     private readonly client: grpc.Client,
+    private readonly pipeline: PipelineLink | undefined,
   ) {}
 
   call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
+    if (this.pipeline?.supported === true && isPipelineMethod(method)) {
+      return this.pipeline.call(method, request as never, options).then((outcome) =>
+        outcome === PIPELINE_UNSUPPORTED ? this.unary(method, request, options) : (outcome as CallResult<RpcResponse<M>>),
+      );
+    }
+    return this.unary(method, request, options);
+  }
+
+  private unary<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
     const definition = RPC_METHODS[method] as unknown as {
       path: string;
       requestSerialize: (value: RpcRequest<M>) => Buffer;
@@ -122,6 +150,7 @@ class GrpcConnection implements Connection {
   }
 
   close(): void {
+    this.pipeline?.close();
     this.client.close();
   }
 }

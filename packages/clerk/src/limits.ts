@@ -13,6 +13,8 @@ export const WRITE_LANES_MAX = 1024;
 export const REDIRECTS_MAX_LIMIT = 1000;
 /** Endpoints in the pool (seeds plus discovered members). */
 export const ENDPOINTS_MAX = 256;
+/** A pipeline message is sent early once its ops reach about this size (the server accepts far more). */
+export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
 /** Longest accepted client id, in characters. */
 export const CLIENT_ID_CHARS_MAX = 128;
 

@@ -17,6 +17,7 @@ import {
   NotLeaderError,
   reply,
   ScriptedTransport,
+  type ScriptedReply,
   type ScriptStep,
   seededRandom,
   TimeoutError,
@@ -192,6 +193,20 @@ describe('deadlines, aborts and outcomes', () => {
     const steps = Array.from({ length: 200 }, () => ({ reply: reply.unreachable() }));
     const { clerk } = setup(steps, { deadlineMs: 2_000 });
     await assert.rejects(clerk.put('k', 'v'), UnavailableError);
+  });
+
+  test('an attempt cut by the deadline before reaching a node keeps the UNAVAILABLE before it', async () => {
+    const unsentTimeout: ScriptedReply = { kind: 'transport-error', code: 'TIMEOUT', reached: false };
+    const steps = [{ reply: reply.unreachable() }, ...Array.from({ length: 100 }, () => ({ reply: unsentTimeout }))];
+    const { clerk } = setup(steps, { endpoints: [A], deadlineMs: 2_000 });
+    await assert.rejects(clerk.put('k', 'v'), UnavailableError);
+  });
+
+  test('a timeout after the request was sent is reported as a timeout even after UNAVAILABLE', async () => {
+    const sentTimeout: ScriptedReply = { kind: 'transport-error', code: 'TIMEOUT', reached: true };
+    const steps = [{ reply: reply.unreachable() }, ...Array.from({ length: 100 }, () => ({ reply: sentTimeout }))];
+    const { clerk } = setup(steps, { endpoints: [A], deadlineMs: 2_000 });
+    await assert.rejects(clerk.get('k'), TimeoutError);
   });
 
   test('a deterministic rejection after a lost attempt settles the outcome as not applied', async () => {

@@ -125,11 +125,17 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
     metrics.gauge('cairn_raft_applied_index', 'Applied index.', () => loop.applied);
     metrics.gauge('cairn_raft_is_leader', '1 if this node is the leader.', () => (loop.isLeader ? 1 : 0));
+    // Process memory, named as prom-client's defaults so existing dashboards work.
+    metrics.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
+    metrics.gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
+    metrics.gauge('nodejs_heap_size_used_bytes', 'V8 heap used in bytes.', () => process.memoryUsage().heapUsed);
+    metrics.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (Buffers included).', () => process.memoryUsage().external);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
     const statusSource = { loop, reader: stores.stateMachine, clusterId: options.clusterId, startedAtMs, version: CAIRN_VERSION };
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
-    grpcServer.addService(KVServiceService, kvService(api, logger, metrics));
+    const kv = kvService(api, logger, metrics);
+    grpcServer.addService(KVServiceService, kv.service);
     grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
     const health = addHealthAndReflection(grpcServer, logger);
 
@@ -153,6 +159,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.closeAllConnections();
         await loop.stop();
         loop.transport.close();
+        // Pipeline streams stay open until told; pending ops were failed by loop.stop().
+        kv.pipelines.closeAll();
         // Let in-flight calls finish, but never wait long for a peer's stream.
         await new Promise<void>((resolve) => {
           const cap = setTimeout(resolve, SHUTDOWN_GRACE_MS);

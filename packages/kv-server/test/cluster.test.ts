@@ -74,6 +74,9 @@ describe('a 3-node cluster', () => {
     assert.equal((await fetch(`http://${leader.httpAddress}/readyz`)).status, 200);
     const metrics = await (await fetch(`http://${leader.httpAddress}/metrics`)).text();
     assert.match(metrics, /^cairn_raft_is_leader 1$/m);
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(rss > 1024 * 1024, `process_resident_memory_bytes is a plausible size: ${rss}`);
+    assert.match(metrics, /^nodejs_heap_size_used_bytes \d+$/m);
     const status = (await (await fetch(`http://${leader.httpAddress}/status`)).json()) as { role: string; members: unknown[] };
     assert.equal(status.role, 'leader');
     assert.equal(status.members.length, 3);

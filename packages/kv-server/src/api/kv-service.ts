@@ -4,29 +4,41 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { toKvError, unary } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
+import { PipelineStreams } from './pipeline-service.js';
 
-export function kvService(api: KvApi, logger: Logger, metrics: Metrics): KVServiceServer {
-  // Counts and times every call by operation and outcome code.
-  const measured = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) =>
-    unary(async (request: Req) => {
-      const started = process.hrtime.bigint();
-      try {
-        const result = await handler(request);
-        metrics.requests.inc({ op, code: 'OK' });
-        return result;
-      } catch (error) {
-        metrics.requests.inc({ op, code: toKvError(error).code });
-        throw error;
-      } finally {
-        metrics.requestSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9, { op });
-      }
-    }, logger);
-  return {
-    put: measured('put', (r) => api.put(r)),
-    get: measured('get', (r) => api.get(r)),
-    append: measured('append', (r) => api.append(r)),
-    delete: measured('delete', (r) => api.delete(r)),
-    cas: measured('cas', (r) => api.cas(r)),
-    range: measured('range', (r) => api.range(r)),
+/** Runs one operation, counting and timing it by operation and outcome code. */
+export type MeasuredCall = <Res>(op: string, handler: () => Promise<Res>) => Promise<Res>;
+
+export function measuredCall(metrics: Metrics): MeasuredCall {
+  return async (op, handler) => {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await handler();
+      metrics.requests.inc({ op, code: 'OK' });
+      return result;
+    } catch (error) {
+      metrics.requests.inc({ op, code: toKvError(error).code });
+      throw error;
+    } finally {
+      metrics.requestSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9, { op });
+    }
   };
+}
+
+/** The service plus the registry of its pipeline streams (ended when the node stops). */
+export function kvService(api: KvApi, logger: Logger, metrics: Metrics): { service: KVServiceServer; pipelines: PipelineStreams } {
+  const measured = measuredCall(metrics);
+  const call = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) =>
+    unary((request: Req) => measured(op, () => handler(request)), logger);
+  const pipelines = new PipelineStreams(api, measured, logger);
+  const service: KVServiceServer = {
+    put: call('put', (r) => api.put(r)),
+    get: call('get', (r) => api.get(r)),
+    append: call('append', (r) => api.append(r)),
+    delete: call('delete', (r) => api.delete(r)),
+    cas: call('cas', (r) => api.cas(r)),
+    range: call('range', (r) => api.range(r)),
+    pipeline: pipelines.handler,
+  };
+  return { service, pipelines };
 }

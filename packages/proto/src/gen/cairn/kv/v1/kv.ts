@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -157,6 +159,37 @@ export interface ErrorDetail {
   leaderId: number;
   /** The leader's client address (host:port), when known. */
   leaderAddress: string;
+}
+
+export interface PipelineRequest {
+  ops: PipelineOp[];
+}
+
+export interface PipelineOp {
+  /** Chosen by the client; echoed in the result. Unique among the stream's unanswered ops. */
+  id: number;
+  put?: PutRequest | undefined;
+  get?: GetRequest | undefined;
+  append?: AppendRequest | undefined;
+  delete?: DeleteRequest | undefined;
+  cas?: CasRequest | undefined;
+  range?: RangeRequest | undefined;
+}
+
+export interface PipelineResponse {
+  results: PipelineResult[];
+}
+
+export interface PipelineResult {
+  id: number;
+  /** The operation failed; the same detail a unary call carries in its trailer. */
+  error?: ErrorDetail | undefined;
+  put?: PutResponse | undefined;
+  get?: GetResponse | undefined;
+  append?: AppendResponse | undefined;
+  delete?: DeleteResponse | undefined;
+  cas?: CasResponse | undefined;
+  range?: RangeResponse | undefined;
 }
 
 /** A state machine command, stored as the data of a normal raft entry. */
@@ -1530,6 +1563,413 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
   },
 };
 
+function createBasePipelineRequest(): PipelineRequest {
+  return { ops: [] };
+}
+
+export const PipelineRequest: MessageFns<PipelineRequest> = {
+  encode(message: PipelineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ops) {
+      PipelineOp.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ops.push(PipelineOp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PipelineRequest>): PipelineRequest {
+    return PipelineRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineRequest>): PipelineRequest {
+    const message = createBasePipelineRequest();
+    message.ops = object.ops?.map((e) => PipelineOp.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePipelineOp(): PipelineOp {
+  return {
+    id: 0,
+    put: undefined,
+    get: undefined,
+    append: undefined,
+    delete: undefined,
+    cas: undefined,
+    range: undefined,
+  };
+}
+
+export const PipelineOp: MessageFns<PipelineOp> = {
+  encode(message: PipelineOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.put !== undefined) {
+      PutRequest.encode(message.put, writer.uint32(18).fork()).join();
+    }
+    if (message.get !== undefined) {
+      GetRequest.encode(message.get, writer.uint32(26).fork()).join();
+    }
+    if (message.append !== undefined) {
+      AppendRequest.encode(message.append, writer.uint32(34).fork()).join();
+    }
+    if (message.delete !== undefined) {
+      DeleteRequest.encode(message.delete, writer.uint32(42).fork()).join();
+    }
+    if (message.cas !== undefined) {
+      CasRequest.encode(message.cas, writer.uint32(50).fork()).join();
+    }
+    if (message.range !== undefined) {
+      RangeRequest.encode(message.range, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.put = PutRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.get = GetRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.append = AppendRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.delete = DeleteRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cas = CasRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.range = RangeRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PipelineOp>): PipelineOp {
+    return PipelineOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineOp>): PipelineOp {
+    const message = createBasePipelineOp();
+    message.id = object.id ?? 0;
+    message.put = (object.put !== undefined && object.put !== null) ? PutRequest.fromPartial(object.put) : undefined;
+    message.get = (object.get !== undefined && object.get !== null) ? GetRequest.fromPartial(object.get) : undefined;
+    message.append = (object.append !== undefined && object.append !== null)
+      ? AppendRequest.fromPartial(object.append)
+      : undefined;
+    message.delete = (object.delete !== undefined && object.delete !== null)
+      ? DeleteRequest.fromPartial(object.delete)
+      : undefined;
+    message.cas = (object.cas !== undefined && object.cas !== null) ? CasRequest.fromPartial(object.cas) : undefined;
+    message.range = (object.range !== undefined && object.range !== null)
+      ? RangeRequest.fromPartial(object.range)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePipelineResponse(): PipelineResponse {
+  return { results: [] };
+}
+
+export const PipelineResponse: MessageFns<PipelineResponse> = {
+  encode(message: PipelineResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      PipelineResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(PipelineResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PipelineResponse>): PipelineResponse {
+    return PipelineResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineResponse>): PipelineResponse {
+    const message = createBasePipelineResponse();
+    message.results = object.results?.map((e) => PipelineResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePipelineResult(): PipelineResult {
+  return {
+    id: 0,
+    error: undefined,
+    put: undefined,
+    get: undefined,
+    append: undefined,
+    delete: undefined,
+    cas: undefined,
+    range: undefined,
+  };
+}
+
+export const PipelineResult: MessageFns<PipelineResult> = {
+  encode(message: PipelineResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.error !== undefined) {
+      ErrorDetail.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.put !== undefined) {
+      PutResponse.encode(message.put, writer.uint32(26).fork()).join();
+    }
+    if (message.get !== undefined) {
+      GetResponse.encode(message.get, writer.uint32(34).fork()).join();
+    }
+    if (message.append !== undefined) {
+      AppendResponse.encode(message.append, writer.uint32(42).fork()).join();
+    }
+    if (message.delete !== undefined) {
+      DeleteResponse.encode(message.delete, writer.uint32(50).fork()).join();
+    }
+    if (message.cas !== undefined) {
+      CasResponse.encode(message.cas, writer.uint32(58).fork()).join();
+    }
+    if (message.range !== undefined) {
+      RangeResponse.encode(message.range, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ErrorDetail.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.put = PutResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.get = GetResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.append = AppendResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.delete = DeleteResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cas = CasResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.range = RangeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PipelineResult>): PipelineResult {
+    return PipelineResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineResult>): PipelineResult {
+    const message = createBasePipelineResult();
+    message.id = object.id ?? 0;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ErrorDetail.fromPartial(object.error)
+      : undefined;
+    message.put = (object.put !== undefined && object.put !== null) ? PutResponse.fromPartial(object.put) : undefined;
+    message.get = (object.get !== undefined && object.get !== null) ? GetResponse.fromPartial(object.get) : undefined;
+    message.append = (object.append !== undefined && object.append !== null)
+      ? AppendResponse.fromPartial(object.append)
+      : undefined;
+    message.delete = (object.delete !== undefined && object.delete !== null)
+      ? DeleteResponse.fromPartial(object.delete)
+      : undefined;
+    message.cas = (object.cas !== undefined && object.cas !== null) ? CasResponse.fromPartial(object.cas) : undefined;
+    message.range = (object.range !== undefined && object.range !== null)
+      ? RangeResponse.fromPartial(object.range)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseCommand(): Command {
   return {
     session: undefined,
@@ -1822,6 +2262,20 @@ export const KVServiceService = {
     responseSerialize: (value: RangeResponse): Buffer => Buffer.from(RangeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RangeResponse => RangeResponse.decode(value),
   },
+  /**
+   * Many operations over one long-lived stream, each answered on its own and
+   * in any order. What the clerk uses: one stream message carries every
+   * operation issued in a turn, which costs far less than a call per operation.
+   */
+  pipeline: {
+    path: "/cairn.kv.v1.KVService/Pipeline" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PipelineRequest): Buffer => Buffer.from(PipelineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PipelineRequest => PipelineRequest.decode(value),
+    responseSerialize: (value: PipelineResponse): Buffer => Buffer.from(PipelineResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PipelineResponse => PipelineResponse.decode(value),
+  },
 } as const;
 
 export interface KVServiceServer extends UntypedServiceImplementation {
@@ -1831,6 +2285,12 @@ export interface KVServiceServer extends UntypedServiceImplementation {
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
   cas: handleUnaryCall<CasRequest, CasResponse>;
   range: handleUnaryCall<RangeRequest, RangeResponse>;
+  /**
+   * Many operations over one long-lived stream, each answered on its own and
+   * in any order. What the clerk uses: one stream message carries every
+   * operation issued in a turn, which costs far less than a call per operation.
+   */
+  pipeline: handleBidiStreamingCall<PipelineRequest, PipelineResponse>;
 }
 
 export interface KVServiceClient extends Client {
@@ -1915,6 +2375,14 @@ export interface KVServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RangeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Many operations over one long-lived stream, each answered on its own and
+   * in any order. What the clerk uses: one stream message carries every
+   * operation issued in a turn, which costs far less than a call per operation.
+   */
+  pipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  pipeline(options: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  pipeline(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
 }
 
 export const KVServiceClient = makeGenericClientConstructor(KVServiceService, "cairn.kv.v1.KVService") as unknown as {

@@ -1,0 +1,159 @@
+// Goal: KV calls over the Pipeline stream keep unary semantics: calls issued in
+// one turn share one message, results answered out of order reach the right
+// callers, a stream the node cuts fails its calls as retryable (the retry runs
+// on a fresh stream with the same session), an unanswered call times out —
+// as an unknown outcome for a write, a plain timeout for a read — and
+// `pipeline: false` goes unary. A stream silent past a call's timeout is
+// cancelled and replaced; closing the clerk cancels its stream.
+// Method: in-test gRPC servers on 127.0.0.1:0 implementing only what each test needs.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
+import { Clerk, GrpcTransport, TimeoutError, UnknownOutcomeError } from '../src/index.js';
+
+type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
+const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
+const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
+const UNARY_UNIMPLEMENTED = { put: unimplemented, get: unimplemented, append: unimplemented, delete: unimplemented, cas: unimplemented, range: unimplemented };
+
+/** The answer the fake gives: a get returns the key reversed; a put version 7. */
+function answer(op: PipelineOp): PipelineResult {
+  if (op.get !== undefined) {
+    const key = Buffer.from(op.get.key);
+    return { id: op.id, get: { header, kv: { key, value: Buffer.from([...key].reverse()), version: 1, createIndex: 1, modIndex: 1 } } };
+  }
+  return { id: op.id, put: { header, version: 7, prevKv: undefined } };
+}
+
+async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const servers: grpc.Server[] = [];
+async function serve(pipeline: (call: PipelineCall) => void, unary: Partial<typeof UNARY_UNIMPLEMENTED> = {}): Promise<string> {
+  const server = new grpc.Server();
+  server.addService(KVServiceService, { ...UNARY_UNIMPLEMENTED, ...unary, pipeline });
+  servers.push(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return `127.0.0.1:${port}`;
+}
+
+describe('KV calls over the pipeline stream', () => {
+  after(() => {
+    for (const server of servers) server.forceShutdown();
+  });
+
+  test('calls issued in one turn share a message, and reversed answers reach the right callers', async () => {
+    const messageSizes: number[] = [];
+    const address = await serve((call) => {
+      call.on('data', (request: PipelineRequest) => {
+        messageSizes.push(request.ops.length);
+        for (const op of [...request.ops].reverse()) call.write({ results: [answer(op)] });
+      });
+    });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      const keys = ['a', 'bb', 'ccc', 'dddd'];
+      const values = await Promise.all(keys.map((key) => clerk.get(key, { consistency: 'serializable' })));
+      assert.deepEqual(values.map((kv) => kv?.value.toString()), keys.map((key) => [...key].reverse().join('')));
+      assert.deepEqual(messageSizes, [4]);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a stream the node cuts fails its calls as retryable; the retry runs on a new stream with the same session', async () => {
+    const seen: Array<{ stream: number; clientId: string; seq: number }> = [];
+    let streams = 0;
+    const address = await serve((call) => {
+      const stream = ++streams;
+      call.on('data', (request: PipelineRequest) => {
+        for (const op of request.ops) seen.push({ stream, clientId: op.put!.session!.clientId, seq: op.put!.session!.seq });
+        if (stream === 1) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'cut by the test' });
+        else call.write({ results: request.ops.map(answer) });
+      });
+    });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      assert.equal((await clerk.put('k', 'v')).version, 7);
+      assert.equal(streams, 2);
+      assert.equal(seen.length, 2);
+      assert.deepEqual(seen.map((s) => s.stream), [1, 2]);
+      assert.deepEqual({ ...seen[1], stream: 0 }, { ...seen[0], stream: 0 }, 'the retry reuses the session');
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('an unanswered write ends as an unknown outcome, an unanswered read as a timeout', async () => {
+    const address = await serve((call) => call.on('data', () => {}));
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      await assert.rejects(clerk.put('k', 'v'), UnknownOutcomeError);
+      await assert.rejects(clerk.get('k'), TimeoutError);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a stream that answers nothing within a call\'s timeout is cancelled; the retry opens a new one', async () => {
+    let streams = 0;
+    let firstCancelled = false;
+    const address = await serve((call) => {
+      const stream = ++streams;
+      if (stream === 1) {
+        call.on('cancelled', () => (firstCancelled = true));
+        return; // stalled: reads nothing, answers nothing
+      }
+      call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
+    });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      assert.equal((await clerk.put('k', 'v')).version, 7);
+      assert.equal(streams, 2);
+      await waitFor(() => firstCancelled, 'the stalled stream is cancelled');
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('close cancels the open stream instead of waiting for the node to end it', async () => {
+    let cancelled = false;
+    let opened = false;
+    const address = await serve((call) => {
+      opened = true;
+      call.on('cancelled', () => (cancelled = true));
+    });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    const pending = clerk.get('k', { consistency: 'serializable' }).catch((error: unknown) => error);
+    await waitFor(() => opened, 'the stream reached the node');
+    clerk.close();
+    assert.ok((await pending) instanceof Error);
+    await waitFor(() => cancelled, 'the node sees the stream cancelled');
+  });
+
+  test('pipeline: false sends unary calls', async () => {
+    let pipelines = 0;
+    const address = await serve(
+      (call) => {
+        pipelines += 1;
+        call.end();
+      },
+      { put: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { header, version: 3 }) },
+    );
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 2_000, membersRefreshMs: 0 }, { transport: new GrpcTransport({ pipeline: false }) });
+    try {
+      assert.equal((await clerk.put('k', 'v')).version, 3);
+      assert.equal(pipelines, 0);
+    } finally {
+      clerk.close();
+    }
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * KVService.Pipeline: many operations over one long-lived stream. Each op runs
+ * exactly as its unary call would (same KvApi method, same errors, same
+ * metrics) and is answered on its own, in completion order. Results finished
+ * in the same event-loop turn leave as one stream message: a unary gRPC call
+ * costs both ends far more CPU than the operation itself, so this is what
+ * lets a busy client get the cluster's throughput.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { PipelineOp, PipelineRequest, PipelineResponse, PipelineResult } from '@cairn/proto';
+import { InvalidArgumentError, toErrorDetail, TooManyRequestsError } from '../errors.js';
+import { PIPELINE_MESSAGE_BYTES_TARGET, PIPELINE_OPS_IN_FLIGHT_MAX } from '../limits.js';
+import type { Logger } from '../logger.js';
+import { toKvError } from './grpc-errors.js';
+import type { KvApi } from './kv-api.js';
+import type { MeasuredCall } from './kv-service.js';
+
+type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
+
+/** The open pipeline streams of a server, so that stopping can end them (a stream never ends on its own). */
+export class PipelineStreams {
+  private readonly open = new Set<PipelineStream>();
+  private closed = false;
+
+  constructor(
+    private readonly api: KvApi,
+    private readonly measured: MeasuredCall,
+    private readonly logger: Logger,
+  ) {}
+
+  readonly handler = (call: PipelineCall): void => {
+    const stream = new PipelineStream(call, this.api, this.measured, this.logger, () => this.open.delete(stream));
+    if (this.closed) {
+      stream.end();
+      return;
+    }
+    this.open.add(stream);
+  };
+
+  /** Sends every finished result, then ends each stream; ops still running are left to the client's retry. */
+  closeAll(): void {
+    this.closed = true;
+    for (const stream of this.open) stream.end();
+    this.open.clear();
+  }
+}
+
+class PipelineStream {
+  private inFlight = 0;
+  private finished: PipelineResult[] = [];
+  private flushScheduled = false;
+  private ended = false;
+  private clientDone = false;
+
+  constructor(
+    private readonly call: PipelineCall,
+    private readonly api: KvApi,
+    private readonly measured: MeasuredCall,
+    private readonly logger: Logger,
+    private readonly onGone: () => void,
+  ) {
+    call.on('data', (request: PipelineRequest) => {
+      for (const op of request.ops) this.start(op);
+    });
+    call.on('end', () => {
+      this.clientDone = true;
+      if (this.inFlight === 0) this.end();
+    });
+    // A client that goes away cancels the call; nothing more can be sent.
+    const gone = (): void => {
+      this.ended = true;
+      this.onGone();
+    };
+    call.on('cancelled', gone);
+    call.on('error', gone);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.flush();
+    this.ended = true;
+    this.onGone();
+    this.call.end();
+  }
+
+  private start(op: PipelineOp): void {
+    if (this.ended) return;
+    if (this.inFlight >= PIPELINE_OPS_IN_FLIGHT_MAX) {
+      this.answer(op.id, undefined, new TooManyRequestsError(`more than ${PIPELINE_OPS_IN_FLIGHT_MAX} operations in flight on one stream`));
+      return;
+    }
+    this.inFlight += 1;
+    this.run(op).then(
+      (result) => this.settle(op.id, result, undefined),
+      (error: unknown) => this.settle(op.id, undefined, error),
+    );
+  }
+
+  private run(op: PipelineOp): Promise<Omit<PipelineResult, 'id'>> {
+    const { api, measured } = this;
+    if (op.put !== undefined) return measured('put', () => api.put(op.put!)).then((put) => ({ put }));
+    if (op.get !== undefined) return measured('get', () => api.get(op.get!)).then((get) => ({ get }));
+    if (op.append !== undefined) return measured('append', () => api.append(op.append!)).then((append) => ({ append }));
+    if (op.delete !== undefined) return measured('delete', () => api.delete(op.delete!)).then((del) => ({ delete: del }));
+    if (op.cas !== undefined) return measured('cas', () => api.cas(op.cas!)).then((cas) => ({ cas }));
+    if (op.range !== undefined) return measured('range', () => api.range(op.range!)).then((range) => ({ range }));
+    return Promise.reject(new InvalidArgumentError('pipeline op names no operation'));
+  }
+
+  private settle(id: number, result: Omit<PipelineResult, 'id'> | undefined, error: unknown): void {
+    this.inFlight -= 1;
+    this.answer(id, result, error);
+    if (this.clientDone && this.inFlight === 0) this.end();
+  }
+
+  private answer(id: number, result: Omit<PipelineResult, 'id'> | undefined, error: unknown): void {
+    if (this.ended) return;
+    this.finished.push(error === undefined ? { id, ...result } : { id, error: toErrorDetail(toKvError(error, this.logger)) });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After this turn's I/O callbacks: results of one raft apply batch leave together.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.ended || this.finished.length === 0) return;
+    const results = this.finished;
+    this.finished = [];
+    // Keep each message well under the client's receive limit; one large result still goes alone.
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < results.length; i++) {
+      bytes += resultBytes(results[i]!);
+      if (bytes >= PIPELINE_MESSAGE_BYTES_TARGET || i === results.length - 1) {
+        this.call.write({ results: from === 0 && i === results.length - 1 ? results : results.slice(from, i + 1) });
+        from = i + 1;
+        bytes = 0;
+      }
+    }
+  }
+}
+
+/** A cheap upper-ish estimate of a result's encoded size (keys and values dominate). */
+function resultBytes(result: PipelineResult): number {
+  let bytes = 64;
+  const kv = result.get?.kv;
+  if (kv !== undefined) bytes += kv.key.length + kv.value.length;
+  const prev = result.put?.prevKv;
+  if (prev !== undefined) bytes += prev.key.length + prev.value.length;
+  for (const item of result.range?.kvs ?? []) bytes += item.key.length + item.value.length + 32;
+  return bytes;
+}
