@@ -24,9 +24,13 @@ export interface BenchOptions {
   /** Set when the Cairn nodes run with --cpu-prof. */
   readonly cpuProfileDir: string | undefined;
   readonly workersPerClerk: number;
+  /** The clerks make one unary call per op instead of using the Pipeline stream. */
+  readonly clerkUnary: boolean;
   /** RSS mode: key counts at which to read the leader's RSS (ascending). Empty = normal benchmark. */
   readonly rssKeys: readonly number[];
   readonly rssConcurrency: number;
+  /** RSS mode: seconds of random overwrites after each load step before the second RSS reading. */
+  readonly rssSteadyMs: number;
   readonly serverArgs: readonly string[];
 }
 
@@ -45,9 +49,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --cpu-prof                run Cairn nodes with --cpu-prof (profiles written when they stop)
   --cpu-prof-dir DIR        where the profiles go (default a new dir under ${tmpdir()})
   --workers-per-clerk N     workers sharing one Clerk (default 16; writesInflightMax = N)
+  --clerk-unary             clerks make one unary gRPC call per op (no Pipeline stream), like the etcd client
   --server-arg ARG          extra cairn-server flag (repeat; e.g. --server-arg=--tick-ms --server-arg=50)
   --rss-keys N,N,...        RSS mode: load that many distinct keys and print the leader's RSS at each count
   --rss-concurrency N       concurrent puts while loading in RSS mode (default 256)
+  --rss-steady S            seconds of random overwrites of the loaded keys before a second RSS reading (default 20)
   -h, --help
 `;
 
@@ -66,9 +72,11 @@ const FLAGS = {
   'cpu-prof': { type: 'boolean' },
   'cpu-prof-dir': { type: 'string' },
   'workers-per-clerk': { type: 'string', default: '16' },
+  'clerk-unary': { type: 'boolean' },
   'server-arg': { type: 'string', multiple: true },
   'rss-keys': { type: 'string' },
   'rss-concurrency': { type: 'string', default: '256' },
+  'rss-steady': { type: 'string', default: '20' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -109,8 +117,10 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       jsonPath: values.json,
       cpuProfileDir: cpuProfile ? (values['cpu-prof-dir'] ?? join(tmpdir(), `cairn-bench-prof-${timestamp()}`)) : undefined,
       workersPerClerk: positiveInt('workers-per-clerk', values['workers-per-clerk']),
+      clerkUnary: values['clerk-unary'] === true,
       rssKeys,
       rssConcurrency: positiveInt('rss-concurrency', values['rss-concurrency']),
+      rssSteadyMs: seconds('rss-steady', values['rss-steady'], true),
       serverArgs: values['server-arg'] ?? [],
     },
   };

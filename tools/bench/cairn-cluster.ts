@@ -4,7 +4,7 @@
  * and temp data dirs, and a KvTarget that drives it through @cairn/clerk.
  */
 import { join, resolve } from 'node:path';
-import { Clerk, type ClerkOptions } from '@cairn/clerk';
+import { Clerk, type ClerkOptions, GrpcTransport } from '@cairn/clerk';
 import { freePorts, makeTempDir, pollUntil, spawnManaged, type ManagedProcess, type Teardown } from './processes.js';
 import type { KvTarget } from './target.js';
 
@@ -84,9 +84,10 @@ export class CairnCluster {
   /**
    * A target with one Clerk per `workersPerClerk` workers. Each clerk gets
    * `writesInflightMax = workersPerClerk`, so every worker always has a free
-   * session lane (no worker waits inside the clerk for a lane).
+   * session lane (no worker waits inside the clerk for a lane). `unary`:
+   * one unary call per op instead of the Pipeline stream.
    */
-  target(workers: number, workersPerClerk: number): KvTarget {
+  target(workers: number, workersPerClerk: number, unary = false): KvTarget {
     const endpoints = this.nodes.map((n) => n.address);
     const clerkOptions: ClerkOptions = {
       endpoints,
@@ -97,11 +98,12 @@ export class CairnCluster {
       // No background Members polling: only the workload's requests reach the server.
       membersRefreshMs: 0,
     };
-    const clerks = Array.from({ length: Math.ceil(workers / workersPerClerk) }, () => Clerk.lazy(clerkOptions));
+    const deps = unary ? { transport: new GrpcTransport({ pipeline: false }) } : {};
+    const clerks = Array.from({ length: Math.ceil(workers / workersPerClerk) }, () => Clerk.lazy(clerkOptions, deps));
     const clerkOf = (worker: number): Clerk => clerks[Math.floor(worker / workersPerClerk)]!;
     return {
       system: 'cairn',
-      describeEndpoint: `${clerks.length} Clerk(s) × ${workersPerClerk} workers, writesInflightMax=${workersPerClerk}; clerk follows NOT_LEADER to the leader`,
+      describeEndpoint: `${clerks.length} Clerk(s) × ${workersPerClerk} workers, writesInflightMax=${workersPerClerk}, ${unary ? 'unary calls' : 'Pipeline stream'}; clerk follows NOT_LEADER to the leader`,
       put: async (worker, key, value) => {
         await clerkOf(worker).put(key, value);
       },

@@ -27,7 +27,10 @@ export interface Ratio {
 export interface RssSample {
   readonly system: string;
   readonly keys: number;
+  /** Right after loading, while the node still carries the load's garbage. */
   readonly leaderRssMiB: number;
+  /** After `--rss-steady` seconds of random overwrites of the loaded keys: comparable across key counts. */
+  readonly leaderSteadyRssMiB: number;
   readonly leaderDataDirMiB: number;
   /** Seconds spent loading since the previous sample. */
   readonly loadSeconds: number;
@@ -70,8 +73,10 @@ export function formatRatios(rows: readonly Ratio[]): string {
 
 export function formatRss(samples: readonly RssSample[]): string {
   return table(
-    ['system', 'keys', 'leader RSS MiB', 'leader data dir MiB', 'load s', 'puts/s'],
-    samples.map((s) => [s.system, String(s.keys), s.leaderRssMiB.toFixed(1), s.leaderDataDirMiB.toFixed(1), s.loadSeconds.toFixed(1), s.putsPerSec.toFixed(0)]),
+    ['system', 'keys', 'leader RSS MiB', 'RSS MiB after steady load', 'leader data dir MiB', 'load s', 'puts/s'],
+    samples.map((s) => [
+      s.system, String(s.keys), s.leaderRssMiB.toFixed(1), s.leaderSteadyRssMiB.toFixed(1), s.leaderDataDirMiB.toFixed(1), s.loadSeconds.toFixed(1), s.putsPerSec.toFixed(0),
+    ]),
   );
 }
 

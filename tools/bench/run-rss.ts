@@ -3,7 +3,7 @@
  * value each) with many concurrent puts and read the leader's VmRSS and data
  * dir size at each requested key count (and once before loading, as a baseline).
  */
-import { fillKeys, makeKeySpace } from './load.js';
+import { fillKeys, keyName, makeKeySpace, runLevel } from './load.js';
 import { dirSizeBytes, readRssBytes } from './proc-stats.js';
 import type { RssSample } from './report.js';
 import type { RunContext } from './run-benchmark.js';
@@ -31,16 +31,24 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
     const { value } = makeKeySpace(1, options.valueBytes);
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
     const sample = async (keys: number, loadSeconds: number, loaded: number): Promise<RssSample> => {
+      const leaderRssMiB = readRssBytes(await sut.target.leaderPid()) / MiB;
+      // The first reading depends on how long loading took (V8 sizes its heap to the load, and a
+      // 10k load lasts seconds); the same steady load at every count makes the second comparable.
+      if (options.rssSteadyMs > 0 && keys > 0 && !signal.aborted) {
+        const keySpace = { keys: Array.from({ length: keys }, (_, i) => keyName(RSS_KEY_PREFIX, i)), value };
+        await runLevel(sut.target, { workload: 'put', concurrency: options.rssConcurrency, warmupMs: 0, durationMs: options.rssSteadyMs, keySpace, signal });
+      }
       const rss: RssSample = {
         system,
         keys,
-        leaderRssMiB: readRssBytes(await sut.target.leaderPid()) / MiB,
+        leaderRssMiB,
+        leaderSteadyRssMiB: keys > 0 ? readRssBytes(await sut.target.leaderPid()) / MiB : leaderRssMiB,
         leaderDataDirMiB: dirSizeBytes(await sut.target.leaderDataDir()) / MiB,
         loadSeconds,
         putsPerSec: loadSeconds > 0 ? loaded / loadSeconds : 0,
       };
       samples.push(rss);
-      log(`${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB, data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
+      log(`${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB (${rss.leaderSteadyRssMiB.toFixed(1)} MiB after ${options.rssSteadyMs / 1000} s of overwrites), data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
         (loaded > 0 ? ` (loaded ${loaded} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''));
       return rss;
     };
