@@ -21,7 +21,8 @@ function scan(chunk) {
   for (const line of lines) count(line);
 }
 function count(line) {
-  const m = /^(?:# |ℹ )(pass|fail) (\d+)\s*$/.exec(line);
+  // A file that outlives --test-timeout is reported as cancelled: count it as failed.
+  const m = /^(?:# |ℹ )(pass|fail|cancelled) (\d+)\s*$/.exec(line);
   if (m) {
     if (m[1] === 'pass') passed += Number(m[2]);
     else failed += Number(m[2]);
