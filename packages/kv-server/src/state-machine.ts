@@ -399,7 +399,7 @@ export class KvStateMachine {
           for (const [prefix, kind] of [[PREFIX.kv, FrameKind.kv], [PREFIX.session, FrameKind.session]] as const) {
             const base = generationPrefix(prefix, generation);
             for await (const [key, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
-              const what = `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;
+              const what = (): string => `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;
               writer.frame(kind, key.subarray(base.length), decodeRecord(key, record, { dataDir, what }));
               yield* writer.takeChunks();
             }
@@ -515,7 +515,7 @@ export class KvStateMachine {
   }
 
   private decodeValue(storedKey: Buffer, record: Buffer): StoredValue {
-    const what = `key record ${storedKey.toString('hex')}`;
+    const what = (): string => `key record ${storedKey.toString('hex')}`;
     const dataDir = this.database.dataDir;
     return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
   }

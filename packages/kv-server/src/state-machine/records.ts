@@ -4,6 +4,7 @@
  */
 import { CommandResult, KeyValue } from '@cairn/proto';
 import { CorruptionError } from '../errors.js';
+import { describe, type Description } from '../storage/codec.js';
 
 /** The state machine's bookkeeping, stored under APPLIED_KEY. */
 export interface AppliedState {
@@ -54,12 +55,12 @@ export function encodeStoredValue(stored: StoredValue): Buffer {
   return Buffer.from(KeyValue.encode({ key: Buffer.alloc(0), ...stored }).finish());
 }
 
-export function decodeStoredValue(payload: Buffer, dataDir: string, what: string): StoredValue {
+export function decodeStoredValue(payload: Buffer, dataDir: string, what: Description): StoredValue {
   try {
     const decoded = KeyValue.decode(payload);
     return { value: decoded.value, version: decoded.version, createIndex: decoded.createIndex, modIndex: decoded.modIndex };
   } catch (error) {
-    throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
+    throw new CorruptionError(dataDir, `${describe(what)} does not decode (${(error as Error).message})`);
   }
 }
 

@@ -35,8 +35,15 @@ export function encodeRecord(key: Uint8Array, payload: Uint8Array): Buffer {
 /** Where a record came from, for the error message when it fails verification. */
 export interface RecordSource {
   dataDir: string;
-  /** What the record is, e.g. "log entry 42" or "hard state". */
-  what: string;
+  /** What the record is, e.g. "log entry 42" or "hard state"; a function where building it costs (hot paths). */
+  what: Description;
+}
+
+/** A record's name for error messages, built only when an error needs it. */
+export type Description = string | (() => string);
+
+export function describe(what: Description): string {
+  return typeof what === 'string' ? what : what();
 }
 
 /**
@@ -45,12 +52,12 @@ export interface RecordSource {
  */
 export function decodeRecord(key: Uint8Array, record: Uint8Array, source: RecordSource): Buffer {
   if (record.length < HEADER_BYTES) {
-    throw new CorruptionError(source.dataDir, `${source.what} is truncated (${record.length} bytes)`);
+    throw new CorruptionError(source.dataDir, `${describe(source.what)} is truncated (${record.length} bytes)`);
   }
   const bytes = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
   const version = bytes[0]!;
   if (version !== RECORD_FORMAT) {
-    throw new CorruptionError(source.dataDir, `${source.what} has unknown record format ${version}`);
+    throw new CorruptionError(source.dataDir, `${describe(source.what)} has unknown record format ${version}`);
   }
   const payload = bytes.subarray(HEADER_BYTES);
   const stored = bytes.readUInt32BE(1);
@@ -58,7 +65,7 @@ export function decodeRecord(key: Uint8Array, record: Uint8Array, source: Record
   if (stored !== computed) {
     throw new CorruptionError(
       source.dataDir,
-      `${source.what} failed its checksum (stored ${hex32(stored)}, computed ${hex32(computed)})`,
+      `${describe(source.what)} failed its checksum (stored ${hex32(stored)}, computed ${hex32(computed)})`,
     );
   }
   return payload;
