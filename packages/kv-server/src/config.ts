@@ -44,8 +44,8 @@ export interface NodeOptions {
   /** @default 1 */
   heartbeatTicks: number;
   /**
-   * Take a snapshot (and compact the log) after at least this many applied
-   * entries, once the log also holds half the last snapshot's size (or 32 MiB). @default 10000
+   * Compact the log after this many applied entries. No snapshot file is
+   * written then: one is built only when a follower needs it. @default 10000
    */
   snapshotEntries: number;
   /** @default 4096 */
@@ -109,7 +109,7 @@ export const USAGE = `usage: cairn-server --id N --addr HOST:PORT --data-dir DIR
   --tick-ms MS              raft tick length (default 100)
   --election-ticks N        election timeout in ticks (default 10)
   --heartbeat-ticks N       heartbeat interval in ticks (default 1)
-  --snapshot-entries N      snapshot after this many applied entries (default 10000)
+  --snapshot-entries N      compact the log after this many applied entries (default 10000)
   --key-bytes-max N         largest key (default 4096)
   --value-bytes-max N       largest value (default 1048576)
   --request-timeout-ms MS   request timeout (default 5000)

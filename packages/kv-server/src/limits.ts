@@ -42,12 +42,6 @@ export const VALUE_CACHE_BYTES = 8 * MiB;
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 4_096;
 /** A pipeline response message is cut once its results reach about this size. */
 export const PIPELINE_MESSAGE_BYTES_TARGET = 1 * MiB;
-/**
- * A snapshot is due once the log since the last one holds half the last
- * snapshot's size, or this much memory, whichever is less (and at least
- * `--snapshot-entries` entries): the log is mirrored in memory.
- */
-export const LOG_RETAINED_BYTES_MAX = 32 * MiB;
 /** Entries applied to the state machine in one LevelDB batch. */
 export const APPLY_BATCH_ENTRIES_MAX = 1_024;
 

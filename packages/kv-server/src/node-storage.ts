@@ -15,6 +15,11 @@ export interface NodeStorage extends Storage {
   prepareSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<PreparedSnapshot>;
   /** Makes a prepared snapshot current and compacts the log behind it. */
   recordSnapshot(prepared: PreparedSnapshot, confState: ConfState): Promise<void>;
+  /** Compacts the log up to `index` with no snapshot file (the state machine holds that state). */
+  compact(index: number, confState: ConfState): Promise<void>;
+  /** Set by the loop: raft asked for a snapshot that has no file yet. */
+  onSnapshotWanted: () => void;
+  snapshotInfo(): { index: number; term: number; hasFile: boolean };
   snapshotSizeBytes(): number;
   /** Memory held by the log entries after the snapshot. */
   logBytes(): number;

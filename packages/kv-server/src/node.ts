@@ -45,7 +45,7 @@ import {
   FailedPreconditionError,
   UnknownMemberError,
 } from './errors.js';
-import { LOG_RETAINED_BYTES_MAX, PENDING_PROPOSALS_MAX } from './limits.js';
+import { PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
 import type { PreparedSnapshot } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
@@ -61,19 +61,6 @@ interface QueuedProposal {
   change?: ConfChange;
   resolve(value: CommandResult | undefined): void;
   reject(error: Error): void;
-}
-
-/**
- * When a local snapshot is due: after `snapshotEntries` applied entries, and
- * once the log since the last snapshot holds half that snapshot's size (or
- * LOG_RETAINED_BYTES_MAX, as the log is mirrored in memory). A snapshot
- * rewrites the whole state: at 1M keys, one every 10k entries meant a 150 MB
- * file every 3 s, back to back, most of the CPU and of the heap's growth. The
- * size rule bounds that work to about two bytes written per byte logged.
- */
-export function isSnapshotDue(state: { entriesSince: number; snapshotEntries: number; logBytes: number; snapshotBytes: number }): boolean {
-  if (state.entriesSince < state.snapshotEntries) return false;
-  return state.logBytes >= Math.min(state.snapshotBytes / 2, LOG_RETAINED_BYTES_MAX);
 }
 
 export class RaftLoop {
@@ -101,6 +88,8 @@ export class RaftLoop {
   private snapshotBuild: Promise<void> | undefined;
   /** An encoded snapshot waiting to be recorded by the loop (storage writes never overlap). */
   private snapshotBuilt: BuiltSnapshot | undefined;
+  /** raft asked for a snapshot to send and the log is compacted behind one with no file: build it. */
+  private snapshotWanted = false;
   /** Bumped when a leader's snapshot replaces the state: a local one begun earlier is stale. */
   private restoreEpoch = 0;
 
@@ -120,6 +109,10 @@ export class RaftLoop {
     this.appliedIndex = stateMachine.appliedIndex();
     this.snapshotIndex = storage.snapshotIndex();
     this.confState = storage.initialState().confState;
+    storage.onSnapshotWanted = () => {
+      this.snapshotWanted = true;
+      this.wake();
+    };
   }
 
   static create(
@@ -270,7 +263,7 @@ export class RaftLoop {
   private hasWork(): boolean {
     // Queued reads count too: one arriving during a turn must not wait for the next tick.
     return this.inbox.length > 0 || this.proposals.length > 0 || this.reads.hasQueued() || this.pendingTicks > 0 ||
-      this.snapshotBuilt !== undefined || this.snapshotRequests.length > 0 || this.raft.hasReady();
+      this.snapshotBuilt !== undefined || this.snapshotRequests.length > 0 || this.raft.hasReady() || this.snapshotBuildDue();
   }
 
   private async runTurns(): Promise<void> {
@@ -285,6 +278,12 @@ export class RaftLoop {
         if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
         if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
         if (this.snapshotRequests.length > 0) await this.serveSnapshotRequests();
+        if (this.snapshotBuildDue()) {
+          // The view must match appliedIndex: capture it between apply batches.
+          await this.applyTail;
+          this.maybeStartSnapshot();
+        }
+        if (this.compactionDue()) await this.compactLog();
       }
     } catch (error) {
       this.fail(error);
@@ -491,22 +490,39 @@ export class RaftLoop {
     if (change.type !== ConfChangeType.REMOVE_NODE && this.snapshotIndex > 0) this.snapshotAfterApply = true;
   }
 
+  private snapshotBuildDue(): boolean {
+    return this.snapshotWanted && this.snapshotBuild === undefined && this.snapshotBuilt === undefined && !this.stopped;
+  }
+
   /**
-   * Every snapshotEntries applied entries, starts encoding a snapshot in the
-   * background: the state machine's view is captured now (a LevelDB
+   * Every snapshotEntries applied entries the log is compacted up to the
+   * applied index, with no snapshot file (see RaftStorage.compact). Not while
+   * a file is being built: compacting past it would make it useless before a
+   * follower could receive it.
+   */
+  private compactionDue(): boolean {
+    if (this.snapshotWanted || this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined || this.stopped) return false;
+    return this.appliedIndex - this.snapshotIndex >= this.options.snapshotEntries;
+  }
+
+  private async compactLog(): Promise<void> {
+    const index = this.appliedIndex;
+    await this.storage.compact(index, { ...this.confState });
+    this.snapshotIndex = index;
+    this.events.event('log-compacted', { index });
+  }
+
+  /**
+   * When a follower needs a snapshot that has no file, starts encoding one
+   * in the background: the state machine's view is captured now (a LevelDB
    * snapshot), but reading and encoding it must not stall the loop (it did:
    * every proposal waited for it, the p99 outlier). The loop records it
-   * (file, metadata, log compaction) when it is ready.
+   * (file, metadata, log compaction) when it is ready, and raft sends it on
+   * its next try.
    */
   private maybeStartSnapshot(): void {
-    if (this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return;
-    const due = isSnapshotDue({
-      entriesSince: this.appliedIndex - this.snapshotIndex,
-      snapshotEntries: this.options.snapshotEntries,
-      logBytes: this.storage.logBytes(),
-      snapshotBytes: this.storage.snapshotSizeBytes(),
-    });
-    if (!due) return;
+    if (!this.snapshotBuildDue()) return;
+    this.snapshotWanted = false;
     const started = this.captureSnapshot();
     this.snapshotBuild = started.prepared
       .then((prepared) => {
@@ -540,7 +556,9 @@ export class RaftLoop {
   private async recordSnapshot(built: BuiltSnapshot): Promise<void> {
     this.snapshotBuilt = undefined;
     // A leader's snapshot installed meanwhile replaced the state this one describes.
-    if (built.epoch !== this.restoreEpoch || built.prepared.index <= this.snapshotIndex) return;
+    if (built.epoch !== this.restoreEpoch) return;
+    const fillsCompaction = built.prepared.index === this.snapshotIndex && !this.storage.snapshotInfo().hasFile;
+    if (built.prepared.index <= this.snapshotIndex && !fillsCompaction) return;
     await this.storage.recordSnapshot(built.prepared, built.confState);
     this.snapshotIndex = built.prepared.index;
     this.events.event('snapshot-taken', { index: built.prepared.index, bytes: built.prepared.bytes });
@@ -552,7 +570,7 @@ export class RaftLoop {
     // One snapshot file at a time: finish (and record) one being written in the background first.
     await this.snapshotBuild;
     if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
-    if (this.appliedIndex <= this.snapshotIndex) return;
+    if (this.appliedIndex <= this.snapshotIndex && (this.snapshotIndex === 0 || this.storage.snapshotInfo().hasFile)) return;
     const started = this.captureSnapshot();
     await this.recordSnapshot({ prepared: await started.prepared, confState: started.confState, epoch: started.epoch });
   }
@@ -565,8 +583,8 @@ export class RaftLoop {
       this.snapshotRequests.push({ resolve, reject });
       this.wake();
     });
-    const snapshot = this.storage.snapshot();
-    return { index: snapshot.metadata?.index ?? 0, term: snapshot.metadata?.term ?? 0, sizeBytes: this.storage.snapshotSizeBytes() };
+    const { index, term } = this.storage.snapshotInfo();
+    return { index, term, sizeBytes: this.storage.snapshotSizeBytes() };
   }
 
   private async restoreSnapshot(snapshot: Snapshot): Promise<void> {

@@ -138,6 +138,9 @@ describe('a 3-node cluster', () => {
     assert.ok(leaderStatus.snapshotIndex > 0, 'the leader has taken a snapshot');
     await waitFor(async () => (await cluster.status(follower)).appliedIndex >= leaderStatus.commitIndex, { what: 'the wiped follower to catch up', deadlineMs: 30_000 });
     assert.match(follower.stderr, /snapshot-restored/);
+    // Compaction wrote no file; the one sent was built when the follower needed it.
+    assert.match(leader.stderr, /log-compacted/);
+    assert.match(leader.stderr, /snapshot-taken/);
     const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => follower.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
     assert.equal(kv.kv?.value.toString(), 's249');
   });

@@ -4,14 +4,14 @@
 // reopen and compare; corrupt stored bytes directly through classic-level.
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Entry, EntryType, HardState } from '@cairn/proto';
-import { StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
+import { SnapshotTemporarilyUnavailableError, StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
 import { RaftStorage } from '../src/storage/raft-storage.js';
-import { HARD_STATE_KEY, logIndexOfKey, logKey, PREFIX, prefixRange } from '../src/storage/keys.js';
+import { HARD_STATE_KEY, logIndexOfKey, logKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY } from '../src/storage/keys.js';
 import { NodeDatabase } from '../src/storage/node-database.js';
 import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
 
@@ -30,6 +30,12 @@ after(async () => {
 
 function entry(index: number, term: number, text = `e${index}`): Entry {
   return { index, term, type: EntryType.NORMAL, data: Buffer.from(text) };
+}
+
+/** The snapshot files in a data dir. */
+async function snapshotFiles(dataDir: string): Promise<string[]> {
+  const names = await readdir(path.join(dataDir, 'snapshots')).catch(() => []);
+  return names.filter((name) => name.endsWith('.snap'));
 }
 
 /** The indexes of every log record in LevelDB, in key order. */
@@ -161,6 +167,57 @@ describe('RaftStorage', () => {
     assert.equal(snapshot.data.toString(), 'state-at-7');
     assert.deepEqual(snapshot.metadata, { index: 7, term: 2, confState });
     await reopened.close();
+  });
+
+  test('compact drops the log behind the applied index without a file; raft asking for it gets a retry and a build request', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 9 } }, { sync: true });
+    const confState = { voters: [1, 2], learners: [], votersOutgoing: [] };
+    await storage.compact(8, confState);
+    assert.equal(storage.firstIndex(), 9);
+    assert.equal(storage.term(8), 2);
+    assert.deepEqual(storage.snapshotInfo(), { index: 8, term: 2, hasFile: false });
+    assert.deepEqual(await logIndexes(storage.database), [9, 10]);
+    let wanted = 0;
+    storage.onSnapshotWanted = () => (wanted += 1);
+    assert.throws(() => storage.snapshot(), SnapshotTemporarilyUnavailableError);
+    assert.equal(wanted, 1);
+    assert.deepEqual(await snapshotFiles(dataDir), []);
+    await storage.close();
+
+    // Restarts as it was: compacted, no file, nothing refused.
+    const reopened = await RaftStorage.open(dataDir, identity);
+    assert.equal(reopened.firstIndex(), 9);
+    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: false });
+    // The file built on demand for that same index completes the snapshot.
+    const prepared = await reopened.prepareSnapshot(8, [Buffer.from('state-at-8')]);
+    await reopened.recordSnapshot(prepared, confState);
+    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: true });
+    assert.equal(reopened.firstIndex(), 9, 'recording the file compacts nothing more');
+    assert.equal(reopened.snapshot().data.toString(), 'state-at-8');
+    await reopened.close();
+
+    const again = await RaftStorage.open(dataDir, identity);
+    assert.equal(again.snapshot().data.toString(), 'state-at-8');
+    // A later compaction makes the file useless: it goes.
+    await again.write({ entries: [], hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
+    await again.compact(10, confState);
+    assert.deepEqual(again.snapshotInfo(), { index: 10, term: 2, hasFile: false });
+    assert.deepEqual(await snapshotFiles(dataDir), []);
+    await again.close();
+  });
+
+  test('a compaction marker that names another index is refused as corruption', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    await storage.write({ entries: entryRange(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 } }, { sync: true });
+    await storage.compact(4, { voters: [1], learners: [], votersOutgoing: [] });
+    await storage.database.write([NodeDatabase.putRecord(SNAPSHOT_FILE_ABSENT_KEY, Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]))], { sync: true });
+    await storage.close();
+    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError);
+      assert.match(error.message, /snapshot file marker/);
+      return true;
+    });
   });
 
   test('a snapshot streamed in chunks is recorded, served from its file, and checksummed', async () => {

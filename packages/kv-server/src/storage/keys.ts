@@ -9,6 +9,7 @@
  *   'C'                   raft conf state (membership in force)
  *   'P' u64be id          member addresses (replicated through conf-change contexts)
  *   'S'                   raft snapshot metadata (what the log was compacted behind)
+ *   'F'                   present when that snapshot has no file yet (compacted only; built on demand)
  *   'A'                   state machine applied state (applied index, generation, ...)
  *   'K' u32be gen key     KV data of state-machine generation `gen`
  *   'N' u32be gen id      client session of generation `gen`
@@ -25,6 +26,7 @@ export const PREFIX = {
   confState: 0x43, // 'C'
   member: 0x50, // 'P'
   snapshot: 0x53, // 'S'
+  snapshotFileAbsent: 0x46, // 'F'
   applied: 0x41, // 'A'
   kv: 0x4b, // 'K'
   session: 0x4e, // 'N'
@@ -49,6 +51,7 @@ export function logIndexOfKey(key: Uint8Array): number {
 export const HARD_STATE_KEY = Buffer.of(PREFIX.hardState);
 export const CONF_STATE_KEY = Buffer.of(PREFIX.confState);
 export const SNAPSHOT_KEY = Buffer.of(PREFIX.snapshot);
+export const SNAPSHOT_FILE_ABSENT_KEY = Buffer.of(PREFIX.snapshotFileAbsent);
 export const APPLIED_KEY = Buffer.of(PREFIX.applied);
 
 export function memberKey(id: number): Buffer {

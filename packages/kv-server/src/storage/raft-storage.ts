@@ -3,6 +3,11 @@
  * hard state, conf state and member addresses (StableStore), and the snapshot
  * the log was compacted behind (metadata in LevelDB, data in a file).
  *
+ * Compaction writes no file: the state machine in the same LevelDB already
+ * holds the state at the applied index, and rewriting all of it every few
+ * thousand entries cost a large store most of its CPU and memory. The file
+ * is built only when raft asks for a snapshot to send (see snapshot()).
+ *
  * Reads are synchronous, as raft-core requires: every entry after the last
  * snapshot is mirrored in memory (the log is bounded by snapshotting). The
  * mirror only ever shows what is durable: it is updated after a write lands.
@@ -12,10 +17,16 @@
 import assert from 'node:assert/strict';
 import { ConfState, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
 import type { Snapshot } from '@cairn/proto';
-import { StorageCompactedError, StorageUnavailableError, type InitialState, type Storage } from '@cairn/raft-core';
+import {
+  SnapshotTemporarilyUnavailableError,
+  StorageCompactedError,
+  StorageUnavailableError,
+  type InitialState,
+  type Storage,
+} from '@cairn/raft-core';
 import { CorruptionError } from '../errors.js';
 import { decodeRecord } from './codec.js';
-import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_KEY } from './keys.js';
+import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY, SNAPSHOT_KEY } from './keys.js';
 import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
 import { readSnapshotFile, removeSnapshotFilesExcept, SnapshotFileWriter, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
 
@@ -43,6 +54,7 @@ export interface PreparedSnapshot {
 interface LoadedRaftState {
   snapshotMetadata: SnapshotMetadata;
   snapshotBytes: number;
+  snapshotFileAbsent: boolean;
   entries: Entry[];
   hardState: HardState;
   confState: ConfState;
@@ -58,6 +70,10 @@ export class RaftStorage implements Storage {
   private snapshotMetadata: SnapshotMetadata;
   /** Size of the snapshot's data; the bytes stay in the file (memory must not grow with the data). */
   private snapshotBytes: number;
+  /** The log was compacted behind snapshotMetadata, but no file holds that state yet. */
+  private snapshotFileAbsent: boolean;
+  /** Called when raft asks for a snapshot that has no file: the node builds one. */
+  onSnapshotWanted: () => void = () => {};
   /** entryLog[i].index === snapshotMetadata.index + 1 + i */
   private entryLog: Entry[];
   /** Memory the mirrored log holds (data plus per-entry overhead), kept as it changes. */
@@ -79,6 +95,7 @@ export class RaftStorage implements Storage {
   ) {
     this.snapshotMetadata = loaded.snapshotMetadata;
     this.snapshotBytes = loaded.snapshotBytes;
+    this.snapshotFileAbsent = loaded.snapshotFileAbsent;
     this.entryLog = loaded.entries;
     this.entryLogBytes = mirroredBytes(this.entryLog);
     this.hardState = loaded.hardState;
@@ -96,7 +113,8 @@ export class RaftStorage implements Storage {
     const database = await NodeDatabase.open(dataDir, identity);
     try {
       const loaded = await loadRaftState(database);
-      const keep = loaded.snapshotMetadata.index > 0 ? snapshotFileName(loaded.snapshotMetadata.index, loaded.snapshotMetadata.term) : undefined;
+      const hasFile = loaded.snapshotMetadata.index > 0 && !loaded.snapshotFileAbsent;
+      const keep = hasFile ? snapshotFileName(loaded.snapshotMetadata.index, loaded.snapshotMetadata.term) : undefined;
       await removeSnapshotFilesExcept(dataDir, keep);
       return new RaftStorage(database, loaded);
     } catch (error) {
@@ -144,6 +162,11 @@ export class RaftStorage implements Storage {
   snapshot(): Snapshot {
     // Read (and verified) on demand: raft-core asks only to send one to a lagging follower.
     const { index, term } = this.snapshotMetadata;
+    if (this.snapshotFileAbsent) {
+      // raft-core retries on a later heartbeat; by then the node may have built the file.
+      this.onSnapshotWanted();
+      throw new SnapshotTemporarilyUnavailableError();
+    }
     return { data: index > 0 ? readSnapshotFile(this.dataDir, index, term) : Buffer.alloc(0), metadata: this.snapshotMetadata };
   }
 
@@ -165,6 +188,12 @@ export class RaftStorage implements Storage {
 
   snapshotIndex(): number {
     return this.snapshotMetadata.index;
+  }
+
+  /** The snapshot the log is compacted behind: index, term, and whether its file exists yet. */
+  snapshotInfo(): { index: number; term: number; hasFile: boolean } {
+    const { index, term } = this.snapshotMetadata;
+    return { index, term, hasFile: index > 0 && !this.snapshotFileAbsent };
   }
 
   snapshotSizeBytes(): number {
@@ -233,7 +262,8 @@ export class RaftStorage implements Storage {
    * makes it the current snapshot.
    */
   async prepareSnapshot(index: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<PreparedSnapshot> {
-    assert(index > this.snapshotMetadata.index, `prepareSnapshot(${index}) is not after the snapshot at ${this.snapshotMetadata.index}`);
+    const current = this.snapshotMetadata.index;
+    assert(index > current || (index === current && this.snapshotFileAbsent), `prepareSnapshot(${index}) is not after the snapshot at ${current}`);
     const term = this.term(index);
     const writer = await SnapshotFileWriter.create(this.dataDir, index, term);
     try {
@@ -248,7 +278,9 @@ export class RaftStorage implements Storage {
   /** Makes a prepared snapshot current (metadata in LevelDB) and compacts the log behind it. */
   async recordSnapshot(prepared: PreparedSnapshot, confStateIn: ConfState): Promise<void> {
     const { index } = prepared;
-    if (index <= this.snapshotMetadata.index) {
+    // A file for the point the log is already compacted behind completes that snapshot.
+    const fillsCompaction = index === this.snapshotMetadata.index && this.snapshotFileAbsent;
+    if (index <= this.snapshotMetadata.index && !fillsCompaction) {
       await removeSnapshotFilesExcept(this.dataDir, this.currentSnapshotFileName());
       return;
     }
@@ -257,12 +289,30 @@ export class RaftStorage implements Storage {
     assert(prepared.term === this.term(index), `snapshot at ${index} prepared with term ${prepared.term}, the log has ${this.term(index)}`);
     const metadata: SnapshotMetadata = { index, term: prepared.term, confState: copyConfState(confStateIn) };
     const compactFrom = this.firstIndex();
-    await this.writeStaged(this.stageSnapshotMetadata(metadata, prepared.bytes, { keepLog: true }), { sync: true });
+    await this.writeStaged(this.stageSnapshotMetadata(metadata, prepared.bytes, { keepLog: true, fileAbsent: false }), { sync: true });
     // The compacted entries go in one native range delete, not a del op each in
     // the batch (10k ops blocked the loop for tens of ms). A crash before it
     // leaves entries at or below the snapshot, which open() skips and deletes.
-    await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
+    if (compactFrom <= index) await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
     await removeSnapshotFilesExcept(this.dataDir, snapshotFileName(metadata.index, metadata.term));
+  }
+
+  /**
+   * Compacts the log up to `index` (applied, hence committed) with no
+   * snapshot file: the state machine holds that state. A file is built
+   * only if a follower needs it (snapshot() asks the node through
+   * onSnapshotWanted). Older snapshot files describe a point the log no
+   * longer continues from, so they go.
+   */
+  async compact(index: number, confStateIn: ConfState): Promise<void> {
+    if (index <= this.snapshotMetadata.index) return;
+    assert(index <= this.lastIndex(), `compact(${index}) beyond last index ${this.lastIndex()}`);
+    assert(index <= this.hardState.commit, `compact(${index}) beyond commit index ${this.hardState.commit}`);
+    const metadata: SnapshotMetadata = { index, term: this.term(index), confState: copyConfState(confStateIn) };
+    const compactFrom = this.firstIndex();
+    await this.writeStaged(this.stageSnapshotMetadata(metadata, 0, { keepLog: true, fileAbsent: true }), { sync: true });
+    await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
+    await removeSnapshotFilesExcept(this.dataDir, undefined);
   }
 
   /** Persists a new membership (conf state plus member addresses). */
@@ -338,7 +388,7 @@ export class RaftStorage implements Storage {
 
   private currentSnapshotFileName(): string | undefined {
     const { index, term } = this.snapshotMetadata;
-    return index > 0 ? snapshotFileName(index, term) : undefined;
+    return index > 0 && !this.snapshotFileAbsent ? snapshotFileName(index, term) : undefined;
   }
 
   /** A leader's snapshot: writes its file, then stages its metadata (replacing the whole log). */
@@ -346,7 +396,7 @@ export class RaftStorage implements Storage {
     const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
     assert(metadata.index > this.snapshotMetadata.index, 'snapshot older than the current one');
     const bytes = await writeSnapshotFile(this.dataDir, metadata.index, metadata.term, data);
-    return this.stageSnapshotMetadata(metadata, bytes, { keepLog: false });
+    return this.stageSnapshotMetadata(metadata, bytes, { keepLog: false, fileAbsent: false });
   }
 
   /**
@@ -354,8 +404,12 @@ export class RaftStorage implements Storage {
    * local snapshot) entries after the snapshot stay; without (one from the
    * leader) the whole log is replaced, as in etcd's ApplySnapshot.
    */
-  private stageSnapshotMetadata(metadata: SnapshotMetadata, bytes: number, options: { keepLog: boolean }): StagedWrite {
-    const ops: BatchOp[] = [NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish())];
+  private stageSnapshotMetadata(metadata: SnapshotMetadata, bytes: number, options: { keepLog: boolean; fileAbsent: boolean }): StagedWrite {
+    const ops: BatchOp[] = [
+      NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish()),
+      // The marker names the index it belongs to, so a mismatch is detectable.
+      options.fileAbsent ? NodeDatabase.putRecord(SNAPSHOT_FILE_ABSENT_KEY, encodeIndex(metadata.index)) : { type: 'del', key: SNAPSHOT_FILE_ABSENT_KEY },
+    ];
     if (!options.keepLog) {
       // A leader's snapshot replaces the whole log, atomically (a local one's compaction runs after, see recordSnapshot).
       ops.push(NodeDatabase.putRecord(CONF_STATE_KEY, ConfState.encode(metadata.confState!).finish()));
@@ -368,6 +422,7 @@ export class RaftStorage implements Storage {
         this.entryLogBytes = mirroredBytes(this.entryLog);
         this.snapshotMetadata = metadata;
         this.snapshotBytes = bytes;
+        this.snapshotFileAbsent = options.fileAbsent;
         if (!options.keepLog) this.currentConfState = copyConfState(metadata.confState!);
       },
     };
@@ -473,12 +528,24 @@ async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
   }
   if (compactedLeftover) await database.db.clear({ gte: logKey(0), lte: logKey(snapshotMetadata.index) });
   const lastIndex = expectedIndex - 1;
+  const absentPayload = await database.getRecord(SNAPSHOT_FILE_ABSENT_KEY, 'snapshot file marker');
+  const snapshotFileAbsent = absentPayload !== undefined;
+  if (snapshotFileAbsent && (absentPayload.length !== 8 || Number(absentPayload.readBigUInt64BE(0)) !== snapshotMetadata.index)) {
+    throw new CorruptionError(dataDir, `the snapshot file marker does not match the snapshot at index ${snapshotMetadata.index}`);
+  }
   // Verified whole now (a damaged file refuses to start), then dropped: it is read again only to be sent.
-  const snapshotBytes = snapshotMetadata.index > 0 ? readSnapshotFile(dataDir, snapshotMetadata.index, snapshotMetadata.term).length : 0;
+  const hasFile = snapshotMetadata.index > 0 && !snapshotFileAbsent;
+  const snapshotBytes = hasFile ? readSnapshotFile(dataDir, snapshotMetadata.index, snapshotMetadata.term).length : 0;
   if (hardState.commit > lastIndex) {
     throw new CorruptionError(dataDir, `the hard state commits index ${hardState.commit} but the log ends at ${lastIndex}`);
   }
-  return { snapshotMetadata, snapshotBytes, entries, hardState, confState, members };
+  return { snapshotMetadata, snapshotBytes, snapshotFileAbsent, entries, hardState, confState, members };
+}
+
+function encodeIndex(index: number): Buffer {
+  const bytes = Buffer.allocUnsafe(8);
+  bytes.writeBigUInt64BE(BigInt(index), 0);
+  return bytes;
 }
 
 function decodeProto<T>(codec: { decode(input: Uint8Array): T }, payload: Uint8Array, dataDir: string, what: string): T {
