@@ -15,6 +15,12 @@ export const REDIRECTS_MAX_LIMIT = 1000;
 export const ENDPOINTS_MAX = 256;
 /** A pipeline message is sent early once its ops reach about this size (the server accepts far more). */
 export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
+/**
+ * A pipeline stream with no calls for this long is cancelled: an open stream
+ * keeps the process alive, so an application that never closes its clerk
+ * still exits. The next call opens a new stream (no extra round trip).
+ */
+export const PIPELINE_IDLE_CLOSE_MS = 1_000;
 /** Longest accepted client id, in characters. */
 export const CLIENT_ID_CHARS_MAX = 128;
 

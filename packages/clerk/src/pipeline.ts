@@ -8,13 +8,14 @@
  * an error result from the node is `fromServer`; a stream that fails or ends
  * fails the calls it carried as UNAVAILABLE, and they "may have reached the
  * server" exactly when the channel was ready at some point of the stream's
- * life. The next call opens a new stream.
+ * life. The next call opens a new stream. A stream idle for
+ * PIPELINE_IDLE_CLOSE_MS is cancelled, so that it never keeps the process alive.
  */
 import * as grpc from '@grpc/grpc-js';
 import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './connection.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
-import { PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
+import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
 export const PIPELINE_METHODS = ['put', 'get', 'append', 'delete', 'cas', 'range'] as const;
@@ -64,6 +65,7 @@ export class PipelineLink {
   private flushScheduled = false;
   private nextId = 1;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** False once the node answered UNIMPLEMENTED (a node from before Pipeline existed). */
   supported = true;
 
@@ -75,6 +77,7 @@ export class PipelineLink {
         resolve({ ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false });
         return;
       }
+      this.stopIdleTimer();
       const id = this.nextId++;
       const onAbort = (): void => this.finish(id, this.failure(id, new AbortedError()));
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
@@ -96,6 +99,7 @@ export class PipelineLink {
 
   close(): void {
     this.closed = true;
+    this.stopIdleTimer();
     for (const id of [...this.pending.keys()]) this.finish(id, this.failure(id, new AbortedError('clerk closed')));
     // Cancel rather than half-close: a stream to an unreachable node would otherwise keep the process alive.
     this.stream?.call.cancel();
@@ -198,6 +202,27 @@ export class PipelineLink {
     clearTimeout(pending.timer);
     pending.signal.removeEventListener('abort', pending.onAbort);
     pending.resolve(result);
+    if (this.pending.size === 0 && this.stream !== undefined && !this.closed) this.startIdleTimer();
+  }
+
+  private startIdleTimer(): void {
+    this.stopIdleTimer();
+    const stream = this.stream;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.pending.size > 0 || this.stream !== stream || stream === undefined) return;
+      // Nothing is in flight on it: cancelling loses nothing.
+      this.stream = undefined;
+      stream.call.cancel();
+    }, PIPELINE_IDLE_CLOSE_MS);
+    // The open stream keeps the process alive until this fires; the timer itself does not.
+    this.idleTimer.unref();
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 }
 

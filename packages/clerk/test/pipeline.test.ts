@@ -4,10 +4,13 @@
 // on a fresh stream with the same session), an unanswered call times out —
 // as an unknown outcome for a write, a plain timeout for a read — and
 // `pipeline: false` goes unary. A stream silent past a call's timeout is
-// cancelled and replaced; closing the clerk cancels its stream.
+// cancelled and replaced; closing the clerk cancels its stream, and so does
+// an idle period, so a process that never closes its clerk still exits.
 // Method: in-test gRPC servers on 127.0.0.1:0 implementing only what each test needs.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
 import { Clerk, GrpcTransport, TimeoutError, UnknownOutcomeError } from '../src/index.js';
@@ -137,6 +140,48 @@ describe('KV calls over the pipeline stream', () => {
     clerk.close();
     assert.ok((await pending) instanceof Error);
     await waitFor(() => cancelled, 'the node sees the stream cancelled');
+  });
+
+  test('a stream left idle is cancelled; the next call opens a new one', async () => {
+    let streams = 0;
+    let cancelled = 0;
+    const address = await serve((call) => {
+      streams += 1;
+      call.on('cancelled', () => (cancelled += 1));
+      call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
+    });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      assert.equal((await clerk.put('a', '1')).version, 7);
+      await waitFor(() => cancelled === 1, 'the idle stream is cancelled');
+      assert.equal((await clerk.put('b', '2')).version, 7);
+      assert.equal(streams, 2);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a process that never closes its clerk still exits', async () => {
+    const address = await serve((call) => {
+      call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
+    });
+    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    const script = `import { Clerk } from ${JSON.stringify(entry)};
+      const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(address)}], membersRefreshMs: 0 });
+      console.log('version', (await clerk.put('k', 'v')).version);`;
+    const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      const code = await exited;
+      assert.equal(code, 0, `the child exits by itself: ${output}`);
+      assert.match(output, /version 7/);
+    } finally {
+      clearTimeout(deadline);
+    }
   });
 
   test('pipeline: false sends unary calls', async () => {
