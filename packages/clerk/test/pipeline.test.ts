@@ -168,7 +168,7 @@ describe('KV calls over the pipeline stream', () => {
     const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
     const script = `import { Clerk } from ${JSON.stringify(entry)};
       const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(address)}], membersRefreshMs: 0 });
-      console.log('version', (await clerk.put('k', 'v')).version);`;
+      process.stdout.write('version ' + String((await clerk.put('k', 'v')).version) + '\\n');`;
     const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
