@@ -42,6 +42,13 @@ export const VALUE_CACHE_BYTES = 8 * MiB;
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 4_096;
 /** A pipeline response message is cut once its results reach about this size. */
 export const PIPELINE_MESSAGE_BYTES_TARGET = 1 * MiB;
+/**
+ * Log compaction waits for a live follower that is behind (catching up, or
+ * installing a snapshot that must not be stale on arrival), but never keeps
+ * more than this many times --snapshot-entries entries for it (at the
+ * defaults, 100k entries: ~40 MB of log in memory while one catches up).
+ */
+export const COMPACTION_HOLD_MAX_FACTOR = 10;
 /** Entries applied to the state machine in one LevelDB batch. */
 export const APPLY_BATCH_ENTRIES_MAX = 1_024;
 

@@ -7,6 +7,7 @@ import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snap
 import type { Storage } from '@cairn/raft-core';
 import type { KvError } from './errors.js';
 import type { PreparedSnapshot, StagedWrite } from './storage/raft-storage.js';
+import type { SnapshotStream } from './state-machine.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
@@ -40,7 +41,7 @@ export interface NodeStateMachine {
   appliedIndex(): number;
   /** `answer` gets the results as soon as they are final, before the batch is written. */
   applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]>;
-  snapshot(): AsyncIterable<Buffer>;
+  snapshot(): SnapshotStream;
   restore(data: Buffer, index: number): Promise<void>;
 }
 

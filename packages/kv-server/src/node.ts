@@ -45,7 +45,7 @@ import {
   FailedPreconditionError,
   UnknownMemberError,
 } from './errors.js';
-import { PENDING_PROPOSALS_MAX } from './limits.js';
+import { COMPACTION_HOLD_MAX_FACTOR, PENDING_PROPOSALS_MAX } from './limits.js';
 import type { NodeStorage, NodeStateMachine } from './node-storage.js';
 import type { PreparedSnapshot } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
@@ -61,6 +61,28 @@ interface QueuedProposal {
   change?: ConfChange;
   resolve(value: CommandResult | undefined): void;
   reject(error: Error): void;
+}
+
+/**
+ * Where to compact the log: half of snapshotEntries behind the applied index,
+ * so a follower slightly behind needs no snapshot (etcd keeps 5000 such
+ * entries), and on a leader not past what a live follower still needs (one
+ * catching up, or installing a snapshot, which would otherwise need another
+ * at once), unless that holds more than COMPACTION_HOLD_MAX_FACTOR ×
+ * snapshotEntries entries. `followers` is empty on a follower.
+ */
+export function compactionIndex(state: {
+  appliedIndex: number;
+  snapshotEntries: number;
+  followers: ReadonlyArray<{ matchIndex: number; recentActive: boolean }>;
+}): number {
+  let index = state.appliedIndex - Math.floor(state.snapshotEntries / 2);
+  const floor = state.appliedIndex - COMPACTION_HOLD_MAX_FACTOR * state.snapshotEntries;
+  for (const follower of state.followers) {
+    if (!follower.recentActive) continue;
+    index = Math.min(index, Math.max(follower.matchIndex, floor));
+  }
+  return index;
 }
 
 export class RaftLoop {
@@ -90,6 +112,8 @@ export class RaftLoop {
   private snapshotBuilt: BuiltSnapshot | undefined;
   /** raft asked for a snapshot to send and the log is compacted behind one with no file: build it. */
   private snapshotWanted = false;
+  /** A compaction or a snapshot record is being written: no build may start (its file could be swept). */
+  private snapshotRecording = false;
   /** Bumped when a leader's snapshot replaces the state: a local one begun earlier is stale. */
   private restoreEpoch = 0;
 
@@ -110,6 +134,8 @@ export class RaftLoop {
     this.snapshotIndex = storage.snapshotIndex();
     this.confState = storage.initialState().confState;
     storage.onSnapshotWanted = () => {
+      // Asked again while one is being built: raft's next try gets that one.
+      if (this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return;
       this.snapshotWanted = true;
       this.wake();
     };
@@ -491,23 +517,36 @@ export class RaftLoop {
   }
 
   private snapshotBuildDue(): boolean {
-    return this.snapshotWanted && this.snapshotBuild === undefined && this.snapshotBuilt === undefined && !this.stopped;
+    return this.snapshotWanted && this.snapshotBuild === undefined && this.snapshotBuilt === undefined && !this.snapshotRecording && !this.stopped;
   }
 
   /**
-   * Every snapshotEntries applied entries the log is compacted up to the
-   * applied index, with no snapshot file (see RaftStorage.compact). Not while
-   * a file is being built: compacting past it would make it useless before a
-   * follower could receive it.
+   * Every snapshotEntries applied entries the log is compacted, with no
+   * snapshot file (see RaftStorage.compact). Not while a file is being built:
+   * compacting past it would make it useless before a follower received it.
    */
   private compactionDue(): boolean {
-    if (this.snapshotWanted || this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined || this.stopped) return false;
-    return this.appliedIndex - this.snapshotIndex >= this.options.snapshotEntries;
+    if (this.snapshotWanted || this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return false;
+    if (this.snapshotRecording || this.stopped) return false;
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return false;
+    return this.compactionIndex() > this.snapshotIndex;
+  }
+
+  private compactionIndex(): number {
+    const progress = this.role === 'leader' ? this.raft.status().progress : undefined;
+    const followers = progress === undefined ? [] : [...progress].filter(([id]) => id !== this.options.id).map(([, peer]) => peer);
+    return compactionIndex({ appliedIndex: this.appliedIndex, snapshotEntries: this.options.snapshotEntries, followers });
   }
 
   private async compactLog(): Promise<void> {
-    const index = this.appliedIndex;
-    await this.storage.compact(index, { ...this.confState });
+    const index = this.compactionIndex();
+    this.snapshotRecording = true;
+    try {
+      // The membership in force now: a file-less snapshot's ConfState is never sent (a built file carries its own).
+      await this.storage.compact(index, { ...this.confState });
+    } finally {
+      this.snapshotRecording = false;
+    }
     this.snapshotIndex = index;
     this.events.event('log-compacted', { index });
   }
@@ -523,6 +562,8 @@ export class RaftLoop {
   private maybeStartSnapshot(): void {
     if (!this.snapshotBuildDue()) return;
     this.snapshotWanted = false;
+    // A file recorded since the request serves it.
+    if (this.storage.snapshotInfo().hasFile) return;
     const started = this.captureSnapshot();
     this.snapshotBuild = started.prepared
       .then((prepared) => {
@@ -545,11 +586,13 @@ export class RaftLoop {
    */
   private captureSnapshot(): { index: number; confState: ConfState; epoch: number; prepared: Promise<PreparedSnapshot> } {
     const index = this.appliedIndex;
+    const state = this.stateMachine.snapshot();
     return {
       index,
       confState: { ...this.confState },
       epoch: this.restoreEpoch,
-      prepared: this.storage.prepareSnapshot(index, snapshotPayload(this.members.encode(), this.stateMachine.snapshot())),
+      // close(): the LevelDB view is released even if writing fails before reading it.
+      prepared: this.storage.prepareSnapshot(index, snapshotPayload(this.members.encode(), state)).finally(() => state.close()),
     };
   }
 
@@ -559,7 +602,12 @@ export class RaftLoop {
     if (built.epoch !== this.restoreEpoch) return;
     const fillsCompaction = built.prepared.index === this.snapshotIndex && !this.storage.snapshotInfo().hasFile;
     if (built.prepared.index <= this.snapshotIndex && !fillsCompaction) return;
-    await this.storage.recordSnapshot(built.prepared, built.confState);
+    this.snapshotRecording = true;
+    try {
+      await this.storage.recordSnapshot(built.prepared, built.confState);
+    } finally {
+      this.snapshotRecording = false;
+    }
     this.snapshotIndex = built.prepared.index;
     this.events.event('snapshot-taken', { index: built.prepared.index, bytes: built.prepared.bytes });
   }

@@ -60,6 +60,11 @@ export interface KvStateMachineOptions {
   valueCacheBytes?: number;
 }
 
+/** A snapshot of the state as chunks; close() releases its LevelDB view if the stream is never read to its end. */
+export interface SnapshotStream extends AsyncIterable<Buffer> {
+  close(): Promise<void>;
+}
+
 export interface AppliedResult {
   index: number;
   result: CommandResult | KvError;
@@ -379,15 +384,24 @@ export class KvStateMachine {
   /**
    * A consistent view (LevelDB snapshot) of the whole state as a stream of
    * chunks; see state-machine/snapshot-stream.ts for the format. Capturing is
-   * immediate; applying may continue while the stream is read.
+   * immediate; applying may continue while the stream is read. Reading it
+   * to the end (or an error while reading) closes the view; otherwise call
+   * close().
    */
-  snapshot(): AsyncIterable<Buffer> {
+  snapshot(): SnapshotStream {
     const db = this.database.db;
     const view = db.snapshot();
+    let viewClosed = false;
+    const closeView = async (): Promise<void> => {
+      if (viewClosed) return;
+      viewClosed = true;
+      await view.close();
+    };
     const generation = this.state.generation;
     const dataDir = this.database.dataDir;
     const chunkBytes = this.snapshotChunkBytes;
     return {
+      close: closeView,
       async *[Symbol.asyncIterator]() {
         try {
           const appliedRecord = await db.get(APPLIED_KEY, { snapshot: view });
@@ -406,7 +420,7 @@ export class KvStateMachine {
           }
           yield* writer.finish();
         } finally {
-          await view.close();
+          await closeView();
         }
       },
     };
