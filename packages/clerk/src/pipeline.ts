@@ -79,7 +79,7 @@ export class PipelineLink {
       }
       this.stopIdleTimer();
       const id = this.nextId++;
-      const onAbort = (): void => this.finish(id, this.failure(id, new AbortedError()));
+      const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
       this.pending.set(id, { method, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
       options.signal.addEventListener('abort', onAbort, { once: true });
@@ -106,6 +106,23 @@ export class PipelineLink {
   }
 
   /**
+   * An abort. An op written to a stream whose channel was never ready is
+   * still in grpc-js's buffer: cancelling the stream keeps it from leaving,
+   * so "never reached the node" stays true (its other calls are retried).
+   */
+  private abort(id: number): void {
+    const stream = this.pending.get(id)?.stream;
+    this.finish(id, this.failure(id, new AbortedError()));
+    if (stream !== undefined && !stream.sawReady) this.cancel(stream);
+  }
+
+  /** Cancels a stream; later calls open a new one at once. Its calls fail through its error event. */
+  private cancel(stream: OpenStream): void {
+    if (this.stream === stream) this.stream = undefined;
+    stream.call.cancel();
+  }
+
+  /**
    * A call's own timeout. If its stream delivered nothing since the op was
    * written, the stream is presumed stalled (a dead connection, a wedged
    * node) and is cancelled, so that the next call opens a fresh one, as a
@@ -116,7 +133,7 @@ export class PipelineLink {
     const stream = pending?.stream;
     const result = this.failure(id, new TimeoutError('request timed out'));
     this.finish(id, result);
-    if (stream !== undefined && !stream.done && stream.received === pending!.receivedAtWrite) stream.call.cancel();
+    if (stream !== undefined && !stream.done && stream.received === pending!.receivedAtWrite) this.cancel(stream);
   }
 
   private flush(): void {
@@ -212,8 +229,7 @@ export class PipelineLink {
       this.idleTimer = undefined;
       if (this.pending.size > 0 || this.stream !== stream || stream === undefined) return;
       // Nothing is in flight on it: cancelling loses nothing.
-      this.stream = undefined;
-      stream.call.cancel();
+      this.cancel(stream);
     }, PIPELINE_IDLE_CLOSE_MS);
     // The open stream keeps the process alive until this fires; the timer itself does not.
     this.idleTimer.unref();
@@ -237,8 +253,8 @@ function watchUntilReady(channel: ReturnType<grpc.Client['getChannel']>, onReady
       return;
     }
     if (state === grpc.connectivityState.SHUTDOWN) return;
-    // Re-armed on every change, and every minute so the deadline never lapses.
-    channel.watchConnectivityState(state, Date.now() + 60_000, watch);
+    // Re-armed on every change and every second: a stopped watcher's (ref'd) grpc-js timer lingers at most that long.
+    channel.watchConnectivityState(state, Date.now() + 1_000, watch);
   };
   watch();
   return () => {
