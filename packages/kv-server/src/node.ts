@@ -159,6 +159,11 @@ export class RaftLoop {
         appliedIndex: stateMachine.appliedIndex(),
         preVote: true,
         checkQuorum: true,
+        // Followers learn a new commit index from the next append or heartbeat
+        // (one tick at most): measured, this took 1-client puts from p50 1.25-1.32
+        // to 1.08-1.10 ms, as each write no longer costs every follower an extra
+        // message, Ready and reply. Follower reads are serializable (stale) anyway.
+        broadcastCommit: false,
       },
       storage,
       createRng(BigInt('0x' + randomBytes(8).toString('hex'))),

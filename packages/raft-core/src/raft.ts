@@ -757,7 +757,7 @@ export class Raft {
         progress.inflights.freeLE(message.index);
         break;
     }
-    if (this.maybeCommit()) {
+    if (this.maybeCommit() && this.config.broadcastCommit) {
       this.broadcastAppend();
     } else if (wasPaused && from !== this.id) {
       this.sendAppend(from);

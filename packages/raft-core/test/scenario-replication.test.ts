@@ -26,6 +26,15 @@ describe('agreement (6.824 2B)', () => {
     }
   });
 
+  test('with broadcastCommit off, followers learn the commit index from the next heartbeat and apply', () => {
+    const cluster = SimCluster.create(0x2b05n, { size: 3, raft: { broadcastCommit: false } });
+    waitForLeader(cluster, 4 * ELECTION_TICKS);
+    const { value, index } = commitValue(cluster, 4 * ELECTION_TICKS);
+    // One heartbeat interval (heartbeatTicks = 1) plus delivery is enough.
+    assert.ok(cluster.runUntil(() => cluster.isAppliedOn(value, cluster.nodeIds()), 2));
+    for (const id of cluster.nodeIds()) assert.deepEqual(cluster.appliedValues(id).at(-1), [index, value]);
+  });
+
   test('agreement despite a follower failure, and catch-up after it restarts', () => {
     const cluster = SimCluster.create(0x2b02n, { size: 3 });
     const leader = waitForLeader(cluster, 4 * ELECTION_TICKS);

@@ -23,6 +23,7 @@ export interface SimRaftOptions {
   checkQuorum: boolean;
   maxSizePerMsgBytes?: number;
   maxInflightMsgs?: number;
+  broadcastCommit?: boolean;
 }
 
 export interface SimClusterOptions {
