@@ -15,6 +15,7 @@ import {
   UnavailableError,
 } from './errors.js';
 import { isPipelineMethod, PIPELINE_UNSUPPORTED, PipelineLink } from './pipeline.js';
+import { watchReadiness } from './readiness.js';
 
 /** Every RPC the clerk makes, by method name, with its generated codec. */
 export const RPC_METHODS = {
@@ -121,7 +122,7 @@ class GrpcConnection implements Connection {
       requestSerialize: (value: RpcRequest<M>) => Buffer;
       responseDeserialize: (value: Buffer) => RpcResponse<M>;
     };
-    const readiness = watchReadiness(this.client.getChannel(), options.timeoutMs);
+    const readiness = watchReadiness(this.client.getChannel(), Date.now() + options.timeoutMs + 1_000);
     return new Promise((resolve) => {
       if (options.signal.aborted) {
         resolve({ ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false });
@@ -153,30 +154,6 @@ class GrpcConnection implements Connection {
     this.pipeline?.close();
     this.client.close();
   }
-}
-
-/**
- * Tracks whether the channel was READY at any moment of a call. A request is
- * written only on a ready connection, so a call that never saw READY provably
- * never reached a server. (grpc-js notifies state watchers synchronously.)
- */
-function watchReadiness(channel: ReturnType<grpc.Client["getChannel"]>, timeoutMs: number): { sawReady(): boolean; stop(): void } {
-  let ready = false;
-  let stopped = false;
-  const deadline = Date.now() + timeoutMs + 1_000;
-  const watch = (): void => {
-    const state = channel.getConnectivityState(false);
-    if (state === grpc.connectivityState.READY) ready = true;
-    if (stopped || ready || state === grpc.connectivityState.SHUTDOWN) return;
-    channel.watchConnectivityState(state, deadline, () => watch());
-  };
-  watch();
-  return {
-    sawReady: () => ready,
-    stop: () => {
-      stopped = true;
-    },
-  };
 }
 
 /** Decodes the `cairn-error-bin` trailer, or returns undefined if absent or malformed. */

@@ -16,6 +16,7 @@ import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineR
 import type { AttemptOptions, CallResult } from './connection.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
 import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
+import { type ReadinessWatch, watchReadiness } from './readiness.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
 export const PIPELINE_METHODS = ['put', 'get', 'append', 'delete', 'cas', 'range'] as const;
@@ -47,12 +48,11 @@ interface PendingCall {
 
 interface OpenStream {
   readonly call: grpc.ClientDuplexStream<PipelineRequest, PipelineResponse>;
-  /** The channel was READY at some moment since the stream opened. */
-  sawReady: boolean;
+  /** Whether the channel was READY at some moment since the stream opened. */
+  readonly readiness: ReadinessWatch;
   done: boolean;
   /** Counts messages received, so a timed-out call can tell a stalled stream from a slow op. */
   received: number;
-  stopWatching(): void;
 }
 
 const definition = KVServiceService.pipeline;
@@ -113,7 +113,7 @@ export class PipelineLink {
   private abort(id: number): void {
     const stream = this.pending.get(id)?.stream;
     this.finish(id, this.failure(id, new AbortedError()));
-    if (stream !== undefined && !stream.sawReady) this.cancel(stream);
+    if (stream !== undefined && !stream.readiness.sawReady()) this.cancel(stream);
   }
 
   /** Cancels a stream; later calls open a new one at once. Its calls fail through its error event. */
@@ -162,10 +162,7 @@ export class PipelineLink {
       new grpc.Metadata(),
       {},
     );
-    const stream: OpenStream = { call, sawReady: false, done: false, received: 0, stopWatching: () => {} };
-    stream.stopWatching = watchUntilReady(this.client.getChannel(), () => {
-      stream.sawReady = true;
-    });
+    const stream: OpenStream = { call, readiness: watchReadiness(this.client.getChannel()), done: false, received: 0 };
     this.stream = stream;
     call.on('data', (response: PipelineResponse) => {
       stream.received += 1;
@@ -174,14 +171,14 @@ export class PipelineLink {
     const fail = (reason: string, unimplemented = false): void => {
       if (stream.done) return;
       stream.done = true;
-      stream.stopWatching();
+      stream.readiness.stop();
       if (this.stream === stream) this.stream = undefined;
       // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
       if (unimplemented) this.supported = false;
       for (const [id, pending] of [...this.pending]) {
         if (pending.stream !== stream) continue;
         const error = new UnavailableError(`pipeline stream ended: ${reason}`);
-        this.finish(id, unimplemented ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.sawReady });
+        this.finish(id, unimplemented ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.readiness.sawReady() });
       }
     };
     const unimplemented = (code: grpc.status): boolean => code === grpc.status.UNIMPLEMENTED;
@@ -209,7 +206,7 @@ export class PipelineLink {
   /** The failure of a call that ends on this side (timeout, abort). */
   private failure(id: number, error: ClerkError): CallResult<never> {
     const stream = this.pending.get(id)?.stream;
-    return { ok: false, error, fromServer: false, mayHaveReachedServer: stream?.sawReady ?? false };
+    return { ok: false, error, fromServer: false, mayHaveReachedServer: stream?.readiness.sawReady() ?? false };
   }
 
   private finish(id: number, result: Settled): void {
@@ -240,26 +237,6 @@ export class PipelineLink {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
-}
-
-/** Calls `onReady` once the channel is READY (now or later); returns a stop function. */
-function watchUntilReady(channel: ReturnType<grpc.Client['getChannel']>, onReady: () => void): () => void {
-  let stopped = false;
-  const watch = (): void => {
-    if (stopped) return;
-    const state = channel.getConnectivityState(false);
-    if (state === grpc.connectivityState.READY) {
-      onReady();
-      return;
-    }
-    if (state === grpc.connectivityState.SHUTDOWN) return;
-    // Re-armed on every change and every second: a stopped watcher's (ref'd) grpc-js timer lingers at most that long.
-    channel.watchConnectivityState(state, Date.now() + 1_000, watch);
-  };
-  watch();
-  return () => {
-    stopped = true;
-  };
 }
 
 /** A cheap estimate of an op's encoded size (keys and values dominate). */

@@ -314,7 +314,8 @@ export class RaftLoop {
           await this.applyTail;
           this.maybeStartSnapshot();
         }
-        if (this.compactionDue()) await this.compactLog();
+        const compactAt = this.dueCompaction();
+        if (compactAt !== undefined) await this.compactLog(compactAt);
       }
     } catch (error) {
       this.fail(error);
@@ -527,24 +528,21 @@ export class RaftLoop {
 
   /**
    * Every snapshotEntries applied entries the log is compacted, with no
-   * snapshot file (see RaftStorage.compact). Not while a file is being built:
-   * compacting past it would make it useless before a follower received it.
+   * snapshot file (see RaftStorage.compact): the index to compact at, if due.
+   * Not while a file is being built: compacting past it would make it
+   * useless before a follower received it.
    */
-  private compactionDue(): boolean {
-    if (this.snapshotWanted || this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return false;
-    if (this.snapshotRecording || this.stopped) return false;
-    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return false;
-    return this.compactionIndex() > this.snapshotIndex;
-  }
-
-  private compactionIndex(): number {
+  private dueCompaction(): number | undefined {
+    if (this.snapshotWanted || this.snapshotBuild !== undefined || this.snapshotBuilt !== undefined) return undefined;
+    if (this.snapshotRecording || this.stopped) return undefined;
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEntries) return undefined;
     const progress = this.role === 'leader' ? this.raft.status().progress : undefined;
     const followers = progress === undefined ? [] : [...progress].filter(([id]) => id !== this.options.id).map(([, peer]) => peer);
-    return compactionIndex({ appliedIndex: this.appliedIndex, snapshotEntries: this.options.snapshotEntries, followers });
+    const index = compactionIndex({ appliedIndex: this.appliedIndex, snapshotEntries: this.options.snapshotEntries, followers });
+    return index > this.snapshotIndex ? index : undefined;
   }
 
-  private async compactLog(): Promise<void> {
-    const index = this.compactionIndex();
+  private async compactLog(index: number): Promise<void> {
     this.snapshotRecording = true;
     try {
       // The membership in force now: a file-less snapshot's ConfState is never sent (a built file carries its own).

@@ -72,7 +72,7 @@ export class RawNode {
 
   /** Proposes a command. A follower forwards it to the leader (ok means forwarded, not committed). */
   propose(data: Uint8Array): ProposeResult {
-    return this.raft.propose([{ term: 0, index: 0, type: EntryType.NORMAL, data: Buffer.from(data) }]);
+    return this.proposeMany([data]);
   }
 
   /**

@@ -284,17 +284,8 @@ export class RaftStorage implements Storage {
       await removeSnapshotFilesExcept(this.dataDir, this.currentSnapshotFileName());
       return;
     }
-    assert(index <= this.lastIndex(), `recordSnapshot(${index}) beyond last index ${this.lastIndex()}`);
-    assert(index <= this.hardState.commit, `recordSnapshot(${index}) beyond commit index ${this.hardState.commit}`);
     assert(prepared.term === this.term(index), `snapshot at ${index} prepared with term ${prepared.term}, the log has ${this.term(index)}`);
-    const metadata: SnapshotMetadata = { index, term: prepared.term, confState: copyConfState(confStateIn) };
-    const compactFrom = this.firstIndex();
-    await this.writeStaged(this.stageSnapshotMetadata(metadata, prepared.bytes, { keepLog: true, fileAbsent: false }), { sync: true });
-    // The compacted entries go in one native range delete, not a del op each in
-    // the batch (10k ops blocked the loop for tens of ms). A crash before it
-    // leaves entries at or below the snapshot, which open() skips and deletes.
-    if (compactFrom <= index) await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
-    await removeSnapshotFilesExcept(this.dataDir, snapshotFileName(metadata.index, metadata.term));
+    await this.compactBehind({ index, term: prepared.term, confState: copyConfState(confStateIn) }, prepared.bytes);
   }
 
   /**
@@ -306,13 +297,22 @@ export class RaftStorage implements Storage {
    */
   async compact(index: number, confStateIn: ConfState): Promise<void> {
     if (index <= this.snapshotMetadata.index) return;
-    assert(index <= this.lastIndex(), `compact(${index}) beyond last index ${this.lastIndex()}`);
-    assert(index <= this.hardState.commit, `compact(${index}) beyond commit index ${this.hardState.commit}`);
-    const metadata: SnapshotMetadata = { index, term: this.term(index), confState: copyConfState(confStateIn) };
+    await this.compactBehind({ index, term: this.term(index), confState: copyConfState(confStateIn) }, undefined);
+  }
+
+  /** Records `metadata` (with its file's size, or no file) and deletes the log up to its index. */
+  private async compactBehind(metadata: SnapshotMetadata, fileBytes: number | undefined): Promise<void> {
+    const { index } = metadata;
+    assert(index <= this.lastIndex(), `compaction at ${index} beyond last index ${this.lastIndex()}`);
+    assert(index <= this.hardState.commit, `compaction at ${index} beyond commit index ${this.hardState.commit}`);
     const compactFrom = this.firstIndex();
-    await this.writeStaged(this.stageSnapshotMetadata(metadata, 0, { keepLog: true, fileAbsent: true }), { sync: true });
-    await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
-    await removeSnapshotFilesExcept(this.dataDir, undefined);
+    const fileAbsent = fileBytes === undefined;
+    await this.writeStaged(this.stageSnapshotMetadata(metadata, fileBytes ?? 0, { keepLog: true, fileAbsent }), { sync: true });
+    // The compacted entries go in one native range delete, not a del op each in
+    // the batch (10k ops blocked the loop for tens of ms). A crash before it
+    // leaves entries at or below the snapshot, which open() skips and deletes.
+    if (compactFrom <= index) await this.database.db.clear({ gte: logKey(compactFrom), lte: logKey(index) });
+    await removeSnapshotFilesExcept(this.dataDir, fileAbsent ? undefined : snapshotFileName(index, metadata.term));
   }
 
   /** Persists a new membership (conf state plus member addresses). */
