@@ -88,8 +88,10 @@ export class PipelineLink {
       if (this.queuedBytes >= PIPELINE_MESSAGE_BYTES_TARGET) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        // After this turn: every call the application issued in it shares one message.
-        setImmediate(() => {
+        // At the end of this synchronous run: the calls the application issued
+        // together share one message. (A setImmediate waited for the event
+        // loop's check phase, which cost a 1-client write tens of µs.)
+        queueMicrotask(() => {
           this.flushScheduled = false;
           this.flush();
         });

@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   ClusterServiceService,
   ConfChange,
@@ -31,6 +31,7 @@ import { Metrics } from './metrics.js';
 import { RaftLoop } from './node.js';
 import { openNodeStores } from './stores.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
+import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
 
 export const CAIRN_VERSION = '0.1.0';
 const RECENT_EVENTS_MAX = 50;
@@ -75,11 +76,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   };
 
   const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const grpcPort = await bindGrpc(grpcServer, options.addr);
-  const grpcAddress = `${hostOf(options.addr)}:${grpcPort}`;
+  // Peer links that arrive before the loop exists are closed; the peer redials.
+  let acceptPeerSocket: (socket: Socket) => void = (socket) => socket.destroy();
+  const sharedPort = await listenAddr(grpcServer, options.addr, (socket) => acceptPeerSocket(socket));
+  const grpcAddress = `${hostOf(options.addr)}:${sharedPort.port}`;
   let httpServer: HttpServer | undefined;
   let httpAddress: string | undefined;
   const stores = await openNodeStores(options.dataDir, { clusterId: options.clusterId, nodeId: options.id }, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
+    sharedPort.close();
     grpcServer.forceShutdown();
     throw error;
   });
@@ -121,6 +125,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         }),
     );
     for (const m of members.list()) loop.transport.setPeer(m.id, m.peerAddress);
+    acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
     metrics.gauge('cairn_raft_term', 'Current raft term.', () => loop.status().term);
     metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
     metrics.gauge('cairn_raft_applied_index', 'Applied index.', () => loop.applied);
@@ -159,6 +164,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.close();
         httpServer?.closeAllConnections();
         await loop.stop();
+        sharedPort.close();
         loop.transport.close();
         // Pipeline streams stay open until told; pending ops were failed by loop.stop().
         kv.pipelines.closeAll();
@@ -176,6 +182,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       })());
     return { id: options.id, grpcAddress, httpAddress, loop, stop };
   } catch (error) {
+    sharedPort.close();
     grpcServer.forceShutdown();
     httpServer?.close();
     await stores.close();
@@ -225,15 +232,17 @@ function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':'));
 }
 
-function bindGrpc(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
-      if (error) {
-        const inUse = /EADDRINUSE|address already in use|No address added/i.test(error.message);
-        reject(new StartupError(inUse ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED', inUse ? `--addr ${address}: the port is already in use` : `--addr ${address}: cannot listen (${error.message.split('\n')[0]})`));
-      } else resolve(port);
-    });
-  });
+/** Listens on --addr for gRPC and the raw peer link (one port, told apart per connection). */
+async function listenAddr(server: grpc.Server, address: string, onPeerSocket: (socket: Socket) => void): Promise<SharedPort> {
+  const host = hostOf(address).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  try {
+    return await listenSharedPort(host, port, server, onPeerSocket);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError('ADDRESS_IN_USE', `--addr ${address}: the port is already in use`);
+    throw new StartupError('LISTEN_FAILED', `--addr ${address}: cannot listen (${code ?? (error as Error).message})`);
+  }
 }
 
 function listenHttp(server: HttpServer, address: string): Promise<string> {

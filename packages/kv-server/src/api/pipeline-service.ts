@@ -118,8 +118,9 @@ class PipelineStream {
     this.finished.push(error === undefined ? { id, ...result } : { id, error: toErrorDetail(toKvError(error, this.logger)) });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After this turn's I/O callbacks: results of one raft apply batch leave together.
-    setImmediate(() => {
+    // At the end of this synchronous run: the results of one raft apply batch,
+    // settled together, leave together, without waiting for the check phase.
+    queueMicrotask(() => {
       this.flushScheduled = false;
       this.flush();
     });

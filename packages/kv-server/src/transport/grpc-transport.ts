@@ -1,29 +1,33 @@
 /**
- * Raft peer transport over @grpc/grpc-js.
+ * Raft peer transport.
  *
- * Outgoing: one long-lived bidi `Stream` per peer. `send()` only queues; the
- * queue is flushed once per event-loop turn as ONE MessageBatch per peer, so a
- * loop turn's AppendEntries to a follower travel together. The receiver acks
- * the first batch and then every ACK_EVERY_BATCHES-th (an ack per batch was a
- * third of the link's messages); at most INFLIGHT_BATCHES_MAX may be unacked:
- * beyond that (or beyond the queue bound) messages are dropped, which Raft
- * tolerates (it retries).
- * A broken stream is re-dialled with exponential backoff; raft is told the
+ * Outgoing: one long-lived TCP connection per peer, to the peer's gRPC port,
+ * speaking the raw peer link (peer-frames.ts; the port tells it from gRPC by
+ * its first bytes). `send()` only queues; the queue is flushed at the end of
+ * the synchronous run that queued it as ONE MessageBatch frame per peer, so
+ * a Ready's AppendEntries to a follower travel together. The receiver acks
+ * the first batch and every ACK_EVERY_BATCHES-th at once and any other within
+ * ACK_DELAY_MS; at most INFLIGHT_BATCHES_MAX may be unacked: beyond that (or
+ * beyond the queue bound) messages are dropped, which Raft tolerates (it
+ * retries). A link with a batch unacked for PEER_LINK_SILENT_MS is reset.
+ * A broken link is re-dialled with exponential backoff; raft is told the
  * peer is unreachable so it falls back to probing.
  *
  * Snapshots (MsgSnap) go over a separate client-streaming `InstallSnapshot`
  * call in bounded chunks with a CRC32; raft learns the outcome through
  * reportSnapshot.
  *
- * Incoming: batches are checked (cluster id, addressed to us, from a known
- * member) and handed to the node loop.
+ * Incoming: batches (from the raw link, or the gRPC `Stream` older nodes
+ * dial) are checked (cluster id, addressed to us, from a known member) and
+ * handed to the node loop.
  */
 import * as grpc from '@grpc/grpc-js';
+import * as net from 'node:net';
 import { crc32 } from 'node:zlib';
 import {
-  type BatchAck,
+  BatchAck,
   type Message,
-  type MessageBatch,
+  MessageBatch,
   MessageType,
   RaftTransportServiceClient,
   type RaftTransportServiceServer,
@@ -32,12 +36,20 @@ import {
 } from '@cairn/proto';
 import type { Logger } from '../logger.js';
 import { FaultInjector } from './faults.js';
+import { encodeFrame, FrameReader, PEER_LINK_MAGIC } from './peer-frames.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 export const QUEUED_MESSAGES_MAX = 8192;
 export const INFLIGHT_BATCHES_MAX = 256;
 /** Acks are cumulative; one per this many batches bounds inflight without doubling the traffic. */
 export const ACK_EVERY_BATCHES = 32;
+/** Batches between those acked at once are acked within this delay. */
+const ACK_DELAY_MS = 200;
+/** A batch unacked for this long means the link is dead or the peer stopped reading: reset it. */
+const PEER_LINK_SILENT_MS = 3_000;
+const KEEPALIVE_MS = 5_000;
+/** Acks are a few bytes; anything larger is not from a Cairn peer. */
+const ACK_FRAME_BYTES_MAX = 1024;
 export const GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 const RECONNECT_BACKOFF_MIN_MS = 50;
 const RECONNECT_BACKOFF_MAX_MS = 2000;
@@ -76,11 +88,13 @@ export interface Transport {
 
 class PeerLink {
   private client: RaftTransportServiceClient;
-  private stream: grpc.ClientDuplexStream<MessageBatch, BatchAck> | undefined;
+  private socket: net.Socket | undefined;
   private queue: Message[] = [];
   private flushScheduled = false;
   private sequence = 0;
   private acked = 0;
+  /** When the oldest batch still waiting for an ack was sent (or the last ack came), if any is waiting. */
+  private waitingSince: number | undefined;
   private backoffMs = RECONNECT_BACKOFF_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -90,19 +104,18 @@ class PeerLink {
     readonly id: number,
     readonly address: string,
   ) {
+    // Only snapshots use gRPC; the channel connects lazily, on the first one.
     this.client = new RaftTransportServiceClient(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
   enqueue(message: Message): void {
     if (this.closed) return;
-    if (this.stream !== undefined && this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) {
-      // A full window of unacked batches: the stream is stuck (the peer stopped
-      // reading it without the call failing here). Dropping forever would cut the
-      // peer off for good; reset the link so raft probes and the stream is redialled.
+    if (this.socket !== undefined && this.stalled()) {
+      // The peer stopped reading or is unreachable (a dropped connection sends
+      // nothing back): dropping forever would cut it off for good, so reset
+      // the link; raft probes, and the next send redials.
       this.transport.logger.warn('peer-stream-stalled', { peer: this.id, unacked: this.sequence - this.acked });
-      const stalled = this.stream;
-      this.streamBroken(stalled, new Error('no acks for a full window of batches'));
-      stalled.cancel();
+      this.broken(this.socket, new Error('no acks in time'));
     }
     if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) {
       this.transport.dropped(this.id, message);
@@ -111,15 +124,22 @@ class PeerLink {
     this.queue.push(message);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // Every message of this synchronous run (one Ready's, for one peer) leaves as one batch.
+      queueMicrotask(() => this.flush());
     }
+  }
+
+  /** A full window unacked, or batches unacked for longer than the receiver's ack delay allows. */
+  private stalled(): boolean {
+    if (this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) return true;
+    return this.waitingSince !== undefined && performance.now() - this.waitingSince > PEER_LINK_SILENT_MS;
   }
 
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.queue.length === 0) return;
-    const stream = this.stream ?? this.dial();
-    if (stream === undefined) {
+    const socket = this.socket ?? this.dial();
+    if (socket === undefined) {
       for (const m of this.queue) this.transport.dropped(this.id, m);
       this.queue = [];
       return;
@@ -127,7 +147,8 @@ class PeerLink {
     const messages = this.queue;
     this.queue = [];
     this.sequence += 1;
-    stream.write({
+    this.waitingSince ??= performance.now();
+    const batch = MessageBatch.encode({
       clusterId: this.transport.clusterId,
       from: this.transport.selfId,
       to: this.id,
@@ -135,29 +156,49 @@ class PeerLink {
       messages,
       senderHttpAddress: this.transport.httpAddress,
       senderPeerAddress: this.transport.peerAddress,
-    });
+    }).finish();
+    socket.write(encodeFrame(batch));
   }
 
-  private dial(): grpc.ClientDuplexStream<MessageBatch, BatchAck> | undefined {
+  private dial(): net.Socket | undefined {
     if (this.reconnectTimer !== undefined) return undefined;
-    const stream = this.client.stream();
-    this.stream = stream;
+    const { host, port } = splitAddress(this.address);
+    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+    this.socket = socket;
     this.sequence = 0;
     this.acked = 0;
-    stream.on('data', (ack: BatchAck) => {
-      this.acked = Math.max(this.acked, ack.sequence);
+    this.waitingSince = undefined;
+    socket.write(PEER_LINK_MAGIC);
+    const reader = new FrameReader(ACK_FRAME_BYTES_MAX);
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        return this.broken(socket, error as Error);
+      }
+      for (const frame of frames) {
+        let ack: BatchAck;
+        try {
+          ack = BatchAck.decode(frame);
+        } catch (error) {
+          return this.broken(socket, error as Error);
+        }
+        this.acked = Math.max(this.acked, ack.sequence);
+      }
+      this.waitingSince = this.acked >= this.sequence ? undefined : performance.now();
       this.backoffMs = RECONNECT_BACKOFF_MIN_MS;
     });
-    stream.on('error', (error: Error) => this.streamBroken(stream, error));
-    stream.on('end', () => this.streamBroken(stream));
-    stream.on('close', () => this.streamBroken(stream));
-    return stream;
+    socket.on('error', (error: Error) => this.broken(socket, error));
+    socket.on('close', () => this.broken(socket));
+    return socket;
   }
 
-  /** The current stream failed: raft probes the peer, and it is redialled after a backoff. */
-  private streamBroken(stream: grpc.ClientDuplexStream<MessageBatch, BatchAck>, error?: Error): void {
-    if (this.stream !== stream) return;
-    this.stream = undefined;
+  /** The link failed: raft probes the peer, and it is redialled after a backoff. */
+  private broken(socket: net.Socket, error?: Error): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    socket.destroy();
     if (this.closed) return;
     this.transport.logger.debug('peer-stream-broken', { peer: this.id, error: error?.message });
     this.transport.handlers.unreachable(this.id);
@@ -200,8 +241,8 @@ class PeerLink {
   close(): void {
     this.closed = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.stream?.cancel();
-    this.stream = undefined;
+    this.socket?.destroy();
+    this.socket = undefined;
     this.client.close();
   }
 }
@@ -209,6 +250,7 @@ class PeerLink {
 export class GrpcTransport implements Transport {
   private readonly peers = new Map<number, PeerLink>();
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatch, BatchAck>>();
+  private readonly incomingSockets = new Set<net.Socket>();
   readonly faults: FaultInjector;
 
   constructor(
@@ -261,20 +303,27 @@ export class GrpcTransport implements Transport {
     this.peers.clear();
     for (const call of this.incoming) call.end();
     this.incoming.clear();
+    for (const socket of this.incomingSockets) socket.destroy();
+    this.incomingSockets.clear();
   }
 
   /** The server side of the peer service, registered on the node's gRPC server. */
   service(): RaftTransportServiceServer {
     return {
+      // The gRPC stream is what nodes before the raw link dialled; it is kept so they still reach this one.
       stream: (call) => {
         // Tracked so close() can end them: a graceful shutdown must not wait
         // for peers to hang up their long-lived streams.
         this.incoming.add(call);
-        call.on('close', () => this.incoming.delete(call));
+        const acks = new BatchAcker((sequence) => call.write({ sequence }));
+        call.on('close', () => {
+          this.incoming.delete(call);
+          acks.stop();
+        });
         let refused = false;
         call.on('data', (batch: MessageBatch) => {
           if (refused) return;
-          const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
+          const problem = this.acceptBatch(batch);
           if (problem !== undefined) {
             refused = true;
             this.logger.warn('peer-batch-refused', { from: batch.from, reason: problem });
@@ -284,14 +333,7 @@ export class GrpcTransport implements Transport {
             call.emit('error', Object.assign(new Error(problem), { code: grpc.status.PERMISSION_DENIED, details: problem }));
             return;
           }
-          if (batch.sequence === 1) {
-            if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
-            if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);
-          }
-          if (this.faults.incoming(batch.from)) {
-            this.handlers.receive(batch.messages.filter((m) => m.from === batch.from && m.type !== MessageType.SNAP));
-          }
-          if (batch.sequence === 1 || batch.sequence % ACK_EVERY_BATCHES === 0) call.write({ sequence: batch.sequence });
+          acks.received(batch.sequence);
         });
         call.on('end', () => call.end());
         call.on('error', () => undefined);
@@ -332,10 +374,102 @@ export class GrpcTransport implements Transport {
     };
   }
 
+  /** A peer's raw link (the shared port saw PEER_LINK_MAGIC): batches in, acks out. */
+  acceptPeerSocket(socket: net.Socket): void {
+    this.incomingSockets.add(socket);
+    socket.setNoDelay(true);
+    const reader = new FrameReader(GRPC_MESSAGE_BYTES_MAX);
+    const acks = new BatchAcker((sequence) => socket.write(encodeFrame(BatchAck.encode({ sequence }).finish())));
+    const refuse = (reason: string, from?: number): void => {
+      this.logger.warn('peer-batch-refused', { from, remote: socket.remoteAddress, reason });
+      // The sender sees the connection close, and redials after a backoff.
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        return refuse((error as Error).message);
+      }
+      for (const frame of frames) {
+        let batch: MessageBatch;
+        try {
+          batch = MessageBatch.decode(frame);
+        } catch {
+          return refuse('a frame that is not a MessageBatch');
+        }
+        const problem = this.acceptBatch(batch);
+        if (problem !== undefined) return refuse(problem, batch.from);
+        acks.received(batch.sequence);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.incomingSockets.delete(socket);
+      acks.stop();
+    });
+    socket.resume();
+  }
+
+  /** Checks a batch and hands its messages to the node; a reason to refuse the sender, if any. */
+  private acceptBatch(batch: MessageBatch): string | undefined {
+    const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
+    if (problem !== undefined) return problem;
+    if (batch.sequence === 1) {
+      if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
+      if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);
+    }
+    if (this.faults.incoming(batch.from)) {
+      this.handlers.receive(batch.messages.filter((m) => m.from === batch.from && m.type !== MessageType.SNAP));
+    }
+    return undefined;
+  }
+
   private checkIncoming(clusterId: string, to: number, from: number): string | undefined {
     if (clusterId !== this.clusterId) return `cluster id mismatch: peer is in '${clusterId}', this node in '${this.clusterId}'`;
     if (to !== this.selfId) return `message for node ${to} reached node ${this.selfId}`;
     if (!this.handlers.isMember(from)) return `unknown peer ${from}`;
     return undefined;
   }
+}
+
+/**
+ * The receiver's acks: the first batch and every ACK_EVERY_BATCHES-th at
+ * once (an ack per batch was a third of the link's messages), any other
+ * within ACK_DELAY_MS, so the sender can tell a live link from a dead one
+ * by time alone.
+ */
+class BatchAcker {
+  private latest = 0;
+  private acked = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly send: (sequence: number) => void) {}
+
+  received(sequence: number): void {
+    this.latest = sequence;
+    if (sequence === 1 || sequence % ACK_EVERY_BATCHES === 0) return this.ack();
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.ack();
+    }, ACK_DELAY_MS);
+  }
+
+  private ack(): void {
+    if (this.latest <= this.acked) return;
+    this.acked = this.latest;
+    this.send(this.latest);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** "host:port" or "[v6]:port" → net.connect's options. */
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
 }

@@ -1,0 +1,90 @@
+/**
+ * One TCP port for gRPC and the raw peer link. Each new connection is told
+ * apart by its first bytes: PEER_LINK_MAGIC goes to the peer link, anything
+ * else (gRPC's HTTP/2 preface) is handed to the gRPC server with the bytes
+ * already read put back. Operators keep one address per node (`--addr`).
+ * A peer socket is handed over paused, its bytes after the magic put back.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as net from 'node:net';
+import { PEER_LINK_MAGIC } from './peer-frames.js';
+
+/** A connection that sends fewer bytes than the magic in this long is dropped. */
+const SNIFF_TIMEOUT_MS = 10_000;
+
+export interface SharedPort {
+  /** The bound port (the one asked for, or the OS's pick for port 0). */
+  readonly port: number;
+  /** Stops accepting; connections already handed over are closed by their owners (peer sockets: the transport). */
+  close(): void;
+}
+
+export function listenSharedPort(
+  host: string,
+  port: number,
+  grpcServer: grpc.Server,
+  onPeerSocket: (socket: net.Socket) => void,
+): Promise<SharedPort> {
+  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sniffing = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sniffing.add(socket);
+    route(socket, (kind, head) => {
+      sniffing.delete(socket);
+      if (kind === 'gone') return;
+      if (head.length > 0) socket.unshift(head);
+      if (kind === 'peer') onPeerSocket(socket);
+      else injector.injectConnection(socket);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      // A listener error after binding (rare: EMFILE) must not crash the node; accepting retries.
+      server.on('error', () => undefined);
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        close: () => {
+          server.close();
+          for (const socket of sniffing) socket.destroy();
+          sniffing.clear();
+          injector.destroy();
+        },
+      });
+    });
+  });
+}
+
+/** Reads until the first bytes decide where the connection goes; `head` is every byte read so far. */
+function route(socket: net.Socket, done: (kind: 'peer' | 'grpc' | 'gone', head: Buffer) => void): void {
+  let head: Buffer = Buffer.alloc(0);
+  let decided = false;
+  const decide = (kind: 'peer' | 'grpc' | 'gone'): void => {
+    if (decided) return;
+    decided = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('end', onGone);
+    socket.off('close', onGone);
+    socket.off('error', onGone);
+    socket.pause();
+    if (kind === 'gone') socket.destroy();
+    done(kind, head);
+  };
+  const onData = (chunk: Buffer): void => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const compared = Math.min(head.length, PEER_LINK_MAGIC.length);
+    if (!head.subarray(0, compared).equals(PEER_LINK_MAGIC.subarray(0, compared))) return decide('grpc');
+    if (head.length >= PEER_LINK_MAGIC.length) {
+      head = head.subarray(PEER_LINK_MAGIC.length);
+      decide('peer');
+    }
+  };
+  const onGone = (): void => decide('gone');
+  const timer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  socket.on('data', onData);
+  socket.on('end', onGone);
+  socket.on('close', onGone);
+  socket.on('error', onGone);
+}

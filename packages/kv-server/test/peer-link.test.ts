@@ -1,0 +1,161 @@
+// Goal: the raw peer link delivers raft messages over the node's one port
+// (shared with gRPC), refuses foreign senders, keeps a quiet but live link,
+// and resets a link whose peer stops answering.
+// Method: real GrpcTransports on listenSharedPort over loopback (port 0);
+// the frame reader is fed bytes split at every position.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
+import { waitFor } from '@cairn/testkit';
+import { createLogger } from '../src/logger.js';
+import { encodeFrame, FrameReader, FrameTooLargeError } from '../src/transport/peer-frames.js';
+import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from '../src/transport/grpc-transport.js';
+import { listenSharedPort, type SharedPort } from '../src/transport/shared-port.js';
+
+describe('FrameReader', () => {
+  test('yields the same frames however the bytes are split', () => {
+    const payloads = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(300, 7), Buffer.from('last frame')];
+    const stream = Buffer.concat(payloads.map((p) => encodeFrame(p)));
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const reader = new FrameReader(1024);
+      const frames = [...reader.push(stream.subarray(0, cut)), ...reader.push(stream.subarray(cut))];
+      assert.deepEqual(frames.map((f) => Buffer.from(f).toString('hex')), payloads.map((p) => p.toString('hex')), `cut at ${cut}`);
+    }
+  });
+
+  test('refuses a length over the limit before buffering it', () => {
+    const reader = new FrameReader(16);
+    assert.throws(() => reader.push(encodeFrame(Buffer.alloc(17))), FrameTooLargeError);
+  });
+});
+
+interface Node {
+  transport: GrpcTransport;
+  port: SharedPort;
+  grpcServer: grpc.Server;
+  address: string;
+  received: Message[];
+  unreachable: number[];
+  logs: string[];
+}
+
+const nodes: Node[] = [];
+after(() => {
+  for (const n of nodes) {
+    n.transport.close();
+    n.port.close();
+    n.grpcServer.forceShutdown();
+  }
+});
+
+async function startNode(id: number, clusterId = 'peer-link-test'): Promise<Node> {
+  const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  const received: Message[] = [];
+  const unreachable: number[] = [];
+  const logs: string[] = [];
+  // The listener needs the transport, which needs the bound address.
+  const holder: { transport?: GrpcTransport } = {};
+  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket));
+  const address = `127.0.0.1:${port.port}`;
+  const transport = new GrpcTransport(
+    id,
+    clusterId,
+    {
+      receive: (messages) => received.push(...messages),
+      unreachable: (peer) => unreachable.push(peer),
+      snapshotStatus: () => undefined,
+      isMember: (peer) => peer >= 1 && peer <= 9,
+      peerHttpAddress: () => undefined,
+    },
+    createLogger('debug', { node: id }, (line) => logs.push(line)),
+    '',
+    address,
+  );
+  holder.transport = transport;
+  grpcServer.addService(RaftTransportServiceService, transport.service());
+  const node = { transport, port, grpcServer, address, received, unreachable, logs };
+  nodes.push(node);
+  return node;
+}
+
+function heartbeat(from: number, to: number, commit: number): Message {
+  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as Message;
+}
+
+describe('raw peer link on the shared port', () => {
+  test('messages arrive in order over the raw link, and a snapshot over gRPC on the same port', async () => {
+    const a = await startNode(1);
+    const b = await startNode(2);
+    a.transport.setPeer(2, b.address);
+    for (let i = 1; i <= 100; i++) a.transport.send([heartbeat(1, 2, i)]);
+    await waitFor(() => b.received.length >= 100, { what: '100 messages' });
+    assert.deepEqual(b.received.map((m) => m.commit), Array.from({ length: 100 }, (_, i) => i + 1));
+
+    const snapshot: Message = { ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.from('state'), metadata: { index: 5, term: 1, confState: undefined } } } as Message;
+    a.transport.send([snapshot]);
+    const got = await waitFor(() => b.received.find((m) => m.type === MessageType.SNAP), { what: 'the snapshot' });
+    assert.equal(Buffer.from(got.snapshot!.data).toString(), 'state');
+  });
+
+  test('a sender from another cluster is refused and told so by a closed link', async () => {
+    const b = await startNode(2);
+    const stranger = await startNode(3, 'another-cluster');
+    stranger.transport.setPeer(2, b.address);
+    stranger.transport.send([heartbeat(3, 2, 1)]);
+    await waitFor(() => b.logs.some((l) => l.includes('peer-batch-refused') && l.includes('cluster id mismatch')), { what: 'the refusal' });
+    await waitFor(() => stranger.unreachable.includes(2), { what: 'the sender to see the link fail' });
+    assert.equal(b.received.length, 0);
+  });
+
+  test('a quiet but live link is not reset: trailing batches are acked after a delay', async () => {
+    const a = await startNode(1);
+    const b = await startNode(2);
+    a.transport.setPeer(2, b.address);
+    // Batch 1 is acked at once, the rest only by the delayed ack. Without it,
+    // the unacked batches would look stalled after 3 s and the link would reset.
+    let sent = 0;
+    const started = Date.now();
+    await waitFor(
+      () => {
+        a.transport.send([heartbeat(1, 2, ++sent)]);
+        return Date.now() - started > 4_500;
+      },
+      { intervalMs: 250, what: '4.5 s of a slow trickle' },
+    );
+    await waitFor(() => b.received.length === sent, { what: 'every message' });
+    assert.deepEqual(a.unreachable, []);
+    assert.ok(!a.logs.some((l) => l.includes('peer-stream-stalled')), 'the link was reset');
+  });
+
+  test('a peer that accepts the connection but never answers is reset and reported unreachable', async () => {
+    const a = await startNode(1);
+    const sink = net.createServer((socket) => socket.on('data', () => undefined));
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    after(() => sink.close());
+    a.transport.setPeer(2, `127.0.0.1:${(sink.address() as net.AddressInfo).port}`);
+    let commit = 0;
+    await waitFor(
+      () => {
+        a.transport.send([heartbeat(1, 2, ++commit)]);
+        return a.logs.some((l) => l.includes('peer-stream-stalled'));
+      },
+      { intervalMs: 100, deadlineMs: 20_000, what: 'the stalled link to be reset' },
+    );
+    assert.ok(a.unreachable.includes(2));
+  });
+
+  test('a connection that is neither gRPC nor a peer link is closed; the port keeps serving', async () => {
+    const b = await startNode(2);
+    const junk = net.connect(b.port.port, '127.0.0.1');
+    junk.on('error', () => undefined);
+    junk.resume(); // read, so the server's close is seen
+    junk.write('GET / HTTP/1.1\r\n\r\n');
+    await new Promise<void>((resolve) => junk.on('close', () => resolve()));
+    const a = await startNode(1);
+    a.transport.setPeer(2, b.address);
+    a.transport.send([heartbeat(1, 2, 42)]);
+    await waitFor(() => b.received.some((m) => m.commit === 42), { what: 'a message after the junk connection' });
+  });
+});
