@@ -12,3 +12,4 @@ export * from './gen/cairn/kv/v1/cluster.js';
 export type { DeepPartial, MessageFns } from './gen/cairn/raft/v1/raft.js';
 export { protobufFileName, protobufPackage } from './gen/cairn/raft/v1/raft.js';
 export { API_ERROR_CODES, type ApiErrorCode } from './error-codes.js';
+export { encodeToBuffer } from './encode.js';

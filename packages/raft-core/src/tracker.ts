@@ -60,7 +60,8 @@ export class ProgressTracker {
 
   /** The index a majority of voters has acknowledged. */
   committed(): number {
-    return committedIndex(this.voterIds(), (id) => this.progress.get(id)?.matchIndex ?? 0);
+    // The Set itself: order does not matter here, and this runs on every append response.
+    return committedIndex(this.voters, (id) => this.progress.get(id)?.matchIndex ?? 0);
   }
 
   voteResult(votes: ReadonlyMap<NodeId, boolean>): VoteResult {

@@ -20,6 +20,7 @@ import {
   type RangeRequest,
   type RangeResponse,
   type ResponseHeader,
+  encodeToBuffer,
 } from '@cairn/proto';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX } from '../limits.js';
@@ -27,7 +28,7 @@ import type { RaftLoop } from '../node.js';
 import type { KvReader } from '../node-storage.js';
 import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
 
-const encodeCommand = (c: Command): Buffer => Buffer.from(Command.encode(c).finish());
+const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);
 
 export class KvApi {
   constructor(

@@ -2,7 +2,9 @@
  * Payload encodings of the state machine's LevelDB records (framed and
  * checksummed by storage/codec.ts when written).
  */
-import { CommandResult, KeyValue } from '@cairn/proto';
+import { CommandResult, encodeToBuffer, KeyValue } from '@cairn/proto';
+
+const EMPTY_KEY = Buffer.alloc(0);
 import { CorruptionError } from '../errors.js';
 import { describe, type Description } from '../storage/codec.js';
 
@@ -52,7 +54,7 @@ export interface StoredValue {
 }
 
 export function encodeStoredValue(stored: StoredValue): Buffer {
-  return Buffer.from(KeyValue.encode({ key: Buffer.alloc(0), ...stored }).finish());
+  return encodeToBuffer(KeyValue, { key: EMPTY_KEY, ...stored });
 }
 
 export function decodeStoredValue(payload: Buffer, dataDir: string, what: Description): StoredValue {
@@ -79,7 +81,7 @@ export function encodeSession(session: SessionRecord): Buffer {
   header.writeBigUInt64BE(BigInt(session.lastSeq), 0);
   header.writeBigUInt64BE(BigInt(session.lastActiveMs), 8);
   header.writeBigUInt64BE(BigInt(session.activitySeq), 16);
-  return Buffer.concat([header, CommandResult.encode(session.lastResult).finish()]);
+  return Buffer.concat([header, encodeToBuffer(CommandResult, session.lastResult)]);
 }
 
 export function decodeSession(payload: Buffer, dataDir: string, what: string): SessionRecord {

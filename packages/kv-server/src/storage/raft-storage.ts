@@ -15,7 +15,7 @@
  * per Ready, so a turn's appends and hard state share one batch (group commit).
  */
 import assert from 'node:assert/strict';
-import { ConfState, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
+import { ConfState, encodeToBuffer, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
 import type { Snapshot } from '@cairn/proto';
 import {
   SnapshotTemporarilyUnavailableError,
@@ -346,7 +346,7 @@ export class RaftStorage implements Storage {
   private stageHardState(hardStateIn: HardState): StagedWrite {
     const hardState = { ...hardStateIn };
     return {
-      ops: [NodeDatabase.putRecord(HARD_STATE_KEY, HardState.encode(hardState).finish())],
+      ops: [NodeDatabase.putRecord(HARD_STATE_KEY, encodeToBuffer(HardState, hardState))],
       onWritten: () => {
         // A commit-only update that arrived meanwhile is newer: keep it (unwritten).
         const current = this.hardState;
@@ -438,7 +438,7 @@ export class RaftStorage implements Storage {
     const ops: BatchOp[] = [];
     entries.forEach((entry, offset) => {
       assert(entry.index === first.index + offset, 'appended entries must be contiguous');
-      ops.push(NodeDatabase.putRecord(logKey(entry.index), Entry.encode(entry).finish()));
+      ops.push(NodeDatabase.putRecord(logKey(entry.index), encodeToBuffer(Entry, entry)));
     });
     const newLast = first.index + entries.length - 1;
     // Truncate the conflicting suffix that the new entries do not overwrite.

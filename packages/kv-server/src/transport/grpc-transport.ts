@@ -26,6 +26,7 @@ import * as net from 'node:net';
 import { crc32 } from 'node:zlib';
 import {
   BatchAck,
+  encodeToBuffer,
   type Message,
   MessageBatch,
   MessageType,
@@ -148,7 +149,7 @@ class PeerLink {
     this.queue = [];
     this.sequence += 1;
     this.waitingSince ??= performance.now();
-    const batch = MessageBatch.encode({
+    const batch = encodeToBuffer(MessageBatch, {
       clusterId: this.transport.clusterId,
       from: this.transport.selfId,
       to: this.id,
@@ -156,7 +157,7 @@ class PeerLink {
       messages,
       senderHttpAddress: this.transport.httpAddress,
       senderPeerAddress: this.transport.peerAddress,
-    }).finish();
+    });
     socket.write(encodeFrame(batch));
   }
 
@@ -379,7 +380,7 @@ export class GrpcTransport implements Transport {
     this.incomingSockets.add(socket);
     socket.setNoDelay(true);
     const reader = new FrameReader(GRPC_MESSAGE_BYTES_MAX);
-    const acks = new BatchAcker((sequence) => socket.write(encodeFrame(BatchAck.encode({ sequence }).finish())));
+    const acks = new BatchAcker((sequence) => socket.write(encodeFrame(encodeToBuffer(BatchAck, { sequence }))));
     const refuse = (reason: string, from?: number): void => {
       this.logger.warn('peer-batch-refused', { from, remote: socket.remoteAddress, reason });
       // The sender sees the connection close, and redials after a backoff.
