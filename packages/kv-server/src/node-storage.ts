@@ -20,7 +20,7 @@ export interface NodeStorage extends Storage {
   compact(index: number, confState: ConfState): Promise<void>;
   /** Set by the loop: raft asked for a snapshot that has no file yet. */
   onSnapshotWanted: () => void;
-  snapshotInfo(): { index: number; term: number; hasFile: boolean };
+  snapshotInfo(): { index: number; term: number; hasFile: boolean; servable: boolean };
   snapshotSizeBytes(): number;
   /** Memory held by the log entries after the snapshot. */
   logBytes(): number;

@@ -101,7 +101,6 @@ export class RaftLoop {
   private snapshotIndex: number;
   private confState: ConfState;
   private idleWaiters: Array<() => void> = [];
-  private snapshotAfterApply = false;
   /** The end of the apply chain: resolves when every handed-out committed entry is applied. */
   private applyTail: Promise<void> = Promise.resolve();
   private appliesInFlight = 0;
@@ -413,9 +412,6 @@ export class RaftLoop {
     this.reads.applied(this.appliedIndex);
     if (confChange) this.raft.advance(ready);
     else this.raft.advancePersisted(ready);
-    const force = this.snapshotAfterApply;
-    this.snapshotAfterApply = false;
-    if (force) await this.snapshotInLoop();
   }
 
   /** Queues committed entries on the apply chain; the promise settles when they are applied. */
@@ -517,9 +513,10 @@ export class RaftLoop {
     if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.id) {
       this.logger.warn('removed-from-cluster', { index: entry.index });
     }
-    // A new member behind a compacted log needs a snapshot whose ConfState
-    // lists it (raft refuses one that does not), so cut a fresh one now.
-    if (change.type !== ConfChangeType.REMOVE_NODE && this.snapshotIndex > 0) this.snapshotAfterApply = true;
+    // A snapshot file from before this change no longer names the members, so
+    // it is not sent (RaftStorage.snapshotInfo().servable): a new one is built
+    // only if raft asks for one, on the node that sends it. (Every node used to
+    // cut a whole snapshot here, inside its loop turn.)
   }
 
   private snapshotBuildDue(): boolean {
@@ -566,7 +563,7 @@ export class RaftLoop {
     if (!this.snapshotBuildDue()) return;
     this.snapshotWanted = false;
     // A file recorded since the request serves it.
-    if (this.storage.snapshotInfo().hasFile) return;
+    if (this.storage.snapshotInfo().servable) return;
     const started = this.captureSnapshot();
     this.snapshotBuild = started.prepared
       .then((prepared) => {
@@ -603,7 +600,7 @@ export class RaftLoop {
     this.snapshotBuilt = undefined;
     // A leader's snapshot installed meanwhile replaced the state this one describes.
     if (built.epoch !== this.restoreEpoch) return;
-    const fillsCompaction = built.prepared.index === this.snapshotIndex && !this.storage.snapshotInfo().hasFile;
+    const fillsCompaction = built.prepared.index === this.snapshotIndex && !this.storage.snapshotInfo().servable;
     if (built.prepared.index <= this.snapshotIndex && !fillsCompaction) return;
     this.snapshotRecording = true;
     try {
@@ -621,7 +618,7 @@ export class RaftLoop {
     // One snapshot file at a time: finish (and record) one being written in the background first.
     await this.snapshotBuild;
     if (this.snapshotBuilt !== undefined) await this.recordSnapshot(this.snapshotBuilt);
-    if (this.appliedIndex <= this.snapshotIndex && (this.snapshotIndex === 0 || this.storage.snapshotInfo().hasFile)) return;
+    if (this.appliedIndex <= this.snapshotIndex && (this.snapshotIndex === 0 || this.storage.snapshotInfo().servable)) return;
     const started = this.captureSnapshot();
     await this.recordSnapshot({ prepared: await started.prepared, confState: started.confState, epoch: started.epoch });
   }

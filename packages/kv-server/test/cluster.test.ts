@@ -1,11 +1,12 @@
 // Goal: a real 3-node cluster of cairn-server processes serves the KV API
 // correctly, survives kill -9 of its leader and a full restart without losing
-// any acknowledged write, and a wiped follower rejoins through a snapshot.
+// any acknowledged write, a wiped follower rejoins through a snapshot, and a
+// member added after that snapshot was built gets a newer one that lists it.
 // Method: spawn nodes on 127.0.0.1 with OS-assigned ports and temp data dirs,
 // drive them with generated gRPC clients, wait on conditions with deadlines.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Consistency } from '@cairn/proto';
+import { Consistency, type MembersResponse } from '@cairn/proto';
 import { type CallError, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
 import { TestClient } from './helpers/kv-client.js';
 
@@ -142,6 +143,34 @@ describe('a 3-node cluster', () => {
     assert.match(leader.stderr, /log-compacted/);
     assert.match(leader.stderr, /snapshot-taken/);
     const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => follower.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
+    assert.equal(kv.kv?.value.toString(), 's249');
+  });
+
+  test('a member added after a snapshot file was built gets a newer one that lists it', async () => {
+    // Runs after the wiped follower's catch-up, so the leader holds a snapshot file of the old membership.
+    let leader = await cluster.waitForLeader();
+    assert.ok((await cluster.status(leader)).snapshotIndex > 0);
+    const newcomer = await cluster.addNodeSlot(4);
+    await cluster.launch(newcomer, ['--join']);
+    const member = { id: 4, peerAddress: newcomer.grpcAddress, clientAddress: newcomer.grpcAddress, httpAddress: '', learner: true };
+    await waitFor(
+      async () => {
+        leader = await cluster.waitForLeader();
+        return unaryCall<MembersResponse>((cb) => leader.cluster.addLearner({ member }, cb)).catch((e: CallError) => {
+          if (e.detail?.code === 'NOT_LEADER' || e.detail?.code === 'FAILED_PRECONDITION') return undefined;
+          throw e;
+        });
+      },
+      { what: 'node 4 added as a learner', deadlineMs: 30_000, intervalMs: 200 },
+    );
+    // The leader's log starts after index 1, so node 4 can only catch up through a snapshot, which
+    // it would refuse if it did not list node 4.
+    const client = new TestClient(cluster);
+    await client.put('after-join', 'yes');
+    const target = (await cluster.status(leader)).commitIndex;
+    await waitFor(async () => (await cluster.status(newcomer)).appliedIndex >= target, { what: 'node 4 to catch up', deadlineMs: 30_000 });
+    assert.match(newcomer.stderr, /snapshot-restored/);
+    const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => newcomer.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
     assert.equal(kv.kv?.value.toString(), 's249');
   });
 });

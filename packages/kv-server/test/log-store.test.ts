@@ -176,7 +176,7 @@ describe('RaftStorage', () => {
     await storage.compact(8, confState);
     assert.equal(storage.firstIndex(), 9);
     assert.equal(storage.term(8), 2);
-    assert.deepEqual(storage.snapshotInfo(), { index: 8, term: 2, hasFile: false });
+    assert.deepEqual(storage.snapshotInfo(), { index: 8, term: 2, hasFile: false, servable: false });
     assert.deepEqual(await logIndexes(storage.database), [9, 10]);
     let wanted = 0;
     storage.onSnapshotWanted = () => (wanted += 1);
@@ -188,11 +188,11 @@ describe('RaftStorage', () => {
     // Restarts as it was: compacted, no file, nothing refused.
     const reopened = await RaftStorage.open(dataDir, identity);
     assert.equal(reopened.firstIndex(), 9);
-    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: false });
+    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: false, servable: false });
     // The file built on demand for that same index completes the snapshot.
     const prepared = await reopened.prepareSnapshot(8, [Buffer.from('state-at-8')]);
     await reopened.recordSnapshot(prepared, confState);
-    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: true });
+    assert.deepEqual(reopened.snapshotInfo(), { index: 8, term: 2, hasFile: true, servable: true });
     assert.equal(reopened.firstIndex(), 9, 'recording the file compacts nothing more');
     assert.equal(reopened.snapshot().data.toString(), 'state-at-8');
     await reopened.close();
@@ -202,9 +202,34 @@ describe('RaftStorage', () => {
     // A later compaction makes the file useless: it goes.
     await again.write({ entries: [], hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
     await again.compact(10, confState);
-    assert.deepEqual(again.snapshotInfo(), { index: 10, term: 2, hasFile: false });
+    assert.deepEqual(again.snapshotInfo(), { index: 10, term: 2, hasFile: false, servable: false });
     assert.deepEqual(await snapshotFiles(dataDir), []);
     await again.close();
+  });
+
+  test('a snapshot file that does not list a member added since is not sent; a newer one is asked for', async () => {
+    const storage = await RaftStorage.open(dataDir, identity);
+    const two = { voters: [1, 2], learners: [], votersOutgoing: [] };
+    await storage.saveMembership(two, []);
+    await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
+    await storage.recordSnapshot(await storage.prepareSnapshot(6, [Buffer.from('state-at-6')]), two);
+    assert.equal(storage.snapshotInfo().servable, true);
+    assert.equal(storage.snapshot().data.toString(), 'state-at-6');
+
+    // Node 3 joins as a learner: it would refuse a snapshot that does not list it.
+    await storage.saveMembership({ voters: [1, 2], learners: [3], votersOutgoing: [] }, []);
+    assert.deepEqual(storage.snapshotInfo(), { index: 6, term: 2, hasFile: true, servable: false });
+    let wanted = 0;
+    storage.onSnapshotWanted = () => (wanted += 1);
+    assert.throws(() => storage.snapshot(), SnapshotTemporarilyUnavailableError);
+    assert.equal(wanted, 1);
+
+    // A newer file that lists it is sent; promoting it later needs no new file (the log carries that).
+    await storage.recordSnapshot(await storage.prepareSnapshot(9, [Buffer.from('state-at-9')]), { voters: [1, 2], learners: [3], votersOutgoing: [] });
+    assert.equal(storage.snapshot().data.toString(), 'state-at-9');
+    await storage.saveMembership({ voters: [1, 2, 3], learners: [], votersOutgoing: [] }, []);
+    assert.equal(storage.snapshotInfo().servable, true);
+    await storage.close();
   });
 
   test('a compaction marker that names another index is refused as corruption', async () => {

@@ -162,7 +162,7 @@ export class RaftStorage implements Storage {
   snapshot(): Snapshot {
     // Read (and verified) on demand: raft-core asks only to send one to a lagging follower.
     const { index, term } = this.snapshotMetadata;
-    if (this.snapshotFileAbsent) {
+    if (!this.snapshotServable()) {
       // raft-core retries on a later heartbeat; by then the node may have built the file.
       this.onSnapshotWanted();
       throw new SnapshotTemporarilyUnavailableError();
@@ -190,10 +190,22 @@ export class RaftStorage implements Storage {
     return this.snapshotMetadata.index;
   }
 
-  /** The snapshot the log is compacted behind: index, term, and whether its file exists yet. */
-  snapshotInfo(): { index: number; term: number; hasFile: boolean } {
+  /**
+   * The snapshot the log is compacted behind: index, term, whether its file
+   * exists yet, and whether that file can be sent: it exists and lists every
+   * current member (raft refuses a snapshot that does not list the receiver,
+   * so a member added since needs a newer one; role changes and removals
+   * after the snapshot arrive as log entries, as usual).
+   */
+  snapshotInfo(): { index: number; term: number; hasFile: boolean; servable: boolean } {
     const { index, term } = this.snapshotMetadata;
-    return { index, term, hasFile: index > 0 && !this.snapshotFileAbsent };
+    return { index, term, hasFile: index > 0 && !this.snapshotFileAbsent, servable: this.snapshotServable() };
+  }
+
+  private snapshotServable(): boolean {
+    if (this.snapshotFileAbsent) return false;
+    const inFile = this.snapshotMetadata.confState;
+    return this.snapshotMetadata.index === 0 || (inFile !== undefined && listsEveryMember(inFile, this.currentConfState));
   }
 
   snapshotSizeBytes(): number {
@@ -479,6 +491,11 @@ function combineStaged(parts: StagedWrite[]): StagedWrite {
 
 function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [] };
+}
+
+function listsEveryMember(inFile: ConfState, current: ConfState): boolean {
+  const listed = (id: number): boolean => inFile.voters.includes(id) || inFile.learners.includes(id);
+  return current.voters.every(listed) && current.learners.every(listed);
 }
 
 function copyConfState(confState: ConfState): ConfState {
