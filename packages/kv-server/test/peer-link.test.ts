@@ -11,7 +11,7 @@ import { type Message, MessageType, RaftTransportServiceService } from '@cairn/p
 import { waitFor } from '@cairn/testkit';
 import { createLogger } from '../src/logger.js';
 import { encodeFrame, FrameReader, FrameTooLargeError } from '../src/transport/peer-frames.js';
-import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from '../src/transport/grpc-transport.js';
+import { GRPC_CHANNEL_OPTIONS, GrpcTransport, PEER_LINK_BUFFERED_BYTES_MAX } from '../src/transport/grpc-transport.js';
 import { listenSharedPort, type SharedPort } from '../src/transport/shared-port.js';
 
 describe('FrameReader', () => {
@@ -144,6 +144,26 @@ describe('raw peer link on the shared port', () => {
       { intervalMs: 100, deadlineMs: 20_000, what: 'the stalled link to be reset' },
     );
     assert.ok(a.unreachable.includes(2));
+  });
+
+  test('a peer that stops reading costs the sender a bounded buffer; the excess is dropped', async () => {
+    const a = await startNode(1);
+    // Reads the magic and then nothing: the kernel's buffers fill, then the link's.
+    const sink = net.createServer((socket) => socket.pause());
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    after(() => sink.close());
+    a.transport.setPeer(2, `127.0.0.1:${(sink.address() as net.AddressInfo).port}`);
+    const entry = { term: 1, index: 1, type: 0, data: Buffer.alloc(1024 * 1024, 1) };
+    let peak = 0;
+    for (let i = 0; i < 64; i++) {
+      a.transport.send([{ ...heartbeat(1, 2, i), type: MessageType.APP, entries: [entry] } as Message]);
+      // Let each batch reach the socket before the next is queued.
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
+      peak = Math.max(peak, a.transport.bufferedBytes());
+    }
+    // 64 MiB were sent; without the bound all of it beyond the kernel's share would be held.
+    assert.ok(peak >= PEER_LINK_BUFFERED_BYTES_MAX, `the link filled up (peak ${peak})`);
+    assert.ok(peak < PEER_LINK_BUFFERED_BYTES_MAX + 2 * 1024 * 1024, `held ${peak} bytes`);
   });
 
   test('a connection that is neither gRPC nor a peer link is closed; the port keeps serving', async () => {

@@ -49,6 +49,8 @@ const ACK_DELAY_MS = 200;
 /** A batch unacked for this long means the link is dead or the peer stopped reading: reset it. */
 const PEER_LINK_SILENT_MS = 3_000;
 const KEEPALIVE_MS = 5_000;
+/** Bytes a peer link may hold that the kernel has not taken yet; beyond it, messages are dropped. */
+export const PEER_LINK_BUFFERED_BYTES_MAX = 16 * 1024 * 1024;
 /** Acks are a few bytes; anything larger is not from a Cairn peer. */
 const ACK_FRAME_BYTES_MAX = 1024;
 export const GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
@@ -118,7 +120,11 @@ class PeerLink {
       this.transport.logger.warn('peer-stream-stalled', { peer: this.id, unacked: this.sequence - this.acked });
       this.broken(this.socket, new Error('no acks in time'));
     }
-    if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) {
+    // Bounded by count and by bytes the socket holds unsent: a follower that
+    // reads slowly costs the leader at most PEER_LINK_BUFFERED_BYTES_MAX,
+    // and raft resends what was dropped.
+    const buffered = this.socket?.writableLength ?? 0;
+    if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX || buffered >= PEER_LINK_BUFFERED_BYTES_MAX) {
       this.transport.dropped(this.id, message);
       return;
     }
@@ -128,6 +134,11 @@ class PeerLink {
       // Every message of this synchronous run (one Ready's, for one peer) leaves as one batch.
       queueMicrotask(() => this.flush());
     }
+  }
+
+  /** Bytes written to the link that the kernel has not taken yet. */
+  bufferedBytes(): number {
+    return this.socket?.writableLength ?? 0;
   }
 
   /** A full window unacked, or batches unacked for longer than the receiver's ack delay allows. */
@@ -292,6 +303,13 @@ export class GrpcTransport implements Transport {
       if (delayMs > 0) setTimeout(deliver, delayMs);
       else deliver();
     }
+  }
+
+  /** Bytes held for all peers that the kernel has not taken yet (bounded per peer by PEER_LINK_BUFFERED_BYTES_MAX). */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const peer of this.peers.values()) total += peer.bufferedBytes();
+    return total;
   }
 
   /** A message that could not be queued: raft must not wait for a snapshot that never left. */
