@@ -166,6 +166,33 @@ describe('raw peer link on the shared port', () => {
     assert.ok(peak < PEER_LINK_BUFFERED_BYTES_MAX + 2 * 1024 * 1024, `held ${peak} bytes`);
   });
 
+  test('a node from before the raw link (gRPC only) is reached through its gRPC stream', async () => {
+    const a = await startNode(1);
+    // The old node: the transport's gRPC service on a plain gRPC port, which answers the raw link in HTTP/2.
+    const old = await startNode(2);
+    const plain = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+    plain.addService(RaftTransportServiceService, old.transport.service());
+    const port = await new Promise<number>((resolve, reject) =>
+      plain.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+    after(() => plain.forceShutdown());
+    a.transport.setPeer(2, `127.0.0.1:${port}`);
+    let commit = 0;
+    await waitFor(
+      () => {
+        a.transport.send([heartbeat(1, 2, ++commit)]);
+        return old.received.length > 0;
+      },
+      { intervalMs: 100, what: 'a message delivered to the old node' },
+    );
+    assert.ok(a.logs.some((l) => l.includes('peer-link-grpc')), 'the sender switched to gRPC');
+    // Later messages keep flowing, in order.
+    const from = commit + 1;
+    for (let i = from; i < from + 20; i++) a.transport.send([heartbeat(1, 2, i)]);
+    await waitFor(() => old.received.some((m) => m.commit === from + 19), { what: 'the later messages' });
+    const later = old.received.map((m) => m.commit).filter((c) => c >= from);
+    assert.deepEqual(later, Array.from({ length: 20 }, (_, i) => from + i));
+  });
+
   test('a connection that is neither gRPC nor a peer link is closed; the port keeps serving', async () => {
     const b = await startNode(2);
     const junk = net.connect(b.port.port, '127.0.0.1');

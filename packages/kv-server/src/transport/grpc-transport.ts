@@ -89,9 +89,19 @@ export interface Transport {
   close(): void;
 }
 
+/** One connection of a peer link: the raw socket, or the gRPC stream that nodes from before the raw link accept. */
+interface PeerChannel {
+  send(batch: MessageBatch): void;
+  /** Bytes written that the kernel has not taken yet (0 for gRPC, which keeps its own accounting). */
+  bufferedBytes(): number;
+  close(): void;
+}
+
 class PeerLink {
   private client: RaftTransportServiceClient;
-  private socket: net.Socket | undefined;
+  private channel: PeerChannel | undefined;
+  /** The peer answered the raw link in HTTP/2: it is a node from before the raw link, so use its gRPC stream. */
+  private peerWantsGrpc = false;
   private queue: Message[] = [];
   private flushScheduled = false;
   private sequence = 0;
@@ -107,23 +117,23 @@ class PeerLink {
     readonly id: number,
     readonly address: string,
   ) {
-    // Only snapshots use gRPC; the channel connects lazily, on the first one.
+    // Snapshots use gRPC (and batches, to an older node); the channel connects lazily.
     this.client = new RaftTransportServiceClient(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
   enqueue(message: Message): void {
     if (this.closed) return;
-    if (this.socket !== undefined && this.stalled()) {
+    if (this.channel !== undefined && this.stalled()) {
       // The peer stopped reading or is unreachable (a dropped connection sends
       // nothing back): dropping forever would cut it off for good, so reset
       // the link; raft probes, and the next send redials.
       this.transport.logger.warn('peer-stream-stalled', { peer: this.id, unacked: this.sequence - this.acked });
-      this.broken(this.socket, new Error('no acks in time'));
+      this.broken(this.channel, new Error('no acks in time'));
     }
     // Bounded by count and by bytes the socket holds unsent: a follower that
     // reads slowly costs the leader at most PEER_LINK_BUFFERED_BYTES_MAX,
     // and raft resends what was dropped.
-    const buffered = this.socket?.writableLength ?? 0;
+    const buffered = this.bufferedBytes();
     if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX || buffered >= PEER_LINK_BUFFERED_BYTES_MAX) {
       this.transport.dropped(this.id, message);
       return;
@@ -138,7 +148,7 @@ class PeerLink {
 
   /** Bytes written to the link that the kernel has not taken yet. */
   bufferedBytes(): number {
-    return this.socket?.writableLength ?? 0;
+    return this.channel?.bufferedBytes() ?? 0;
   }
 
   /** A full window unacked, or batches unacked for longer than the receiver's ack delay allows. */
@@ -150,8 +160,8 @@ class PeerLink {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.queue.length === 0) return;
-    const socket = this.socket ?? this.dial();
-    if (socket === undefined) {
+    const channel = this.channel ?? this.dial();
+    if (channel === undefined) {
       for (const m of this.queue) this.transport.dropped(this.id, m);
       this.queue = [];
       return;
@@ -160,7 +170,7 @@ class PeerLink {
     this.queue = [];
     this.sequence += 1;
     this.waitingSince ??= performance.now();
-    const batch = encodeToBuffer(MessageBatch, {
+    channel.send({
       clusterId: this.transport.clusterId,
       from: this.transport.selfId,
       to: this.id,
@@ -169,48 +179,92 @@ class PeerLink {
       senderHttpAddress: this.transport.httpAddress,
       senderPeerAddress: this.transport.peerAddress,
     });
-    socket.write(encodeFrame(batch));
   }
 
-  private dial(): net.Socket | undefined {
+  private dial(): PeerChannel | undefined {
     if (this.reconnectTimer !== undefined) return undefined;
-    const { host, port } = splitAddress(this.address);
-    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
-    this.socket = socket;
     this.sequence = 0;
     this.acked = 0;
     this.waitingSince = undefined;
+    this.channel = this.peerWantsGrpc ? this.dialGrpc() : this.dialRaw();
+    return this.channel;
+  }
+
+  private acknowledged(sequence: number): void {
+    this.acked = Math.max(this.acked, sequence);
+    this.waitingSince = this.acked >= this.sequence ? undefined : performance.now();
+    this.backoffMs = RECONNECT_BACKOFF_MIN_MS;
+  }
+
+  private dialRaw(): PeerChannel {
+    const { host, port } = splitAddress(this.address);
+    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+    const channel: PeerChannel = {
+      send: (batch) => socket.write(encodeFrame(encodeToBuffer(MessageBatch, batch))),
+      bufferedBytes: () => socket.writableLength,
+      close: () => socket.destroy(),
+    };
     socket.write(PEER_LINK_MAGIC);
     const reader = new FrameReader(ACK_FRAME_BYTES_MAX);
+    let gotAck = false;
+    // A Cairn node only ever sends acks here. Anything else before the first
+    // one is an HTTP/2 server (its SETTINGS frame): a node that predates the raw link.
+    const notAnAck = (error: Error): void => {
+      if (!gotAck && !this.peerWantsGrpc) {
+        this.peerWantsGrpc = true;
+        this.transport.logger.info('peer-link-grpc', { peer: this.id, reason: 'the peer answered the raw link in HTTP/2 (an older node); using its gRPC stream' });
+      }
+      this.broken(channel, error);
+    };
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
       } catch (error) {
-        return this.broken(socket, error as Error);
+        return notAnAck(error as Error);
       }
       for (const frame of frames) {
         let ack: BatchAck;
         try {
           ack = BatchAck.decode(frame);
         } catch (error) {
-          return this.broken(socket, error as Error);
+          return notAnAck(error as Error);
         }
-        this.acked = Math.max(this.acked, ack.sequence);
+        // Zero bytes decode as an ack of 0, so a real one names a batch sent on this connection.
+        if (ack.sequence < 1 || ack.sequence > this.sequence) return notAnAck(new Error(`ack of batch ${ack.sequence}, which was not sent`));
+        gotAck = true;
+        this.acknowledged(ack.sequence);
       }
-      this.waitingSince = this.acked >= this.sequence ? undefined : performance.now();
-      this.backoffMs = RECONNECT_BACKOFF_MIN_MS;
     });
-    socket.on('error', (error: Error) => this.broken(socket, error));
-    socket.on('close', () => this.broken(socket));
-    return socket;
+    socket.on('error', (error: Error) => this.broken(channel, error));
+    socket.on('close', () => this.broken(channel));
+    return channel;
+  }
+
+  private dialGrpc(): PeerChannel {
+    const stream = this.client.stream();
+    const channel: PeerChannel = {
+      send: (batch) => stream.write(batch),
+      bufferedBytes: () => 0,
+      close: () => stream.cancel(),
+    };
+    stream.on('data', (ack: BatchAck) => this.acknowledged(ack.sequence));
+    const broken = (error?: Error): void => {
+      // Try the raw link again next time: the peer may have been upgraded.
+      this.peerWantsGrpc = false;
+      this.broken(channel, error);
+    };
+    stream.on('error', (error: Error) => broken(error));
+    stream.on('end', () => broken());
+    stream.on('close', () => broken());
+    return channel;
   }
 
   /** The link failed: raft probes the peer, and it is redialled after a backoff. */
-  private broken(socket: net.Socket, error?: Error): void {
-    if (this.socket !== socket) return;
-    this.socket = undefined;
-    socket.destroy();
+  private broken(channel: PeerChannel, error?: Error): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    channel.close();
     if (this.closed) return;
     this.transport.logger.debug('peer-stream-broken', { peer: this.id, error: error?.message });
     this.transport.handlers.unreachable(this.id);
@@ -253,8 +307,8 @@ class PeerLink {
   close(): void {
     this.closed = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.socket?.destroy();
-    this.socket = undefined;
+    this.channel?.close();
+    this.channel = undefined;
     this.client.close();
   }
 }
