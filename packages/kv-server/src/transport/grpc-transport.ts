@@ -9,9 +9,11 @@
  * the first batch and every ACK_EVERY_BATCHES-th at once and any other within
  * ACK_DELAY_MS; at most INFLIGHT_BATCHES_MAX may be unacked: beyond that (or
  * beyond the queue bound) messages are dropped, which Raft tolerates (it
- * retries). A link with a batch unacked for PEER_LINK_SILENT_MS is reset.
- * A broken link is re-dialled with exponential backoff; raft is told the
- * peer is unreachable so it falls back to probing.
+ * retries), as are messages beyond PEER_LINK_BUFFERED_BYTES_MAX unsent. A
+ * link with a batch unacked for PEER_LINK_SILENT_MS is reset. A broken link
+ * is re-dialled with exponential backoff; raft is told the peer is
+ * unreachable so it falls back to probing. A peer that answers the raw link
+ * in HTTP/2 predates it: batches to it go over its gRPC `Stream` instead.
  *
  * Snapshots (MsgSnap) go over a separate client-streaming `InstallSnapshot`
  * call in bounded chunks with a CRC32; raft learns the outcome through
