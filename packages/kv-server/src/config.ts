@@ -227,6 +227,12 @@ export function address(name: string, value: unknown): string {
   return text;
 }
 
+/** A HOST:PORT that address() accepted, split for listen()/connect(): an IPv6 host loses its brackets. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
+}
+
 function parsePeers(value: unknown, selfId: number, selfAddr: string): PeerAddress[] {
   if (value === undefined) return [];
   const items = Array.isArray(value) ? value : [value];

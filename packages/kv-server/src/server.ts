@@ -23,7 +23,7 @@ import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
 import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
-import type { NodeOptions } from './config.js';
+import { type NodeOptions, splitHostPort } from './config.js';
 import { InternalError, KvError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
@@ -235,24 +235,23 @@ function hostOf(address: string): string {
 
 /** Listens on --addr for gRPC and the raw peer link (one port, told apart per connection). */
 async function listenAddr(server: grpc.Server, address: string, onPeerSocket: (socket: Socket) => void): Promise<SharedPort> {
-  const host = hostOf(address).replace(/^\[|\]$/g, '');
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  const { host, port } = splitHostPort(address);
   try {
     return await listenSharedPort(host, port, server, onPeerSocket);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new StartupError('ADDRESS_IN_USE', `--addr ${address}: the port is already in use`);
-    throw new StartupError('LISTEN_FAILED', `--addr ${address}: cannot listen (${code ?? (error as Error).message})`);
+    throw listenError('--addr', address, error as NodeJS.ErrnoException);
   }
+}
+
+function listenError(flag: string, address: string, error: NodeJS.ErrnoException): StartupError {
+  if (error.code === 'EADDRINUSE') return new StartupError('ADDRESS_IN_USE', `${flag} ${address}: the port is already in use`);
+  return new StartupError('LISTEN_FAILED', `${flag} ${address}: cannot listen (${error.code ?? error.message})`);
 }
 
 function listenHttp(server: HttpServer, address: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const host = hostOf(address).replace(/^\[|\]$/g, '');
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new StartupError(error.code === 'EADDRINUSE' ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED', error.code === 'EADDRINUSE' ? `--client-addr ${address}: the port is already in use` : `--client-addr ${address}: cannot listen (${error.code ?? error.message})`));
-    });
+    const { host, port } = splitHostPort(address);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError('--client-addr', address, error)));
     server.listen(port, host, () => {
       const bound = server.address() as AddressInfo;
       resolve(`${hostOf(address)}:${bound.port}`);

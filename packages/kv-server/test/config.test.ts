@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseNodeArgs, type NodeOptions } from '../src/config.js';
+import { ConfigError, parseNodeArgs, splitHostPort, type NodeOptions } from '../src/config.js';
 
 const base = ['--id', '1', '--addr', '127.0.0.1:7001', '--data-dir', '/tmp/x'];
 
@@ -80,4 +80,10 @@ test('a bad config file is refused with a clear message', () => {
 
 test('--help is recognised', () => {
   assert.deepEqual(parseNodeArgs(['--help']), { help: true });
+});
+
+test('splitHostPort gives listen/connect a bare host and a numeric port', () => {
+  assert.deepEqual(splitHostPort('127.0.0.1:7001'), { host: '127.0.0.1', port: 7001 });
+  assert.deepEqual(splitHostPort('[::1]:0'), { host: '::1', port: 0 });
+  assert.deepEqual(splitHostPort('node-a.example:443'), { host: 'node-a.example', port: 443 });
 });

@@ -37,6 +37,7 @@ import {
   type SnapshotAck,
   type SnapshotChunk,
 } from '@cairn/proto';
+import { splitHostPort } from '../config.js';
 import type { Logger } from '../logger.js';
 import { FaultInjector } from './faults.js';
 import { encodeFrame, FrameReader, PEER_LINK_MAGIC } from './peer-frames.js';
@@ -199,7 +200,7 @@ class PeerLink {
   }
 
   private dialRaw(): PeerChannel {
-    const { host, port } = splitAddress(this.address);
+    const { host, port } = splitHostPort(this.address);
     const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
     const channel: PeerChannel = {
       send: (batch) => socket.write(encodeFrame(encodeToBuffer(MessageBatch, batch))),
@@ -541,10 +542,4 @@ class BatchAcker {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-/** "host:port" or "[v6]:port" → net.connect's options. */
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
 }
