@@ -21,6 +21,10 @@ export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
  * still exits. The next call opens a new stream (no extra round trip).
  */
 export const PIPELINE_IDLE_CLOSE_MS = 1_000;
+/** Largest PipelineResponse frame accepted on the raw KV link (the node's own message limit). */
+export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/** TCP keepalive of the raw KV link. A dead link is also found by a call's timeout. */
+export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
 /** Longest accepted client id, in characters. */
 export const CLIENT_ID_CHARS_MAX = 128;
 

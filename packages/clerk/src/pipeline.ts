@@ -1,22 +1,27 @@
 /**
- * KV calls to one node over one long-lived `KVService.Pipeline` stream: every
- * call issued in an event-loop turn leaves in one stream message, and results
+ * KV calls to one node over one long-lived pipeline stream: every call
+ * issued in an event-loop turn leaves in one stream message, and results
  * come back batched the same way. A unary gRPC call costs each end several
  * hundred microseconds of CPU on a small machine; a stream message a few.
+ *
+ * The stream runs over the raw KV link where the node serves it, else over
+ * the gRPC `Pipeline` call (pipeline-carriers.ts). A node that turns out not
+ * to serve the raw link provably ran nothing sent on it: those calls are
+ * sent again over gRPC, and the raw link is tried again after a gRPC stream
+ * fails (the node may have been upgraded).
  *
  * Each call keeps unary semantics towards the retry loop (a `CallResult`):
  * an error result from the node is `fromServer`; a stream that fails or ends
  * fails the calls it carried as UNAVAILABLE, and they "may have reached the
- * server" exactly when the channel was ready at some point of the stream's
- * life. The next call opens a new stream. A stream idle for
+ * server" exactly when its connection was ready at some point of the
+ * stream's life. The next call opens a new stream. A stream idle for
  * PIPELINE_IDLE_CLOSE_MS is cancelled, so that it never keeps the process alive.
  */
-import * as grpc from '@grpc/grpc-js';
-import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
+import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './connection.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
 import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
-import { type ReadinessWatch, watchReadiness } from './readiness.js';
+import type { Carrier, OpenCarrier } from './pipeline-carriers.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
 export const PIPELINE_METHODS = ['put', 'get', 'append', 'delete', 'cas', 'range'] as const;
@@ -36,6 +41,8 @@ type Settled = CallResult<never> | { ok: true; response: unknown } | typeof PIPE
 
 interface PendingCall {
   readonly method: PipelineMethod;
+  /** Kept until answered: sent again if its stream's node turns out not to serve the raw link. */
+  readonly op: PipelineOp;
   /** `stream.received` when the op was written. */
   receivedAtWrite: number;
   readonly resolve: (result: Settled) => void;
@@ -47,15 +54,19 @@ interface PendingCall {
 }
 
 interface OpenStream {
-  readonly call: grpc.ClientDuplexStream<PipelineRequest, PipelineResponse>;
-  /** Whether the channel was READY at some moment since the stream opened. */
-  readonly readiness: ReadinessWatch;
+  carrier: Carrier;
   done: boolean;
+  /** Ended by this side (a stall, an abort, idleness): says nothing about the node. */
+  cancelled: boolean;
   /** Counts messages received, so a timed-out call can tell a stalled stream from a slow op. */
   received: number;
 }
 
-const definition = KVServiceService.pipeline;
+export interface PipelineCarriers {
+  /** The raw KV link, when it may be used (plaintext, a host:port address). */
+  readonly raw: OpenCarrier | undefined;
+  readonly grpc: OpenCarrier;
+}
 
 export class PipelineLink {
   private stream: OpenStream | undefined;
@@ -68,8 +79,12 @@ export class PipelineLink {
   private idleTimer: NodeJS.Timeout | undefined;
   /** False once the node answered UNIMPLEMENTED (a node from before Pipeline existed). */
   supported = true;
+  /** False while the node is believed not to serve the raw link. */
+  private rawServed: boolean;
 
-  constructor(private readonly client: grpc.Client) {}
+  constructor(private readonly carriers: PipelineCarriers) {
+    this.rawServed = carriers.raw !== undefined;
+  }
 
   call<M extends PipelineMethod>(method: M, request: OpRequest<M>, options: AttemptOptions): Promise<PipelineOutcome<OpResponse<M>>> {
     return new Promise((resolve) => {
@@ -81,22 +96,28 @@ export class PipelineLink {
       const id = this.nextId++;
       const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
-      this.pending.set(id, { method, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
+      const op: PipelineOp = { id, [method]: request };
+      this.pending.set(id, { method, op, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
       options.signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push({ id, [method]: request });
-      this.queuedBytes += requestBytes(request);
-      if (this.queuedBytes >= PIPELINE_MESSAGE_BYTES_TARGET) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // At the end of this synchronous run: the calls the application issued
-        // together share one message. (A setImmediate waited for the event
-        // loop's check phase, which cost a 1-client write tens of µs.)
-        queueMicrotask(() => {
-          this.flushScheduled = false;
-          this.flush();
-        });
-      }
+      this.enqueue(op);
     });
+  }
+
+  private enqueue(op: PipelineOp): void {
+    this.queue.push(op);
+    const request = PIPELINE_METHODS.map((method) => op[method]).find((r) => r !== undefined)!;
+    this.queuedBytes += requestBytes(request);
+    if (this.queuedBytes >= PIPELINE_MESSAGE_BYTES_TARGET) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // At the end of this synchronous run: the calls the application issued
+      // together share one message. (A setImmediate waited for the event
+      // loop's check phase, which cost a 1-client write tens of µs.)
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
   }
 
   close(): void {
@@ -104,24 +125,25 @@ export class PipelineLink {
     this.stopIdleTimer();
     for (const id of [...this.pending.keys()]) this.finish(id, this.failure(id, new AbortedError('clerk closed')));
     // Cancel rather than half-close: a stream to an unreachable node would otherwise keep the process alive.
-    this.stream?.call.cancel();
+    if (this.stream !== undefined) this.cancel(this.stream);
   }
 
   /**
-   * An abort. An op written to a stream whose channel was never ready is
-   * still in grpc-js's buffer: cancelling the stream keeps it from leaving,
+   * An abort. An op written to a stream whose connection was never ready is
+   * still buffered on this side: cancelling the stream keeps it from leaving,
    * so "never reached the node" stays true (its other calls are retried).
    */
   private abort(id: number): void {
     const stream = this.pending.get(id)?.stream;
     this.finish(id, this.failure(id, new AbortedError()));
-    if (stream !== undefined && !stream.readiness.sawReady()) this.cancel(stream);
+    if (stream !== undefined && !stream.carrier.sawReady()) this.cancel(stream);
   }
 
-  /** Cancels a stream; later calls open a new one at once. Its calls fail through its error event. */
+  /** Cancels a stream; later calls open a new one at once. Its calls fail through its `ended` event. */
   private cancel(stream: OpenStream): void {
     if (this.stream === stream) this.stream = undefined;
-    stream.call.cancel();
+    stream.cancelled = true;
+    stream.carrier.cancel();
   }
 
   /**
@@ -152,42 +174,47 @@ export class PipelineLink {
       pending.stream = stream;
       pending.receivedAtWrite = stream.received;
     }
-    stream.call.write({ ops: live });
+    stream.carrier.write({ ops: live });
   }
 
   private openStream(): OpenStream {
     if (this.stream !== undefined && !this.stream.done) return this.stream;
-    const call = this.client.makeBidiStreamRequest(
-      definition.path,
-      definition.requestSerialize,
-      definition.responseDeserialize,
-      new grpc.Metadata(),
-      {},
-    );
-    const stream: OpenStream = { call, readiness: watchReadiness(this.client.getChannel()), done: false, received: 0 };
+    const open = this.rawServed ? this.carriers.raw! : this.carriers.grpc;
+    const stream: OpenStream = { carrier: undefined!, done: false, cancelled: false, received: 0 };
     this.stream = stream;
-    call.on('data', (response: PipelineResponse) => {
-      stream.received += 1;
-      for (const result of response.results) this.onResult(result);
+    stream.carrier = open({
+      response: (response: PipelineResponse) => {
+        stream.received += 1;
+        for (const result of response.results) this.onResult(result);
+      },
+      ended: (reason, unsupported) => this.ended(stream, reason, unsupported),
     });
-    const fail = (reason: string, unimplemented = false): void => {
-      if (stream.done) return;
-      stream.done = true;
-      stream.readiness.stop();
-      if (this.stream === stream) this.stream = undefined;
-      // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
-      if (unimplemented) this.supported = false;
-      for (const [id, pending] of [...this.pending]) {
-        if (pending.stream !== stream) continue;
-        const error = new UnavailableError(`pipeline stream ended: ${reason}`);
-        this.finish(id, unimplemented ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.readiness.sawReady() });
-      }
-    };
-    const unimplemented = (code: grpc.status): boolean => code === grpc.status.UNIMPLEMENTED;
-    call.on('error', (error: grpc.ServiceError) => fail(error.details || error.message, unimplemented(error.code)));
-    call.on('status', (status: grpc.StatusObject) => fail(status.details || grpc.status[status.code] || 'closed', unimplemented(status.code)));
-    call.on('end', () => fail('closed by the node'));
     return stream;
+  }
+
+  private ended(stream: OpenStream, reason: string, unsupported: boolean): void {
+    if (stream.done) return;
+    stream.done = true;
+    if (this.stream === stream) this.stream = undefined;
+    const raw = stream.carrier.kind === 'raw';
+    const carried = [...this.pending].filter(([, pending]) => pending.stream === stream);
+    if (raw && unsupported) {
+      // Nothing was sent: the same ops go again, over gRPC.
+      this.rawServed = false;
+      for (const [, pending] of carried) {
+        pending.stream = undefined;
+        this.enqueue(pending.op);
+      }
+      return;
+    }
+    // A failed gRPC stream may mean the node restarted, perhaps upgraded: try the raw link again.
+    if (!raw && !stream.cancelled && this.carriers.raw !== undefined) this.rawServed = true;
+    // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
+    if (!raw && unsupported) this.supported = false;
+    for (const [id] of carried) {
+      const error = new UnavailableError(`pipeline stream ended: ${reason}`);
+      this.finish(id, unsupported ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.carrier.sawReady() });
+    }
   }
 
   private onResult(result: PipelineResult): void {
@@ -208,7 +235,7 @@ export class PipelineLink {
   /** The failure of a call that ends on this side (timeout, abort). */
   private failure(id: number, error: ClerkError): CallResult<never> {
     const stream = this.pending.get(id)?.stream;
-    return { ok: false, error, fromServer: false, mayHaveReachedServer: stream?.readiness.sawReady() ?? false };
+    return { ok: false, error, fromServer: false, mayHaveReachedServer: stream?.carrier.sawReady() ?? false };
   }
 
   private finish(id: number, result: Settled): void {

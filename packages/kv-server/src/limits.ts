@@ -42,6 +42,12 @@ export const VALUE_CACHE_BYTES = 8 * MiB;
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 4_096;
 /** A pipeline response message is cut once its results reach about this size. */
 export const PIPELINE_MESSAGE_BYTES_TARGET = 1 * MiB;
+/** Largest PipelineRequest frame a clerk's raw KV link may send (the gRPC server's receive limit). */
+export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * MiB;
+/** Results a raw KV link may hold unread by its client; beyond this the link is closed. */
+export const CLIENT_LINK_BUFFERED_BYTES_MAX = 64 * MiB;
+/** TCP keepalive of a raw KV link: a vanished client's socket is found and closed. */
+export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
 /**
  * Log compaction waits for a live follower that is behind (catching up, or
  * installing a snapshot that must not be stale on arrival), but never keeps

@@ -78,7 +78,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   // Peer links that arrive before the loop exists are closed; the peer redials.
   let acceptPeerSocket: (socket: Socket) => void = (socket) => socket.destroy();
-  const sharedPort = await listenAddr(grpcServer, options.addr, (socket) => acceptPeerSocket(socket));
+  // So are clerks' raw KV links: the clerk saw no echo, so it knows none of its ops ran.
+  let acceptClientSocket: (socket: Socket) => void = (socket) => socket.destroy();
+  const sharedPort = await listenAddr(grpcServer, options.addr, (socket) => acceptPeerSocket(socket), (socket) => acceptClientSocket(socket));
   const grpcAddress = `${hostOf(options.addr)}:${sharedPort.port}`;
   let httpServer: HttpServer | undefined;
   let httpAddress: string | undefined;
@@ -143,6 +145,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
     const kv = kvService(api, logger, metrics);
     grpcServer.addService(KVServiceService, kv.service);
+    acceptClientSocket = (socket) => kv.pipelines.acceptSocket(socket);
     grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
     const health = addHealthAndReflection(grpcServer, logger);
 
@@ -233,11 +236,16 @@ function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':'));
 }
 
-/** Listens on --addr for gRPC and the raw peer link (one port, told apart per connection). */
-async function listenAddr(server: grpc.Server, address: string, onPeerSocket: (socket: Socket) => void): Promise<SharedPort> {
+/** Listens on --addr for gRPC and the raw peer and KV links (one port, told apart per connection). */
+async function listenAddr(
+  server: grpc.Server,
+  address: string,
+  onPeerSocket: (socket: Socket) => void,
+  onClientSocket: (socket: Socket) => void,
+): Promise<SharedPort> {
   const { host, port } = splitHostPort(address);
   try {
-    return await listenSharedPort(host, port, server, onPeerSocket);
+    return await listenSharedPort(host, port, server, onPeerSocket, onClientSocket);
   } catch (error) {
     throw listenError('--addr', address, error as NodeJS.ErrnoException);
   }

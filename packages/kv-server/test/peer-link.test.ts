@@ -1,8 +1,7 @@
 // Goal: the raw peer link delivers raft messages over the node's one port
 // (shared with gRPC), refuses foreign senders, keeps a quiet but live link,
 // and resets a link whose peer stops answering.
-// Method: real GrpcTransports on listenSharedPort over loopback (port 0);
-// the frame reader is fed bytes split at every position.
+// Method: real GrpcTransports on listenSharedPort over loopback (port 0).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -10,26 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
 import { createLogger } from '../src/logger.js';
-import { encodeFrame, FrameReader, FrameTooLargeError } from '../src/transport/peer-frames.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport, PEER_LINK_BUFFERED_BYTES_MAX } from '../src/transport/grpc-transport.js';
 import { listenSharedPort, type SharedPort } from '../src/transport/shared-port.js';
-
-describe('FrameReader', () => {
-  test('yields the same frames however the bytes are split', () => {
-    const payloads = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(300, 7), Buffer.from('last frame')];
-    const stream = Buffer.concat(payloads.map((p) => encodeFrame(p)));
-    for (let cut = 0; cut <= stream.length; cut++) {
-      const reader = new FrameReader(1024);
-      const frames = [...reader.push(stream.subarray(0, cut)), ...reader.push(stream.subarray(cut))];
-      assert.deepEqual(frames.map((f) => Buffer.from(f).toString('hex')), payloads.map((p) => p.toString('hex')), `cut at ${cut}`);
-    }
-  });
-
-  test('refuses a length over the limit before buffering it', () => {
-    const reader = new FrameReader(16);
-    assert.throws(() => reader.push(encodeFrame(Buffer.alloc(17))), FrameTooLargeError);
-  });
-});
 
 interface Node {
   transport: GrpcTransport;
@@ -57,7 +38,7 @@ async function startNode(id: number, clusterId = 'peer-link-test'): Promise<Node
   const logs: string[] = [];
   // The listener needs the transport, which needs the bound address.
   const holder: { transport?: GrpcTransport } = {};
-  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket));
+  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
   const address = `127.0.0.1:${port.port}`;
   const transport = new GrpcTransport(
     id,

@@ -5,17 +5,45 @@
  * in the same event-loop turn leave as one stream message: a unary gRPC call
  * costs both ends far more CPU than the operation itself, so this is what
  * lets a busy client get the cluster's throughput.
+ *
+ * The same stream runs over two carriers: the gRPC `Pipeline` call, and the
+ * clerk's raw KV link (CLIENT_LINK_MAGIC on the node's port, then
+ * length-prefixed PipelineRequest / PipelineResponse frames), which spares
+ * both ends HTTP/2's per-message work on every round trip.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { PipelineOp, PipelineRequest, PipelineResponse, PipelineResult } from '@cairn/proto';
+import type * as net from 'node:net';
+import {
+  CLIENT_LINK_MAGIC,
+  encodeFrame,
+  encodeToBuffer,
+  FrameReader,
+  type PipelineOp,
+  PipelineRequest,
+  PipelineResponse,
+  type PipelineResult,
+} from '@cairn/proto';
 import { InvalidArgumentError, toErrorDetail, TooManyRequestsError } from '../errors.js';
-import { PIPELINE_MESSAGE_BYTES_TARGET, PIPELINE_OPS_IN_FLIGHT_MAX } from '../limits.js';
+import {
+  CLIENT_LINK_BUFFERED_BYTES_MAX,
+  CLIENT_LINK_FRAME_BYTES_MAX,
+  CLIENT_LINK_KEEPALIVE_MS,
+  PIPELINE_MESSAGE_BYTES_TARGET,
+  PIPELINE_OPS_IN_FLIGHT_MAX,
+} from '../limits.js';
 import type { Logger } from '../logger.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
 import type { MeasuredCall } from './kv-service.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
+
+/** Where a stream's results go: its gRPC call, or its raw socket. */
+interface ResultSink {
+  write(response: PipelineResponse): void;
+  /** No more results: ends the call, or flushes and closes the socket. */
+  end(): void;
+}
 
 /** The open pipeline streams of a server, so that stopping can end them (a stream never ends on its own). */
 export class PipelineStreams {
@@ -29,13 +57,72 @@ export class PipelineStreams {
   ) {}
 
   readonly handler = (call: PipelineCall): void => {
-    const stream = new PipelineStream(call, this.api, this.measured, this.logger, () => this.open.delete(stream));
+    const stream = this.openStream(call);
+    if (stream === undefined) return;
+    call.on('data', (request: PipelineRequest) => stream.receive(request));
+    call.on('end', () => stream.clientEnded());
+    // A client that goes away cancels the call; nothing more can be sent.
+    call.on('cancelled', () => stream.gone());
+    call.on('error', () => stream.gone());
+  };
+
+  /**
+   * A clerk's raw KV link (the shared port saw CLIENT_LINK_MAGIC). The magic
+   * is echoed before anything else: the clerk writes no op until it sees it,
+   * so a node that does not know the link (it answers in HTTP/2) provably
+   * ran none of them, and the clerk falls back to gRPC.
+   */
+  acceptSocket(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, CLIENT_LINK_KEEPALIVE_MS);
+    socket.on('error', () => undefined);
+    const refuse = (reason: string): void => {
+      this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason });
+      socket.destroy();
+    };
+    const stream = this.openStream({
+      write: (response) => {
+        // A client that sends ops but never reads their results would make the node buffer them all.
+        if (socket.writableLength > CLIENT_LINK_BUFFERED_BYTES_MAX) return refuse('the client does not read its results');
+        socket.write(encodeFrame(encodeToBuffer(PipelineResponse, response)));
+      },
+      end: () => socket.end(() => socket.destroy()),
+    });
+    if (stream === undefined) return;
+    socket.write(CLIENT_LINK_MAGIC);
+    const reader = new FrameReader(CLIENT_LINK_FRAME_BYTES_MAX);
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        return refuse((error as Error).message);
+      }
+      for (const frame of frames) {
+        let request: PipelineRequest;
+        try {
+          request = PipelineRequest.decode(frame);
+        } catch {
+          return refuse('a frame that is not a PipelineRequest');
+        }
+        stream.receive(request);
+      }
+    });
+    socket.on('end', () => stream.clientEnded());
+    socket.on('close', () => stream.gone());
+    socket.resume();
+  }
+
+  /** A new stream, or undefined (ended at once) when the node is stopping. */
+  private openStream(sink: ResultSink): PipelineStream | undefined {
+    const stream = new PipelineStream(sink, this.api, this.measured, this.logger, () => this.open.delete(stream));
     if (this.closed) {
       stream.end();
-      return;
+      return undefined;
     }
     this.open.add(stream);
-  };
+    return stream;
+  }
 
   /** Sends every finished result, then ends each stream; ops still running are left to the client's retry. */
   closeAll(): void {
@@ -53,26 +140,27 @@ class PipelineStream {
   private clientDone = false;
 
   constructor(
-    private readonly call: PipelineCall,
+    private readonly sink: ResultSink,
     private readonly api: KvApi,
     private readonly measured: MeasuredCall,
     private readonly logger: Logger,
     private readonly onGone: () => void,
-  ) {
-    call.on('data', (request: PipelineRequest) => {
-      for (const op of request.ops) this.start(op);
-    });
-    call.on('end', () => {
-      this.clientDone = true;
-      if (this.inFlight === 0) this.end();
-    });
-    // A client that goes away cancels the call; nothing more can be sent.
-    const gone = (): void => {
-      this.ended = true;
-      this.onGone();
-    };
-    call.on('cancelled', gone);
-    call.on('error', gone);
+  ) {}
+
+  receive(request: PipelineRequest): void {
+    for (const op of request.ops) this.start(op);
+  }
+
+  /** The client sent its last op: end once every op is answered. */
+  clientEnded(): void {
+    this.clientDone = true;
+    if (this.inFlight === 0) this.end();
+  }
+
+  /** The client went away; nothing more can be sent. */
+  gone(): void {
+    this.ended = true;
+    this.onGone();
   }
 
   end(): void {
@@ -80,7 +168,7 @@ class PipelineStream {
     this.flush();
     this.ended = true;
     this.onGone();
-    this.call.end();
+    this.sink.end();
   }
 
   private start(op: PipelineOp): void {
@@ -136,7 +224,7 @@ class PipelineStream {
     for (let i = 0; i < results.length; i++) {
       bytes += resultBytes(results[i]!);
       if (bytes >= PIPELINE_MESSAGE_BYTES_TARGET || i === results.length - 1) {
-        this.call.write({ results: from === 0 && i === results.length - 1 ? results : results.slice(from, i + 1) });
+        this.sink.write({ results: from === 0 && i === results.length - 1 ? results : results.slice(from, i + 1) });
         from = i + 1;
         bytes = 0;
       }

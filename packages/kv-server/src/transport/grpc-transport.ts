@@ -28,7 +28,9 @@ import * as net from 'node:net';
 import { crc32 } from 'node:zlib';
 import {
   BatchAck,
+  encodeFrame,
   encodeToBuffer,
+  FrameReader,
   type Message,
   MessageBatch,
   MessageType,
@@ -40,7 +42,7 @@ import {
 import { splitHostPort } from '../config.js';
 import type { Logger } from '../logger.js';
 import { FaultInjector } from './faults.js';
-import { encodeFrame, FrameReader, PEER_LINK_MAGIC } from './peer-frames.js';
+import { PEER_LINK_MAGIC } from './peer-frames.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 export const QUEUED_MESSAGES_MAX = 8192;

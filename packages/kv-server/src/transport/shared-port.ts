@@ -1,13 +1,21 @@
 /**
- * One TCP port for gRPC and the raw peer link. Each new connection is told
- * apart by its first bytes: PEER_LINK_MAGIC goes to the peer link, anything
- * else (gRPC's HTTP/2 preface) is handed to the gRPC server with the bytes
- * already read put back. Operators keep one address per node (`--addr`).
- * A peer socket is handed over paused, its bytes after the magic put back.
+ * One TCP port for gRPC and the raw links. Each new connection is told apart
+ * by its first bytes: PEER_LINK_MAGIC goes to the peer link, CLIENT_LINK_MAGIC
+ * to the clerks' KV link, anything else (gRPC's HTTP/2 preface) to the gRPC
+ * server with the bytes already read put back. Operators keep one address per
+ * node (`--addr`). A raw link's socket is handed over paused, its bytes after
+ * the magic put back.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
+import { CLIENT_LINK_MAGIC } from '@cairn/proto';
 import { PEER_LINK_MAGIC } from './peer-frames.js';
+
+type Route = 'peer' | 'client' | 'grpc' | 'gone';
+const MAGICS: ReadonlyArray<readonly [Route, Buffer]> = [
+  ['peer', PEER_LINK_MAGIC],
+  ['client', CLIENT_LINK_MAGIC],
+];
 
 /** A connection that sends fewer bytes than the magic in this long is dropped. */
 const SNIFF_TIMEOUT_MS = 10_000;
@@ -24,6 +32,7 @@ export function listenSharedPort(
   port: number,
   grpcServer: grpc.Server,
   onPeerSocket: (socket: net.Socket) => void,
+  onClientSocket: (socket: net.Socket) => void,
 ): Promise<SharedPort> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sniffing = new Set<net.Socket>();
@@ -34,6 +43,7 @@ export function listenSharedPort(
       if (kind === 'gone') return;
       if (head.length > 0) socket.unshift(head);
       if (kind === 'peer') onPeerSocket(socket);
+      else if (kind === 'client') onClientSocket(socket);
       else injector.injectConnection(socket);
     });
   });
@@ -57,10 +67,10 @@ export function listenSharedPort(
 }
 
 /** Reads until the first bytes decide where the connection goes; `head` is every byte read so far. */
-function route(socket: net.Socket, done: (kind: 'peer' | 'grpc' | 'gone', head: Buffer) => void): void {
+function route(socket: net.Socket, done: (kind: Route, head: Buffer) => void): void {
   let head: Buffer = Buffer.alloc(0);
   let decided = false;
-  const decide = (kind: 'peer' | 'grpc' | 'gone'): void => {
+  const decide = (kind: Route): void => {
     if (decided) return;
     decided = true;
     clearTimeout(timer);
@@ -74,12 +84,18 @@ function route(socket: net.Socket, done: (kind: 'peer' | 'grpc' | 'gone', head: 
   };
   const onData = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-    const compared = Math.min(head.length, PEER_LINK_MAGIC.length);
-    if (!head.subarray(0, compared).equals(PEER_LINK_MAGIC.subarray(0, compared))) return decide('grpc');
-    if (head.length >= PEER_LINK_MAGIC.length) {
-      head = head.subarray(PEER_LINK_MAGIC.length);
-      decide('peer');
+    let undecided = false;
+    for (const [kind, magic] of MAGICS) {
+      const compared = Math.min(head.length, magic.length);
+      if (!head.subarray(0, compared).equals(magic.subarray(0, compared))) continue;
+      if (head.length < magic.length) {
+        undecided = true;
+        continue;
+      }
+      head = head.subarray(magic.length);
+      return decide(kind);
     }
+    if (!undecided) decide('grpc');
   };
   const onGone = (): void => decide('gone');
   const timer = setTimeout(onGone, SNIFF_TIMEOUT_MS);

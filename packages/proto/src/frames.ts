@@ -1,0 +1,79 @@
+/**
+ * Length-prefixed frames, the wire format of Cairn's raw TCP links (node to
+ * node, and clerk to node). After a link's 8-byte magic, each direction is a
+ * sequence of frames: a u32 (big-endian) length, then that many bytes of
+ * protobuf. The links exist because on a small machine a gRPC stream message
+ * costs each end tens of microseconds more than a socket write (HTTP/2
+ * framing, flow control, grpc-js's stream layers).
+ */
+
+/** Opens a clerk's raw KV link: PipelineRequest frames in, PipelineResponse frames out, as KVService.Pipeline. */
+export const CLIENT_LINK_MAGIC = Buffer.from('CAIRNKV1', 'latin1');
+
+const HEADER_BYTES = 4;
+
+export class FrameTooLargeError extends Error {
+  constructor(readonly bytes: number, readonly limit: number) {
+    super(`frame of ${bytes} bytes exceeds the ${limit}-byte limit`);
+  }
+}
+
+/** One frame: the length header and the payload, in a single buffer (one socket write). */
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.set(payload, HEADER_BYTES);
+  return frame;
+}
+
+/**
+ * Splits a byte stream into frames. A frame split across chunks is
+ * assembled once it is complete.
+ */
+export class FrameReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly frameBytesMax: number) {}
+
+  /** The frames completed by `chunk`; throws FrameTooLargeError on a length over the limit. */
+  push(chunk: Buffer): Buffer[] {
+    let data = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      data = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    const frames: Buffer[] = [];
+    let offset = 0;
+    while (data.length - offset >= HEADER_BYTES) {
+      const length = data.readUInt32BE(offset);
+      if (length > this.frameBytesMax) throw new FrameTooLargeError(length, this.frameBytesMax);
+      if (data.length - offset - HEADER_BYTES < length) break;
+      frames.push(ownBytes(data, offset + HEADER_BYTES, length));
+      offset += HEADER_BYTES + length;
+    }
+    if (offset < data.length) {
+      // Kept as a copy: the rest of `data` may be a view of a large chunk.
+      const rest = Buffer.from(data.subarray(offset));
+      this.pending.push(rest);
+      this.pendingBytes = rest.length;
+    }
+    return frames;
+  }
+}
+
+/**
+ * The frame's bytes. Decoded entries keep views of them in the raft log's
+ * memory until compaction, so a frame that is a small part of a large chunk
+ * is copied (unpooled) rather than pin the whole chunk; one that is most of
+ * its chunk is used in place.
+ */
+function ownBytes(data: Buffer, start: number, length: number): Buffer {
+  const view = data.subarray(start, start + length);
+  if (length * 2 >= data.length) return view;
+  const copy = Buffer.allocUnsafeSlow(length);
+  view.copy(copy);
+  return copy;
+}
