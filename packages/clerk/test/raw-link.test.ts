@@ -1,0 +1,267 @@
+// Goal: the clerk's pipeline uses the raw KV link where the node echoes its
+// magic, with the pipeline's semantics: calls of one turn share one frame,
+// answers reach the right callers, a link cut after the echo fails its calls
+// as retryable (the retry keeps the session), a link that never echoes gets
+// no op (an abort or a closed link is "never reached", not an unknown
+// outcome), an idle link is closed so the process can exit, and `rawLink:
+// false` or explicit credentials keep the clerk on gRPC.
+// Method: in-test raw-link nodes (net servers on 127.0.0.1:0) that speak
+// the link's framing and behave as each test needs.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import {
+  CLIENT_LINK_MAGIC,
+  encodeFrame,
+  FrameReader,
+  KVServiceService,
+  type PipelineOp,
+  PipelineRequest,
+  PipelineResponse,
+  type PipelineResult,
+} from '@cairn/proto';
+import { AbortedError, Clerk, GrpcTransport, UnknownOutcomeError } from '../src/index.js';
+
+const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
+
+/** The fake's answer: a get returns the key reversed; a put version 9. */
+function answer(op: PipelineOp): PipelineResult {
+  if (op.get !== undefined) {
+    const key = Buffer.from(op.get.key);
+    return { id: op.id, get: { header, kv: { key, value: Buffer.from([...key].reverse()), version: 1, createIndex: 1, modIndex: 1 } } };
+  }
+  return { id: op.id, put: { header, version: 9, prevKv: undefined } };
+}
+
+async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** One accepted link, after its magic. */
+interface FakeLink {
+  readonly index: number;
+  readonly socket: net.Socket;
+  echo(): void;
+  answer(results: PipelineResult[]): void;
+  onRequest(handler: (request: PipelineRequest) => void): void;
+  closed(): boolean;
+}
+
+interface FakeNode {
+  readonly address: string;
+  /** Connections, and how many of them opened with the magic. */
+  connections: number;
+  magics: number;
+  requests: PipelineRequest[];
+}
+
+const servers: net.Server[] = [];
+async function serveRaw(behave: (link: FakeLink) => void): Promise<FakeNode> {
+  const node: FakeNode = { address: '', connections: 0, magics: 0, requests: [] };
+  const server = net.createServer((socket) => {
+    node.connections += 1;
+    socket.on('error', () => undefined);
+    let head = Buffer.alloc(0);
+    let link: FakeLink | undefined;
+    let handler: (request: PipelineRequest) => void = () => undefined;
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    const reader = new FrameReader(1024 * 1024);
+    socket.on('data', (chunk: Buffer) => {
+      if (link === undefined) {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < CLIENT_LINK_MAGIC.length) return;
+        if (!head.subarray(0, CLIENT_LINK_MAGIC.length).equals(CLIENT_LINK_MAGIC)) return socket.destroy();
+        node.magics += 1;
+        chunk = head.subarray(CLIENT_LINK_MAGIC.length);
+        link = {
+          index: node.magics,
+          socket,
+          echo: () => socket.write(CLIENT_LINK_MAGIC),
+          answer: (results) => socket.write(encodeFrame(PipelineResponse.encode({ results }).finish())),
+          onRequest: (h) => (handler = h),
+          closed: () => closed,
+        };
+        behave(link);
+      }
+      for (const frame of reader.push(chunk)) {
+        const request = PipelineRequest.decode(frame);
+        node.requests.push(request);
+        handler(request);
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(node, { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+}
+
+/** The usual fake: echoes, then answers every op. */
+function serving(link: FakeLink): void {
+  link.echo();
+  link.onRequest((request) => link.answer(request.ops.map(answer)));
+}
+
+const grpcServers: grpc.Server[] = [];
+
+describe('KV calls over the raw link', () => {
+  after(() => {
+    for (const server of servers) server.close();
+    for (const server of grpcServers) server.forceShutdown();
+  });
+
+  test('a node from before the raw link (it answers in HTTP/2) gets the same calls over gRPC, each once', async () => {
+    const server = new grpc.Server();
+    grpcServers.push(server);
+    const received: PipelineOp[] = [];
+    const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
+    server.addService(KVServiceService, {
+      put: unimplemented, get: unimplemented, append: unimplemented, delete: unimplemented, cas: unimplemented, range: unimplemented,
+      pipeline: (call: grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>) =>
+        call.on('data', (request: PipelineRequest) => {
+          received.push(...request.ops);
+          call.write({ results: request.ops.map(answer) });
+        }),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    const clerk = Clerk.lazy({ endpoints: [`127.0.0.1:${port}`], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      const puts = await Promise.all(['a', 'b', 'c'].map((key) => clerk.put(key, 'v')));
+      assert.deepEqual(puts.map((p) => p.version), [9, 9, 9]);
+      assert.deepEqual(received.map((op) => Buffer.from(op.put!.key).toString()).sort(), ['a', 'b', 'c'], 'each op reached the node once');
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('calls issued in one turn share one frame, and answers reach the right callers', async () => {
+    const node = await serveRaw(serving);
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      const keys = ['a', 'bb', 'ccc'];
+      const values = await Promise.all(keys.map((key) => clerk.get(key, { consistency: 'serializable' })));
+      assert.deepEqual(values.map((kv) => kv?.value.toString()), keys.map((key) => [...key].reverse().join('')));
+      assert.deepEqual(node.requests.map((r) => r.ops.length), [3]);
+      assert.equal((await clerk.put('k', 'v')).version, 9);
+      assert.equal(node.magics, 1, 'one link carries every call');
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a link cut after the echo fails its calls as retryable; the retry runs on a new link with the same session', async () => {
+    const node = await serveRaw((link) => {
+      link.echo();
+      link.onRequest((request) => {
+        if (link.index === 1) link.socket.destroy();
+        else link.answer(request.ops.map(answer));
+      });
+    });
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      assert.equal((await clerk.put('k', 'v')).version, 9);
+      assert.equal(node.magics, 2);
+      const sessions = node.requests.map((r) => r.ops[0]!.put!.session);
+      assert.equal(sessions.length, 2);
+      assert.deepEqual(sessions[1], sessions[0], 'the retry reuses the session');
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a node that closes the link before echoing gets no op, and a write fails as never sent, not as an unknown outcome', async () => {
+    const node = await serveRaw((link) => link.socket.destroy());
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      const error = await clerk.put('k', 'v').then(
+        () => assert.fail('the put cannot succeed'),
+        (e: unknown) => e,
+      );
+      assert.ok(!(error instanceof UnknownOutcomeError), `expected a definite failure, got ${String(error)}`);
+      assert.ok(node.magics >= 1);
+      assert.equal(node.requests.length, 0);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('an op aborted while the link waits for the echo never leaves', async () => {
+    let opened: FakeLink | undefined;
+    const node = await serveRaw((link) => (opened = link)); // never echoes
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      const controller = new AbortController();
+      const put = clerk.put('k', 'v', { signal: controller.signal }).catch((e: unknown) => e);
+      await waitFor(() => opened !== undefined, 'the link to open');
+      controller.abort();
+      assert.ok((await put) instanceof AbortedError);
+      // The link is dropped with its unsent op; a late echo sends nothing.
+      await waitFor(() => opened!.closed(), 'the link to be closed');
+      assert.equal(node.requests.length, 0);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a link left idle is closed; the next call opens a new one', async () => {
+    const links: FakeLink[] = [];
+    const node = await serveRaw((link) => {
+      links.push(link);
+      serving(link);
+    });
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    try {
+      assert.equal((await clerk.put('a', '1')).version, 9);
+      await waitFor(() => links[0]!.closed(), 'the idle link is closed');
+      assert.equal((await clerk.put('b', '2')).version, 9);
+      assert.equal(node.magics, 2);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a process that never closes its clerk still exits', async () => {
+    const node = await serveRaw(serving);
+    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    const script = `import { Clerk } from ${JSON.stringify(entry)};
+      const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(node.address)}], membersRefreshMs: 0 });
+      process.stdout.write('version ' + String((await clerk.put('k', 'v')).version) + '\\n');`;
+    const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      assert.equal(await exited, 0, `the child exits by itself: ${output}`);
+      assert.match(output, /version 9/);
+      assert.equal(node.magics, 1, 'the call went over the raw link');
+    } finally {
+      clearTimeout(deadline);
+    }
+  });
+
+  test('rawLink: false, or explicit credentials, keep the clerk off the raw link', async () => {
+    const node = await serveRaw(serving);
+    for (const options of [{ rawLink: false }, { credentials: grpc.credentials.createInsecure() }]) {
+      const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 300, requestTimeoutMs: 100, membersRefreshMs: 0 }, { transport: new GrpcTransport(options) });
+      try {
+        // The fake speaks only the raw link, so a gRPC call cannot succeed.
+        await assert.rejects(clerk.get('k', { consistency: 'serializable' }));
+      } finally {
+        clerk.close();
+      }
+    }
+    assert.ok(node.connections >= 2, 'gRPC connected');
+    assert.equal(node.magics, 0);
+  });
+});
