@@ -2,6 +2,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ClerkCarrier } from './cairn-cluster.js';
 import { DEFAULT_ETCD_BINARY, etcdAvailable } from './etcd-cluster.js';
 import { isWorkloadName, type WorkloadName } from './load.js';
 
@@ -24,8 +25,8 @@ export interface BenchOptions {
   /** Set when the Cairn nodes run with --cpu-prof. */
   readonly cpuProfileDir: string | undefined;
   readonly workersPerClerk: number;
-  /** The clerks make one unary call per op instead of using the Pipeline stream. */
-  readonly clerkUnary: boolean;
+  /** How the clerks reach the nodes (default: the raw KV link). */
+  readonly clerkCarrier: ClerkCarrier;
   /** RSS mode: key counts at which to read the leader's RSS (ascending). Empty = normal benchmark. */
   readonly rssKeys: readonly number[];
   readonly rssConcurrency: number;
@@ -49,7 +50,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --cpu-prof                run Cairn nodes with --cpu-prof (profiles written when they stop)
   --cpu-prof-dir DIR        where the profiles go (default a new dir under ${tmpdir()})
   --workers-per-clerk N     workers sharing one Clerk (default 16; writesInflightMax = N)
-  --clerk-unary             clerks make one unary gRPC call per op (no Pipeline stream), like the etcd client
+  --clerk-grpc              clerks use the gRPC Pipeline stream instead of the raw KV link
+  --clerk-unary             clerks make one unary gRPC call per op (no pipelining), like the etcd client
   --server-arg ARG          extra cairn-server flag (repeat; e.g. --server-arg=--tick-ms --server-arg=50)
   --rss-keys N,N,...        RSS mode: load that many distinct keys and print the leader's RSS at each count
   --rss-concurrency N       concurrent puts while loading in RSS mode (default 256)
@@ -72,6 +74,7 @@ const FLAGS = {
   'cpu-prof': { type: 'boolean' },
   'cpu-prof-dir': { type: 'string' },
   'workers-per-clerk': { type: 'string', default: '16' },
+  'clerk-grpc': { type: 'boolean' },
   'clerk-unary': { type: 'boolean' },
   'server-arg': { type: 'string', multiple: true },
   'rss-keys': { type: 'string' },
@@ -98,6 +101,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
   const etcdBinary = values['etcd-bin'];
   if (values.etcd && !etcdAvailable(etcdBinary)) throw new UsageError(`--etcd: no etcd binary at ${etcdBinary} (apt-get install etcd-server)`);
   const etcd = values['no-etcd'] ? false : etcdAvailable(etcdBinary);
+  if (values['clerk-unary'] && values['clerk-grpc']) throw new UsageError('--clerk-unary and --clerk-grpc exclude each other');
   if (values['no-cairn'] && !etcd) throw new UsageError('--no-cairn without etcd leaves nothing to run');
   const rssKeys = values['rss-keys'] === undefined ? [] : list('rss-keys', values['rss-keys']).map((t) => positiveInt('rss-keys', t));
   if (rssKeys.some((count, i) => i > 0 && count <= rssKeys[i - 1]!)) throw new UsageError('--rss-keys must be ascending');
@@ -117,7 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       jsonPath: values.json,
       cpuProfileDir: cpuProfile ? (values['cpu-prof-dir'] ?? join(tmpdir(), `cairn-bench-prof-${timestamp()}`)) : undefined,
       workersPerClerk: positiveInt('workers-per-clerk', values['workers-per-clerk']),
-      clerkUnary: values['clerk-unary'] === true,
+      clerkCarrier: values['clerk-unary'] === true ? 'unary' : values['clerk-grpc'] === true ? 'grpc' : 'raw',
       rssKeys,
       rssConcurrency: positiveInt('rss-concurrency', values['rss-concurrency']),
       rssSteadyMs: seconds('rss-steady', values['rss-steady'], true),

@@ -27,6 +27,10 @@ export interface CairnNode {
   readonly process: ManagedProcess;
 }
 
+/** How benchmark clerks reach the nodes: the raw KV link (the clerk's default), the gRPC Pipeline stream, or unary gRPC calls. */
+export type ClerkCarrier = 'raw' | 'grpc' | 'unary';
+const CARRIER_DESCRIPTIONS: Record<ClerkCarrier, string> = { raw: 'raw KV link', grpc: 'gRPC Pipeline stream', unary: 'unary gRPC calls' };
+
 export class CairnCluster {
   private constructor(
     readonly nodes: readonly CairnNode[],
@@ -84,10 +88,10 @@ export class CairnCluster {
   /**
    * A target with one Clerk per `workersPerClerk` workers. Each clerk gets
    * `writesInflightMax = workersPerClerk`, so every worker always has a free
-   * session lane (no worker waits inside the clerk for a lane). `unary`:
-   * one unary call per op instead of the Pipeline stream.
+   * session lane (no worker waits inside the clerk for a lane). `carrier`:
+   * how the clerks reach the node (the default is the clerk's own choice).
    */
-  target(workers: number, workersPerClerk: number, unary = false): KvTarget {
+  target(workers: number, workersPerClerk: number, carrier: ClerkCarrier = 'raw'): KvTarget {
     const endpoints = this.nodes.map((n) => n.address);
     const clerkOptions: ClerkOptions = {
       endpoints,
@@ -98,12 +102,12 @@ export class CairnCluster {
       // No background Members polling: only the workload's requests reach the server.
       membersRefreshMs: 0,
     };
-    const deps = unary ? { transport: new GrpcTransport({ pipeline: false }) } : {};
+    const deps = carrier === 'raw' ? {} : { transport: new GrpcTransport(carrier === 'unary' ? { pipeline: false } : { rawLink: false }) };
     const clerks = Array.from({ length: Math.ceil(workers / workersPerClerk) }, () => Clerk.lazy(clerkOptions, deps));
     const clerkOf = (worker: number): Clerk => clerks[Math.floor(worker / workersPerClerk)]!;
     return {
       system: 'cairn',
-      describeEndpoint: `${clerks.length} Clerk(s) × ${workersPerClerk} workers, writesInflightMax=${workersPerClerk}, ${unary ? 'unary calls' : 'Pipeline stream'}; clerk follows NOT_LEADER to the leader`,
+      describeEndpoint: `${clerks.length} Clerk(s) × ${workersPerClerk} workers, writesInflightMax=${workersPerClerk}, ${CARRIER_DESCRIPTIONS[carrier]}; clerk follows NOT_LEADER to the leader`,
       put: async (worker, key, value) => {
         await clerkOf(worker).put(key, value);
       },

@@ -20,7 +20,7 @@ export interface SystemUnderTest {
 export async function startSystem(system: SystemName, options: BenchOptions, maxWorkers: number, teardown: Teardown): Promise<SystemUnderTest> {
   if (system === 'cairn') {
     const cluster = await CairnCluster.start({ size: CLUSTER_SIZE, cpuProfileDir: options.cpuProfileDir, serverArgs: options.serverArgs }, teardown);
-    const target = cluster.target(maxWorkers, options.workersPerClerk, options.clerkUnary);
+    const target = cluster.target(maxWorkers, options.workersPerClerk, options.clerkCarrier);
     return {
       system,
       target,
