@@ -43,6 +43,8 @@ interface PendingCall {
   readonly method: PipelineMethod;
   /** Kept until answered: sent again if its stream's node turns out not to serve the raw link. */
   readonly op: PipelineOp;
+  /** requestBytes() of its request. */
+  readonly bytes: number;
   /** `stream.received` when the op was written. */
   receivedAtWrite: number;
   readonly resolve: (result: Settled) => void;
@@ -97,16 +99,16 @@ export class PipelineLink {
       const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
       const op: PipelineOp = { id, [method]: request };
-      this.pending.set(id, { method, op, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
+      const bytes = requestBytes(request);
+      this.pending.set(id, { method, op, bytes, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
       options.signal.addEventListener('abort', onAbort, { once: true });
-      this.enqueue(op);
+      this.enqueue(op, bytes);
     });
   }
 
-  private enqueue(op: PipelineOp): void {
+  private enqueue(op: PipelineOp, bytes: number): void {
     this.queue.push(op);
-    const request = PIPELINE_METHODS.map((method) => op[method]).find((r) => r !== undefined)!;
-    this.queuedBytes += requestBytes(request);
+    this.queuedBytes += bytes;
     if (this.queuedBytes >= PIPELINE_MESSAGE_BYTES_TARGET) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -203,7 +205,7 @@ export class PipelineLink {
       this.rawServed = false;
       for (const [, pending] of carried) {
         pending.stream = undefined;
-        this.enqueue(pending.op);
+        this.enqueue(pending.op, pending.bytes);
       }
       return;
     }

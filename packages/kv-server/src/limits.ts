@@ -46,6 +46,8 @@ export const PIPELINE_MESSAGE_BYTES_TARGET = 1 * MiB;
 export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * MiB;
 /** Results a raw KV link may hold unread by its client; beyond this the link is closed. */
 export const CLIENT_LINK_BUFFERED_BYTES_MAX = 64 * MiB;
+/** How long a raw KV link the node ended may take to deliver its last results before it is destroyed. */
+export const CLIENT_LINK_CLOSE_GRACE_MS = 5_000;
 /** TCP keepalive of a raw KV link: a vanished client's socket is found and closed. */
 export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
 /**

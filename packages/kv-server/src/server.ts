@@ -85,7 +85,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let httpServer: HttpServer | undefined;
   let httpAddress: string | undefined;
   const stores = await openNodeStores(options.dataDir, { clusterId: options.clusterId, nodeId: options.id }, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
-    sharedPort.close();
+    void sharedPort.close();
     grpcServer.forceShutdown();
     throw error;
   });
@@ -168,25 +168,27 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.close();
         httpServer?.closeAllConnections();
         await loop.stop();
-        sharedPort.close();
         loop.transport.close();
         // Pipeline streams stay open until told; pending ops were failed by loop.stop().
         kv.pipelines.closeAll();
-        // Let in-flight calls finish, but never wait long for a peer's stream.
-        await new Promise<void>((resolve) => {
-          const cap = setTimeout(resolve, SHUTDOWN_GRACE_MS);
-          grpcServer.tryShutdown(() => {
-            clearTimeout(cap);
-            resolve();
-          });
-        });
+        // Let in-flight calls finish and streams send their status, but never wait long for a peer's stream.
+        await Promise.all([
+          sharedPort.close(SHUTDOWN_GRACE_MS),
+          new Promise<void>((resolve) => {
+            const cap = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+            grpcServer.tryShutdown(() => {
+              clearTimeout(cap);
+              resolve();
+            });
+          }),
+        ]);
         grpcServer.forceShutdown();
         await stores.close();
         logger.info('node-stopped');
       })());
     return { id: options.id, grpcAddress, httpAddress, loop, stop };
   } catch (error) {
-    sharedPort.close();
+    void sharedPort.close();
     grpcServer.forceShutdown();
     httpServer?.close();
     await stores.close();

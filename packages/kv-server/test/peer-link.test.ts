@@ -26,7 +26,7 @@ const nodes: Node[] = [];
 after(() => {
   for (const n of nodes) {
     n.transport.close();
-    n.port.close();
+    void n.port.close();
     n.grpcServer.forceShutdown();
   }
 });

@@ -187,7 +187,7 @@ describe('KVService.Pipeline', () => {
     assert.equal(link.closedBy(), undefined, 'the raw link stays open while the node runs');
     assert.equal(await cluster.terminate(cluster.node(1)), 0);
     await waitFor(() => collected.status() && link.closedBy(), { deadlineMs: 10_000, what: 'the stream and the link to end' });
-    assert.equal(collected.status()!.code, grpc.status.OK);
+    assert.equal(collected.status()!.code, grpc.status.OK, JSON.stringify(collected.status()));
     assert.equal(link.closedBy(), 'end');
   });
 });

@@ -26,6 +26,7 @@ import {
 import { InvalidArgumentError, toErrorDetail, TooManyRequestsError } from '../errors.js';
 import {
   CLIENT_LINK_BUFFERED_BYTES_MAX,
+  CLIENT_LINK_CLOSE_GRACE_MS,
   CLIENT_LINK_FRAME_BYTES_MAX,
   CLIENT_LINK_KEEPALIVE_MS,
   PIPELINE_MESSAGE_BYTES_TARGET,
@@ -86,7 +87,11 @@ export class PipelineStreams {
         if (socket.writableLength > CLIENT_LINK_BUFFERED_BYTES_MAX) return refuse('the client does not read its results');
         socket.write(encodeFrame(encodeToBuffer(PipelineResponse, response)));
       },
-      end: () => socket.end(() => socket.destroy()),
+      end: () => {
+        socket.end(() => socket.destroy());
+        // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
+        setTimeout(() => socket.destroy(), CLIENT_LINK_CLOSE_GRACE_MS).unref();
+      },
     });
     if (stream === undefined) return;
     socket.write(CLIENT_LINK_MAGIC);

@@ -23,8 +23,12 @@ const SNIFF_TIMEOUT_MS = 10_000;
 export interface SharedPort {
   /** The bound port (the one asked for, or the OS's pick for port 0). */
   readonly port: number;
-  /** Stops accepting; connections already handed over are closed by their owners (peer sockets: the transport). */
-  close(): void;
+  /**
+   * Stops accepting, and asks gRPC's connections to close once their streams
+   * are done (HTTP/2 GOAWAY); resolves when they have, or after `graceMs`.
+   * Raw links are closed by their owners (the transport, the pipeline streams).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export function listenSharedPort(
@@ -36,6 +40,8 @@ export function listenSharedPort(
 ): Promise<SharedPort> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sniffing = new Set<net.Socket>();
+  const injected = new Set<net.Socket>();
+  let onDrained: (() => void) | undefined;
   const server = net.createServer((socket) => {
     sniffing.add(socket);
     route(socket, (kind, head) => {
@@ -44,7 +50,14 @@ export function listenSharedPort(
       if (head.length > 0) socket.unshift(head);
       if (kind === 'peer') onPeerSocket(socket);
       else if (kind === 'client') onClientSocket(socket);
-      else injector.injectConnection(socket);
+      else {
+        injected.add(socket);
+        socket.once('close', () => {
+          injected.delete(socket);
+          if (injected.size === 0) onDrained?.();
+        });
+        injector.injectConnection(socket);
+      }
     });
   });
   return new Promise((resolve, reject) => {
@@ -55,11 +68,22 @@ export function listenSharedPort(
       server.on('error', () => undefined);
       resolve({
         port: (server.address() as net.AddressInfo).port,
-        close: () => {
+        close: (graceMs = 0) => {
           server.close();
           for (const socket of sniffing) socket.destroy();
           sniffing.clear();
           injector.destroy();
+          // grpc-js forgets the injector's sessions here, so its tryShutdown() no longer waits for
+          // them: a forceShutdown() right after would reset streams whose status is not sent yet.
+          return new Promise<void>((resolve) => {
+            if (injected.size === 0) return resolve();
+            const timer = setTimeout(resolve, graceMs);
+            timer.unref();
+            onDrained = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
         },
       });
     });
