@@ -127,7 +127,10 @@ export class RaftLoop {
     readonly events: NodeEvents,
     private readonly onFatal: (error: unknown) => void,
   ) {
-    this.pending = new ProposalTracker(() => new TimeoutError('the write was not committed in time; it may still be applied (retry with the same session to find out)'));
+    this.pending = new ProposalTracker(
+      () => new TimeoutError('the write was not committed in time; it may still be applied (retry with the same session to find out)'),
+      options.requestTimeoutMs,
+    );
     this.reads = new ReadTracker(() => new TimeoutError('the read could not be confirmed with a quorum in time'));
     this.appliedIndex = stateMachine.appliedIndex();
     this.snapshotIndex = storage.snapshotIndex();
@@ -359,14 +362,14 @@ export class RaftLoop {
     // The leader appended the proposals just now: they are the last entries.
     const { lastIndex, term } = this.raft.lastIndexAndTerm();
     const first = lastIndex - proposals.length + 1;
-    for (let i = 0; i < proposals.length; i++) this.pending.add(first + i, term, proposals[i]!, this.options.requestTimeoutMs);
+    for (let i = 0; i < proposals.length; i++) this.pending.add(first + i, term, proposals[i]!);
   }
 
   private proposeConfChangeNow(p: QueuedProposal): void {
     const result = this.role === 'leader' ? this.raft.proposeConfChange(p.change!) : undefined;
     if (result === undefined || !result.ok) return p.reject(this.proposalRefusal(result?.ok === false ? result.reason : 'not-leader'));
     const { lastIndex, term } = this.raft.lastIndexAndTerm();
-    this.pending.add(lastIndex, term, p, this.options.requestTimeoutMs);
+    this.pending.add(lastIndex, term, p);
   }
 
   private proposalRefusal(reason: ProposeRejection): KvError {

@@ -13,26 +13,33 @@ export interface Waiter<T> {
 
 interface PendingProposal<T> extends Waiter<T> {
   term: number;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which it fails with the timeout error. */
+  deadline: number;
 }
 
+/**
+ * Every proposal gets the same timeout, so the map's insertion order is
+ * deadline order: one timer, armed for the oldest proposal, replaces a timer
+ * per proposal (which cost every write a timer-list insert and removal).
+ */
 export class ProposalTracker<T> {
   private readonly byIndex = new Map<number, PendingProposal<T>>();
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly timeoutError: () => Error) {}
+  constructor(
+    private readonly timeoutError: () => Error,
+    private readonly timeoutMs: number,
+  ) {}
 
   get size(): number {
     return this.byIndex.size;
   }
 
-  add(index: number, term: number, waiter: Waiter<T>, timeoutMs: number): void {
-    const timer = delay(() => {
-      if (this.byIndex.get(index)?.timer === timer) {
-        this.byIndex.delete(index);
-        waiter.reject(this.timeoutError());
-      }
-    }, timeoutMs);
-    this.byIndex.set(index, { ...waiter, term, timer });
+  add(index: number, term: number, waiter: Waiter<T>): void {
+    // Delete first so that a re-added index moves to the end, keeping deadline order.
+    this.byIndex.delete(index);
+    this.byIndex.set(index, { resolve: waiter.resolve, reject: waiter.reject, term, deadline: performance.now() + this.timeoutMs });
+    this.timer ??= delay(() => this.expire(), this.timeoutMs);
   }
 
   /** The entry at `index` was applied with `term`: settle its proposal, if any. */
@@ -40,7 +47,7 @@ export class ProposalTracker<T> {
     const pending = this.byIndex.get(index);
     if (pending === undefined) return;
     this.byIndex.delete(index);
-    clearTimeout(pending.timer);
+    if (this.byIndex.size === 0) this.disarm();
     // Another leader's entry replaced ours at this index: ours was never applied.
     if (pending.term !== term) return pending.reject(lost());
     if ('value' in outcome) pending.resolve(outcome.value);
@@ -48,11 +55,30 @@ export class ProposalTracker<T> {
   }
 
   rejectAll(error: () => Error): void {
-    for (const pending of this.byIndex.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error());
-    }
+    this.disarm();
+    const all = [...this.byIndex.values()];
     this.byIndex.clear();
+    for (const pending of all) pending.reject(error());
+  }
+
+  /** Fails every proposal past its deadline, then waits for the oldest one left. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [index, pending] of this.byIndex) {
+      if (pending.deadline > now) {
+        this.timer = delay(() => this.expire(), Math.ceil(pending.deadline - now));
+        return;
+      }
+      this.byIndex.delete(index);
+      pending.reject(this.timeoutError());
+    }
+  }
+
+  private disarm(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 
