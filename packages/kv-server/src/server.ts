@@ -146,6 +146,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const kv = kvService(api, logger, metrics);
     grpcServer.addService(KVServiceService, kv.service);
     acceptClientSocket = (socket) => kv.pipelines.acceptSocket(socket);
+    metrics.gauge('cairn_pipeline_streams_raw', 'Open client pipeline streams on the raw KV link.', () => kv.pipelines.count('raw'));
+    metrics.gauge('cairn_pipeline_streams_grpc', 'Open client pipeline streams on gRPC (KVService.Pipeline).', () => kv.pipelines.count('grpc'));
     grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
     const health = addHealthAndReflection(grpcServer, logger);
 

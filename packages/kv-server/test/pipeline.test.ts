@@ -91,6 +91,14 @@ async function rawResults(link: RawLink, ids: number[]): Promise<PipelineResult[
   return ids.map((id) => link.results.get(id)!);
 }
 
+/** The node's `cairn_pipeline_streams_raw` gauge. */
+async function rawLinkGauge(httpAddress: string): Promise<number> {
+  const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('cairn_pipeline_streams_raw '));
+  assert.ok(line !== undefined, 'the gauge is exported');
+  return Number(line.split(' ')[1]);
+}
+
 describe('KVService.Pipeline', () => {
   let cluster: TestCluster;
   before(async () => {
@@ -154,10 +162,12 @@ describe('KVService.Pipeline', () => {
     link.send({ ops: [{ id: 4, get: { key: Buffer.from('raw/a'), consistency: Consistency.LINEARIZABLE } }] });
     const [get] = await rawResults(link, [4]);
     assert.equal(Buffer.from(get!.get!.kv!.value).toString(), 'one');
+    assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 1);
     // A half-close ends the link once every op is answered, as the gRPC stream does.
     link.socket.end();
     await waitFor(() => link.closedBy(), { deadlineMs: 10_000, what: 'the node to close the half-closed link' });
     assert.equal(link.closedBy(), 'end');
+    assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 0);
   });
 
   test('a raw link that sends something other than PipelineRequest frames is closed; the node keeps serving', async () => {

@@ -38,6 +38,7 @@ import type { KvApi } from './kv-api.js';
 import type { MeasuredCall } from './kv-service.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
+type Carrier = 'grpc' | 'raw';
 
 /** Where a stream's results go: its gRPC call, or its raw socket. */
 interface ResultSink {
@@ -48,7 +49,7 @@ interface ResultSink {
 
 /** The open pipeline streams of a server, so that stopping can end them (a stream never ends on its own). */
 export class PipelineStreams {
-  private readonly open = new Set<PipelineStream>();
+  private readonly open = new Map<PipelineStream, Carrier>();
   private closed = false;
 
   constructor(
@@ -58,7 +59,7 @@ export class PipelineStreams {
   ) {}
 
   readonly handler = (call: PipelineCall): void => {
-    const stream = this.openStream(call);
+    const stream = this.openStream(call, 'grpc');
     if (stream === undefined) return;
     call.on('data', (request: PipelineRequest) => stream.receive(request));
     call.on('end', () => stream.clientEnded());
@@ -92,7 +93,7 @@ export class PipelineStreams {
         // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
         setTimeout(() => socket.destroy(), CLIENT_LINK_CLOSE_GRACE_MS).unref();
       },
-    });
+    }, 'raw');
     if (stream === undefined) return;
     socket.write(CLIENT_LINK_MAGIC);
     const reader = new FrameReader(CLIENT_LINK_FRAME_BYTES_MAX);
@@ -118,21 +119,28 @@ export class PipelineStreams {
     socket.resume();
   }
 
+  /** Open streams carried by `carrier` (a metric). */
+  count(carrier: Carrier): number {
+    let count = 0;
+    for (const kind of this.open.values()) if (kind === carrier) count += 1;
+    return count;
+  }
+
   /** A new stream, or undefined (ended at once) when the node is stopping. */
-  private openStream(sink: ResultSink): PipelineStream | undefined {
+  private openStream(sink: ResultSink, carrier: Carrier): PipelineStream | undefined {
     const stream = new PipelineStream(sink, this.api, this.measured, this.logger, () => this.open.delete(stream));
     if (this.closed) {
       stream.end();
       return undefined;
     }
-    this.open.add(stream);
+    this.open.set(stream, carrier);
     return stream;
   }
 
   /** Sends every finished result, then ends each stream; ops still running are left to the client's retry. */
   closeAll(): void {
     this.closed = true;
-    for (const stream of this.open) stream.end();
+    for (const stream of [...this.open.keys()]) stream.end();
     this.open.clear();
   }
 }
