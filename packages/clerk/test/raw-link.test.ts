@@ -1,7 +1,8 @@
 // Goal: the clerk's pipeline uses the raw KV link where the node echoes its
 // magic, with the pipeline's semantics: calls of one turn share one frame,
 // answers reach the right callers, a link cut after the echo fails its calls
-// as retryable (the retry keeps the session), a link that never echoes gets
+// as retryable (the retry keeps the session), an unanswered write after the
+// echo is an unknown outcome, a link that never echoes gets
 // no op (an abort or a closed link is "never reached", not an unknown
 // outcome), an idle link is closed so the process can exit, and `rawLink:
 // false` or explicit credentials keep the clerk on gRPC.
@@ -189,6 +190,17 @@ describe('KV calls over the raw link', () => {
       assert.ok(!(error instanceof UnknownOutcomeError), `expected a definite failure, got ${String(error)}`);
       assert.ok(node.magics >= 1);
       assert.equal(node.requests.length, 0);
+    } finally {
+      clerk.close();
+    }
+  });
+
+  test('a write sent after the echo and never answered ends as an unknown outcome', async () => {
+    const node = await serveRaw((link) => link.echo()); // echoes, then answers nothing
+    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      await assert.rejects(clerk.put('k', 'v'), UnknownOutcomeError);
+      assert.ok(node.requests.length >= 1, 'the put reached the node');
     } finally {
       clerk.close();
     }
