@@ -16,11 +16,14 @@ export const ENDPOINTS_MAX = 256;
 /** A pipeline message is sent early once its ops reach about this size (the server accepts far more). */
 export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
 /**
- * A pipeline stream with no calls for this long is cancelled: an open stream
- * keeps the process alive, so an application that never closes its clerk
- * still exits. The next call opens a new stream (no extra round trip).
+ * A pipeline stream with no calls for this long stops keeping the process
+ * alive, so an application that never closes its clerk still exits: a raw
+ * link is unref'd and kept for the next call, a gRPC stream is cancelled
+ * (the next call opens a new one on the same connection).
  */
 export const PIPELINE_IDLE_CLOSE_MS = 1_000;
+/** After a node answered the raw KV link in HTTP/2 (an older node), the link is tried again this much later. */
+export const RAW_LINK_RETRY_MS = 60_000;
 /** Largest PipelineResponse frame accepted on the raw KV link (the node's own message limit). */
 export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * 1024 * 1024;
 /** TCP keepalive of the raw KV link. A dead link is also found by a call's timeout. */

@@ -28,6 +28,8 @@ export interface Carrier {
   cancel(): void;
   /** Whether anything written may have reached the node: a connection was ready at some moment. */
   sawReady(): boolean;
+  /** Idle: stop keeping the process alive, staying open (the next write resumes). Absent: cancel instead. */
+  park?(): void;
 }
 
 export interface CarrierEvents {
@@ -64,13 +66,27 @@ export function grpcCarrier(client: grpc.Client): OpenCarrier {
   };
 }
 
-/** Host and port of a `host:port` or `[v6]:port` address; undefined for anything else (the raw link is then not used). */
-export function rawLinkTarget(address: string): { host: string; port: number } | undefined {
+/**
+ * Host and port of a `host:port` or `[v6]:port` address, for the raw link;
+ * undefined (gRPC only) for any other address, and where grpc-js would go
+ * through an HTTP proxy (grpc_proxy / https_proxy / http_proxy, unless the
+ * host matches no_grpc_proxy / no_proxy): the raw link cannot.
+ */
+export function rawLinkTarget(address: string, env: NodeJS.ProcessEnv = process.env): { host: string; port: number } | undefined {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:/\s[\]]+)):(\d{1,5})$/.exec(address);
   if (match === null) return undefined;
   const port = Number(match[3]);
   if (port <= 0 || port > 65_535) return undefined;
-  return { host: match[1] ?? match[2]!, port };
+  const host = match[1] ?? match[2]!;
+  if (proxied(host, env)) return undefined;
+  return { host, port };
+}
+
+/** Whether grpc-js would send a connection to `host` through an HTTP proxy (CIDR entries are not matched: counted as proxied). */
+function proxied(host: string, env: NodeJS.ProcessEnv): boolean {
+  if (!(env.grpc_proxy || env.https_proxy || env.http_proxy)) return false;
+  const exempt = (env.no_grpc_proxy || env.no_proxy || '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  return !exempt.some((entry) => host.endsWith(entry));
 }
 
 /**
@@ -132,6 +148,7 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       kind: 'raw',
       write: (request) => {
         if (done) return;
+        socket.ref();
         const frame = encodeFrame(encodeToBuffer(PipelineRequest, request));
         if (echoed) socket.write(frame);
         else waiting.push(frame);
@@ -139,6 +156,7 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       // Reported through 'close', after this returns, as a cancelled gRPC call reports its status.
       cancel: () => socket.destroy(),
       sawReady: () => echoed,
+      park: () => socket.unref(),
     };
   };
 }

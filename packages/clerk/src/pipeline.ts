@@ -8,19 +8,20 @@
  * the gRPC `Pipeline` call (pipeline-carriers.ts). A node that turns out not
  * to serve the raw link provably ran nothing sent on it: those calls are
  * sent again over gRPC, and the raw link is tried again after a gRPC stream
- * fails (the node may have been upgraded).
+ * fails or RAW_LINK_RETRY_MS later (the node may have been upgraded).
  *
  * Each call keeps unary semantics towards the retry loop (a `CallResult`):
  * an error result from the node is `fromServer`; a stream that fails or ends
  * fails the calls it carried as UNAVAILABLE, and they "may have reached the
  * server" exactly when its connection was ready at some point of the
  * stream's life. The next call opens a new stream. A stream idle for
- * PIPELINE_IDLE_CLOSE_MS is cancelled, so that it never keeps the process alive.
+ * PIPELINE_IDLE_CLOSE_MS stops keeping the process alive: a raw link is
+ * unref'd (and reused), a gRPC stream cancelled.
  */
 import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './connection.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
-import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
+import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET, RAW_LINK_RETRY_MS } from './limits.js';
 import type { Carrier, OpenCarrier } from './pipeline-carriers.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
@@ -83,6 +84,8 @@ export class PipelineLink {
   supported = true;
   /** False while the node is believed not to serve the raw link. */
   private rawServed: boolean;
+  /** When to try the raw link again after the node answered it in HTTP/2 (epoch ms). */
+  private rawRetryAtMs = 0;
 
   constructor(private readonly carriers: PipelineCarriers) {
     this.rawServed = carriers.raw !== undefined;
@@ -181,6 +184,8 @@ export class PipelineLink {
 
   private openStream(): OpenStream {
     if (this.stream !== undefined && !this.stream.done) return this.stream;
+    // A node found without the raw link is asked again now and then: it may have been upgraded.
+    if (!this.rawServed && this.carriers.raw !== undefined && Date.now() >= this.rawRetryAtMs) this.rawServed = true;
     const open = this.rawServed ? this.carriers.raw! : this.carriers.grpc;
     const stream: OpenStream = { carrier: undefined!, done: false, cancelled: false, received: 0 };
     this.stream = stream;
@@ -203,6 +208,7 @@ export class PipelineLink {
     if (raw && unsupported) {
       // Nothing was sent: the same ops go again, over gRPC.
       this.rawServed = false;
+      this.rawRetryAtMs = Date.now() + RAW_LINK_RETRY_MS;
       for (const [, pending] of carried) {
         pending.stream = undefined;
         this.enqueue(pending.op, pending.bytes);
@@ -256,8 +262,10 @@ export class PipelineLink {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       if (this.pending.size > 0 || this.stream !== stream || stream === undefined) return;
-      // Nothing is in flight on it: cancelling loses nothing.
-      this.cancel(stream);
+      // Nothing is in flight on it: a raw link stays open but stops holding the process (its next
+      // call needs no new connection); a gRPC stream is cancelled, which loses nothing.
+      if (stream.carrier.park !== undefined) stream.carrier.park();
+      else this.cancel(stream);
     }, PIPELINE_IDLE_CLOSE_MS);
     // The open stream keeps the process alive until this fires; the timer itself does not.
     this.idleTimer.unref();

@@ -4,8 +4,9 @@
 // as retryable (the retry keeps the session), an unanswered write after the
 // echo is an unknown outcome, a link that never echoes gets
 // no op (an abort or a closed link is "never reached", not an unknown
-// outcome), an idle link is closed so the process can exit, and `rawLink:
-// false` or explicit credentials keep the clerk on gRPC.
+// outcome), an idle link stops holding the process and is reused by the next
+// call, and `rawLink: false`, explicit credentials or an HTTP proxy keep the
+// clerk on gRPC.
 // Method: in-test raw-link nodes (net servers on 127.0.0.1:0) that speak
 // the link's framing and behave as each test needs.
 import { after, describe, test } from 'node:test';
@@ -25,6 +26,7 @@ import {
   type PipelineResult,
 } from '@cairn/proto';
 import { AbortedError, Clerk, GrpcTransport, UnknownOutcomeError } from '../src/index.js';
+import { rawLinkTarget } from '../src/pipeline-carriers.js';
 
 const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
 
@@ -224,29 +226,16 @@ describe('KV calls over the raw link', () => {
     }
   });
 
-  test('a link left idle is closed; the next call opens a new one', async () => {
-    const links: FakeLink[] = [];
-    const node = await serveRaw((link) => {
-      links.push(link);
-      serving(link);
-    });
-    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 5_000, membersRefreshMs: 0 });
-    try {
-      assert.equal((await clerk.put('a', '1')).version, 9);
-      await waitFor(() => links[0]!.closed(), 'the idle link is closed');
-      assert.equal((await clerk.put('b', '2')).version, 9);
-      assert.equal(node.magics, 2);
-    } finally {
-      clerk.close();
-    }
-  });
-
-  test('a process that never closes its clerk still exits', async () => {
+  test('a link left idle stops holding the process, and the next call reuses it', async () => {
     const node = await serveRaw(serving);
     const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    // The child never closes its clerk; its second put comes after an idle period (PIPELINE_IDLE_CLOSE_MS).
     const script = `import { Clerk } from ${JSON.stringify(entry)};
       const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(node.address)}], membersRefreshMs: 0 });
-      process.stdout.write('version ' + String((await clerk.put('k', 'v')).version) + '\\n');`;
+      const first = (await clerk.put('a', '1')).version;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const second = (await clerk.put('b', '2')).version;
+      process.stdout.write('versions ' + first + ' ' + second + '\\n');`;
     const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -255,11 +244,21 @@ describe('KV calls over the raw link', () => {
     const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
     try {
       assert.equal(await exited, 0, `the child exits by itself: ${output}`);
-      assert.match(output, /version 9/);
-      assert.equal(node.magics, 1, 'the call went over the raw link');
+      assert.match(output, /versions 9 9/);
+      assert.equal(node.magics, 1, 'both calls went over one raw link');
     } finally {
       clearTimeout(deadline);
     }
+  });
+
+  test('no raw link where grpc-js would use an HTTP proxy, or for addresses it cannot dial', () => {
+    assert.deepEqual(rawLinkTarget('127.0.0.1:7001', {}), { host: '127.0.0.1', port: 7001 });
+    assert.deepEqual(rawLinkTarget('[::1]:7001', {}), { host: '::1', port: 7001 });
+    assert.equal(rawLinkTarget('127.0.0.1:7001', { https_proxy: 'http://proxy:3128' }), undefined);
+    assert.deepEqual(rawLinkTarget('127.0.0.1:7001', { http_proxy: 'http://proxy:3128', no_proxy: 'example.com, 127.0.0.1' }), { host: '127.0.0.1', port: 7001 });
+    assert.equal(rawLinkTarget('db.internal:7001', { grpc_proxy: 'http://proxy:3128', no_proxy: 'example.com' }), undefined);
+    assert.equal(rawLinkTarget('dns:///db.internal:7001', {}), undefined);
+    assert.equal(rawLinkTarget('db.internal:0', {}), undefined);
   });
 
   test('rawLink: false, or explicit credentials, keep the clerk off the raw link', async () => {

@@ -36,8 +36,13 @@ export class ProposalTracker<T> {
   }
 
   add(index: number, term: number, waiter: Waiter<T>): void {
-    // Delete first so that a re-added index moves to the end, keeping deadline order.
-    this.byIndex.delete(index);
+    // Never expected (a step-down rejects all, and indexes grow within a term), but a waiter must
+    // not be dropped unsettled; deleting first also keeps the map in deadline order.
+    const displaced = this.byIndex.get(index);
+    if (displaced !== undefined) {
+      this.byIndex.delete(index);
+      displaced.reject(this.timeoutError());
+    }
     this.byIndex.set(index, { resolve: waiter.resolve, reject: waiter.reject, term, deadline: performance.now() + this.timeoutMs });
     this.timer ??= delay(() => this.expire(), this.timeoutMs);
   }

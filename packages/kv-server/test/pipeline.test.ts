@@ -4,9 +4,10 @@
 // the others or the stream, and a node stopping with SIGTERM ends its open
 // streams cleanly (status OK) instead of leaving them to a dropped connection.
 // The raw KV link (CLIENT_LINK_MAGIC on the same port) echoes its magic and
-// serves the same ops; a link that sends bytes that are not PipelineRequest
-// frames is closed without disturbing the node, and stopping ends raw links
-// with a clean close after their finished results.
+// serves the same ops, answering those still running when the client
+// half-closes; a link that sends bytes that are not PipelineRequest frames is
+// closed without disturbing the node, and stopping ends raw links with a
+// clean close after their finished results.
 // Method: one real node; a raw generated client writes PipelineRequests, and
 // a plain socket speaks the raw link.
 import { after, before, describe, test } from 'node:test';
@@ -163,8 +164,12 @@ describe('KVService.Pipeline', () => {
     const [get] = await rawResults(link, [4]);
     assert.equal(Buffer.from(get!.get!.kv!.value).toString(), 'one');
     assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 1);
-    // A half-close ends the link once every op is answered, as the gRPC stream does.
+    // A half-close right behind an op: the op is still answered, then the node ends the link, as
+    // the gRPC stream does.
+    link.send({ ops: [{ id: 5, append: { key: Buffer.from('raw/a'), value: Buffer.from('+two'), session: { clientId: 'raw-link-test', seq: 2 } } }] });
     link.socket.end();
+    const [append] = await rawResults(link, [5]);
+    assert.equal(append!.append?.length, 'one+two'.length);
     await waitFor(() => link.closedBy(), { deadlineMs: 10_000, what: 'the node to close the half-closed link' });
     assert.equal(link.closedBy(), 'end');
     assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 0);
@@ -181,7 +186,7 @@ describe('KVService.Pipeline', () => {
     const good = rawLink(cluster.node(1).grpcAddress);
     good.send({ ops: [{ id: 1, get: { key: Buffer.from('raw/a'), consistency: Consistency.LINEARIZABLE } }] });
     const [get] = await rawResults(good, [1]);
-    assert.equal(Buffer.from(get!.get!.kv!.value).toString(), 'one');
+    assert.equal(Buffer.from(get!.get!.kv!.value).toString(), 'one+two');
     good.socket.destroy();
   });
 

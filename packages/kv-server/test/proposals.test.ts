@@ -59,6 +59,17 @@ describe('ProposalTracker', () => {
     assert.equal(seen.get('second'), 'timeout');
   });
 
+  test('a proposal displaced at its index is failed, not dropped', () => {
+    const tracker = new ProposalTracker<string>(() => new Timeout(), 60_000);
+    const { waiter, seen } = outcomes();
+    tracker.add(7, 1, waiter('old'));
+    tracker.add(7, 2, waiter('new'));
+    assert.equal(seen.get('old'), 'timeout');
+    tracker.settle(7, 2, { value: 'seven' }, () => new Lost());
+    assert.equal(seen.get('new'), 'ok:seven');
+    assert.equal(tracker.size, 0);
+  });
+
   test('rejectAll fails every waiting proposal with its error', () => {
     const tracker = new ProposalTracker<string>(() => new Timeout(), 60_000);
     const { waiter, seen } = outcomes();

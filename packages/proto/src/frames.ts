@@ -27,12 +27,16 @@ export function encodeFrame(payload: Uint8Array): Buffer {
 }
 
 /**
- * Splits a byte stream into frames. A frame split across chunks is
- * assembled once it is complete.
+ * Splits a byte stream into frames. The chunks of an incomplete frame are
+ * kept as they came and joined once, when the frame is complete: joining
+ * them on every chunk cost quadratic time, which a client sending one large
+ * frame slowly could use to wedge a node.
  */
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Header plus payload bytes of the frame being assembled; -1 until its header has arrived. */
+  private frameBytes = -1;
 
   constructor(private readonly frameBytesMax: number) {}
 
@@ -41,16 +45,28 @@ export class FrameReader {
     let data = chunk;
     if (this.pendingBytes > 0) {
       this.pending.push(chunk);
-      data = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pendingBytes += chunk.length;
+      if (this.frameBytes < 0) {
+        if (this.pendingBytes < HEADER_BYTES) return [];
+        // At most the header's few bytes plus this chunk: cheap, and once per frame.
+        const head = Buffer.concat(this.pending, this.pendingBytes);
+        this.pending = [head];
+        this.frameBytes = HEADER_BYTES + this.checkedLength(head, 0);
+      }
+      if (this.pendingBytes < this.frameBytes) return [];
+      data = Buffer.concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
+      this.frameBytes = -1;
     }
     const frames: Buffer[] = [];
     let offset = 0;
     while (data.length - offset >= HEADER_BYTES) {
-      const length = data.readUInt32BE(offset);
-      if (length > this.frameBytesMax) throw new FrameTooLargeError(length, this.frameBytesMax);
-      if (data.length - offset - HEADER_BYTES < length) break;
+      const length = this.checkedLength(data, offset);
+      if (data.length - offset - HEADER_BYTES < length) {
+        this.frameBytes = HEADER_BYTES + length;
+        break;
+      }
       frames.push(ownBytes(data, offset + HEADER_BYTES, length));
       offset += HEADER_BYTES + length;
     }
@@ -61,6 +77,12 @@ export class FrameReader {
       this.pendingBytes = rest.length;
     }
     return frames;
+  }
+
+  private checkedLength(data: Buffer, offset: number): number {
+    const length = data.readUInt32BE(offset);
+    if (length > this.frameBytesMax) throw new FrameTooLargeError(length, this.frameBytesMax);
+    return length;
   }
 }
 

@@ -16,8 +16,24 @@ describe('FrameReader', () => {
     }
   });
 
+  test('yields the same frames from one byte at a time, and from uneven chunks', () => {
+    const payloads = [Buffer.alloc(70_000, 1), Buffer.from('x'), Buffer.alloc(0), Buffer.alloc(5000, 2)];
+    const stream = Buffer.concat(payloads.map((p) => encodeFrame(p)));
+    for (const size of [1, 3, 4, 5, 4093, 65_536]) {
+      const reader = new FrameReader(1 << 20);
+      const frames: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += size) frames.push(...reader.push(stream.subarray(at, at + size)));
+      assert.deepEqual(frames.map((f) => Buffer.from(f).toString('hex')), payloads.map((p) => p.toString('hex')), `chunks of ${size}`);
+    }
+  });
+
   test('refuses a length over the limit before buffering it', () => {
     const reader = new FrameReader(16);
     assert.throws(() => reader.push(encodeFrame(Buffer.alloc(17))), FrameTooLargeError);
+    // The same when the header itself arrives in pieces after a complete frame.
+    const split = new FrameReader(16);
+    const oversized = encodeFrame(Buffer.alloc(17));
+    assert.equal(split.push(Buffer.concat([encodeFrame(Buffer.from('ok')), oversized.subarray(0, 2)])).length, 1);
+    assert.throws(() => split.push(oversized.subarray(2, 4)), FrameTooLargeError);
   });
 });

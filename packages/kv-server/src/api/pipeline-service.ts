@@ -79,11 +79,13 @@ export class PipelineStreams {
     socket.setKeepAlive(true, CLIENT_LINK_KEEPALIVE_MS);
     socket.on('error', () => undefined);
     const refuse = (reason: string): void => {
+      if (socket.destroyed) return; // refused already (a flush may write several messages)
       this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason });
       socket.destroy();
     };
     const stream = this.openStream({
       write: (response) => {
+        if (socket.destroyed) return;
         // A client that sends ops but never reads their results would make the node buffer them all.
         if (socket.writableLength > CLIENT_LINK_BUFFERED_BYTES_MAX) return refuse('the client does not read its results');
         socket.write(encodeFrame(encodeToBuffer(PipelineResponse, response)));

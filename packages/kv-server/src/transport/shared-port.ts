@@ -42,11 +42,15 @@ export function listenSharedPort(
   const sniffing = new Set<net.Socket>();
   const injected = new Set<net.Socket>();
   let onDrained: (() => void) | undefined;
-  const server = net.createServer((socket) => {
+  let closing: Promise<void> | undefined;
+  // Half-open allowed so that a clerk's raw link may half-close and still get the results of its
+  // running ops; peer and gRPC connections get Node's default back (end when the other side ends).
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sniffing.add(socket);
     route(socket, (kind, head) => {
       sniffing.delete(socket);
       if (kind === 'gone') return;
+      if (kind !== 'client') socket.allowHalfOpen = false;
       if (head.length > 0) socket.unshift(head);
       if (kind === 'peer') onPeerSocket(socket);
       else if (kind === 'client') onClientSocket(socket);
@@ -69,13 +73,13 @@ export function listenSharedPort(
       resolve({
         port: (server.address() as net.AddressInfo).port,
         close: (graceMs = 0) => {
-          server.close();
-          for (const socket of sniffing) socket.destroy();
-          sniffing.clear();
-          injector.destroy();
-          // grpc-js forgets the injector's sessions here, so its tryShutdown() no longer waits for
-          // them: a forceShutdown() right after would reset streams whose status is not sent yet.
-          return new Promise<void>((resolve) => {
+          closing ??= new Promise<void>((resolve) => {
+            server.close();
+            for (const socket of sniffing) socket.destroy();
+            sniffing.clear();
+            injector.destroy();
+            // grpc-js forgets the injector's sessions here, so its tryShutdown() no longer waits for
+            // them: a forceShutdown() right after would reset streams whose status is not sent yet.
             if (injected.size === 0) return resolve();
             const timer = setTimeout(resolve, graceMs);
             timer.unref();
@@ -84,6 +88,7 @@ export function listenSharedPort(
               resolve();
             };
           });
+          return closing;
         },
       });
     });
