@@ -22,7 +22,11 @@ export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
  * (the next call opens a new one on the same connection).
  */
 export const PIPELINE_IDLE_CLOSE_MS = 1_000;
-/** After a node answered the raw KV link in HTTP/2 (an older node), the link is tried again this much later. */
+/**
+ * After a node answered the raw KV link in HTTP/2, or the gRPC Pipeline with
+ * UNIMPLEMENTED (an older node, or one still starting), that carrier is tried
+ * again this much later.
+ */
 export const RAW_LINK_RETRY_MS = 60_000;
 /** Largest PipelineResponse frame accepted on the raw KV link (the node's own message limit). */
 export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * 1024 * 1024;

@@ -80,8 +80,8 @@ export class PipelineLink {
   private nextId = 1;
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** False once the node answered UNIMPLEMENTED (a node from before Pipeline existed). */
-  supported = true;
+  private supportedRetryAtMs = 0;
+  private unsupported = false;
   /** False while the node is believed not to serve the raw link. */
   private rawServed: boolean;
   /** When to try the raw link again after the node answered it in HTTP/2 (epoch ms). */
@@ -89,6 +89,16 @@ export class PipelineLink {
 
   constructor(private readonly carriers: PipelineCarriers) {
     this.rawServed = carriers.raw !== undefined;
+  }
+
+  /**
+   * False after the node answered the gRPC Pipeline with UNIMPLEMENTED (a node
+   * from before Pipeline existed, or one still starting); asked again
+   * RAW_LINK_RETRY_MS later, since the node may have been upgraded or started.
+   */
+  get supported(): boolean {
+    if (this.unsupported && Date.now() >= this.supportedRetryAtMs) this.unsupported = false;
+    return !this.unsupported;
   }
 
   call<M extends PipelineMethod>(method: M, request: OpRequest<M>, options: AttemptOptions): Promise<PipelineOutcome<OpResponse<M>>> {
@@ -218,7 +228,10 @@ export class PipelineLink {
     // A failed gRPC stream may mean the node restarted, perhaps upgraded: try the raw link again.
     if (!raw && !stream.cancelled && this.carriers.raw !== undefined) this.rawServed = true;
     // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
-    if (!raw && unsupported) this.supported = false;
+    if (!raw && unsupported) {
+      this.unsupported = true;
+      this.supportedRetryAtMs = Date.now() + RAW_LINK_RETRY_MS;
+    }
     for (const [id] of carried) {
       const error = new UnavailableError(`pipeline stream ended: ${reason}`);
       this.finish(id, unsupported ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.carrier.sawReady() });
