@@ -78,7 +78,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   // Peer links that arrive before the loop exists are closed; the peer redials.
   let acceptPeerSocket: (socket: Socket) => void = (socket) => socket.destroy();
-  // So are clerks' raw KV links: the clerk saw no echo, so it knows none of its ops ran.
+  // Client connections (gRPC, raw KV links) wait until the services below exist: sharedPort.open().
   let acceptClientSocket: (socket: Socket) => void = (socket) => socket.destroy();
   const sharedPort = await listenAddr(grpcServer, options.addr, (socket) => acceptPeerSocket(socket), (socket) => acceptClientSocket(socket));
   const grpcAddress = `${hostOf(options.addr)}:${sharedPort.port}`;
@@ -160,6 +160,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     }
     loop.start();
     health.setServing(true);
+    sharedPort.open();
     logger.info('node-started', { grpc: grpcAddress, http: httpAddress, dataDir: options.dataDir, members: members.list().map((m) => m.id) });
 
     let stopping: Promise<void> | undefined;
@@ -249,7 +250,7 @@ async function listenAddr(
 ): Promise<SharedPort> {
   const { host, port } = splitHostPort(address);
   try {
-    return await listenSharedPort(host, port, server, onPeerSocket, onClientSocket);
+    return await listenSharedPort(host, port, server, onPeerSocket, onClientSocket, true);
   } catch (error) {
     throw listenError('--addr', address, error as NodeJS.ErrnoException);
   }

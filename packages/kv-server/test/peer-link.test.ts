@@ -1,6 +1,8 @@
 // Goal: the raw peer link delivers raft messages over the node's one port
 // (shared with gRPC), refuses foreign senders, keeps a quiet but live link,
-// and resets a link whose peer stops answering.
+// and resets a link whose peer stops answering. A port held until its node is
+// ready keeps client connections (gRPC and raw KV links) waiting, then serves
+// them.
 // Method: real GrpcTransports on listenSharedPort over loopback (port 0).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,5 +187,50 @@ describe('raw peer link on the shared port', () => {
     a.transport.setPeer(2, b.address);
     a.transport.send([heartbeat(1, 2, 42)]);
     await waitFor(() => b.received.some((m) => m.commit === 42), { what: 'a message after the junk connection' });
+  });
+});
+
+describe('a port held until its node is ready', () => {
+  const echo = {
+    echo: {
+      path: '/cairn.test.Echo/Echo',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value: Buffer) => value,
+      requestDeserialize: (value: Buffer) => value,
+      responseSerialize: (value: Buffer) => value,
+      responseDeserialize: (value: Buffer) => value,
+    },
+  } as const;
+  const EchoClient = grpc.makeGenericClientConstructor(echo, 'Echo');
+
+  test('client connections wait for open() instead of meeting a service that is not registered yet', async () => {
+    const grpcServer = new grpc.Server();
+    const clientSockets: net.Socket[] = [];
+    const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => socket.destroy(), (socket) => clientSockets.push(socket), true);
+    const client = new EchoClient(`127.0.0.1:${port.port}`, grpc.credentials.createInsecure());
+    try {
+      const call = new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest(echo.echo.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from('ping'), { deadline: Date.now() + 20_000 }, (error, value) =>
+          error ? reject(error) : resolve(value!),
+        ),
+      );
+      const raw = net.connect({ host: '127.0.0.1', port: port.port });
+      raw.on('error', () => undefined);
+      raw.write(Buffer.from('CAIRNKV1', 'latin1'));
+      await waitFor(() => port.heldConnections === 2, { deadlineMs: 10_000, what: 'both connections to be held' });
+      assert.equal(clientSockets.length, 0, 'a held raw link is not handed over');
+      // Registered while the call waits: without the hold, the call would have met UNIMPLEMENTED.
+      grpcServer.addService(echo, { echo: (c: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, c.request) });
+      port.open();
+      assert.equal((await call).toString(), 'ping');
+      assert.equal(clientSockets.length, 1, 'the raw link is handed over on open()');
+      assert.equal(port.heldConnections, 0);
+      raw.destroy();
+    } finally {
+      client.close();
+      await port.close();
+      grpcServer.forceShutdown();
+    }
   });
 });

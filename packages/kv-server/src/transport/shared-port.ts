@@ -29,7 +29,14 @@ export interface SharedPort {
    * Raw links are closed by their owners (the transport, the pipeline streams).
    */
   close(graceMs?: number): Promise<void>;
+  /** Hands over the client connections held so far, and every later one at once (see `held`). */
+  open(): void;
+  /** Client connections waiting for open(). */
+  readonly heldConnections: number;
 }
+
+/** Client connections held while a port is not open yet; more are closed. */
+const HELD_CONNECTIONS_MAX = 1024;
 
 export function listenSharedPort(
   host: string,
@@ -37,12 +44,30 @@ export function listenSharedPort(
   grpcServer: grpc.Server,
   onPeerSocket: (socket: net.Socket) => void,
   onClientSocket: (socket: net.Socket) => void,
+  /**
+   * Hold client connections (gRPC and raw KV links) until open(): a node
+   * binds its port first (a port in use fails at once) but registers its
+   * services only after its stores have opened, and gRPC would answer calls
+   * meanwhile with UNIMPLEMENTED. Held connections simply wait. Peer links
+   * are never held (the transport refuses them until it exists).
+   */
+  held = false,
 ): Promise<SharedPort> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sniffing = new Set<net.Socket>();
   const injected = new Set<net.Socket>();
   let onDrained: (() => void) | undefined;
   let closing: Promise<void> | undefined;
+  let waiting: Array<{ kind: 'client' | 'grpc'; socket: net.Socket }> | undefined = held ? [] : undefined;
+  const handOver = (kind: 'client' | 'grpc', socket: net.Socket): void => {
+    if (kind === 'client') return onClientSocket(socket);
+    injected.add(socket);
+    socket.once('close', () => {
+      injected.delete(socket);
+      if (injected.size === 0) onDrained?.();
+    });
+    injector.injectConnection(socket);
+  };
   // Half-open allowed so that a clerk's raw link may half-close and still get the results of its
   // running ops; peer and gRPC connections get Node's default back (end when the other side ends).
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -52,16 +77,11 @@ export function listenSharedPort(
       if (kind === 'gone') return;
       if (kind !== 'client') socket.allowHalfOpen = false;
       if (head.length > 0) socket.unshift(head);
-      if (kind === 'peer') onPeerSocket(socket);
-      else if (kind === 'client') onClientSocket(socket);
-      else {
-        injected.add(socket);
-        socket.once('close', () => {
-          injected.delete(socket);
-          if (injected.size === 0) onDrained?.();
-        });
-        injector.injectConnection(socket);
-      }
+      if (kind === 'peer') return onPeerSocket(socket);
+      if (waiting === undefined) return handOver(kind, socket);
+      if (waiting.length >= HELD_CONNECTIONS_MAX) return socket.destroy();
+      socket.on('error', () => undefined); // until its owner listens
+      waiting.push({ kind, socket });
     });
   });
   return new Promise((resolve, reject) => {
@@ -77,6 +97,8 @@ export function listenSharedPort(
             server.close();
             for (const socket of sniffing) socket.destroy();
             sniffing.clear();
+            for (const { socket } of waiting ?? []) socket.destroy();
+            waiting = undefined;
             injector.destroy();
             // grpc-js forgets the injector's sessions here, so its tryShutdown() no longer waits for
             // them: a forceShutdown() right after would reset streams whose status is not sent yet.
@@ -89,6 +111,15 @@ export function listenSharedPort(
             };
           });
           return closing;
+        },
+        get heldConnections() {
+          return waiting?.length ?? 0;
+        },
+        open: () => {
+          const held = waiting ?? [];
+          waiting = undefined;
+          if (closing !== undefined) return;
+          for (const { kind, socket } of held) if (!socket.destroyed) handOver(kind, socket);
         },
       });
     });
