@@ -22,6 +22,8 @@ export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
  * (the next call opens a new one on the same connection).
  */
 export const PIPELINE_IDLE_CLOSE_MS = 1_000;
+/** A raw link idle this long after it was parked is closed (the next call connects afresh). */
+export const PARKED_LINK_CLOSE_MS = 30_000;
 /**
  * After a node answered the raw KV link in HTTP/2, or the gRPC Pipeline with
  * UNIMPLEMENTED (an older node, or one still starting), that carrier is tried

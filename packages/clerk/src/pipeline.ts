@@ -16,12 +16,12 @@
  * server" exactly when its connection was ready at some point of the
  * stream's life. The next call opens a new stream. A stream idle for
  * PIPELINE_IDLE_CLOSE_MS stops keeping the process alive: a raw link is
- * unref'd (and reused), a gRPC stream cancelled.
+ * unref'd (and reused, up to PARKED_LINK_CLOSE_MS idle), a gRPC stream cancelled.
  */
 import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './connection.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
-import { PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET, RAW_LINK_RETRY_MS } from './limits.js';
+import { PARKED_LINK_CLOSE_MS, PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET, RAW_LINK_RETRY_MS } from './limits.js';
 import type { Carrier, OpenCarrier } from './pipeline-carriers.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
@@ -84,10 +84,15 @@ export class PipelineLink {
   private unsupported = false;
   /** False while the node is believed not to serve the raw link. */
   private rawServed: boolean;
-  /** When to try the raw link again after the node answered it in HTTP/2 (epoch ms). */
+  /** When to try the raw link again after the node answered it in HTTP/2 (this.now() ms). */
   private rawRetryAtMs = 0;
 
-  constructor(private readonly carriers: PipelineCarriers) {
+  constructor(
+    private readonly carriers: PipelineCarriers,
+    /** Milliseconds, for the retry times only (a seam for tests). */
+    private readonly now: () => number = () => performance.now(),
+    private readonly timing: { idleMs: number; parkedCloseMs: number } = { idleMs: PIPELINE_IDLE_CLOSE_MS, parkedCloseMs: PARKED_LINK_CLOSE_MS },
+  ) {
     this.rawServed = carriers.raw !== undefined;
   }
 
@@ -97,7 +102,7 @@ export class PipelineLink {
    * RAW_LINK_RETRY_MS later, since the node may have been upgraded or started.
    */
   get supported(): boolean {
-    if (this.unsupported && Date.now() >= this.supportedRetryAtMs) this.unsupported = false;
+    if (this.unsupported && this.now() >= this.supportedRetryAtMs) this.unsupported = false;
     return !this.unsupported;
   }
 
@@ -195,7 +200,7 @@ export class PipelineLink {
   private openStream(): OpenStream {
     if (this.stream !== undefined && !this.stream.done) return this.stream;
     // A node found without the raw link is asked again now and then: it may have been upgraded.
-    if (!this.rawServed && this.carriers.raw !== undefined && Date.now() >= this.rawRetryAtMs) this.rawServed = true;
+    if (!this.rawServed && this.carriers.raw !== undefined && this.now() >= this.rawRetryAtMs) this.rawServed = true;
     const open = this.rawServed ? this.carriers.raw! : this.carriers.grpc;
     const stream: OpenStream = { carrier: undefined!, done: false, cancelled: false, received: 0 };
     this.stream = stream;
@@ -218,7 +223,7 @@ export class PipelineLink {
     if (raw && unsupported) {
       // Nothing was sent: the same ops go again, over gRPC.
       this.rawServed = false;
-      this.rawRetryAtMs = Date.now() + RAW_LINK_RETRY_MS;
+      this.rawRetryAtMs = this.now() + RAW_LINK_RETRY_MS;
       for (const [, pending] of carried) {
         pending.stream = undefined;
         this.enqueue(pending.op, pending.bytes);
@@ -230,7 +235,7 @@ export class PipelineLink {
     // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
     if (!raw && unsupported) {
       this.unsupported = true;
-      this.supportedRetryAtMs = Date.now() + RAW_LINK_RETRY_MS;
+      this.supportedRetryAtMs = this.now() + RAW_LINK_RETRY_MS;
     }
     for (const [id] of carried) {
       const error = new UnavailableError(`pipeline stream ended: ${reason}`);
@@ -277,9 +282,16 @@ export class PipelineLink {
       if (this.pending.size > 0 || this.stream !== stream || stream === undefined) return;
       // Nothing is in flight on it: a raw link stays open but stops holding the process (its next
       // call needs no new connection); a gRPC stream is cancelled, which loses nothing.
-      if (stream.carrier.park !== undefined) stream.carrier.park();
-      else this.cancel(stream);
-    }, PIPELINE_IDLE_CLOSE_MS);
+      if (stream.carrier.park === undefined) return this.cancel(stream);
+      stream.carrier.park();
+      // Parked links are closed after a longer idle period: a node that vanished silently meanwhile
+      // would otherwise cost the next call its whole timeout, reported as "may have reached".
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        if (this.pending.size === 0 && this.stream === stream) this.cancel(stream);
+      }, this.timing.parkedCloseMs);
+      this.idleTimer.unref();
+    }, this.timing.idleMs);
     // The open stream keeps the process alive until this fires; the timer itself does not.
     this.idleTimer.unref();
   }

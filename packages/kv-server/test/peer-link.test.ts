@@ -220,6 +220,16 @@ describe('a port held until its node is ready', () => {
       raw.write(Buffer.from('CAIRNKV1', 'latin1'));
       await waitFor(() => port.heldConnections === 2, { deadlineMs: 10_000, what: 'both connections to be held' });
       assert.equal(clientSockets.length, 0, 'a held raw link is not handed over');
+      // Clients that give up while held (a FIN, a reset) free their places.
+      const quitters = [net.connect({ host: '127.0.0.1', port: port.port }), net.connect({ host: '127.0.0.1', port: port.port })];
+      for (const quitter of quitters) {
+        quitter.on('error', () => undefined);
+        quitter.write(Buffer.from('CAIRNKV1', 'latin1'));
+      }
+      await waitFor(() => port.heldConnections === 4, { deadlineMs: 10_000, what: 'the quitters to be held' });
+      quitters[0]!.end();
+      quitters[1]!.resetAndDestroy();
+      await waitFor(() => port.heldConnections === 2, { deadlineMs: 10_000, what: 'the quitters to be dropped' });
       // Registered while the call waits: without the hold, the call would have met UNIMPLEMENTED.
       grpcServer.addService(echo, { echo: (c: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, c.request) });
       port.open();

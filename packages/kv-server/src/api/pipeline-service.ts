@@ -118,6 +118,8 @@ export class PipelineStreams {
     });
     socket.on('end', () => stream.clientEnded());
     socket.on('close', () => stream.gone());
+    // A link held while the node started may have half-closed already; its 'end' has been emitted.
+    if (socket.readableEnded) stream.clientEnded();
     socket.resume();
   }
 

@@ -35,6 +35,13 @@ export interface SharedPort {
   readonly heldConnections: number;
 }
 
+/** A client connection waiting for open(); `release` removes the listeners it had while held. */
+interface Held {
+  readonly kind: 'client' | 'grpc';
+  readonly socket: net.Socket;
+  readonly release: () => void;
+}
+
 /** Client connections held while a port is not open yet; more are closed. */
 const HELD_CONNECTIONS_MAX = 1024;
 
@@ -58,7 +65,7 @@ export function listenSharedPort(
   const injected = new Set<net.Socket>();
   let onDrained: (() => void) | undefined;
   let closing: Promise<void> | undefined;
-  let waiting: Array<{ kind: 'client' | 'grpc'; socket: net.Socket }> | undefined = held ? [] : undefined;
+  let waiting: Held[] | undefined = held ? [] : undefined;
   const handOver = (kind: 'client' | 'grpc', socket: net.Socket): void => {
     if (kind === 'client') return onClientSocket(socket);
     injected.add(socket);
@@ -81,7 +88,16 @@ export function listenSharedPort(
       if (waiting === undefined) return handOver(kind, socket);
       if (waiting.length >= HELD_CONNECTIONS_MAX) return socket.destroy();
       socket.on('error', () => undefined); // until its owner listens
-      waiting.push({ kind, socket });
+      // A client that gives up while held (a call timing out, a redial) frees its place.
+      const onEnd = (): void => void socket.destroy();
+      const onClose = (): void => {
+        const at = waiting?.indexOf(entry) ?? -1;
+        if (at >= 0) waiting!.splice(at, 1);
+      };
+      const entry: Held = { kind, socket, release: () => (socket.off('end', onEnd), socket.off('close', onClose)) };
+      socket.once('end', onEnd);
+      socket.once('close', onClose);
+      waiting.push(entry);
     });
   });
   return new Promise((resolve, reject) => {
@@ -119,7 +135,10 @@ export function listenSharedPort(
           const held = waiting ?? [];
           waiting = undefined;
           if (closing !== undefined) return;
-          for (const { kind, socket } of held) if (!socket.destroyed) handOver(kind, socket);
+          for (const { kind, socket, release } of held) {
+            release();
+            if (!socket.destroyed) handOver(kind, socket);
+          }
         },
       });
     });
