@@ -113,6 +113,9 @@ export class PipelineLink {
         return;
       }
       this.stopIdleTimer();
+      // A node found without the raw link is asked again now and then: it may have been upgraded.
+      // (Checked for new calls only: the calls it refused must go to gRPC, whatever the time.)
+      if (!this.rawServed && this.carriers.raw !== undefined && this.now() >= this.rawRetryAtMs) this.rawServed = true;
       const id = this.nextId++;
       const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
@@ -199,8 +202,6 @@ export class PipelineLink {
 
   private openStream(): OpenStream {
     if (this.stream !== undefined && !this.stream.done) return this.stream;
-    // A node found without the raw link is asked again now and then: it may have been upgraded.
-    if (!this.rawServed && this.carriers.raw !== undefined && this.now() >= this.rawRetryAtMs) this.rawServed = true;
     const open = this.rawServed ? this.carriers.raw! : this.carriers.grpc;
     const stream: OpenStream = { carrier: undefined!, done: false, cancelled: false, received: 0 };
     this.stream = stream;
