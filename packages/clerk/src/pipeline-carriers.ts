@@ -10,10 +10,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
 import {
   CLIENT_LINK_MAGIC,
-  encodeFrame,
-  encodeToBuffer,
-  FrameReader,
+  encodeMessageFrame,
   KVServiceService,
+  MessageReader,
   PipelineRequest,
   PipelineResponse,
 } from '@cairn/proto';
@@ -97,7 +96,7 @@ function proxied(host: string, env: NodeJS.ProcessEnv): boolean {
 export function rawCarrier(target: { host: string; port: number }): OpenCarrier {
   return (events) => {
     const socket = net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: CLIENT_LINK_KEEPALIVE_MS });
-    const reader = new FrameReader(CLIENT_LINK_FRAME_BYTES_MAX);
+    const reader = new MessageReader(PipelineResponse, 'PipelineResponse', CLIENT_LINK_FRAME_BYTES_MAX);
     let echoed = false;
     let head: Buffer = Buffer.alloc(0);
     let waiting: Buffer[] = [];
@@ -110,22 +109,12 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       events.ended(reason, unsupported);
     };
     const onFrames = (chunk: Buffer): void => {
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        return end((error as Error).message);
-      }
-      for (const frame of frames) {
-        let response: PipelineResponse;
-        try {
-          response = PipelineResponse.decode(frame);
-        } catch {
-          return end('the node sent a frame that is not a PipelineResponse');
-        }
+      const { messages, error } = reader.push(chunk);
+      for (const response of messages) {
         events.response(response);
         if (done) return;
       }
+      if (error !== undefined) end(`the node sent ${error}`);
     };
     socket.on('connect', () => socket.write(CLIENT_LINK_MAGIC));
     socket.on('data', (chunk: Buffer) => {
@@ -149,7 +138,7 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       write: (request) => {
         if (done) return;
         socket.ref();
-        const frame = encodeFrame(encodeToBuffer(PipelineRequest, request));
+        const frame = encodeMessageFrame(PipelineRequest, request);
         if (echoed) socket.write(frame);
         else waiting.push(frame);
       },

@@ -8,19 +8,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PipelineRequest, PipelineResult } from '@cairn/proto';
+import { waitFor } from '@cairn/testkit';
 import { RAW_LINK_RETRY_MS } from '../src/limits.js';
 import { PIPELINE_UNSUPPORTED, PipelineLink } from '../src/pipeline.js';
 import type { Carrier, CarrierEvents, OpenCarrier } from '../src/pipeline-carriers.js';
+import { answer } from './fake-results.js';
 
-const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
 
-async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 interface Script {
   opens: number;
@@ -47,7 +41,7 @@ function scripted(kind: 'raw' | 'grpc', behaviour: 'answer' | 'refuse' | 'silent
         if (behaviour === 'refuse') return end('refused by the script', true);
         script.written.push(request);
         if (behaviour === 'answer') {
-          const results: PipelineResult[] = request.ops.map((op) => ({ id: op.id, put: { header, version: 5, prevKv: undefined } }));
+          const results: PipelineResult[] = request.ops.map((op) => answer(op, 5));
           queueMicrotask(() => events.response({ results }));
         }
       },
@@ -111,12 +105,12 @@ describe('PipelineLink carrier retries', () => {
     const link = new PipelineLink({ raw, grpc }, () => 0, { idleMs: 20, parkedCloseMs: 40 });
     try {
       assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
-      await waitFor(() => raw.script.parked === 1, 'the idle link to be parked');
+      await waitFor(() => raw.script.parked === 1, { deadlineMs: 5_000, what: 'the idle link to be parked' });
       assert.equal(raw.script.cancelled, 0, 'parked, not closed');
       // A call on the parked link reuses it and stops the close.
       assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
       assert.equal(raw.script.opens, 1);
-      await waitFor(() => raw.script.cancelled === 1, 'the parked link to be closed after the longer period');
+      await waitFor(() => raw.script.cancelled === 1, { deadlineMs: 5_000, what: 'the parked link to be closed after the longer period' });
       assert.equal(raw.script.parked, 2);
       assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
       assert.equal(raw.script.opens, 2, 'the next call connects afresh');

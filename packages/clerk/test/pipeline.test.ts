@@ -13,29 +13,16 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
+import { waitFor } from '@cairn/testkit';
 import { Clerk, GrpcTransport, TimeoutError, UnknownOutcomeError } from '../src/index.js';
+import { answer as answerWith, header } from './fake-results.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
-const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
 const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
 const UNARY_UNIMPLEMENTED = { put: unimplemented, get: unimplemented, append: unimplemented, delete: unimplemented, cas: unimplemented, range: unimplemented };
 
-/** The answer the fake gives: a get returns the key reversed; a put version 7. */
-function answer(op: PipelineOp): PipelineResult {
-  if (op.get !== undefined) {
-    const key = Buffer.from(op.get.key);
-    return { id: op.id, get: { header, kv: { key, value: Buffer.from([...key].reverse()), version: 1, createIndex: 1, modIndex: 1 } } };
-  }
-  return { id: op.id, put: { header, version: 7, prevKv: undefined } };
-}
-
-async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The fake's answer: a put gets version 7. */
+const answer = (op: PipelineOp): PipelineResult => answerWith(op, 7);
 
 const servers: grpc.Server[] = [];
 async function serve(pipeline: (call: PipelineCall) => void, unary: Partial<typeof UNARY_UNIMPLEMENTED> = {}): Promise<string> {
@@ -121,7 +108,7 @@ describe('KV calls over the pipeline stream', () => {
     try {
       assert.equal((await clerk.put('k', 'v')).version, 7);
       assert.equal(streams, 2);
-      await waitFor(() => firstCancelled, 'the stalled stream is cancelled');
+      await waitFor(() => firstCancelled, { deadlineMs: 5_000, what: 'the stalled stream is cancelled' });
     } finally {
       clerk.close();
     }
@@ -136,10 +123,10 @@ describe('KV calls over the pipeline stream', () => {
     });
     const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
     const pending = clerk.get('k', { consistency: 'serializable' }).catch((error: unknown) => error);
-    await waitFor(() => opened, 'the stream reached the node');
+    await waitFor(() => opened, { deadlineMs: 5_000, what: 'the stream reached the node' });
     clerk.close();
     assert.ok((await pending) instanceof Error);
-    await waitFor(() => cancelled, 'the node sees the stream cancelled');
+    await waitFor(() => cancelled, { deadlineMs: 5_000, what: 'the node sees the stream cancelled' });
   });
 
   test('a stream left idle is cancelled; the next call opens a new one', async () => {
@@ -153,7 +140,7 @@ describe('KV calls over the pipeline stream', () => {
     const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
     try {
       assert.equal((await clerk.put('a', '1')).version, 7);
-      await waitFor(() => cancelled === 1, 'the idle stream is cancelled');
+      await waitFor(() => cancelled === 1, { deadlineMs: 5_000, what: 'the idle stream is cancelled' });
       assert.equal((await clerk.put('b', '2')).version, 7);
       assert.equal(streams, 2);
     } finally {

@@ -27,25 +27,12 @@ import {
 } from '@cairn/proto';
 import { AbortedError, Clerk, GrpcTransport, UnknownOutcomeError } from '../src/index.js';
 import { rawLinkTarget } from '../src/pipeline-carriers.js';
+import { waitFor } from '@cairn/testkit';
+import { answer as answerWith } from './fake-results.js';
 
-const header = { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 };
 
-/** The fake's answer: a get returns the key reversed; a put version 9. */
-function answer(op: PipelineOp): PipelineResult {
-  if (op.get !== undefined) {
-    const key = Buffer.from(op.get.key);
-    return { id: op.id, get: { header, kv: { key, value: Buffer.from([...key].reverse()), version: 1, createIndex: 1, modIndex: 1 } } };
-  }
-  return { id: op.id, put: { header, version: 9, prevKv: undefined } };
-}
-
-async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The fake's answer: a put gets version 9. */
+const answer = (op: PipelineOp): PipelineResult => answerWith(op, 9);
 
 /** One accepted link, after its magic. */
 interface FakeLink {
@@ -215,11 +202,11 @@ describe('KV calls over the raw link', () => {
     try {
       const controller = new AbortController();
       const put = clerk.put('k', 'v', { signal: controller.signal }).catch((e: unknown) => e);
-      await waitFor(() => opened !== undefined, 'the link to open');
+      await waitFor(() => opened !== undefined, { deadlineMs: 5_000, what: 'the link to open' });
       controller.abort();
       assert.ok((await put) instanceof AbortedError);
       // The link is dropped with its unsent op; a late echo sends nothing.
-      await waitFor(() => opened!.closed(), 'the link to be closed');
+      await waitFor(() => opened!.closed(), { deadlineMs: 5_000, what: 'the link to be closed' });
       assert.equal(node.requests.length, 0);
     } finally {
       clerk.close();

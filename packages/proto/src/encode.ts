@@ -14,9 +14,11 @@ const SHARED_WRITER_BYTES_MAX = 1024 * 1024;
 
 let shared = new BinaryWriter();
 
-export function encodeToBuffer<T>(codec: { encode(message: T, writer?: BinaryWriter): BinaryWriter }, message: T): Buffer {
+/** `message`'s encoding, after `prefixBytes` zero bytes the caller fills in (a frame header: one allocation, one copy). */
+export function encodeToBuffer<T>(codec: { encode(message: T, writer?: BinaryWriter): BinaryWriter }, message: T, prefixBytes = 0): Buffer {
   let bytes: Uint8Array;
   try {
+    if (prefixBytes > 0) shared.raw(new Uint8Array(prefixBytes));
     bytes = codec.encode(message, shared).finish();
   } catch (error) {
     // A failed encode leaves the writer mid-message: never reuse it.

@@ -7,6 +7,9 @@
  * framing, flow control, grpc-js's stream layers).
  */
 
+import type { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { encodeToBuffer } from './encode.js';
+
 /** Opens a clerk's raw KV link: PipelineRequest frames in, PipelineResponse frames out, as KVService.Pipeline. */
 export const CLIENT_LINK_MAGIC = Buffer.from('CAIRNKV1', 'latin1');
 
@@ -16,6 +19,13 @@ export class FrameTooLargeError extends Error {
   constructor(readonly bytes: number, readonly limit: number) {
     super(`frame of ${bytes} bytes exceeds the ${limit}-byte limit`);
   }
+}
+
+/** The frame of one protobuf message, encoded in place after its header (no second copy). */
+export function encodeMessageFrame<T>(codec: { encode(message: T, writer?: BinaryWriter): BinaryWriter }, message: T): Buffer {
+  const frame = encodeToBuffer(codec, message, HEADER_BYTES);
+  frame.writeUInt32BE(frame.length - HEADER_BYTES, 0);
+  return frame;
 }
 
 /** One frame: the length header and the payload, in a single buffer (one socket write). */
@@ -83,6 +93,42 @@ export class FrameReader {
     const length = data.readUInt32BE(offset);
     if (length > this.frameBytesMax) throw new FrameTooLargeError(length, this.frameBytesMax);
     return length;
+  }
+}
+
+/**
+ * A FrameReader that decodes each frame as `what`. `push` returns the
+ * messages completed by a chunk, in order, and an `error` (a reason to close
+ * the link with) if the stream went wrong after them: a frame over the limit,
+ * or one that does not decode.
+ */
+export class MessageReader<T> {
+  private readonly frames: FrameReader;
+
+  constructor(
+    private readonly codec: { decode(bytes: Uint8Array): T },
+    private readonly what: string,
+    frameBytesMax: number,
+  ) {
+    this.frames = new FrameReader(frameBytesMax);
+  }
+
+  push(chunk: Buffer): { messages: T[]; error?: string } {
+    let frames: Buffer[];
+    try {
+      frames = this.frames.push(chunk);
+    } catch (error) {
+      return { messages: [], error: (error as Error).message };
+    }
+    const messages: T[] = [];
+    for (const frame of frames) {
+      try {
+        messages.push(this.codec.decode(frame));
+      } catch {
+        return { messages, error: `a frame that is not a ${this.what}` };
+      }
+    }
+    return { messages };
   }
 }
 

@@ -13,4 +13,4 @@ export type { DeepPartial, MessageFns } from './gen/cairn/raft/v1/raft.js';
 export { protobufFileName, protobufPackage } from './gen/cairn/raft/v1/raft.js';
 export { API_ERROR_CODES, type ApiErrorCode } from './error-codes.js';
 export { encodeToBuffer } from './encode.js';
-export { CLIENT_LINK_MAGIC, encodeFrame, FrameReader, FrameTooLargeError } from './frames.js';
+export { CLIENT_LINK_MAGIC, encodeFrame, encodeMessageFrame, FrameReader, FrameTooLargeError, MessageReader } from './frames.js';

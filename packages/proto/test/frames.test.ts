@@ -1,9 +1,12 @@
 // Goal: the frames of Cairn's raw links come out as they went in, however
 // TCP splits the bytes, and an oversized length is refused before buffering.
-// Method: a frame stream cut at every byte position.
+// Messages are framed in place, exactly as framing their encoding would be,
+// and a MessageReader hands back the messages before a bad frame with the
+// reason to close the link.
+// Method: a frame stream cut at every byte position; real Cairn messages.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeFrame, FrameReader, FrameTooLargeError } from '../src/index.js';
+import { BatchAck, encodeFrame, encodeMessageFrame, encodeToBuffer, Entry, EntryType, FrameReader, FrameTooLargeError, MessageReader } from '../src/index.js';
 
 describe('FrameReader', () => {
   test('yields the same frames however the bytes are split', () => {
@@ -35,5 +38,27 @@ describe('FrameReader', () => {
     const oversized = encodeFrame(Buffer.alloc(17));
     assert.equal(split.push(Buffer.concat([encodeFrame(Buffer.from('ok')), oversized.subarray(0, 2)])).length, 1);
     assert.throws(() => split.push(oversized.subarray(2, 4)), FrameTooLargeError);
+  });
+});
+
+describe('message frames', () => {
+  test('encodeMessageFrame equals the framed encoding, and leaves nothing behind for the next encode', () => {
+    const entries = Array.from({ length: 20 }, (_, i) => ({ term: 2, index: i + 1, type: EntryType.NORMAL, data: Buffer.alloc(i * 100, i) }));
+    for (const entry of entries) {
+      assert.deepEqual(encodeMessageFrame(Entry, entry), encodeFrame(Entry.encode(entry).finish()));
+      assert.deepEqual(encodeToBuffer(Entry, entry), Buffer.from(Entry.encode(entry).finish()), 'no stray prefix');
+    }
+  });
+
+  test('a MessageReader returns the messages before a bad frame, and why the link must close', () => {
+    const reader = new MessageReader(BatchAck, 'BatchAck', 1024);
+    const good = [encodeMessageFrame(BatchAck, { sequence: 1 }), encodeMessageFrame(BatchAck, { sequence: 2 })];
+    const bad = encodeFrame(Buffer.from([0xff, 0xff, 0xff]));
+    const { messages, error } = reader.push(Buffer.concat([...good, bad, encodeMessageFrame(BatchAck, { sequence: 3 })]));
+    assert.deepEqual(messages.map((m) => m.sequence), [1, 2]);
+    assert.equal(error, 'a frame that is not a BatchAck');
+    const oversized = new MessageReader(BatchAck, 'BatchAck', 16).push(encodeFrame(Buffer.alloc(17)));
+    assert.deepEqual(oversized.messages, []);
+    assert.match(oversized.error ?? '', /exceeds the 16-byte limit/);
   });
 });

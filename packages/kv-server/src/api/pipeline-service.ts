@@ -15,9 +15,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type * as net from 'node:net';
 import {
   CLIENT_LINK_MAGIC,
-  encodeFrame,
-  encodeToBuffer,
-  FrameReader,
+  encodeMessageFrame,
+  MessageReader,
   type PipelineOp,
   PipelineRequest,
   PipelineResponse,
@@ -88,7 +87,7 @@ export class PipelineStreams {
         if (socket.destroyed) return;
         // A client that sends ops but never reads their results would make the node buffer them all.
         if (socket.writableLength > CLIENT_LINK_BUFFERED_BYTES_MAX) return refuse('the client does not read its results');
-        socket.write(encodeFrame(encodeToBuffer(PipelineResponse, response)));
+        socket.write(encodeMessageFrame(PipelineResponse, response));
       },
       end: () => {
         socket.end(() => socket.destroy());
@@ -98,23 +97,11 @@ export class PipelineStreams {
     }, 'raw');
     if (stream === undefined) return;
     socket.write(CLIENT_LINK_MAGIC);
-    const reader = new FrameReader(CLIENT_LINK_FRAME_BYTES_MAX);
+    const reader = new MessageReader(PipelineRequest, 'PipelineRequest', CLIENT_LINK_FRAME_BYTES_MAX);
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        return refuse((error as Error).message);
-      }
-      for (const frame of frames) {
-        let request: PipelineRequest;
-        try {
-          request = PipelineRequest.decode(frame);
-        } catch {
-          return refuse('a frame that is not a PipelineRequest');
-        }
-        stream.receive(request);
-      }
+      const { messages, error } = reader.push(chunk);
+      for (const request of messages) stream.receive(request);
+      if (error !== undefined) refuse(error);
     });
     socket.on('end', () => stream.clientEnded());
     socket.on('close', () => stream.gone());

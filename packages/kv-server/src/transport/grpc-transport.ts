@@ -28,11 +28,10 @@ import * as net from 'node:net';
 import { crc32 } from 'node:zlib';
 import {
   BatchAck,
-  encodeFrame,
-  encodeToBuffer,
-  FrameReader,
+  encodeMessageFrame,
   type Message,
   MessageBatch,
+  MessageReader,
   MessageType,
   RaftTransportServiceClient,
   type RaftTransportServiceServer,
@@ -205,12 +204,12 @@ class PeerLink {
     const { host, port } = splitHostPort(this.address);
     const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
     const channel: PeerChannel = {
-      send: (batch) => socket.write(encodeFrame(encodeToBuffer(MessageBatch, batch))),
+      send: (batch) => socket.write(encodeMessageFrame(MessageBatch, batch)),
       bufferedBytes: () => socket.writableLength,
       close: () => socket.destroy(),
     };
     socket.write(PEER_LINK_MAGIC);
-    const reader = new FrameReader(ACK_FRAME_BYTES_MAX);
+    const reader = new MessageReader(BatchAck, 'BatchAck', ACK_FRAME_BYTES_MAX);
     let gotAck = false;
     // A Cairn node only ever sends acks here. Anything else before the first
     // one is an HTTP/2 server (its SETTINGS frame): a node that predates the raw link.
@@ -222,24 +221,14 @@ class PeerLink {
       this.broken(channel, error);
     };
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        return notAnAck(error as Error);
-      }
-      for (const frame of frames) {
-        let ack: BatchAck;
-        try {
-          ack = BatchAck.decode(frame);
-        } catch (error) {
-          return notAnAck(error as Error);
-        }
+      const { messages, error } = reader.push(chunk);
+      for (const ack of messages) {
         // Zero bytes decode as an ack of 0, so a real one names a batch sent on this connection.
         if (ack.sequence < 1 || ack.sequence > this.sequence) return notAnAck(new Error(`ack of batch ${ack.sequence}, which was not sent`));
         gotAck = true;
         this.acknowledged(ack.sequence);
       }
+      if (error !== undefined) notAnAck(new Error(error));
     });
     socket.on('error', (error: Error) => this.broken(channel, error));
     socket.on('close', () => this.broken(channel));
@@ -456,31 +445,21 @@ export class GrpcTransport implements Transport {
   acceptPeerSocket(socket: net.Socket): void {
     this.incomingSockets.add(socket);
     socket.setNoDelay(true);
-    const reader = new FrameReader(GRPC_MESSAGE_BYTES_MAX);
-    const acks = new BatchAcker((sequence) => socket.write(encodeFrame(encodeToBuffer(BatchAck, { sequence }))));
+    const reader = new MessageReader(MessageBatch, 'MessageBatch', GRPC_MESSAGE_BYTES_MAX);
+    const acks = new BatchAcker((sequence) => socket.write(encodeMessageFrame(BatchAck, { sequence })));
     const refuse = (reason: string, from?: number): void => {
       this.logger.warn('peer-batch-refused', { from, remote: socket.remoteAddress, reason });
       // The sender sees the connection close, and redials after a backoff.
       socket.destroy();
     };
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        return refuse((error as Error).message);
-      }
-      for (const frame of frames) {
-        let batch: MessageBatch;
-        try {
-          batch = MessageBatch.decode(frame);
-        } catch {
-          return refuse('a frame that is not a MessageBatch');
-        }
+      const { messages, error } = reader.push(chunk);
+      for (const batch of messages) {
         const problem = this.acceptBatch(batch);
         if (problem !== undefined) return refuse(problem, batch.from);
         acks.received(batch.sequence);
       }
+      if (error !== undefined) refuse(error);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
