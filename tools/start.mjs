@@ -14,6 +14,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_FLAGS = ['--conditions=@cairn/source', '--import', 'tsx'];
@@ -82,7 +83,7 @@ function runPlain(plainArgs) {
     // Own process group: Ctrl-C reaches only this script, which stops the nodes once.
     const child = spawn(
       process.execPath,
-      [...SOURCE_FLAGS, join(root, 'packages/kv-server/src/main.ts'),
+      [...SERVER_NODE_FLAGS, ...SOURCE_FLAGS, join(root, 'packages/kv-server/src/main.ts'),
         '--id', String(node.id), '--addr', node.grpc, '--client-addr', node.http, '--data-dir', node.dataDir, ...peerFlags],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );

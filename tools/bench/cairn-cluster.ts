@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { Clerk, type ClerkOptions, GrpcTransport } from '@cairn/clerk';
+import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
 import { freePorts, makeTempDir, pollUntil, spawnManaged, type ManagedProcess, type Teardown } from './processes.js';
 import type { KvTarget } from './target.js';
 
@@ -47,7 +48,7 @@ export class CairnCluster {
       const address = `127.0.0.1:${port}`;
       const dataDir = join(root, `node-${id}`);
       const args = [
-        ...profileFlags, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
+        ...SERVER_NODE_FLAGS, ...profileFlags, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
         '--id', String(id), '--addr', address, ...peers, '--data-dir', dataDir, '--log-level', 'warn', ...options.serverArgs,
       ];
       return { id, address, dataDir, process: teardown.track(spawnManaged(`cairn node ${id}`, process.execPath, args)) };

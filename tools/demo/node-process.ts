@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER_MAIN = join(REPO_ROOT, 'packages', 'kv-server', 'src', 'main.ts');
@@ -73,7 +74,7 @@ export class DemoNode {
     this.serving = false;
     const child = spawn(
       process.execPath,
-      ['--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
+      [...SERVER_NODE_FLAGS, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
         '--id', String(id), '--addr', grpcAddress, '--client-addr', httpAddress, '--data-dir', dataDir, ...this.commonArgs, ...extraArgs],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
