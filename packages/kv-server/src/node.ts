@@ -400,17 +400,15 @@ export class RaftLoop {
     // changes on disk (only the commit index may), so they need not wait.
     const sendNow = !sync && ready.entries.length === 0;
     if (sendNow) this.transport.send(ready.persistedMessages);
-    const persist = this.storage
-      .write({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }, { sync })
-      .then(() => {
-        if (!sendNow) this.transport.send(ready.persistedMessages);
-      });
+    const persist = this.storage.write(ready, { sync });
     // Committed entries were made durable by an earlier Ready (raft-core's
     // contract), so applying them need not wait for this Ready's fsync.
-    const confChange = ready.committedEntries.some((entry) => entry.type === EntryType.CONF_CHANGE);
+    const confChange = hasConfChange(ready.committedEntries);
     const applied = ready.committedEntries.length > 0 ? this.enqueueApply(ready.committedEntries) : undefined;
+    await persist;
+    if (!sendNow) this.transport.send(ready.persistedMessages);
     // A conf change changes who raft talks to: apply it inside the turn.
-    await Promise.all([persist, confChange ? applied : undefined]);
+    if (confChange) await applied;
     for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
     this.reads.applied(this.appliedIndex);
     if (confChange) this.raft.advance(ready);
@@ -690,6 +688,11 @@ interface BuiltSnapshot {
 }
 
 /** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
+function hasConfChange(entries: readonly Entry[]): boolean {
+  for (const entry of entries) if (entry.type === EntryType.CONF_CHANGE) return true;
+  return false;
+}
+
 async function* snapshotPayload(encodedMembers: Buffer, stateMachine: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   const header = Buffer.alloc(4);
   header.writeUInt32BE(encodedMembers.length);

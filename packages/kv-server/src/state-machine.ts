@@ -30,7 +30,7 @@ import assert from 'node:assert/strict';
 import { Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
 import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
-import { decodeRecord } from './storage/codec.js';
+import { decodeRecord, RECORD_HEADER_BYTES } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
 import { type BatchOp, NodeDatabase } from './storage/node-database.js';
 import type { StagedWrite } from './storage/raft-storage.js';
@@ -210,7 +210,11 @@ export class KvStateMachine {
         if (entry.index <= this.state.appliedIndex) continue;
         assert(entry.index === this.state.appliedIndex + 1, `apply gap: entry ${entry.index} after ${this.state.appliedIndex}`);
         const command = commands[i];
-        if (command !== undefined) results.push({ index: entry.index, result: await this.applyCommand(entry.index, command, batch) });
+        if (command !== undefined) {
+          // Synchronous unless a session's stored reply must be read from disk (a retried write).
+          const outcome = this.applyCommand(entry.index, command, batch);
+          results.push({ index: entry.index, result: outcome instanceof Promise ? await outcome : outcome });
+        }
         this.state.appliedIndex = entry.index;
       }
       // The results are final now. The entries are committed (durable in the raft
@@ -218,7 +222,7 @@ export class KvStateMachine {
       // write fails, the node stops and replaying the log recomputes the same results.
       answer?.(results);
       if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) return results;
-      batch.ops.push(NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(this.state)));
+      batch.ops.push(NodeDatabase.putSealed(APPLIED_KEY, encodeAppliedState(this.state, RECORD_HEADER_BYTES)));
       if (alsoWrite !== undefined) batch.ops.push(...alsoWrite.ops);
       try {
         await this.database.write(batch.ops, { sync: false });
@@ -239,7 +243,13 @@ export class KvStateMachine {
     }
   }
 
-  private async applyCommand(index: number, decoded: Command | Error, batch: PendingBatch): Promise<CommandResult | KvError> {
+  /**
+   * Applies one command. Returns a promise only when a retried write's stored
+   * reply has to be read from disk; every other path is synchronous, because
+   * prefetch() put every key the batch touches into `batch` (an async call per
+   * command per node was a visible share of the garbage per write).
+   */
+  private applyCommand(index: number, decoded: Command | Error, batch: PendingBatch): CommandResult | KvError | Promise<CommandResult | KvError> {
     if (decoded instanceof Error) return new InvalidArgumentError(`entry ${index} does not hold a valid command`);
     const command = decoded;
     this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
@@ -248,34 +258,33 @@ export class KvStateMachine {
     if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, index, batch);
     if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
     const existing = this.sessions.get(session.clientId);
-    if (existing !== undefined && session.seq < existing.lastSeq) {
-      this.touchSession(session.clientId, existing.lastSeq, batch, await this.sessionResult(session.clientId, batch));
-      return new SessionSeqStaleError(session.clientId, session.seq, existing.lastSeq);
-    }
-    if (existing !== undefined && session.seq === existing.lastSeq) {
-      const stored = await this.sessionResult(session.clientId, batch);
-      this.touchSession(session.clientId, existing.lastSeq, batch, stored);
-      return stored;
-    }
-    const outcome = await this.applyOperation(command, index, batch);
+    if (existing !== undefined && session.seq <= existing.lastSeq) return this.applyRetry(session.clientId, session.seq, existing.lastSeq, batch);
+    const outcome = this.applyOperation(command, index, batch);
     // Errors are deterministic and leave no state change, so a retry recomputes the same error.
     if (!(outcome instanceof Error)) this.touchSession(session.clientId, session.seq, batch, outcome);
     return outcome;
   }
 
-  private async applyOperation(command: Command, index: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+  /** A write whose seq the session has seen: answered from the stored reply (or stale), never applied again. */
+  private async applyRetry(clientId: string, seq: number, lastSeq: number, batch: PendingBatch): Promise<CommandResult | KvError> {
+    const stored = await this.sessionResult(clientId, batch);
+    this.touchSession(clientId, lastSeq, batch, stored);
+    return seq < lastSeq ? new SessionSeqStaleError(clientId, seq, lastSeq) : stored;
+  }
+
+  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError {
     // The leader's limit travels in the command, so every node decides alike.
     const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : this.valueBytesMax;
     if (command.put !== undefined) {
       const { key, value, prevKv } = command.put;
       if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
-      const previous = await this.readForApply(key, batch);
+      const previous = this.readForApply(key, batch);
       const next = this.writeValue(key, value, previous, index, batch);
       return { put: { version: next.version, prevKv: prevKv && previous ? { key, ...previous } : undefined } };
     }
     if (command.append !== undefined) {
       const { key, value } = command.append;
-      const previous = await this.readForApply(key, batch);
+      const previous = this.readForApply(key, batch);
       const length = (previous?.value.length ?? 0) + value.length;
       if (length > valueBytesMax) return new ValueTooLargeError(length, valueBytesMax);
       const combined = previous ? Buffer.concat([previous.value, value]) : Buffer.from(value);
@@ -284,7 +293,7 @@ export class KvStateMachine {
     }
     if (command.delete !== undefined) {
       const { key } = command.delete;
-      const previous = await this.readForApply(key, batch);
+      const previous = this.readForApply(key, batch);
       if (previous !== undefined) {
         batch.values.set(mapKey(key), null);
         batch.ops.push({ type: 'del', key: kvKey(this.state.generation, key) });
@@ -296,13 +305,13 @@ export class KvStateMachine {
     return new InvalidArgumentError('the command has no operation');
   }
 
-  private async applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch, valueBytesMax: number): Promise<CommandResult | KvError> {
+  private applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch, valueBytesMax: number): CommandResult | KvError {
     const { key, value, expectedValue, expectedVersion } = cas;
     if (expectedValue === undefined && expectedVersion === undefined) {
       return new InvalidArgumentError('cas needs an expected value or an expected version');
     }
     if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
-    const previous = await this.readForApply(key, batch);
+    const previous = this.readForApply(key, batch);
     const matches =
       expectedVersion !== undefined ? (previous?.version ?? 0) === expectedVersion : previous !== undefined && previous.value.equals(expectedValue!);
     if (!matches) return { cas: { succeeded: false, kv: previous ? { key, ...previous } : undefined } };
@@ -319,7 +328,7 @@ export class KvStateMachine {
     };
     if (previous === undefined) this.state.keyCount += 1;
     batch.values.set(mapKey(key), next);
-    batch.ops.push(NodeDatabase.putRecord(kvKey(this.state.generation, key), encodeStoredValue(next)));
+    batch.ops.push(NodeDatabase.putSealed(kvKey(this.state.generation, key), encodeStoredValue(next, RECORD_HEADER_BYTES)));
     return next;
   }
 
@@ -333,7 +342,7 @@ export class KvStateMachine {
     this.sessions.set(clientId, entry);
     batch.sessionResults.set(clientId, lastResult);
     const record: SessionRecord = { ...entry, lastResult };
-    batch.ops.push(NodeDatabase.putRecord(sessionKey(this.state.generation, clientId), encodeSession(record)));
+    batch.ops.push(NodeDatabase.putSealed(sessionKey(this.state.generation, clientId), encodeSession(record, RECORD_HEADER_BYTES)));
     while (this.sessions.size > this.sessionsMax) {
       const oldest = this.sessions.keys().next().value as string;
       this.dropSession(oldest, batch);
@@ -522,10 +531,11 @@ export class KvStateMachine {
     return record === undefined ? undefined : this.decodeValue(storedKey, record);
   }
 
-  private async readForApply(key: Buffer, batch: PendingBatch): Promise<StoredValue | undefined> {
+  /** The key's value as of this point in the batch: prefetch() loaded every key a command touches. */
+  private readForApply(key: Buffer, batch: PendingBatch): StoredValue | undefined {
     const pending = batch.values.get(mapKey(key));
-    if (pending !== undefined) return pending ?? undefined;
-    return this.readStored(key);
+    assert(pending !== undefined, 'prefetch() loads every key the batch touches');
+    return pending ?? undefined;
   }
 
   private decodeValue(storedKey: Buffer, record: Buffer): StoredValue {

@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Entry, EntryType, HardState, encodeToBuffer } from '../src/index.js';
+import * as encode from '../src/encode.js';
 
 describe('encodeToBuffer', () => {
   test('matches the codec byte for byte, and earlier results survive later encodes', () => {
@@ -15,6 +16,24 @@ describe('encodeToBuffer', () => {
       assert.deepEqual(bytes, Buffer.from(Entry.encode(entries[i]!).finish()), `entry ${i + 1}`);
       assert.deepEqual(Entry.decode(bytes), entries[i]);
     });
+  });
+
+  test('a small message is copied into the shared Buffer pool, not a fresh ArrayBuffer', () => {
+    const first = encodeToBuffer(HardState, { term: 1, vote: 2, commit: 3 });
+    // Fails if @bufbuild/protobuf renamed the writer's internals: encoding then
+    // falls back to finish(), one ArrayBuffer per message again.
+    assert.equal(encode.pooledEncoding, true);
+    const second = encodeToBuffer(HardState, { term: 4, vote: 5, commit: 6 });
+    assert.equal(second.buffer, first.buffer, 'both slices of one pool slab');
+    assert.deepEqual(HardState.decode(first), { term: 1, vote: 2, commit: 3 });
+    assert.deepEqual(HardState.decode(second), { term: 4, vote: 5, commit: 6 });
+  });
+
+  test('prefix bytes come first and are zero', () => {
+    const state = { term: 8, vote: 1, commit: 5 };
+    const framed = encodeToBuffer(HardState, state, 4);
+    assert.deepEqual([...framed.subarray(0, 4)], [0, 0, 0, 0]);
+    assert.deepEqual(framed.subarray(4), Buffer.from(HardState.encode(state).finish()));
   });
 
   test('a message that fails to encode leaves the next encode intact', () => {

@@ -22,13 +22,15 @@ export interface AppliedState {
 
 const APPLIED_STATE_BYTES = 8 * 5;
 
-export function encodeAppliedState(state: AppliedState): Buffer {
-  const bytes = Buffer.allocUnsafe(APPLIED_STATE_BYTES);
-  bytes.writeBigUInt64BE(BigInt(state.appliedIndex), 0);
-  bytes.writeBigUInt64BE(BigInt(state.generation), 8);
-  bytes.writeBigUInt64BE(BigInt(state.clockMs), 16);
-  bytes.writeBigUInt64BE(BigInt(state.activitySeq), 24);
-  bytes.writeBigUInt64BE(BigInt(state.keyCount), 32);
+/** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
+export function encodeAppliedState(state: AppliedState, prefixBytes = 0): Buffer {
+  const bytes = Buffer.allocUnsafe(prefixBytes + APPLIED_STATE_BYTES);
+  bytes.fill(0, 0, prefixBytes);
+  bytes.writeBigUInt64BE(BigInt(state.appliedIndex), prefixBytes);
+  bytes.writeBigUInt64BE(BigInt(state.generation), prefixBytes + 8);
+  bytes.writeBigUInt64BE(BigInt(state.clockMs), prefixBytes + 16);
+  bytes.writeBigUInt64BE(BigInt(state.activitySeq), prefixBytes + 24);
+  bytes.writeBigUInt64BE(BigInt(state.keyCount), prefixBytes + 32);
   return bytes;
 }
 
@@ -53,8 +55,9 @@ export interface StoredValue {
   modIndex: number;
 }
 
-export function encodeStoredValue(stored: StoredValue): Buffer {
-  return encodeToBuffer(KeyValue, { key: EMPTY_KEY, ...stored });
+/** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
+export function encodeStoredValue(stored: StoredValue, prefixBytes = 0): Buffer {
+  return encodeToBuffer(KeyValue, { key: EMPTY_KEY, ...stored }, prefixBytes);
 }
 
 export function decodeStoredValue(payload: Buffer, dataDir: string, what: Description): StoredValue {
@@ -76,12 +79,13 @@ export interface SessionRecord {
 
 const SESSION_HEADER_BYTES = 8 * 3;
 
-export function encodeSession(session: SessionRecord): Buffer {
-  const header = Buffer.allocUnsafe(SESSION_HEADER_BYTES);
-  header.writeBigUInt64BE(BigInt(session.lastSeq), 0);
-  header.writeBigUInt64BE(BigInt(session.lastActiveMs), 8);
-  header.writeBigUInt64BE(BigInt(session.activitySeq), 16);
-  return Buffer.concat([header, encodeToBuffer(CommandResult, session.lastResult)]);
+/** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
+export function encodeSession(session: SessionRecord, prefixBytes = 0): Buffer {
+  const bytes = encodeToBuffer(CommandResult, session.lastResult, prefixBytes + SESSION_HEADER_BYTES);
+  bytes.writeBigUInt64BE(BigInt(session.lastSeq), prefixBytes);
+  bytes.writeBigUInt64BE(BigInt(session.lastActiveMs), prefixBytes + 8);
+  bytes.writeBigUInt64BE(BigInt(session.activitySeq), prefixBytes + 16);
+  return bytes;
 }
 
 export function decodeSession(payload: Buffer, dataDir: string, what: string): SessionRecord {

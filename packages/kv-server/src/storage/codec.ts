@@ -16,10 +16,15 @@ import { CorruptionError } from '../errors.js';
 
 export const RECORD_FORMAT = 1;
 const HEADER_BYTES = 5;
+/** Bytes a payload encoder reserves in front for sealRecord(). */
+export const RECORD_HEADER_BYTES = HEADER_BYTES;
+
+/** The version byte as bytes, one per possible value: checksumming allocates nothing. */
+const VERSION_BYTES = Array.from({ length: 256 }, (_, version) => Buffer.of(version));
 
 function recordChecksum(key: Uint8Array, version: number, payload: Uint8Array): number {
   let checksum = crc32(key);
-  checksum = crc32(Uint8Array.of(version), checksum);
+  checksum = crc32(VERSION_BYTES[version]!, checksum);
   return crc32(payload, checksum);
 }
 
@@ -29,6 +34,16 @@ export function encodeRecord(key: Uint8Array, payload: Uint8Array): Buffer {
   record[0] = RECORD_FORMAT;
   record.writeUInt32BE(recordChecksum(key, RECORD_FORMAT, payload), 1);
   record.set(payload, HEADER_BYTES);
+  return record;
+}
+
+/**
+ * Frames a record in place: `record` holds the payload after
+ * RECORD_HEADER_BYTES reserved bytes, so the payload is not copied again.
+ */
+export function sealRecord(key: Uint8Array, record: Buffer): Buffer {
+  record[0] = RECORD_FORMAT;
+  record.writeUInt32BE(recordChecksum(key, RECORD_FORMAT, record.subarray(HEADER_BYTES)), 1);
   return record;
 }
 

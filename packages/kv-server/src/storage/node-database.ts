@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { ClusterMismatchError, CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
-import { decodeRecord, encodeRecord } from './codec.js';
+import { decodeRecord, encodeRecord, sealRecord } from './codec.js';
 import { metaKey } from './keys.js';
 
 /** Version of the on-disk layout (keys.ts + codec.ts). Bump on incompatible change. */
@@ -73,6 +73,11 @@ export class NodeDatabase {
   /** A put op framing `payload` with its checksum. */
   static putRecord(key: Buffer, payload: Uint8Array): BatchOp {
     return { type: 'put', key, value: encodeRecord(key, payload) };
+  }
+
+  /** Like putRecord, for a payload encoded after RECORD_HEADER_BYTES reserved bytes (no second copy). */
+  static putSealed(key: Buffer, record: Buffer): BatchOp {
+    return { type: 'put', key, value: sealRecord(key, record) };
   }
 
   /**

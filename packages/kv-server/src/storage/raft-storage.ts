@@ -25,7 +25,7 @@ import {
   type Storage,
 } from '@cairn/raft-core';
 import { CorruptionError } from '../errors.js';
-import { decodeRecord } from './codec.js';
+import { decodeRecord, RECORD_HEADER_BYTES } from './codec.js';
 import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY, SNAPSHOT_KEY } from './keys.js';
 import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
 import { readSnapshotFile, removeSnapshotFilesExcept, SnapshotFileWriter, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
@@ -229,7 +229,20 @@ export class RaftStorage implements Storage {
    * that conflicts with `entries` and appends them, and saves `hardState`.
    * `sync` is the Ready's mustSync: fsync before resolving.
    */
-  async write(change: StorageWrite, options: { sync: boolean }): Promise<void> {
+  write(change: StorageWrite, options: { sync: boolean }): Promise<void> {
+    // Not async: this runs once or twice per write on every node, and the
+    // common cases need no await of their own (an async frame per call was a
+    // visible share of the garbage per write). Errors still arrive as rejections.
+    try {
+      if (change.snapshot !== undefined) return this.writeWithSnapshot(change, options);
+      return this.writeLog(change, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The common write: entries and/or hard state. */
+  private writeLog(change: StorageWrite, options: { sync: boolean }): Promise<void> {
     // A Ready that only moves the commit index (raft's mustSync is false) is
     // kept in memory: the commit index needs no durability, since a restarted
     // node relearns it from the leader, and raft-core raises it to the
@@ -237,12 +250,22 @@ export class RaftStorage implements Storage {
     // LevelDB write per commit, which traces showed delaying the next append
     // behind the disk, as etcd's buffered WAL never does.
     const entryCount = change.entries?.length ?? 0;
-    if (!options.sync && change.snapshot === undefined && entryCount === 0 && change.hardState !== undefined &&
+    if (!options.sync && entryCount === 0 && change.hardState !== undefined &&
         change.hardState.term === this.hardState.term && change.hardState.vote === this.hardState.vote) {
       this.hardState = { ...change.hardState };
       this.hardStateUnwritten = true;
-      return;
+      return RESOLVED;
     }
+    const hardState = change.hardState ?? (this.hardStateUnwritten ? this.hardState : undefined);
+    const append = entryCount > 0 ? this.stageAppend(change.entries!, undefined) : undefined;
+    const hard = hardState !== undefined ? this.stageHardState(hardState) : undefined;
+    if (append === undefined && hard === undefined) return RESOLVED;
+    const staged = append === undefined ? hard! : hard === undefined ? append : combineStaged([append, hard]);
+    return this.writeStaged(staged, options);
+  }
+
+  /** A write that installs a snapshot received from the leader (rare: not on the hot path). */
+  private async writeWithSnapshot(change: StorageWrite, options: { sync: boolean }): Promise<void> {
     const staged: StagedWrite[] = [];
     const snapshot = change.snapshot;
     const snapshotIndex = snapshot?.metadata?.index ?? 0;
@@ -358,7 +381,7 @@ export class RaftStorage implements Storage {
   private stageHardState(hardStateIn: HardState): StagedWrite {
     const hardState = { ...hardStateIn };
     return {
-      ops: [NodeDatabase.putRecord(HARD_STATE_KEY, encodeToBuffer(HardState, hardState))],
+      ops: [NodeDatabase.putSealed(HARD_STATE_KEY, encodeToBuffer(HardState, hardState, RECORD_HEADER_BYTES))],
       onWritten: () => {
         // A commit-only update that arrived meanwhile is newer: keep it (unwritten).
         const current = this.hardState;
@@ -450,7 +473,7 @@ export class RaftStorage implements Storage {
     const ops: BatchOp[] = [];
     entries.forEach((entry, offset) => {
       assert(entry.index === first.index + offset, 'appended entries must be contiguous');
-      ops.push(NodeDatabase.putRecord(logKey(entry.index), encodeToBuffer(Entry, entry)));
+      ops.push(NodeDatabase.putSealed(logKey(entry.index), encodeToBuffer(Entry, entry, RECORD_HEADER_BYTES)));
     });
     const newLast = first.index + entries.length - 1;
     // Truncate the conflicting suffix that the new entries do not overwrite.
@@ -482,10 +505,16 @@ function mirroredBytes(entries: readonly Entry[]): number {
   return bytes;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 function combineStaged(parts: StagedWrite[]): StagedWrite {
+  const ops: BatchOp[] = [];
+  for (const part of parts) for (const op of part.ops) ops.push(op);
   return {
-    ops: parts.flatMap((part) => part.ops),
-    onWritten: () => parts.forEach((part) => part.onWritten()),
+    ops,
+    onWritten: () => {
+      for (const part of parts) part.onWritten();
+    },
   };
 }
 
