@@ -7,6 +7,7 @@ import { CommandResult, encodeToBuffer, KeyValue } from '@cairn/proto';
 const EMPTY_KEY = Buffer.alloc(0);
 import { CorruptionError } from '../errors.js';
 import { describe, type Description } from '../storage/codec.js';
+import { readU64BE, writeU64BE } from '../storage/u64.js';
 
 /** The state machine's bookkeeping, stored under APPLIED_KEY. */
 export interface AppliedState {
@@ -26,11 +27,11 @@ const APPLIED_STATE_BYTES = 8 * 5;
 export function encodeAppliedState(state: AppliedState, prefixBytes = 0): Buffer {
   const bytes = Buffer.allocUnsafe(prefixBytes + APPLIED_STATE_BYTES);
   bytes.fill(0, 0, prefixBytes);
-  bytes.writeBigUInt64BE(BigInt(state.appliedIndex), prefixBytes);
-  bytes.writeBigUInt64BE(BigInt(state.generation), prefixBytes + 8);
-  bytes.writeBigUInt64BE(BigInt(state.clockMs), prefixBytes + 16);
-  bytes.writeBigUInt64BE(BigInt(state.activitySeq), prefixBytes + 24);
-  bytes.writeBigUInt64BE(BigInt(state.keyCount), prefixBytes + 32);
+  writeU64BE(bytes, state.appliedIndex, prefixBytes);
+  writeU64BE(bytes, state.generation, prefixBytes + 8);
+  writeU64BE(bytes, state.clockMs, prefixBytes + 16);
+  writeU64BE(bytes, state.activitySeq, prefixBytes + 24);
+  writeU64BE(bytes, state.keyCount, prefixBytes + 32);
   return bytes;
 }
 
@@ -39,11 +40,11 @@ export function decodeAppliedState(payload: Buffer, dataDir: string): AppliedSta
     throw new CorruptionError(dataDir, `applied state record has ${payload.length} bytes, expected ${APPLIED_STATE_BYTES}`);
   }
   return {
-    appliedIndex: Number(payload.readBigUInt64BE(0)),
-    generation: Number(payload.readBigUInt64BE(8)),
-    clockMs: Number(payload.readBigUInt64BE(16)),
-    activitySeq: Number(payload.readBigUInt64BE(24)),
-    keyCount: Number(payload.readBigUInt64BE(32)),
+    appliedIndex: readU64BE(payload, 0),
+    generation: readU64BE(payload, 8),
+    clockMs: readU64BE(payload, 16),
+    activitySeq: readU64BE(payload, 24),
+    keyCount: readU64BE(payload, 32),
   };
 }
 
@@ -82,9 +83,9 @@ const SESSION_HEADER_BYTES = 8 * 3;
 /** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
 export function encodeSession(session: SessionRecord, prefixBytes = 0): Buffer {
   const bytes = encodeToBuffer(CommandResult, session.lastResult, prefixBytes + SESSION_HEADER_BYTES);
-  bytes.writeBigUInt64BE(BigInt(session.lastSeq), prefixBytes);
-  bytes.writeBigUInt64BE(BigInt(session.lastActiveMs), prefixBytes + 8);
-  bytes.writeBigUInt64BE(BigInt(session.activitySeq), prefixBytes + 16);
+  writeU64BE(bytes, session.lastSeq, prefixBytes);
+  writeU64BE(bytes, session.lastActiveMs, prefixBytes + 8);
+  writeU64BE(bytes, session.activitySeq, prefixBytes + 16);
   return bytes;
 }
 
@@ -92,9 +93,9 @@ export function decodeSession(payload: Buffer, dataDir: string, what: string): S
   if (payload.length < SESSION_HEADER_BYTES) throw new CorruptionError(dataDir, `${what} is too short`);
   try {
     return {
-      lastSeq: Number(payload.readBigUInt64BE(0)),
-      lastActiveMs: Number(payload.readBigUInt64BE(8)),
-      activitySeq: Number(payload.readBigUInt64BE(16)),
+      lastSeq: readU64BE(payload, 0),
+      lastActiveMs: readU64BE(payload, 8),
+      activitySeq: readU64BE(payload, 16),
       lastResult: CommandResult.decode(payload.subarray(SESSION_HEADER_BYTES)),
     };
   } catch (error) {

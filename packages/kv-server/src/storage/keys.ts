@@ -18,6 +18,7 @@
  * The state machine's data lives under a generation number so that a snapshot
  * restore can load a whole new generation and switch to it atomically.
  */
+import { writeU64BE } from './u64.js';
 
 export const PREFIX = {
   meta: 0x4d, // 'M'
@@ -40,7 +41,7 @@ export function metaKey(name: string): Buffer {
 export function logKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
   key[0] = PREFIX.log;
-  key.writeBigUInt64BE(BigInt(index), 1);
+  writeU64BE(key, index, 1);
   return key;
 }
 
@@ -57,7 +58,7 @@ export const APPLIED_KEY = Buffer.of(PREFIX.applied);
 export function memberKey(id: number): Buffer {
   const key = Buffer.allocUnsafe(9);
   key[0] = PREFIX.member;
-  key.writeBigUInt64BE(BigInt(id), 1);
+  writeU64BE(key, id, 1);
   return key;
 }
 
@@ -98,7 +99,7 @@ export function sessionActivityKey(generation: number, lastActiveMs: number, cli
   const head = Buffer.allocUnsafe(13);
   head[0] = PREFIX.sessionActivity;
   head.writeUInt32BE(generation, 1);
-  head.writeBigUInt64BE(BigInt(lastActiveMs), 5);
+  writeU64BE(head, lastActiveMs, 5);
   return Buffer.concat([head, Buffer.from(clientId, 'utf8')]);
 }
 

@@ -21,6 +21,9 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
+/** The default of every empty bytes field: one shared Buffer (tools/gen-proto.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "cairn.kv.v1";
 
 export const protobufFileName = "cairn/kv/v1/kv.proto";
@@ -224,7 +227,7 @@ export interface CommandResult {
 }
 
 function createBaseKeyValue(): KeyValue {
-  return { key: Buffer.alloc(0), value: Buffer.alloc(0), version: 0, createIndex: 0, modIndex: 0 };
+  return { key: EMPTY_BYTES, value: EMPTY_BYTES, version: 0, createIndex: 0, modIndex: 0 };
 }
 
 export const KeyValue: MessageFns<KeyValue> = {
@@ -317,8 +320,8 @@ export const KeyValue: MessageFns<KeyValue> = {
   },
   fromPartial(object: DeepPartial<KeyValue>): KeyValue {
     const message = createBaseKeyValue();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.value = object.value ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
+    message.value = object.value ?? EMPTY_BYTES;
     message.version = object.version ?? 0;
     message.createIndex = object.createIndex ?? 0;
     message.modIndex = object.modIndex ?? 0;
@@ -485,7 +488,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
 };
 
 function createBasePutRequest(): PutRequest {
-  return { key: Buffer.alloc(0), value: Buffer.alloc(0), session: undefined, prevKv: false };
+  return { key: EMPTY_BYTES, value: EMPTY_BYTES, session: undefined, prevKv: false };
 }
 
 export const PutRequest: MessageFns<PutRequest> = {
@@ -567,8 +570,8 @@ export const PutRequest: MessageFns<PutRequest> = {
   },
   fromPartial(object: DeepPartial<PutRequest>): PutRequest {
     const message = createBasePutRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.value = object.value ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
+    message.value = object.value ?? EMPTY_BYTES;
     message.session = (object.session !== undefined && object.session !== null)
       ? WriteSession.fromPartial(object.session)
       : undefined;
@@ -661,7 +664,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { key: Buffer.alloc(0), consistency: 0 };
+  return { key: EMPTY_BYTES, consistency: 0 };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -721,7 +724,7 @@ export const GetRequest: MessageFns<GetRequest> = {
   },
   fromPartial(object: DeepPartial<GetRequest>): GetRequest {
     const message = createBaseGetRequest();
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
     message.consistency = object.consistency ?? 0;
     return message;
   },
@@ -797,7 +800,7 @@ export const GetResponse: MessageFns<GetResponse> = {
 };
 
 function createBaseAppendRequest(): AppendRequest {
-  return { key: Buffer.alloc(0), value: Buffer.alloc(0), session: undefined };
+  return { key: EMPTY_BYTES, value: EMPTY_BYTES, session: undefined };
 }
 
 export const AppendRequest: MessageFns<AppendRequest> = {
@@ -868,8 +871,8 @@ export const AppendRequest: MessageFns<AppendRequest> = {
   },
   fromPartial(object: DeepPartial<AppendRequest>): AppendRequest {
     const message = createBaseAppendRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.value = object.value ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
+    message.value = object.value ?? EMPTY_BYTES;
     message.session = (object.session !== undefined && object.session !== null)
       ? WriteSession.fromPartial(object.session)
       : undefined;
@@ -959,7 +962,7 @@ export const AppendResponse: MessageFns<AppendResponse> = {
 };
 
 function createBaseDeleteRequest(): DeleteRequest {
-  return { key: Buffer.alloc(0), session: undefined };
+  return { key: EMPTY_BYTES, session: undefined };
 }
 
 export const DeleteRequest: MessageFns<DeleteRequest> = {
@@ -1019,7 +1022,7 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
   },
   fromPartial(object: DeepPartial<DeleteRequest>): DeleteRequest {
     const message = createBaseDeleteRequest();
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
     message.session = (object.session !== undefined && object.session !== null)
       ? WriteSession.fromPartial(object.session)
       : undefined;
@@ -1098,10 +1101,10 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
 
 function createBaseCasRequest(): CasRequest {
   return {
-    key: Buffer.alloc(0),
+    key: EMPTY_BYTES,
     expectedValue: undefined,
     expectedVersion: undefined,
-    value: Buffer.alloc(0),
+    value: EMPTY_BYTES,
     session: undefined,
   };
 }
@@ -1196,10 +1199,10 @@ export const CasRequest: MessageFns<CasRequest> = {
   },
   fromPartial(object: DeepPartial<CasRequest>): CasRequest {
     const message = createBaseCasRequest();
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? EMPTY_BYTES;
     message.expectedValue = object.expectedValue ?? undefined;
     message.expectedVersion = object.expectedVersion ?? undefined;
-    message.value = object.value ?? Buffer.alloc(0);
+    message.value = object.value ?? EMPTY_BYTES;
     message.session = (object.session !== undefined && object.session !== null)
       ? WriteSession.fromPartial(object.session)
       : undefined;
@@ -1289,7 +1292,7 @@ export const CasResponse: MessageFns<CasResponse> = {
 };
 
 function createBaseRangeRequest(): RangeRequest {
-  return { prefix: Buffer.alloc(0), startAfter: Buffer.alloc(0), limit: 0, consistency: 0, keysOnly: false };
+  return { prefix: EMPTY_BYTES, startAfter: EMPTY_BYTES, limit: 0, consistency: 0, keysOnly: false };
 }
 
 export const RangeRequest: MessageFns<RangeRequest> = {
@@ -1382,8 +1385,8 @@ export const RangeRequest: MessageFns<RangeRequest> = {
   },
   fromPartial(object: DeepPartial<RangeRequest>): RangeRequest {
     const message = createBaseRangeRequest();
-    message.prefix = object.prefix ?? Buffer.alloc(0);
-    message.startAfter = object.startAfter ?? Buffer.alloc(0);
+    message.prefix = object.prefix ?? EMPTY_BYTES;
+    message.startAfter = object.startAfter ?? EMPTY_BYTES;
     message.limit = object.limit ?? 0;
     message.consistency = object.consistency ?? 0;
     message.keysOnly = object.keysOnly ?? false;

@@ -7,6 +7,9 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** The default of every empty bytes field: one shared Buffer (tools/gen-proto.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "cairn.raft.v1";
 
 export const protobufFileName = "cairn/raft/v1/raft.proto";
@@ -127,7 +130,7 @@ export interface Message {
 }
 
 function createBaseEntry(): Entry {
-  return { term: 0, index: 0, type: 0, data: Buffer.alloc(0) };
+  return { term: 0, index: 0, type: 0, data: EMPTY_BYTES };
 }
 
 export const Entry: MessageFns<Entry> = {
@@ -212,7 +215,7 @@ export const Entry: MessageFns<Entry> = {
     message.term = object.term ?? 0;
     message.index = object.index ?? 0;
     message.type = object.type ?? 0;
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -418,7 +421,7 @@ export const ConfState: MessageFns<ConfState> = {
 };
 
 function createBaseConfChange(): ConfChange {
-  return { type: 0, nodeId: 0, context: Buffer.alloc(0) };
+  return { type: 0, nodeId: 0, context: EMPTY_BYTES };
 }
 
 export const ConfChange: MessageFns<ConfChange> = {
@@ -491,7 +494,7 @@ export const ConfChange: MessageFns<ConfChange> = {
     const message = createBaseConfChange();
     message.type = object.type ?? 0;
     message.nodeId = object.nodeId ?? 0;
-    message.context = object.context ?? Buffer.alloc(0);
+    message.context = object.context ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -578,7 +581,7 @@ export const SnapshotMetadata: MessageFns<SnapshotMetadata> = {
 };
 
 function createBaseSnapshot(): Snapshot {
-  return { data: Buffer.alloc(0), metadata: undefined };
+  return { data: EMPTY_BYTES, metadata: undefined };
 }
 
 export const Snapshot: MessageFns<Snapshot> = {
@@ -638,7 +641,7 @@ export const Snapshot: MessageFns<Snapshot> = {
   },
   fromPartial(object: DeepPartial<Snapshot>): Snapshot {
     const message = createBaseSnapshot();
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? EMPTY_BYTES;
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? SnapshotMetadata.fromPartial(object.metadata)
       : undefined;
@@ -659,7 +662,7 @@ function createBaseMessage(): Message {
     snapshot: undefined,
     reject: false,
     rejectHint: 0,
-    context: Buffer.alloc(0),
+    context: EMPTY_BYTES,
   };
 }
 
@@ -843,7 +846,7 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.reject = object.reject ?? false;
     message.rejectHint = object.rejectHint ?? 0;
-    message.context = object.context ?? Buffer.alloc(0);
+    message.context = object.context ?? EMPTY_BYTES;
     return message;
   },
 };

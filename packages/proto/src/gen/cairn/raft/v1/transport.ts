@@ -22,6 +22,9 @@ import {
 } from "@grpc/grpc-js";
 import { Message } from "./raft.js";
 
+/** The default of every empty bytes field: one shared Buffer (tools/gen-proto.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "cairn.raft.v1";
 
 export const protobufFileName = "cairn/raft/v1/transport.proto";
@@ -250,7 +253,7 @@ export const BatchAck: MessageFns<BatchAck> = {
 };
 
 function createBaseSnapshotChunk(): SnapshotChunk {
-  return { clusterId: "", header: undefined, offset: 0, data: Buffer.alloc(0), last: false, checksum: 0 };
+  return { clusterId: "", header: undefined, offset: 0, data: EMPTY_BYTES, last: false, checksum: 0 };
 }
 
 export const SnapshotChunk: MessageFns<SnapshotChunk> = {
@@ -359,7 +362,7 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
       ? Message.fromPartial(object.header)
       : undefined;
     message.offset = object.offset ?? 0;
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? EMPTY_BYTES;
     message.last = object.last ?? false;
     message.checksum = object.checksum ?? 0;
     return message;
