@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Clerk } from '@cairn/clerk';
@@ -50,7 +50,7 @@ export function repoRootFrom(moduleUrl: string): string {
 
 /** How a node is started: its TypeScript source through tsx, or the kv-server package's bin. */
 export type ServerEntry =
-  | { readonly kind: 'source'; readonly mainTs: string; readonly tsxUrl: string }
+  | { readonly kind: 'source'; readonly mainTs: string; readonly tsxUrl: string; readonly nodeFlags: readonly string[] }
   | { readonly kind: 'bin'; readonly binJs: string };
 
 /** What chooseServerEntry may look at; injected so the choice stays a pure, tested function. */
@@ -58,6 +58,8 @@ export interface ServerEntryProbe {
   exists(path: string): boolean;
   /** tsx's loader as an absolute URL, or undefined when tsx is not installed. */
   resolveTsx(): string | undefined;
+  /** A file's text, or undefined if it cannot be read. */
+  readText(path: string): string | undefined;
 }
 
 /**
@@ -68,9 +70,20 @@ export interface ServerEntryProbe {
 export function chooseServerEntry(repoRoot: string, probe: ServerEntryProbe): ServerEntry | undefined {
   const mainTs = join(repoRoot, 'packages', 'kv-server', 'src', 'main.ts');
   const tsxUrl = probe.exists(mainTs) ? probe.resolveTsx() : undefined;
-  if (tsxUrl !== undefined) return { kind: 'source', mainTs, tsxUrl };
+  // The server's Node flags (kv-server's bin/node-flags.json), as cairn-server's bin would add them.
+  if (tsxUrl !== undefined) return { kind: 'source', mainTs, tsxUrl, nodeFlags: parseNodeFlags(probe.readText(join(repoRoot, 'packages', 'kv-server', 'bin', 'node-flags.json'))) };
   const binJs = join(repoRoot, 'packages', 'kv-server', 'bin', 'cairn-server.js');
   return probe.exists(binJs) ? { kind: 'bin', binJs } : undefined;
+}
+
+function parseNodeFlags(text: string | undefined): readonly string[] {
+  if (text === undefined) return [];
+  try {
+    const flags: unknown = JSON.parse(text);
+    return Array.isArray(flags) && flags.every((flag) => typeof flag === 'string') ? flags : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The command line starting one node, every member as a --peer. Pure. */
@@ -81,7 +94,7 @@ export function serverCommandLine(
   execPath: string,
 ): { command: string; args: string[] } {
   const launcher = entry.kind === 'source'
-    ? ['--conditions=@cairn/source', '--import', entry.tsxUrl, entry.mainTs]
+    ? [...entry.nodeFlags, '--conditions=@cairn/source', '--import', entry.tsxUrl, entry.mainTs]
     : [entry.binJs];
   const peers = cluster.flatMap((member) => ['--peer', `${member.id}=${member.address}`]);
   return {
@@ -97,6 +110,13 @@ export function serverCommandLine(
 /** The real probe: the file system, and tsx resolved from this module (the repo's node_modules). */
 export const SYSTEM_SERVER_ENTRY_PROBE: ServerEntryProbe = {
   exists: (path) => existsSync(path),
+  readText: (path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
   resolveTsx: () => {
     try {
       return import.meta.resolve('tsx');

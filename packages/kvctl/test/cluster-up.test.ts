@@ -27,11 +27,11 @@ describe('planning', () => {
 
   test('from source, a node runs main.ts through tsx (absolute URL) with every member as a --peer', () => {
     const plans = planCluster(3, '/data');
-    const entry = { kind: 'source', mainTs: '/repo/packages/kv-server/src/main.ts', tsxUrl: 'file:///repo/node_modules/tsx/dist/esm/index.mjs' } as const;
+    const entry = { kind: 'source', mainTs: '/repo/packages/kv-server/src/main.ts', tsxUrl: 'file:///repo/node_modules/tsx/dist/esm/index.mjs', nodeFlags: ['--max-semi-space-size=2'] } as const;
     assert.deepEqual(serverCommandLine(plans[1]!, plans, entry, '/usr/bin/node'), {
       command: '/usr/bin/node',
       args: [
-        '--conditions=@cairn/source', '--import', 'file:///repo/node_modules/tsx/dist/esm/index.mjs', '/repo/packages/kv-server/src/main.ts',
+        '--max-semi-space-size=2', '--conditions=@cairn/source', '--import', 'file:///repo/node_modules/tsx/dist/esm/index.mjs', '/repo/packages/kv-server/src/main.ts',
         '--id', '2', '--addr', '127.0.0.1:7002', '--client-addr', '127.0.0.1:7102',
         '--peer', '1=127.0.0.1:7001', '--peer', '2=127.0.0.1:7002', '--peer', '3=127.0.0.1:7003',
         '--data-dir', '/data/node-2',
@@ -48,10 +48,18 @@ describe('planning', () => {
   });
 
   test('the entry is the source through tsx when both exist, else the bin, else none', () => {
-    const probe = (files: string[], tsx: string | undefined) => ({ exists: (path: string) => files.includes(path), resolveTsx: () => tsx });
+    const flagsJson = '/r/packages/kv-server/bin/node-flags.json';
+    const probe = (files: string[], tsx: string | undefined, texts: Record<string, string> = {}) => ({
+      exists: (path: string) => files.includes(path),
+      resolveTsx: () => tsx,
+      readText: (path: string) => texts[path],
+    });
     const mainTs = '/r/packages/kv-server/src/main.ts';
     const binJs = '/r/packages/kv-server/bin/cairn-server.js';
-    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx')), { kind: 'source', mainTs, tsxUrl: 'file:///tsx' });
+    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx', { [flagsJson]: '["--x=1"]' })), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: ['--x=1'] });
+    // No flags file, or an unreadable one: no flags rather than no cluster.
+    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx')), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: [] });
+    assert.deepEqual(chooseServerEntry('/r', probe([mainTs], 'file:///tsx', { [flagsJson]: '{bad' })), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: [] });
     assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], undefined)), { kind: 'bin', binJs });
     assert.deepEqual(chooseServerEntry('/r', probe([binJs], 'file:///tsx')), { kind: 'bin', binJs });
     assert.equal(chooseServerEntry('/r', probe([], 'file:///tsx')), undefined);
@@ -63,6 +71,10 @@ describe('planning', () => {
     const entry = chooseServerEntry(root, SYSTEM_SERVER_ENTRY_PROBE);
     assert.equal(entry?.kind, 'source');
     assert.ok(entry.kind === 'source' && existsSync(fileURLToPath(entry.tsxUrl)), 'tsx resolves to a file');
+    // The flags cairn-server's bin adds, from the file they live in.
+    const flags: unknown = JSON.parse(readFileSync(join(root, 'packages', 'kv-server', 'bin', 'node-flags.json'), 'utf8'));
+    assert.ok(Array.isArray(flags) && flags.length > 0);
+    assert.deepEqual(entry.nodeFlags, flags);
   });
 
   test('--fresh removes only the planned nodes\' data dirs and logs', () => {
