@@ -8,6 +8,8 @@ import { describeStartupError, startNode, type RunningNode } from './server.js';
 
 const EXIT_USAGE = 2;
 const EXIT_STARTUP = 1;
+/** A repeat of a stop signal within this window is the same request delivered twice. */
+const SIGNAL_REPEAT_MS = 1000;
 
 function fail(code: string, message: string, exitCode: number): never {
   process.stderr.write(`cairn-server: error: ${code}: ${message}\n`);
@@ -33,13 +35,18 @@ async function main(argv: string[]): Promise<void> {
     const { code, message } = describeStartupError(error);
     fail(code, message, EXIT_STARTUP);
   }
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const shutdown = (signal: string): void => {
-    signals += 1;
-    if (signals > 1) {
+    const now = Date.now();
+    if (firstSignalAt !== undefined) {
+      // One Ctrl-C can arrive twice: from the terminal to the process group
+      // and again from a launcher that forwards it (cairn-server's bin,
+      // systemd's control-group kill). Only a later one means "now".
+      if (now - firstSignalAt < SIGNAL_REPEAT_MS) return;
       process.stderr.write(`cairn-server: second ${signal}, exiting now\n`);
       process.exit(130);
     }
+    firstSignalAt = now;
     node.stop().then(
       () => process.exit(0),
       (error: unknown) => fail('SHUTDOWN_FAILED', describeStartupError(error).message, 1),

