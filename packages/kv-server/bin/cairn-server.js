@@ -16,6 +16,9 @@ const entry = existsSync(built) && process.env.CAIRN_FROM_DIST === '1'
   // Resolve tsx from this file, so the binary works from any directory.
   : ['--conditions=@cairn/source', '--import', import.meta.resolve('tsx'), join(here, '..', 'src', 'main.ts')];
 // The launcher's own Node flags (e.g. --inspect) go to the server too, after the defaults so they win.
-const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...process.execArgv, ...entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+// The IPC channel is how the server notices this launcher is gone (see main.ts).
+const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...process.execArgv, ...entry, ...process.argv.slice(2)], {
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

@@ -54,9 +54,22 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  onLauncherGone = () => shutdown('launcher exit');
   // Announce only once the signal handlers are installed: a supervisor may
   // send SIGTERM as soon as it sees this line.
   process.stdout.write(`cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`);
+}
+
+/**
+ * Run by cairn-server's bin, the server has an IPC channel to it. When the
+ * launcher dies, even by SIGKILL, the channel closes and the server stops
+ * too, instead of living on as an orphan holding its data dir's lock and
+ * its ports. (The channel is unref'd: it never keeps the process alive.)
+ */
+let onLauncherGone: () => void = () => process.exit(EXIT_STARTUP);
+if (process.channel !== undefined) {
+  process.channel.unref();
+  process.once('disconnect', () => onLauncherGone());
 }
 
 process.on('uncaughtException', (error) => fail('INTERNAL', describeStartupError(error).message, 1));

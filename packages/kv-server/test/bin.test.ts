@@ -3,11 +3,15 @@
 // sends SIGINT to the whole process group, so the child gets it twice: from
 // the terminal and from the bin forwarding it; that must not count as the
 // "second Ctrl-C" that skips the graceful stop.
+// And when the bin itself is killed (SIGKILL), the server must not live on as
+// an orphan holding the data dir's lock and its ports.
 // Method: start the bin in its own process group on port 0, signal the group
-// as a terminal would, and read the exit code and the node's log.
+// as a terminal would (or SIGKILL the bin alone), and read the exit code, the
+// node's log, and whether a new node can take the data dir.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,25 +19,83 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cairn/testkit';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cairn-server.js');
+const EXIT_DEADLINE_MS = 30_000;
+
+/** `promise`, or a rejection naming `what` after the deadline. */
+function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), EXIT_DEADLINE_MS);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Whatever is left of a launch's process group (the bin and the server it runs). */
+function killGroup(launched: Launched | undefined): void {
+  try {
+    if (launched?.child.pid !== undefined) process.kill(-launched.child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+interface Launched {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  output: { stdout: string; stderr: string };
+  /** Resolves when every process writing to the pipes (the bin and the server) is gone. */
+  pipesClosed: Promise<void>;
+}
+
+async function launch(dataDir: string): Promise<Launched> {
+  const child = spawn(process.execPath, [BIN, '--id', '1', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'info'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  const pipesClosed = Promise.all([
+    new Promise<void>((resolve) => child.stdout.once('close', () => resolve())),
+    new Promise<void>((resolve) => child.stderr.once('close', () => resolve())),
+  ]).then(() => undefined);
+  await waitFor(() => output.stdout.includes('serving gRPC'), { deadlineMs: 30_000, what: 'the server to serve' });
+  return { child, output, pipesClosed };
+}
 
 test('Ctrl-C to the process group stops the server gracefully, once', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-bin-'));
+  let launched: Launched | undefined;
   try {
-    const child = spawn(process.execPath, [BIN, '--id', '1', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    launched = await launch(dataDir);
+    const { child, output } = launched;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(() => stdout.includes('serving gRPC'), { deadlineMs: 30_000, what: 'the server to serve' });
     process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await exited, 0, stderr.slice(-2000));
-    assert.doesNotMatch(stderr, /second SIGINT/);
-    assert.match(stderr, /"event":"node-stopped"/);
+    assert.equal(await withDeadline(exited, 'the bin to exit'), 0, output.stderr.slice(-2000));
+    assert.doesNotMatch(output.stderr, /second SIGINT/);
+    assert.match(output.stderr, /"event":"node-stopped"/);
   } finally {
+    killGroup(launched);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a server whose launcher is killed stops too, and its data dir can be opened again', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-bin-'));
+  let first: Launched | undefined;
+  let second: Launched | undefined;
+  try {
+    first = await launch(dataDir);
+    first.child.kill('SIGKILL');
+    // The server shares the bin's pipes: they close only when it has exited as well.
+    await withDeadline(first.pipesClosed, 'the orphaned server to exit');
+    assert.match(first.output.stderr, /"event":"node-stopped"/, first.output.stderr.slice(-2000));
+    second = await launch(dataDir);
+    const exited = new Promise<number | null>((resolve) => second!.child.once('exit', (code) => resolve(code)));
+    process.kill(-second.child.pid!, 'SIGTERM');
+    assert.equal(await withDeadline(exited, 'the second bin to exit'), 0, second.output.stderr.slice(-2000));
+  } finally {
+    killGroup(first);
+    killGroup(second);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
