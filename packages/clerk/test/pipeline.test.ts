@@ -9,12 +9,11 @@
 // Method: in-test gRPC servers on 127.0.0.1:0 implementing only what each test needs.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KVServiceService, type PipelineOp, type PipelineRequest, type PipelineResponse, type PipelineResult } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
 import { Clerk, GrpcTransport, TimeoutError, UnknownOutcomeError } from '../src/index.js';
+import { CLERK_ENTRY, runClerkScript } from './child-script.js';
 import { answer as answerWith, header } from './fake-results.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
@@ -152,23 +151,12 @@ describe('KV calls over the pipeline stream', () => {
     const address = await serve((call) => {
       call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
     });
-    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
-    const script = `import { Clerk } from ${JSON.stringify(entry)};
+    const script = `import { Clerk } from ${CLERK_ENTRY};
       const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(address)}], membersRefreshMs: 0 });
       process.stdout.write('version ' + String((await clerk.put('k', 'v')).version) + '\\n');`;
-    const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    try {
-      const code = await exited;
-      assert.equal(code, 0, `the child exits by itself: ${output}`);
-      assert.match(output, /version 7/);
-    } finally {
-      clearTimeout(deadline);
-    }
+    const { code, output } = await runClerkScript(script);
+    assert.equal(code, 0, `the child exits by itself: ${output}`);
+    assert.match(output, /version 7/);
   });
 
   test('pipeline: false sends unary calls', async () => {

@@ -11,9 +11,7 @@
 // the link's framing and behave as each test needs.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import {
   CLIENT_LINK_MAGIC,
@@ -28,6 +26,7 @@ import {
 import { AbortedError, Clerk, GrpcTransport, UnknownOutcomeError } from '../src/index.js';
 import { rawLinkTarget } from '../src/pipeline-carriers.js';
 import { waitFor } from '@cairn/testkit';
+import { CLERK_ENTRY, runClerkScript } from './child-script.js';
 import { answer as answerWith } from './fake-results.js';
 
 
@@ -215,27 +214,17 @@ describe('KV calls over the raw link', () => {
 
   test('a link left idle stops holding the process, and the next call reuses it', async () => {
     const node = await serveRaw(serving);
-    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
     // The child never closes its clerk; its second put comes after an idle period (PIPELINE_IDLE_CLOSE_MS).
-    const script = `import { Clerk } from ${JSON.stringify(entry)};
+    const script = `import { Clerk } from ${CLERK_ENTRY};
       const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(node.address)}], membersRefreshMs: 0 });
       const first = (await clerk.put('a', '1')).version;
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const second = (await clerk.put('b', '2')).version;
       process.stdout.write('versions ' + first + ' ' + second + '\\n');`;
-    const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    try {
-      assert.equal(await exited, 0, `the child exits by itself: ${output}`);
-      assert.match(output, /versions 9 9/);
-      assert.equal(node.magics, 1, 'both calls went over one raw link');
-    } finally {
-      clearTimeout(deadline);
-    }
+    const { code, output } = await runClerkScript(script);
+    assert.equal(code, 0, `the child exits by itself: ${output}`);
+    assert.match(output, /versions 9 9/);
+    assert.equal(node.magics, 1, 'both calls went over one raw link');
   });
 
   test('no raw link where grpc-js would use an HTTP proxy, or for addresses it cannot dial', () => {
