@@ -19,16 +19,6 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cairn/testkit';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cairn-server.js');
-const EXIT_DEADLINE_MS = 30_000;
-
-/** `promise`, or a rejection naming `what` after the deadline. */
-function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), EXIT_DEADLINE_MS);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
 
 /** Whatever is left of a launch's process group (the bin and the server it runs). */
 function killGroup(launched: Launched | undefined): void {
@@ -42,8 +32,10 @@ function killGroup(launched: Launched | undefined): void {
 interface Launched {
   child: ChildProcessByStdio<null, Readable, Readable>;
   output: { stdout: string; stderr: string };
-  /** Resolves when every process writing to the pipes (the bin and the server) is gone. */
-  pipesClosed: Promise<void>;
+  /** The bin's exit, once it has exited. */
+  exit: { code: number | null } | undefined;
+  /** Pipes closed: every process writing to them (the bin and the server) is gone. */
+  closedPipes: number;
 }
 
 async function launch(dataDir: string): Promise<Launched> {
@@ -51,15 +43,14 @@ async function launch(dataDir: string): Promise<Launched> {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const output = { stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
-  const pipesClosed = Promise.all([
-    new Promise<void>((resolve) => child.stdout.once('close', () => resolve())),
-    new Promise<void>((resolve) => child.stderr.once('close', () => resolve())),
-  ]).then(() => undefined);
-  await waitFor(() => output.stdout.includes('serving gRPC'), { deadlineMs: 30_000, what: 'the server to serve' });
-  return { child, output, pipesClosed };
+  const launched: Launched = { child, output: { stdout: '', stderr: '' }, exit: undefined, closedPipes: 0 };
+  child.stdout.on('data', (chunk: Buffer) => (launched.output.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (launched.output.stderr += chunk.toString()));
+  child.stdout.once('close', () => (launched.closedPipes += 1));
+  child.stderr.once('close', () => (launched.closedPipes += 1));
+  child.once('exit', (code) => (launched.exit = { code }));
+  await waitFor(() => launched.output.stdout.includes('serving gRPC'), { what: 'the server to serve' });
+  return launched;
 }
 
 test('Ctrl-C to the process group stops the server gracefully, once', async () => {
@@ -68,9 +59,9 @@ test('Ctrl-C to the process group stops the server gracefully, once', async () =
   try {
     launched = await launch(dataDir);
     const { child, output } = launched;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await withDeadline(exited, 'the bin to exit'), 0, output.stderr.slice(-2000));
+    const { code } = await waitFor(() => launched!.exit, { what: 'the bin to exit' });
+    assert.equal(code, 0, output.stderr.slice(-2000));
     assert.doesNotMatch(output.stderr, /second SIGINT/);
     assert.match(output.stderr, /"event":"node-stopped"/);
   } finally {
@@ -87,12 +78,12 @@ test('a server whose launcher is killed stops too, and its data dir can be opene
     first = await launch(dataDir);
     first.child.kill('SIGKILL');
     // The server shares the bin's pipes: they close only when it has exited as well.
-    await withDeadline(first.pipesClosed, 'the orphaned server to exit');
+    await waitFor(() => first!.closedPipes === 2, { what: 'the orphaned server to exit' });
     assert.match(first.output.stderr, /"event":"node-stopped"/, first.output.stderr.slice(-2000));
     second = await launch(dataDir);
-    const exited = new Promise<number | null>((resolve) => second!.child.once('exit', (code) => resolve(code)));
     process.kill(-second.child.pid!, 'SIGTERM');
-    assert.equal(await withDeadline(exited, 'the second bin to exit'), 0, second.output.stderr.slice(-2000));
+    const { code } = await waitFor(() => second!.exit, { what: 'the second bin to exit' });
+    assert.equal(code, 0, second.output.stderr.slice(-2000));
   } finally {
     killGroup(first);
     killGroup(second);

@@ -42,20 +42,13 @@ export function encodeToBuffer<T>(codec: { encode(message: T, writer?: BinaryWri
   }
   const internals = writer as unknown as WriterInternals;
   const { buffer, pos, stackPos } = internals;
-  let out: Buffer;
-  if (buffer instanceof Uint8Array && typeof pos === 'number' && Array.isArray(stackPos) && stackPos.length === 0) {
-    out = Buffer.allocUnsafe(prefixBytes + pos);
-    out.fill(0, 0, prefixBytes);
-    out.set(buffer.subarray(0, pos), prefixBytes);
-    internals.pos = 0;
-    pooledEncoding = true;
-  } else {
-    const bytes = writer.finish();
-    out = Buffer.allocUnsafe(prefixBytes + bytes.length);
-    out.fill(0, 0, prefixBytes);
-    out.set(bytes, prefixBytes);
-    pooledEncoding = false;
-  }
+  pooledEncoding = buffer instanceof Uint8Array && typeof pos === 'number' && Array.isArray(stackPos) && stackPos.length === 0;
+  // A view of the writer's buffer (then reset by hand), or finish()'s copy.
+  const bytes = pooledEncoding ? (buffer as Uint8Array).subarray(0, pos as number) : writer.finish();
+  const out = Buffer.allocUnsafe(prefixBytes + bytes.length);
+  out.fill(0, 0, prefixBytes);
+  out.set(bytes, prefixBytes);
+  if (pooledEncoding) internals.pos = 0;
   if (buffer instanceof Uint8Array && buffer.length > SHARED_WRITER_BYTES_MAX) shared = new BinaryWriter();
   return out;
 }

@@ -31,10 +31,8 @@ function recordChecksum(key: Uint8Array, version: number, payload: Uint8Array): 
 /** Frames `payload` for storage under `key`. */
 export function encodeRecord(key: Uint8Array, payload: Uint8Array): Buffer {
   const record = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  record[0] = RECORD_FORMAT;
-  record.writeUInt32BE(recordChecksum(key, RECORD_FORMAT, payload), 1);
   record.set(payload, HEADER_BYTES);
-  return record;
+  return sealRecord(key, record);
 }
 
 /**
