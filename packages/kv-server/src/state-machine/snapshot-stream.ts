@@ -17,6 +17,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
+import { readU64BE, writeU64BE } from '../storage/u64.js';
 
 export const SNAPSHOT_MAGIC = Buffer.from('CKVS', 'latin1');
 export const SNAPSHOT_FORMAT = 1;
@@ -43,20 +44,20 @@ export interface Frame {
 
 export function encodeHeaderValue(header: SnapshotHeader): Buffer {
   const value = Buffer.allocUnsafe(32);
-  value.writeBigUInt64BE(BigInt(header.appliedIndex), 0);
-  value.writeBigUInt64BE(BigInt(header.clockMs), 8);
-  value.writeBigUInt64BE(BigInt(header.activitySeq), 16);
-  value.writeBigUInt64BE(BigInt(header.keyCount), 24);
+  writeU64BE(value, header.appliedIndex, 0);
+  writeU64BE(value, header.clockMs, 8);
+  writeU64BE(value, header.activitySeq, 16);
+  writeU64BE(value, header.keyCount, 24);
   return value;
 }
 
 export function decodeHeaderValue(value: Buffer): SnapshotHeader {
   if (value.length !== 32) throw new CorruptionError('snapshot stream', `header frame has ${value.length} bytes`);
   return {
-    appliedIndex: Number(value.readBigUInt64BE(0)),
-    clockMs: Number(value.readBigUInt64BE(8)),
-    activitySeq: Number(value.readBigUInt64BE(16)),
-    keyCount: Number(value.readBigUInt64BE(24)),
+    appliedIndex: readU64BE(value, 0),
+    clockMs: readU64BE(value, 8),
+    activitySeq: readU64BE(value, 16),
+    keyCount: readU64BE(value, 24),
   };
 }
 
@@ -99,7 +100,7 @@ export class SnapshotWriter {
   /** Appends the trailer and returns the remaining chunks. */
   *finish(): Generator<Buffer> {
     const trailerValue = Buffer.allocUnsafe(12);
-    trailerValue.writeBigUInt64BE(BigInt(this.frameCount), 0);
+    writeU64BE(trailerValue, this.frameCount, 0);
     const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     head[0] = FrameKind.trailer;
     head.writeUInt32BE(0, 1);
@@ -169,7 +170,7 @@ export async function* readSnapshotFrames(chunks: AsyncIterable<Uint8Array> | It
 
 function verifyTrailer(value: Buffer, frameCount: number, checksum: number): void {
   if (value.length !== 12) throw damaged('its trailer is malformed');
-  const expectedFrames = Number(value.readBigUInt64BE(0));
+  const expectedFrames = readU64BE(value, 0);
   if (expectedFrames !== frameCount) throw damaged(`it holds ${frameCount} records, the trailer says ${expectedFrames}`);
   // The trailer's checksum covers everything before the trailer's own value.
   if (value.readUInt32BE(8) !== checksum >>> 0) throw damaged('it failed its checksum');

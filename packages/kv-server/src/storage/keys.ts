@@ -18,7 +18,7 @@
  * The state machine's data lives under a generation number so that a snapshot
  * restore can load a whole new generation and switch to it atomically.
  */
-import { writeU64BE } from './u64.js';
+import { readU64BE, writeU64BE } from './u64.js';
 
 export const PREFIX = {
   meta: 0x4d, // 'M'
@@ -46,7 +46,7 @@ export function logKey(index: number): Buffer {
 }
 
 export function logIndexOfKey(key: Uint8Array): number {
-  return Number(Buffer.from(key.buffer, key.byteOffset, key.byteLength).readBigUInt64BE(1));
+  return readU64BE(Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1);
 }
 
 export const HARD_STATE_KEY = Buffer.of(PREFIX.hardState);

@@ -9,6 +9,7 @@ import { ClassicLevel } from 'classic-level';
 import { ClusterMismatchError, CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
 import { decodeRecord, encodeRecord, sealRecord } from './codec.js';
 import { metaKey } from './keys.js';
+import { readU64BE, writeU64BE } from './u64.js';
 
 /** Version of the on-disk layout (keys.ts + codec.ts). Bump on incompatible change. */
 export const STORAGE_FORMAT_VERSION = 1;
@@ -157,7 +158,7 @@ export class NodeDatabase {
       throw new CorruptionError(this.dataDir, 'the database has data but no format version record');
     }
     const nodeId = Buffer.allocUnsafe(8);
-    nodeId.writeBigUInt64BE(BigInt(this.identity.nodeId));
+    writeU64BE(nodeId, this.identity.nodeId, 0);
     const format = Buffer.allocUnsafe(4);
     format.writeUInt32BE(STORAGE_FORMAT_VERSION);
     // The format record goes last in key order but in the same atomic batch.
@@ -179,5 +180,5 @@ function readUint32(payload: Buffer, dataDir: string, what: string): number {
 
 function readUint64(payload: Buffer, dataDir: string, what: string): number {
   if (payload.length !== 8) throw new CorruptionError(dataDir, `${what} record has ${payload.length} bytes, expected 8`);
-  return Number(payload.readBigUInt64BE(0));
+  return readU64BE(payload, 0);
 }

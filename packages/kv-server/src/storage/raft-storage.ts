@@ -29,6 +29,7 @@ import { decodeRecord, RECORD_HEADER_BYTES } from './codec.js';
 import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY, SNAPSHOT_KEY } from './keys.js';
 import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
 import { readSnapshotFile, removeSnapshotFilesExcept, SnapshotFileWriter, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
+import { readU64BE, writeU64BE } from './u64.js';
 
 /** Everything one Ready asks to persist. */
 export interface StorageWrite {
@@ -576,7 +577,7 @@ async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
   const lastIndex = expectedIndex - 1;
   const absentPayload = await database.getRecord(SNAPSHOT_FILE_ABSENT_KEY, 'snapshot file marker');
   const snapshotFileAbsent = absentPayload !== undefined;
-  if (snapshotFileAbsent && (absentPayload.length !== 8 || Number(absentPayload.readBigUInt64BE(0)) !== snapshotMetadata.index)) {
+  if (snapshotFileAbsent && (absentPayload.length !== 8 || readU64BE(absentPayload, 0) !== snapshotMetadata.index)) {
     throw new CorruptionError(dataDir, `the snapshot file marker does not match the snapshot at index ${snapshotMetadata.index}`);
   }
   // Verified whole now (a damaged file refuses to start), then dropped: it is read again only to be sent.
@@ -590,7 +591,7 @@ async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
 
 function encodeIndex(index: number): Buffer {
   const bytes = Buffer.allocUnsafe(8);
-  bytes.writeBigUInt64BE(BigInt(index), 0);
+  writeU64BE(bytes, index, 0);
   return bytes;
 }
 

@@ -14,6 +14,7 @@ import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promi
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
+import { readU64BE, writeU64BE } from './u64.js';
 
 const MAGIC = Buffer.from('CSNP', 'latin1');
 const FILE_FORMAT = 1;
@@ -82,7 +83,7 @@ export class SnapshotFileWriter {
     MAGIC.copy(header, 0);
     header.writeUInt32BE(FILE_FORMAT, 4);
     header.writeUInt32BE(this.checksum, 8);
-    header.writeBigUInt64BE(BigInt(this.length), 12);
+    writeU64BE(header, this.length, 12);
     try {
       await this.handle.write(header, 0, HEADER_BYTES, 0);
       await this.handle.sync();
@@ -116,7 +117,7 @@ export function readSnapshotFile(dataDir: string, index: number, term: number): 
   if (bytes.length < HEADER_BYTES || !bytes.subarray(0, 4).equals(MAGIC)) throw new CorruptionError(dataDir, `${what} has no valid header`);
   const format = bytes.readUInt32BE(4);
   if (format !== FILE_FORMAT) throw new CorruptionError(dataDir, `${what} has unknown format ${format}`);
-  const length = Number(bytes.readBigUInt64BE(12));
+  const length = readU64BE(bytes, 12);
   const data = bytes.subarray(HEADER_BYTES);
   if (data.length !== length) throw new CorruptionError(dataDir, `${what} holds ${data.length} bytes, expected ${length}`);
   if (crc32(data) !== bytes.readUInt32BE(8)) throw new CorruptionError(dataDir, `${what} failed its checksum`);
