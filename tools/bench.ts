@@ -105,7 +105,8 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
 function header(options: BenchOptions, systems: readonly SystemName[], argv: readonly string[]): string {
   const mode = options.rssKeys.length > 0
     ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
-    : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up; ` +
+    : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
+      `${options.settleMs / 1000} s settling before the first; ` +
       `${options.keys} keys, ${options.valueBytes}-byte values`;
   return [
     `cairn bench ${argv.join(' ')}`.trimEnd(),

@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly concurrency: readonly number[];
   readonly durationMs: number;
   readonly warmupMs: number;
+  /** Unmeasured load after the keys are written and before the first level (JIT and heap warm-up). */
+  readonly settleMs: number;
   readonly keys: number;
   readonly valueBytes: number;
   readonly etcd: boolean;
@@ -41,6 +43,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency 1,16,64,256 closed-loop worker counts, one measured level each
   --duration S              measured seconds per level (default 5)
   --warmup S                unmeasured seconds before each level (default 1)
+  --settle S                unmeasured seconds of 1-worker load of the first workload after the keys
+                            are written, before the first level, for each system (default 15; 0 = measure cold)
   --keys N                  keys drawn uniformly (default 10000; all are written before the first level)
   --value-bytes N           value size (default 100)
   --etcd / --no-etcd        also run etcd (default: on if the etcd binary exists)
@@ -64,6 +68,7 @@ const FLAGS = {
   concurrency: { type: 'string', default: '1,16,64,256' },
   duration: { type: 'string', default: '5' },
   warmup: { type: 'string', default: '1' },
+  settle: { type: 'string', default: '15' },
   keys: { type: 'string', default: '10000' },
   'value-bytes': { type: 'string', default: '100' },
   etcd: { type: 'boolean' },
@@ -113,6 +118,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       concurrency: list('concurrency', values.concurrency).map((t) => positiveInt('concurrency', t)),
       durationMs: seconds('duration', values.duration, false),
       warmupMs: seconds('warmup', values.warmup, true),
+      settleMs: seconds('settle', values.settle, true),
       keys: positiveInt('keys', values.keys),
       valueBytes: positiveInt('value-bytes', values['value-bytes']),
       etcd,

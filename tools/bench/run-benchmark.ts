@@ -50,6 +50,13 @@ async function runSystem(context: RunContext, system: SystemName, runs: SystemRu
     const prefillStarted = performance.now();
     await fillKeys(sut.target, { prefix: BENCH_KEY_PREFIX, fromIndex: 0, toIndex: options.keys, concurrency: PREFILL_CONCURRENCY, value: keySpace.value, signal });
     log(`${system}: wrote ${options.keys} keys in ${((performance.now() - prefillStarted) / 1000).toFixed(1)} s`);
+    if (options.settleMs > 0 && options.workloads.length > 0) {
+      // A fresh Node process (the nodes and this generator) runs its first
+      // seconds cold while V8 compiles the hot paths: measured 1-client puts
+      // show a p99 well above the steady one for ~15 s. Both systems get it.
+      log(`${system}: settling for ${options.settleMs / 1000} s (1 worker, ${options.workloads[0]}; not measured)`);
+      await runLevel(sut.target, { workload: options.workloads[0]!, concurrency: 1, warmupMs: options.settleMs, durationMs: 0, keySpace, signal });
+    }
     for (const workload of options.workloads) {
       for (const concurrency of options.concurrency) {
         if (signal.aborted) return;
