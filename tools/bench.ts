@@ -106,7 +106,7 @@ function header(options: BenchOptions, systems: readonly SystemName[], argv: rea
   const mode = options.rssKeys.length > 0
     ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
     : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
-      `${options.settleMs / 1000} s settling before the first; ` +
+      `${options.settleMs > 0 ? `${options.settleMs / 1000} s of settling before the first level` : 'no settling (cold)'}; ` +
       `${options.keys} keys, ${options.valueBytes}-byte values`;
   return [
     `cairn bench ${argv.join(' ')}`.trimEnd(),

@@ -54,8 +54,10 @@ async function runSystem(context: RunContext, system: SystemName, runs: SystemRu
       // A fresh Node process (the nodes and this generator) runs its first
       // seconds cold while V8 compiles the hot paths: measured 1-client puts
       // show a p99 well above the steady one for ~15 s. Both systems get it.
-      log(`${system}: settling for ${options.settleMs / 1000} s (1 worker, ${options.workloads[0]}; not measured)`);
-      await runLevel(sut.target, { workload: options.workloads[0]!, concurrency: 1, warmupMs: options.settleMs, durationMs: 0, keySpace, signal });
+      log(`${system}: settling for ${options.settleMs / 1000} s (1 worker, ${options.workloads[0]}; not in the results)`);
+      const settled = await runLevel(sut.target, { workload: options.workloads[0]!, concurrency: 1, warmupMs: 0, durationMs: options.settleMs, keySpace, signal });
+      const failures = Object.entries(settled.errorsByCode).map(([code, count]) => `${code} ×${count}`).join(', ');
+      log(`${system}: settled: ${settled.ops} ops, ${settled.errors} errors${failures === '' ? '' : ` (${failures})`}`);
     }
     for (const workload of options.workloads) {
       for (const concurrency of options.concurrency) {

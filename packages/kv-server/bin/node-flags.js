@@ -14,7 +14,7 @@
 // V8 otherwise keeps the leader's heap ~5 MB above its ~21 MB live set and
 // runs a mark-compact every ~1.6 s at 1 client, each with incremental
 // marking steps of up to 7 ms on the main thread. Now it runs one every
-// ~6-8 s: put p99 (after warm-up) ~2.1 -> ~1.6 ms, p999 ~10 -> ~5.5 ms. The
+// ~6-10 s: put p99 (after warm-up) ~2.1 -> ~1.6 ms, p999 ~10 -> ~5.5 ms. The
 // leader's RSS after 30 s of 1-client puts rose ~20 MB; the RSS benchmark
 // (10k-1M keys under 256-client load) did not rise.
 import { readFileSync } from 'node:fs';
