@@ -6,7 +6,7 @@
  * clients, since the server package may not import the clerk.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,14 +18,58 @@ import { waitFor } from './wait-for.js';
 // Spawned by path, not imported: the testkit does not depend on the server.
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kv-server', 'src', 'main.ts');
 
-/** Asks the OS for a free port (bind to port 0, read it, release it). */
-export function freePort(): Promise<number> {
+/**
+ * A port that is free now, for a server a test starts next. Drawn from below
+ * the kernel's ephemeral range: a port found by binding port 0 is an
+ * ephemeral one: the next bind to port 0 may get it again (two nodes of one
+ * test cluster were once given the same port, ADDRESS_IN_USE in CI), and any
+ * outgoing connection on the machine may take it before the server binds it.
+ * Ports below that range are only ever taken by listeners, and this process
+ * never hands out the same one twice. Falls back to port 0 if no draw is free.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const from = 20_000;
+  const to = Math.max(from + 1_000, low) - 1;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  return listenAndRelease(0);
+}
+
+/** Ports freePort() returned in this process: a test may not have bound them yet. */
+const handedOut = new Set<number>();
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low !== undefined && high !== undefined && Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+  } catch {
+    // Not Linux, or no procfs: assume Linux's default.
+  }
+  return [32_768, 60_999];
+}
+
+async function canListen(port: number): Promise<boolean> {
+  try {
+    await listenAndRelease(port);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Binds 127.0.0.1:port (0 = any), reads the port, releases it. */
+function listenAndRelease(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
 }
@@ -42,6 +86,9 @@ export interface NodeProcess {
   cluster: ClusterServiceClient;
 }
 
+/** Whole-cluster start attempts when a chosen port was taken meanwhile. */
+const START_ATTEMPTS = 3;
+
 export interface ClusterOptions {
   size: number;
   chaos?: boolean;
@@ -53,11 +100,26 @@ export class TestCluster {
   readonly nodes: NodeProcess[] = [];
   private readonly root = mkdtempSync(join(tmpdir(), 'cairn-cluster-'));
 
+  /**
+   * Starts `size` nodes. A failed start stops whatever did start (a node left
+   * running would keep the test process alive); a port taken between choosing
+   * it and binding it is retried with fresh ports.
+   */
   static async start(options: ClusterOptions): Promise<TestCluster> {
-    const cluster = new TestCluster(options);
-    for (let id = 1; id <= options.size; id++) await cluster.addNodeSlot(id);
-    await Promise.all(cluster.nodes.map((n) => cluster.launch(n, cluster.peerArgs())));
-    return cluster;
+    for (let attempt = 1; ; attempt++) {
+      const cluster = new TestCluster(options);
+      try {
+        for (let id = 1; id <= options.size; id++) await cluster.addNodeSlot(id);
+        const launches = cluster.nodes.map((n) => cluster.launch(n, cluster.peerArgs()));
+        // Every launch settles before a failure is acted on, so stop() sees every child.
+        const failed = (await Promise.allSettled(launches)).find((r) => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+        return cluster;
+      } catch (error) {
+        await cluster.stop();
+        if (attempt >= START_ATTEMPTS || !String(error).includes('ADDRESS_IN_USE')) throw error;
+      }
+    }
   }
 
   private constructor(private readonly options: ClusterOptions) {}
