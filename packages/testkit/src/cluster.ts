@@ -1,7 +1,7 @@
 // Shared by every package's real-process tests; nodes run from TypeScript sources.
 /**
  * Real-process clusters for tests: each node is a `cairn-server` child process
- * on 127.0.0.1 with OS-assigned ports and a temporary data dir, removed on stop.
+ * on 127.0.0.1 with ports checked free (see freePort) and a temporary data dir, removed on stop.
  * (NATS's `NatsServer.start()` pattern.) Clients are plain generated gRPC
  * clients, since the server package may not import the clerk.
  */
