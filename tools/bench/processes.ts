@@ -13,11 +13,11 @@ export const STOP_GRACE_MS = 10_000;
 /** Captured output kept per child, for error messages. */
 const OUTPUT_CHARS_MAX = 64 * 1024;
 
-/** Free ports that are distinct from each other (the OS may hand a released port out again). */
+/** `count` free ports; testkit's freePort never hands out the same one twice. */
 export async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
+  const ports: number[] = [];
+  while (ports.length < count) ports.push(await freePort());
+  return ports;
 }
 
 export function makeTempDir(prefix: string): string {

@@ -80,7 +80,8 @@ export function formatRss(samples: readonly RssSample[]): string {
   );
 }
 
-function formatErrors(result: MeasuredLevel): string {
+/** `0`, or the count and its codes: `3 (TIMEOUT:2 UNAVAILABLE:1)`. */
+export function formatErrors(result: Pick<LevelResult, 'errors' | 'errorsByCode'>): string {
   if (result.errors === 0) return '0';
   const byCode = Object.entries(result.errorsByCode).map(([code, n]) => `${code}:${n}`).join(' ');
   return `${result.errors} (${byCode})`;

@@ -6,7 +6,7 @@
 import type { BenchOptions } from './args.js';
 import { fillKeys, BENCH_KEY_PREFIX, makeKeySpace, runLevel } from './load.js';
 import { cpuMeter } from './proc-stats.js';
-import type { MeasuredLevel } from './report.js';
+import { formatErrors, type MeasuredLevel } from './report.js';
 import { startSystem, type SystemUnderTest } from './systems.js';
 import type { Teardown } from './processes.js';
 import type { SystemName } from './target.js';
@@ -56,8 +56,7 @@ async function runSystem(context: RunContext, system: SystemName, runs: SystemRu
       // show a p99 well above the steady one for ~15 s. Both systems get it.
       log(`${system}: settling for ${options.settleMs / 1000} s (1 worker, ${options.workloads[0]}; not in the results)`);
       const settled = await runLevel(sut.target, { workload: options.workloads[0]!, concurrency: 1, warmupMs: 0, durationMs: options.settleMs, keySpace, signal });
-      const failures = Object.entries(settled.errorsByCode).map(([code, count]) => `${code} ×${count}`).join(', ');
-      log(`${system}: settled: ${settled.ops} ops, ${settled.errors} errors${failures === '' ? '' : ` (${failures})`}`);
+      log(`${system}: settled: ${settled.ops} ops, errors ${formatErrors(settled)}`);
     }
     for (const workload of options.workloads) {
       for (const concurrency of options.concurrency) {

@@ -28,29 +28,30 @@ const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kv-serve
  * never hands out the same one twice. Falls back to port 0 if no draw is free.
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
   const from = 20_000;
-  const to = Math.max(from + 1_000, low) - 1;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = from + Math.floor(Math.random() * (to - from + 1));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+  const to = Math.max(from + 1_000, ephemeralLow()) - 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    // The last draws ask the OS instead (port 0), in case the low range is full.
+    const port = attempt < 50 ? from + Math.floor(Math.random() * (to - from + 1)) : await listenAndRelease(0);
+    if (handedOut.has(port) || (attempt < 50 && !(await canListen(port)))) continue;
     handedOut.add(port);
     return port;
   }
-  return listenAndRelease(0);
+  throw new Error('no free port on 127.0.0.1 after 100 attempts');
 }
 
 /** Ports freePort() returned in this process: a test may not have bound them yet. */
 const handedOut = new Set<number>();
 
-function ephemeralRange(): [number, number] {
+/** The lowest port the kernel hands out for outgoing connections. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low !== undefined && high !== undefined && Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
   } catch {
     // Not Linux, or no procfs: assume Linux's default.
   }
-  return [32_768, 60_999];
+  return 32_768;
 }
 
 async function canListen(port: number): Promise<boolean> {
