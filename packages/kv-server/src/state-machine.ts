@@ -103,6 +103,12 @@ export class KvStateMachine {
   private readonly cache: ValueCache;
   private applying = false;
   private failedWrite: Error | undefined;
+  /**
+   * The batch whose results were handed to `answer` but which is not in
+   * LevelDB yet. Reads consult it first: a client that got a write's reply
+   * must see that write in its next read, at every consistency level.
+   */
+  private answered: { values: ReadonlyMap<string, StoredValue | null>; written: Promise<void> } | undefined;
 
   private constructor(
     readonly database: NodeDatabase,
@@ -149,6 +155,10 @@ export class KvStateMachine {
 
   // ---- reads (from LevelDB; see the node for linearizability) ----
 
+  /**
+   * The key's value including every write already answered. Never waits: a
+   * write answered but not yet in LevelDB is served from the answered batch.
+   */
   async get(key: Buffer): Promise<KeyValue | undefined> {
     const stored = await this.readStored(key);
     return stored === undefined ? undefined : { key: Buffer.from(key), ...stored };
@@ -159,6 +169,10 @@ export class KvStateMachine {
    * for paging; empty = from the start), at most `limit` (0 = default).
    */
   async range(prefix: Buffer, startAfterIn: Buffer | undefined, limit: number, keysOnly: boolean): Promise<RangeResult> {
+    // Merging the answered batch into a LevelDB iteration is not worth its
+    // code: wait for that one local, unsynced write instead (only when a
+    // batch is between its answer and its write).
+    if (this.answered !== undefined) await this.answered.written;
     const startAfter = startAfterIn ?? Buffer.alloc(0);
     const count = Math.min(limit === 0 ? RANGE_LIMIT_DEFAULT : limit, RANGE_LIMIT_MAX);
     assert(count > 0);
@@ -220,13 +234,20 @@ export class KvStateMachine {
       // The results are final now. The entries are committed (durable in the raft
       // log), so the caller may answer before this batch is written: if the
       // write fails, the node stops and replaying the log recomputes the same results.
-      answer?.(results);
-      if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) return results;
+      if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) {
+        answer?.(results);
+        return results;
+      }
       batch.ops.push(NodeDatabase.putSealed(APPLIED_KEY, encodeAppliedState(this.state, RECORD_HEADER_BYTES)));
       if (alsoWrite !== undefined) batch.ops.push(...alsoWrite.ops);
+      const written = this.database.write(batch.ops, { sync: false });
+      // Readers only need to know when it is over; a failure is handled below.
+      this.answered = { values: batch.values, written: written.catch(() => undefined) };
+      answer?.(results);
       try {
-        await this.database.write(batch.ops, { sync: false });
+        await written;
       } catch (error) {
+        this.answered = undefined;
         // Memory (session index, cache) is now ahead of disk, so this machine
         // refuses further applies; the node treats a failed write as fatal. (It
         // used to copy the whole session index before every batch to undo this.)
@@ -235,7 +256,9 @@ export class KvStateMachine {
         this.failedWrite = error as Error;
         throw error;
       }
+      // In the same turn as the write's completion, so no read falls between the two.
       for (const [key, value] of batch.values) this.cache.set(key, value);
+      this.answered = undefined;
       alsoWrite?.onWritten();
       return results;
     } finally {
@@ -524,6 +547,8 @@ export class KvStateMachine {
   }
 
   private async readStored(key: Buffer): Promise<StoredValue | undefined> {
+    const answered = this.answered?.values.get(mapKey(key));
+    if (answered !== undefined) return answered ?? undefined;
     const cached = this.cache.get(mapKey(key));
     if (cached !== undefined) return cached ?? undefined;
     const storedKey = kvKey(this.state.generation, key);
