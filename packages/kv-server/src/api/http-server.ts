@@ -1,6 +1,8 @@
 /**
  * HTTP front end on --client-addr: `PUT/GET/DELETE /kv/<key>` (the body is the
- * value; the key is the URL-decoded path as UTF-8 bytes), `GET /status`,
+ * value; the key is every byte of the request target after `/kv/` up to the
+ * query string, percent-decoded once and never path-normalised: `/kv/a/../b`
+ * is the key `a/../b`), `GET /status`,
  * `/healthz`, `/readyz`, `/metrics`, and the dashboard at `/`.
  * Errors are JSON `{ code, message, leaderId?, leaderAddress? }` with the
  * status from ERROR_WIRE; a follower answers 503 "not the leader" with the
@@ -15,6 +17,7 @@ import { buildStatus, type StatusSource } from './cluster-service.js';
 import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
+import { measuredCall, type MeasuredCall } from './kv-service.js';
 
 export interface HttpDeps {
   api: KvApi;
@@ -26,17 +29,57 @@ export interface HttpDeps {
 }
 
 export function createHttpServer(deps: HttpDeps): Server {
+  // KV requests are counted in cairn_requests_total like gRPC ones (same op and code labels).
+  const measured = measuredCall(deps.metrics);
   return createServer((request, response) => {
-    route(deps, request, response).catch((error: unknown) =>
+    route(deps, measured, request, response).catch((error: unknown) =>
       sendError(response, toKvError(error, deps.logger), (id) => deps.status.loop.members.get(id)?.httpAddress),
     );
   });
 }
 
-async function route(deps: HttpDeps, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  const path = url.pathname;
-  if (path.startsWith('/kv/')) return handleKv(deps, request, response, url);
+/**
+ * The request target's path and query exactly as the client sent them. No
+ * URL parser here: WHATWG URL resolves `..` and `%2E%2E` segments, which
+ * would turn `PUT /kv/a/../b` into a write of key `b` and `/kv/../status`
+ * into `/status`.
+ */
+export function splitRequestTarget(target: string): { path: string; query: URLSearchParams } {
+  // Absolute form (`GET http://host/kv/k`, as proxies send): drop scheme and authority.
+  const path = target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i, '');
+  const queryAt = path.indexOf('?');
+  if (queryAt < 0) return { path, query: new URLSearchParams() };
+  return { path: path.slice(0, queryAt), query: new URLSearchParams(path.slice(queryAt + 1)) };
+}
+
+/**
+ * Percent-decodes a raw path segment exactly once, into bytes: `%2F` is a
+ * `/` in the key, `%25` a `%`, `%FF` the byte 0xFF (keys are bytes, as in gRPC).
+ */
+export function decodeKeyFromPath(raw: string): Buffer {
+  const bytes = Buffer.allocUnsafe(raw.length);
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code === 0x25 /* % */) {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!/^[0-9a-f]{2}$/i.test(hex)) throw new InvalidArgumentError('the key in the URL is not valid percent-encoding');
+      bytes[length++] = parseInt(hex, 16);
+      i += 2;
+    } else if (code <= 0x7f) {
+      bytes[length++] = code;
+    } else {
+      // Node's parser refuses raw non-ASCII targets; this only guards direct callers.
+      throw new InvalidArgumentError('the key in the URL must be percent-encoded ASCII');
+    }
+  }
+  return bytes.subarray(0, length);
+}
+
+async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const target = splitRequestTarget(request.url ?? '/');
+  const path = target.path;
+  if (path.startsWith('/kv/')) return handleKv(deps, measured, request, response, target);
   if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
   switch (path) {
     case '/status':
@@ -60,18 +103,18 @@ async function route(deps: HttpDeps, request: IncomingMessage, response: ServerR
   }
 }
 
-async function handleKv(deps: HttpDeps, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
-  let keyText: string;
-  try {
-    keyText = decodeURIComponent(url.pathname.slice('/kv/'.length));
-  } catch {
-    throw new InvalidArgumentError('the key in the URL is not valid percent-encoding');
-  }
-  const key = Buffer.from(keyText, 'utf8');
+async function handleKv(
+  deps: HttpDeps,
+  measured: MeasuredCall,
+  request: IncomingMessage,
+  response: ServerResponse,
+  target: { path: string; query: URLSearchParams },
+): Promise<void> {
+  const key = (): Buffer => decodeKeyFromPath(target.path.slice('/kv/'.length));
   switch (request.method) {
     case 'GET': {
-      const consistency = url.searchParams.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
-      const result = await deps.api.get({ key, consistency });
+      const consistency = target.query.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
+      const result = await measured('get', () => deps.api.get({ key: key(), consistency }));
       if (result.kv === undefined) return sendJson(response, 404, { code: 'NOT_FOUND', message: 'key not found' });
       response.setHeader('x-cairn-version', String(result.kv.version));
       response.setHeader('content-type', 'application/octet-stream');
@@ -80,12 +123,11 @@ async function handleKv(deps: HttpDeps, request: IncomingMessage, response: Serv
       return;
     }
     case 'PUT': {
-      const value = await readBody(request, deps.valueBytesMax);
-      const result = await deps.api.put({ key, value, prevKv: false });
+      const result = await measured('put', async () => deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false }));
       return sendJson(response, 200, { version: result.version });
     }
     case 'DELETE': {
-      const result = await deps.api.delete({ key });
+      const result = await measured('delete', () => deps.api.delete({ key: key() }));
       return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted });
     }
     default:
