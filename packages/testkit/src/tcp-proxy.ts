@@ -37,6 +37,10 @@ export type ProxyDirection = 'both' | 'to-target' | 'from-target';
 export interface TcpProxyOptions {
   /** `host:port` to forward to, or a function read at each new connection (for a target that starts after the proxy). */
   target: string | (() => string);
+  /** Where to listen. @default 127.0.0.1, a port the OS picks */
+  listen?: { host: string; port: number };
+  /** The local address connections to the target are made from (a fault harness tells sources apart by it). @default any */
+  localAddress?: string;
 }
 
 /** One direction of one connection: reads `source`, writes `sink`, after the delay and unless blocked. */
@@ -135,7 +139,7 @@ class ProxiedConnection {
   maybeConnect(): void {
     if (this.upstream !== undefined || this.proxy.blackholed !== undefined || this.client.destroyed) return;
     const [host, port] = splitHostPort(this.proxy.targetAddress());
-    const upstream = net.connect({ host, port, noDelay: true });
+    const upstream = net.connect({ host, port, noDelay: true, localAddress: this.proxy.localAddress });
     this.upstream = upstream;
     this.client.setNoDelay(true);
     this.fromTarget = new Pipe(this.proxy, upstream, 'from-target');
@@ -183,13 +187,13 @@ export class TcpProxy {
   delayMs = 0;
   private readonly connections = new Set<ProxiedConnection>();
 
-  /** Listens on 127.0.0.1 on a port the OS picks. */
+  /** Listens on `options.listen`, by default on 127.0.0.1 on a port the OS picks. */
   static async start(options: TcpProxyOptions): Promise<TcpProxy> {
     const server = net.createServer({ pauseOnConnect: true, noDelay: true });
     const proxy = new TcpProxy(server, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(options.listen?.port ?? 0, options.listen?.host ?? '127.0.0.1', () => resolve());
     });
     return proxy;
   }
@@ -208,9 +212,13 @@ export class TcpProxy {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  /** `127.0.0.1:port`: dial this instead of the target. */
+  /** `host:port`: dial this instead of the target. */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${(this.server.address() as net.AddressInfo).address}:${this.port}`;
+  }
+
+  get localAddress(): string | undefined {
+    return this.options.localAddress;
   }
 
   /** Client connections currently open through the proxy. */
