@@ -41,7 +41,8 @@ export class ClerkError extends Error {
 
 /**
  * The contacted node is not the leader. The clerk follows the hint itself;
- * callers see this only after `redirectsMax` redirects in one call. Retry later.
+ * callers see this only from a call pinned to one node (`endpoint`), or as the
+ * cause of a `TimeoutError` at the deadline.
  */
 export class NotLeaderError extends ClerkError {
   static override readonly kind = 'NOT_LEADER' as const;
@@ -89,7 +90,7 @@ export class UnavailableError extends ClerkError {
 
 /**
  * A write may or may not have been applied. Thrown only when the clerk stops
- * retrying (deadline, abort, redirect bound, or a non-retryable answer) after
+ * retrying (deadline, abort, close, or a non-retryable answer) after
  * at least one attempt may have reached a node, so that client-id + seq
  * deduplication can no longer settle the question. The original failure is
  * `cause`. Read the key to find out, or make the write idempotent.

@@ -20,7 +20,6 @@ export type { ClerkOptions, RetryOptions, ResolvedClerkOptions } from './options
 export {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MEMBERS_REFRESH_MS,
-  DEFAULT_REDIRECTS_MAX,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRY_FACTOR,
   DEFAULT_RETRY_INITIAL_MS,

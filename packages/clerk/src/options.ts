@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
 import type { HistoryRecorder } from './history.js';
-import { CLIENT_ID_CHARS_MAX, ENDPOINTS_MAX, REDIRECTS_MAX_LIMIT, WRITE_LANES_MAX } from './limits.js';
+import { CLIENT_ID_CHARS_MAX, ENDPOINTS_MAX, WRITE_LANES_MAX } from './limits.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
 export const DEFAULT_DEADLINE_MS = 10_000;
@@ -10,8 +10,6 @@ export const DEFAULT_RETRY_INITIAL_MS = 50;
 export const DEFAULT_RETRY_MAX_MS = 2_000;
 export const DEFAULT_RETRY_FACTOR = 2;
 export const DEFAULT_RETRY_JITTER = 0.2;
-/** As in ioredis' maxRedirections. */
-export const DEFAULT_REDIRECTS_MAX = 16;
 export const DEFAULT_MEMBERS_REFRESH_MS = 30_000;
 export const DEFAULT_WRITES_INFLIGHT_MAX = 16;
 
@@ -34,10 +32,8 @@ export interface ClerkOptions {
   requestTimeoutMs?: number;
   /** Overall deadline of a call, retries included; each call may override it. @default 10000 */
   deadlineMs?: number;
-  /** Backoff between attempts. */
+  /** Backoff between rounds of attempts (a round asks each endpoint at most once). */
   retry?: RetryOptions;
-  /** NOT_LEADER redirects followed within one call. @default 16 */
-  redirectsMax?: number;
   /**
    * Session id for exactly-once writes. Must be unique per live clerk: two
    * clerks sharing an id break deduplication. @default a random UUID
@@ -60,7 +56,6 @@ export interface ResolvedClerkOptions {
   readonly requestTimeoutMs: number;
   readonly deadlineMs: number;
   readonly retry: Readonly<Required<RetryOptions>>;
-  readonly redirectsMax: number;
   readonly clientId: string;
   readonly history: HistoryRecorder | undefined;
   readonly membersRefreshMs: number;
@@ -78,7 +73,6 @@ export function withDefaults(options: ClerkOptions): ResolvedClerkOptions {
       factor: options.retry?.factor ?? DEFAULT_RETRY_FACTOR,
       jitter: options.retry?.jitter ?? DEFAULT_RETRY_JITTER,
     },
-    redirectsMax: options.redirectsMax ?? DEFAULT_REDIRECTS_MAX,
     clientId: options.clientId ?? randomUUID(),
     history: options.history,
     membersRefreshMs: options.membersRefreshMs ?? DEFAULT_MEMBERS_REFRESH_MS,
@@ -110,7 +104,6 @@ export function validate(options: ResolvedClerkOptions): ResolvedClerkOptions {
   if (!(options.retry.jitter >= 0 && options.retry.jitter <= 1)) {
     throw new InvalidArgumentError('retry.jitter must be in [0, 1]');
   }
-  requireInteger('redirectsMax', options.redirectsMax, 0, REDIRECTS_MAX_LIMIT);
   requireInteger('writesInflightMax', options.writesInflightMax, 1, WRITE_LANES_MAX);
   if (!(Number.isFinite(options.membersRefreshMs) && options.membersRefreshMs >= 0)) {
     throw new InvalidArgumentError('membersRefreshMs must be ≥ 0');

@@ -15,7 +15,14 @@ import { status } from '@grpc/grpc-js';
 import type { ApiErrorCode, ErrorDetail } from '@cairn/proto';
 
 /** The API codes clients also know (shared through @cairn/proto) plus startup refusals that never reach a client. */
-export type KvErrorCode = ApiErrorCode | 'CLUSTER_MISMATCH' | 'NODE_ID_MISMATCH' | 'CORRUPTION';
+export type KvErrorCode =
+  | ApiErrorCode
+  | 'CLUSTER_MISMATCH'
+  | 'NODE_ID_MISMATCH'
+  | 'CORRUPTION'
+  | 'DATA_DIR_LOCKED'
+  | 'DISK_FULL'
+  | 'PERMISSION_DENIED';
 
 /** The trailer (gRPC) that carries an encoded `ErrorDetail` on every failed call. */
 export const ERROR_DETAIL_TRAILER = 'cairn-error-bin';
@@ -42,6 +49,9 @@ export const ERROR_WIRE: Record<KvErrorCode, ErrorWire> = {
   CLUSTER_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
   NODE_ID_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
   CORRUPTION: { grpc: status.DATA_LOSS, http: 500, retryable: false },
+  DATA_DIR_LOCKED: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
+  DISK_FULL: { grpc: status.RESOURCE_EXHAUSTED, http: 507, retryable: false },
+  PERMISSION_DENIED: { grpc: status.PERMISSION_DENIED, http: 403, retryable: false },
   SHUTTING_DOWN: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
   SESSION_SEQ_STALE: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
   TOO_MANY_REQUESTS: { grpc: status.RESOURCE_EXHAUSTED, http: 429, retryable: true },
@@ -190,17 +200,58 @@ export class NodeIdMismatchError extends KvError {
   }
 }
 
+/** What an operator does about a data dir that cannot be trusted. */
+export const CORRUPTION_REMEDY =
+  'restore the data dir from a backup, or remove the node (kvctl member remove), empty its data dir and add it again as a learner';
+
 /**
- * Stored data failed verification (checksum, gap in the log, unknown format).
- * The node refuses to start; the operator must restore the data dir from a
- * replica (wipe it and re-add the node as a learner).
+ * Stored data failed verification: a record's checksum, a gap in the log, or
+ * LevelDB's own files (MANIFEST, CURRENT, a missing or damaged table file).
+ * Thrown at startup; the node refuses to start. The operator restores the
+ * data dir from a backup or has the node rebuilt from its peers (the message
+ * says how).
  */
 export class CorruptionError extends KvError {
   constructor(
     readonly dataDir: string,
     detail: string,
   ) {
-    super('CORRUPTION', `data dir ${dataDir} is corrupt: ${detail}; wipe it and re-add the node as a learner`);
+    super('CORRUPTION', `data dir ${dataDir} is corrupt: ${detail}; ${CORRUPTION_REMEDY}`);
+  }
+}
+
+/**
+ * Thrown at startup when LevelDB's LOCK on the data dir is held: another
+ * process (usually another node) has it open. Stop that process or use
+ * another --data-dir.
+ */
+export class DataDirLockedError extends KvError {
+  constructor(readonly dataDir: string) {
+    super('DATA_DIR_LOCKED', `data dir ${dataDir} is in use by another process (its LOCK is held); stop the node running on it or use another --data-dir`);
+  }
+}
+
+/**
+ * Thrown at startup when the disk holding the data dir has no space left
+ * (LevelDB needs to write even to open). Free space on that disk and start
+ * the node again; nothing was lost.
+ */
+export class DiskFullError extends KvError {
+  constructor(
+    readonly dataDir: string,
+    readonly file: string,
+  ) {
+    super('DISK_FULL', `no space left on the disk of data dir ${dataDir} (writing ${file}); free space on that disk, then start the node again`);
+  }
+}
+
+/**
+ * Thrown at startup when the process may not read or write a file of the
+ * data dir. Give the node's user access to it (or use another --data-dir).
+ */
+export class PermissionDeniedError extends KvError {
+  constructor(readonly path: string) {
+    super('PERMISSION_DENIED', `permission denied on ${path}; give the node's user read and write access to the data dir`);
   }
 }
 
@@ -271,6 +322,9 @@ const CODE_OF_CLASS = new Map<unknown, KvErrorCode>([
   [ClusterMismatchError, 'CLUSTER_MISMATCH'],
   [NodeIdMismatchError, 'NODE_ID_MISMATCH'],
   [CorruptionError, 'CORRUPTION'],
+  [DataDirLockedError, 'DATA_DIR_LOCKED'],
+  [DiskFullError, 'DISK_FULL'],
+  [PermissionDeniedError, 'PERMISSION_DENIED'],
   [ShuttingDownError, 'SHUTTING_DOWN'],
   [SessionSeqStaleError, 'SESSION_SEQ_STALE'],
   [TooManyRequestsError, 'TOO_MANY_REQUESTS'],

@@ -24,11 +24,12 @@ import { createHttpServer } from './api/http-server.js';
 import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
 import { type NodeOptions, splitHostPort } from './config.js';
-import { InternalError, KvError } from './errors.js';
+import { KvError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import { RaftLoop } from './node.js';
+import { describeStorageError } from './storage/storage-errors.js';
 import { openNodeStores } from './stores.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
@@ -272,14 +273,17 @@ function listenHttp(server: HttpServer, address: string): Promise<string> {
   });
 }
 
+/**
+ * The one line the binary prints for a failed start: a stable code and a
+ * message naming what is wrong and what to do. Storage failures are decided
+ * by LevelDB's error codes (storage-errors.ts), never by words in its prose:
+ * a corrupt MANIFEST or a full disk is not "in use by another process".
+ */
 export function describeStartupError(error: unknown): { code: string; message: string } {
   if (error instanceof StartupError) return { code: error.code, message: error.message };
   if (error instanceof KvError) return { code: error.code, message: error.message };
-  if (error instanceof InternalError) return { code: 'INTERNAL', message: error.message };
-  const err = error as NodeJS.ErrnoException;
-  if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' || err?.code === 'LEVEL_LOCKED' || /lock/i.test(String(err?.message))) {
-    return { code: 'DATA_DIR_LOCKED', message: 'the data dir is in use by another process (is a node already running on it?)' };
-  }
-  if (err?.code === 'EACCES') return { code: 'PERMISSION_DENIED', message: `permission denied: ${err.path ?? ''}` };
+  const storage = describeStorageError(error);
+  if (storage !== undefined) return { code: storage.code, message: storage.message };
+  const err = error as { message?: unknown } | undefined;
   return { code: 'INTERNAL', message: String(err?.message ?? error).split('\n')[0] ?? 'unknown error' };
 }

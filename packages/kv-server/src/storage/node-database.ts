@@ -9,6 +9,7 @@ import { ClassicLevel } from 'classic-level';
 import { ClusterMismatchError, CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
 import { decodeRecord, encodeRecord, sealRecord } from './codec.js';
 import { metaKey } from './keys.js';
+import { describeStorageError, refuseLostCurrent } from './storage-errors.js';
 import { readU64BE, writeU64BE } from './u64.js';
 
 /** Version of the on-disk layout (keys.ts + codec.ts). Bump on incompatible change. */
@@ -48,18 +49,23 @@ export class NodeDatabase {
       throw new FailedPreconditionError(`node id must be a positive integer, got ${identity.nodeId}`);
     }
     if (identity.clusterId.length === 0) throw new FailedPreconditionError('cluster id must not be empty');
-    await mkdir(dataDir, { recursive: true });
     const db: Database = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
     });
-    await db.open();
+    try {
+      await mkdir(dataDir, { recursive: true });
+      refuseLostCurrent(dataDir);
+      await db.open();
+    } catch (error) {
+      throw describeStorageError(error, dataDir) ?? error;
+    }
     const database = new NodeDatabase(db, dataDir, identity);
     try {
       await database.verifyOrCreateMeta();
     } catch (error) {
       await db.close();
-      throw error;
+      throw describeStorageError(error, dataDir) ?? error;
     }
     return database;
   }
