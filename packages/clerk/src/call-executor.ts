@@ -2,9 +2,18 @@
  * The retry loop shared by every call: pick a node, make one attempt, and on
  * failure redirect, rotate or back off until the call's deadline.
  *
+ * A call proceeds in rounds. Within a round each endpoint is asked at most
+ * once: a NOT_LEADER hint is followed at once unless it names a node already
+ * asked in the round (a follower names a dead leader until its election
+ * timeout, so that hint is not trusted again), and a failed node passes the
+ * call on to the next endpoint. When every endpoint has been asked the round
+ * is over: the call backs off (exponential, with jitter) and starts the next.
+ * Nothing but the deadline, the caller's signal, `close()` or a definite
+ * answer ends a call: a failover costs latency, not errors.
+ *
  * When a write ends in `UnknownOutcomeError` (the precise rule): the loop
- * gives up — deadline passed, caller aborted, clerk closed, `redirectsMax`
- * exceeded, or a non-retryable answer — and at least one earlier attempt
+ * gives up — deadline passed, caller aborted, clerk closed, or a
+ * non-retryable answer — and at least one earlier attempt
  * *may have been applied*: it failed with a transport error after a
  * connection to the node was ready (so the request may have been sent), or
  * the node itself answered TIMEOUT, UNKNOWN_OUTCOME, SHUTTING_DOWN, INTERNAL
@@ -54,9 +63,9 @@ interface RetryState {
   readonly deadlineAt: number;
   readonly signal: AbortSignal;
   attempts: number;
-  redirects: number;
   backoffs: number;
-  failuresSinceBackoff: number;
+  /** Nodes asked in the current round (since the last backoff). */
+  readonly asked: Set<string>;
   mayHaveApplied: boolean;
   lastError: ClerkError | undefined;
 }
@@ -111,15 +120,16 @@ export class CallExecutor {
       deadlineAt: this.deps.clock.now() + deadlineMs,
       signal,
       attempts: 0,
-      redirects: 0,
       backoffs: 0,
-      failuresSinceBackoff: 0,
+      asked: new Set(),
       mayHaveApplied: false,
       lastError: undefined,
     };
     for (;;) {
       this.throwIfStopped(plan, state);
-      const address = plan.endpoint ?? this.deps.tracker.target();
+      // Another call may have moved the leader or the pool since this call's last failure.
+      const address = plan.endpoint ?? this.deps.tracker.nextUnasked(state.asked) ?? this.deps.tracker.target();
+      state.asked.add(address);
       const remainingMs = state.deadlineAt - this.deps.clock.now();
       const timeoutMs = Math.min(this.deps.options.requestTimeoutMs, remainingMs);
       const result = await this.connection(address).call(method, request, { timeoutMs, signal });
@@ -166,9 +176,7 @@ export class CallExecutor {
       case 'redirect': {
         assert(error instanceof NotLeaderError, 'NOT_LEADER is a NotLeaderError');
         if (pinned) throw this.giveUp(plan, state, error);
-        state.redirects += 1;
-        if (state.redirects > this.deps.options.redirectsMax) throw this.giveUp(plan, state, error);
-        if (this.deps.tracker.redirect(address, error) !== undefined) return;
+        if (this.deps.tracker.redirect(address, error, state.asked) !== undefined) return;
         break;
       }
       case 'rotate':
@@ -178,11 +186,9 @@ export class CallExecutor {
         break;
     }
     this.deps.status.emit({ type: 'unavailable', address, attempt: state.attempts, code: error.code });
-    // After a transport failure another node may answer at once: back off only after a full round.
-    state.failuresSinceBackoff += 1;
-    const poolSize = this.deps.tracker.endpoints().length;
-    if (kind.retry === 'rotate' && !pinned && state.failuresSinceBackoff < poolSize) return;
-    state.failuresSinceBackoff = 0;
+    // Another node may answer at once: back off only when every endpoint was asked in this round.
+    // A node that asked for a pause (TOO_MANY_REQUESTS, UNKNOWN_OUTCOME) and a pinned call back off now.
+    if (kind.retry !== 'backoff' && !pinned && this.deps.tracker.nextUnasked(state.asked) !== undefined) return;
     if (!pinned) this.deps.onRoundFailed();
     await this.backoff(plan, state);
   }
@@ -190,6 +196,7 @@ export class CallExecutor {
   private async backoff(plan: CallPlan, state: RetryState): Promise<void> {
     const delayMs = backoffDelayMs(state.backoffs, this.deps.options.retry, this.deps.random);
     state.backoffs += 1;
+    state.asked.clear();
     const remainingMs = state.deadlineAt - this.deps.clock.now();
     try {
       await this.deps.clock.sleep(Math.max(0, Math.min(delayMs, remainingMs)), state.signal);

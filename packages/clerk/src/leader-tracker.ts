@@ -44,6 +44,22 @@ export class LeaderTracker {
     return address;
   }
 
+  /**
+   * Where the next attempt of a call goes when it has already asked `asked` in
+   * its current round: the known leader unless asked, else the first endpoint
+   * from the cursor on that was not; undefined when every endpoint was asked
+   * (the round is over).
+   */
+  nextUnasked(asked: ReadonlySet<string>): string | undefined {
+    if (this.leaderAddress !== undefined && !asked.has(this.leaderAddress)) return this.leaderAddress;
+    const pool = this.endpoints();
+    for (let offset = 0; offset < pool.length; offset++) {
+      const address = pool[(this.cursor + offset) % pool.length]!;
+      if (!asked.has(address)) return address;
+    }
+    return undefined;
+  }
+
   /** A node answered a leader-only request, so it is the leader. */
   onLeaderAnswer(address: string, leaderId: number): void {
     const changed = address !== this.leaderAddress || (leaderId !== 0 && leaderId !== this.leaderId);
@@ -57,11 +73,18 @@ export class LeaderTracker {
 
   /**
    * Handles NOT_LEADER from `from`. Returns the hinted leader's address when
-   * the hint is usable (known and not `from` itself); otherwise rotates.
+   * the hint is usable: known, not `from` itself, and not already asked in the
+   * call's current round (`asked`). A follower keeps naming a dead leader
+   * until it times out the election, so a hint naming a node that just failed
+   * is not followed again: the pool is asked instead (the call rotates).
    */
-  redirect(from: string, hint: { readonly leaderId: number; readonly leaderAddress: string }): string | undefined {
+  redirect(
+    from: string,
+    hint: { readonly leaderId: number; readonly leaderAddress: string },
+    asked: ReadonlySet<string> = new Set(),
+  ): string | undefined {
     const to = hint.leaderAddress !== '' ? hint.leaderAddress : this.addressById.get(hint.leaderId);
-    if (to === undefined || to === from) {
+    if (to === undefined || to === from || asked.has(to)) {
       this.onFailure(from);
       return undefined;
     }

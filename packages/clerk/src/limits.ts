@@ -9,8 +9,6 @@ export const STATUS_EVENTS_BUFFERED_MAX = 256;
 export const WRITES_WAITING_MAX = 10_000;
 /** Upper bound for `writesInflightMax`. */
 export const WRITE_LANES_MAX = 1024;
-/** Upper bound for `redirectsMax`. */
-export const REDIRECTS_MAX_LIMIT = 1000;
 /** Endpoints in the pool (seeds plus discovered members). */
 export const ENDPOINTS_MAX = 256;
 /** A pipeline message is sent early once its ops reach about this size (the server accepts far more). */
@@ -37,5 +35,5 @@ export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
 /** Longest accepted client id, in characters. */
 export const CLIENT_ID_CHARS_MAX = 128;
 
-assert(ATTEMPTS_MAX > REDIRECTS_MAX_LIMIT, 'a call must be able to use all its redirects');
+assert(ATTEMPTS_MAX > ENDPOINTS_MAX, 'a call must be able to ask every endpoint');
 assert(WRITES_WAITING_MAX >= WRITE_LANES_MAX);

@@ -51,6 +51,12 @@ export interface ScriptedTransportOptions {
   readonly clock?: Clock;
   /** Answers `members` calls that no step matches. @default unreachable */
   readonly members?: (address: string) => ScriptedReply;
+  /**
+   * Answers the other calls that no step matches, by node: a model of a
+   * cluster whose state may change with the clock (a leader that dies, an
+   * election that ends). @default INTERNAL "script exhausted"
+   */
+  readonly respond?: (address: string, method: RpcMethod, request: unknown) => ScriptedReply;
 }
 
 export class ScriptedTransport implements Transport {
@@ -100,12 +106,17 @@ export class ScriptedTransport implements Transport {
     if (options.signal.aborted) return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false };
     const step = this.takeStep(method);
     step?.onCall?.();
-    const scripted = step?.reply ?? (method === 'members' && this.options.members ? this.options.members(address) : undefined);
+    const scripted = step?.reply ?? this.unscripted(address, method, request);
     if (scripted === undefined) {
       const error = method === 'members' ? reply.unreachable() : reply.serverError('INTERNAL', `script exhausted at ${method} to ${address}`);
       return this.toResult(error, options);
     }
     return this.toResult(scripted, options);
+  }
+
+  private unscripted(address: string, method: RpcMethod, request: unknown): ScriptedReply | undefined {
+    if (method === 'members') return this.options.members?.(address);
+    return this.options.respond?.(address, method, request);
   }
 
   private toResult<R>(scripted: ScriptedReply, options: AttemptOptions): Promise<CallResult<R>> {

@@ -102,6 +102,8 @@ export class ClerkWorker {
   readonly puts = new Map<string, { value: string; outcome: WriteOutcome }>();
   /** Failures of an unexpected class (must stay empty). */
   readonly unexpected: string[] = [];
+  /** Every failed write, described (for tests where every write must succeed). */
+  readonly failures: string[] = [];
   /** Linearizable reads that missed a token acknowledged before they were invoked (must stay empty). */
   readonly staleReads: string[] = [];
   reads = 0;
@@ -184,6 +186,7 @@ export class ClerkWorker {
       await call;
       return 'ok';
     } catch (error) {
+      this.failures.push(`${this.name} ${what}: ${describeError(error)}`);
       const outcome = classifyWriteFailure(error);
       if (outcome === undefined && !this.stopping) this.unexpected.push(`${this.name} ${what}: ${describeError(error)}`);
       return outcome ?? 'unknown';

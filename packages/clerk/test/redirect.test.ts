@@ -1,5 +1,5 @@
 // Goal: the clerk's leader discovery and retry loop behave as specified: follow NOT_LEADER hints
-// within redirectsMax, rotate endpoints on unreachable nodes, back off, honour deadlines and
+// (each node at most once per round), rotate endpoints on unreachable nodes, back off, honour deadlines and
 // abort signals, reuse one (clientId, seq) across the retries of a write, and report
 // UnknownOutcomeError exactly when an attempt may have been applied.
 // Method: a ScriptedTransport replays canned replies and logs every call; a FakeClock makes
@@ -68,20 +68,26 @@ describe('leader discovery', () => {
     assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, B]);
   });
 
-  test('redirects are bounded by redirectsMax and end in NotLeaderError', async () => {
-    const steps = Array.from({ length: 10 }, (_, index) => ({ reply: reply.notLeader(index % 2 === 0 ? B : A, 0) }));
-    const { clerk, transport } = setup(steps, { redirectsMax: 3 });
-    await assert.rejects(clerk.get('k'), (error: unknown) => {
-      assert.ok(error instanceof NotLeaderError);
-      assert.equal(error.code, 'NOT_LEADER');
-      return true;
-    });
-    assert.equal(transport.callsOf().length, 4, 'the first call plus three redirects');
+  test('a hint naming a node already asked in the round is not followed: the round ends in a backoff', async () => {
+    const { clerk, transport, clock } = setup(
+      [{ reply: reply.notLeader(B, 2) }, { reply: reply.notLeader(A, 1) }, { reply: reply.notLeader(A, 1) }, { reply: reply.ok({ ...header(2), kv: undefined }) }],
+      { retry: { initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0 } },
+    );
+    await clerk.get('k');
+    // A names B, B names A (asked already: not followed), so C is asked; then the next round.
+    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A]);
+    assert.deepEqual(clock.sleeps, [100]);
   });
 
-  test('a write that only met NOT_LEADER answers fails with NotLeaderError, not an unknown outcome', async () => {
-    const { clerk } = setup([{ reply: reply.notLeader(B) }, { reply: reply.notLeader(A) }], { redirectsMax: 1 });
-    await assert.rejects(clerk.put('k', 'v'), NotLeaderError);
+  test('a write that only met NOT_LEADER answers fails at its deadline with TimeoutError, not an unknown outcome', async () => {
+    const steps = Array.from({ length: 200 }, () => ({ reply: reply.notLeader() }));
+    const { clerk, clock } = setup(steps, { deadlineMs: 3_000 });
+    await assert.rejects(clerk.put('k', 'v'), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError);
+      assert.ok(error.cause instanceof NotLeaderError);
+      return true;
+    });
+    assert.equal(clock.now(), 3_000);
   });
 
   test('an unreachable node makes the clerk rotate to the next endpoint without sleeping', async () => {
@@ -307,7 +313,7 @@ describe('connect', () => {
     assert.throws(() => Clerk.lazy({ endpoints: [] }), InvalidArgumentError);
     assert.throws(() => Clerk.lazy({ endpoints: ['no-port'] }), InvalidArgumentError);
     assert.throws(() => Clerk.lazy({ endpoints: [A], retry: { jitter: 2 } }), InvalidArgumentError);
-    assert.throws(() => Clerk.lazy({ endpoints: [A], redirectsMax: -1 }), InvalidArgumentError);
+    assert.throws(() => Clerk.lazy({ endpoints: [A], writesInflightMax: 0 }), InvalidArgumentError);
   });
 });
 

@@ -8,7 +8,6 @@ import { backoffDelayMs } from '../src/retry.js';
 import { seededRandom } from '../src/clock.js';
 import {
   DEFAULT_DEADLINE_MS,
-  DEFAULT_REDIRECTS_MAX,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRY_INITIAL_MS,
   InvalidArgumentError,
@@ -58,7 +57,6 @@ test('withDefaults fills the documented defaults', () => {
   const options = withDefaults({ endpoints: ['127.0.0.1:7001'] });
   assert.equal(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
   assert.equal(options.deadlineMs, DEFAULT_DEADLINE_MS);
-  assert.equal(options.redirectsMax, DEFAULT_REDIRECTS_MAX);
   assert.equal(options.retry.initialMs, DEFAULT_RETRY_INITIAL_MS);
   assert.match(options.clientId, /^[0-9a-f-]{36}$/);
   assert.notEqual(withDefaults({ endpoints: ['h:1'] }).clientId, options.clientId, 'each clerk gets its own id');
@@ -73,7 +71,7 @@ test('validate rejects each bad field with InvalidArgumentError', () => {
     { ...good, deadlineMs: Number.NaN },
     { ...good, retry: { ...good.retry, factor: 0.5 } },
     { ...good, retry: { ...good.retry, maxMs: 1 } },
-    { ...good, redirectsMax: 1.5 },
+    { ...good, writesInflightMax: 1.5 },
     { ...good, writesInflightMax: 0 },
     { ...good, clientId: '' },
     { ...good, endpoints: ['127.0.0.1:99999'] },
