@@ -10,6 +10,8 @@ const depConstraints = [
   { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:proto', 'scope:testkit'] },
   { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:proto', 'scope:client', 'scope:testkit'] },
   { sourceTag: 'scope:testkit', onlyDependOnLibsWithTags: ['scope:proto'] },
+  // Real-fault tests (packages/fault-tests) drive clerks and check histories with kvctl's checker.
+  { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:proto', 'scope:client', 'scope:cli', 'scope:testkit'] },
 ];
 
 /** @param {{ deterministic?: boolean }} options */
