@@ -64,8 +64,11 @@ interface RetryState {
   readonly signal: AbortSignal;
   attempts: number;
   backoffs: number;
-  /** Nodes asked in the current round (since the last backoff). */
-  readonly asked: Set<string>;
+  /**
+   * Nodes asked in the current round (since the last backoff), all of which
+   * failed; made at the first failure, so a call answered at once allocates nothing.
+   */
+  asked: Set<string> | undefined;
   mayHaveApplied: boolean;
   lastError: ClerkError | undefined;
 }
@@ -121,15 +124,13 @@ export class CallExecutor {
       signal,
       attempts: 0,
       backoffs: 0,
-      asked: new Set(),
+      asked: undefined,
       mayHaveApplied: false,
       lastError: undefined,
     };
     for (;;) {
       this.throwIfStopped(plan, state);
-      // Another call may have moved the leader or the pool since this call's last failure.
-      const address = plan.endpoint ?? this.deps.tracker.nextUnasked(state.asked) ?? this.deps.tracker.target();
-      state.asked.add(address);
+      const address = plan.endpoint ?? this.nextTarget(state);
       const remainingMs = state.deadlineAt - this.deps.clock.now();
       const timeoutMs = Math.min(this.deps.options.requestTimeoutMs, remainingMs);
       const result = await this.connection(address).call(method, request, { timeoutMs, signal });
@@ -142,6 +143,15 @@ export class CallExecutor {
       }
       await this.afterFailure(plan, state, address, result);
     }
+  }
+
+  /** The known leader, else the pool's next endpoint, skipping the nodes asked in this round. */
+  private nextTarget(state: RetryState): string {
+    const tracker = this.deps.tracker;
+    // Another call may have changed the pool since this call's last failure so that every endpoint
+    // was asked: then the tracker's choice, as at the start of a round.
+    const unasked = state.asked === undefined ? undefined : tracker.nextUnasked(state.asked);
+    return unasked ?? tracker.target();
   }
 
   private throwIfStopped(plan: CallPlan, state: RetryState): void {
@@ -160,6 +170,8 @@ export class CallExecutor {
   /** Decides what follows a failed attempt: returns to retry, throws to give up. */
   private async afterFailure(plan: CallPlan, state: RetryState, address: string, result: CallResult<never>): Promise<void> {
     assert(!result.ok);
+    const asked = (state.asked ??= new Set());
+    asked.add(address);
     const error = result.error;
     const kind = ERROR_KINDS[error.code];
     // An attempt cut short by the call's deadline before it reached any node
@@ -176,7 +188,7 @@ export class CallExecutor {
       case 'redirect': {
         assert(error instanceof NotLeaderError, 'NOT_LEADER is a NotLeaderError');
         if (pinned) throw this.giveUp(plan, state, error);
-        if (this.deps.tracker.redirect(address, error, state.asked) !== undefined) return;
+        if (this.deps.tracker.redirect(address, error, asked) !== undefined) return;
         break;
       }
       case 'rotate':
@@ -188,7 +200,7 @@ export class CallExecutor {
     this.deps.status.emit({ type: 'unavailable', address, attempt: state.attempts, code: error.code });
     // Another node may answer at once: back off only when every endpoint was asked in this round.
     // A node that asked for a pause (TOO_MANY_REQUESTS, UNKNOWN_OUTCOME) and a pinned call back off now.
-    if (kind.retry !== 'backoff' && !pinned && this.deps.tracker.nextUnasked(state.asked) !== undefined) return;
+    if (kind.retry !== 'backoff' && !pinned && this.deps.tracker.nextUnasked(asked) !== undefined) return;
     if (!pinned) this.deps.onRoundFailed();
     await this.backoff(plan, state);
   }
@@ -196,7 +208,7 @@ export class CallExecutor {
   private async backoff(plan: CallPlan, state: RetryState): Promise<void> {
     const delayMs = backoffDelayMs(state.backoffs, this.deps.options.retry, this.deps.random);
     state.backoffs += 1;
-    state.asked.clear();
+    state.asked?.clear();
     const remainingMs = state.deadlineAt - this.deps.clock.now();
     try {
       await this.deps.clock.sleep(Math.max(0, Math.min(delayMs, remainingMs)), state.signal);
