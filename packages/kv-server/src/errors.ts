@@ -166,21 +166,33 @@ export class NotFoundError extends KvError {
   }
 }
 
+/** A cluster as a CLUSTER_MISMATCH names it: its id and initial voters (undefined when unknown). */
+export interface ClusterDescription {
+  clusterId: string;
+  voters: readonly number[] | undefined;
+}
+
 /**
- * Thrown at startup when the data dir (or a peer) belongs to another cluster.
- * The operator must point the node at the right data dir or cluster id.
+ * Thrown at startup when the data dir belongs to another cluster than the
+ * flags name (another --cluster-id, or bootstrapped with other initial
+ * members). The operator must point the node at the right data dir or give
+ * it that cluster's flags.
  */
 export class ClusterMismatchError extends KvError {
   constructor(
-    readonly expectedClusterId: string,
-    readonly foundClusterId: string,
     readonly dataDir: string,
+    readonly found: { stored: ClusterDescription; flags: ClusterDescription },
   ) {
     super(
       'CLUSTER_MISMATCH',
-      `data dir ${dataDir} belongs to cluster "${foundClusterId}", not "${expectedClusterId}"; use another --data-dir or the right cluster id`,
+      `data dir ${dataDir} belongs to cluster ${describeCluster(found.stored)}, but the flags say cluster ${describeCluster(found.flags)}; ` +
+        'use this cluster\'s own data dir, or the flags the data dir was created with',
     );
   }
+}
+
+function describeCluster(cluster: ClusterDescription): string {
+  return cluster.voters === undefined ? cluster.clusterId : `${cluster.clusterId} with members {${cluster.voters.join(',')}}`;
 }
 
 /**

@@ -23,6 +23,7 @@ import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
 import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
+import { checkFlagsMembers, ClusterIdentity } from './cluster-identity.js';
 import { type NodeOptions, splitHostPort } from './config.js';
 import { KvError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -85,14 +86,23 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const grpcAddress = `${hostOf(options.addr)}:${sharedPort.port}`;
   let httpServer: HttpServer | undefined;
   let httpAddress: string | undefined;
-  const stores = await openNodeStores(options.dataDir, { clusterId: options.clusterId, nodeId: options.id }, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
+  // The initial voters the flags name: a new data dir is bootstrapped with them, an existing one must have been.
+  const initialVoters = options.join ? undefined : [options.id, ...options.peers.map((p) => p.id)];
+  const nodeIdentity = { clusterId: options.clusterId, nodeId: options.id, initialVoters, join: options.join };
+  const stores = await openNodeStores(options.dataDir, nodeIdentity, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
     void sharedPort.close();
     grpcServer.forceShutdown();
     throw error;
   });
   try {
     const self: Member = { id: options.id, peerAddress: grpcAddress, clientAddress: grpcAddress, httpAddress: '', learner: false };
+    const database = stores.storage.database;
+    const { confState } = stores.storage.initialState();
+    const currentMembers = [...confState.voters, ...confState.learners, ...stores.storage.members().map((m) => m.id)];
+    checkFlagsMembers(options.dataDir, database.cluster, { name: options.clusterId, initialVoters }, currentMembers);
     await bootstrapIfNew(options, stores.storage, self, logger);
+    const cluster = new ClusterIdentity(options.clusterId, database.cluster.clusterId, (id) => database.recordLearnedClusterId(id), logger);
+    if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
     const members = Members.fromList(stores.storage.members());
     const metrics = new Metrics();
     const loop = RaftLoop.create(
@@ -103,11 +113,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       (getLoop) =>
         new GrpcTransport(
           options.id,
-          options.clusterId,
+          cluster.wireId,
           {
             receive: (messages) => getLoop().receive(messages),
             unreachable: (peer) => getLoop().unreachable(peer),
             snapshotStatus: (peer, ok) => getLoop().snapshotStatus(peer, ok),
+            adoptClusterId: (id) => cluster.adoptFromPeer(id),
             // A node that joined empty accepts the first leader of its cluster.
             isMember: (peer) => members.size === 0 || members.has(peer) || getLoop().membership.voters.includes(peer) || getLoop().membership.learners.includes(peer),
             peerHttpAddress: (peer, address) => {
@@ -142,9 +153,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (Buffers included).', () => process.memoryUsage().external);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
-    const statusSource = { loop, reader: stores.stateMachine, clusterId: options.clusterId, startedAtMs, version: CAIRN_VERSION };
+    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION };
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
-    const kv = kvService(api, logger, metrics);
+    const kv = kvService(api, logger, metrics, cluster);
     grpcServer.addService(KVServiceService, kv.service);
     acceptClientSocket = (socket) => kv.pipelines.acceptSocket(socket);
     metrics.gauge('cairn_pipeline_streams_raw', 'Open client pipeline streams on the raw KV link.', () => kv.pipelines.count('raw'));

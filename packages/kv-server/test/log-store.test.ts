@@ -413,7 +413,7 @@ describe('RaftStorage', () => {
     await storage.close();
     await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'other', nodeId: 1 }), (error: unknown) => {
       assert.ok(error instanceof ClusterMismatchError);
-      assert.match(error.message, /belongs to cluster "test-cluster", not "other"/);
+      assert.match(error.message, /belongs to cluster test-cluster, but the flags say cluster other;/);
       return true;
     });
     await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'test-cluster', nodeId: 2 }), NodeIdMismatchError);

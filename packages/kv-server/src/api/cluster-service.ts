@@ -10,6 +10,7 @@ import {
   type MembersResponse,
   type StatusResponse,
 } from '@cairn/proto';
+import type { ClusterIdentity } from '../cluster-identity.js';
 import { address as parseAddress } from '../config.js';
 import { FailedPreconditionError, InvalidArgumentError, TimeoutError, UnknownMemberError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +25,8 @@ const TRANSFER_WAIT_MS = 5000;
 export interface StatusSource {
   loop: RaftLoop;
   reader: KvReader;
-  clusterId: string;
+  /** Named by /status and by the headers of every answer. */
+  cluster: ClusterIdentity;
   startedAtMs: number;
   version: string;
 }
@@ -34,7 +36,7 @@ export async function buildStatus(source: StatusSource): Promise<StatusResponse>
   const status = loop.status();
   return {
     id: loop.options.id,
-    clusterId: source.clusterId,
+    clusterId: source.cluster.wireId,
     role: status.role,
     term: status.term,
     leaderId: status.leaderId,
@@ -57,14 +59,14 @@ export async function buildStatus(source: StatusSource): Promise<StatusResponse>
 }
 
 export function clusterService(source: StatusSource, chaos: boolean, logger: Logger): ClusterServiceServer {
-  const { loop } = source;
+  const { loop, cluster } = source;
   const membersResponse = (): MembersResponse => ({ members: loop.members.list(), leaderId: loop.currentLeaderId });
   const requireLeader = (): void => {
     if (!loop.isLeader) throw loop.notLeader();
   };
   return {
-    status: unary(() => buildStatus(source), logger),
-    members: unary(async () => membersResponse(), logger),
+    status: unary(() => buildStatus(source), logger, cluster),
+    members: unary(async () => membersResponse(), logger, cluster),
     addLearner: unary(async (request) => {
       requireLeader();
       const member = request.member;
@@ -80,7 +82,7 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
       const context = Buffer.from(Member.encode({ ...member, learner: true }).finish());
       await loop.proposeConfChange({ type: ConfChangeType.ADD_LEARNER_NODE, nodeId: member.id, context });
       return membersResponse();
-    }, logger),
+    }, logger, cluster),
     promote: unary(async (request) => {
       requireLeader();
       const member = loop.members.get(request.id);
@@ -94,7 +96,7 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
       const context = Buffer.from(Member.encode({ ...member, learner: false }).finish());
       await loop.proposeConfChange({ type: ConfChangeType.ADD_NODE, nodeId: request.id, context });
       return membersResponse();
-    }, logger),
+    }, logger, cluster),
     removeMember: unary(async (request) => {
       requireLeader();
       if (!loop.members.has(request.id) && !loop.membership.voters.includes(request.id) && !loop.membership.learners.includes(request.id)) {
@@ -105,7 +107,7 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
       }
       await loop.proposeConfChange({ type: ConfChangeType.REMOVE_NODE, nodeId: request.id, context: Buffer.alloc(0) });
       return membersResponse();
-    }, logger),
+    }, logger, cluster),
     transferLeader: unary(async (request) => {
       if (loop.currentLeaderId === request.targetId) return { leaderId: request.targetId };
       loop.transferLeader(request.targetId);
@@ -115,8 +117,8 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
         if (loop.currentLeaderId === request.targetId) return { leaderId: request.targetId };
       }
       throw new TimeoutError(`leadership did not move to node ${request.targetId} in time`);
-    }, logger),
-    snapshot: unary(async () => loop.snapshotNow(), logger),
+    }, logger, cluster),
+    snapshot: unary(async () => loop.snapshotNow(), logger, cluster),
     injectFault: unary(async (request) => {
       if (!chaos) throw new FailedPreconditionError('fault injection is off; start the node with --chaos');
       const faults = loop.transport.faults;
@@ -130,6 +132,6 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
       faults.add({ kind, peers: request.peers, dropRate: request.dropRate, delayMs: request.delayMs, untilMs: request.durationMs > 0 ? Date.now() + request.durationMs : undefined });
       logger.warn('fault-injected', { kind, peers: request.peers, dropRate: request.dropRate, delayMs: request.delayMs, durationMs: request.durationMs });
       return {};
-    }, logger),
+    }, logger, cluster),
   };
 }

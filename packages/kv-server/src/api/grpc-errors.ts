@@ -1,6 +1,7 @@
 /** Turns any failure into a gRPC error carrying an ErrorDetail trailer (never a stack trace). */
 import * as grpc from '@grpc/grpc-js';
-import { ErrorDetail } from '@cairn/proto';
+import { CLUSTER_ID_HEADER, ErrorDetail } from '@cairn/proto';
+import type { ClusterIdentity } from '../cluster-identity.js';
 import { ERROR_DETAIL_TRAILER, ERROR_WIRE, InternalError, KvError, toErrorDetail } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -10,10 +11,12 @@ export function toKvError(error: unknown, logger?: Logger): KvError {
   return new InternalError('internal error (see the node log)');
 }
 
-export function toServiceError(error: unknown, logger?: Logger): grpc.ServiceError {
+/** `clusterId`: named in the trailers too, so a client checks the cluster of a failed call (a redirect) as well. */
+export function toServiceError(error: unknown, logger?: Logger, clusterId?: string): grpc.ServiceError {
   const kvError = toKvError(error, logger);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_DETAIL_TRAILER, Buffer.from(ErrorDetail.encode(toErrorDetail(kvError)).finish()));
+  if (clusterId !== undefined) metadata.set(CLUSTER_ID_HEADER, clusterId);
   return Object.assign(new Error(kvError.message), {
     code: ERROR_WIRE[kvError.code].grpc,
     details: `${kvError.code}: ${kvError.message}`,
@@ -21,12 +24,20 @@ export function toServiceError(error: unknown, logger?: Logger): grpc.ServiceErr
   });
 }
 
-/** Wraps an async unary handler: resolve → callback(null, value), throw → a mapped error. */
-export function unary<Req, Res>(handler: (request: Req) => Promise<Res>, logger: Logger): grpc.handleUnaryCall<Req, Res> {
+/**
+ * Wraps an async unary handler: resolve → callback(null, value), throw → a
+ * mapped error. With `cluster`, every answer names the node's cluster: the
+ * response headers (its one pre-built Metadata) or the error's trailers.
+ */
+export function unary<Req, Res>(handler: (request: Req) => Promise<Res>, logger: Logger, cluster?: ClusterIdentity): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     handler(call.request).then(
-      (value) => callback(null, value),
-      (error: unknown) => callback(toServiceError(error, logger)),
+      (value) => {
+        const metadata = cluster?.grpcMetadata;
+        if (metadata !== undefined) call.sendMetadata(metadata);
+        callback(null, value);
+      },
+      (error: unknown) => callback(toServiceError(error, logger, cluster?.id)),
     );
   };
 }

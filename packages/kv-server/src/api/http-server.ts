@@ -6,10 +6,11 @@
  * `/healthz`, `/readyz`, `/metrics`, and the dashboard at `/`.
  * Errors are JSON `{ code, message, leaderId?, leaderAddress? }` with the
  * status from ERROR_WIRE; a follower answers 503 "not the leader" with the
- * leader's HTTP address in `x-cairn-leader`.
+ * leader's HTTP address in `x-cairn-leader`. Every response names the
+ * node's cluster in the `cairn-cluster-id` header.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Consistency } from '@cairn/proto';
+import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
 import { ERROR_WIRE, InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -32,6 +33,9 @@ export function createHttpServer(deps: HttpDeps): Server {
   // KV requests are counted in cairn_requests_total like gRPC ones (same op and code labels).
   const measured = measuredCall(deps.metrics);
   return createServer((request, response) => {
+    // Every answer names the node's cluster, as gRPC answers do (absent while a joining node does not know it).
+    const clusterId = deps.status.cluster.id;
+    if (clusterId !== undefined) response.setHeader(CLUSTER_ID_HEADER, clusterId);
     route(deps, measured, request, response).catch((error: unknown) =>
       sendError(response, toKvError(error, deps.logger), (id) => deps.status.loop.members.get(id)?.httpAddress),
     );

@@ -1,5 +1,6 @@
 /** gRPC KVService: thin mapping onto KvApi; errors carry an ErrorDetail trailer. */
 import type { KVServiceServer } from '@cairn/proto';
+import type { ClusterIdentity } from '../cluster-identity.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { toKvError, unary } from './grpc-errors.js';
@@ -26,11 +27,12 @@ export function measuredCall(metrics: Metrics): MeasuredCall {
 }
 
 /** The service plus the registry of its pipeline streams (ended when the node stops). */
-export function kvService(api: KvApi, logger: Logger, metrics: Metrics): { service: KVServiceServer; pipelines: PipelineStreams } {
+/** `cluster`: every answer names it (response headers, error trailers, a pipeline's first message). */
+export function kvService(api: KvApi, logger: Logger, metrics: Metrics, cluster?: ClusterIdentity): { service: KVServiceServer; pipelines: PipelineStreams } {
   const measured = measuredCall(metrics);
   const call = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) =>
-    unary((request: Req) => measured(op, () => handler(request)), logger);
-  const pipelines = new PipelineStreams(api, measured, logger);
+    unary((request: Req) => measured(op, () => handler(request)), logger, cluster);
+  const pipelines = new PipelineStreams(api, measured, logger, cluster);
   const service: KVServiceServer = {
     put: call('put', (r) => api.put(r)),
     get: call('get', (r) => api.get(r)),

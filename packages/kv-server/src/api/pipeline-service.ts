@@ -10,6 +10,10 @@
  * clerk's raw KV link (CLIENT_LINK_MAGIC on the node's port, then
  * length-prefixed PipelineRequest / PipelineResponse frames), which spares
  * both ends HTTP/2's per-message work on every round trip.
+ *
+ * Either carrier's first message names the node's cluster
+ * (`PipelineResponse.cluster_id`, no results); on the raw link it leaves in
+ * the same write as the magic's echo, so a clerk sees it before it sends ops.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type * as net from 'node:net';
@@ -22,6 +26,7 @@ import {
   PipelineResponse,
   type PipelineResult,
 } from '@cairn/proto';
+import type { ClusterIdentity } from '../cluster-identity.js';
 import { InvalidArgumentError, toErrorDetail, TooManyRequestsError } from '../errors.js';
 import {
   CLIENT_LINK_BUFFERED_BYTES_MAX,
@@ -50,16 +55,21 @@ interface ResultSink {
 export class PipelineStreams {
   private readonly open = new Map<PipelineStream, Carrier>();
   private closed = false;
+  /** The first message of every stream, built once per cluster id (it changes only when a joining node learns it). */
+  private greeting: { clusterId: string; message: PipelineResponse; rawOpening: Buffer } | undefined;
 
   constructor(
     private readonly api: KvApi,
     private readonly measured: MeasuredCall,
     private readonly logger: Logger,
+    private readonly cluster?: ClusterIdentity,
   ) {}
 
   readonly handler = (call: PipelineCall): void => {
     const stream = this.openStream(call, 'grpc');
     if (stream === undefined) return;
+    const greeting = this.currentGreeting();
+    if (greeting !== undefined) call.write(greeting.message);
     call.on('data', (request: PipelineRequest) => stream.receive(request));
     call.on('end', () => stream.clientEnded());
     // A client that goes away cancels the call; nothing more can be sent.
@@ -96,7 +106,7 @@ export class PipelineStreams {
       },
     }, 'raw');
     if (stream === undefined) return;
-    socket.write(CLIENT_LINK_MAGIC);
+    socket.write(this.currentGreeting()?.rawOpening ?? CLIENT_LINK_MAGIC);
     const reader = new MessageReader(PipelineRequest, 'PipelineRequest', CLIENT_LINK_FRAME_BYTES_MAX);
     socket.on('data', (chunk: Buffer) => {
       const { messages, error } = reader.push(chunk);
@@ -108,6 +118,17 @@ export class PipelineStreams {
     // A link held while the node started may have half-closed already; its 'end' has been emitted.
     if (socket.readableEnded) stream.clientEnded();
     socket.resume();
+  }
+
+  /** The cluster-naming first message, or undefined while the node does not know its cluster id. */
+  private currentGreeting(): PipelineStreams['greeting'] {
+    const clusterId = this.cluster?.id;
+    if (clusterId === undefined) return undefined;
+    if (this.greeting?.clusterId !== clusterId) {
+      const message: PipelineResponse = { results: [], clusterId };
+      this.greeting = { clusterId, message, rawOpening: Buffer.concat([CLIENT_LINK_MAGIC, encodeMessageFrame(PipelineResponse, message)]) };
+    }
+    return this.greeting;
   }
 
   /** Open streams carried by `carrier` (a metric). */

@@ -2,11 +2,18 @@
  * The node's one LevelDB (data-dir/db) and its identity records. Opening it
  * creates the meta records on first use and afterwards refuses a data dir that
  * belongs to another cluster or node, or was written by a newer format.
+ *
+ * Cluster identity (docs/cluster-identity.md): the 'cluster-id' record holds
+ * the cluster's name (as before cluster ids were derived, so old data dirs
+ * read the same). A node that bootstrapped the cluster also stores the
+ * initial voters, from which the id is derived; a node that joined stores
+ * that it awaits the id, then the id the cluster told it.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { ClusterMismatchError, CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
+import { clusterMismatch, deriveClusterId, sortedVoters } from '../cluster-identity.js';
+import { CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
 import { decodeRecord, encodeRecord, sealRecord } from './codec.js';
 import { metaKey } from './keys.js';
 import { describeStorageError, refuseLostCurrent } from './storage-errors.js';
@@ -20,11 +27,38 @@ export type Database = ClassicLevel<Buffer, Buffer>;
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 export interface NodeIdentity {
+  /** The cluster's name (--cluster-id). */
   clusterId: string;
   nodeId: number;
+  /**
+   * The initial voters the flags name (this node and its --peer ids), when the
+   * node may bootstrap: a new data dir records them, an existing one must have
+   * been bootstrapped with the same set. Absent for embedders and tests that
+   * only open storage.
+   */
+  initialVoters?: readonly number[];
+  /** The node starts with --join: it learns the cluster id from the cluster. */
+  join?: boolean;
 }
 
+/** What the data dir says about its cluster. */
+export interface StoredClusterIdentity {
+  name: string;
+  /** Present when this node bootstrapped the cluster (format of this version). */
+  initialVoters: number[] | undefined;
+  /**
+   * The id: derived from the initial voters, learned from the cluster by a
+   * joined node, the bare name for a data dir from before derived ids, or
+   * undefined while a joined node still awaits it.
+   */
+  clusterId: string | undefined;
+}
+
+// Holds the cluster's name (the whole cluster id before ids were derived).
 const CLUSTER_ID_KEY = metaKey('cluster-id');
+const INITIAL_VOTERS_KEY = metaKey('initial-voters');
+const LEARNED_CLUSTER_ID_KEY = metaKey('learned-cluster-id');
+const AWAITS_CLUSTER_ID_KEY = metaKey('awaits-cluster-id');
 const NODE_ID_KEY = metaKey('node-id');
 const FORMAT_KEY = metaKey('format-version');
 
@@ -37,6 +71,7 @@ interface WriteGroup {
 
 export class NodeDatabase {
   private pendingWrite: WriteGroup | undefined;
+  private storedCluster: StoredClusterIdentity | undefined;
 
   private constructor(
     readonly db: Database,
@@ -49,6 +84,9 @@ export class NodeDatabase {
       throw new FailedPreconditionError(`node id must be a positive integer, got ${identity.nodeId}`);
     }
     if (identity.clusterId.length === 0) throw new FailedPreconditionError('cluster id must not be empty');
+    if (identity.initialVoters !== undefined && !identity.initialVoters.includes(identity.nodeId)) {
+      throw new FailedPreconditionError(`the initial voters ${sortedVoters(identity.initialVoters).join(',')} must include this node ${identity.nodeId}`);
+    }
     const db: Database = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
@@ -68,6 +106,19 @@ export class NodeDatabase {
       throw describeStorageError(error, dataDir) ?? error;
     }
     return database;
+  }
+
+  /** The data dir's cluster identity, as verified against the flags at open. */
+  get cluster(): StoredClusterIdentity {
+    if (this.storedCluster === undefined) throw new FailedPreconditionError('the node database is not open');
+    return this.storedCluster;
+  }
+
+  /** Stores the cluster id a joined node learned from its cluster (durable before the next write is acknowledged). */
+  async recordLearnedClusterId(clusterId: string): Promise<void> {
+    if (this.storedCluster?.clusterId !== undefined) return;
+    await this.write([NodeDatabase.putRecord(LEARNED_CLUSTER_ID_KEY, Buffer.from(clusterId, 'utf8')), { type: 'del', key: AWAITS_CLUSTER_ID_KEY }], { sync: true });
+    if (this.storedCluster !== undefined) this.storedCluster.clusterId = clusterId;
   }
 
   /** Reads and verifies one framed record; undefined when absent. */
@@ -144,18 +195,41 @@ export class NodeDatabase {
         `data dir ${this.dataDir} was written by a newer Cairn (format ${formatVersion}; this build reads up to ${STORAGE_FORMAT_VERSION}); upgrade this binary`,
       );
     }
-    const clusterId = (await this.getRecord(CLUSTER_ID_KEY, 'cluster id'))?.toString('utf8');
+    const clusterName = (await this.getRecord(CLUSTER_ID_KEY, 'cluster id'))?.toString('utf8');
     const nodeIdRecord = await this.getRecord(NODE_ID_KEY, 'node id');
-    if (clusterId === undefined || nodeIdRecord === undefined) {
+    if (clusterName === undefined || nodeIdRecord === undefined) {
       throw new CorruptionError(this.dataDir, 'the cluster id or node id record is missing');
     }
-    if (clusterId !== this.identity.clusterId) {
-      throw new ClusterMismatchError(this.identity.clusterId, clusterId, this.dataDir);
-    }
+    const stored = await this.readStoredCluster(clusterName);
+    this.verifyCluster(stored);
     const nodeId = readUint64(nodeIdRecord, this.dataDir, 'node id');
     if (nodeId !== this.identity.nodeId) {
       throw new NodeIdMismatchError(this.identity.nodeId, nodeId, this.dataDir);
     }
+    this.storedCluster = stored;
+  }
+
+  private async readStoredCluster(name: string): Promise<StoredClusterIdentity> {
+    const votersRecord = await this.getRecord(INITIAL_VOTERS_KEY, 'initial voters');
+    if (votersRecord !== undefined) {
+      if (votersRecord.length === 0 || votersRecord.length % 8 !== 0) throw new CorruptionError(this.dataDir, `initial voters record has ${votersRecord.length} bytes`);
+      const initialVoters = Array.from({ length: votersRecord.length / 8 }, (_, i) => readU64BE(votersRecord, i * 8));
+      return { name, initialVoters, clusterId: deriveClusterId(name, initialVoters) };
+    }
+    const learned = (await this.getRecord(LEARNED_CLUSTER_ID_KEY, 'learned cluster id'))?.toString('utf8');
+    if (learned !== undefined) return { name, initialVoters: undefined, clusterId: learned };
+    const awaits = await this.getRecord(AWAITS_CLUSTER_ID_KEY, 'awaited cluster id');
+    // Neither: written before cluster ids were derived; the bare name stays the id.
+    return { name, initialVoters: undefined, clusterId: awaits !== undefined ? undefined : name };
+  }
+
+  /**
+   * The flags must name the data dir's cluster. (Their members are checked
+   * against the data dir's once the membership is loaded: checkFlagsMembers.)
+   */
+  private verifyCluster(stored: StoredClusterIdentity): void {
+    if (stored.name === this.identity.clusterId) return;
+    throw clusterMismatch(this.dataDir, stored, this.identity.clusterId, this.identity.initialVoters);
   }
 
   private async createMeta(): Promise<void> {
@@ -167,15 +241,23 @@ export class NodeDatabase {
     writeU64BE(nodeId, this.identity.nodeId, 0);
     const format = Buffer.allocUnsafe(4);
     format.writeUInt32BE(STORAGE_FORMAT_VERSION);
+    const name = this.identity.clusterId;
+    const ops = [NodeDatabase.putRecord(CLUSTER_ID_KEY, Buffer.from(name, 'utf8')), NodeDatabase.putRecord(NODE_ID_KEY, nodeId)];
+    let stored: StoredClusterIdentity = { name, initialVoters: undefined, clusterId: name };
+    if (this.identity.join === true) {
+      ops.push(NodeDatabase.putRecord(AWAITS_CLUSTER_ID_KEY, Buffer.alloc(0)));
+      stored = { name, initialVoters: undefined, clusterId: undefined };
+    } else if (this.identity.initialVoters !== undefined) {
+      const initialVoters = sortedVoters(this.identity.initialVoters);
+      const voters = Buffer.allocUnsafe(initialVoters.length * 8);
+      initialVoters.forEach((id, i) => writeU64BE(voters, id, i * 8));
+      ops.push(NodeDatabase.putRecord(INITIAL_VOTERS_KEY, voters));
+      stored = { name, initialVoters, clusterId: deriveClusterId(name, initialVoters) };
+    }
     // The format record goes last in key order but in the same atomic batch.
-    await this.write(
-      [
-        NodeDatabase.putRecord(CLUSTER_ID_KEY, Buffer.from(this.identity.clusterId, 'utf8')),
-        NodeDatabase.putRecord(NODE_ID_KEY, nodeId),
-        NodeDatabase.putRecord(FORMAT_KEY, format),
-      ],
-      { sync: true },
-    );
+    ops.push(NodeDatabase.putRecord(FORMAT_KEY, format));
+    await this.write(ops, { sync: true });
+    this.storedCluster = stored;
   }
 }
 

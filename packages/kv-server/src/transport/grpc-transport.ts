@@ -109,6 +109,11 @@ class PeerLink {
   private queue: Message[] = [];
   private flushScheduled = false;
   private sequence = 0;
+  /**
+   * A peer's batch names another cluster id: true to adopt it (a joining node
+   * learning its cluster's id from the leader that added it), false to refuse.
+   */
+  adoptClusterId?(clusterId: string): boolean;
   private acked = 0;
   /** When the oldest batch still waiting for an ack was sent (or the last ack came), if any is waiting. */
   private waitingSince: number | undefined;
@@ -315,7 +320,8 @@ export class GrpcTransport implements Transport {
 
   constructor(
     readonly selfId: number,
-    readonly clusterId: string,
+    /** Carried by every batch; changes only when a joining node adopts its cluster's id. */
+    public clusterId: string,
     readonly handlers: TransportHandlers,
     readonly logger: Logger,
     readonly httpAddress: string,
@@ -484,7 +490,10 @@ export class GrpcTransport implements Transport {
   }
 
   private checkIncoming(clusterId: string, to: number, from: number): string | undefined {
-    if (clusterId !== this.clusterId) return `cluster id mismatch: peer is in '${clusterId}', this node in '${this.clusterId}'`;
+    if (clusterId !== this.clusterId) {
+      if (this.handlers.adoptClusterId?.(clusterId) !== true) return `cluster id mismatch: peer is in '${clusterId}', this node in '${this.clusterId}'`;
+      this.clusterId = clusterId;
+    }
     if (to !== this.selfId) return `message for node ${to} reached node ${this.selfId}`;
     if (!this.handlers.isMember(from)) return `unknown peer ${from}`;
     return undefined;

@@ -181,6 +181,12 @@ export interface PipelineOp {
 
 export interface PipelineResponse {
   results: PipelineResult[];
+  /**
+   * Set only in the stream's first message, which the node sends as soon as
+   * the stream opens (before any result): the cluster id the node belongs to.
+   * A client refuses a node of another cluster before sending it anything.
+   */
+  clusterId?: string | undefined;
 }
 
 export interface PipelineResult {
@@ -1763,13 +1769,16 @@ export const PipelineOp: MessageFns<PipelineOp> = {
 };
 
 function createBasePipelineResponse(): PipelineResponse {
-  return { results: [] };
+  return { results: [], clusterId: undefined };
 }
 
 export const PipelineResponse: MessageFns<PipelineResponse> = {
   encode(message: PipelineResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.results) {
       PipelineResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.clusterId !== undefined) {
+      writer.uint32(18).string(message.clusterId);
     }
     return writer;
   },
@@ -1795,6 +1804,14 @@ export const PipelineResponse: MessageFns<PipelineResponse> = {
             message.results.push(PipelineResult.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1813,6 +1830,7 @@ export const PipelineResponse: MessageFns<PipelineResponse> = {
   fromPartial(object: DeepPartial<PipelineResponse>): PipelineResponse {
     const message = createBasePipelineResponse();
     message.results = object.results?.map((e) => PipelineResult.fromPartial(e)) || [];
+    message.clusterId = object.clusterId ?? undefined;
     return message;
   },
 };
