@@ -48,6 +48,8 @@ interface Options {
 
 /** A leader must be back this soon after a fault is undone. */
 const LEADER_AFTER_HEAL_MS = 20_000;
+/** A disk fault waits this long for every node to catch up first. */
+const CATCH_UP_MS = 10_000;
 /** Every node must catch up this soon after the final heal. */
 const CONVERGE_MS = 30_000;
 
@@ -177,7 +179,10 @@ class Torture {
       case 'wipe':
       case 'rollback': {
         // One node with lost state at a time, and only once the others are caught up: more would be data loss no design can prevent.
-        if (!(await this.allCaughtUp())) return false;
+        if (!(await waitFor(() => this.allCaughtUp(), { deadlineMs: CATCH_UP_MS, intervalMs: 200 }).catch(() => false))) {
+          this.log(`skip a ${kind}: not every node caught up within ${CATCH_UP_MS} ms`);
+          return false;
+        }
         const copy = this.copies.get(target);
         if (kind === 'rollback' && copy === undefined) return false;
         this.log(`SIGKILL node ${target} and ${kind === 'wipe' ? 'wipe its data dir' : `roll its data dir back to ${copy}`}, down for ${holdMs} ms`);
