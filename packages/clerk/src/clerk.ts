@@ -72,7 +72,7 @@ export class Clerk {
     this.lanes = new WriteLanes(options.clientId, options.writesInflightMax);
     this.executor = new CallExecutor({
       options,
-      transport: deps.transport ?? new GrpcTransport(),
+      transport: deps.transport ?? new GrpcTransport({ clusterId: options.clusterId }),
       clock: this.clock,
       random: this.random,
       tracker: this.tracker,
@@ -91,8 +91,10 @@ export class Clerk {
   }
 
   /**
-   * A clerk whose connectivity is verified: some endpoint must answer (any
-   * answer, even an error) within `deadlineMs`, else `UnavailableError`.
+   * A clerk whose connectivity is verified: some endpoint of the cluster must
+   * answer (any answer, even an error) within `deadlineMs`, else
+   * `UnavailableError`; `WrongClusterError` when every endpoint is a node of
+   * another cluster.
    */
   static async connect(options: ClerkOptions, deps: ClerkDeps = {}): Promise<Clerk> {
     const clerk = Clerk.lazy(options, deps);
@@ -322,6 +324,7 @@ export class Clerk {
     const deadlineAt = this.clock.now() + this.options.deadlineMs;
     let lastError: ClerkError | undefined;
     for (let round = 0; ; round++) {
+      let wrongCluster = 0;
       for (const address of this.tracker.endpoints()) {
         const remainingMs = deadlineAt - this.clock.now();
         if (remainingMs <= 0) {
@@ -332,9 +335,12 @@ export class Clerk {
           this.tracker.updateMembers(result.response.members, result.response.leaderId);
           return;
         }
-        if (result.fromServer) return;
+        // A node of another cluster answered, but not for this clerk's cluster.
+        if (result.fromServer && result.error.code !== 'WRONG_CLUSTER') return;
+        if (result.error.code === 'WRONG_CLUSTER') wrongCluster += 1;
         lastError = result.error;
       }
+      if (lastError !== undefined && wrongCluster === this.tracker.endpoints().length) throw lastError;
       const delayMs = backoffDelayMs(round, this.options.retry, this.random);
       await this.clock.sleep(Math.max(0, Math.min(delayMs, deadlineAt - this.clock.now())), this.closing.signal);
     }

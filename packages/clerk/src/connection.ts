@@ -2,9 +2,15 @@
  * The transport seam: the Clerk talks to nodes only through `Transport` and
  * `Connection`. `GrpcTransport` is the production implementation;
  * `ScriptedTransport` (scripted-transport.ts) replays canned replies in tests.
+ *
+ * Every answer names the node's cluster (the `cairn-cluster-id` header or
+ * trailer; a pipeline stream's first message). `GrpcTransport` checks it
+ * against one `ClusterPin` shared by all its connections: a node of another
+ * cluster is refused with `WrongClusterError`, its answer never used, and
+ * nothing more is sent to it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ClusterServiceService, ErrorDetail, KVServiceService } from '@cairn/proto';
+import { CLUSTER_ID_HEADER, ClusterServiceService, ErrorDetail, KVServiceService } from '@cairn/proto';
 import {
   AbortedError,
   type ClerkError,
@@ -13,6 +19,7 @@ import {
   InternalError,
   TimeoutError,
   UnavailableError,
+  WrongClusterError,
 } from './errors.js';
 import { isPipelineMethod, PIPELINE_UNSUPPORTED, PipelineLink } from './pipeline.js';
 import { grpcCarrier, rawCarrier, rawLinkTarget } from './pipeline-carriers.js';
@@ -74,7 +81,39 @@ export interface Transport {
   connect(address: string): Connection;
 }
 
+/**
+ * The cluster a clerk talks to: the `clusterId` option, else the id named by
+ * the first node that answers. Shared by every connection of a transport.
+ */
+export class ClusterPin {
+  constructor(private pinned: string | undefined = undefined) {}
+
+  /** The cluster id, once known. */
+  get clusterId(): string | undefined {
+    return this.pinned;
+  }
+
+  /**
+   * Checks the id a node named. A node that names none (it predates cluster
+   * ids, or joined and has not heard from its cluster yet) passes; the first
+   * id seen is pinned when none was configured.
+   */
+  check(address: string, clusterId: string | undefined): WrongClusterError | undefined {
+    if (clusterId === undefined || clusterId === '') return undefined;
+    if (this.pinned === undefined) {
+      this.pinned = clusterId;
+      return undefined;
+    }
+    return clusterId === this.pinned ? undefined : new WrongClusterError(address, this.pinned, clusterId);
+  }
+}
+
 export interface GrpcTransportOptions {
+  /**
+   * The cluster id every node must name (see `/status`). @default the id of
+   * the first node that answers
+   */
+  readonly clusterId?: string;
   /** @default insecure (the server listens without TLS) */
   readonly credentials?: grpc.ChannelCredentials;
   /**
@@ -96,8 +135,11 @@ export class GrpcTransport implements Transport {
   private readonly credentials: grpc.ChannelCredentials;
   private readonly pipeline: boolean;
   private readonly rawLink: boolean;
+  /** The cluster every connection checks its answers against. */
+  readonly cluster: ClusterPin;
 
   constructor(options: GrpcTransportOptions = {}) {
+    this.cluster = new ClusterPin(options.clusterId);
     this.credentials = options.credentials ?? grpc.credentials.createInsecure();
     this.pipeline = options.pipeline ?? true;
     this.rawLink = (options.rawLink ?? true) && options.credentials === undefined;
@@ -107,19 +149,34 @@ export class GrpcTransport implements Transport {
     // Channelz bookkeeping costs every call time and nothing here reads it.
     const client = new grpc.Client(address, this.credentials, { 'grpc.enable_channelz': 0 });
     const target = this.rawLink ? rawLinkTarget(address) : undefined;
-    const pipeline = this.pipeline ? new PipelineLink({ raw: target && rawCarrier(target), grpc: grpcCarrier(client) }) : undefined;
-    return new GrpcConnection(address, client, pipeline);
+    const connection = new GrpcConnection(address, client, this.cluster);
+    if (this.pipeline) {
+      const checkClusterId = (clusterId: string): ClerkError | undefined => connection.checkCluster(clusterId);
+      connection.pipeline = new PipelineLink({ raw: target && rawCarrier(target), grpc: grpcCarrier(client), checkClusterId });
+    }
+    return connection;
   }
 }
 
 class GrpcConnection implements Connection {
+  pipeline: PipelineLink | undefined;
+  /** Set once the node named another cluster: every call fails with it, sending nothing. */
+  private refusal: WrongClusterError | undefined;
+
   constructor(
     readonly address: string,
     private readonly client: grpc.Client,
-    private readonly pipeline: PipelineLink | undefined,
+    private readonly cluster: ClusterPin,
   ) {}
 
+  /** Checks the cluster id the node named; a refusal sticks. */
+  checkCluster(clusterId: string | undefined): WrongClusterError | undefined {
+    this.refusal ??= this.cluster.check(this.address, clusterId);
+    return this.refusal;
+  }
+
   call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
+    if (this.refusal !== undefined) return Promise.resolve({ ok: false, error: this.refusal, fromServer: true, mayHaveReachedServer: false });
     if (this.pipeline?.supported === true && isPipelineMethod(method)) {
       return this.pipeline.call(method, request as never, options).then((outcome) =>
         outcome === PIPELINE_UNSUPPORTED ? this.unary(method, request, options) : (outcome as CallResult<RpcResponse<M>>),
@@ -151,6 +208,12 @@ class GrpcConnection implements Connection {
         (error, response) => {
           options.signal.removeEventListener('abort', onAbort);
           readiness.stop();
+          // The node names its cluster in the response headers, or in the trailers of a failure.
+          const refusal = this.checkCluster(headerClusterId ?? clusterIdOf(error?.metadata));
+          if (refusal !== undefined) {
+            resolve({ ok: false, error: refusal, fromServer: true, mayHaveReachedServer: true });
+            return;
+          }
           if (error === null && response !== undefined) {
             resolve({ ok: true, response });
             return;
@@ -158,6 +221,10 @@ class GrpcConnection implements Connection {
           resolve(failureFromGrpc(error, options.signal.aborted, readiness.sawReady()));
         },
       );
+      let headerClusterId: string | undefined;
+      call.on('metadata', (metadata: grpc.Metadata) => {
+        headerClusterId = clusterIdOf(metadata);
+      });
       options.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -166,6 +233,12 @@ class GrpcConnection implements Connection {
     this.pipeline?.close();
     this.client.close();
   }
+}
+
+/** The `cairn-cluster-id` a node sent, if any. */
+function clusterIdOf(metadata: grpc.Metadata | undefined): string | undefined {
+  const value = metadata?.get(CLUSTER_ID_HEADER)[0];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Decodes the `cairn-error-bin` trailer, or returns undefined if absent or malformed. */

@@ -11,7 +11,7 @@
 import type { ApiErrorCode } from '@cairn/proto';
 
 /** The server's API codes (shared through @cairn/proto) plus the clerk's own. */
-export type ClerkErrorCode = ApiErrorCode | 'ABORTED' | 'CLOSED';
+export type ClerkErrorCode = ApiErrorCode | 'ABORTED' | 'CLOSED' | 'WRONG_CLUSTER';
 
 const CLERK_ERROR_MARK: unique symbol = Symbol.for('cairn.clerk.error') as never;
 
@@ -205,6 +205,29 @@ export class ClosedError extends ClerkError {
   }
 }
 
+/**
+ * A node answered as a member of another cluster than this clerk's: the
+ * `clusterId` option, or else the cluster of the first node that answered.
+ * The clerk never uses that node's answer, sends it nothing more, and tries
+ * the other endpoints; callers see this error from a call pinned to that node,
+ * or as the cause of a `TimeoutError` when no endpoint of the cluster answers.
+ * Fix the endpoint list (or `clusterId`).
+ */
+export class WrongClusterError extends ClerkError {
+  static override readonly kind = 'WRONG_CLUSTER' as const;
+  constructor(
+    /** The node's client address. */
+    readonly address: string,
+    /** The cluster the clerk talks to. */
+    readonly expectedClusterId: string,
+    /** The cluster the node named. */
+    readonly foundClusterId: string,
+    message?: string,
+  ) {
+    super('WRONG_CLUSTER', message ?? `node ${address} belongs to cluster ${foundClusterId}, not ${expectedClusterId}; remove it from the endpoints`);
+  }
+}
+
 /** What the retry loop does after a failure with a given code. */
 export type RetryClass =
   /** Switch to the hinted leader at once. */
@@ -246,6 +269,8 @@ export const ERROR_KINDS: Readonly<Record<ClerkErrorCode, ErrorKind>> = {
   INTERNAL: { retry: 'never', provesNotApplied: false },
   ABORTED: { retry: 'never', provesNotApplied: false },
   CLOSED: { retry: 'never', provesNotApplied: false },
+  // Another cluster's node: nothing reached this clerk's cluster, and another endpoint may be right.
+  WRONG_CLUSTER: { retry: 'rotate', provesNotApplied: true },
 };
 
 /**
@@ -304,6 +329,8 @@ export function errorFromCode(
     case 'INTERNAL': return new InternalError(message);
     case 'ABORTED': return new AbortedError(message);
     case 'CLOSED': return new ClosedError(message);
+    // Made by the clerk itself (a node does not know the clerk's cluster); a wire copy names no cluster.
+    case 'WRONG_CLUSTER': return new WrongClusterError('', '', '', message ?? 'a node of another cluster');
     default: return assertNeverCode(code);
   }
 }

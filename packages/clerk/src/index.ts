@@ -68,6 +68,7 @@ export {
   UnknownMemberError,
   UnknownOutcomeError,
   ValueTooLargeError,
+  WrongClusterError,
 } from './errors.js';
 export type { ClerkErrorCode, ErrorKind, RetryClass } from './errors.js';
 export { JsonLinesHistory } from './history.js';
@@ -75,7 +76,7 @@ export type { HistoryOp, HistoryRecord, HistoryRecorder, HistoryRecordType } fro
 export type { MembersResponse, Member, StatusResponse, FollowerProgress, SnapshotResponse } from '@cairn/proto';
 
 // Seams and fakes for tests of code that uses a Clerk (kvctl, apps).
-export { GrpcTransport, type GrpcTransportOptions } from './connection.js';
+export { ClusterPin, GrpcTransport, type GrpcTransportOptions } from './connection.js';
 export type { AttemptOptions, CallResult, Connection, RpcMethod, RpcRequest, RpcResponse, Transport } from './connection.js';
 export { FakeClock, seededRandom, systemClock } from './clock.js';
 export type { Clock, Random } from './clock.js';

@@ -48,6 +48,12 @@ export interface ClerkOptions {
    * so a retry is always the lane's latest seq. More writes wait. @default 16
    */
   writesInflightMax?: number;
+  /**
+   * The cluster id every node must name (`kvctl status` shows it); a node of
+   * another cluster is refused with `WrongClusterError`. @default the id of
+   * the first node that answers (later nodes must name the same one)
+   */
+  clusterId?: string;
 }
 
 /** `ClerkOptions` with every default filled in. */
@@ -60,6 +66,7 @@ export interface ResolvedClerkOptions {
   readonly history: HistoryRecorder | undefined;
   readonly membersRefreshMs: number;
   readonly writesInflightMax: number;
+  readonly clusterId: string | undefined;
 }
 
 export function withDefaults(options: ClerkOptions): ResolvedClerkOptions {
@@ -77,6 +84,7 @@ export function withDefaults(options: ClerkOptions): ResolvedClerkOptions {
     history: options.history,
     membersRefreshMs: options.membersRefreshMs ?? DEFAULT_MEMBERS_REFRESH_MS,
     writesInflightMax: options.writesInflightMax ?? DEFAULT_WRITES_INFLIGHT_MAX,
+    clusterId: options.clusterId,
   };
 }
 
@@ -105,6 +113,9 @@ export function validate(options: ResolvedClerkOptions): ResolvedClerkOptions {
     throw new InvalidArgumentError('retry.jitter must be in [0, 1]');
   }
   requireInteger('writesInflightMax', options.writesInflightMax, 1, WRITE_LANES_MAX);
+  if (options.clusterId !== undefined && (typeof options.clusterId !== 'string' || options.clusterId.length === 0)) {
+    throw new InvalidArgumentError('clusterId must be a non-empty string');
+  }
   if (!(Number.isFinite(options.membersRefreshMs) && options.membersRefreshMs >= 0)) {
     throw new InvalidArgumentError('membersRefreshMs must be ≥ 0');
   }

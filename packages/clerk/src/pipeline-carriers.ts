@@ -124,11 +124,14 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       if (!head.subarray(0, compared).equals(CLIENT_LINK_MAGIC.subarray(0, compared))) return end('the node does not serve the raw KV link', true);
       if (head.length < CLIENT_LINK_MAGIC.length) return;
       echoed = true;
-      for (const frame of waiting) socket.write(frame);
-      waiting = [];
       const rest = head.subarray(CLIENT_LINK_MAGIC.length);
       head = Buffer.alloc(0);
+      // The node's first message (its cluster id) leaves in the same write as the echo: it is
+      // checked before any op is sent, so a node of another cluster is refused having run none.
       if (rest.length > 0) onFrames(rest);
+      if (done || socket.destroyed) return;
+      for (const frame of waiting) socket.write(frame);
+      waiting = [];
     });
     socket.on('error', (error: NodeJS.ErrnoException) => end(error.code ?? error.message));
     socket.on('end', () => end('closed by the node'));

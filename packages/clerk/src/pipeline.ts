@@ -17,6 +17,10 @@
  * stream's life. The next call opens a new stream. A stream idle for
  * PIPELINE_IDLE_CLOSE_MS stops keeping the process alive: a raw link is
  * unref'd (and reused, up to PARKED_LINK_CLOSE_MS idle), a gRPC stream cancelled.
+ *
+ * A stream's first message names the node's cluster. If `checkClusterId`
+ * refuses it (a node of another cluster), the stream's calls fail with that
+ * error, and so does every later call, without sending anything.
  */
 import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './connection.js';
@@ -69,6 +73,8 @@ export interface PipelineCarriers {
   /** The raw KV link, when it may be used (plaintext, a host:port address). */
   readonly raw: OpenCarrier | undefined;
   readonly grpc: OpenCarrier;
+  /** Checks the cluster id a node names; an error refuses the node for good. */
+  readonly checkClusterId?: (clusterId: string) => ClerkError | undefined;
 }
 
 export class PipelineLink {
@@ -86,6 +92,8 @@ export class PipelineLink {
   private rawServed: boolean;
   /** When to try the raw link again after the node answered it in HTTP/2 (this.now() ms). */
   private rawRetryAtMs = 0;
+  /** Set once the node named another cluster: every call fails with it. */
+  private refusal: ClerkError | undefined;
 
   constructor(
     private readonly carriers: PipelineCarriers,
@@ -110,6 +118,10 @@ export class PipelineLink {
     return new Promise((resolve) => {
       if (options.signal.aborted || this.closed) {
         resolve({ ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false });
+        return;
+      }
+      if (this.refusal !== undefined) {
+        resolve({ ok: false, error: this.refusal, fromServer: true, mayHaveReachedServer: false });
         return;
       }
       this.stopIdleTimer();
@@ -208,11 +220,24 @@ export class PipelineLink {
     stream.carrier = open({
       response: (response: PipelineResponse) => {
         stream.received += 1;
+        if (response.clusterId !== undefined && this.refusedCluster(stream, response.clusterId)) return;
         for (const result of response.results) this.onResult(result);
       },
       ended: (reason, unsupported) => this.ended(stream, reason, unsupported),
     });
     return stream;
+  }
+
+  /** True (the stream's calls failed, the stream cancelled) when the node named a cluster that is refused. */
+  private refusedCluster(stream: OpenStream, clusterId: string): boolean {
+    const refusal = this.carriers.checkClusterId?.(clusterId);
+    if (refusal === undefined) return false;
+    this.refusal = refusal;
+    for (const [id, pending] of [...this.pending]) {
+      if (pending.stream === stream) this.finish(id, { ok: false, error: refusal, fromServer: true, mayHaveReachedServer: true });
+    }
+    this.cancel(stream);
+    return true;
   }
 
   private ended(stream: OpenStream, reason: string, unsupported: boolean): void {
