@@ -49,7 +49,7 @@ export interface ClerkOptions {
    */
   writesInflightMax?: number;
   /**
-   * The cluster id every node must name (`kvctl status` shows it); a node of
+   * The cluster id every node must name (a node's `/status` shows it); a node of
    * another cluster is refused with `WrongClusterError`. @default the id of
    * the first node that answers (later nodes must name the same one)
    */

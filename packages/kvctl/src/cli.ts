@@ -73,7 +73,7 @@ async function withClerk(
   const context: ExecuteContext = { readStdin: () => readAll(io.stdin), timeoutMs: global.timeoutMs, bench: { signal: abort.signal } };
   if (!needsCluster(command)) return run(NO_CLERK, context);
   const connect = io.connect ?? connectClerk;
-  const clerk = await connect({ endpoints: global.endpoints, timeoutMs: global.timeoutMs });
+  const clerk = await connect({ endpoints: global.endpoints, clusterId: global.clusterId, timeoutMs: global.timeoutMs });
   // The first Ctrl-C ends a benchmark early with its summary; a second one kills the process as usual.
   const onInterrupt = (): void => {
     abort.abort();

@@ -9,6 +9,8 @@ export type OutputFormat = 'table' | 'json';
 /** Options every command accepts. */
 export interface GlobalOptions {
   readonly endpoints: readonly string[];
+  /** `--cluster-id`: every node must name this cluster; undefined = the first node's. */
+  readonly clusterId: string | undefined;
   /** Per-request timeout handed to the clerk; undefined = the clerk's default. */
   readonly timeoutMs: number | undefined;
   readonly output: OutputFormat;
@@ -79,6 +81,8 @@ export type ParsedArgs =
 
 export const DEFAULT_ENDPOINTS: readonly string[] = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 export const ENDPOINTS_ENV = 'CAIRN_ENDPOINTS';
+/** Environment variable read when `--cluster-id` is not given. */
+export const CLUSTER_ID_ENV = 'CAIRN_CLUSTER_ID';
 export const DEFAULT_BENCH_CONCURRENCY = 16;
 export const DEFAULT_BENCH_DURATION_S = 10;
 export const DEFAULT_BENCH_KEYS = 1000;
@@ -136,6 +140,7 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
     .configureOutput({ writeOut: (text) => help.push(text), writeErr: (text) => help.push(text), outputError: () => {} })
     .showSuggestionAfterError(true)
     .option('--endpoints <list>', `comma-separated client addresses (default: $${ENDPOINTS_ENV} or ${DEFAULT_ENDPOINTS.join(',')})`)
+    .option('--cluster-id <id>', `refuse nodes of any other cluster (default: $${CLUSTER_ID_ENV}, else the first node's; a node's /status shows it)`)
     .option('--timeout <ms>', 'per-request timeout in milliseconds', parsePositiveInteger)
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--verbose', 'show more detail (versions, indexes, retries)')
@@ -281,8 +286,11 @@ function globalOptionsOf(options: Record<string, unknown>, env: Readonly<Record<
   const fromFlag = options['endpoints'] as string | undefined;
   const fromEnv = env[ENDPOINTS_ENV]?.trim() || undefined;
   const endpoints = fromFlag ?? fromEnv;
+  const clusterId = (options['clusterId'] as string | undefined) ?? (env[CLUSTER_ID_ENV]?.trim() || undefined);
+  if (clusterId !== undefined && clusterId.trim() === '') throw new UsageError('--cluster-id must not be empty');
   return {
     endpoints: endpoints === undefined ? DEFAULT_ENDPOINTS : parseEndpointList(endpoints, fromFlag !== undefined ? '--endpoints' : ENDPOINTS_ENV),
+    clusterId,
     timeoutMs: options['timeout'] as number | undefined,
     output: options['output'] as OutputFormat,
     verbose: options['verbose'] === true,

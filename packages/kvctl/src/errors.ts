@@ -42,6 +42,9 @@ export interface ErrorInfo {
  * by `instanceof`, so copies of the clerk package from another path still work.
  */
 export function describeError(error: unknown): ErrorInfo {
+  // A call that met only nodes of another cluster times out; that refusal is what to show.
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (errorCodeOf(error) === 'TIMEOUT' && errorCodeOf(cause) === 'WRONG_CLUSTER') return describeError(cause);
   const code = errorCodeOf(error);
   const rawMessage = error instanceof Error ? error.message : String(error);
   const message = firstLine(rawMessage) || code.toLowerCase().replaceAll('_', ' ');
@@ -76,6 +79,7 @@ const HINT_BY_CODE: Readonly<Record<string, string>> = {
   VALUE_TOO_LARGE: 'values are limited to 1 MiB by default',
   CAS_FAILED: 'the current value or version did not match the expectation',
   UNKNOWN_OUTCOME: 'the write may or may not have been applied; read the key to find out',
+  WRONG_CLUSTER: 'an endpoint belongs to another cluster; fix --endpoints (or --cluster-id)',
   NOT_IMPLEMENTED: 'this command is not available in this build yet',
   IO: 'a local file or stream could not be read',
   INTERNAL: 'an unexpected error; rerun with --verbose and report it',

@@ -6,7 +6,7 @@
  * | 0    | success                                                        |                                               |
  * | 1    | not found (get/delete of a missing key); check found a violation | NOT_FOUND                                   |
  * | 2    | usage error (bad flags or arguments)                           | USAGE                                         |
- * | 3    | cluster unreachable, no leader, or timed out                   | UNAVAILABLE, NO_LEADER, NOT_LEADER, TIMEOUT, SHUTTING_DOWN |
+ * | 3    | cluster unreachable, no leader, or timed out                   | UNAVAILABLE, NO_LEADER, NOT_LEADER, TIMEOUT, SHUTTING_DOWN, WRONG_CLUSTER |
  * | 4    | invalid argument or over a size limit                          | INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE |
  * | 5    | compare-and-swap precondition failed                           | CAS_FAILED                                    |
  * | 6    | unknown outcome: the write may or may not have been applied    | UNKNOWN_OUTCOME                               |
@@ -34,6 +34,8 @@ const EXIT_CODE_BY_ERROR_CODE: Readonly<Record<string, number>> = {
   TIMEOUT: EXIT_UNAVAILABLE,
   DEADLINE_EXCEEDED: EXIT_UNAVAILABLE,
   SHUTTING_DOWN: EXIT_UNAVAILABLE,
+  // The endpoints reach another cluster's node, not this one's.
+  WRONG_CLUSTER: EXIT_UNAVAILABLE,
   INVALID_ARGUMENT: EXIT_INVALID_ARGUMENT,
   KEY_TOO_LARGE: EXIT_INVALID_ARGUMENT,
   VALUE_TOO_LARGE: EXIT_INVALID_ARGUMENT,

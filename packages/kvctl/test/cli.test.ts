@@ -54,7 +54,7 @@ describe('kvctl main', () => {
 
   test('endpoints and timeout reach the connector', async () => {
     const run = await kvctl(['--timeout', '300', 'status'], new FakeClerk(), { env: { CAIRN_ENDPOINTS: 'h:1,h:2' } });
-    assert.deepEqual(run.connects, [{ endpoints: ['h:1', 'h:2'], timeoutMs: 300 }]);
+    assert.deepEqual(run.connects, [{ endpoints: ['h:1', 'h:2'], clusterId: undefined, timeoutMs: 300 }]);
   });
 
   test('put - reads the value from stdin', async () => {

@@ -134,7 +134,15 @@ describe('bench', () => {
 
 describe('global options', () => {
   test('defaults', () => {
-    assert.deepEqual(parse(['status']).global, { endpoints: DEFAULT_ENDPOINTS, timeoutMs: undefined, output: 'table', verbose: false });
+    assert.deepEqual(parse(['status']).global, { endpoints: DEFAULT_ENDPOINTS, clusterId: undefined, timeoutMs: undefined, output: 'table', verbose: false });
+  });
+
+  test('the cluster id comes from the flag, then CAIRN_CLUSTER_ID, else none', () => {
+    const env = { CAIRN_CLUSTER_ID: 'cairn/0123456789abcdef' };
+    assert.equal(parse(['status'], env).global.clusterId, 'cairn/0123456789abcdef');
+    assert.equal(parse(['--cluster-id', 'test/fedcba9876543210', 'status'], env).global.clusterId, 'test/fedcba9876543210');
+    assert.equal(parse(['status'], { CAIRN_CLUSTER_ID: ' ' }).global.clusterId, undefined);
+    assertUsageError(['--cluster-id', ' ', 'status'], /--cluster-id must not be empty/);
   });
 
   test('endpoints come from the flag, then CAIRN_ENDPOINTS, then the default', () => {
@@ -147,7 +155,7 @@ describe('global options', () => {
 
   test('timeout, output and verbose, before or after the command', () => {
     assert.deepEqual(parse(['--timeout', '250', 'get', 'k', '--output', 'json', '--verbose']).global, {
-      endpoints: DEFAULT_ENDPOINTS, timeoutMs: 250, output: 'json', verbose: true,
+      endpoints: DEFAULT_ENDPOINTS, clusterId: undefined, timeoutMs: 250, output: 'json', verbose: true,
     });
   });
 
