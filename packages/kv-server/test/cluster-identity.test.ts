@@ -11,8 +11,88 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
 import { CLIENT_LINK_MAGIC, CLUSTER_ID_HEADER, Consistency, KVServiceClient, MessageReader, PipelineResponse } from '@cairn/proto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type NodeProcess, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
-import { deriveClusterId } from '../src/cluster-identity.js';
+import { ClusterIdentity, checkFlagsMembers, deriveClusterId } from '../src/cluster-identity.js';
+import { ClusterMismatchError } from '../src/errors.js';
+import { createLogger } from '../src/logger.js';
+import { NodeDatabase } from '../src/storage/node-database.js';
+
+describe('stored cluster identity', () => {
+  const dirs: string[] = [];
+  const newDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-identity-'));
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the id depends on the name and the set of initial voters, not on their order; never on addresses', () => {
+    assert.equal(deriveClusterId('cairn', [3, 1, 2]), deriveClusterId('cairn', [1, 2, 3]));
+    assert.notEqual(deriveClusterId('cairn', [1, 2, 3]), deriveClusterId('cairn', [3]));
+    assert.notEqual(deriveClusterId('cairn', [1, 2, 3]), deriveClusterId('other', [1, 2, 3]));
+    assert.match(deriveClusterId('cairn', [1]), /^cairn\/[0-9a-f]{16}$/);
+  });
+
+  test('a bootstrapping data dir keeps its initial voters; flags naming members it never had are refused', async () => {
+    const dir = newDir();
+    await (await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 3, initialVoters: [3] })).close();
+    const database = await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 3, initialVoters: [1, 2, 3] });
+    try {
+      assert.deepEqual(database.cluster, { name: 'cairn', initialVoters: [3], clusterId: deriveClusterId('cairn', [3]) });
+      assert.throws(() => checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: [1, 2, 3] }, [3]), (error: unknown) => {
+        assert.ok(error instanceof ClusterMismatchError);
+        assert.match(error.message, /with members \{3\}, but the flags say cluster .* with members \{1,2,3\}/);
+        return true;
+      });
+      // A member added later may be listed; so may the original ones.
+      checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: [3, 4] }, [3, 4]);
+      checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: undefined }, [3]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  test('a data dir from before derived ids keeps its bare name as the id', async () => {
+    const dir = newDir();
+    // What the previous version wrote: the name only, no initial voters.
+    await (await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 1 })).close();
+    const database = await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 1, initialVoters: [1, 2, 3] });
+    try {
+      assert.deepEqual(database.cluster, { name: 'cairn', initialVoters: undefined, clusterId: 'cairn' });
+    } finally {
+      await database.close();
+    }
+    await assert.rejects(NodeDatabase.open(dir, { clusterId: 'other', nodeId: 1 }), ClusterMismatchError);
+  });
+
+  test('a joining node learns its id from a peer of the same name only, and keeps it across restarts', async () => {
+    const dir = newDir();
+    const database = await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 4, join: true });
+    const logger = createLogger('silent', {});
+    const identity = new ClusterIdentity('cairn', database.cluster.clusterId, (id) => database.recordLearnedClusterId(id), logger);
+    assert.equal(identity.id, undefined);
+    assert.equal(identity.grpcMetadata, undefined);
+    assert.equal(identity.adoptFromPeer(deriveClusterId('other', [1, 2, 3])), false);
+    assert.equal(identity.adoptFromPeer('cairn'), false, 'a legacy bare name is not adopted');
+    const id = deriveClusterId('cairn', [1, 2, 3]);
+    assert.equal(identity.adoptFromPeer(id), true);
+    assert.equal(identity.id, id);
+    assert.equal(identity.adoptFromPeer(deriveClusterId('cairn', [1])), false, 'adopted once only');
+    await waitFor(() => database.cluster.clusterId === id, { deadlineMs: 5_000, what: 'the learned id to be stored' });
+    await database.close();
+    const reopened = await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 4, join: true });
+    try {
+      assert.equal(reopened.cluster.clusterId, id);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
 
 describe('cluster identity', () => {
   let a: TestCluster;
@@ -87,7 +167,7 @@ describe('cluster identity', () => {
     const ownDir = aNode3.dataDir;
     aNode3.dataDir = bNode.dataDir;
     try {
-      await assert.rejects(a.launch(aNode3, a.peerArgs(aNode3.id)), /exited with 1 during start/);
+      await assert.rejects(a.launch(aNode3, a.peerArgs()), /exited with 1 during start/);
     } finally {
       aNode3.dataDir = ownDir;
     }
@@ -100,7 +180,7 @@ describe('cluster identity', () => {
     assert.doesNotMatch(aNode3.stderr, /\n\s+at /, 'no stack trace');
 
     // Its own data dir still starts, and A still serves its own data.
-    await a.launch(aNode3, a.peerArgs(aNode3.id));
+    await a.launch(aNode3, a.peerArgs());
     await waitFor(async () => (await a.status(aNode3)).appliedIndex > 0, { deadlineMs: 30_000, what: 'node 3 to catch up' });
     const got = await unaryCall<{ kv?: { value: Buffer } }>((cb) => aNode3.kv.get({ key: Buffer.from('owner'), consistency: Consistency.SERIALIZABLE }, cb));
     assert.equal(got.kv?.value.toString(), 'cluster A');
