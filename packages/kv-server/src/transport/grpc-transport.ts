@@ -9,11 +9,21 @@
  * the first batch and every ACK_EVERY_BATCHES-th at once and any other within
  * ACK_DELAY_MS; at most INFLIGHT_BATCHES_MAX may be unacked: beyond that (or
  * beyond the queue bound) messages are dropped, which Raft tolerates (it
- * retries), as are messages beyond PEER_LINK_BUFFERED_BYTES_MAX unsent. A
- * link with a batch unacked for PEER_LINK_SILENT_MS is reset. A broken link
- * is re-dialled with exponential backoff; raft is told the peer is
- * unreachable so it falls back to probing. A peer that answers the raw link
- * in HTTP/2 predates it: batches to it go over its gRPC `Stream` instead.
+ * retries), as are messages beyond PEER_LINK_BUFFERED_BYTES_MAX unsent.
+ *
+ * Every link heals itself, whatever broke it (issue 17 §1: a half-open
+ * connection, a reset, a peer that went silent or was paused): a connection
+ * with a full window or a batch unacked for PEER_LINK_SILENT_MS, or one not
+ * connected within PEER_CONNECT_TIMEOUT_MS, is dropped, and its window goes
+ * with it; the link redials after an exponential backoff with jitter
+ * (RECONNECT_BACKOFF_MAX_MS at most) whether or not raft has something to
+ * send. An idle link sends an empty batch every PEER_LINK_PROBE_IDLE_MS, so
+ * a quiet link (follower to follower) is known to be up or down too. Raft is
+ * told a broken peer is unreachable, so it falls back to probing. The link's
+ * state (up, or down since when and why) is in linkStates() for /status and
+ * the metrics; 'peer-link-down' and 'peer-link-up' are logged once per
+ * change, never per retry. A peer that answers the raw link in HTTP/2
+ * predates it: batches to it go over its gRPC `Stream` instead.
  *
  * Snapshots (MsgSnap) go over a separate client-streaming `InstallSnapshot`
  * call in bounded chunks with a CRC32; raft learns the outcome through
@@ -21,7 +31,10 @@
  *
  * Incoming: batches (from the raw link, or the gRPC `Stream` older nodes
  * dial) are checked (cluster id, addressed to us, from a known member) and
- * handed to the node loop.
+ * handed to the node loop. A peer has one raw link in: its new connection
+ * replaces the old one (which may be half-open: its FIN lost in a
+ * partition), and a raw link silent for PEER_LINK_INCOMING_IDLE_MS (a live
+ * sender probes far more often) is closed.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
@@ -50,8 +63,20 @@ export const INFLIGHT_BATCHES_MAX = 256;
 export const ACK_EVERY_BATCHES = 32;
 /** Batches between those acked at once are acked within this delay. */
 const ACK_DELAY_MS = 200;
-/** A batch unacked for this long means the link is dead or the peer stopped reading: reset it. */
-const PEER_LINK_SILENT_MS = 3_000;
+/**
+ * A batch unacked for this long means the link is dead or the peer stopped
+ * reading: reset it. Far above ACK_DELAY_MS, and short enough that a follower
+ * rejoins within two election timeouts (1 s each by default) of a heal.
+ */
+const PEER_LINK_SILENT_MS = 2_000;
+/** A connect that hangs this long (SYNs dropped by a partition) is abandoned and redialled. */
+const PEER_CONNECT_TIMEOUT_MS = 1_000;
+/** A link that sent nothing for this long sends an empty batch, so its ack shows it up or its silence down. */
+const PEER_LINK_PROBE_IDLE_MS = 1_000;
+/** How often links are checked for silence and idleness. */
+const PEER_LINK_CHECK_MS = 250;
+/** An incoming raw link with no batch (not even a probe) for this long has lost its sender: close it. */
+const PEER_LINK_INCOMING_IDLE_MS = 30_000;
 const KEEPALIVE_MS = 5_000;
 /** Bytes a peer link may hold that the kernel has not taken yet; beyond it, messages are dropped. */
 export const PEER_LINK_BUFFERED_BYTES_MAX = 16 * 1024 * 1024;
@@ -59,7 +84,8 @@ export const PEER_LINK_BUFFERED_BYTES_MAX = 16 * 1024 * 1024;
 const ACK_FRAME_BYTES_MAX = 1024;
 export const GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 const RECONNECT_BACKOFF_MIN_MS = 50;
-const RECONNECT_BACKOFF_MAX_MS = 2000;
+/** Bounds the wait between a heal and the next dial: a redial every ~0.5 s costs a SYN. */
+const RECONNECT_BACKOFF_MAX_MS = 500;
 
 export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': GRPC_MESSAGE_BYTES_MAX,
@@ -83,6 +109,11 @@ export interface TransportHandlers {
   isMember(peer: number): boolean;
   /** A peer announced its HTTP address. */
   peerHttpAddress(peer: number, address: string): void;
+  /**
+   * A peer's batch names another cluster id: true to adopt it (a joining node
+   * learning its cluster's id from the leader that added it), false to refuse.
+   */
+  adoptClusterId?(clusterId: string): boolean;
 }
 
 export interface Transport {
@@ -101,6 +132,18 @@ interface PeerChannel {
   close(): void;
 }
 
+/** A peer link's health, for /status and the metrics. */
+export interface PeerLinkState {
+  readonly peer: number;
+  readonly address: string;
+  /** An ack came on the current connection: the peer reads what this node sends. */
+  readonly up: boolean;
+  /** When the link last went up or down (ms since the epoch); its creation if it never came up. */
+  readonly sinceMs: number;
+  /** Why the link is down (the last failure), while it is. */
+  readonly reason: string | undefined;
+}
+
 class PeerLink {
   private client: RaftTransportServiceClient;
   private channel: PeerChannel | undefined;
@@ -108,18 +151,20 @@ class PeerLink {
   private peerWantsGrpc = false;
   private queue: Message[] = [];
   private flushScheduled = false;
+  /** Batches sent and acked on the current connection; a new connection starts both at 0. */
   private sequence = 0;
-  /**
-   * A peer's batch names another cluster id: true to adopt it (a joining node
-   * learning its cluster's id from the leader that added it), false to refuse.
-   */
-  adoptClusterId?(clusterId: string): boolean;
   private acked = 0;
   /** When the oldest batch still waiting for an ack was sent (or the last ack came), if any is waiting. */
   private waitingSince: number | undefined;
+  /** When the last batch (or probe) left, to probe a link that is idle. */
+  private lastSentAt = 0;
   private backoffMs = RECONNECT_BACKOFF_MIN_MS;
+  /** Set while a broken link waits out its backoff; it redials when the timer fires. */
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private up = false;
+  private stateSinceMs = Date.now();
+  private downReason: string | undefined = 'not connected yet';
 
   constructor(
     private readonly transport: GrpcTransport,
@@ -130,20 +175,21 @@ class PeerLink {
     this.client = new RaftTransportServiceClient(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
+  state(): PeerLinkState {
+    return { peer: this.id, address: this.address, up: this.up, sinceMs: this.stateSinceMs, reason: this.up ? undefined : this.downReason };
+  }
+
   enqueue(message: Message): void {
     if (this.closed) return;
-    if (this.channel !== undefined && this.stalled()) {
-      // The peer stopped reading or is unreachable (a dropped connection sends
-      // nothing back): dropping forever would cut it off for good, so reset
-      // the link; raft probes, and the next send redials.
-      this.transport.logger.warn('peer-stream-stalled', { peer: this.id, unacked: this.sequence - this.acked });
-      this.broken(this.channel, new Error('no acks in time'));
-    }
+    this.maybeResetStalled();
     // Bounded by count and by bytes the socket holds unsent: a follower that
     // reads slowly costs the leader at most PEER_LINK_BUFFERED_BYTES_MAX,
-    // and raft resends what was dropped.
+    // and raft resends what was dropped. While a broken link waits out its
+    // backoff, messages are dropped too: raft resends, and the link redials
+    // when the backoff ends, whether or not more messages come.
     const buffered = this.bufferedBytes();
-    if (this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX || buffered >= PEER_LINK_BUFFERED_BYTES_MAX) {
+    const waiting = this.channel === undefined && this.reconnectTimer !== undefined;
+    if (waiting || this.queue.length >= QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX || buffered >= PEER_LINK_BUFFERED_BYTES_MAX) {
       this.transport.dropped(this.id, message);
       return;
     }
@@ -155,30 +201,58 @@ class PeerLink {
     }
   }
 
+  /**
+   * Called every PEER_LINK_CHECK_MS: resets a silent connection even when
+   * raft sends nothing (a follower), and probes an idle one so that its ack,
+   * or its silence, tells whether the peer is there.
+   */
+  check(): void {
+    if (this.closed) return;
+    this.maybeResetStalled();
+    if (this.reconnectTimer !== undefined || this.queue.length > 0) return;
+    if (this.channel === undefined || performance.now() - this.lastSentAt >= PEER_LINK_PROBE_IDLE_MS) this.sendBatch([]);
+  }
+
   /** Bytes written to the link that the kernel has not taken yet. */
   bufferedBytes(): number {
     return this.channel?.bufferedBytes() ?? 0;
   }
 
-  /** A full window unacked, or batches unacked for longer than the receiver's ack delay allows. */
-  private stalled(): boolean {
-    if (this.sequence - this.acked >= INFLIGHT_BATCHES_MAX) return true;
-    return this.waitingSince !== undefined && performance.now() - this.waitingSince > PEER_LINK_SILENT_MS;
+  /**
+   * Drops a connection whose peer stopped acking: a full window, or batches
+   * unacked for longer than the receiver's ack delay allows. Its window goes
+   * with it; were it kept, every later message would be dropped and the
+   * link would never redial (issue 17 §1).
+   */
+  private maybeResetStalled(): void {
+    if (this.channel === undefined) return;
+    const unacked = this.sequence - this.acked;
+    let reason: string | undefined;
+    if (unacked >= INFLIGHT_BATCHES_MAX) reason = `${unacked} batches unacked`;
+    else if (this.waitingSince !== undefined && performance.now() - this.waitingSince > PEER_LINK_SILENT_MS) reason = `no ack for ${PEER_LINK_SILENT_MS} ms`;
+    if (reason === undefined) return;
+    this.transport.logger.debug('peer-stream-stalled', { peer: this.id, unacked, reason });
+    this.broken(this.channel, reason);
   }
 
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.queue.length === 0) return;
-    const channel = this.channel ?? this.dial();
-    if (channel === undefined) {
-      for (const m of this.queue) this.transport.dropped(this.id, m);
-      this.queue = [];
-      return;
-    }
     const messages = this.queue;
     this.queue = [];
+    this.sendBatch(messages);
+  }
+
+  /** Sends one batch (an empty one is a probe), dialling first if there is no connection. */
+  private sendBatch(messages: Message[]): void {
+    const channel = this.channel ?? this.dial();
+    if (channel === undefined) {
+      for (const m of messages) this.transport.dropped(this.id, m);
+      return;
+    }
     this.sequence += 1;
-    this.waitingSince ??= performance.now();
+    this.lastSentAt = performance.now();
+    this.waitingSince ??= this.lastSentAt;
     channel.send({
       clusterId: this.transport.clusterId,
       from: this.transport.selfId,
@@ -203,6 +277,12 @@ class PeerLink {
     this.acked = Math.max(this.acked, sequence);
     this.waitingSince = this.acked >= this.sequence ? undefined : performance.now();
     this.backoffMs = RECONNECT_BACKOFF_MIN_MS;
+    if (!this.up) {
+      this.transport.logger.info('peer-link-up', { peer: this.id, address: this.address, downMs: Date.now() - this.stateSinceMs });
+      this.up = true;
+      this.stateSinceMs = Date.now();
+      this.downReason = undefined;
+    }
   }
 
   private dialRaw(): PeerChannel {
@@ -213,6 +293,9 @@ class PeerLink {
       bufferedBytes: () => socket.writableLength,
       close: () => socket.destroy(),
     };
+    // A partition drops SYNs and the kernel retries them for minutes; dial again sooner.
+    const connectTimer = setTimeout(() => this.broken(channel, `not connected within ${PEER_CONNECT_TIMEOUT_MS} ms`), PEER_CONNECT_TIMEOUT_MS);
+    socket.once('connect', () => clearTimeout(connectTimer));
     socket.write(PEER_LINK_MAGIC);
     const reader = new MessageReader(BatchAck, 'BatchAck', ACK_FRAME_BYTES_MAX);
     let gotAck = false;
@@ -223,7 +306,7 @@ class PeerLink {
         this.peerWantsGrpc = true;
         this.transport.logger.info('peer-link-grpc', { peer: this.id, reason: 'the peer answered the raw link in HTTP/2 (an older node); using its gRPC stream' });
       }
-      this.broken(channel, error);
+      this.broken(channel, error.message);
     };
     socket.on('data', (chunk: Buffer) => {
       const { messages, error } = reader.push(chunk);
@@ -231,12 +314,15 @@ class PeerLink {
         // Zero bytes decode as an ack of 0, so a real one names a batch sent on this connection.
         if (ack.sequence < 1 || ack.sequence > this.sequence) return notAnAck(new Error(`ack of batch ${ack.sequence}, which was not sent`));
         gotAck = true;
-        this.acknowledged(ack.sequence);
+        if (this.channel === channel) this.acknowledged(ack.sequence);
       }
       if (error !== undefined) notAnAck(new Error(error));
     });
-    socket.on('error', (error: Error) => this.broken(channel, error));
-    socket.on('close', () => this.broken(channel));
+    socket.on('error', (error: Error) => this.broken(channel, error.message));
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      this.broken(channel, 'connection closed');
+    });
     return channel;
   }
 
@@ -247,31 +333,48 @@ class PeerLink {
       bufferedBytes: () => 0,
       close: () => stream.cancel(),
     };
-    stream.on('data', (ack: BatchAck) => this.acknowledged(ack.sequence));
-    const broken = (error?: Error): void => {
+    stream.on('data', (ack: BatchAck) => {
+      if (this.channel === channel) this.acknowledged(ack.sequence);
+    });
+    const broken = (reason: string): void => {
       // Try the raw link again next time: the peer may have been upgraded.
       this.peerWantsGrpc = false;
-      this.broken(channel, error);
+      this.broken(channel, reason);
     };
-    stream.on('error', (error: Error) => broken(error));
-    stream.on('end', () => broken());
-    stream.on('close', () => broken());
+    stream.on('error', (error: Error) => broken(error.message));
+    stream.on('end', () => broken('stream ended'));
+    stream.on('close', () => broken('stream closed'));
     return channel;
   }
 
-  /** The link failed: raft probes the peer, and it is redialled after a backoff. */
-  private broken(channel: PeerChannel, error?: Error): void {
+  /**
+   * The connection failed: raft probes the peer, and the link redials after
+   * a backoff with jitter (so peers cut off together do not redial in step),
+   * with or without messages to send. Logged as 'peer-link-down' once, when
+   * an up link goes down; the failed redials that follow are debug lines.
+   */
+  private broken(channel: PeerChannel, reason: string): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
     channel.close();
+    this.sequence = 0;
+    this.acked = 0;
+    this.waitingSince = undefined;
     if (this.closed) return;
-    this.transport.logger.debug('peer-stream-broken', { peer: this.id, error: error?.message });
+    this.transport.logger.debug('peer-stream-broken', { peer: this.id, reason });
+    if (this.up) {
+      this.transport.logger.warn('peer-link-down', { peer: this.id, address: this.address, reason });
+      this.up = false;
+      this.stateSinceMs = Date.now();
+    }
+    this.downReason = reason;
     this.transport.handlers.unreachable(this.id);
-    // Re-dial lazily on the next send, but not before the backoff passes.
+    const delayMs = this.backoffMs / 2 + Math.random() * (this.backoffMs / 2);
+    this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, this.backoffMs * 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-    }, this.backoffMs);
-    this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, this.backoffMs * 2);
+      this.check();
+    }, delayMs);
   }
 
   sendSnapshot(message: Message): void {
@@ -316,6 +419,9 @@ export class GrpcTransport implements Transport {
   private readonly peers = new Map<number, PeerLink>();
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatch, BatchAck>>();
   private readonly incomingSockets = new Set<net.Socket>();
+  /** Each peer's current raw link in: a newer one replaces it. */
+  private readonly incomingByPeer = new Map<number, net.Socket>();
+  private checkTimer: NodeJS.Timeout | undefined;
   readonly faults: FaultInjector;
 
   constructor(
@@ -329,6 +435,27 @@ export class GrpcTransport implements Transport {
     faults: FaultInjector = new FaultInjector(),
   ) {
     this.faults = faults;
+    this.scheduleCheck();
+  }
+
+  /** Links are checked on a timer of their own: a link must heal even when raft sends nothing on it. */
+  private scheduleCheck(): void {
+    this.checkTimer = setTimeout(() => {
+      for (const peer of this.peers.values()) peer.check();
+      this.scheduleCheck();
+    }, PEER_LINK_CHECK_MS);
+    // The node's servers keep the process alive; these checks alone must not.
+    this.checkTimer.unref();
+  }
+
+  /** Each peer link's health: up, or down since when and why. */
+  linkStates(): PeerLinkState[] {
+    return [...this.peers.values()].map((peer) => peer.state()).sort((a, b) => a.peer - b.peer);
+  }
+
+  /** Raw peer links accepted and still open (at most one per peer once each has sent a batch). */
+  incomingPeerSocketCount(): number {
+    return this.incomingSockets.size;
   }
 
   setPeer(id: number, address: string): void {
@@ -372,12 +499,15 @@ export class GrpcTransport implements Transport {
   }
 
   close(): void {
+    if (this.checkTimer !== undefined) clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
     for (const call of this.incoming) call.end();
     this.incoming.clear();
     for (const socket of this.incomingSockets) socket.destroy();
     this.incomingSockets.clear();
+    this.incomingByPeer.clear();
   }
 
   /** The server side of the peer service, registered on the node's gRPC server. */
@@ -451,6 +581,11 @@ export class GrpcTransport implements Transport {
   acceptPeerSocket(socket: net.Socket): void {
     this.incomingSockets.add(socket);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    // A live sender sends at least a probe every PEER_LINK_PROBE_IDLE_MS; this
+    // much silence means its end is gone and its FIN or RST never came.
+    socket.setTimeout(PEER_LINK_INCOMING_IDLE_MS, () => socket.destroy());
+    let from: number | undefined;
     const reader = new MessageReader(MessageBatch, 'MessageBatch', GRPC_MESSAGE_BYTES_MAX);
     const acks = new BatchAcker((sequence) => socket.write(encodeMessageFrame(BatchAck, { sequence })));
     const refuse = (reason: string, from?: number): void => {
@@ -463,6 +598,10 @@ export class GrpcTransport implements Transport {
       for (const batch of messages) {
         const problem = this.acceptBatch(batch);
         if (problem !== undefined) return refuse(problem, batch.from);
+        if (from === undefined) {
+          from = batch.from;
+          this.replaceIncoming(from, socket);
+        }
         acks.received(batch.sequence);
       }
       if (error !== undefined) refuse(error);
@@ -470,9 +609,23 @@ export class GrpcTransport implements Transport {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.incomingSockets.delete(socket);
+      if (from !== undefined && this.incomingByPeer.get(from) === socket) this.incomingByPeer.delete(from);
       acks.stop();
     });
     socket.resume();
+  }
+
+  /**
+   * A peer dials a new link only after giving up its old one, so an older
+   * socket from it is dead, though it may never hear so (its FIN or RST lost
+   * in a partition, its process killed): close it rather than keep it forever.
+   */
+  private replaceIncoming(peer: number, socket: net.Socket): void {
+    const previous = this.incomingByPeer.get(peer);
+    this.incomingByPeer.set(peer, socket);
+    if (previous === undefined || previous === socket) return;
+    this.logger.debug('peer-link-replaced', { peer, remote: socket.remoteAddress });
+    previous.destroy();
   }
 
   /** Checks a batch and hands its messages to the node; a reason to refuse the sender, if any. */
@@ -483,7 +636,8 @@ export class GrpcTransport implements Transport {
       if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
       if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);
     }
-    if (this.faults.incoming(batch.from)) {
+    // An empty batch is a link probe: acked, nothing to hand over.
+    if (batch.messages.length > 0 && this.faults.incoming(batch.from)) {
       this.handlers.receive(batch.messages.filter((m) => m.from === batch.from && m.type !== MessageType.SNAP));
     }
     return undefined;
