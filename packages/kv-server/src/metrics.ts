@@ -93,14 +93,24 @@ export class Metrics {
   readonly entriesPersisted = new Counter('cairn_raft_entries_persisted_total', 'Log entries written to disk.');
   readonly fsyncSeconds = new Histogram('cairn_raft_fsync_duration_seconds', 'Duration of synced log writes (group commits).');
   private readonly gauges: Array<{ name: string; help: string; read: () => number }> = [];
+  private readonly labelledGauges: Array<{ name: string; help: string; read: () => ReadonlyArray<{ labels: Labels; value: number }> }> = [];
 
   gauge(name: string, help: string, read: () => number): void {
     this.gauges.push({ name, help, read });
   }
 
+  /** A gauge with one series per label set (e.g. one per peer), all read at scrape time. */
+  labelledGauge(name: string, help: string, read: () => ReadonlyArray<{ labels: Labels; value: number }>): void {
+    this.labelledGauges.push({ name, help, read });
+  }
+
   render(): string {
     const parts = [this.requests.render(), this.requestSeconds.render(), this.readyBatches.render(), this.entriesPersisted.render(), this.fsyncSeconds.render()];
     for (const g of this.gauges) parts.push(`# HELP ${g.name} ${g.help}\n# TYPE ${g.name} gauge\n${g.name} ${g.read()}`);
+    for (const g of this.labelledGauges) {
+      const series = g.read().map(({ labels, value }) => `${g.name}${formatLabels(labels)} ${value}`);
+      parts.push([`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...series].join('\n'));
+    }
     return parts.join('\n') + '\n';
   }
 }

@@ -87,7 +87,7 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
   if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
   switch (path) {
     case '/status':
-      return sendJson(response, 200, { ...(toJson(await buildStatus(deps.status)) as object), events: deps.recentEvents() });
+      return sendJson(response, 200, { ...(toJson(await buildStatus(deps.status)) as object), peerLinks: peerLinks(deps), events: deps.recentEvents() });
     case '/healthz':
       return sendText(response, 200, 'ok\n');
     case '/readyz': {
@@ -174,6 +174,17 @@ function sendError(response: ServerResponse, error: KvError, leaderHttpAddress: 
     if (leaderHttp !== '') response.setHeader('x-cairn-leader', leaderHttp);
   }
   sendJson(response, ERROR_WIRE[error.code].http, body);
+}
+
+/** Each peer link: up, or down since when and why (a peer cut off shows here before raft notices). */
+function peerLinks(deps: HttpDeps): unknown[] {
+  return deps.status.loop.transport.linkStates().map((link) => ({
+    peer: link.peer,
+    address: link.address,
+    up: link.up,
+    since: new Date(link.sinceMs).toISOString(),
+    ...(link.reason === undefined ? {} : { reason: link.reason }),
+  }));
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
