@@ -95,6 +95,11 @@ export interface ClusterOptions {
   chaos?: boolean;
   extraArgs?: string[];
   clusterId?: string;
+  /**
+   * The address node `from` dials to reach `to` (its `--peer` flag), e.g. a
+   * TcpProxy in front of `to`. @default `to.grpcAddress`
+   */
+  peerAddress?: (from: number, to: NodeProcess) => string;
 }
 
 export class TestCluster {
@@ -111,7 +116,7 @@ export class TestCluster {
       const cluster = new TestCluster(options);
       try {
         for (let id = 1; id <= options.size; id++) await cluster.addNodeSlot(id);
-        const launches = cluster.nodes.map((n) => cluster.launch(n, cluster.peerArgs()));
+        const launches = cluster.nodes.map((n) => cluster.launch(n, cluster.peerArgs(n.id)));
         // Every launch settles before a failure is acted on, so stop() sees every child.
         const failed = (await Promise.allSettled(launches)).find((r) => r.status === 'rejected');
         if (failed !== undefined) throw failed.reason;
@@ -143,8 +148,10 @@ export class TestCluster {
     return node;
   }
 
-  peerArgs(): string[] {
-    return this.nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpcAddress}`]);
+  /** `--peer` flags for every node; as node `from` sees them if given (see ClusterOptions.peerAddress). */
+  peerArgs(from?: number): string[] {
+    const mapped = (n: NodeProcess): string => (from === undefined || from === n.id || this.options.peerAddress === undefined ? n.grpcAddress : this.options.peerAddress(from, n));
+    return this.nodes.flatMap((n) => ['--peer', `${n.id}=${mapped(n)}`]);
   }
 
   node(id: number): NodeProcess {
