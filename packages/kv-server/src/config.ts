@@ -28,10 +28,13 @@ export interface NodeOptions {
   addr: string;
   /** HTTP listen address (REST API, /metrics, dashboard). @default undefined (no HTTP) */
   clientAddr: string | undefined;
-  /** The initial members other than this node (ignored once the data dir exists). */
+  /** The initial members other than this node (once the data dir exists, each must be one of its members). */
   peers: PeerAddress[];
   dataDir: string;
-  /** Names the cluster; a data dir or peer from another cluster is refused. @default 'cairn' */
+  /**
+   * Names the cluster; with the initial member ids it makes the cluster id
+   * (docs/cluster-identity.md). A data dir or peer of another cluster is refused. @default 'cairn'
+   */
   clusterId: string;
   /** Start empty and wait to be added by the cluster (no bootstrap). @default false */
   join: boolean;
@@ -102,7 +105,8 @@ export const USAGE = `usage: cairn-server --id N --addr HOST:PORT --data-dir DIR
   --client-addr HOST:PORT   HTTP address: /kv/<key>, /status, /metrics, dashboard
   --peer ID=HOST:PORT       an initial member (repeat for each other member)
   --data-dir DIR            where the log, state and snapshots live
-  --cluster-id NAME         cluster name; data dirs and peers of another cluster are refused (default cairn)
+  --cluster-id NAME         cluster name (default cairn); with the initial member ids it makes the
+                            cluster id; data dirs and peers of another cluster are refused
   --join                    start empty and wait to be added with 'kvctl member add'
   --config FILE.yaml        read options from a YAML file (keys as the flags; flags win)
   --log-level LEVEL         debug | info | warn | error | silent (default info)
