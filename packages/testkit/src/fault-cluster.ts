@@ -345,10 +345,23 @@ export class FaultCluster {
     return this.partition([id]);
   }
 
-  /** Removes every cut, and every proxy's delay and blackhole. */
-  async heal(): Promise<void> {
+  /**
+   * Removes every cut, and every proxy's delay and blackhole, except that
+   * nodes in `keepIsolated` stay cut off both ways, in the same step. Use it
+   * for a node that is down and must stay silent: a SIGKILLed process's
+   * kernel still retransmits what its sockets had queued (a crashed machine
+   * would not), and a heal would deliver that.
+   */
+  async heal(options: { keepIsolated?: readonly number[] } = {}): Promise<void> {
     this.cuts.clear();
     for (const proxy of this.proxies.values()) proxy.heal();
+    for (const id of options.keepIsolated ?? []) {
+      for (const other of this.nodes) {
+        if (other.id === this.node(id).id) continue;
+        this.cuts.add(`${id}>${other.id}`);
+        this.cuts.add(`${other.id}>${id}`);
+      }
+    }
     await this.applyCuts();
   }
 
