@@ -43,6 +43,13 @@ export interface RaftConfig {
    * @default true
    */
   broadcastCommit?: boolean;
+  /**
+   * Start with votes held: neither vote nor campaign until releaseVotes() (or
+   * until a leader catches this node up), while the application checks with
+   * its peers that this node's storage was not lost or rolled back.
+   * @default false
+   */
+  holdVotes?: boolean;
 }
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
@@ -56,6 +63,7 @@ export function withDefaults(config: RaftConfig): ResolvedRaftConfig {
     maxSizePerMsgBytes: config.maxSizePerMsgBytes ?? APPEND_BYTES_MAX_DEFAULT,
     maxInflightMsgs: config.maxInflightMsgs ?? INFLIGHT_MSGS_MAX_DEFAULT,
     maxUncommittedEntriesBytes: config.maxUncommittedEntriesBytes ?? UNCOMMITTED_BYTES_MAX_DEFAULT,
+    holdVotes: config.holdVotes ?? false,
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
     broadcastCommit: config.broadcastCommit ?? true,

@@ -168,6 +168,7 @@ export function describeMessage(message: Message): string {
   const metadata = message.snapshot?.metadata;
   if (metadata !== undefined) parts.push(`Snapshot: Index:${metadata.index} Term:${metadata.term}`);
   if (message.context.length > 0) parts.push(`Context:${quoteData(message.context)}`);
+  if (message.recovering === true) parts.push('Recovering');
   return parts.join(' ');
 }
 
@@ -175,7 +176,10 @@ export function describeMessage(message: Message): string {
 export function describeReady(ready: Ready): string {
   const lines: string[] = [`Ready #${ready.number}${ready.mustSync ? ' MustSync' : ''}:`];
   if (ready.softState) lines.push(`Lead:${ready.softState.leaderId} State:${ready.softState.role}`);
-  if (ready.hardState) lines.push(`HardState Term:${ready.hardState.term} Vote:${ready.hardState.vote} Commit:${ready.hardState.commit}`);
+  if (ready.hardState) {
+    lines.push(`HardState Term:${ready.hardState.term} Vote:${ready.hardState.vote} Commit:${ready.hardState.commit}` +
+      (ready.hardState.recovering === true ? ' Recovering' : ''));
+  }
   if (ready.snapshot?.metadata) lines.push(`Snapshot Index:${ready.snapshot.metadata.index} Term:${ready.snapshot.metadata.term}`);
   const section = (title: string, items: readonly string[]): void => {
     if (items.length === 0) return;

@@ -72,6 +72,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
+  /** The follower said it lost its storage: only its flagged acknowledgements count, for this leader's term. */
+  recovering = false;
   isLearner: boolean;
   readonly inflights: Inflights;
 
@@ -173,6 +175,19 @@ export class Progress {
     this.becomeProbe();
     this.matchIndex = hintIndex;
     this.nextIndex = hintIndex + 1;
+  }
+
+  /**
+   * The follower lost its storage (it said so): nothing acknowledged before
+   * is known to be there. Probe from where we were, walking back on its
+   * rejections; only acknowledgements from now on raise matchIndex again.
+   */
+  forgetForRecovery(): void {
+    this.recovering = true;
+    const nextIndex = this.nextIndex;
+    this.becomeProbe();
+    this.matchIndex = 0;
+    this.nextIndex = Math.max(1, Math.min(nextIndex, this.nextIndex));
   }
 
   /** Whether flow control forbids sending a MsgApp now. */

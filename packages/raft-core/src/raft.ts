@@ -20,6 +20,7 @@ import { ReadOnly, type ReadRequest } from './read-only.js';
 import type { ReadState } from './ready.js';
 import type { Rng } from './rng.js';
 import type { Storage } from './storage.js';
+import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
 import { NO_NODE, type NodeId, type ProposeResult, type Role, type Term } from './types.js';
 import { snapshotIndex, snapshotTerm } from './unstable-log.js';
@@ -79,6 +80,25 @@ export class Raft {
    */
   selfRemovalIndex = 0;
   uncommittedBytes = 0;
+  /**
+   * Durable: this node lost or rolled back its storage, so it may hold less
+   * than it once acknowledged and its vote would be unsafe (docs/disk-loss.md).
+   * It neither votes nor campaigns until a leader has caught it up to a commit
+   * of that leader's term; its log acknowledgements (of what it now holds) still count.
+   */
+  recovering = false;
+  /**
+   * Volatile: the application has not yet established that this node's
+   * storage is current (a restart waiting for its peers' answers); the same
+   * restrictions as `recovering` until releaseVotes() or a catch-up.
+   */
+  votesHeld = false;
+  /**
+   * The term in which this node's responses carry `recovering`: any term in
+   * which it did not (or did not know that it could) vote. Its leader in that
+   * term then ignores unflagged acknowledgements, which may predate the loss.
+   */
+  private recoveringAcksTerm = -1;
   private votes = new Map<NodeId, boolean>();
   private readOnly = new ReadOnly();
   /** ReadIndex requests held until this leader commits an entry of its term. */
@@ -92,6 +112,12 @@ export class Raft {
     this.tracker.reset(confState, this.log.lastIndex() + 1);
     this.isLearner = this.tracker.learners.has(this.id);
     this.loadHardState(hardState.term, hardState.vote, hardState.commit);
+    this.recovering = hardState.recovering === true;
+    this.votesHeld = config.holdVotes;
+    // A restart in the middle of a term flags that term's responses too: if
+    // this node recovered from a loss earlier in the term, its leader still
+    // ignores unflagged acks (it cannot tell them from ones sent before the loss).
+    this.recoveringAcksTerm = hardState.term;
     if (config.appliedIndex > this.log.committed) {
       // The application applied it, so it was committed; the commit index in
       // the hard state may simply not have been synced.
@@ -183,9 +209,39 @@ export class Raft {
     return found;
   }
 
-  /** Whether this node may campaign: a voter, not in the middle of installing a snapshot. */
+  /** Whether this node may campaign: a voter whose vote is safe, not in the middle of installing a snapshot. */
   promotable(): boolean {
-    return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined;
+    return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined && this.mayVote();
+  }
+
+  /** Neither recovering from lost storage nor waiting to learn whether it did. */
+  mayVote(): boolean {
+    return !this.recovering && !this.votesHeld;
+  }
+
+  /** The application found that this node's storage was lost or rolled back. */
+  fence(): void {
+    this.recovering = true;
+  }
+
+  /** The application found no sign of lost storage. */
+  releaseVotes(): void {
+    this.votesHeld = false;
+  }
+
+  /**
+   * After a successful append (`lastNewIndex` is our log's end as the leader
+   * knows it): voting is safe again once (1) the leader has confirmed that it
+   * counts only our flagged acknowledgements (so nothing it commits from now
+   * on rests on an ack we lost), (2) we hold its whole committed prefix, and
+   * (3) that prefix ends in an entry of its own term, so it covers every entry
+   * committed in earlier terms (docs/disk-loss.md has the argument).
+   */
+  private maybeEndRecovery(message: Message, lastNewIndex: number): void {
+    if (this.mayVote() || message.recovering !== true) return;
+    if (message.commit > lastNewIndex || message.commit === 0 || this.log.term(message.commit) !== message.term) return;
+    this.recovering = false;
+    this.votesHeld = false;
   }
 
   // ---- ticks -------------------------------------------------------------
@@ -232,6 +288,10 @@ export class Raft {
       message.term = 0;
     } else {
       message.term = this.term;
+    }
+    if (message.type === MessageType.APP_RESP || message.type === MessageType.HEARTBEAT_RESP) {
+      if (!this.mayVote()) this.recoveringAcksTerm = this.term;
+      if (this.recoveringAcksTerm === this.term) message.recovering = true;
     }
     const afterPersist = message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP ||
       message.type === MessageType.PRE_VOTE_RESP;
@@ -320,9 +380,9 @@ export class Raft {
   private handleVoteRequest(message: Message): void {
     const responseType = voteResponseType(message.type as MessageType.VOTE | MessageType.PRE_VOTE);
     const candidate = message.from as NodeId;
-    const canVote = this.vote === candidate ||
+    const canVote = this.mayVote() && (this.vote === candidate ||
       (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
-      (message.type === MessageType.PRE_VOTE && message.term > this.term);
+      (message.type === MessageType.PRE_VOTE && message.term > this.term));
     if (canVote && this.log.isUpToDate(message.index, message.logTerm)) {
       // A granted vote is sent in the candidate's term (for a pre-vote, its future term).
       this.send(newMessage({ type: responseType, to: candidate, term: message.term }));
@@ -330,7 +390,8 @@ export class Raft {
         this.electionElapsed = 0;
         this.vote = candidate;
       }
-    } else {
+    } else if (this.term > 0) {
+      // (A node with no term yet, a wiped one, has no term to refuse in; silence refuses as well.)
       this.send(newMessage({ type: responseType, to: candidate, term: this.term, reject: true }));
     }
   }
@@ -502,6 +563,7 @@ export class Raft {
     const lastNewIndex = this.log.maybeAppend(message.index, message.logTerm, message.commit, message.entries);
     if (lastNewIndex !== undefined) {
       this.send(newMessage({ type: MessageType.APP_RESP, to: message.from, index: lastNewIndex }));
+      this.maybeEndRecovery(message, lastNewIndex);
       return;
     }
     // Fast backtracking: tell the leader the last (index, term) that could match.
@@ -514,7 +576,9 @@ export class Raft {
 
   private handleHeartbeat(message: Message): void {
     // The leader only sends commit <= our acknowledged match; clamp in case our log lost a suffix.
-    this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
+    // A node that lost its storage cannot trust that match (its log may differ
+    // below it): only an append, which checks the log, moves its commit index.
+    if (!this.recovering) this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
     this.send(newMessage({ type: MessageType.HEARTBEAT_RESP, to: message.from, context: message.context }));
     if (message.commit > this.log.lastIndex()) {
       // We once acknowledged entries we no longer have (wiped data dir). An idle
@@ -724,6 +788,7 @@ export class Raft {
     const from = message.from as NodeId;
     const progress = this.tracker.progress.get(from);
     if (progress === undefined) return;
+    if (!this.trustAck(progress, message)) return;
     progress.recentActive = true;
     if (message.reject) {
       let hintIndex = message.rejectHint;
@@ -739,6 +804,9 @@ export class Raft {
       }
       return;
     }
+    // Nobody can hold an entry beyond our log: such an ack is not about our log
+    // (it came from a node whose storage outlived a leader that lacks it).
+    if (message.index > this.log.lastIndex()) return;
     const wasPaused = progress.isPaused();
     const updated = progress.maybeUpdate(message.index);
     // An ack of a probe at our known match still proves the follower is in sync.
@@ -769,6 +837,18 @@ export class Raft {
     if (from === this.leadTransferee && progress.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(from);
   }
 
+  /**
+   * Whether to act on a follower's response. A flagged one means the
+   * follower lost its storage: what we knew of its log may be more than it
+   * holds, so forget it and, for the rest of this term, ignore its unflagged
+   * responses (sent before the loss, still in flight).
+   */
+  private trustAck(progress: Progress, message: Message): boolean {
+    if (message.recovering !== true) return !progress.recovering;
+    if (!progress.recovering) progress.forgetForRecovery();
+    return true;
+  }
+
   private maybeCommit(): boolean {
     if (!this.log.maybeCommit(this.tracker.committed(), this.term)) return false;
     if (this.committedInCurrentTerm()) this.releasePendingReadIndexMessages();
@@ -779,11 +859,13 @@ export class Raft {
     const from = message.from as NodeId;
     const progress = this.tracker.progress.get(from);
     if (progress === undefined) return;
+    if (!this.trustAck(progress, message)) return;
     progress.recentActive = true;
     progress.probeSent = false;
     // A lost MsgApp can leave a full window that no ack will free; free one slot to retry.
     if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
-    if (progress.matchIndex < this.log.lastIndex() || progress.state === 'probe') this.sendAppend(from);
+    // A recovering follower learns the commit index only from appends, and must learn it to recover.
+    if (progress.matchIndex < this.log.lastIndex() || progress.state === 'probe' || progress.recovering) this.sendAppend(from);
     if (message.context.length === 0) return;
     const ack = this.readOnly.recvAck(from, message.context);
     if (ack === undefined) return;
@@ -830,6 +912,7 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(newMessage({
       type: MessageType.APP, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed,
+      recovering: progress.recovering ? true : undefined,
     }));
     progress.sentEntries(entries.length, prevIndex + entries.length);
     return true;

@@ -24,7 +24,7 @@ interface OutstandingReady {
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit && (a.recovering ?? false) === (b.recovering ?? false);
 }
 
 export class RawNode {
@@ -106,6 +106,20 @@ export class RawNode {
     this.raft.step(newMessage({ type: MessageType.TRANSFER_LEADER, from: target, to: this.raft.id, term: 0 }));
   }
 
+  /**
+   * This node's storage was lost or rolled back (found by the application):
+   * from now until a leader catches it up it neither votes nor campaigns, and
+   * it says so durably in the next Ready's hard state.
+   */
+  fence(): void {
+    this.raft.fence();
+  }
+
+  /** The application found no sign of lost storage: end the hold of config.holdVotes. */
+  releaseVotes(): void {
+    this.raft.releaseVotes();
+  }
+
   /** The transport could not deliver to `id`: slow replication to it down to probing. */
   reportUnreachable(id: NodeId): void {
     this.raft.step(newMessage({ type: MessageType.UNREACHABLE, from: id }));
@@ -148,7 +162,7 @@ export class RawNode {
       committedEntries,
       readStates: raft.readStates,
       mustSync: entries.length > 0 || hardState.term !== this.previousHardState.term ||
-        hardState.vote !== this.previousHardState.vote,
+        hardState.vote !== this.previousHardState.vote || (hardState.recovering ?? false) !== (this.previousHardState.recovering ?? false),
     };
     this.outstanding = { number: ready.number, selfMessages: raft.selfMsgsAfterPersist };
     raft.msgs = [];
@@ -230,6 +244,8 @@ export class RawNode {
       voters: raft.tracker.voterIds(),
       learners: [...raft.tracker.learners].sort((a, b) => a - b),
       leadTransferee: raft.leadTransferee,
+      recovering: raft.recovering,
+      votesHeld: raft.votesHeld,
     };
     if (raft.role === 'leader') {
       status.progress = new Map([...raft.tracker.progress].map(([id, progress]) => [id, {
@@ -247,7 +263,10 @@ export class RawNode {
   }
 
   private hardState(): HardState {
-    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+    const hardState: HardState = { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+    // Absent rather than false, so a healthy node's hard state is as before.
+    if (this.raft.recovering) hardState.recovering = true;
+    return hardState;
   }
 }
 

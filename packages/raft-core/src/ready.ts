@@ -53,4 +53,8 @@ export interface RaftStatus {
   /** Present on the leader only. */
   progress?: Map<NodeId, { matchIndex: number; nextIndex: number; state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean }>;
   leadTransferee: NodeId;
+  /** The node lost or rolled back its storage and has not been caught up yet: it does not vote. */
+  recovering: boolean;
+  /** The application has not yet released this node's votes (config.holdVotes). */
+  votesHeld: boolean;
 }

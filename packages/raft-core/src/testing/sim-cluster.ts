@@ -60,6 +60,12 @@ export interface SimClusterOptions {
    */
   snapshotOnSend?: boolean;
   /**
+   * A node restarted on a lost or rolled-back disk starts fenced (recovering),
+   * as the server's startup check makes it; false shows what Raft alone does
+   * with such a node (acknowledged writes lost). @default true
+   */
+  fenceLostStorage?: boolean;
+  /**
    * Receives one line per event (Ready, delivery, fault, conf change applied),
    * prefixed with the tick; for replaying a failing seed. Draws no randomness,
    * so a traced run is the same run.
@@ -72,6 +78,8 @@ export interface SimClusterStats {
   acked: number;
   crashes: number;
   restarts: number;
+  /** Restarts on a wiped or rolled-back disk. */
+  storageLosses: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
   confChangesApplied: number;
@@ -103,7 +111,7 @@ export class SimCluster {
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly stats: SimClusterStats = {
-    proposed: 0, acked: 0, crashes: 0, restarts: 0, snapshotsTaken: 0,
+    proposed: 0, acked: 0, crashes: 0, restarts: 0, storageLosses: 0, snapshotsTaken: 0,
     snapshotsInstalled: 0, confChangesApplied: 0, transfers: 0, readies: 0,
   };
   /** Virtual time in instants, and in whole ticks. */
@@ -487,12 +495,45 @@ export class SimCluster {
     this.trace(() => `node ${id} crashed`);
   }
 
-  restart(id: NodeId): void {
+  /**
+   * Restarts a crashed node; `loss` first wipes its data dir or rolls it back
+   * to the copy taken at its previous start.
+   */
+  restart(id: NodeId, loss?: 'wipe' | 'rollback'): void {
     const node = this.node(id);
     if (node.isUp || node.removed) return;
+    if (loss !== undefined) {
+      node.loseStorage(loss === 'rollback');
+      if (this.options.fenceLostStorage ?? true) node.storage.markRecovering();
+      this.stats.storageLosses++;
+    }
     this.startNode(node);
     this.stats.restarts++;
-    this.trace(() => `node ${id} restarted`);
+    this.trace(() => `node ${id} restarted${loss === undefined ? '' : ` on a ${loss === 'wipe' ? 'wiped' : 'rolled-back'} disk`}`);
+  }
+
+  /**
+   * Whether `id` may lose its disk without taking the cluster past what Raft
+   * can survive: fewer than half the voters may be recovering at once (a
+   * majority that lost its disks has lost acknowledged writes for good).
+   */
+  mayLoseStorage(id: NodeId): boolean {
+    // The smallest configuration any node holds: membership may be changing.
+    let voters = this.genesis.voters.length;
+    for (const node of this.nodes.values()) {
+      if (node.removed) continue;
+      const held = node.raw?.status().voters.length ?? node.storage.syncedInitialState().confState.voters.length;
+      voters = Math.min(voters, held);
+    }
+    const fenced = this.options.fenceLostStorage ?? true;
+    let recovering = 0;
+    for (const node of this.nodes.values()) {
+      if (node.id === id || node.removed) continue;
+      // Unfenced, nothing says when a node has recovered: count every loss of the run.
+      const up = node.raw?.status();
+      if (!fenced ? node.lostStorage : up !== undefined ? up.recovering : node.recoveringOnDisk) recovering++;
+    }
+    return (recovering + 1) * 2 < voters;
   }
 
   /** Proposes a fresh unique command on `target` (default: the leader). */
@@ -599,5 +640,6 @@ export class SimCluster {
     // Each incarnation gets its own election jitter, drawn from the one seed.
     const nodeRng = createRng(this.rng.intBelow(2 ** 32));
     node.raw = RawNode.create({ id: node.id, ...this.raft, appliedIndex }, storage, nodeRng);
+    node.backup = { disk: storage.backup(), stateMachine: node.stateMachine.clone() };
   }
 }

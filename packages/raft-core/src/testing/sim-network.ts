@@ -261,6 +261,8 @@ function cloneMessage(message: Message): Message {
     reject: message.reject,
     rejectHint: message.rejectHint,
     context: message.context,
+    // Optional: absent unless set, as decoding gives.
+    ...(message.recovering === undefined ? {} : { recovering: message.recovering }),
   };
 }
 

@@ -4,7 +4,7 @@ import type { Ready } from '../ready.js';
 import type { Role } from '../types.js';
 import type { NodeId } from '../types.js';
 import { SimStateMachine } from './sim-state-machine.js';
-import { SimStorage } from './sim-storage.js';
+import { SimStorage, type DiskBackup } from './sim-storage.js';
 
 /**
  * One simulated server: a RawNode (absent while crashed), its disk, its
@@ -14,7 +14,9 @@ import { SimStorage } from './sim-storage.js';
 export class SimNode {
   raw: RawNode | undefined;
   readonly storage: SimStorage;
-  readonly stateMachine: SimStateMachine;
+  stateMachine: SimStateMachine;
+  /** The data dir as it was at this node's last start: what a rollback restores. */
+  backup: { disk: DiskBackup; stateMachine: SimStateMachine } | undefined;
   /** Messages received while the node is busy, stepped at its next turn. */
   inbox: Message[] = [];
   ticksPending = 0;
@@ -43,7 +45,29 @@ export class SimNode {
   ) {
     this.storage = new SimStorage(genesis.voters as NodeId[], genesis.learners as NodeId[]);
     this.stateMachine = new SimStateMachine(genesis);
+    this.genesis = genesis;
     this.hardStateLast = { term: 0, vote: 0, commit: 0 };
+  }
+
+  private readonly genesis: ConfState;
+  /** Lost its disk at some point of the run. */
+  lostStorage = false;
+
+  /**
+   * The data dir is lost while the node is down: wiped (`rollback` false) or
+   * restored from the copy taken at its last start. The state machine lives in
+   * the same data dir, so it goes with it.
+   */
+  loseStorage(rollback: boolean): void {
+    this.lostStorage = true;
+    const backup = rollback ? this.backup : undefined;
+    this.storage.lose(backup?.disk);
+    this.stateMachine = backup?.stateMachine.clone() ?? new SimStateMachine(this.genesis);
+  }
+
+  /** Whether the durable hard state says this node is recovering from lost storage. */
+  get recoveringOnDisk(): boolean {
+    return this.storage.syncedInitialState().hardState.recovering === true;
   }
 
   get isUp(): boolean {

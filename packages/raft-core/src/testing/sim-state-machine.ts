@@ -23,6 +23,15 @@ export class SimStateMachine {
     this.appliedIndex = index;
   }
 
+  /** A copy, for a backup of the node's data dir. */
+  clone(): SimStateMachine {
+    const copy = new SimStateMachine(this.confState);
+    copy.appliedIndex = this.appliedIndex;
+    copy.values = [...this.values];
+    copy.snapshotIndex = this.snapshotIndex;
+    return copy;
+  }
+
   /** The snapshot payload: the whole list, as JSON. */
   encode(): Buffer {
     return Buffer.from(JSON.stringify(this.values), 'utf8');

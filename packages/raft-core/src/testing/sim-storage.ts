@@ -3,6 +3,11 @@ import { MemoryStorage } from '../memory-storage.js';
 import type { InitialState, Storage } from '../storage.js';
 import type { NodeId } from '../types.js';
 
+/** An earlier copy of a simulated disk: the synced journal up to that point. */
+export interface DiskBackup {
+  readonly journalLength: number;
+}
+
 type Write =
   | { kind: 'append'; entries: readonly Entry[] }
   | { kind: 'hard-state'; hardState: HardState }
@@ -109,6 +114,30 @@ export class SimStorage implements Storage {
     this.pending = [];
     this.written = this.synced;
     this.synced = this.replaySynced();
+  }
+
+  /** A copy of the disk as it is now (what an operator's backup or a VM image would hold). */
+  backup(): DiskBackup {
+    return { journalLength: this.syncedJournal.length };
+  }
+
+  /**
+   * The disk is lost while the node is down: an empty data dir (`backup`
+   * undefined) or one rolled back to an older copy. Either way the node may
+   * now hold less than it acknowledged.
+   */
+  lose(backup?: DiskBackup): void {
+    this.pending = [];
+    this.syncedJournal.length = backup?.journalLength ?? 0;
+    this.synced = this.replaySynced();
+    this.written = this.replaySynced();
+  }
+
+  /** What the server's startup check does when it finds the loss: a durable fence. */
+  markRecovering(): void {
+    const { hardState } = this.written.initialState();
+    this.setHardState({ ...hardState, recovering: true });
+    this.sync();
   }
 
   /** True if the entry at `index` the node currently sees is on disk (or covered by the synced snapshot). */

@@ -28,6 +28,10 @@ export interface SwarmOptions {
   restartProbability: number;
   confChangeProbability: number;
   transferProbability: number;
+  /** Chance that a restart first wipes the node's disk or rolls it back; drawn last, so older seeds keep their schedules. */
+  diskLossProbability: number;
+  /** Restart nodes on lost disks fenced, as the server does (false: Raft alone). Not drawn. */
+  fenceLostStorage: boolean;
   faultTicks: number;
   ticksConvergenceMax: number;
 }
@@ -134,6 +138,8 @@ export function drawSwarmOptions(rng: Rng): SwarmOptions {
     faultTicks: 100 + rng.intBelow(150),
     ticksConvergenceMax: 400,
     applyDelayMaxInstants: pick(rng, [0, 0, 3, 15]),
+    diskLossProbability: maybeRate(rng, 0.5, 0.05, 0.5),
+    fenceLostStorage: true,
   };
 }
 
@@ -149,7 +155,10 @@ function installFaults(cluster: SimCluster, options: SwarmOptions, faultsEnd: nu
       if (up.length > 0) cluster.crash(pick(rng, up));
     }
     for (const id of cluster.nodeIds()) {
-      if (!cluster.isUp(id) && !cluster.isRemoved(id) && chance(options.restartProbability)) cluster.restart(id);
+      if (cluster.isUp(id) || cluster.isRemoved(id) || !chance(options.restartProbability)) continue;
+      // Drawn only when on, so seeds without disk loss replay as before.
+      const lose = options.diskLossProbability > 0 && chance(options.diskLossProbability) && cluster.mayLoseStorage(id);
+      cluster.restart(id, lose ? pick(rng, ['wipe', 'rollback'] as const) : undefined);
     }
     if (chance(options.confChangeProbability)) changeMembership(cluster, rng, options.size);
     if (chance(options.transferProbability)) {
@@ -198,6 +207,7 @@ export function runSeed(
     wireEncoding: options.wireEncoding,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotTrailingEntries: options.snapshotTrailingEntries,
+    fenceLostStorage: options.fenceLostStorage,
     trace,
   });
   installFaults(cluster, options, options.faultTicks);

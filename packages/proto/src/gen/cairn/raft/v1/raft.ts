@@ -78,6 +78,12 @@ export interface HardState {
   term: number;
   vote: number;
   commit: number;
+  /**
+   * The node lost or rolled back its durable state (wiped or restored data
+   * dir): it may hold less than it once acknowledged, so it neither votes nor
+   * campaigns until a leader has caught it up to a commit of the leader's term.
+   */
+  recovering?: boolean | undefined;
 }
 
 /**
@@ -127,6 +133,13 @@ export interface Message {
   rejectHint: number;
   /** ReadIndex request context, echoed in the response; heartbeats carry it too. */
   context: Buffer;
+  /**
+   * On a follower's MsgAppResp and MsgHeartbeatResp: the follower restarted on
+   * lost or rolled-back storage in this term, so its acknowledgements from
+   * before cannot be trusted. On a leader's MsgApp: the leader knows, and
+   * counts only the follower's flagged acknowledgements (docs/disk-loss.md).
+   */
+  recovering?: boolean | undefined;
 }
 
 function createBaseEntry(): Entry {
@@ -221,7 +234,7 @@ export const Entry: MessageFns<Entry> = {
 };
 
 function createBaseHardState(): HardState {
-  return { term: 0, vote: 0, commit: 0 };
+  return { term: 0, vote: 0, commit: 0, recovering: undefined };
 }
 
 export const HardState: MessageFns<HardState> = {
@@ -234,6 +247,9 @@ export const HardState: MessageFns<HardState> = {
     }
     if (message.commit !== 0) {
       writer.uint32(24).uint64(message.commit);
+    }
+    if (message.recovering !== undefined) {
+      writer.uint32(32).bool(message.recovering);
     }
     return writer;
   },
@@ -275,6 +291,14 @@ export const HardState: MessageFns<HardState> = {
             message.commit = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recovering = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -295,6 +319,7 @@ export const HardState: MessageFns<HardState> = {
     message.term = object.term ?? 0;
     message.vote = object.vote ?? 0;
     message.commit = object.commit ?? 0;
+    message.recovering = object.recovering ?? undefined;
     return message;
   },
 };
@@ -663,6 +688,7 @@ function createBaseMessage(): Message {
     reject: false,
     rejectHint: 0,
     context: EMPTY_BYTES,
+    recovering: undefined,
   };
 }
 
@@ -703,6 +729,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.context.length !== 0) {
       writer.uint32(98).bytes(message.context);
+    }
+    if (message.recovering !== undefined) {
+      writer.uint32(104).bool(message.recovering);
     }
     return writer;
   },
@@ -816,6 +845,14 @@ export const Message: MessageFns<Message> = {
             message.context = Buffer.from(reader.bytes());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.recovering = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -847,6 +884,7 @@ export const Message: MessageFns<Message> = {
     message.reject = object.reject ?? false;
     message.rejectHint = object.rejectHint ?? 0;
     message.context = object.context ?? EMPTY_BYTES;
+    message.recovering = object.recovering ?? undefined;
     return message;
   },
 };
