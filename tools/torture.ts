@@ -8,7 +8,8 @@
  * One fault at a time, drawn from a seeded generator: isolate a node, split
  * into minority and majority, a one-way cut, a bridge (two halves that only
  * one node joins), SIGSTOP, SIGKILL and restart, a wiped data dir, a data
- * dir rolled back to an earlier copy, peer links delayed, peer connections
+ * dir rolled back to an earlier copy, a lagging minority plus a dead leader
+ * plus a wiped node (issue 17 §2), peer links delayed, peer connections
  * reset. Each is held for 1-6 s, undone, and the cluster must name a leader
  * again before the next. At the end everything heals and every node must
  * catch up with the leader.
@@ -91,8 +92,8 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-type FaultKind = 'isolate' | 'split' | 'one-way' | 'bridge' | 'pause' | 'kill' | 'wipe' | 'rollback' | 'delay' | 'reset';
-const FAULT_KINDS: readonly FaultKind[] = ['isolate', 'split', 'one-way', 'bridge', 'pause', 'kill', 'wipe', 'rollback', 'delay', 'reset'];
+type FaultKind = 'isolate' | 'split' | 'one-way' | 'bridge' | 'pause' | 'kill' | 'wipe' | 'rollback' | 'lagging-wipe' | 'delay' | 'reset';
+const FAULT_KINDS: readonly FaultKind[] = ['isolate', 'split', 'one-way', 'bridge', 'pause', 'kill', 'wipe', 'rollback', 'lagging-wipe', 'delay', 'reset'];
 
 class Torture {
   private readonly random: () => number;
@@ -191,6 +192,29 @@ class Torture {
         else c.rollBack(target, copy!);
         break;
       }
+      case 'lagging-wipe': {
+        // Issue 17 §2 generalised: a minority falls behind, the leader dies and a
+        // caught-up node loses its disk; only that node's vote could let the
+        // laggards elect a leader without the acknowledged writes.
+        if (!(await waitFor(() => this.allCaughtUp(), { deadlineMs: CATCH_UP_MS, intervalMs: 200 }).catch(() => false))) return false;
+        const leader = await c.waitForLeader(LEADER_AFTER_HEAL_MS).catch(() => undefined);
+        if (leader === undefined) return false;
+        const rest = order.filter((id) => id !== leader);
+        const laggards = rest.slice(0, minority);
+        const wiped = rest[minority]!;
+        this.log(`lagging-wipe: {${laggards}} cut off for ${holdMs} ms, then leader ${leader} killed and node ${wiped} killed, wiped and restarted; the others caught up are paused and the leader stays down ${holdMs} ms more`);
+        await c.partition(laggards);
+        await new Promise((resolve) => setTimeout(resolve, holdMs));
+        await c.kill(leader);
+        await c.kill(wiped);
+        c.wipe(wiped);
+        await this.restartOrRefuse(wiped);
+        // The other caught-up nodes freeze meanwhile, so the laggards and the wiped node are all the voters there are.
+        for (const id of rest.slice(minority + 1)) if (c.node(id).state === 'running') c.pause(id);
+        // The dead leader stays silent (its kernel may still hold appends for the laggards).
+        await c.heal({ keepIsolated: [leader] });
+        break;
+      }
       case 'delay': {
         const [a, b] = order as [number, number];
         const ms = 20 + Math.floor(this.random() * 300);
@@ -217,13 +241,17 @@ class Torture {
     for (const node of c.nodes) {
       if (node.state === 'paused') c.resume(node.id);
       if (node.state !== 'stopped' || this.refused.has(node.id)) continue;
-      try {
-        await c.restart(node.id);
-      } catch (error) {
-        if (!(error instanceof FaultHarnessError) || error.code !== 'NODE_START_FAILED') throw error;
-        this.refused.add(node.id);
-        this.log(`node ${node.id} refused to start and stays down: ${error.message}`);
-      }
+      await this.restartOrRefuse(node.id);
+    }
+  }
+
+  private async restartOrRefuse(id: number): Promise<void> {
+    try {
+      await this.cluster.restart(id);
+    } catch (error) {
+      if (!(error instanceof FaultHarnessError) || error.code !== 'NODE_START_FAILED') throw error;
+      this.refused.add(id);
+      this.log(`node ${id} refused to start and stays down: ${error.message}`);
     }
   }
 
