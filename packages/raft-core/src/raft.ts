@@ -95,10 +95,10 @@ export class Raft {
   votesHeld = false;
   /**
    * The term in which this node's responses carry `recovering`: any term in
-   * which it did not (or did not know that it could) vote. Its leader in that
-   * term then ignores unflagged acknowledgements, which may predate the loss.
+   * which it was recovering (durable, as HardState.flaggedTerm). Its leader in
+   * that term ignores unflagged acknowledgements, which may predate the loss.
    */
-  private recoveringAcksTerm = -1;
+  recoveringAcksTerm = -1;
   private votes = new Map<NodeId, boolean>();
   private readOnly = new ReadOnly();
   /** ReadIndex requests held until this leader commits an entry of its term. */
@@ -114,10 +114,7 @@ export class Raft {
     this.loadHardState(hardState.term, hardState.vote, hardState.commit);
     this.recovering = hardState.recovering === true;
     this.votesHeld = config.holdVotes;
-    // A restart in the middle of a term flags that term's responses too: if
-    // this node recovered from a loss earlier in the term, its leader still
-    // ignores unflagged acks (it cannot tell them from ones sent before the loss).
-    this.recoveringAcksTerm = hardState.term;
+    this.recoveringAcksTerm = hardState.flaggedTerm ?? -1;
     if (config.appliedIndex > this.log.committed) {
       // The application applied it, so it was committed; the commit index in
       // the hard state may simply not have been synced.
@@ -214,6 +211,12 @@ export class Raft {
     return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined && this.mayVote();
   }
 
+  /** Whether this node's responses carry `recovering` now (see recoveringAcksTerm). */
+  flagsAcks(): boolean {
+    if (this.recovering) this.recoveringAcksTerm = this.term;
+    return this.recoveringAcksTerm === this.term;
+  }
+
   /** Neither recovering from lost storage nor waiting to learn whether it did. */
   mayVote(): boolean {
     return !this.recovering && !this.votesHeld;
@@ -290,8 +293,7 @@ export class Raft {
       message.term = this.term;
     }
     if (message.type === MessageType.APP_RESP || message.type === MessageType.HEARTBEAT_RESP) {
-      if (!this.mayVote()) this.recoveringAcksTerm = this.term;
-      if (this.recoveringAcksTerm === this.term) message.recovering = true;
+      if (this.flagsAcks()) message.recovering = true;
     }
     const afterPersist = message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP ||
       message.type === MessageType.PRE_VOTE_RESP;

@@ -24,7 +24,8 @@ interface OutstandingReady {
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit && (a.recovering ?? false) === (b.recovering ?? false);
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit &&
+    (a.recovering ?? false) === (b.recovering ?? false) && (a.flaggedTerm ?? 0) === (b.flaggedTerm ?? 0);
 }
 
 export class RawNode {
@@ -115,6 +116,11 @@ export class RawNode {
     this.raft.fence();
   }
 
+  /** Hold votes (as config.holdVotes) until releaseVotes(), fence(), or a catch-up. */
+  holdVotes(): void {
+    this.raft.votesHeld = true;
+  }
+
   /** The application found no sign of lost storage: end the hold of config.holdVotes. */
   releaseVotes(): void {
     this.raft.releaseVotes();
@@ -162,7 +168,8 @@ export class RawNode {
       committedEntries,
       readStates: raft.readStates,
       mustSync: entries.length > 0 || hardState.term !== this.previousHardState.term ||
-        hardState.vote !== this.previousHardState.vote || (hardState.recovering ?? false) !== (this.previousHardState.recovering ?? false),
+        hardState.vote !== this.previousHardState.vote || (hardState.recovering ?? false) !== (this.previousHardState.recovering ?? false) ||
+        (hardState.flaggedTerm ?? 0) !== (this.previousHardState.flaggedTerm ?? 0),
     };
     this.outstanding = { number: ready.number, selfMessages: raft.selfMsgsAfterPersist };
     raft.msgs = [];
@@ -266,6 +273,7 @@ export class RawNode {
     const hardState: HardState = { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
     // Absent rather than false, so a healthy node's hard state is as before.
     if (this.raft.recovering) hardState.recovering = true;
+    if (this.raft.flagsAcks()) hardState.flaggedTerm = this.raft.term;
     return hardState;
   }
 }

@@ -83,7 +83,15 @@ export interface HardState {
    * dir): it may hold less than it once acknowledged, so it neither votes nor
    * campaigns until a leader has caught it up to a commit of the leader's term.
    */
-  recovering?: boolean | undefined;
+  recovering?:
+    | boolean
+    | undefined;
+  /**
+   * The term in which this node flags its acknowledgements (see
+   * Message.recovering): the term of its recovery, kept across a restart in
+   * that term, since its leader ignores unflagged acks until the term ends.
+   */
+  flaggedTerm?: number | undefined;
 }
 
 /**
@@ -234,7 +242,7 @@ export const Entry: MessageFns<Entry> = {
 };
 
 function createBaseHardState(): HardState {
-  return { term: 0, vote: 0, commit: 0, recovering: undefined };
+  return { term: 0, vote: 0, commit: 0, recovering: undefined, flaggedTerm: undefined };
 }
 
 export const HardState: MessageFns<HardState> = {
@@ -250,6 +258,9 @@ export const HardState: MessageFns<HardState> = {
     }
     if (message.recovering !== undefined) {
       writer.uint32(32).bool(message.recovering);
+    }
+    if (message.flaggedTerm !== undefined) {
+      writer.uint32(40).uint64(message.flaggedTerm);
     }
     return writer;
   },
@@ -299,6 +310,14 @@ export const HardState: MessageFns<HardState> = {
             message.recovering = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.flaggedTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -320,6 +339,7 @@ export const HardState: MessageFns<HardState> = {
     message.vote = object.vote ?? 0;
     message.commit = object.commit ?? 0;
     message.recovering = object.recovering ?? undefined;
+    message.flaggedTerm = object.flaggedTerm ?? undefined;
     return message;
   },
 };
