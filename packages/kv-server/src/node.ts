@@ -248,6 +248,37 @@ export class RaftLoop {
     return this.raft.status();
   }
 
+  // ---- the lost-disk check (lost-disk-check.ts) ----
+
+  /** Votes held until releaseVotes() or fenceStorage(); call before start(). */
+  holdVotes(): void {
+    this.raft.holdVotes();
+  }
+
+  releaseVotes(): void {
+    if (this.stopped) return;
+    this.raft.releaseVotes();
+    this.wake();
+  }
+
+  /** The data dir was lost or rolled back: no vote until a leader catches this node up (durable). */
+  fenceStorage(): void {
+    if (this.stopped) return;
+    this.raft.fence();
+    this.wake();
+  }
+
+  /** Whether an entry of a term past the bootstrap term is committed here: the cluster has run. */
+  clusterStarted(): boolean {
+    const { commitIndex } = this.raft.status();
+    if (commitIndex === 0) return false;
+    try {
+      return this.storage.term(commitIndex) > 1;
+    } catch {
+      return true; // compacted behind a snapshot: the cluster ran
+    }
+  }
+
   get term(): number {
     return this.raft.lastIndexAndTerm().term;
   }

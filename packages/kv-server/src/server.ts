@@ -29,6 +29,8 @@ import { KvError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
+import type { NodeId } from '@cairn/raft-core';
+import { LostDiskCheck } from './lost-disk-check.js';
 import { RaftLoop } from './node.js';
 import { describeStorageError } from './storage/storage-errors.js';
 import { openNodeStores } from './stores.js';
@@ -100,7 +102,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const { confState } = stores.storage.initialState();
     const currentMembers = [...confState.voters, ...confState.learners, ...stores.storage.members().map((m) => m.id)];
     checkFlagsMembers(options.dataDir, database.cluster, { name: options.clusterId, initialVoters }, currentMembers);
-    await bootstrapIfNew(options, stores.storage, self, logger);
+    const startedEmpty = await bootstrapIfNew(options, stores.storage, self, logger);
     const cluster = new ClusterIdentity(options.clusterId, database.cluster.clusterId, (id) => database.recordLearnedClusterId(id), logger);
     if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
     const members = Members.fromList(stores.storage.members());
@@ -119,6 +121,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             unreachable: (peer) => getLoop().unreachable(peer),
             snapshotStatus: (peer, ok) => getLoop().snapshotStatus(peer, ok),
             adoptClusterId: (id) => cluster.adoptFromPeer(id),
+            surveyAnswer: (peer) => {
+              const status = getLoop().status();
+              const progress = status.role === 'leader' ? status.progress?.get(peer as NodeId) : undefined;
+              // Raft may already have found the loss (a rejected append) and lowered the match: answer the higher one.
+              const matchIndex = Math.max(progress?.matchIndex ?? 0, progress?.matchIndexBeforeLoss ?? 0);
+              return { clusterStarted: getLoop().clusterStarted(), matchIndex };
+            },
             // A node that joined empty accepts the first leader of its cluster.
             isMember: (peer) => members.size === 0 || members.has(peer) || getLoop().membership.voters.includes(peer) || getLoop().membership.learners.includes(peer),
             peerHttpAddress: (peer, address) => {
@@ -139,6 +148,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         }),
     );
     for (const m of members.list()) loop.transport.setPeer(m.id, m.peerAddress);
+    const lostDiskCheck = prepareLostDiskCheck(loop, startedEmpty, options.join === true, logger);
     acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
     metrics.gauge('cairn_raft_term', 'Current raft term.', () => loop.status().term);
     metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
@@ -156,7 +166,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (Buffers included).', () => process.memoryUsage().external);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
-    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION };
+    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => lostDiskCheck?.state() ?? (loop.status().recovering ? 'recovering' : 'ok') };
+    metrics.gauge('cairn_raft_recovering', '1 while this node does not vote: its data dir was lost or rolled back (or is being checked).', () =>
+      (statusSource.storageState() === 'ok' ? 0 : 1));
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
     const kv = kvService(api, logger, metrics, cluster);
     grpcServer.addService(KVServiceService, kv.service);
@@ -174,6 +186,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       if (me !== undefined) me.httpAddress = httpAddress;
     }
     loop.start();
+    lostDiskCheck?.start();
     health.setServing(true);
     sharedPort.open();
     logger.info('node-started', { grpc: grpcAddress, http: httpAddress, dataDir: options.dataDir, members: members.list().map((m) => m.id) });
@@ -185,6 +198,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         health.setServing(false);
         httpServer?.close();
         httpServer?.closeAllConnections();
+        lostDiskCheck?.stop();
         await loop.stop();
         loop.transport.close();
         // Pipeline streams stay open until told; pending ops were failed by loop.stop().
@@ -225,17 +239,45 @@ type BootstrapStorage = Pick<NodeStorage, 'initialState' | 'lastIndex' | 'member
  * Every initial member writes the same entries, because they are built from
  * the same sorted member list.
  */
-async function bootstrapIfNew(options: NodeOptions, storage: BootstrapStorage, self: Member, logger: Logger): Promise<void> {
+/**
+ * Holds a restarting node's votes while it asks its peers whether its data
+ * dir was lost (lost-disk-check.ts). A node joining empty holds nothing, so
+ * it is fenced at once: it votes only once a leader has caught it up.
+ */
+function prepareLostDiskCheck(loop: RaftLoop, startedEmpty: boolean, joining: boolean, logger: Logger): LostDiskCheck | undefined {
+  if (startedEmpty && joining) {
+    loop.fenceStorage();
+    return undefined;
+  }
+  const voters = loop.membership.voters;
+  if (!voters.some((id) => id !== loop.options.id)) return undefined;
+  loop.holdVotes();
+  return new LostDiskCheck(
+    {
+      id: loop.options.id,
+      voters: () => loop.membership.voters,
+      raftState: () => loop.status(),
+      survey: (peer, timeoutMs) => loop.transport.survey(peer, timeoutMs),
+      fence: () => loop.fenceStorage(),
+      releaseVotes: () => loop.releaseVotes(),
+    },
+    startedEmpty,
+    logger,
+  );
+}
+
+/** Returns whether the data dir was empty (bootstrapped now, or left empty to join). */
+async function bootstrapIfNew(options: NodeOptions, storage: BootstrapStorage, self: Member, logger: Logger): Promise<boolean> {
   const { confState } = storage.initialState();
   const isNew = confState.voters.length === 0 && confState.learners.length === 0 && storage.lastIndex() === 0;
   if (!isNew) {
     const mine = storage.members().find((m) => m.id === options.id);
     if (mine !== undefined && mine.peerAddress !== self.peerAddress) logger.warn('address-changed', { was: mine.peerAddress, now: self.peerAddress });
-    return;
+    return false;
   }
   if (options.join) {
     logger.info('joining', { note: 'waiting to be added with kvctl member add' });
-    return;
+    return true;
   }
   const members: Member[] = [self, ...options.peers.map((p) => ({ id: p.id, peerAddress: p.address, clientAddress: p.address, httpAddress: '', learner: false }))]
     .map((m) => ({ ...m, httpAddress: '' }))
@@ -250,6 +292,7 @@ async function bootstrapIfNew(options: NodeOptions, storage: BootstrapStorage, s
   const voters = members.map((m) => m.id);
   await storage.saveMembership({ voters, learners: [], votersOutgoing: [] }, members);
   logger.info('bootstrapped', { voters });
+  return true;
 }
 
 function hostOf(address: string): string {

@@ -74,6 +74,11 @@ export class Progress {
   recentActive = false;
   /** The follower said it lost its storage: only its flagged acknowledgements count, for this leader's term. */
   recovering = false;
+  /**
+   * The highest matchIndex this leader knew before it learned that the
+   * follower's log lost entries: evidence the follower's startup check asks for.
+   */
+  matchIndexBeforeLoss = 0;
   isLearner: boolean;
   readonly inflights: Inflights;
 
@@ -172,6 +177,7 @@ export class Progress {
    */
   resetAfterLogLoss(hintIndex: number): void {
     assert(hintIndex < this.matchIndex, 'only a log that lost acknowledged entries is reset');
+    this.matchIndexBeforeLoss = Math.max(this.matchIndexBeforeLoss, this.matchIndex);
     this.becomeProbe();
     this.matchIndex = hintIndex;
     this.nextIndex = hintIndex + 1;
@@ -184,6 +190,7 @@ export class Progress {
    */
   forgetForRecovery(): void {
     this.recovering = true;
+    this.matchIndexBeforeLoss = Math.max(this.matchIndexBeforeLoss, this.matchIndex);
     const nextIndex = this.nextIndex;
     this.becomeProbe();
     this.matchIndex = 0;

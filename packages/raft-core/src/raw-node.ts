@@ -257,6 +257,7 @@ export class RawNode {
     if (raft.role === 'leader') {
       status.progress = new Map([...raft.tracker.progress].map(([id, progress]) => [id, {
         matchIndex: progress.matchIndex,
+        matchIndexBeforeLoss: progress.matchIndexBeforeLoss,
         nextIndex: progress.nextIndex,
         state: progress.state,
         recentActive: progress.recentActive,

@@ -29,6 +29,8 @@ export interface StatusSource {
   cluster: ClusterIdentity;
   startedAtMs: number;
   version: string;
+  /** ok | checking | recovering: see lost-disk-check.ts. */
+  storageState?: () => string;
 }
 
 export async function buildStatus(source: StatusSource): Promise<StatusResponse> {
@@ -55,6 +57,7 @@ export async function buildStatus(source: StatusSource): Promise<StatusResponse>
     keys: (await source.reader.keyCount?.()) ?? 0,
     version: source.version,
     uptimeMs: Date.now() - source.startedAtMs,
+    storage: source.storageState?.() ?? 'ok',
   };
 }
 

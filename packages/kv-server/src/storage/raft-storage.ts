@@ -536,7 +536,7 @@ function copyConfState(confState: ConfState): ConfState {
 async function loadRaftState(database: NodeDatabase): Promise<LoadedRaftState> {
   const dataDir = database.dataDir;
   const hardStatePayload = await database.getRecord(HARD_STATE_KEY, 'hard state');
-  const hardState = hardStatePayload ? decodeProto(HardState, hardStatePayload, dataDir, 'hard state') : { term: 0, vote: 0, commit: 0 };
+  const hardState = hardStatePayload ? withoutAbsentFields(decodeProto(HardState, hardStatePayload, dataDir, 'hard state')) : { term: 0, vote: 0, commit: 0 };
   const confStatePayload = await database.getRecord(CONF_STATE_KEY, 'conf state');
   const confState = confStatePayload ? decodeProto(ConfState, confStatePayload, dataDir, 'conf state') : emptyConfState();
   const snapshotPayload = await database.getRecord(SNAPSHOT_KEY, 'snapshot metadata');
@@ -601,4 +601,12 @@ function decodeProto<T>(codec: { decode(input: Uint8Array): T }, payload: Uint8A
   } catch (error) {
     throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
   }
+}
+
+/** The decoder sets absent optional fields to undefined; raft-core leaves them out (a healthy node's hard state has none). */
+function withoutAbsentFields(decoded: HardState): HardState {
+  const hardState: HardState = { term: decoded.term, vote: decoded.vote, commit: decoded.commit };
+  if (decoded.recovering !== undefined) hardState.recovering = decoded.recovering;
+  if (decoded.flaggedTerm !== undefined) hardState.flaggedTerm = decoded.flaggedTerm;
+  return hardState;
 }

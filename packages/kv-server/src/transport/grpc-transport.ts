@@ -50,6 +50,8 @@ import {
   type RaftTransportServiceServer,
   type SnapshotAck,
   type SnapshotChunk,
+  type SurveyRequest,
+  type SurveyResponse,
 } from '@cairn/proto';
 import { splitHostPort } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -114,6 +116,8 @@ export interface TransportHandlers {
    * learning its cluster's id from the leader that added it), false to refuse.
    */
   adoptClusterId?(clusterId: string): boolean;
+  /** What raft knows of a peer that asks at startup (its match index if we lead); see Survey in transport.proto. */
+  surveyAnswer?(peer: number): { clusterStarted: boolean; matchIndex: number };
 }
 
 export interface Transport {
@@ -377,6 +381,17 @@ class PeerLink {
     }, delayMs);
   }
 
+  /** Asks the peer what it knows of this node (the startup check for a lost disk). */
+  survey(timeoutMs: number): Promise<SurveyResponse> {
+    const request: SurveyRequest = { clusterId: this.transport.clusterId, from: this.transport.selfId, to: this.id };
+    return new Promise((resolve, reject) => {
+      this.client.survey(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error !== null) reject(error);
+        else resolve(response);
+      });
+    });
+  }
+
   sendSnapshot(message: Message): void {
     const data = message.snapshot?.data ?? Buffer.alloc(0);
     this.transport.logger.info('snapshot-sending', { peer: this.id, index: message.snapshot?.metadata?.index, bytes: data.length });
@@ -416,6 +431,8 @@ class PeerLink {
 }
 
 export class GrpcTransport implements Transport {
+  /** The highest term seen in each peer's messages since this process started. */
+  private readonly termSeenFrom = new Map<number, number>();
   private readonly peers = new Map<number, PeerLink>();
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatch, BatchAck>>();
   private readonly incomingSockets = new Set<net.Socket>();
@@ -513,6 +530,18 @@ export class GrpcTransport implements Transport {
   /** The server side of the peer service, registered on the node's gRPC server. */
   service(): RaftTransportServiceServer {
     return {
+      survey: (call, callback) => {
+        const { clusterId, to, from } = call.request;
+        const problem = this.checkIncoming(clusterId, to, from);
+        const answer = problem === undefined ? this.handlers.surveyAnswer?.(from) : undefined;
+        const response: SurveyResponse = {
+          error: problem ?? (answer === undefined ? 'this node does not answer surveys' : ''),
+          clusterStarted: answer?.clusterStarted ?? false,
+          termSeenFromYou: this.termSeenFrom.get(from) ?? 0,
+          matchIndex: answer?.matchIndex ?? 0,
+        };
+        callback(null, response);
+      },
       // The gRPC stream is what nodes before the raw link dialled; it is kept so they still reach this one.
       stream: (call) => {
         // Tracked so close() can end them: a graceful shutdown must not wait
@@ -628,10 +657,21 @@ export class GrpcTransport implements Transport {
     previous.destroy();
   }
 
+  /** Asks peer `id` what it knows of this node; rejects if it cannot be asked. */
+  survey(id: number, timeoutMs: number): Promise<SurveyResponse> {
+    const peer = this.peers.get(id);
+    if (peer === undefined) return Promise.reject(new Error(`no link to peer ${id}`));
+    return peer.survey(timeoutMs);
+  }
+
   /** Checks a batch and hands its messages to the node; a reason to refuse the sender, if any. */
   private acceptBatch(batch: MessageBatch): string | undefined {
     const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
     if (problem !== undefined) return problem;
+    // Kept for the peer's startup check: a node's term never goes back unless its disk did.
+    let term = this.termSeenFrom.get(batch.from) ?? 0;
+    for (const message of batch.messages) if (message.term > term) term = message.term;
+    if (term > 0) this.termSeenFrom.set(batch.from, term);
     if (batch.sequence === 1) {
       if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
       if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);

@@ -76,6 +76,12 @@ export interface StatusResponse {
   keys: number;
   version: string;
   uptimeMs: number;
+  /**
+   * "ok"; "checking": asking its peers whether its data dir was lost, not
+   * voting meanwhile; "recovering": its data dir was lost or rolled back, it
+   * does not vote until a leader has caught it up (docs/disk-loss.md).
+   */
+  storage?: string | undefined;
 }
 
 export interface MembersRequest {
@@ -394,6 +400,7 @@ function createBaseStatusResponse(): StatusResponse {
     keys: 0,
     version: "",
     uptimeMs: 0,
+    storage: undefined,
   };
 }
 
@@ -440,6 +447,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.uptimeMs !== 0) {
       writer.uint32(112).uint64(message.uptimeMs);
+    }
+    if (message.storage !== undefined) {
+      writer.uint32(122).string(message.storage);
     }
     return writer;
   },
@@ -569,6 +579,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.uptimeMs = longToNumber(reader.uint64());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.storage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -600,6 +618,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.keys = object.keys ?? 0;
     message.version = object.version ?? "";
     message.uptimeMs = object.uptimeMs ?? 0;
+    message.storage = object.storage ?? undefined;
     return message;
   },
 };

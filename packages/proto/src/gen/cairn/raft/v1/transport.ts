@@ -12,9 +12,11 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientUnaryCall,
   type ClientWritableStream,
   type handleBidiStreamingCall,
   type handleClientStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
@@ -30,6 +32,32 @@ export const protobufPackage = "cairn.raft.v1";
 export const protobufFileName = "cairn/raft/v1/transport.proto";
 
 /** Peer-to-peer transport between Cairn nodes. */
+
+export interface SurveyRequest {
+  clusterId: string;
+  from: number;
+  to: number;
+}
+
+export interface SurveyResponse {
+  /** Set when the asker was refused (another cluster, not a member); nothing else is then. */
+  error: string;
+  /**
+   * The answering node has seen a term past the bootstrap term: the cluster
+   * has run, so an empty data dir of one of its members is a lost one.
+   */
+  clusterStarted: boolean;
+  /**
+   * The highest term the answering node has seen in the asker's messages
+   * since it started: a node's term never goes back, unless its disk did.
+   */
+  termSeenFromYou: number;
+  /**
+   * When the answering node leads: the highest index it knows the asker holds
+   * (its match index), 0 otherwise.
+   */
+  matchIndex: number;
+}
 
 export interface MessageBatch {
   /** Both ends must belong to the same cluster; a mismatch is refused. */
@@ -69,6 +97,176 @@ export interface SnapshotAck {
   accepted: boolean;
   error: string;
 }
+
+function createBaseSurveyRequest(): SurveyRequest {
+  return { clusterId: "", from: 0, to: 0 };
+}
+
+export const SurveyRequest: MessageFns<SurveyRequest> = {
+  encode(message: SurveyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.from !== 0) {
+      writer.uint32(16).uint64(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(24).uint64(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SurveyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSurveyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.from = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.to = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SurveyRequest>): SurveyRequest {
+    return SurveyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SurveyRequest>): SurveyRequest {
+    const message = createBaseSurveyRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    return message;
+  },
+};
+
+function createBaseSurveyResponse(): SurveyResponse {
+  return { error: "", clusterStarted: false, termSeenFromYou: 0, matchIndex: 0 };
+}
+
+export const SurveyResponse: MessageFns<SurveyResponse> = {
+  encode(message: SurveyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== "") {
+      writer.uint32(10).string(message.error);
+    }
+    if (message.clusterStarted !== false) {
+      writer.uint32(16).bool(message.clusterStarted);
+    }
+    if (message.termSeenFromYou !== 0) {
+      writer.uint32(24).uint64(message.termSeenFromYou);
+    }
+    if (message.matchIndex !== 0) {
+      writer.uint32(32).uint64(message.matchIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SurveyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSurveyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.clusterStarted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.termSeenFromYou = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.matchIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SurveyResponse>): SurveyResponse {
+    return SurveyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SurveyResponse>): SurveyResponse {
+    const message = createBaseSurveyResponse();
+    message.error = object.error ?? "";
+    message.clusterStarted = object.clusterStarted ?? false;
+    message.termSeenFromYou = object.termSeenFromYou ?? 0;
+    message.matchIndex = object.matchIndex ?? 0;
+    return message;
+  },
+};
 
 function createBaseMessageBatch(): MessageBatch {
   return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [], senderHttpAddress: "", senderPeerAddress: "" };
@@ -462,6 +660,20 @@ export const RaftTransportServiceService = {
     responseSerialize: (value: SnapshotAck): Buffer => Buffer.from(SnapshotAck.encode(value).finish()),
     responseDeserialize: (value: Buffer): SnapshotAck => SnapshotAck.decode(value),
   },
+  /**
+   * Asked by a node while it starts: what do you know of me? Tells a node
+   * whose data dir was wiped or rolled back that it may hold less than it
+   * once acknowledged (docs/disk-loss.md).
+   */
+  survey: {
+    path: "/cairn.raft.v1.RaftTransportService/Survey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SurveyRequest): Buffer => Buffer.from(SurveyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SurveyRequest => SurveyRequest.decode(value),
+    responseSerialize: (value: SurveyResponse): Buffer => Buffer.from(SurveyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SurveyResponse => SurveyResponse.decode(value),
+  },
 } as const;
 
 export interface RaftTransportServiceServer extends UntypedServiceImplementation {
@@ -472,6 +684,12 @@ export interface RaftTransportServiceServer extends UntypedServiceImplementation
   stream: handleBidiStreamingCall<MessageBatch, BatchAck>;
   /** A snapshot in bounded chunks; the first chunk carries the header message. */
   installSnapshot: handleClientStreamingCall<SnapshotChunk, SnapshotAck>;
+  /**
+   * Asked by a node while it starts: what do you know of me? Tells a node
+   * whose data dir was wiped or rolled back that it may hold less than it
+   * once acknowledged (docs/disk-loss.md).
+   */
+  survey: handleUnaryCall<SurveyRequest, SurveyResponse>;
 }
 
 export interface RaftTransportServiceClient extends Client {
@@ -499,6 +717,26 @@ export interface RaftTransportServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SnapshotAck) => void,
   ): ClientWritableStream<SnapshotChunk>;
+  /**
+   * Asked by a node while it starts: what do you know of me? Tells a node
+   * whose data dir was wiped or rolled back that it may hold less than it
+   * once acknowledged (docs/disk-loss.md).
+   */
+  survey(
+    request: SurveyRequest,
+    callback: (error: ServiceError | null, response: SurveyResponse) => void,
+  ): ClientUnaryCall;
+  survey(
+    request: SurveyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SurveyResponse) => void,
+  ): ClientUnaryCall;
+  survey(
+    request: SurveyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SurveyResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RaftTransportServiceClient = makeGenericClientConstructor(
