@@ -81,12 +81,27 @@ export interface PutRequest {
 export interface PutResponse {
   header?: ResponseHeader | undefined;
   version: number;
-  prevKv?: KeyValue | undefined;
+  prevKv?:
+    | KeyValue
+    | undefined;
+  /**
+   * The raft log index at which this write was applied: a read-your-writes
+   * token (see GetRequest.min_index). Absent only from nodes that predate it.
+   */
+  index?: number | undefined;
 }
 
 export interface GetRequest {
   key: Buffer;
   consistency: Consistency;
+  /**
+   * Read-your-writes: a serializable read is answered only once the node has
+   * applied at least this index (the largest `index` of the client's
+   * acknowledged writes). The node waits for it, up to a bound; if it does
+   * not get there in time it answers UNAVAILABLE and the client asks another
+   * node. A linearizable read ignores it (it covers every acknowledged write).
+   */
+  minIndex?: number | undefined;
 }
 
 export interface GetResponse {
@@ -108,6 +123,11 @@ export interface AppendResponse {
   version: number;
   /** Length in bytes of the value after the append. */
   length: number;
+  /**
+   * The raft log index at which this write was applied: a read-your-writes
+   * token (see GetRequest.min_index). Absent only from nodes that predate it.
+   */
+  index?: number | undefined;
 }
 
 export interface DeleteRequest {
@@ -118,6 +138,11 @@ export interface DeleteRequest {
 export interface DeleteResponse {
   header?: ResponseHeader | undefined;
   deleted: boolean;
+  /**
+   * The raft log index at which this write was applied: a read-your-writes
+   * token (see GetRequest.min_index). Absent only from nodes that predate it.
+   */
+  index?: number | undefined;
 }
 
 export interface CasRequest {
@@ -132,7 +157,11 @@ export interface CasResponse {
   header?: ResponseHeader | undefined;
   succeeded: boolean;
   /** The key's state after the operation (absent if the key does not exist). */
-  kv?: KeyValue | undefined;
+  kv?:
+    | KeyValue
+    | undefined;
+  /** As PutResponse.index; set for a failed comparison too (the state it saw). */
+  index?: number | undefined;
 }
 
 export interface RangeRequest {
@@ -142,6 +171,8 @@ export interface RangeRequest {
   limit: number;
   consistency: Consistency;
   keysOnly: boolean;
+  /** As GetRequest.min_index. */
+  minIndex?: number | undefined;
 }
 
 export interface RangeResponse {
@@ -587,7 +618,7 @@ export const PutRequest: MessageFns<PutRequest> = {
 };
 
 function createBasePutResponse(): PutResponse {
-  return { header: undefined, version: 0, prevKv: undefined };
+  return { header: undefined, version: 0, prevKv: undefined, index: undefined };
 }
 
 export const PutResponse: MessageFns<PutResponse> = {
@@ -600,6 +631,9 @@ export const PutResponse: MessageFns<PutResponse> = {
     }
     if (message.prevKv !== undefined) {
       KeyValue.encode(message.prevKv, writer.uint32(26).fork()).join();
+    }
+    if (message.index !== undefined) {
+      writer.uint32(32).uint64(message.index);
     }
     return writer;
   },
@@ -641,6 +675,14 @@ export const PutResponse: MessageFns<PutResponse> = {
             message.prevKv = KeyValue.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -665,12 +707,13 @@ export const PutResponse: MessageFns<PutResponse> = {
     message.prevKv = (object.prevKv !== undefined && object.prevKv !== null)
       ? KeyValue.fromPartial(object.prevKv)
       : undefined;
+    message.index = object.index ?? undefined;
     return message;
   },
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { key: EMPTY_BYTES, consistency: 0 };
+  return { key: EMPTY_BYTES, consistency: 0, minIndex: undefined };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -680,6 +723,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
     if (message.consistency !== 0) {
       writer.uint32(16).int32(message.consistency);
+    }
+    if (message.minIndex !== undefined) {
+      writer.uint32(24).uint64(message.minIndex);
     }
     return writer;
   },
@@ -713,6 +759,14 @@ export const GetRequest: MessageFns<GetRequest> = {
             message.consistency = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minIndex = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -732,6 +786,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     const message = createBaseGetRequest();
     message.key = object.key ?? EMPTY_BYTES;
     message.consistency = object.consistency ?? 0;
+    message.minIndex = object.minIndex ?? undefined;
     return message;
   },
 };
@@ -887,7 +942,7 @@ export const AppendRequest: MessageFns<AppendRequest> = {
 };
 
 function createBaseAppendResponse(): AppendResponse {
-  return { header: undefined, version: 0, length: 0 };
+  return { header: undefined, version: 0, length: 0, index: undefined };
 }
 
 export const AppendResponse: MessageFns<AppendResponse> = {
@@ -900,6 +955,9 @@ export const AppendResponse: MessageFns<AppendResponse> = {
     }
     if (message.length !== 0) {
       writer.uint32(24).uint64(message.length);
+    }
+    if (message.index !== undefined) {
+      writer.uint32(32).uint64(message.index);
     }
     return writer;
   },
@@ -941,6 +999,14 @@ export const AppendResponse: MessageFns<AppendResponse> = {
             message.length = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -963,6 +1029,7 @@ export const AppendResponse: MessageFns<AppendResponse> = {
       : undefined;
     message.version = object.version ?? 0;
     message.length = object.length ?? 0;
+    message.index = object.index ?? undefined;
     return message;
   },
 };
@@ -1037,7 +1104,7 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
 };
 
 function createBaseDeleteResponse(): DeleteResponse {
-  return { header: undefined, deleted: false };
+  return { header: undefined, deleted: false, index: undefined };
 }
 
 export const DeleteResponse: MessageFns<DeleteResponse> = {
@@ -1047,6 +1114,9 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
     }
     if (message.deleted !== false) {
       writer.uint32(16).bool(message.deleted);
+    }
+    if (message.index !== undefined) {
+      writer.uint32(24).uint64(message.index);
     }
     return writer;
   },
@@ -1080,6 +1150,14 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
             message.deleted = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1101,6 +1179,7 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
     message.deleted = object.deleted ?? false;
+    message.index = object.index ?? undefined;
     return message;
   },
 };
@@ -1217,7 +1296,7 @@ export const CasRequest: MessageFns<CasRequest> = {
 };
 
 function createBaseCasResponse(): CasResponse {
-  return { header: undefined, succeeded: false, kv: undefined };
+  return { header: undefined, succeeded: false, kv: undefined, index: undefined };
 }
 
 export const CasResponse: MessageFns<CasResponse> = {
@@ -1230,6 +1309,9 @@ export const CasResponse: MessageFns<CasResponse> = {
     }
     if (message.kv !== undefined) {
       KeyValue.encode(message.kv, writer.uint32(26).fork()).join();
+    }
+    if (message.index !== undefined) {
+      writer.uint32(32).uint64(message.index);
     }
     return writer;
   },
@@ -1271,6 +1353,14 @@ export const CasResponse: MessageFns<CasResponse> = {
             message.kv = KeyValue.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1293,12 +1383,20 @@ export const CasResponse: MessageFns<CasResponse> = {
       : undefined;
     message.succeeded = object.succeeded ?? false;
     message.kv = (object.kv !== undefined && object.kv !== null) ? KeyValue.fromPartial(object.kv) : undefined;
+    message.index = object.index ?? undefined;
     return message;
   },
 };
 
 function createBaseRangeRequest(): RangeRequest {
-  return { prefix: EMPTY_BYTES, startAfter: EMPTY_BYTES, limit: 0, consistency: 0, keysOnly: false };
+  return {
+    prefix: EMPTY_BYTES,
+    startAfter: EMPTY_BYTES,
+    limit: 0,
+    consistency: 0,
+    keysOnly: false,
+    minIndex: undefined,
+  };
 }
 
 export const RangeRequest: MessageFns<RangeRequest> = {
@@ -1317,6 +1415,9 @@ export const RangeRequest: MessageFns<RangeRequest> = {
     }
     if (message.keysOnly !== false) {
       writer.uint32(40).bool(message.keysOnly);
+    }
+    if (message.minIndex !== undefined) {
+      writer.uint32(48).uint64(message.minIndex);
     }
     return writer;
   },
@@ -1374,6 +1475,14 @@ export const RangeRequest: MessageFns<RangeRequest> = {
             message.keysOnly = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minIndex = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1396,6 +1505,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
     message.limit = object.limit ?? 0;
     message.consistency = object.consistency ?? 0;
     message.keysOnly = object.keysOnly ?? false;
+    message.minIndex = object.minIndex ?? undefined;
     return message;
   },
 };
