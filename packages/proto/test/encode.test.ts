@@ -25,8 +25,8 @@ describe('encodeToBuffer', () => {
     assert.equal(encode.pooledEncoding, true);
     const second = encodeToBuffer(HardState, { term: 4, vote: 5, commit: 6 });
     assert.equal(encode.pooledEncoding, true);
-    assert.deepEqual(HardState.decode(first), { term: 1, vote: 2, commit: 3 });
-    assert.deepEqual(HardState.decode(second), { term: 4, vote: 5, commit: 6 });
+    assert.deepEqual(termVoteCommit(first), { term: 1, vote: 2, commit: 3 });
+    assert.deepEqual(termVoteCommit(second), { term: 4, vote: 5, commit: 6 });
   });
 
   test('prefix bytes come first and are zero', () => {
@@ -40,6 +40,12 @@ describe('encodeToBuffer', () => {
     // A bigint-incompatible value makes the writer throw half-way through a message.
     assert.throws(() => encodeToBuffer(Entry, { term: 1, index: 2, type: EntryType.NORMAL, data: 42 as unknown as Buffer }));
     const state = { term: 7, vote: 2, commit: 9 };
-    assert.deepEqual(HardState.decode(encodeToBuffer(HardState, state)), state);
+    assert.deepEqual(termVoteCommit(encodeToBuffer(HardState, state)), state);
   });
 });
+
+/** The three fields these tests encode (decoding also sets HardState's absent optional fields, as undefined). */
+function termVoteCommit(bytes: Uint8Array): { term: number; vote: number; commit: number } {
+  const { term, vote, commit } = HardState.decode(bytes);
+  return { term, vote, commit };
+}
