@@ -36,6 +36,15 @@ export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
 export const PENDING_PROPOSALS_MAX = 10_000;
 /** Linearizable reads waiting for a read index. */
 export const PENDING_READS_MAX = 10_000;
+/** Serializable reads waiting for the node to apply their min_index; beyond it a read gets TOO_MANY_REQUESTS. */
+export const MIN_INDEX_WAITERS_MAX = 10_000;
+/**
+ * Longest a serializable read waits for its min_index (never longer than
+ * --request-timeout-ms) before it answers UNAVAILABLE so that the client asks
+ * another node. Below the clerk's default per-attempt timeout (2 s), so the
+ * clerk hears the answer rather than timing out the attempt.
+ */
+export const MIN_INDEX_WAIT_MS_MAX = 1_000;
 /** Bytes of recently written values the state machine keeps to skip LevelDB reads (bounded: memory stays flat). */
 export const VALUE_CACHE_BYTES = 8 * MiB;
 /** Operations one pipeline stream may have running; beyond it an op is answered TOO_MANY_REQUESTS. */
@@ -72,4 +81,6 @@ assert(SESSIONS_MAX > 0);
 assert(SESSION_TTL_MS_DEFAULT > 0);
 assert(CLIENT_ID_BYTES_MAX + 16 <= COMMAND_OVERHEAD_BYTES_MAX);
 assert(PENDING_READS_MAX > 0);
+assert(MIN_INDEX_WAITERS_MAX > 0);
+assert(MIN_INDEX_WAIT_MS_MAX > 0);
 assert(PENDING_PROPOSALS_MAX > 0);

@@ -33,6 +33,7 @@ import { RawNode, createRng, type Ready, type RaftStatus, type NodeId, type Prop
 import type { Logger } from './logger.js';
 import { Members } from './members.js';
 import { ProposalTracker, ReadTracker } from './proposals.js';
+import { AppliedIndexWaiters } from './applied-waiters.js';
 import type { NodeOptions } from './config.js';
 import {
   KvError,
@@ -41,12 +42,13 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooManyRequestsError,
+  UnavailableError,
   UnknownOutcomeError,
   FailedPreconditionError,
   UnknownMemberError,
 } from './errors.js';
-import { COMPACTION_HOLD_MAX_FACTOR, PENDING_PROPOSALS_MAX } from './limits.js';
-import type { NodeStorage, NodeStateMachine } from './node-storage.js';
+import { COMPACTION_HOLD_MAX_FACTOR, MIN_INDEX_WAIT_MS_MAX, MIN_INDEX_WAITERS_MAX, PENDING_PROPOSALS_MAX } from './limits.js';
+import type { AppliedResult, NodeStorage, NodeStateMachine } from './node-storage.js';
 import type { PreparedSnapshot } from './storage/raft-storage.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
 
@@ -55,11 +57,17 @@ export interface NodeEvents {
   event(kind: string, fields: Record<string, unknown>): void;
 }
 
+/** A write's result and the log index it was applied at (the client's read-your-writes token). */
+export interface AppliedWrite {
+  readonly index: number;
+  readonly result: CommandResult;
+}
+
 interface QueuedProposal {
   kind: 'command' | 'conf-change';
   data: Buffer;
   change?: ConfChange;
-  resolve(value: CommandResult | undefined): void;
+  resolve(value: AppliedResult | undefined): void;
   reject(error: Error): void;
 }
 
@@ -88,8 +96,12 @@ export function compactionIndex(state: {
 export class RaftLoop {
   private readonly inbox: Message[] = [];
   private proposals: QueuedProposal[] = [];
-  private readonly pending: ProposalTracker<CommandResult | undefined>;
+  private readonly pending: ProposalTracker<AppliedResult | undefined>;
   private readonly reads: ReadTracker;
+  /** Serializable reads waiting for their min_index to be readable here. */
+  private readonly minIndexReads: AppliedIndexWaiters;
+  /** The last entry of the latest apply batch whose results reads already see (before appliedIndex moves). */
+  private answeredIndex = 0;
   private pendingTicks = 0;
   private turnScheduled = false;
   private turnRunning = false;
@@ -132,6 +144,12 @@ export class RaftLoop {
       options.requestTimeoutMs,
     );
     this.reads = new ReadTracker(() => new TimeoutError('the read could not be confirmed with a quorum in time'));
+    this.minIndexReads = new AppliedIndexWaiters(
+      Math.min(options.requestTimeoutMs, MIN_INDEX_WAIT_MS_MAX),
+      MIN_INDEX_WAITERS_MAX,
+      (index) => new UnavailableError(`node ${options.id} has applied up to ${this.readableIndex}, short of the read's min_index ${index}; ask another node`),
+      () => new TooManyRequestsError('too many reads waiting for their min_index'),
+    );
     this.appliedIndex = stateMachine.appliedIndex();
     this.snapshotIndex = storage.snapshotIndex();
     this.confState = storage.initialState().confState;
@@ -203,15 +221,16 @@ export class RaftLoop {
     this.wake();
   }
 
-  /** Proposes a command; resolves with its result once applied on this (leader) node. */
-  propose(command: Command, encode: (c: Command) => Buffer): Promise<CommandResult> {
+  /** Proposes a command; resolves with its result and log index once applied on this (leader) node. */
+  propose(command: Command, encode: (c: Command) => Buffer): Promise<AppliedWrite> {
     return new Promise((resolve, reject) => {
       const refusal = this.refuseWrite();
       if (refusal !== undefined) return reject(refusal);
       this.proposals.push({
         kind: 'command',
         data: encode({ ...command, proposedAtMs: Date.now() }),
-        resolve: (value) => resolve(value as CommandResult),
+        // A command entry settles with its AppliedResult, whose result is not an error (see apply()).
+        resolve: (value) => resolve(value as AppliedWrite),
         reject,
       });
       this.wake();
@@ -235,6 +254,24 @@ export class RaftLoop {
       this.reads.enqueue({ resolve, reject });
       this.wake();
     });
+  }
+
+  /**
+   * Every entry up to this index is visible to reads on this node: the
+   * applied index, or the last entry of an apply batch that is answered but
+   * not yet written (the state machine serves reads from that batch).
+   */
+  get readableIndex(): number {
+    return Math.max(this.appliedIndex, this.answeredIndex);
+  }
+
+  /**
+   * Resolves once reads on this node see entry `index` (a serializable read's
+   * min_index); UNAVAILABLE if that takes longer than the wait bound.
+   */
+  waitReadable(index: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new ShuttingDownError());
+    return this.minIndexReads.wait(index);
   }
 
   transferLeader(target: number): void {
@@ -442,6 +479,7 @@ export class RaftLoop {
     if (confChange) await applied;
     for (const rs of ready.readStates) this.reads.confirmed(rs.context, rs.index);
     this.reads.applied(this.appliedIndex);
+    this.minIndexReads.advance(this.readableIndex);
     if (confChange) this.raft.advance(ready);
     else this.raft.advancePersisted(ready);
   }
@@ -455,6 +493,7 @@ export class RaftLoop {
       await this.apply(entries);
       this.raft.appliedTo(last);
       this.reads.applied(this.appliedIndex);
+      this.minIndexReads.advance(this.readableIndex);
       // The chain is between batches here, so the state machine's view matches appliedIndex.
       this.maybeStartSnapshot();
       this.wake();
@@ -506,9 +545,12 @@ export class RaftLoop {
         for (const r of results) {
           // Batches hold consecutive indexes, so the entry is at a fixed offset.
           const entry = entries[r.index - first]!;
-          const outcome = r.result instanceof Error ? { error: r.result } : { value: r.result };
+          const outcome = r.result instanceof Error ? { error: r.result } : { value: r };
           this.pending.settle(r.index, entry.term, outcome, () => this.notLeader());
         }
+        // Reads see this batch from now on: a read waiting for one of its entries may go.
+        this.answeredIndex = entries[entries.length - 1]!.index;
+        this.minIndexReads.advance(this.readableIndex);
       });
     };
     for (const entry of entries) {
@@ -702,6 +744,7 @@ export class RaftLoop {
     this.stopped = true;
     this.pending.rejectAll(() => new ShuttingDownError());
     this.reads.rejectAll(() => new ShuttingDownError());
+    this.minIndexReads.rejectAll(() => new ShuttingDownError());
     for (const p of this.proposals) p.reject(new ShuttingDownError());
     this.proposals = [];
     for (const r of this.snapshotRequests) r.reject(new ShuttingDownError());

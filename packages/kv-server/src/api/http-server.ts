@@ -8,6 +8,10 @@
  * status from ERROR_WIRE; a follower answers 503 "not the leader" with the
  * leader's HTTP address in `x-cairn-leader`. Every response names the
  * node's cluster in the `cairn-cluster-id` header.
+ * Read-your-writes as over gRPC: PUT and DELETE answer `index` (the log index
+ * the write was applied at), and `GET ?consistency=serializable&min_index=N`
+ * waits until this node's reads see index N (UNAVAILABLE, 503, if it does
+ * not get there in time).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
@@ -118,7 +122,7 @@ async function handleKv(
   switch (request.method) {
     case 'GET': {
       const consistency = target.query.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
-      const result = await measured('get', () => deps.api.get({ key: key(), consistency }));
+      const result = await measured('get', () => deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')) }));
       if (result.kv === undefined) return sendJson(response, 404, { code: 'NOT_FOUND', message: 'key not found' });
       response.setHeader('x-cairn-version', String(result.kv.version));
       response.setHeader('content-type', 'application/octet-stream');
@@ -128,15 +132,23 @@ async function handleKv(
     }
     case 'PUT': {
       const result = await measured('put', async () => deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false }));
-      return sendJson(response, 200, { version: result.version });
+      return sendJson(response, 200, { version: result.version, index: result.index });
     }
     case 'DELETE': {
       const result = await measured('delete', () => deps.api.delete({ key: key() }));
-      return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted });
+      return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted, index: result.index });
     }
     default:
       return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on /kv/` });
   }
+}
+
+/** `?min_index=N`: a non-negative integer, or absent. */
+function parseMinIndex(text: string | null): number | undefined {
+  if (text === null) return undefined;
+  const index = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(index)) throw new InvalidArgumentError('min_index must be a non-negative integer');
+  return index;
 }
 
 function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {

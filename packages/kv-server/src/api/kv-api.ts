@@ -2,10 +2,14 @@
  * The KV operations shared by the gRPC and HTTP front ends: validate, then
  * propose (writes) or confirm with ReadIndex (linearizable reads) and read the
  * local state machine.
+ *
+ * Read-your-writes token: every write reply names the log index it was
+ * applied at; a serializable read that carries min_index waits until this
+ * node's reads see that index (RaftLoop.waitReadable), so a client's reads
+ * see its own acknowledged writes on any node.
  */
 import {
   Command,
-  type CommandResult,
   Consistency,
   type AppendRequest,
   type AppendResponse,
@@ -24,7 +28,7 @@ import {
 } from '@cairn/proto';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX } from '../limits.js';
-import type { RaftLoop } from '../node.js';
+import type { AppliedWrite, RaftLoop } from '../node.js';
 import type { KvReader } from '../node-storage.js';
 import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
 
@@ -38,25 +42,26 @@ export class KvApi {
   ) {}
 
   header(): ResponseHeader {
-    return { memberId: this.loop.options.id, term: this.loop.term, appliedIndex: this.loop.applied, leaderId: this.loop.currentLeaderId };
+    // What reads here see (an answered batch included), so a reply never names less than it reflects.
+    return { memberId: this.loop.options.id, term: this.loop.term, appliedIndex: this.loop.readableIndex, leaderId: this.loop.currentLeaderId };
   }
 
   async put(request: PutRequest): Promise<PutResponse> {
     const put: PutRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits), prevKv: request.prevKv };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, put });
-    return { ...expect(result.put, 'put'), header: this.header() };
+    return { ...expect(result.result.put, 'put'), header: this.header(), index: result.index };
   }
 
   async append(request: AppendRequest): Promise<AppendResponse> {
     const append: AppendRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits) };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, append });
-    return { ...expect(result.append, 'append'), header: this.header() };
+    return { ...expect(result.result.append, 'append'), header: this.header(), index: result.index };
   }
 
   async delete(request: DeleteRequest): Promise<DeleteResponse> {
     const del: DeleteRequest = { key: validateKey(request.key, this.limits) };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, delete: del });
-    return { ...expect(result.delete, 'delete'), header: this.header() };
+    return { ...expect(result.result.delete, 'delete'), header: this.header(), index: result.index };
   }
 
   async cas(request: CasRequest): Promise<CasResponse> {
@@ -70,12 +75,12 @@ export class KvApi {
       value: validateValue(request.value, this.limits),
     };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, cas });
-    return { ...expect(result.cas, 'cas'), header: this.header() };
+    return { ...expect(result.result.cas, 'cas'), header: this.header(), index: result.index };
   }
 
   async get(request: GetRequest): Promise<GetResponse> {
     const key = validateKey(request.key, this.limits);
-    await this.barrier(request.consistency);
+    await this.barrier(request.consistency, request.minIndex);
     const kv = await this.reader.get(key);
     return { header: this.header(), kv };
   }
@@ -85,25 +90,36 @@ export class KvApi {
     const limit = request.limit === 0 ? RANGE_LIMIT_DEFAULT : request.limit;
     if (limit > RANGE_LIMIT_MAX) throw new InvalidArgumentError(`limit must be at most ${RANGE_LIMIT_MAX}`);
     const startAfter = request.startAfter.length > 0 ? validatePrefix(request.startAfter, this.limits) : undefined;
-    await this.barrier(request.consistency);
+    await this.barrier(request.consistency, request.minIndex);
     const { kvs, more } = await this.reader.range(prefix, startAfter, limit, request.keysOnly);
     return { header: this.header(), kvs, more };
   }
 
-  private async barrier(consistency: Consistency): Promise<void> {
-    if (consistency === Consistency.SERIALIZABLE) return;
+  /**
+   * A linearizable read waits for ReadIndex, which covers every acknowledged
+   * write, so it needs no min_index. A serializable read waits only when it
+   * carries a min_index this node's reads do not see yet.
+   */
+  private async barrier(consistency: Consistency, minIndex: number | undefined): Promise<void> {
+    if (consistency === Consistency.SERIALIZABLE) {
+      if (minIndex !== undefined && minIndex > this.loop.readableIndex) await this.loop.waitReadable(minIndex);
+      return;
+    }
     if (consistency !== Consistency.LINEARIZABLE) throw new InvalidArgumentError('unknown consistency');
     await this.loop.readBarrier();
   }
 
-  private async propose(command: Command): Promise<CommandResult> {
+  private async propose(command: Command): Promise<AppliedWrite> {
     // A retry of a write this node has already applied is answered from the
     // session table: proposing it again would only be deduplicated, and under
     // slow commits every retry could time out although the write is applied.
     const session = command.session;
     if (session !== undefined && this.reader.appliedResult !== undefined) {
+      // The stored reply's write was applied in a batch that reads here already
+      // see, so this index covers it: a token needs no more than that.
+      const index = this.loop.readableIndex;
       const applied = await this.reader.appliedResult(session.clientId, session.seq);
-      if (applied !== undefined) return applied;
+      if (applied !== undefined) return { index, result: applied };
     }
     return this.loop.propose({ ...command, valueBytesMax: this.limits.valueBytesMax }, encodeCommand);
   }
