@@ -80,10 +80,10 @@ export class LostDiskCheck {
       answered += 1;
       const sign = this.signOfLoss(peers[i]!, answer.value);
       if (sign !== undefined) {
-        this.logger.error('data-dir-lost', {
-          reason: sign,
-          note: 'this node will not vote or campaign until a leader has caught it up; nothing else is needed',
-        });
+        const note = 'this node will not vote or campaign until a leader has caught it up; nothing else is needed';
+        // An empty data dir is also what a member started for the first time after the others has: not an error.
+        if (sign.empty) this.logger.warn('data-dir-empty-in-running-cluster', { reason: sign.reason, note });
+        else this.logger.error('data-dir-lost', { reason: sign.reason, note });
         this.node.fence();
         return;
       }
@@ -99,17 +99,18 @@ export class LostDiskCheck {
   }
 
   /** Why `answer` shows this node's data dir was lost or rolled back, if it does. */
-  private signOfLoss(peer: number, answer: SurveyResponse): string | undefined {
+  private signOfLoss(peer: number, answer: SurveyResponse): { reason: string; empty: boolean } | undefined {
     // Compared with raft's state now: it only grows while this node runs, and answers may be a moment old.
     const { term, lastIndex } = this.node.raftState();
     if (this.startedEmpty && answer.clusterStarted) {
-      return `the data dir was empty, but node ${peer} has seen the cluster run: it was wiped or replaced`;
+      const reason = `the data dir was empty, but node ${peer} has seen the cluster run: this member starts after the others did, or its data dir was wiped or replaced`;
+      return { reason, empty: true };
     }
     if (answer.termSeenFromYou > term) {
-      return `node ${peer} saw term ${answer.termSeenFromYou} from this node, which now has term ${term}: the data dir was rolled back`;
+      return { reason: `node ${peer} saw term ${answer.termSeenFromYou} from this node, which now has term ${term}: the data dir was rolled back`, empty: false };
     }
     if (answer.matchIndex > lastIndex) {
-      return `leader ${peer} knows this node held log index ${answer.matchIndex}, but its log ends at ${lastIndex}: the data dir was rolled back`;
+      return { reason: `leader ${peer} knows this node held log index ${answer.matchIndex}, but its log ends at ${lastIndex}: the data dir was rolled back`, empty: false };
     }
     return undefined;
   }
