@@ -418,6 +418,28 @@ export class FaultCluster {
     );
   }
 
+  /**
+   * The structured log records of node `id` (every start, in order) whose
+   * `event` is `event`, read from its log file. The file is written
+   * asynchronously: poll with waitFor for a record that is still to come.
+   */
+  logEvents(id: number, event: string): Array<Record<string, unknown>> {
+    const node = this.node(id);
+    if (!existsSync(node.logFile)) return [];
+    const records: Array<Record<string, unknown>> = [];
+    for (const line of readFileSync(node.logFile, 'utf8').split('\n')) {
+      // Cheap filter first: most lines are other events, and the harness's own lines are not JSON.
+      if (!line.startsWith('{') || !line.includes(event)) continue;
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (record['event'] === event) records.push(record);
+      } catch {
+        // A line cut short by a SIGKILL.
+      }
+    }
+    return records;
+  }
+
   /** Node exits the harness did not ask for, except clean refusals to start (a crash, an assertion). */
   crashes(): NodeExit[] {
     return this.nodes.flatMap((n) => n.exits).filter((e) => !e.expected && (!e.duringStart || /INTERNAL|AssertionError|FATAL/.test(e.outputTail)));
