@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Clerk } from '@cairn/clerk';
 import { FaultHarnessError, waitFor } from '@cairn/testkit';
-import { ELECTION_TIMEOUT_MS, SLACK_MS, othersThan, withFaultCluster } from './support.js';
+import { ELECTION_TIMEOUT_MS, SLACK_MS, othersThan, readKeys, summarizeReads, wrongReads, withFaultCluster } from './support.js';
 
 const KEYS = 50;
 /** Long enough for several elections among the survivors, had they one to win. */
@@ -24,32 +24,8 @@ const READ_DEADLINE_MS = 3_000;
 const keyOf = (i: number): string => `lost-disk/k${i}`;
 const valueOf = (i: number): string => `v${i}`;
 
-/** Reads every key; each read ends as its value, 'not-found', another value, or the error code. */
-async function readAll(endpoints: string[], deadlineMs: number): Promise<string[]> {
-  const clerk = Clerk.lazy({ endpoints, deadlineMs, requestTimeoutMs: 1_000 });
-  try {
-    return await Promise.all(Array.from({ length: KEYS }, async (_, i) => {
-      try {
-        const kv = await clerk.get(keyOf(i));
-        return kv === undefined ? 'not-found' : kv.value.toString();
-      } catch (error) {
-        return `error ${(error as { code?: string }).code ?? String(error)}`;
-      }
-    }));
-  } finally {
-    clerk.close();
-  }
-}
-
-/** How many reads ended how, e.g. `value 12, not-found 38`. */
-function summarize(reads: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const read of reads) {
-    const kind = read === 'not-found' || read.startsWith('error') ? read : 'value';
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  }
-  return [...counts].map(([kind, n]) => `${kind} ${n}`).join(', ');
-}
+const KEY_NAMES = Array.from({ length: KEYS }, (_, i) => keyOf(i));
+const VALUES = Array.from({ length: KEYS }, (_, i) => valueOf(i));
 
 test('a wiped data dir never loses acknowledged writes, and no node crashes', async (t) => {
   await withFaultCluster(t, { size: 3 }, async (cluster) => {
@@ -91,16 +67,16 @@ test('a wiped data dir never loses acknowledged writes, and no node crashes', as
       return statuses.find((s) => s?.role === 'leader')?.id;
     }, { deadlineMs: SURVIVORS_ELECTION_WINDOW_MS, intervalMs: 100 }).catch(() => undefined);
     if (survivorLeader !== undefined) t.diagnostic(`with L down, node ${survivorLeader} became leader`);
-    const survivorReads = await readAll([cluster.node(f1).grpcAddress, cluster.node(f2).grpcAddress], READ_DEADLINE_MS);
-    t.diagnostic(`reads with L down: ${summarize(survivorReads)}`);
-    const lostWhileDown = survivorReads.flatMap((read, i) => (read === 'not-found' || (!read.startsWith('error') && read !== valueOf(i)) ? [`${keyOf(i)}: ${read}`] : []));
+    const survivorReads = await readKeys([cluster.node(f1).grpcAddress, cluster.node(f2).grpcAddress], KEY_NAMES, READ_DEADLINE_MS);
+    t.diagnostic(`reads with L down: ${summarizeReads(survivorReads)}`);
+    const lostWhileDown = wrongReads(KEY_NAMES, VALUES, survivorReads);
     if (lostWhileDown.length > 0) problems.push(`with L down, ${lostWhileDown.length} of ${KEYS} acknowledged keys read wrong (first: ${lostWhileDown.slice(0, 3).join(', ')})`);
 
     await cluster.heal();
     await cluster.restart(leader);
     await cluster.waitForLeader(ELECTION_TIMEOUT_MS * 10 + SLACK_MS * 5).catch((error: Error) => problems.push(`after L restarted: ${error.message}`));
-    const finalReads = await readAll(cluster.grpcEndpoints(), 15_000);
-    const wrongAtEnd = finalReads.flatMap((read, i) => (read === valueOf(i) ? [] : [`${keyOf(i)}: ${read}`]));
+    const finalReads = await readKeys(cluster.grpcEndpoints(), KEY_NAMES, 15_000);
+    const wrongAtEnd = finalReads.flatMap((read, i) => (read === VALUES[i] ? [] : [`${KEY_NAMES[i]}: ${read}`]));
     if (wrongAtEnd.length > 0) problems.push(`after L returned, ${wrongAtEnd.length} of ${KEYS} keys are not their acknowledged value (first: ${wrongAtEnd.slice(0, 3).join(', ')})`);
 
     const crashes = cluster.crashes().map((c) => `node ${c.id} exited with ${c.code ?? c.signal}: ${c.outputTail.trim().split('\n').slice(-2).join(' | ')}`);
