@@ -1,6 +1,11 @@
 /**
  * The Cairn client. One Clerk holds an endpoint pool, the last known leader,
  * a session id for exactly-once writes, and a gRPC connection per node.
+ *
+ * Read-your-writes: every write reply names the log index the write was
+ * applied at, and the clerk keeps the largest one. Its serializable reads
+ * send it as `min_index`, so whichever node answers has applied every write
+ * this clerk got acknowledged (a linearizable read covers them anyway).
  */
 import { Consistency as WireConsistency, FaultKind, type MembersResponse, type SnapshotResponse, type StatusResponse } from '@cairn/proto';
 import { CallExecutor, type CallPlan } from './call-executor.js';
@@ -60,6 +65,8 @@ export class Clerk {
   private readonly executor: CallExecutor;
   private readonly lanes: WriteLanes;
   private nextOperationId = 1;
+  /** The largest log index of a write acknowledged to this clerk (0: none yet): its serializable reads' min_index. */
+  private writeIndexMax = 0;
   private lastMembersRefreshAt = Number.NEGATIVE_INFINITY;
   private membersRefresh: Promise<void> | undefined;
 
@@ -136,7 +143,8 @@ export class Clerk {
     const keyBytes = toKey(key);
     const consistency = options.consistency ?? 'linearizable';
     return this.recorded('get', { key: keyBytes }, {}, async () => {
-      const response = await this.executor.execute('get', { key: keyBytes, consistency: toWireConsistency(consistency) }, readPlan(consistency, options.endpoint), options);
+      const request = { key: keyBytes, consistency: toWireConsistency(consistency), minIndex: this.minIndexFor(consistency) };
+      const response = await this.executor.execute('get', request, readPlan(consistency, options.endpoint), options);
       return fromWireKeyValue(response.kv);
     }, (kv) => ({ resultBytes: kv === undefined ? null : kv.value }));
   }
@@ -185,6 +193,7 @@ export class Clerk {
       limit,
       consistency: toWireConsistency(consistency),
       keysOnly: options.keysOnly ?? false,
+      minIndex: this.minIndexFor(consistency),
     };
     const response = await this.executor.execute('range', request, readPlan(consistency, options.endpoint), options);
     return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more };
@@ -257,7 +266,11 @@ export class Clerk {
     try {
       // One request object, so every retry carries the same (clientId, seq).
       const request = build({ clientId: lane.clientId, seq: lane.seq });
-      return await this.executor.execute(method, request, WRITE, options);
+      const response = await this.executor.execute(method, request, WRITE, options);
+      // A node from before the token answers no index: reads then carry the largest one known.
+      const index = response.index;
+      if (index !== undefined && index > this.writeIndexMax) this.writeIndexMax = index;
+      return response;
     } finally {
       this.lanes.release(lane);
     }
@@ -302,6 +315,11 @@ export class Clerk {
       emit(type, { error: code });
       throw error;
     }
+  }
+
+  /** What a read sends as min_index: the read-your-writes token, for a serializable read that has one. */
+  private minIndexFor(consistency: Consistency): number | undefined {
+    return consistency === 'serializable' && this.writeIndexMax > 0 ? this.writeIndexMax : undefined;
   }
 
   /** Starts a background membership refresh if the last one is older than `gapMs` (0 = never). */
