@@ -5,12 +5,13 @@
  * linearizability at the end. Not part of `npm test`. Needs root, `ip` and
  * `nft` (see docs/fault-testing.md).
  *
- * One fault at a time, drawn from a seeded generator: isolate a node, split
- * into minority and majority, a one-way cut, a bridge (two halves that only
- * one node joins), SIGSTOP, SIGKILL and restart, a wiped data dir, a data
- * dir rolled back to an earlier copy, a lagging minority plus a dead leader
- * plus a wiped node (issue 17 §2), peer links delayed, peer connections
- * reset. Each is held for 1-6 s, undone, and the cluster must name a leader
+ * One fault at a time, drawn from a seeded generator (every kind once per
+ * round, in a shuffled order, so even a short run has each): isolate a
+ * node, split into minority and majority, a one-way cut, a bridge (two
+ * halves that only one node joins), SIGSTOP, SIGKILL and restart, a wiped
+ * data dir, a data dir rolled back to an earlier copy (one taken then if
+ * the node has none), a lagging minority plus a dead leader plus a wiped
+ * node (issue 17 §2), peer links delayed, peer connections reset. Each is held for 1-6 s, undone, and the cluster must name a leader
  * again before the next. At the end everything heals and every node must
  * catch up with the leader.
  *
@@ -103,14 +104,14 @@ class Torture {
   readonly refused = new Set<number>();
   /** The last copy of each node's data dir, for a later rollback. */
   private readonly copies = new Map<number, string>();
+  /** The kinds still to draw in this round (popped from the end). */
+  private round: FaultKind[] = [];
+  /** Kinds that could not run in their round: drawn first in the next. */
+  private deferred = new Set<FaultKind>();
   private readonly startedAt = Date.now();
 
   constructor(private readonly cluster: FaultCluster, private readonly options: Options) {
     this.random = seededRandom(options.seed);
-  }
-
-  private pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.random() * items.length)]!;
   }
 
   private shuffled(): number[] {
@@ -122,13 +123,27 @@ class Torture {
     process.stdout.write(`${seconds}s  ${line}\n`);
   }
 
+  /** The next kind: every kind once per round, in a seeded shuffled order (a bag, not independent draws: a 3-minute run still has wipes and rollbacks). */
+  private nextKind(): FaultKind {
+    if (this.round.length === 0) {
+      const shuffled = FAULT_KINDS.map((kind) => ({ kind, order: this.random() })).sort((a, b) => a.order - b.order).map((x) => x.kind);
+      this.round = [...shuffled.filter((kind) => !this.deferred.has(kind)), ...shuffled.filter((kind) => this.deferred.has(kind))];
+      this.deferred.clear();
+    }
+    return this.round.pop()!;
+  }
+
   async run(): Promise<void> {
     const until = Date.now() + this.options.minutes * 60_000;
     while (Date.now() < until) {
-      const kind = this.pick(FAULT_KINDS);
+      const kind = this.nextKind();
       const holdMs = 1_000 + Math.floor(this.random() * 5_000);
       const done = await this.inject(kind, holdMs);
-      if (!done) continue;
+      if (!done) {
+        // Not now (a node behind): it comes first in the next round.
+        this.deferred.add(kind);
+        continue;
+      }
       this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
       await this.waitForLeaderAfter(kind);
     }
@@ -180,11 +195,8 @@ class Torture {
       case 'wipe':
       case 'rollback': {
         // One node with lost state at a time, and only once the others are caught up: more would be data loss no design can prevent.
-        if (!(await waitFor(() => this.allCaughtUp(), { deadlineMs: CATCH_UP_MS, intervalMs: 200 }).catch(() => false))) {
-          this.log(`skip a ${kind}: not every node caught up within ${CATCH_UP_MS} ms`);
-          return false;
-        }
-        const copy = this.copies.get(target);
+        if (!(await this.waitAllCaughtUp(kind))) return false;
+        const copy = kind === 'rollback' ? this.copies.get(target) ?? (await this.freshCopy(target, holdMs)) : undefined;
         if (kind === 'rollback' && copy === undefined) return false;
         this.log(`SIGKILL node ${target} and ${kind === 'wipe' ? 'wipe its data dir' : `roll its data dir back to ${copy}`}, down for ${holdMs} ms`);
         await c.kill(target);
@@ -196,7 +208,7 @@ class Torture {
         // Issue 17 §2 generalised: a minority falls behind, the leader dies and a
         // caught-up node loses its disk; only that node's vote could let the
         // laggards elect a leader without the acknowledged writes.
-        if (!(await waitFor(() => this.allCaughtUp(), { deadlineMs: CATCH_UP_MS, intervalMs: 200 }).catch(() => false))) return false;
+        if (!(await this.waitAllCaughtUp(kind))) return false;
         const leader = await c.waitForLeader(LEADER_AFTER_HEAL_MS).catch(() => undefined);
         if (leader === undefined) return false;
         const rest = order.filter((id) => id !== leader);
@@ -264,6 +276,35 @@ class Torture {
     }
   }
 
+  private async waitAllCaughtUp(kind: FaultKind): Promise<boolean> {
+    const caughtUp = await waitFor(() => this.allCaughtUp(), { deadlineMs: CATCH_UP_MS, intervalMs: 200 }).catch(() => false);
+    if (!caughtUp) this.log(`not now a ${kind}: not every node caught up within ${CATCH_UP_MS} ms`);
+    return caughtUp;
+  }
+
+  /**
+   * For a rollback of a node with no copy yet: SIGKILL it, copy its data
+   * dir, restart it, and let the workload write past the copy for
+   * `holdMs` once it has caught up. Undefined if it did not come back.
+   */
+  private async freshCopy(id: number, holdMs: number): Promise<string | undefined> {
+    const c = this.cluster;
+    this.log(`SIGKILL node ${id} to copy its data dir, restart it, and let ${holdMs} ms of writes pass the copy`);
+    await c.kill(id);
+    const copy = c.saveDataDir(id);
+    this.copies.set(id, copy);
+    await this.restartOrRefuse(id);
+    if (c.node(id).state !== 'running' || !(await this.waitAllCaughtUp('rollback'))) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    return copy;
+  }
+
+  /** How often nodes found their own data dir lost at a restart (the fence's log lines). */
+  fencesLogged(): { rolledBack: number; empty: number } {
+    const count = (event: string): number => this.cluster.nodes.reduce((sum, n) => sum + this.cluster.logEvents(n.id, event).length, 0);
+    return { rolledBack: count('data-dir-lost'), empty: count('data-dir-empty-in-running-cluster') };
+  }
+
   /** Every running node has applied what the leader had applied when asked. */
   private async allCaughtUp(): Promise<boolean> {
     const c = this.cluster;
@@ -327,11 +368,13 @@ async function main(argv: string[]): Promise<number> {
     const checkStarted = performance.now();
     const verdict = checkLinearizable(history.records);
     const counts = history.counts();
+    const fences = torture.fencesLogged();
     const summary = [
       '',
       `torture summary (seed ${options.seed}, ${options.nodes} nodes, ${options.minutes} min)`,
       `  faults injected : ${[...torture.faults].map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none'}`,
       `  operations      : ok ${counts.ok}, failed ${counts.fail}, unknown outcome ${counts.unknown}`,
+      `  disk losses seen: ${fences.rolledBack} rolled back (data-dir-lost), ${fences.empty} empty (data-dir-empty-in-running-cluster)`,
       `  crashes         : ${crashes.length === 0 ? 'none' : crashes.map((e) => `node ${e.id} (exit ${e.code ?? e.signal}: ${e.outputTail.trim().split('\n').pop()})`).join('; ')}`,
       `  refused to start: ${[...torture.refused].join(', ') || 'none'}`,
       `  not rejoined    : ${notRejoined.join(', ') || 'none'}`,
