@@ -3,16 +3,20 @@
  * node never forgets what it acknowledged; a wiped data dir, or one restored
  * from an older copy, breaks that, and the node's vote could then elect a
  * leader that lacks acknowledged writes. So a starting node holds its votes
- * and asks its peers what they know of it:
- * - its data dir was empty, and a peer has seen the cluster run (a term past
- *   the bootstrap term): the dir was lost;
- * - a peer saw a higher term in its messages than it now has (a term never
- *   goes back), or its leader knows it held more log than it now has: the
- *   dir was rolled back.
- * Either way the node is fenced (raft-core's `recovering`, durable): it does
- * not vote or campaign until a leader has caught it up. With no such sign
- * from a majority of the voters (itself included), it releases its votes.
- * Until then it keeps asking; a leader catching it up ends the hold too.
+ * and asks the voters what they know of it (the peer RPC Survey):
+ * - its data dir was at genesis (empty, or only the bootstrap entries), and
+ *   a peer has committed past the bootstrap term: the cluster has run, so
+ *   its disk was wiped (or it is a member started after the others);
+ * - a peer saw a higher term from its earlier runs than it started with (a
+ *   term never goes back), or its leader knew it held more log than it now
+ *   has: the data dir was rolled back.
+ * Either way the node is fenced (raft-core's durable `recovering`): no vote,
+ * no campaign, and its leader counts it toward no quorum until it has caught
+ * up. With no such sign from a majority of the voters (itself included), it
+ * releases its votes. A fenced node then also needs its term settled: raised
+ * to the highest term a majority of the *other* voters report, which is at
+ * least every term anything was committed in, so no deposed leader can use
+ * it. Until each step has its answers the node keeps asking.
  */
 import type { SurveyResponse } from '@cairn/proto';
 import type { Logger } from './logger.js';
@@ -27,30 +31,38 @@ export type StorageState = 'ok' | 'checking' | 'recovering';
 /** What the check needs of the node. */
 export interface LostDiskCheckNode {
   readonly id: number;
-  /** The current voters, this node included. */
+  /** The current voters, this node included (none yet for a node that joined empty). */
   voters(): readonly number[];
-  /** Raft's current term and last log index, and whether votes are still held. */
-  raftState(): { term: number; lastIndex: number; votesHeld: boolean; recovering: boolean };
+  raftState(): { term: number; lastIndex: number; votesHeld: boolean; recovering: boolean; termSettled: boolean };
   survey(peer: number, timeoutMs: number): Promise<SurveyResponse>;
   /** Found lost: fence for good (durable). */
   fence(): void;
   /** Found intact: vote again. */
   releaseVotes(): void;
+  /** Fenced: raise the term to `term`, a majority's highest. */
+  settleTerm(term: number): void;
+}
+
+/** The node's durable state when it started, before raft ran. */
+export interface StartupState {
+  term: number;
+  lastIndex: number;
+  /** Empty, or only the bootstrap entries: nothing of the cluster's life yet. */
+  atGenesis: boolean;
 }
 
 export class LostDiskCheck {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
-  private asked = 0;
+  private rounds = 0;
 
   constructor(
     private readonly node: LostDiskCheckNode,
-    /** The data dir was empty at this start (a genesis was just written, or none for a joining node). */
-    private readonly startedEmpty: boolean,
+    private readonly startup: StartupState,
     private readonly logger: Logger,
   ) {}
 
-  /** Runs rounds until it decides, a leader catches the node up, or stop(). */
+  /** Runs rounds until nothing is left to learn, or stop(). */
   start(): void {
     void this.round();
   }
@@ -67,48 +79,69 @@ export class LostDiskCheck {
     return raft.votesHeld ? 'checking' : 'ok';
   }
 
+  private pending(): boolean {
+    const raft = this.node.raftState();
+    return raft.votesHeld || (raft.recovering && !raft.termSettled);
+  }
+
   private async round(): Promise<void> {
-    if (this.stopped || !this.node.raftState().votesHeld) return;
-    const peers = this.node.voters().filter((id) => id !== this.node.id);
+    if (this.stopped || !this.pending()) return;
+    const voters = this.node.voters();
+    const peers = voters.filter((id) => id !== this.node.id);
     const answers = await Promise.allSettled(peers.map((peer) => this.node.survey(peer, SURVEY_TIMEOUT_MS)));
-    if (this.stopped || !this.node.raftState().votesHeld) return;
-    this.asked += 1;
-    let answered = 1; // this node
+    if (this.stopped) return;
+    this.rounds += 1;
+    let answered = 0;
+    let highestTerm = 0;
     for (let i = 0; i < peers.length; i += 1) {
       const answer = answers[i]!;
       if (answer.status !== 'fulfilled' || answer.value.error !== '') continue;
       answered += 1;
+      highestTerm = Math.max(highestTerm, answer.value.term);
+      const raft = this.node.raftState();
+      if (!raft.votesHeld || raft.recovering) continue;
       const sign = this.signOfLoss(peers[i]!, answer.value);
-      if (sign !== undefined) {
-        const note = 'this node will not vote or campaign until a leader has caught it up; nothing else is needed';
-        // An empty data dir is also what a member started for the first time after the others has: not an error.
-        if (sign.empty) this.logger.warn('data-dir-empty-in-running-cluster', { reason: sign.reason, note });
-        else this.logger.error('data-dir-lost', { reason: sign.reason, note });
-        this.node.fence();
-        return;
-      }
+      if (sign === undefined) continue;
+      const note = 'this node will not vote or campaign until a leader has caught it up; nothing else is needed';
+      // An empty data dir is also what a member started for the first time after the others has: not an error.
+      if (sign.empty) this.logger.warn('data-dir-empty-in-running-cluster', { reason: sign.reason, note });
+      else this.logger.error('data-dir-lost', { reason: sign.reason, note });
+      this.node.fence();
     }
-    if (answered * 2 > this.node.voters().length) {
-      this.logger.info('data-dir-checked', { peersAnswered: answered - 1, rounds: this.asked });
+    const raft = this.node.raftState();
+    if (raft.votesHeld && !raft.recovering && (answered + 1) * 2 > voters.length) {
+      this.logger.info('data-dir-checked', { peersAnswered: answered, rounds: this.rounds });
       this.node.releaseVotes();
-      return;
     }
-    if (this.asked === 1) this.logger.info('data-dir-check-waiting', { note: 'not voting until a majority of the voters has answered', voters: this.node.voters() });
+    // A lone voter has nobody to ask: its own term is all there is.
+    const alone = voters.length === 1 && voters[0] === this.node.id;
+    if (raft.recovering && !raft.termSettled && (alone || answered * 2 > voters.length)) {
+      const term = Math.max(highestTerm, raft.term);
+      this.logger.info('term-settled', { term, peersAnswered: answered, note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up' });
+      this.node.settleTerm(term);
+    }
+    if (!this.pending()) return;
+    if (this.rounds === 1) this.logger.info('data-dir-check-waiting', { note: 'not voting until enough voters have answered', voters });
     this.timer = setTimeout(() => void this.round(), SURVEY_ROUND_MS);
     this.timer.unref();
   }
 
   /** Why `answer` shows this node's data dir was lost or rolled back, if it does. */
   private signOfLoss(peer: number, answer: SurveyResponse): { reason: string; empty: boolean } | undefined {
-    // Compared with raft's state now: it only grows while this node runs, and answers may be a moment old.
-    const { term, lastIndex } = this.node.raftState();
-    if (this.startedEmpty && answer.clusterStarted) {
+    const { startup } = this;
+    if (startup.atGenesis && answer.clusterStarted) {
       const reason = `the data dir was empty, but node ${peer} has seen the cluster run: this member starts after the others did, or its data dir was wiped or replaced`;
       return { reason, empty: true };
     }
-    if (answer.termSeenFromYou > term) {
-      return { reason: `node ${peer} saw term ${answer.termSeenFromYou} from this node, which now has term ${term}: the data dir was rolled back`, empty: false };
+    // Compared with the state this node started from: what it does while it asks does not hide a rollback.
+    if (answer.termSeenFromYou > startup.term) {
+      return { reason: `node ${peer} saw term ${answer.termSeenFromYou} from an earlier run of this node, which restarted at term ${startup.term}: the data dir was rolled back`, empty: false };
     }
+    if (answer.matchIndexBeforeLoss > startup.lastIndex) {
+      return { reason: `leader ${peer} knew this node held log index ${answer.matchIndexBeforeLoss}, but it restarted with its log ending at ${startup.lastIndex}: the data dir was rolled back`, empty: false };
+    }
+    // The leader's current match only grows with what this node acknowledges now, which it holds.
+    const { lastIndex } = this.node.raftState();
     if (answer.matchIndex > lastIndex) {
       return { reason: `leader ${peer} knows this node held log index ${answer.matchIndex}, but its log ends at ${lastIndex}: the data dir was rolled back`, empty: false };
     }

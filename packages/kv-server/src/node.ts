@@ -298,6 +298,13 @@ export class RaftLoop {
     this.wake();
   }
 
+  /** Recovering: raise the term to `term`, the highest a majority of the other voters reported. */
+  settleTerm(term: number): void {
+    if (this.stopped) return;
+    this.raft.settleTerm(term);
+    this.wake();
+  }
+
   /** The data dir was lost or rolled back: no vote until a leader catches this node up (durable). */
   fenceStorage(): void {
     if (this.stopped) return;

@@ -30,7 +30,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import type { NodeId } from '@cairn/raft-core';
-import { LostDiskCheck } from './lost-disk-check.js';
+import { LostDiskCheck, type StartupState } from './lost-disk-check.js';
 import { RaftLoop } from './node.js';
 import { describeStorageError } from './storage/storage-errors.js';
 import { openNodeStores } from './stores.js';
@@ -103,6 +103,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const currentMembers = [...confState.voters, ...confState.learners, ...stores.storage.members().map((m) => m.id)];
     checkFlagsMembers(options.dataDir, database.cluster, { name: options.clusterId, initialVoters }, currentMembers);
     const startedEmpty = await bootstrapIfNew(options, stores.storage, self, logger);
+    const startup = startupState(stores.storage);
     const cluster = new ClusterIdentity(options.clusterId, database.cluster.clusterId, (id) => database.recordLearnedClusterId(id), logger);
     if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
     const members = Members.fromList(stores.storage.members());
@@ -124,9 +125,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             surveyAnswer: (peer) => {
               const status = getLoop().status();
               const progress = status.role === 'leader' ? status.progress?.get(peer as NodeId) : undefined;
-              // Raft may already have found the loss (a rejected append) and lowered the match: answer the higher one.
-              const matchIndex = Math.max(progress?.matchIndex ?? 0, progress?.matchIndexBeforeLoss ?? 0);
-              return { clusterStarted: getLoop().clusterStarted(), matchIndex };
+              return {
+                clusterStarted: getLoop().clusterStarted(),
+                term: status.term,
+                matchIndex: progress?.matchIndex ?? 0,
+                // Raft may already have found the gap (a rejected append) and lowered the match.
+                matchIndexBeforeLoss: progress?.matchIndexBeforeLoss ?? 0,
+              };
             },
             // A node that joined empty accepts the first leader of its cluster.
             isMember: (peer) => members.size === 0 || members.has(peer) || getLoop().membership.voters.includes(peer) || getLoop().membership.learners.includes(peer),
@@ -148,7 +153,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         }),
     );
     for (const m of members.list()) loop.transport.setPeer(m.id, m.peerAddress);
-    const lostDiskCheck = prepareLostDiskCheck(loop, startedEmpty, options.join === true, logger);
+    const lostDiskCheck = prepareLostDiskCheck(loop, startup, startedEmpty && options.join === true, logger);
     acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
     metrics.gauge('cairn_raft_term', 'Current raft term.', () => loop.status().term);
     metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
@@ -239,19 +244,28 @@ type BootstrapStorage = Pick<NodeStorage, 'initialState' | 'lastIndex' | 'member
  * Every initial member writes the same entries, because they are built from
  * the same sorted member list.
  */
+/** What the data dir held when the node started (before raft ran), for the lost-disk check. */
+function startupState(storage: Pick<NodeStorage, 'initialState' | 'lastIndex' | 'term' | 'snapshotIndex'>): StartupState {
+  const { hardState } = storage.initialState();
+  const lastIndex = storage.lastIndex();
+  // Only the bootstrap entries (term 1), no vote, no snapshot: nothing of the cluster's life, however often restarted.
+  const atGenesis = hardState.term <= 1 && hardState.vote === 0 && storage.snapshotIndex() === 0 && (lastIndex === 0 || storage.term(lastIndex) <= 1);
+  return { term: hardState.term, lastIndex, atGenesis };
+}
+
 /**
  * Holds a restarting node's votes while it asks its peers whether its data
- * dir was lost (lost-disk-check.ts). A node joining empty holds nothing, so
- * it is fenced at once: it votes only once a leader has caught it up.
+ * dir was lost (lost-disk-check.ts); a node still recovering from a loss
+ * asks them for the term to settle at. A node joining empty holds nothing,
+ * so it is fenced at once: it votes only once a leader has caught it up (it
+ * asks the voters once it has learned them from the log).
  */
-function prepareLostDiskCheck(loop: RaftLoop, startedEmpty: boolean, joining: boolean, logger: Logger): LostDiskCheck | undefined {
-  if (startedEmpty && joining) {
-    loop.fenceStorage();
-    return undefined;
-  }
-  const voters = loop.membership.voters;
-  if (!voters.some((id) => id !== loop.options.id)) return undefined;
-  loop.holdVotes();
+function prepareLostDiskCheck(loop: RaftLoop, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
+  if (joiningEmpty) loop.fenceStorage();
+  const recovering = loop.status().recovering;
+  const hasPeers = loop.membership.voters.some((id) => id !== loop.options.id);
+  if (!recovering && !hasPeers) return undefined;
+  if (!recovering) loop.holdVotes();
   return new LostDiskCheck(
     {
       id: loop.options.id,
@@ -260,8 +274,9 @@ function prepareLostDiskCheck(loop: RaftLoop, startedEmpty: boolean, joining: bo
       survey: (peer, timeoutMs) => loop.transport.survey(peer, timeoutMs),
       fence: () => loop.fenceStorage(),
       releaseVotes: () => loop.releaseVotes(),
+      settleTerm: (term) => loop.settleTerm(term),
     },
-    startedEmpty,
+    startup,
     logger,
   );
 }

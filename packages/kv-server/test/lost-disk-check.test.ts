@@ -1,30 +1,37 @@
 // Goal: the startup check fences a node whose peers show that its data dir
 // was lost or rolled back, releases its votes once a majority shows no such
-// sign, and keeps asking (never voting) while too few peers answer.
+// sign, settles a fenced node's term once a majority of the other voters has
+// answered, and keeps asking (never voting) while too few peers answer.
 // Method: LostDiskCheck against a fake node whose peers answer from a table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SurveyResponse } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
 import { createLogger } from '../src/logger.js';
-import { LostDiskCheck, type LostDiskCheckNode } from '../src/lost-disk-check.js';
+import { LostDiskCheck, type LostDiskCheckNode, type StartupState } from '../src/lost-disk-check.js';
 
-const CLEAN: SurveyResponse = { error: '', clusterStarted: false, termSeenFromYou: 0, matchIndex: 0 };
+const CLEAN: SurveyResponse = { error: '', clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0 };
 
 interface FakeNode extends LostDiskCheckNode {
-  outcome: 'held' | 'fenced' | 'released';
+  held: boolean;
+  fenced: boolean;
+  settledAt: number | undefined;
+  raft: { term: number; lastIndex: number };
   answers: Map<number, SurveyResponse | 'down'>;
   asked: number;
 }
 
-function fakeNode(voters: number[], raft: { term: number; lastIndex: number }, answers: Record<number, SurveyResponse | 'down'>): FakeNode {
+function fakeNode(voters: number[], raft: { term: number; lastIndex: number }, answers: Record<number, SurveyResponse | 'down'>, state: { held?: boolean; fenced?: boolean } = {}): FakeNode {
   const node: FakeNode = {
     id: 1,
-    outcome: 'held',
+    held: state.held ?? true,
+    fenced: state.fenced ?? false,
+    settledAt: undefined,
+    raft: { ...raft },
     answers: new Map(Object.entries(answers).map(([id, answer]) => [Number(id), answer])),
     asked: 0,
     voters: () => voters,
-    raftState: () => ({ ...raft, votesHeld: node.outcome === 'held', recovering: node.outcome === 'fenced' }),
+    raftState: () => ({ ...node.raft, votesHeld: node.held, recovering: node.fenced, termSettled: node.settledAt !== undefined }),
     survey: async (peer) => {
       node.asked += 1;
       const answer = node.answers.get(peer);
@@ -32,83 +39,113 @@ function fakeNode(voters: number[], raft: { term: number; lastIndex: number }, a
       return answer;
     },
     fence: () => {
-      node.outcome = 'fenced';
+      node.fenced = true;
+      node.held = false;
     },
     releaseVotes: () => {
-      node.outcome = 'released';
+      node.held = false;
+    },
+    settleTerm: (term) => {
+      node.settledAt = term;
+      node.raft.term = Math.max(node.raft.term, term);
     },
   };
   return node;
 }
 
 const quiet = createLogger('error');
+const restarted = (term: number, lastIndex: number): StartupState => ({ term, lastIndex, atGenesis: false });
+const GENESIS: StartupState = { term: 1, lastIndex: 3, atGenesis: true };
 
-async function run(node: FakeNode, startedEmpty: boolean): Promise<LostDiskCheck> {
-  const check = new LostDiskCheck(node, startedEmpty, quiet);
+/** Runs the check until it has nothing left to learn. */
+async function run(node: FakeNode, startup: StartupState): Promise<LostDiskCheck> {
+  const check = new LostDiskCheck(node, startup, quiet);
   check.start();
-  await waitFor(() => node.outcome !== 'held', { deadlineMs: 5_000, what: 'the check to decide' });
+  await waitFor(() => !node.held && (!node.fenced || node.settledAt !== undefined), { deadlineMs: 5_000, what: 'the check to finish' });
   return check;
 }
 
-test('an empty data dir in a cluster that has run is fenced', async () => {
-  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, clusterStarted: true }, 3: 'down' });
-  const check = await run(node, true);
-  assert.equal(node.outcome, 'fenced');
+test('a data dir at genesis in a cluster that has run is fenced, and its term settled at the highest a majority of the others reports', async () => {
+  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, clusterStarted: true, term: 5 }, 3: { ...CLEAN, clusterStarted: true, term: 6 } });
+  const check = await run(node, GENESIS);
+  assert.equal(node.fenced, true);
+  assert.equal(node.settledAt, 6);
   assert.equal(check.state(), 'recovering');
 });
 
-test('an empty data dir in a new cluster releases its votes once a majority answers', async () => {
-  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: CLEAN, 3: 'down' });
-  const check = await run(node, true);
-  assert.equal(node.outcome, 'released');
+test('a fenced node with only one of two other voters answering is not settled (a deposed leader could be that one)', async () => {
+  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, clusterStarted: true, term: 5 }, 3: 'down' });
+  const check = new LostDiskCheck(node, GENESIS, quiet);
+  check.start();
+  await waitFor(() => node.fenced && node.asked >= 6, { deadlineMs: 5_000, what: 'fenced, several rounds' });
+  assert.equal(node.settledAt, undefined);
+  node.answers.set(3, { ...CLEAN, clusterStarted: true, term: 7 });
+  await waitFor(() => node.settledAt !== undefined, { deadlineMs: 5_000, what: 'settled once both answered' });
+  assert.equal(node.settledAt, 7);
+  check.stop();
+});
+
+test('a data dir at genesis in a new cluster releases its votes once a majority answers', async () => {
+  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, term: 2 }, 3: 'down' });
+  const check = await run(node, GENESIS);
+  assert.equal(node.fenced, false);
   assert.equal(check.state(), 'ok');
 });
 
-test('a peer that saw a higher term from this node shows a rolled-back data dir', async () => {
-  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 90 }, { 2: CLEAN, 3: { ...CLEAN, termSeenFromYou: 6 } });
-  await run(node, false);
-  assert.equal(node.outcome, 'fenced');
+test('a peer that saw a higher term from an earlier run shows a rolled-back data dir, even after the node moved on', async () => {
+  // The node restarted at term 4; while it asked, a vote request moved it to term 6.
+  const node = fakeNode([1, 2, 3], { term: 6, lastIndex: 90 }, { 2: { ...CLEAN, term: 6 }, 3: { ...CLEAN, termSeenFromYou: 6, term: 6 } });
+  await run(node, restarted(4, 90));
+  assert.equal(node.fenced, true);
+  assert.equal(node.settledAt, 6);
 });
 
-test('a leader that knows this node held more log shows a rolled-back data dir', async () => {
-  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 90 }, { 2: { ...CLEAN, matchIndex: 120 }, 3: CLEAN });
-  await run(node, false);
-  assert.equal(node.outcome, 'fenced');
+test('a leader that knew this node held more log shows a rolled-back data dir, even after it caught the node up', async () => {
+  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 130 }, { 2: { ...CLEAN, matchIndex: 130, matchIndexBeforeLoss: 120, term: 4 }, 3: { ...CLEAN, term: 4 } });
+  await run(node, restarted(4, 90));
+  assert.equal(node.fenced, true);
 });
 
-test('a restart with its disk intact is released (a peer\'s term or match at or below its own is no sign)', async () => {
-  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 90 }, { 2: { ...CLEAN, termSeenFromYou: 4, matchIndex: 90, clusterStarted: true }, 3: CLEAN });
-  await run(node, false);
-  assert.equal(node.outcome, 'released');
+test('a restart with its disk intact is released (terms and matches at or below its own are no sign)', async () => {
+  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 95 }, { 2: { ...CLEAN, termSeenFromYou: 4, matchIndex: 95, clusterStarted: true, term: 4 }, 3: { ...CLEAN, term: 4 } });
+  await run(node, restarted(4, 90));
+  assert.equal(node.fenced, false);
+  assert.equal(node.held, false);
+});
+
+test('a node still recovering when it starts only settles its term', async () => {
+  const node = fakeNode([1, 2, 3], { term: 3, lastIndex: 10 }, { 2: { ...CLEAN, term: 8 }, 3: { ...CLEAN, term: 9 } }, { held: false, fenced: true });
+  await run(node, restarted(3, 10));
+  assert.equal(node.settledAt, 9);
 });
 
 test('refused answers do not count, and with too few answers the node keeps asking without voting', async () => {
   const node = fakeNode([1, 2, 3, 4, 5], { term: 2, lastIndex: 10 }, { 2: CLEAN, 3: { ...CLEAN, error: 'unknown peer 1' }, 4: 'down', 5: 'down' });
-  const check = new LostDiskCheck(node, false, quiet);
+  const check = new LostDiskCheck(node, restarted(2, 10), quiet);
   check.start();
   await waitFor(() => node.asked >= 12, { deadlineMs: 5_000, what: 'several rounds' });
-  assert.equal(node.outcome, 'held', 'two of five (itself and node 2) is not a majority');
+  assert.equal(node.held, true, 'two of five (itself and node 2) is not a majority');
   assert.equal(check.state(), 'checking');
   node.answers.set(4, CLEAN);
-  await waitFor(() => node.outcome !== 'held', { deadlineMs: 5_000, what: 'a release once a third answered' });
-  assert.equal(node.outcome, 'released');
+  await waitFor(() => !node.held, { deadlineMs: 5_000, what: 'a release once a third answered' });
+  assert.equal(node.fenced, false);
   check.stop();
 });
 
 test('stop() ends the rounds', async () => {
   const node = fakeNode([1, 2, 3], { term: 2, lastIndex: 10 }, { 2: 'down', 3: 'down' });
-  const check = new LostDiskCheck(node, false, quiet);
+  const check = new LostDiskCheck(node, restarted(2, 10), quiet);
   check.start();
   await waitFor(() => node.asked >= 2, { deadlineMs: 5_000, what: 'a first round' });
   check.stop();
   const asked = node.asked;
   // A clock for "several rounds later": an identical check left running.
   const witness = fakeNode([1, 2, 3], { term: 2, lastIndex: 10 }, { 2: 'down', 3: 'down' });
-  const running = new LostDiskCheck(witness, false, quiet);
+  const running = new LostDiskCheck(witness, restarted(2, 10), quiet);
   running.start();
   await waitFor(() => witness.asked >= 8, { deadlineMs: 5_000, what: 'four rounds of the running check' });
   running.stop();
   // A round already in flight may still finish; no new one starts after it.
   assert.ok(node.asked <= asked + 2, `no rounds after stop (asked ${node.asked}, was ${asked})`);
-  assert.equal(node.outcome, 'held');
+  assert.equal(node.held, true);
 });

@@ -174,7 +174,7 @@ describe('a peer link after an outage', () => {
     const staleClosed = new Promise<void>((resolve) => stale.on('close', () => resolve()));
     stale.resume();
     stale.write(PEER_LINK_MAGIC);
-    stale.write(encodeMessageFrame(MessageBatch, { clusterId: 'peer-rejoin-test', from: 1, to: 2, sequence: 1, messages: [heartbeat(1, 2, 1)], senderHttpAddress: '', senderPeerAddress: '' }));
+    stale.write(encodeMessageFrame(MessageBatch, { clusterId: 'peer-rejoin-test', from: 1, to: 2, sequence: 1, messages: [heartbeat(1, 2, 1)], senderHttpAddress: '', senderPeerAddress: '', senderIncarnation: 0 }));
     await waitFor(() => b.received.some((m) => m.commit === 1), { deadlineMs: 10_000, what: 'the stale link to deliver' });
     closers.push(() => stale.destroy());
 

@@ -169,6 +169,7 @@ export function describeMessage(message: Message): string {
   if (metadata !== undefined) parts.push(`Snapshot: Index:${metadata.index} Term:${metadata.term}`);
   if (message.context.length > 0) parts.push(`Context:${quoteData(message.context)}`);
   if (message.recovering === true) parts.push('Recovering');
+  if (message.afterLoss === true) parts.push('AfterLoss');
   return parts.join(' ');
 }
 

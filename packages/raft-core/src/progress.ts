@@ -72,7 +72,9 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
-  /** The follower said it lost its storage: only its flagged acknowledgements count, for this leader's term. */
+  /** The follower said it lost its storage: only its after-loss responses are believed, for this leader's term. */
+  lostStorage = false;
+  /** The follower says it is still recovering: it counts toward no quorum (commit, reads, CheckQuorum). */
   recovering = false;
   /**
    * The highest matchIndex this leader knew before it learned that the
@@ -179,7 +181,8 @@ export class Progress {
     assert(hintIndex < this.matchIndex, 'only a log that lost acknowledged entries is reset');
     this.matchIndexBeforeLoss = Math.max(this.matchIndexBeforeLoss, this.matchIndex);
     this.becomeProbe();
-    this.matchIndex = hintIndex;
+    // The follower's log ends at the hint, but nothing says it matches ours there: probe from it.
+    this.matchIndex = 0;
     this.nextIndex = hintIndex + 1;
   }
 
@@ -189,7 +192,7 @@ export class Progress {
    * rejections; only acknowledgements from now on raise matchIndex again.
    */
   forgetForRecovery(): void {
-    this.recovering = true;
+    this.lostStorage = true;
     this.matchIndexBeforeLoss = Math.max(this.matchIndexBeforeLoss, this.matchIndex);
     const nextIndex = this.nextIndex;
     this.becomeProbe();

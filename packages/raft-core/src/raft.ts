@@ -82,21 +82,28 @@ export class Raft {
   uncommittedBytes = 0;
   /**
    * Durable: this node lost or rolled back its storage, so it may hold less
-   * than it once acknowledged and its vote would be unsafe (docs/disk-loss.md).
-   * It neither votes nor campaigns until a leader has caught it up to a commit
-   * of that leader's term; its log acknowledgements (of what it now holds) still count.
+   * than it once acknowledged, and it may have forgotten its vote and even its
+   * term (docs/disk-loss.md). It neither votes nor campaigns, and its leader
+   * counts it toward no quorum, until it is caught up: see maybeEndRecovery.
    */
   recovering = false;
   /**
+   * Volatile: the application has raised this recovering node's term to one a
+   * majority of the other voters had reached (settleTerm), so no leader of a
+   * term the cluster has left behind can catch it up. Recovery waits for it.
+   */
+  termSettled = false;
+  /**
    * Volatile: the application has not yet established that this node's
-   * storage is current (a restart waiting for its peers' answers); the same
-   * restrictions as `recovering` until releaseVotes() or a catch-up.
+   * storage is current (a restart waiting for its peers' answers): it neither
+   * votes nor campaigns, nor takes a commit index from heartbeats, until
+   * releaseVotes() or fence().
    */
   votesHeld = false;
   /**
-   * The term in which this node's responses carry `recovering`: any term in
+   * The term in which this node's responses carry `afterLoss`: any term in
    * which it was recovering (durable, as HardState.flaggedTerm). Its leader in
-   * that term ignores unflagged acknowledgements, which may predate the loss.
+   * that term ignores unflagged responses, which may predate the loss.
    */
   recoveringAcksTerm = -1;
   private votes = new Map<NodeId, boolean>();
@@ -211,7 +218,7 @@ export class Raft {
     return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined && this.mayVote();
   }
 
-  /** Whether this node's responses carry `recovering` now (see recoveringAcksTerm). */
+  /** Whether this node's responses carry `afterLoss` now (see recoveringAcksTerm). */
   flagsAcks(): boolean {
     if (this.recovering) this.recoveringAcksTerm = this.term;
     return this.recoveringAcksTerm === this.term;
@@ -225,6 +232,19 @@ export class Raft {
   /** The application found that this node's storage was lost or rolled back. */
   fence(): void {
     this.recovering = true;
+    this.termSettled = false;
+    this.votesHeld = false;
+  }
+
+  /**
+   * A majority of the other voters reported terms up to `term`: every entry
+   * committed so far was committed in a term no later than it. Raising our
+   * term there (without a vote) refuses every leader of an earlier term.
+   */
+  settleTerm(term: number): void {
+    if (!this.recovering) return;
+    if (term > this.term) this.becomeFollower(term as Term, NO_NODE);
+    this.termSettled = true;
   }
 
   /** The application found no sign of lost storage. */
@@ -234,17 +254,18 @@ export class Raft {
 
   /**
    * After a successful append (`lastNewIndex` is our log's end as the leader
-   * knows it): voting is safe again once (1) the leader has confirmed that it
-   * counts only our flagged acknowledgements (so nothing it commits from now
-   * on rests on an ack we lost), (2) we hold its whole committed prefix, and
-   * (3) that prefix ends in an entry of its own term, so it covers every entry
-   * committed in earlier terms (docs/disk-loss.md has the argument).
+   * knows it): a recovering node may vote again once (0) its term is settled,
+   * so this leader's term is at least every term anything was committed in,
+   * (1) the leader has confirmed that it counts only our after-loss responses
+   * (so nothing it commits from now on rests on an ack we lost), (2) we hold
+   * its whole committed prefix, and (3) that prefix ends in an entry of its
+   * own term, so it covers every entry committed in earlier terms
+   * (docs/disk-loss.md has the argument).
    */
   private maybeEndRecovery(message: Message, lastNewIndex: number): void {
-    if (this.mayVote() || message.recovering !== true) return;
+    if (!this.recovering || !this.termSettled || message.afterLoss !== true) return;
     if (message.commit > lastNewIndex || message.commit === 0 || this.log.term(message.commit) !== message.term) return;
     this.recovering = false;
-    this.votesHeld = false;
   }
 
   // ---- ticks -------------------------------------------------------------
@@ -293,7 +314,10 @@ export class Raft {
       message.term = this.term;
     }
     if (message.type === MessageType.APP_RESP || message.type === MessageType.HEARTBEAT_RESP) {
-      if (this.flagsAcks()) message.recovering = true;
+      if (this.flagsAcks()) {
+        message.afterLoss = true;
+        if (this.recovering) message.recovering = true;
+      }
     }
     const afterPersist = message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP ||
       message.type === MessageType.PRE_VOTE_RESP;
@@ -580,7 +604,7 @@ export class Raft {
     // The leader only sends commit <= our acknowledged match; clamp in case our log lost a suffix.
     // A node that lost its storage cannot trust that match (its log may differ
     // below it): only an append, which checks the log, moves its commit index.
-    if (!this.recovering) this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
+    if (this.mayVote()) this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
     this.send(newMessage({ type: MessageType.HEARTBEAT_RESP, to: message.from, context: message.context }));
     if (message.commit > this.log.lastIndex()) {
       // We once acknowledged entries we no longer have (wiped data dir). An idle
@@ -840,14 +864,17 @@ export class Raft {
   }
 
   /**
-   * Whether to act on a follower's response. A flagged one means the
+   * Whether to act on a follower's response. An after-loss one means the
    * follower lost its storage: what we knew of its log may be more than it
    * holds, so forget it and, for the rest of this term, ignore its unflagged
-   * responses (sent before the loss, still in flight).
+   * responses (sent before the loss, still in flight). While it says it is
+   * recovering it counts toward no quorum: it may have lost its term, and
+   * with it the refusal of a leader like us whose term the cluster has left.
    */
   private trustAck(progress: Progress, message: Message): boolean {
-    if (message.recovering !== true) return !progress.recovering;
-    if (!progress.recovering) progress.forgetForRecovery();
+    if (message.afterLoss !== true) return !progress.lostStorage;
+    if (!progress.lostStorage) progress.forgetForRecovery();
+    progress.recovering = message.recovering === true;
     return true;
   }
 
@@ -868,7 +895,7 @@ export class Raft {
     if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
     // A recovering follower learns the commit index only from appends, and must learn it to recover.
     if (progress.matchIndex < this.log.lastIndex() || progress.state === 'probe' || progress.recovering) this.sendAppend(from);
-    if (message.context.length === 0) return;
+    if (message.context.length === 0 || progress.recovering) return;
     const ack = this.readOnly.recvAck(from, message.context);
     if (ack === undefined) return;
     const votes = new Map<NodeId, boolean>([...ack.acks].map((id) => [id, true]));
@@ -914,7 +941,7 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(newMessage({
       type: MessageType.APP, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed,
-      recovering: progress.recovering ? true : undefined,
+      afterLoss: progress.lostStorage ? true : undefined,
     }));
     progress.sentEntries(entries.length, prevIndex + entries.length);
     return true;

@@ -116,7 +116,16 @@ export class RawNode {
     this.raft.fence();
   }
 
-  /** Hold votes (as config.holdVotes) until releaseVotes(), fence(), or a catch-up. */
+  /**
+   * A majority of the other voters reported terms up to `term` (a recovering
+   * node only): raise this node's term there, so leaders of earlier terms are
+   * refused, and let it recover.
+   */
+  settleTerm(term: number): void {
+    this.raft.settleTerm(term);
+  }
+
+  /** Hold votes (as config.holdVotes) until releaseVotes() or fence(). */
   holdVotes(): void {
     this.raft.votesHeld = true;
   }
@@ -252,6 +261,7 @@ export class RawNode {
       learners: [...raft.tracker.learners].sort((a, b) => a - b),
       leadTransferee: raft.leadTransferee,
       recovering: raft.recovering,
+      termSettled: raft.termSettled,
       votesHeld: raft.votesHeld,
     };
     if (raft.role === 'leader') {

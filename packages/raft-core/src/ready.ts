@@ -62,6 +62,8 @@ export interface RaftStatus {
   leadTransferee: NodeId;
   /** The node lost or rolled back its storage and has not been caught up yet: it does not vote. */
   recovering: boolean;
+  /** Recovering, and its term was raised to a majority's (settleTerm). */
+  termSettled: boolean;
   /** The application has not yet released this node's votes (config.holdVotes). */
   votesHeld: boolean;
 }

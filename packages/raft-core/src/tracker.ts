@@ -61,7 +61,11 @@ export class ProgressTracker {
   /** The index a majority of voters has acknowledged. */
   committed(): number {
     // The Set itself: order does not matter here, and this runs on every append response.
-    return committedIndex(this.voters, (id) => this.progress.get(id)?.matchIndex ?? 0);
+    // A follower still recovering from lost storage counts for nothing (docs/disk-loss.md).
+    return committedIndex(this.voters, (id) => {
+      const progress = this.progress.get(id);
+      return progress === undefined || progress.recovering ? 0 : progress.matchIndex;
+    });
   }
 
   voteResult(votes: ReadonlyMap<NodeId, boolean>): VoteResult {
@@ -72,7 +76,8 @@ export class ProgressTracker {
   quorumActive(selfId: NodeId): boolean {
     const votes = new Map<NodeId, boolean>();
     for (const [id, progress] of this.progress) {
-      if (this.voters.has(id)) votes.set(id, id === selfId || progress.recentActive);
+      // A follower still recovering from lost storage does not keep a leader in office.
+      if (this.voters.has(id)) votes.set(id, id === selfId || (progress.recentActive && !progress.recovering));
     }
     return this.voteResult(votes) === 'won';
   }

@@ -38,6 +38,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
+import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import {
   BatchAck,
@@ -117,7 +118,7 @@ export interface TransportHandlers {
    */
   adoptClusterId?(clusterId: string): boolean;
   /** What raft knows of a peer that asks at startup (its match index if we lead); see Survey in transport.proto. */
-  surveyAnswer?(peer: number): { clusterStarted: boolean; matchIndex: number };
+  surveyAnswer?(peer: number): { clusterStarted: boolean; term: number; matchIndex: number; matchIndexBeforeLoss: number };
 }
 
 export interface Transport {
@@ -265,6 +266,7 @@ class PeerLink {
       messages,
       senderHttpAddress: this.transport.httpAddress,
       senderPeerAddress: this.transport.peerAddress,
+      senderIncarnation: this.transport.incarnation,
     });
   }
 
@@ -383,7 +385,7 @@ class PeerLink {
 
   /** Asks the peer what it knows of this node (the startup check for a lost disk). */
   survey(timeoutMs: number): Promise<SurveyResponse> {
-    const request: SurveyRequest = { clusterId: this.transport.clusterId, from: this.transport.selfId, to: this.id };
+    const request: SurveyRequest = { clusterId: this.transport.clusterId, from: this.transport.selfId, to: this.id, incarnation: this.transport.incarnation };
     return new Promise((resolve, reject) => {
       this.client.survey(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
         if (error !== null) reject(error);
@@ -432,7 +434,9 @@ class PeerLink {
 
 export class GrpcTransport implements Transport {
   /** The highest term seen in each peer's messages since this process started. */
-  private readonly termSeenFrom = new Map<number, number>();
+  private readonly termsSeen = new Map<number, TermsSeen>();
+  /** Random per process start, in every batch: see TermsSeen. */
+  readonly incarnation = randomInt(1, 2 ** 48);
   private readonly peers = new Map<number, PeerLink>();
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatch, BatchAck>>();
   private readonly incomingSockets = new Set<net.Socket>();
@@ -537,8 +541,10 @@ export class GrpcTransport implements Transport {
         const response: SurveyResponse = {
           error: problem ?? (answer === undefined ? 'this node does not answer surveys' : ''),
           clusterStarted: answer?.clusterStarted ?? false,
-          termSeenFromYou: this.termSeenFrom.get(from) ?? 0,
+          termSeenFromYou: this.termsSeen.get(from)?.before(call.request.incarnation) ?? 0,
           matchIndex: answer?.matchIndex ?? 0,
+          matchIndexBeforeLoss: answer?.matchIndexBeforeLoss ?? 0,
+          term: answer?.term ?? 0,
         };
         callback(null, response);
       },
@@ -669,9 +675,9 @@ export class GrpcTransport implements Transport {
     const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
     if (problem !== undefined) return problem;
     // Kept for the peer's startup check: a node's term never goes back unless its disk did.
-    let term = this.termSeenFrom.get(batch.from) ?? 0;
-    for (const message of batch.messages) if (message.term > term) term = message.term;
-    if (term > 0) this.termSeenFrom.set(batch.from, term);
+    let seen = this.termsSeen.get(batch.from);
+    if (seen === undefined) this.termsSeen.set(batch.from, (seen = new TermsSeen()));
+    for (const message of batch.messages) seen.saw(batch.senderIncarnation, message.term);
     if (batch.sequence === 1) {
       if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
       if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);
@@ -691,6 +697,32 @@ export class GrpcTransport implements Transport {
     if (to !== this.selfId) return `message for node ${to} reached node ${this.selfId}`;
     if (!this.handlers.isMember(from)) return `unknown peer ${from}`;
     return undefined;
+  }
+}
+
+/**
+ * The highest terms seen in one peer's messages since this process started,
+ * for its startup check (lost-disk-check.ts): those of its current run kept
+ * apart from those of its earlier runs, since only the latter show that its
+ * disk went back (its current run may have moved on while it asked).
+ */
+class TermsSeen {
+  private incarnation = 0;
+  private current = 0;
+  private earlier = 0;
+
+  saw(incarnation: number, term: number): void {
+    if (incarnation !== this.incarnation) {
+      this.earlier = Math.max(this.earlier, this.current);
+      this.incarnation = incarnation;
+      this.current = 0;
+    }
+    if (term > this.current) this.current = term;
+  }
+
+  /** The highest term seen from runs other than `incarnation`. */
+  before(incarnation: number): number {
+    return incarnation === this.incarnation ? this.earlier : Math.max(this.earlier, this.current);
   }
 }
 

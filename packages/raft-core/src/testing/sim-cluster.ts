@@ -253,10 +253,35 @@ export class SimCluster {
       this.ticks++;
       this.network.tick(this.upNodeIds());
       for (const node of this.nodes.values()) if (node.isUp) node.ticksPending++;
+      this.settleRecoveringTerms();
       for (const hook of this.hooks) hook(this);
     }
     for (const node of this.nodes.values()) this.takeTurns(node);
     if (this.removals.size > 0) this.shutDownRemoved();
+  }
+
+  /**
+   * The server's startup check, for a node restarted on a lost disk: once a
+   * majority of the voters other than itself is up, it learns their terms and
+   * raises its own to the highest (RawNode.settleTerm).
+   */
+  private settleRecoveringTerms(): void {
+    for (const node of this.nodes.values()) {
+      if (node.raw === undefined || !node.recoveringOnDisk) continue;
+      const status = node.raw.status();
+      if (!status.recovering || status.termSettled) continue;
+      let answered = 0;
+      let term = 0;
+      for (const id of status.voters) {
+        const peer = id === node.id ? undefined : this.nodes.get(id)?.raw;
+        if (peer === undefined) continue;
+        answered++;
+        term = Math.max(term, peer.lastIndexAndTerm().term);
+      }
+      if (answered * 2 <= status.voters.length) continue;
+      node.raw.settleTerm(term);
+      this.trace(() => `node ${node.id} settled its term at ${term} (asked ${answered} of ${status.voters.length} voters)`);
+    }
   }
 
   private receive(target: NodeId, message: Message): void {

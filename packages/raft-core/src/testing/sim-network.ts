@@ -263,6 +263,7 @@ function cloneMessage(message: Message): Message {
     context: message.context,
     // Optional: absent unless set, as decoding gives.
     ...(message.recovering === undefined ? {} : { recovering: message.recovering }),
+    ...(message.afterLoss === undefined ? {} : { afterLoss: message.afterLoss }),
   };
 }
 

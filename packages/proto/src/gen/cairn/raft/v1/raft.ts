@@ -142,12 +142,21 @@ export interface Message {
   /** ReadIndex request context, echoed in the response; heartbeats carry it too. */
   context: Buffer;
   /**
-   * On a follower's MsgAppResp and MsgHeartbeatResp: the follower restarted on
-   * lost or rolled-back storage in this term, so its acknowledgements from
-   * before cannot be trusted. On a leader's MsgApp: the leader knows, and
-   * counts only the follower's flagged acknowledgements (docs/disk-loss.md).
+   * On a follower's MsgAppResp and MsgHeartbeatResp: the follower lost its
+   * storage and is still recovering; its leader replicates to it but counts
+   * it toward no quorum (docs/disk-loss.md).
    */
-  recovering?: boolean | undefined;
+  recovering?:
+    | boolean
+    | undefined;
+  /**
+   * On a follower's MsgAppResp and MsgHeartbeatResp: sent after the follower
+   * lost its storage, in the term it did; its leader then ignores its
+   * unflagged responses for the rest of the term (they may predate the loss).
+   * On a leader's MsgApp: the leader has forgotten what it knew of the
+   * follower's log before the loss.
+   */
+  afterLoss?: boolean | undefined;
 }
 
 function createBaseEntry(): Entry {
@@ -709,6 +718,7 @@ function createBaseMessage(): Message {
     rejectHint: 0,
     context: EMPTY_BYTES,
     recovering: undefined,
+    afterLoss: undefined,
   };
 }
 
@@ -752,6 +762,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.recovering !== undefined) {
       writer.uint32(104).bool(message.recovering);
+    }
+    if (message.afterLoss !== undefined) {
+      writer.uint32(112).bool(message.afterLoss);
     }
     return writer;
   },
@@ -873,6 +886,14 @@ export const Message: MessageFns<Message> = {
             message.recovering = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.afterLoss = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -905,6 +926,7 @@ export const Message: MessageFns<Message> = {
     message.rejectHint = object.rejectHint ?? 0;
     message.context = object.context ?? EMPTY_BYTES;
     message.recovering = object.recovering ?? undefined;
+    message.afterLoss = object.afterLoss ?? undefined;
     return message;
   },
 };

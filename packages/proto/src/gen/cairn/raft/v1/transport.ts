@@ -37,6 +37,8 @@ export interface SurveyRequest {
   clusterId: string;
   from: number;
   to: number;
+  /** The asker's sender_incarnation. */
+  incarnation: number;
 }
 
 export interface SurveyResponse {
@@ -48,8 +50,9 @@ export interface SurveyResponse {
    */
   clusterStarted: boolean;
   /**
-   * The highest term the answering node has seen in the asker's messages
-   * since it started: a node's term never goes back, unless its disk did.
+   * The highest term the answering node has seen in messages from the
+   * asker's earlier runs (since the answering node started): a node's term
+   * never goes back, unless its disk did.
    */
   termSeenFromYou: number;
   /**
@@ -57,6 +60,16 @@ export interface SurveyResponse {
    * (its match index), 0 otherwise.
    */
   matchIndex: number;
+  /**
+   * When the answering node leads: the highest match index it knew for the
+   * asker before the asker's log was found to end below it, 0 if never.
+   */
+  matchIndexBeforeLoss: number;
+  /**
+   * The answering node's current term: a fenced node raises its own term to
+   * the highest of a majority's, so no leader of an older term can use it.
+   */
+  term: number;
 }
 
 export interface MessageBatch {
@@ -73,6 +86,11 @@ export interface MessageBatch {
    * yet) can answer the leader before it has replayed the membership.
    */
   senderPeerAddress: string;
+  /**
+   * Random per process start: a peer answering Survey tells the terms it saw
+   * from earlier runs of the asker from those of its current run.
+   */
+  senderIncarnation: number;
 }
 
 export interface BatchAck {
@@ -99,7 +117,7 @@ export interface SnapshotAck {
 }
 
 function createBaseSurveyRequest(): SurveyRequest {
-  return { clusterId: "", from: 0, to: 0 };
+  return { clusterId: "", from: 0, to: 0, incarnation: 0 };
 }
 
 export const SurveyRequest: MessageFns<SurveyRequest> = {
@@ -112,6 +130,9 @@ export const SurveyRequest: MessageFns<SurveyRequest> = {
     }
     if (message.to !== 0) {
       writer.uint32(24).uint64(message.to);
+    }
+    if (message.incarnation !== 0) {
+      writer.uint32(32).uint64(message.incarnation);
     }
     return writer;
   },
@@ -153,6 +174,14 @@ export const SurveyRequest: MessageFns<SurveyRequest> = {
             message.to = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.incarnation = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -173,12 +202,13 @@ export const SurveyRequest: MessageFns<SurveyRequest> = {
     message.clusterId = object.clusterId ?? "";
     message.from = object.from ?? 0;
     message.to = object.to ?? 0;
+    message.incarnation = object.incarnation ?? 0;
     return message;
   },
 };
 
 function createBaseSurveyResponse(): SurveyResponse {
-  return { error: "", clusterStarted: false, termSeenFromYou: 0, matchIndex: 0 };
+  return { error: "", clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0 };
 }
 
 export const SurveyResponse: MessageFns<SurveyResponse> = {
@@ -194,6 +224,12 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
     }
     if (message.matchIndex !== 0) {
       writer.uint32(32).uint64(message.matchIndex);
+    }
+    if (message.matchIndexBeforeLoss !== 0) {
+      writer.uint32(40).uint64(message.matchIndexBeforeLoss);
+    }
+    if (message.term !== 0) {
+      writer.uint32(48).uint64(message.term);
     }
     return writer;
   },
@@ -243,6 +279,22 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
             message.matchIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.matchIndexBeforeLoss = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -264,12 +316,23 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
     message.clusterStarted = object.clusterStarted ?? false;
     message.termSeenFromYou = object.termSeenFromYou ?? 0;
     message.matchIndex = object.matchIndex ?? 0;
+    message.matchIndexBeforeLoss = object.matchIndexBeforeLoss ?? 0;
+    message.term = object.term ?? 0;
     return message;
   },
 };
 
 function createBaseMessageBatch(): MessageBatch {
-  return { clusterId: "", from: 0, to: 0, sequence: 0, messages: [], senderHttpAddress: "", senderPeerAddress: "" };
+  return {
+    clusterId: "",
+    from: 0,
+    to: 0,
+    sequence: 0,
+    messages: [],
+    senderHttpAddress: "",
+    senderPeerAddress: "",
+    senderIncarnation: 0,
+  };
 }
 
 export const MessageBatch: MessageFns<MessageBatch> = {
@@ -294,6 +357,9 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     }
     if (message.senderPeerAddress !== "") {
       writer.uint32(58).string(message.senderPeerAddress);
+    }
+    if (message.senderIncarnation !== 0) {
+      writer.uint32(64).uint64(message.senderIncarnation);
     }
     return writer;
   },
@@ -367,6 +433,14 @@ export const MessageBatch: MessageFns<MessageBatch> = {
             message.senderPeerAddress = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.senderIncarnation = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -391,6 +465,7 @@ export const MessageBatch: MessageFns<MessageBatch> = {
     message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
     message.senderHttpAddress = object.senderHttpAddress ?? "";
     message.senderPeerAddress = object.senderPeerAddress ?? "";
+    message.senderIncarnation = object.senderIncarnation ?? 0;
     return message;
   },
 };
