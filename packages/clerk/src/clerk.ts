@@ -7,6 +7,7 @@
  * send it as `min_index`, so whichever node answers has applied every write
  * this clerk got acknowledged (a linearizable read covers them anyway).
  */
+import { setMaxListeners } from 'node:events';
 import { Consistency as WireConsistency, FaultKind, type MembersResponse, type SnapshotResponse, type StatusResponse } from '@cairn/proto';
 import { CallExecutor, type CallPlan } from './call-executor.js';
 import { type Clock, type Random, systemClock } from './clock.js';
@@ -73,6 +74,8 @@ export class Clerk {
   protected constructor(options: ResolvedClerkOptions, deps: ClerkDeps) {
     this.options = options;
     this.clientId = options.clientId;
+    // Every call in flight listens to it when its caller passes no signal: not a leak, so no limit.
+    setMaxListeners(0, this.closing.signal);
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.tracker = new LeaderTracker(options.endpoints, this.statusHub);
