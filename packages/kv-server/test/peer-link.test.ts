@@ -10,61 +10,21 @@ import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
-import { createLogger } from '../src/logger.js';
-import { GRPC_CHANNEL_OPTIONS, GrpcTransport, PEER_LINK_BUFFERED_BYTES_MAX } from '../src/transport/grpc-transport.js';
-import { listenSharedPort, type SharedPort } from '../src/transport/shared-port.js';
+import { GRPC_CHANNEL_OPTIONS, PEER_LINK_BUFFERED_BYTES_MAX } from '../src/transport/grpc-transport.js';
+import { listenSharedPort } from '../src/transport/shared-port.js';
+import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
-interface Node {
-  transport: GrpcTransport;
-  port: SharedPort;
-  grpcServer: grpc.Server;
-  address: string;
-  received: Message[];
-  unreachable: number[];
-  logs: string[];
-}
+type Node = TransportNode;
 
 const nodes: Node[] = [];
-after(() => {
-  for (const n of nodes) {
-    n.transport.close();
-    void n.port.close();
-    n.grpcServer.forceShutdown();
-  }
+after(async () => {
+  for (const n of nodes) await n.close();
 });
 
 async function startNode(id: number, clusterId = 'peer-link-test'): Promise<Node> {
-  const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const received: Message[] = [];
-  const unreachable: number[] = [];
-  const logs: string[] = [];
-  // The listener needs the transport, which needs the bound address.
-  const holder: { transport?: GrpcTransport } = {};
-  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
-  const address = `127.0.0.1:${port.port}`;
-  const transport = new GrpcTransport(
-    id,
-    clusterId,
-    {
-      receive: (messages) => received.push(...messages),
-      unreachable: (peer) => unreachable.push(peer),
-      snapshotStatus: () => undefined,
-      isMember: (peer) => peer >= 1 && peer <= 9,
-      peerHttpAddress: () => undefined,
-    },
-    createLogger('debug', { node: id }, (line) => logs.push(line)),
-    '',
-    address,
-  );
-  holder.transport = transport;
-  grpcServer.addService(RaftTransportServiceService, transport.service());
-  const node = { transport, port, grpcServer, address, received, unreachable, logs };
+  const node = await startTransportNode(id, clusterId);
   nodes.push(node);
   return node;
-}
-
-function heartbeat(from: number, to: number, commit: number): Message {
-  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as Message;
 }
 
 describe('raw peer link on the shared port', () => {

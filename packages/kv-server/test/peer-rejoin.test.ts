@@ -8,26 +8,16 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import { encodeMessageFrame, type Message, MessageBatch, MessageType, RaftTransportServiceService } from '@cairn/proto';
+import { encodeMessageFrame, MessageBatch } from '@cairn/proto';
 import { TcpProxy, waitFor } from '@cairn/testkit';
-import { createLogger } from '../src/logger.js';
-import { GRPC_CHANNEL_OPTIONS, GrpcTransport, INFLIGHT_BATCHES_MAX } from '../src/transport/grpc-transport.js';
+import { INFLIGHT_BATCHES_MAX } from '../src/transport/grpc-transport.js';
 import { PEER_LINK_MAGIC } from '../src/transport/peer-frames.js';
-import { listenSharedPort, type SharedPort } from '../src/transport/shared-port.js';
+import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
 /** Generous bound for a healed link to carry messages again; the link's own worst case is a few seconds. */
 const REJOIN_DEADLINE_MS = 10_000;
 
-interface Node {
-  transport: GrpcTransport;
-  port: SharedPort;
-  grpcServer: grpc.Server;
-  address: string;
-  received: Message[];
-  unreachable: number[];
-  logs: string[];
-}
+type Node = TransportNode;
 
 const closers: Array<() => unknown> = [];
 after(async () => {
@@ -35,35 +25,8 @@ after(async () => {
 });
 
 async function startNode(id: number): Promise<Node> {
-  const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const received: Message[] = [];
-  const unreachable: number[] = [];
-  const logs: string[] = [];
-  const holder: { transport?: GrpcTransport } = {};
-  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
-  const address = `127.0.0.1:${port.port}`;
-  const transport = new GrpcTransport(
-    id,
-    'peer-rejoin-test',
-    {
-      receive: (messages) => received.push(...messages),
-      unreachable: (peer) => unreachable.push(peer),
-      snapshotStatus: () => undefined,
-      isMember: (peer) => peer >= 1 && peer <= 9,
-      peerHttpAddress: () => undefined,
-    },
-    createLogger('debug', { node: id }, (line) => logs.push(line)),
-    '',
-    address,
-  );
-  holder.transport = transport;
-  grpcServer.addService(RaftTransportServiceService, transport.service());
-  const node = { transport, port, grpcServer, address, received, unreachable, logs };
-  closers.push(() => {
-    transport.close();
-    grpcServer.forceShutdown();
-    return port.close();
-  });
+  const node = await startTransportNode(id, 'peer-rejoin-test');
+  closers.push(() => node.close());
   return node;
 }
 
@@ -73,9 +36,6 @@ async function startProxy(target: string): Promise<TcpProxy> {
   return proxy;
 }
 
-function heartbeat(from: number, to: number, commit: number): Message {
-  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as Message;
-}
 
 /** Sends a heartbeat carrying `commit` every interval until `to` received one with at least that commit. */
 async function deliverAgain(from: Node, to: Node, peer: number, commit: number, deadlineMs = REJOIN_DEADLINE_MS): Promise<void> {

@@ -1,0 +1,60 @@
+/**
+ * A real GrpcTransport on listenSharedPort over loopback (port 0), recording
+ * what it receives, for the peer-link tests.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
+import { createLogger } from '../../src/logger.js';
+import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from '../../src/transport/grpc-transport.js';
+import { listenSharedPort, type SharedPort } from '../../src/transport/shared-port.js';
+
+export interface TransportNode {
+  transport: GrpcTransport;
+  port: SharedPort;
+  grpcServer: grpc.Server;
+  address: string;
+  received: Message[];
+  unreachable: number[];
+  /** The node's log lines (debug and up). */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Starts node `id` of cluster `clusterId`; every id from 1 to 9 is a member. */
+export async function startTransportNode(id: number, clusterId: string): Promise<TransportNode> {
+  const grpcServer = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  const received: Message[] = [];
+  const unreachable: number[] = [];
+  const logs: string[] = [];
+  // The listener needs the transport, which needs the bound address.
+  const holder: { transport?: GrpcTransport } = {};
+  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
+  const address = `127.0.0.1:${port.port}`;
+  const transport = new GrpcTransport(
+    id,
+    clusterId,
+    {
+      receive: (messages) => received.push(...messages),
+      unreachable: (peer) => unreachable.push(peer),
+      snapshotStatus: () => undefined,
+      isMember: (peer) => peer >= 1 && peer <= 9,
+      peerHttpAddress: () => undefined,
+    },
+    createLogger('debug', { node: id }, (line) => logs.push(line)),
+    '',
+    address,
+  );
+  holder.transport = transport;
+  grpcServer.addService(RaftTransportServiceService, transport.service());
+  const close = async (): Promise<void> => {
+    transport.close();
+    grpcServer.forceShutdown();
+    await port.close();
+  };
+  return { transport, port, grpcServer, address, received, unreachable, logs, close };
+}
+
+/** A heartbeat `from` -> `to` carrying `commit`. */
+export function heartbeat(from: number, to: number, commit: number): Message {
+  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as Message;
+}
