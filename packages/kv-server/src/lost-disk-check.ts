@@ -14,9 +14,11 @@
  * no campaign, and its leader counts it toward no quorum until it has caught
  * up. With no such sign from a majority of the voters (itself included), it
  * releases its votes. A fenced node then also needs its term settled: raised
- * to the highest term a majority of the *other* voters report, which is at
- * least every term anything was committed in, so no deposed leader can use
- * it. Until each step has its answers the node keeps asking.
+ * to the highest term every other voter reports (each able to vote itself,
+ * and of the same configuration), which is at least every term anything was
+ * committed in and every term it could have voted in, so no deposed leader
+ * can use it and it never votes twice in a term. Until each step has its
+ * answers the node keeps asking.
  */
 import type { SurveyResponse } from '@cairn/proto';
 import type { Logger } from './logger.js';
@@ -91,13 +93,22 @@ export class LostDiskCheck {
     const answers = await Promise.allSettled(peers.map((peer) => this.node.survey(peer, SURVEY_TIMEOUT_MS)));
     if (this.stopped) return;
     this.rounds += 1;
+    const configuration = voterKey(voters);
     let answered = 0;
+    let voting = 0;
     let highestTerm = 0;
     for (let i = 0; i < peers.length; i += 1) {
       const answer = answers[i]!;
       if (answer.status !== 'fulfilled' || answer.value.error !== '') continue;
+      // A peer of another configuration (this node may not know yet that the
+      // cluster grew): its answer decides nothing until the two agree.
+      if (voterKey(answer.value.voters) !== configuration) continue;
       answered += 1;
-      highestTerm = Math.max(highestTerm, answer.value.term);
+      // A peer that may have lost its own disk may have lost its term too.
+      if (answer.value.voting) {
+        voting += 1;
+        highestTerm = Math.max(highestTerm, answer.value.term);
+      }
       const raft = this.node.raftState();
       if (!raft.votesHeld || raft.recovering) continue;
       const sign = this.signOfLoss(peers[i]!, answer.value);
@@ -115,9 +126,10 @@ export class LostDiskCheck {
     }
     // A lone voter has nobody to ask: its own term is all there is.
     const alone = voters.length === 1 && voters[0] === this.node.id;
-    if (raft.recovering && !raft.termSettled && (alone || answered * 2 > voters.length)) {
+    // Every other voter: one of them may be a candidate this node voted for before the loss.
+    if (raft.recovering && !raft.termSettled && (alone || voting === peers.length)) {
       const term = Math.max(highestTerm, raft.term);
-      this.logger.info('term-settled', { term, peersAnswered: answered, note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up' });
+      this.logger.info('term-settled', { term, votingPeersAnswered: voting, note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up' });
       this.node.settleTerm(term);
     }
     if (!this.pending()) return;
@@ -147,4 +159,9 @@ export class LostDiskCheck {
     }
     return undefined;
   }
+}
+
+/** A configuration's voters, in a form to compare. */
+function voterKey(voters: readonly number[]): string {
+  return [...voters].sort((a, b) => a - b).join(',');
 }

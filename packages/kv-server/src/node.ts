@@ -453,6 +453,8 @@ export class RaftLoop {
         return new TooManyRequestsError();
       case 'conf-change-pending':
         return new FailedPreconditionError('another membership change is in progress; retry when it completes');
+      case 'conf-change-unsafe':
+        return new FailedPreconditionError('the change would leave half the voters or more recovering from a lost disk; retry once they have caught up');
       case 'transfer-in-progress':
         return new NoLeaderError('leadership is being transferred; retry shortly');
       default:

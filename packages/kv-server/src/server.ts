@@ -131,6 +131,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
                 matchIndex: progress?.matchIndex ?? 0,
                 // Raft may already have found the gap (a rejected append) and lowered the match.
                 matchIndexBeforeLoss: progress?.matchIndexBeforeLoss ?? 0,
+                voting: !status.recovering && !status.votesHeld,
+                voters: status.voters,
               };
             },
             // A node that joined empty accepts the first leader of its cluster.

@@ -10,7 +10,8 @@ import { waitFor } from '@cairn/testkit';
 import { createLogger } from '../src/logger.js';
 import { LostDiskCheck, type LostDiskCheckNode, type StartupState } from '../src/lost-disk-check.js';
 
-const CLEAN: SurveyResponse = { error: '', clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0 };
+/** An answer with no sign of loss from a voting peer (of the asker's configuration, unless it names another). */
+const CLEAN: SurveyResponse = { error: '', clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0, voting: true, voters: [] };
 
 interface FakeNode extends LostDiskCheckNode {
   held: boolean;
@@ -36,7 +37,7 @@ function fakeNode(voters: number[], raft: { term: number; lastIndex: number }, a
       node.asked += 1;
       const answer = node.answers.get(peer);
       if (answer === undefined || answer === 'down') throw new Error('UNAVAILABLE');
-      return answer;
+      return { ...answer, voters: answer.voters.length > 0 ? answer.voters : voters };
     },
     fence: () => {
       node.fenced = true;
@@ -65,7 +66,7 @@ async function run(node: FakeNode, startup: StartupState): Promise<LostDiskCheck
   return check;
 }
 
-test('a data dir at genesis in a cluster that has run is fenced, and its term settled at the highest a majority of the others reports', async () => {
+test('a data dir at genesis in a cluster that has run is fenced, and its term settled at the highest every other voter reports', async () => {
   const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, clusterStarted: true, term: 5 }, 3: { ...CLEAN, clusterStarted: true, term: 6 } });
   const check = await run(node, GENESIS);
   assert.equal(node.fenced, true);
@@ -82,6 +83,36 @@ test('a fenced node with only one of two other voters answering is not settled (
   node.answers.set(3, { ...CLEAN, clusterStarted: true, term: 7 });
   await waitFor(() => node.settledAt !== undefined, { deadlineMs: 5_000, what: 'settled once both answered' });
   assert.equal(node.settledAt, 7);
+  check.stop();
+});
+
+test('the term is settled only once every other voter answers and may vote (one that lost its own disk may have lost its term too)', async () => {
+  const node = fakeNode([1, 2, 3, 4, 5], { term: 1, lastIndex: 3 }, {
+    2: { ...CLEAN, clusterStarted: true, term: 1 },
+    3: { ...CLEAN, term: 1 },
+    4: { ...CLEAN, term: 0, voting: false },
+    5: 'down',
+  });
+  const check = new LostDiskCheck(node, GENESIS, quiet);
+  check.start();
+  await waitFor(() => node.fenced && node.asked >= 12, { deadlineMs: 5_000, what: 'fenced, several rounds' });
+  assert.equal(node.settledAt, undefined, 'node 4 does not vote and node 5 is down');
+  node.answers.set(5, { ...CLEAN, term: 2 });
+  await waitFor(() => node.asked >= 24, { deadlineMs: 5_000, what: 'more rounds' });
+  assert.equal(node.settledAt, undefined, 'node 4 still does not vote: it could be the candidate this node voted for');
+  node.answers.set(4, { ...CLEAN, term: 3 });
+  await waitFor(() => node.settledAt !== undefined, { deadlineMs: 5_000, what: 'settled once every other voter answered' });
+  assert.equal(node.settledAt, 3);
+  check.stop();
+});
+
+test('answers from peers of another configuration decide nothing (a wiped node that does not know the cluster grew)', async () => {
+  const grown = [1, 2, 3, 4, 5];
+  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, term: 4, voters: grown }, 3: { ...CLEAN, term: 4, voters: grown } });
+  const check = new LostDiskCheck(node, restarted(4, 20), quiet);
+  check.start();
+  await waitFor(() => node.asked >= 8, { deadlineMs: 5_000, what: 'several rounds' });
+  assert.equal(node.held, true, 'not released on answers about another configuration');
   check.stop();
 });
 

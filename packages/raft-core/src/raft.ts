@@ -218,9 +218,13 @@ export class Raft {
     return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined && this.mayVote();
   }
 
-  /** Whether this node's responses carry `afterLoss` now (see recoveringAcksTerm). */
+  /**
+   * Whether this node's responses carry `afterLoss` now (see
+   * recoveringAcksTerm). A node whose votes are held may have lost its disk
+   * (that is what its check is finding out), so it is flagged like one.
+   */
   flagsAcks(): boolean {
-    if (this.recovering) this.recoveringAcksTerm = this.term;
+    if (!this.mayVote()) this.recoveringAcksTerm = this.term;
     return this.recoveringAcksTerm === this.term;
   }
 
@@ -237,13 +241,17 @@ export class Raft {
   }
 
   /**
-   * A majority of the other voters reported terms up to `term`: every entry
-   * committed so far was committed in a term no later than it. Raising our
-   * term there (without a vote) refuses every leader of an earlier term.
+   * Every other voter (able to vote itself) reported its term, `term` the
+   * highest: every entry committed so far was committed in a term no later
+   * than it, and every candidate this node could have voted for before the
+   * loss has reached it. Raising our term there refuses every leader of an
+   * earlier term, and taking the vote in it (as if for ourselves) refuses to
+   * vote twice in a term we may have voted in.
    */
   settleTerm(term: number): void {
     if (!this.recovering) return;
     if (term > this.term) this.becomeFollower(term as Term, NO_NODE);
+    if (this.vote === NO_NODE) this.vote = this.id;
     this.termSettled = true;
   }
 
@@ -316,7 +324,7 @@ export class Raft {
     if (message.type === MessageType.APP_RESP || message.type === MessageType.HEARTBEAT_RESP) {
       if (this.flagsAcks()) {
         message.afterLoss = true;
-        if (this.recovering) message.recovering = true;
+        if (!this.mayVote()) message.recovering = true;
       }
     }
     const afterPersist = message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP ||
@@ -392,7 +400,9 @@ export class Raft {
   }
 
   private stepLowerTerm(message: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) &&
+    // A node that may not vote never campaigns, so this answer is the only way
+    // a leader of an older term learns the newer one and steps down.
+    if ((this.config.checkQuorum || this.config.preVote || !this.mayVote()) &&
       (message.type === MessageType.HEARTBEAT || message.type === MessageType.APP)) {
       // A stale leader (e.g. partitioned away) learns our term and steps down;
       // without this it could stall a pre-voting or lease-holding cluster.
@@ -759,7 +769,7 @@ export class Raft {
     return { ok: true };
   }
 
-  private checkConfChanges(confChanges: readonly Entry[]): 'conf-change-pending' | 'invalid-conf-change' | undefined {
+  private checkConfChanges(confChanges: readonly Entry[]): 'conf-change-pending' | 'invalid-conf-change' | 'conf-change-unsafe' | undefined {
     if (confChanges.length > 1) return 'conf-change-pending';
     // One change at a time: the previous one must be applied before the next is appended.
     if (this.pendingConfIndex > this.log.applied) return 'conf-change-pending';
@@ -772,7 +782,22 @@ export class Raft {
     } catch {
       return 'invalid-conf-change';
     }
-    return isAcceptableConfChange(change, this.tracker) ? undefined : 'invalid-conf-change';
+    if (!isAcceptableConfChange(change, this.tracker)) return 'invalid-conf-change';
+    return this.leavesVotersRecovering(change) ? 'conf-change-unsafe' : undefined;
+  }
+
+  /**
+   * Whether, after `change`, half the voters or more would be recovering from
+   * lost storage: they count toward no quorum, so no leader could commit, be
+   * elected, or catch them up, and nothing could undo the change.
+   */
+  private leavesVotersRecovering(change: ConfChange): boolean {
+    const voters = new Set(this.tracker.voters);
+    if (change.type === ConfChangeType.ADD_NODE) voters.add(change.nodeId as NodeId);
+    else voters.delete(change.nodeId as NodeId);
+    let recovering = 0;
+    for (const id of voters) if (this.tracker.progress.get(id)?.recovering === true) recovering++;
+    return recovering > 0 && recovering * 2 >= voters.size;
   }
 
   private increaseUncommittedBytes(entries: readonly Entry[]): boolean {

@@ -21,6 +21,11 @@ export type ProposeRejection =
   | 'conf-change-pending'
   | 'learner'
   /** proposeConfChange() got a malformed change, or one that would leave no voters. */
-  | 'invalid-conf-change';
+  | 'invalid-conf-change'
+  /**
+   * The change would leave half the voters or more recovering from lost
+   * storage (docs/disk-loss.md): no leader could be elected, nor they caught up.
+   */
+  | 'conf-change-unsafe';
 
 export type ProposeResult = { ok: true } | { ok: false; reason: ProposeRejection };

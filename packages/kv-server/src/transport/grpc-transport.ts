@@ -118,7 +118,7 @@ export interface TransportHandlers {
    */
   adoptClusterId?(clusterId: string): boolean;
   /** What raft knows of a peer that asks at startup (its match index if we lead); see Survey in transport.proto. */
-  surveyAnswer?(peer: number): { clusterStarted: boolean; term: number; matchIndex: number; matchIndexBeforeLoss: number };
+  surveyAnswer?(peer: number): { clusterStarted: boolean; term: number; matchIndex: number; matchIndexBeforeLoss: number; voting: boolean; voters: number[] };
 }
 
 export interface Transport {
@@ -545,6 +545,8 @@ export class GrpcTransport implements Transport {
           matchIndex: answer?.matchIndex ?? 0,
           matchIndexBeforeLoss: answer?.matchIndexBeforeLoss ?? 0,
           term: answer?.term ?? 0,
+          voting: answer?.voting ?? false,
+          voters: answer?.voters ?? [],
         };
         callback(null, response);
       },

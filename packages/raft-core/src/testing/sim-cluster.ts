@@ -261,9 +261,9 @@ export class SimCluster {
   }
 
   /**
-   * The server's startup check, for a node restarted on a lost disk: once a
-   * majority of the voters other than itself is up, it learns their terms and
-   * raises its own to the highest (RawNode.settleTerm).
+   * The server's startup check, for a node restarted on a lost disk: once
+   * every other voter of its configuration is up and may vote, it learns their
+   * terms and raises its own to the highest (RawNode.settleTerm).
    */
   private settleRecoveringTerms(): void {
     for (const node of this.nodes.values()) {
@@ -272,13 +272,16 @@ export class SimCluster {
       if (!status.recovering || status.termSettled) continue;
       let answered = 0;
       let term = 0;
+      const voters = status.voters.join(',');
       for (const id of status.voters) {
-        const peer = id === node.id ? undefined : this.nodes.get(id)?.raw;
-        if (peer === undefined) continue;
+        const peer = id === node.id ? undefined : this.nodes.get(id)?.raw?.status();
+        // As the server's check: only a voting peer of the same configuration counts.
+        if (peer === undefined || peer.recovering || peer.votesHeld || peer.voters.join(',') !== voters) continue;
         answered++;
-        term = Math.max(term, peer.lastIndexAndTerm().term);
+        term = Math.max(term, peer.term);
       }
-      if (answered * 2 <= status.voters.length) continue;
+      // Every other voter: one of them may be a candidate this node voted for before the loss.
+      if (answered < status.voters.length - 1) continue;
       node.raw.settleTerm(term);
       this.trace(() => `node ${node.id} settled its term at ${term} (asked ${answered} of ${status.voters.length} voters)`);
     }

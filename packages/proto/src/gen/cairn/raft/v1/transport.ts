@@ -70,6 +70,18 @@ export interface SurveyResponse {
    * the highest of a majority's, so no leader of an older term can use it.
    */
   term: number;
+  /**
+   * The answering node may vote: it is neither holding its votes nor
+   * recovering. Only such a node's term settles a fenced node's, since a node
+   * that lost its disk may have lost its term too.
+   */
+  voting: boolean;
+  /**
+   * The voters of the answering node's configuration. The asker decides only
+   * on answers that agree with its own: a wiped node re-bootstrapped from its
+   * flags may not know the cluster has grown, and waits to learn it from the log.
+   */
+  voters: number[];
 }
 
 export interface MessageBatch {
@@ -208,7 +220,16 @@ export const SurveyRequest: MessageFns<SurveyRequest> = {
 };
 
 function createBaseSurveyResponse(): SurveyResponse {
-  return { error: "", clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0 };
+  return {
+    error: "",
+    clusterStarted: false,
+    termSeenFromYou: 0,
+    matchIndex: 0,
+    matchIndexBeforeLoss: 0,
+    term: 0,
+    voting: false,
+    voters: [],
+  };
 }
 
 export const SurveyResponse: MessageFns<SurveyResponse> = {
@@ -230,6 +251,16 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
     }
     if (message.term !== 0) {
       writer.uint32(48).uint64(message.term);
+    }
+    if (message.voting !== false) {
+      writer.uint32(56).bool(message.voting);
+    }
+    if (message.voters.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.voters) {
+        writer.uint64(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -295,6 +326,32 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
             message.term = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.voting = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.voters.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.voters.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -318,6 +375,8 @@ export const SurveyResponse: MessageFns<SurveyResponse> = {
     message.matchIndex = object.matchIndex ?? 0;
     message.matchIndexBeforeLoss = object.matchIndexBeforeLoss ?? 0;
     message.term = object.term ?? 0;
+    message.voting = object.voting ?? false;
+    message.voters = object.voters?.map((e) => e) || [];
     return message;
   },
 };
