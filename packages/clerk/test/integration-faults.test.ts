@@ -80,8 +80,14 @@ describe('a clerk against a 3-node chaos cluster', () => {
     const viaIsolated = Clerk.lazy({ endpoints: [isolated.grpcAddress], membersRefreshMs: 0, requestTimeoutMs: 500, deadlineMs: 2_000 });
     try {
       for (let n = 1; n <= 5; n++) assert.equal((await clerk.put('part/k', `after-${n}`)).version, 1 + n);
-      // The stale copy is really there: a serializable read on the isolated node still sees it.
-      assert.equal((await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString(), 'before');
+      // The stale copy is really there: a serializable read on the isolated node, by a client that did not write, sees it.
+      assert.equal((await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString(), 'before');
+      // The writer's own serializable read there never does (its read-your-writes token): it fails instead.
+      const ownRead = await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress, deadlineMs: 2_000 }).then(
+        (kv) => `returned ${kv?.value.toString()}`,
+        (error: unknown) => error,
+      );
+      assert.ok(ownRead instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE'].includes(ownRead.code), `own serializable read: ${describeError(ownRead)}`);
       const pinned = await clerk.get('part/k', { endpoint: isolated.grpcAddress, deadlineMs: 2_000 }).then(
         (kv) => `returned ${kv?.value.toString()}`,
         (error: unknown) => error,

@@ -136,6 +136,13 @@ test('a rolled-back follower whose leader dies before it is caught up never lose
     const copyTerm = (await cluster.status(f))?.term ?? 0;
     // A term led by G after the copy: G hears F's votes and acks at a term the copy never reached.
     await transferLeadership(cluster, g);
+    // Only what G heard from F shows the rollback: wait until F has acked G in G's term
+    // (a transfer may otherwise pass F by, F jumping terms without a word to G).
+    await waitFor(async () => ((await cluster.status(g))?.progress.find((p) => p.id === f)?.matchIndex ?? 0) > 0, {
+      deadlineMs: 10_000,
+      intervalMs: 20,
+      what: `F (node ${f}) to ack leader G (node ${g})`,
+    });
     await transferLeadership(cluster, leader);
 
     await cluster.isolate(g);
