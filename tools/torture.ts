@@ -311,7 +311,8 @@ class Torture {
     if (c.nodes.some((n) => n.state !== 'running')) return false;
     const statuses = await Promise.all(c.nodes.map((n) => c.status(n.id)));
     const leader = statuses.find((s) => s?.role === 'leader');
-    return leader !== undefined && statuses.every((s) => s !== undefined && s.appliedIndex + 50 >= leader.appliedIndex);
+    // And none still recovering from an earlier disk fault: a majority that lost its disks is not a fault Raft survives.
+    return leader !== undefined && statuses.every((s) => s !== undefined && s.appliedIndex + 50 >= leader.appliedIndex && (s.storage ?? 'ok') === 'ok');
   }
 
   /** After the final heal: every running node reaches the leader's applied index; names those that do not. */

@@ -13,12 +13,12 @@
  * Either way the node is fenced (raft-core's durable `recovering`): no vote,
  * no campaign, and its leader counts it toward no quorum until it has caught
  * up. With no such sign from a majority of the voters (itself included), it
- * releases its votes. A fenced node then also needs its term settled: raised
- * to the highest term every other voter reports (each able to vote itself,
- * and of the same configuration), which is at least every term anything was
- * committed in and every term it could have voted in, so no deposed leader
- * can use it and it never votes twice in a term. Until each step has its
- * answers the node keeps asking.
+ * releases its votes. A fenced node then also needs its term settled: once
+ * every other voter of its configuration has answered and a majority of the
+ * voters may vote, raised to the highest term those voting report, which is
+ * at least every term anything was committed in and every term it could have
+ * voted in, so no deposed leader can use it and it never votes twice in a
+ * term. Until each step has its answers the node keeps asking.
  */
 import type { SurveyResponse } from '@cairn/proto';
 import type { Logger } from './logger.js';
@@ -126,8 +126,11 @@ export class LostDiskCheck {
     }
     // A lone voter has nobody to ask: its own term is all there is.
     const alone = voters.length === 1 && voters[0] === this.node.id;
-    // Every other voter: one of them may be a candidate this node voted for before the loss.
-    if (raft.recovering && !raft.termSettled && (alone || voting === peers.length)) {
+    // Every other voter answered (one of them may be a candidate this node voted
+    // for before the loss; one that answers held or recovering has restarted,
+    // so its candidacy is over), and a majority of the voters may vote (their
+    // terms cover every commit: a node that lost its disk may have lost its term).
+    if (raft.recovering && !raft.termSettled && (alone || (answered === peers.length && voting * 2 > voters.length))) {
       const term = Math.max(highestTerm, raft.term);
       this.logger.info('term-settled', { term, votingPeersAnswered: voting, note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up' });
       this.node.settleTerm(term);

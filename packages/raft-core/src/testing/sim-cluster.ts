@@ -262,8 +262,8 @@ export class SimCluster {
 
   /**
    * The server's startup check, for a node restarted on a lost disk: once
-   * every other voter of its configuration is up and may vote, it learns their
-   * terms and raises its own to the highest (RawNode.settleTerm).
+   * every other voter of its configuration is up and a majority of the voters
+   * may vote, it raises its term to the highest of theirs (RawNode.settleTerm).
    */
   private settleRecoveringTerms(): void {
     for (const node of this.nodes.values()) {
@@ -271,17 +271,20 @@ export class SimCluster {
       const status = node.raw.status();
       if (!status.recovering || status.termSettled) continue;
       let answered = 0;
+      let voting = 0;
       let term = 0;
       const voters = status.voters.join(',');
       for (const id of status.voters) {
         const peer = id === node.id ? undefined : this.nodes.get(id)?.raw?.status();
-        // As the server's check: only a voting peer of the same configuration counts.
-        if (peer === undefined || peer.recovering || peer.votesHeld || peer.voters.join(',') !== voters) continue;
+        // As the server's check: only peers of the same configuration answer for it.
+        if (peer === undefined || peer.voters.join(',') !== voters) continue;
         answered++;
+        if (peer.recovering || peer.votesHeld) continue;
+        voting++;
         term = Math.max(term, peer.term);
       }
-      // Every other voter: one of them may be a candidate this node voted for before the loss.
-      if (answered < status.voters.length - 1) continue;
+      // Every other voter answered, and a majority of the voters may vote.
+      if (answered < status.voters.length - 1 || voting * 2 <= status.voters.length) continue;
       node.raw.settleTerm(term);
       this.trace(() => `node ${node.id} settled its term at ${term} (asked ${answered} of ${status.voters.length} voters)`);
     }
