@@ -88,9 +88,9 @@ export class Raft {
    */
   recovering = false;
   /**
-   * Volatile: the application has raised this recovering node's term to one a
-   * majority of the other voters had reached (settleTerm), so no leader of a
-   * term the cluster has left behind can catch it up. Recovery waits for it.
+   * Volatile: the application has raised this recovering node's term to the
+   * highest its peers reported (settleTerm), so no leader of a term the
+   * cluster has left behind can catch it up. Recovery waits for it.
    */
   termSettled = false;
   /**
@@ -241,12 +241,13 @@ export class Raft {
   }
 
   /**
-   * Every other voter (able to vote itself) reported its term, `term` the
-   * highest: every entry committed so far was committed in a term no later
-   * than it, and every candidate this node could have voted for before the
-   * loss has reached it. Raising our term there refuses every leader of an
-   * earlier term, and taking the vote in it (as if for ourselves) refuses to
-   * vote twice in a term we may have voted in.
+   * Every other voter answered the application's survey and a majority of the
+   * voters may vote; `term` is the highest term of those that may. Every entry
+   * committed so far was committed in a term no later than it, and every
+   * candidate this node could have voted for before the loss, and that could
+   * still win, answered with its term. Raising our term there refuses every
+   * leader of an earlier term, and taking the vote in it (as if for ourselves)
+   * refuses to vote twice in a term we may have voted in (docs/disk-loss.md).
    */
   settleTerm(term: number): void {
     if (!this.recovering) return;

@@ -117,9 +117,10 @@ export class RawNode {
   }
 
   /**
-   * A majority of the other voters reported terms up to `term` (a recovering
-   * node only): raise this node's term there, so leaders of earlier terms are
-   * refused, and let it recover.
+   * A recovering node's survey is complete (every other voter answered, a
+   * majority of the voters may vote) and `term` is the highest term of those
+   * that may: raise this node's term there and take its vote in it, so leaders
+   * of earlier terms are refused, and let it recover (docs/disk-loss.md).
    */
   settleTerm(term: number): void {
     this.raft.settleTerm(term);
