@@ -60,6 +60,18 @@ function assertNoDivergence(a: Entry[], b: Entry[], what: string): void {
   }
 }
 
+/** Deposed leader `id` goes on leading its old term for a while and proposes `value`. */
+function deposedLeaderWrites(net: Network, id: number, value: string): void {
+  for (let i = 0; i < 10; i += 1) {
+    net.tick(id);
+    net.stabilize();
+  }
+  net.propose(id, value);
+  net.stabilize();
+  net.tick(id);
+  net.stabilize();
+}
+
 const config = { checkQuorum: false, preVote: false };
 
 describe('disk-loss fence: review schedules', () => {
@@ -83,14 +95,7 @@ describe('disk-loss fence: review schedules', () => {
     // Each asks the other up voters: 2 and 3 say term 1, the other wiped node may not vote, 1 is down.
     assert.equal(settleAsServer(net, 4, [2, 3, 5]), false);
     assert.equal(settleAsServer(net, 5, [2, 3, 4]), false);
-    for (let i = 0; i < 10; i += 1) {
-      net.tick(2);
-      net.stabilize();
-    }
-    net.propose(2, 'F');
-    net.stabilize();
-    net.tick(2);
-    net.stabilize();
+    deposedLeaderWrites(net, 2, 'F');
     assertNoDivergence(net.get(1).appliedEntries, net.get(2).appliedEntries, 'nodes 1 and 2');
   });
 
@@ -118,14 +123,7 @@ describe('disk-loss fence: review schedules', () => {
     net.heal();
     cutBetween(net, [1, 2, 3], [4, 5]);
     assert.equal(settleAsServer(net, 1, [2, 3]), false, '2 and 3 know the cluster has five voters: node 1 waits to learn it from the log');
-    for (let i = 0; i < 10; i += 1) {
-      net.tick(2);
-      net.stabilize();
-    }
-    net.propose(2, 'F');
-    net.stabilize();
-    net.tick(2);
-    net.stabilize();
+    deposedLeaderWrites(net, 2, 'F');
     assertNoDivergence(net.get(4).appliedEntries, net.get(2).appliedEntries, 'nodes 4 and 2');
   });
 
