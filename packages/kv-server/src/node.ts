@@ -298,7 +298,7 @@ export class RaftLoop {
     this.wake();
   }
 
-  /** Recovering: raise the term to `term`, the highest a majority of the other voters reported. */
+  /** Recovering, the survey complete: raise the term to `term`, the highest the voting peers reported (lost-disk-check.ts). */
   settleTerm(term: number): void {
     if (this.stopped) return;
     this.raft.settleTerm(term);

@@ -677,12 +677,14 @@ export class GrpcTransport implements Transport {
     const problem = this.checkIncoming(batch.clusterId, batch.to, batch.from);
     if (problem !== undefined) return problem;
     // Kept for the peer's startup check: a node's term never goes back unless its disk did.
-    let seen = this.termsSeen.get(batch.from);
-    if (seen === undefined) this.termsSeen.set(batch.from, (seen = new TermsSeen()));
+    let term = 0;
     for (const message of batch.messages) {
       // A pre-vote (and a granted answer to one) names the term an election would move to, not the sender's.
-      if (message.type !== MessageType.PRE_VOTE && message.type !== MessageType.PRE_VOTE_RESP) seen.saw(batch.senderIncarnation, message.term);
+      if (message.term > term && message.type !== MessageType.PRE_VOTE && message.type !== MessageType.PRE_VOTE_RESP) term = message.term;
     }
+    let seen = this.termsSeen.get(batch.from);
+    if (seen === undefined) this.termsSeen.set(batch.from, (seen = new TermsSeen()));
+    seen.saw(batch.senderIncarnation, term);
     if (batch.sequence === 1) {
       if (batch.senderHttpAddress !== '') this.handlers.peerHttpAddress(batch.from, batch.senderHttpAddress);
       if (batch.senderPeerAddress !== '' && !this.peers.has(batch.from)) this.setPeer(batch.from, batch.senderPeerAddress);
