@@ -7,7 +7,7 @@
 // each cluster, so any answer from B would show.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type NodeProcess, TestCluster } from '@cairn/testkit';
+import { type NodeProcess, startTwoClusters, type TestCluster, type TwoClusters } from '@cairn/testkit';
 import { Clerk, GrpcTransport, WrongClusterError } from '../src/index.js';
 
 /** KV requests a node has served (its cairn_requests_total), read from its /metrics. */
@@ -29,18 +29,14 @@ async function assertWrongCluster(promise: Promise<unknown>, address: string): P
 }
 
 describe('a clerk given endpoints of two clusters', () => {
+  let clusters: TwoClusters | undefined;
   let a: TestCluster;
-  let b: TestCluster;
   let bNode: NodeProcess;
   let aClusterId: string;
 
   before(async () => {
-    a = await TestCluster.start({ size: 3 });
-    b = await TestCluster.start({ size: 0 });
-    bNode = await b.addNodeSlot(3);
-    await b.launch(bNode);
-    await a.waitForLeader();
-    await b.waitForLeader();
+    clusters = await startTwoClusters(3);
+    ({ a, bNode } = clusters);
     const setup = await Clerk.connect({ endpoints: a.nodes.map((n) => n.grpcAddress) });
     const setupB = await Clerk.connect({ endpoints: [bNode.grpcAddress] });
     try {
@@ -55,8 +51,7 @@ describe('a clerk given endpoints of two clusters', () => {
   });
 
   after(async () => {
-    await a?.stop();
-    await b?.stop();
+    await clusters?.stop();
   });
 
   test('pins the first cluster that answers, refuses the node of the other one, and never returns its data', async () => {

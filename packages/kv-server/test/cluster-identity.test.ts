@@ -14,7 +14,7 @@ import { CLIENT_LINK_MAGIC, CLUSTER_ID_HEADER, Consistency, KVServiceClient, Mes
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NodeProcess, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
+import { type NodeProcess, startTwoClusters, TestCluster, type TwoClusters, unaryCall, waitFor } from '@cairn/testkit';
 import { ClusterIdentity, checkFlagsMembers, deriveClusterId } from '../src/cluster-identity.js';
 import { ClusterMismatchError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
@@ -95,25 +95,21 @@ describe('stored cluster identity', () => {
 });
 
 describe('cluster identity', () => {
+  let clusters: TwoClusters | undefined;
   let a: TestCluster;
   let b: TestCluster;
   let bNode: NodeProcess;
 
   before(async () => {
-    a = await TestCluster.start({ size: 3 });
-    b = await TestCluster.start({ size: 0 });
-    bNode = await b.addNodeSlot(3);
-    await b.launch(bNode);
-    await a.waitForLeader();
-    await b.waitForLeader();
+    clusters = await startTwoClusters(3);
+    ({ a, b, bNode } = clusters);
     const aLeader = await a.waitForLeader();
     await unaryCall((cb) => aLeader.kv.put({ key: Buffer.from('owner'), value: Buffer.from('cluster A'), prevKv: false }, cb));
     await unaryCall((cb) => bNode.kv.put({ key: Buffer.from('owner'), value: Buffer.from('cluster B'), prevKv: false }, cb));
   });
 
   after(async () => {
-    await a?.stop();
-    await b?.stop();
+    await clusters?.stop();
   });
 
   test('each cluster has its own id, derived from its name and initial members, shown by /status', async () => {

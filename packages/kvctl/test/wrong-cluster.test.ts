@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type NodeProcess, TestCluster } from '@cairn/testkit';
+import { type NodeProcess, startTwoClusters, type TestCluster, type TwoClusters } from '@cairn/testkit';
 import { EXIT_UNAVAILABLE } from '../src/exit-codes.js';
 
 const KVCTL_BIN = fileURLToPath(new URL('../bin/kvctl.js', import.meta.url));
@@ -26,26 +26,21 @@ function kvctl(args: readonly string[]): Promise<{ code: number | null; stdout: 
 }
 
 describe('kvctl and a node of another cluster', () => {
+  let clusters: TwoClusters | undefined;
   let a: TestCluster;
-  let b: TestCluster;
   let bNode: NodeProcess;
   let aClusterId: string;
 
   before(async () => {
-    a = await TestCluster.start({ size: 1 });
-    b = await TestCluster.start({ size: 0 });
-    bNode = await b.addNodeSlot(3);
-    await b.launch(bNode);
-    await a.waitForLeader();
-    await b.waitForLeader();
+    clusters = await startTwoClusters(1);
+    ({ a, bNode } = clusters);
     aClusterId = (await a.status(a.node(1))).clusterId;
     assert.equal((await kvctl(['--endpoints', bNode.grpcAddress, 'put', 'owner', 'cluster B'])).code, 0);
     assert.equal((await kvctl(['--endpoints', a.node(1).grpcAddress, 'put', 'owner', 'cluster A'])).code, 0);
   });
 
   after(async () => {
-    await a?.stop();
-    await b?.stop();
+    await clusters?.stop();
   });
 
   test('--cluster-id with only the other cluster\'s node: WRONG_CLUSTER in one line, no data, no stack trace', async () => {

@@ -252,3 +252,31 @@ export function unaryCall<T>(start: (callback: (error: grpc.ServiceError | null,
 }
 
 export type CallError = grpc.ServiceError & { detail?: ErrorDetail };
+
+/** Two clusters that must never mix (issue 17 §3), each with its leader elected. */
+export interface TwoClusters {
+  /** Cluster A: nodes 1..size. */
+  readonly a: TestCluster;
+  /** Cluster B, started apart: one node whose id, 3, is also one of A's, under the same default name. */
+  readonly b: TestCluster;
+  readonly bNode: NodeProcess;
+  stop(): Promise<void>;
+}
+
+export async function startTwoClusters(size: number): Promise<TwoClusters> {
+  const a = await TestCluster.start({ size });
+  let b: TestCluster | undefined;
+  try {
+    b = await TestCluster.start({ size: 0 });
+    const bNode = await b.addNodeSlot(3);
+    await b.launch(bNode);
+    await a.waitForLeader();
+    await b.waitForLeader();
+    const started = b;
+    return { a, b, bNode, stop: async () => { await a.stop(); await started.stop(); } };
+  } catch (error) {
+    await a.stop();
+    await b?.stop();
+    throw error;
+  }
+}

@@ -7,8 +7,8 @@
  * made outside the processes (nftables partitions, signals, lost disks).
  * Test code only: no package's src may import it (see eslint-config.mjs).
  */
-export { TestCluster, freePort, unaryCall } from './cluster.js';
-export type { CallError, ClusterOptions, NodeProcess } from './cluster.js';
+export { TestCluster, freePort, startTwoClusters, unaryCall } from './cluster.js';
+export type { CallError, ClusterOptions, NodeProcess, TwoClusters } from './cluster.js';
 export { waitFor } from './wait-for.js';
 export { TcpProxy } from './tcp-proxy.js';
 export type { ProxyDirection, TcpProxyOptions } from './tcp-proxy.js';
