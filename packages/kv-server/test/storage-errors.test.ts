@@ -59,14 +59,20 @@ async function openError(dataDir: string): Promise<KvError> {
   return error;
 }
 
+/** Flips a byte in the middle of the data dir's MANIFEST; returns the file's name. */
+function flipManifestByte(dataDir: string): string {
+  const manifest = dbFiles(dataDir).find((name) => name.startsWith('MANIFEST-'))!;
+  const bytes = readFileSync(join(dataDir, 'db', manifest));
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = bytes[at]! ^ 0xff;
+  writeFileSync(join(dataDir, 'db', manifest), bytes);
+  return manifest;
+}
+
 describe('a damaged data dir is reported as damaged, naming the file', () => {
   test('a flipped byte in the MANIFEST', async () => {
     const dataDir = await builtDataDir();
-    const manifest = dbFiles(dataDir).find((name) => name.startsWith('MANIFEST-'))!;
-    const bytes = readFileSync(join(dataDir, 'db', manifest));
-    const at = Math.floor(bytes.length / 2);
-    bytes[at] = bytes[at]! ^ 0xff;
-    writeFileSync(join(dataDir, 'db', manifest), bytes);
+    const manifest = flipManifestByte(dataDir);
     const error = await openError(dataDir);
     assert.equal(error.code, 'CORRUPTION');
     assert.match(error.message, new RegExp(`db/${manifest} is damaged`));
@@ -208,11 +214,7 @@ describe('cairn-server prints one line for a damaged or busy data dir', () => {
 
   test('a flipped MANIFEST byte is CORRUPTION, not DATA_DIR_LOCKED', async () => {
     const dataDir = await builtDataDir();
-    const manifest = dbFiles(dataDir).find((name) => name.startsWith('MANIFEST-'))!;
-    const bytes = readFileSync(join(dataDir, 'db', manifest));
-    const at = Math.floor(bytes.length / 2);
-    bytes[at] = bytes[at]! ^ 0xff;
-    writeFileSync(join(dataDir, 'db', manifest), bytes);
+    const manifest = flipManifestByte(dataDir);
     assertOneLine(runServer(dataDir, await freePort()), 'CORRUPTION', new RegExp(`db/${manifest} is damaged.*restore the data dir from a backup`));
   });
 
