@@ -30,6 +30,12 @@ const SURVEY_TIMEOUT_MS = 1_000;
 
 export type StorageState = 'ok' | 'checking' | 'recovering';
 
+/** A node's storage state as /status shows it, from raft's: fenced, votes held, or neither. */
+export function storageState(raft: { recovering: boolean; votesHeld: boolean }): StorageState {
+  if (raft.recovering) return 'recovering';
+  return raft.votesHeld ? 'checking' : 'ok';
+}
+
 /** What the check needs of the node. */
 export interface LostDiskCheckNode {
   readonly id: number;
@@ -76,9 +82,7 @@ export class LostDiskCheck {
 
   /** What /status shows. */
   state(): StorageState {
-    const raft = this.node.raftState();
-    if (raft.recovering) return 'recovering';
-    return raft.votesHeld ? 'checking' : 'ok';
+    return storageState(this.node.raftState());
   }
 
   private pending(): boolean {

@@ -30,7 +30,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import type { NodeId } from '@cairn/raft-core';
-import { LostDiskCheck, type StartupState } from './lost-disk-check.js';
+import { LostDiskCheck, type StartupState, storageState } from './lost-disk-check.js';
 import { RaftLoop } from './node.js';
 import { describeStorageError } from './storage/storage-errors.js';
 import { openNodeStores } from './stores.js';
@@ -173,7 +173,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (Buffers included).', () => process.memoryUsage().external);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
-    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => lostDiskCheck?.state() ?? (loop.status().recovering ? 'recovering' : 'ok') };
+    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => storageState(loop.status()) };
     metrics.gauge('cairn_raft_recovering', '1 while this node does not vote: its data dir was lost or rolled back (or is being checked).', () =>
       (statusSource.storageState() === 'ok' ? 0 : 1));
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
