@@ -5,9 +5,8 @@
  */
 import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
-import type { KvError } from './errors.js';
 import type { PreparedSnapshot, StagedWrite } from './storage/raft-storage.js';
-import type { SnapshotStream } from './state-machine.js';
+import type { AppliedResult, SnapshotStream } from './state-machine.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
@@ -32,10 +31,7 @@ export interface NodeStorage extends Storage {
   close(): Promise<void>;
 }
 
-export interface AppliedResult {
-  index: number;
-  result: CommandResult | KvError;
-}
+export type { AppliedResult } from './state-machine.js';
 
 export interface NodeStateMachine {
   appliedIndex(): number;
