@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_ID_HEADER } from '@cairn/proto';
 import type { Logger } from './logger.js';
 import { ClusterMismatchError } from './errors.js';
-import type { StoredClusterIdentity } from './storage/node-database.js';
+import type { StoredClusterIdentity } from './storage/database.js';
 
 /** `/` never occurs in a name (config.ts), so a derived id is told apart from a legacy bare name. */
 const ID_SEPARATOR = '/';

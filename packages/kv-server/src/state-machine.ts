@@ -32,7 +32,7 @@ import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
 import { decodeRecord, RECORD_HEADER_BYTES } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
-import { type BatchOp, NodeDatabase } from './storage/node-database.js';
+import { type BatchOp, NodeDatabase } from './storage/database.js';
 import type { StagedWrite } from './storage/raft-storage.js';
 import {
   type AppliedState,

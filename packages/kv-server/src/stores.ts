@@ -5,7 +5,7 @@
  */
 import { KvStateMachine } from './state-machine.js';
 import { RaftStorage } from './storage/raft-storage.js';
-import type { NodeIdentity } from './storage/node-database.js';
+import type { NodeIdentity } from './storage/database.js';
 
 export interface NodeStores {
   storage: RaftStorage;

@@ -18,7 +18,7 @@ import { type NodeProcess, startTwoClusters, TestCluster, type TwoClusters, unar
 import { ClusterIdentity, checkFlagsMembers, deriveClusterId } from '../src/cluster-identity.js';
 import { ClusterMismatchError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 
 describe('stored cluster identity', () => {
   const dirs: string[] = [];

@@ -12,7 +12,7 @@ import { Entry, EntryType, HardState } from '@cairn/proto';
 import { SnapshotTemporarilyUnavailableError, StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
 import { RaftStorage } from '../src/storage/raft-storage.js';
 import { HARD_STATE_KEY, logIndexOfKey, logKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY } from '../src/storage/keys.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
 
 const identity = { clusterId: 'test-cluster', nodeId: 1 };

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Command, Consistency, EntryType, type GetResponse, type KeyValue, type RangeResponse } from '@cairn/proto';
 import { type NodeProcess, TestCluster, unaryCall } from '@cairn/testkit';
 import { KvStateMachine, type RangeResult } from '../src/state-machine.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 
 const ROUNDS = 150;
 

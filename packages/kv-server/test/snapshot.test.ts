@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, type Entry, EntryType } from '@cairn/proto';
 import { KvStateMachine } from '../src/state-machine.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 import { CorruptionError } from '../src/errors.js';
 
 const tempDirs: string[] = [];

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, CommandResult, type Entry, EntryType } from '@cairn/proto';
 import { KvStateMachine, type AppliedResult, type KvStateMachineOptions } from '../src/state-machine.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 import { RaftStorage } from '../src/storage/raft-storage.js';
 import { KvError, SessionSeqStaleError, ValueTooLargeError } from '../src/errors.js';
 

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, TestCluster } from '@cairn/testkit';
 import { KvError } from '../src/errors.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 import { describeStorageError } from '../src/storage/storage-errors.js';
 import { describeStartupError } from '../src/server.js';
 

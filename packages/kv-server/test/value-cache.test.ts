@@ -16,7 +16,7 @@ import { Command, CommandResult, type Entry, EntryType } from '@cairn/proto';
 import { KvStateMachine, type AppliedResult } from '../src/state-machine.js';
 import { ValueCache } from '../src/state-machine/value-cache.js';
 import type { StoredValue } from '../src/state-machine/records.js';
-import { NodeDatabase } from '../src/storage/node-database.js';
+import { NodeDatabase } from '../src/storage/database.js';
 import { KvError } from '../src/errors.js';
 
 const tempDirs: string[] = [];

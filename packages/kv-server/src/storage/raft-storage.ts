@@ -27,7 +27,7 @@ import {
 import { CorruptionError } from '../errors.js';
 import { decodeRecord, RECORD_HEADER_BYTES } from './codec.js';
 import { CONF_STATE_KEY, HARD_STATE_KEY, logIndexOfKey, logKey, memberKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY, SNAPSHOT_KEY } from './keys.js';
-import { NodeDatabase, type BatchOp, type NodeIdentity } from './node-database.js';
+import { NodeDatabase, type BatchOp, type NodeIdentity } from './database.js';
 import { readSnapshotFile, removeSnapshotFilesExcept, SnapshotFileWriter, snapshotFileName, writeSnapshotFile } from './snapshot-files.js';
 import { readU64BE, writeU64BE } from './u64.js';
 
