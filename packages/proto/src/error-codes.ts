@@ -2,7 +2,9 @@
  * The stable codes a failed API call carries in its ErrorDetail (the
  * `cairn-error-bin` trailer). The server and every client share this one list,
  * so a code cannot exist on one side only. Each side adds its local codes
- * (the server's startup refusals, the clerk's ABORTED and CLOSED).
+ * (the server's startup refusals, the clerk's ABORTED, CLOSED and
+ * WRONG_CLUSTER). What each code means for a retry and on the wire is in
+ * error-table.ts.
  */
 export const API_ERROR_CODES = [
   'NOT_LEADER',
