@@ -12,6 +12,7 @@ export * from './gen/cairn/kv/v1/cluster.js';
 export type { DeepPartial, MessageFns } from './gen/cairn/raft/v1/raft.js';
 export { protobufFileName, protobufPackage } from './gen/cairn/raft/v1/raft.js';
 export { API_ERROR_CODES, type ApiErrorCode } from './error-codes.js';
+export { AssertionError, assert, assertNever } from './assert.js';
 export { API_ERROR_TABLE, type ApiErrorRule, ERROR_TRAILER, type RetryRule } from './error-table.js';
 export { CLUSTER_ID_HEADER } from './cluster-id.js';
 export { encodeToBuffer } from './encode.js';

@@ -23,7 +23,6 @@ export {
   ConfigInvalidError,
 } from './errors.js';
 export type { RaftErrorCode } from './errors.js';
-export { AssertionError, assert, assertNever, maybe } from './assert.js';
 export {
   APPEND_BYTES_MAX_DEFAULT,
   INFLIGHT_MSGS_MAX_DEFAULT,
@@ -46,6 +45,6 @@ export { encodeConfChange, decodeConfChange } from './conf-change.js';
 export { committedIndex, voteResult } from './quorum.js';
 export type { VoteResult } from './quorum.js';
 export { NO_NODE } from './types.js';
-export type { Term, LogIndex, NodeId, Role, ProposeResult, ProposeRejection } from './types.js';
+export type { Term, NodeId, Role, ProposeResult, ProposeRejection } from './types.js';
 export type { LogReader, StateReader, Storage, InitialState } from './storage.js';
 export type { Ready, ReadState, SoftState, RaftStatus } from './ready.js';

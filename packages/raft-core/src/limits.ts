@@ -2,7 +2,7 @@
  * Every bound in raft-core, in one place. Relationships are asserted at load
  * time, so every test run checks them.
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 
 /** Default cap on entry bytes in one MsgApp (at least one entry is always sent). */
 export const APPEND_BYTES_MAX_DEFAULT = 1024 * 1024;

@@ -4,7 +4,7 @@
  * term, so term(firstIndex() - 1) always answers.
  */
 import type { ConfState, Entry, HardState, Snapshot } from '@cairn/proto';
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import { SnapshotOutOfDateError, StorageCompactedError, StorageUnavailableError } from './errors.js';
 import { limitBytes } from './raft-log.js';
 import type { InitialState, Storage } from './storage.js';

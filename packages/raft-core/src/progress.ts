@@ -3,7 +3,7 @@
  * matches, what to send next, and the flow-control state that decides whether
  * anything may be sent now.
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 

@@ -3,7 +3,7 @@
  * unstable tail, plus the commit and apply positions (etcd's raftLog).
  */
 import type { Entry, Snapshot } from '@cairn/proto';
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import { RaftError } from './errors.js';
 import type { LogReader } from './storage.js';
 import { UnstableLog, snapshotIndex, snapshotTerm } from './unstable-log.js';

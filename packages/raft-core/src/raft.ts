@@ -8,8 +8,7 @@
  * stepped by RawNode.advance(), so nothing counts this node's vote or log
  * before it is durable.
  */
-import { ConfChangeType, EntryType, MessageType, type ConfChange, type ConfState, type Entry, type Message, type Snapshot } from '@cairn/proto';
-import { assert, assertNever } from './assert.js';
+import { assert, assertNever, ConfChangeType, EntryType, MessageType, type ConfChange, type ConfState, type Entry, type Message, type Snapshot } from '@cairn/proto';
 import { decodeConfChange, isAcceptableConfChange } from './conf-change.js';
 import type { ResolvedRaftConfig } from './config.js';
 import { RaftError } from './errors.js';

@@ -4,8 +4,7 @@
  * the application carries out in the order documented in ready.ts and then
  * acknowledges with advance(). Exactly one Ready is outstanding at a time.
  */
-import { EntryType, MessageType, type ConfChange, type ConfState, type Entry, type HardState, type Message } from '@cairn/proto';
-import { assert } from './assert.js';
+import { assert, EntryType, MessageType, type ConfChange, type ConfState, type Entry, type HardState, type Message } from '@cairn/proto';
 import { encodeConfChange } from './conf-change.js';
 import { withDefaults, validate, type RaftConfig } from './config.js';
 import { COMMITTED_BYTES_PER_READY_MAX } from './limits.js';

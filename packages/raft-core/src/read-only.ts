@@ -4,7 +4,7 @@
  * arrival is acknowledged by a quorum. Reads are batched: all reads waiting
  * when a round starts share it, so one heartbeat round serves many reads.
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import { PENDING_READS_MAX } from './limits.js';
 import type { NodeId } from './types.js';
 

@@ -2,8 +2,7 @@
  * The configuration (voters and learners) and, on the leader, the Progress of
  * every member (etcd's ProgressTracker, for single-server changes only).
  */
-import { ConfChangeType, type ConfChange, type ConfState } from '@cairn/proto';
-import { assert } from './assert.js';
+import { assert, ConfChangeType, type ConfChange, type ConfState } from '@cairn/proto';
 import { Progress } from './progress.js';
 import { committedIndex, voteResult, type VoteResult } from './quorum.js';
 import type { NodeId } from './types.js';

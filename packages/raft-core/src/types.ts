@@ -1,10 +1,10 @@
 /**
  * Core value types. Terms, log indexes and node ids are plain numbers on the
  * wire (uint64 decoded by ts-proto, which rejects values above 2^53 - 1);
- * inside raft-core they are branded so a term cannot be passed as an index.
+ * inside raft-core terms and node ids are branded so one cannot be passed as
+ * the other.
  */
 export type Term = number & { readonly __brand: 'Term' };
-export type LogIndex = number & { readonly __brand: 'LogIndex' };
 export type NodeId = number & { readonly __brand: 'NodeId' };
 
 /** The id meaning "no node" (no vote, no known leader). */
@@ -19,7 +19,6 @@ export type ProposeRejection =
   | 'transfer-in-progress'
   | 'too-many-uncommitted'
   | 'conf-change-pending'
-  | 'learner'
   /** proposeConfChange() got a malformed change, or one that would leave no voters. */
   | 'invalid-conf-change'
   /**

@@ -3,7 +3,7 @@
  * persisted (etcd's `unstable`). `entries[i]` has index `offset + i`.
  */
 import type { Entry, Snapshot } from '@cairn/proto';
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 
 export class UnstableLog {
   snapshot: Snapshot | undefined = undefined;

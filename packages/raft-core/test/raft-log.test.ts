@@ -4,7 +4,8 @@
 // Method: RaftLog over a MemoryStorage filled by hand.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AssertionError, MemoryStorage, type NodeId } from '../src/index.js';
+import { AssertionError } from '@cairn/proto';
+import { MemoryStorage, type NodeId } from '../src/index.js';
 import { RaftLog } from '../src/raft-log.js';
 import { entry } from './helpers/manual.js';
 

@@ -1,6 +1,8 @@
 /**
- * Always-on assertions (TigerStyle). An AssertionError means raft-core's own
- * invariants are broken: the process must crash and restart, never carry on.
+ * Always-on assertions (TigerStyle), the one helper every Cairn package uses
+ * (it lives here because every package, the Clerk included, may import proto).
+ * An AssertionError is a bug in the code that asserted: the process must
+ * crash and restart, never catch it to carry on.
  */
 export class AssertionError extends Error {
   readonly code = 'ASSERTION_FAILED';
@@ -10,13 +12,10 @@ export class AssertionError extends Error {
   }
 }
 
-export function assert(condition: unknown, message: string): asserts condition {
+export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
   if (!condition) throw new AssertionError(message);
 }
 
 export function assertNever(value: never, message = 'unexpected value'): never {
   throw new AssertionError(`${message}: ${String(value)}`);
 }
-
-/** Documents that a condition may be either true or false; it checks nothing. */
-export function maybe(_condition: boolean): void {}
