@@ -26,8 +26,7 @@
  * recently active session is evicted beyond sessionsMax; both are evaluated
  * inside apply, in log order.
  */
-import assert from 'node:assert/strict';
-import { Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
+import { assert, Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
 import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
 import { decodeRecord, RECORD_HEADER_BYTES } from './storage/codec.js';

@@ -14,8 +14,7 @@
  * Writes are serialised (one at a time); the node loop issues one `write()`
  * per Ready, so a turn's appends and hard state share one batch (group commit).
  */
-import assert from 'node:assert/strict';
-import { ConfState, encodeToBuffer, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
+import { assert, ConfState, encodeToBuffer, Entry, HardState, Member, SnapshotMetadata } from '@cairn/proto';
 import type { Snapshot } from '@cairn/proto';
 import {
   SnapshotTemporarilyUnavailableError,
@@ -216,10 +215,6 @@ export class RaftStorage implements Storage {
   /** Memory held by the log entries after the snapshot (their data plus per-entry overhead). */
   logBytes(): number {
     return this.entryLogBytes;
-  }
-
-  hardStateNow(): HardState {
-    return { ...this.hardState };
   }
 
   // ---- writes ----
