@@ -25,7 +25,7 @@
  * write lets the leader answer a retry with the stored result, so a retry
  * never applies a write twice.
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import type { Clock, Random } from './clock.js';
 import type { CallResult, Connection, RpcMethod, RpcRequest, RpcResponse, Transport } from './connection.js';
 import {

@@ -3,7 +3,7 @@
  * follow a NOT_LEADER hint at once, otherwise rotate through the pool, and
  * refresh the pool from cluster membership (NATS `Servers.update`).
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import { ENDPOINTS_MAX } from './limits.js';
 import type { StatusHub } from './status.js';
 

@@ -1,5 +1,5 @@
 /** Every bound the clerk enforces, in one place. */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 
 /** Attempts of one call, whatever the deadline; a backstop against a retry loop that never sleeps. */
 export const ATTEMPTS_MAX = 10_000;

@@ -1,5 +1,5 @@
 /** Backoff arithmetic, kept pure so tests can check its bounds exactly. */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import type { Random } from './clock.js';
 import type { ResolvedClerkOptions } from './options.js';
 

@@ -4,7 +4,7 @@
  * be retried safely. Each lane is a client id with at most one write in
  * flight; a write keeps its lane and seq across all its retries.
  */
-import { assert } from './assert.js';
+import { assert } from '@cairn/proto';
 import { AbortedError, TooManyRequestsError } from './errors.js';
 import { WRITES_WAITING_MAX } from './limits.js';
 
