@@ -10,7 +10,7 @@
  * nothing more is sent to it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CLUSTER_ID_HEADER, ClusterServiceService, ErrorDetail, KVServiceService } from '@cairn/proto';
+import { CLUSTER_ID_HEADER, ClusterServiceService, ERROR_TRAILER, ErrorDetail, KVServiceService } from '@cairn/proto';
 import {
   AbortedError,
   type ClerkError,
@@ -46,9 +46,6 @@ export const RPC_METHODS = {
 export type RpcMethod = keyof typeof RPC_METHODS;
 export type RpcRequest<M extends RpcMethod> = Parameters<(typeof RPC_METHODS)[M]['requestSerialize']>[0];
 export type RpcResponse<M extends RpcMethod> = ReturnType<(typeof RPC_METHODS)[M]['responseDeserialize']>;
-
-/** The gRPC trailer carrying an encoded `ErrorDetail`. */
-export const ERROR_TRAILER = 'cairn-error-bin';
 
 export interface AttemptOptions {
   /** Timeout of this one attempt. */
@@ -241,7 +238,7 @@ function clusterIdOf(metadata: grpc.Metadata | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Decodes the `cairn-error-bin` trailer, or returns undefined if absent or malformed. */
+/** Decodes the `ERROR_TRAILER` (`cairn-error-bin`), or returns undefined if absent or malformed. */
 export function decodeErrorTrailer(metadata: grpc.Metadata | undefined): ErrorDetail | undefined {
   const value = metadata?.get(ERROR_TRAILER)[0];
   if (value === undefined || typeof value === 'string') return undefined;

@@ -8,7 +8,7 @@
  * classes implement `Symbol.hasInstance` by comparing that marker. Checking
  * `err.code` is equally supported and is the recommended way in logs and CLIs.
  */
-import type { ApiErrorCode } from '@cairn/proto';
+import { API_ERROR_CODES, API_ERROR_TABLE, type ApiErrorCode, type RetryRule } from '@cairn/proto';
 
 /** The server's API codes (shared through @cairn/proto) plus the clerk's own. */
 export type ClerkErrorCode = ApiErrorCode | 'ABORTED' | 'CLOSED' | 'WRONG_CLUSTER';
@@ -228,17 +228,10 @@ export class WrongClusterError extends ClerkError {
   }
 }
 
-/** What the retry loop does after a failure with a given code. */
-export type RetryClass =
-  /** Switch to the hinted leader at once. */
-  | 'redirect'
-  /** Try another endpoint (back off after a full round). */
-  | 'rotate'
-  /** Back off, then try again. */
-  | 'backoff'
-  /** Give up. */
-  | 'never';
+/** What the retry loop does after a failure with a given code (see `RetryRule` in @cairn/proto). */
+export type RetryClass = RetryRule;
 
+/** The part of a code's row in the error table that the retry loop reads. */
 export interface ErrorKind {
   readonly retry: RetryClass;
   /**
@@ -248,25 +241,18 @@ export interface ErrorKind {
   readonly provesNotApplied: boolean;
 }
 
-/** The one table that decides retryability per code. */
+function kindOf(code: ApiErrorCode): ErrorKind {
+  const { retry, provesNotApplied } = API_ERROR_TABLE[code];
+  return { retry, provesNotApplied };
+}
+
+/**
+ * Retryability per code: the server's codes as @cairn/proto's error table
+ * says (every clerk write carries its session, so UNKNOWN_OUTCOME is retried
+ * and deduplicated), plus the clerk's own codes.
+ */
 export const ERROR_KINDS: Readonly<Record<ClerkErrorCode, ErrorKind>> = {
-  NOT_LEADER: { retry: 'redirect', provesNotApplied: true },
-  // Rotate: the node asked may be the one cut off (an isolated former leader answers
-  // NO_LEADER for as long as its partition lasts) while the others have a leader.
-  NO_LEADER: { retry: 'rotate', provesNotApplied: true },
-  TIMEOUT: { retry: 'rotate', provesNotApplied: false },
-  UNAVAILABLE: { retry: 'rotate', provesNotApplied: true },
-  UNKNOWN_OUTCOME: { retry: 'backoff', provesNotApplied: false },
-  INVALID_ARGUMENT: { retry: 'never', provesNotApplied: true },
-  KEY_TOO_LARGE: { retry: 'never', provesNotApplied: true },
-  VALUE_TOO_LARGE: { retry: 'never', provesNotApplied: true },
-  NOT_FOUND: { retry: 'never', provesNotApplied: true },
-  SESSION_SEQ_STALE: { retry: 'never', provesNotApplied: false },
-  TOO_MANY_REQUESTS: { retry: 'backoff', provesNotApplied: true },
-  SHUTTING_DOWN: { retry: 'rotate', provesNotApplied: false },
-  UNKNOWN_MEMBER: { retry: 'never', provesNotApplied: true },
-  FAILED_PRECONDITION: { retry: 'never', provesNotApplied: true },
-  INTERNAL: { retry: 'never', provesNotApplied: false },
+  ...(Object.fromEntries(API_ERROR_CODES.map((code) => [code, kindOf(code)])) as Record<ApiErrorCode, ErrorKind>),
   ABORTED: { retry: 'never', provesNotApplied: false },
   CLOSED: { retry: 'never', provesNotApplied: false },
   // Another cluster's node: nothing reached this clerk's cluster, and another endpoint may be right.
@@ -277,17 +263,15 @@ export const ERROR_KINDS: Readonly<Record<ClerkErrorCode, ErrorKind>> = {
  * Codes whose check depends only on the request, so an earlier attempt of the
  * same request was rejected too: no unknown outcome even if it timed out.
  */
-export const DETERMINISTIC_REJECTIONS: ReadonlySet<ClerkErrorCode> = new Set<ClerkErrorCode>([
-  'INVALID_ARGUMENT',
-  'KEY_TOO_LARGE',
-  'VALUE_TOO_LARGE',
-]);
+export const DETERMINISTIC_REJECTIONS: ReadonlySet<ClerkErrorCode> = new Set<ClerkErrorCode>(
+  API_ERROR_CODES.filter((code) => API_ERROR_TABLE[code].deterministic),
+);
 
 export function isClerkErrorCode(code: string): code is ClerkErrorCode {
   return Object.hasOwn(ERROR_KINDS, code);
 }
 
-/** The wire form the server sends in the `cairn-error-bin` trailer. */
+/** The wire form the server sends in the `ERROR_TRAILER` (@cairn/proto). */
 export interface WireErrorDetail {
   readonly code: string;
   readonly message: string;

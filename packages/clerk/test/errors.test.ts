@@ -5,8 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
+import { API_ERROR_CODES, API_ERROR_TABLE } from '@cairn/proto';
 import { ClerkError, ERROR_KINDS, InternalError, NotLeaderError, NoLeaderError, TimeoutError, UnavailableError, UnknownOutcomeError } from '../src/index.js';
-import { errorFromCode, errorFromDetail, isClerkErrorCode, type ClerkErrorCode } from '../src/errors.js';
+import { DETERMINISTIC_REJECTIONS, errorFromCode, errorFromDetail, isClerkErrorCode, type ClerkErrorCode } from '../src/errors.js';
 import { errorFromGrpcStatus } from '../src/connection.js';
 
 test('every code rebuilds to a class whose code and name match', () => {
@@ -58,4 +59,14 @@ test('instanceof works for an error made by another copy of the package', () => 
 test('errorFromCode defaults to the class message', () => {
   assert.equal(errorFromCode('TIMEOUT').message, 'deadline exceeded');
   assert.equal(errorFromCode('NOT_LEADER', undefined, { leaderId: 1, leaderAddress: 'h:1' }).message, 'not the leader; try h:1');
+});
+
+test('the retry rule of every server code is the one in @cairn/proto\'s error table', () => {
+  for (const code of API_ERROR_CODES) {
+    const row = API_ERROR_TABLE[code];
+    assert.deepEqual(ERROR_KINDS[code], { retry: row.retry, provesNotApplied: row.provesNotApplied }, code);
+    assert.equal(DETERMINISTIC_REJECTIONS.has(code), row.deterministic, code);
+  }
+  // Every clerk write carries its session, so a write of unknown outcome is resent (deduplicated).
+  assert.equal(ERROR_KINDS.UNKNOWN_OUTCOME.retry, 'backoff');
 });
