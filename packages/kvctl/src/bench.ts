@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { assert } from '@cairn/proto';
 import { performance } from 'node:perf_hooks';
 import type { ClerkLike } from './clerk-like.js';
 import { describeError } from './errors.js';

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { assert } from '@cairn/proto';
 
 /**
  * Bits of precision per power of two. Values below 2^SUB_BUCKET_BITS are kept

@@ -1,11 +1,10 @@
-import assert from 'node:assert/strict';
-import type { Member, StatusResponse } from '@cairn/proto';
+import { assert, assertNever, type Member, type StatusResponse } from '@cairn/proto';
 import { runBench, type BenchDeps, type BenchSnapshot } from './bench.js';
 import type { HistoryCheckReport, HistoryChecker } from './checker.js';
 import { FILE_HISTORY_CHECKER, exitCodeForCheckReport } from './checker.js';
 import type { ClerkLike, KeyValueLike, MemberStatusFetcher } from './clerk-like.js';
 import type { Command, ValueSource } from './commands.js';
-import { KvctlError, describeError } from './errors.js';
+import { describeError } from './errors.js';
 import { EXIT_DEGRADED, EXIT_NOT_FOUND, EXIT_OK, EXIT_PRECONDITION_FAILED } from './exit-codes.js';
 
 /** One member's row in `kvctl status`. Fields after `health` are absent when it did not answer. */
@@ -114,7 +113,7 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
       return { kind: 'check', historyPath: command.historyPath, report: await checker.check(command.historyPath) };
     }
     default:
-      return assertNever(command);
+      return assertNever(command, 'unhandled command');
   }
 }
 
@@ -206,7 +205,7 @@ export function buildStatusRows(
   members: readonly Pick<Member, 'id' | 'clientAddress' | 'learner'>[],
   answers: readonly (StatusResponse | { error: string })[],
 ): MemberStatusRow[] {
-  assert.equal(members.length, answers.length);
+  assert(members.length === answers.length, 'one answer per member');
   const statuses = answers.filter((answer): answer is StatusResponse => !('error' in answer));
   const leaderId = leaderIdOf(statuses);
   const leaderCommit = statuses.find((status) => status.id === leaderId)?.commitIndex
@@ -244,8 +243,4 @@ function numberField(reply: unknown, field: string): number | undefined {
   if (typeof reply !== 'object' || reply === null) return undefined;
   const value = (reply as Record<string, unknown>)[field];
   return typeof value === 'number' ? value : undefined;
-}
-
-function assertNever(value: never): never {
-  throw new KvctlError('INTERNAL', `unhandled command ${JSON.stringify(value)}`);
 }

@@ -11,7 +11,7 @@
  * they may be linearized at any point after their call; the search succeeds
  * once every `ok` operation is linearized, leaving the rest out (never applied).
  */
-import assert from 'node:assert/strict';
+import { assert } from '@cairn/proto';
 import { ABSENT, stateKey, stepRegister, type ModelOperation, type RegisterState } from './model.js';
 
 export type SearchVerdict = 'linearizable' | 'not-linearizable' | 'unknown';
