@@ -5,7 +5,8 @@
  */
 import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
-import type { PreparedSnapshot, StagedWrite } from './storage/raft-storage.js';
+import type { PreparedSnapshot } from './storage/snapshot-store.js';
+import type { StagedWrite } from './storage/staged-write.js';
 import type { AppliedResult, SnapshotStream } from './state-machine.js';
 
 export interface NodeStorage extends Storage {

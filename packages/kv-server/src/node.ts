@@ -49,7 +49,7 @@ import {
 } from './errors.js';
 import { COMPACTION_HOLD_MAX_FACTOR, MIN_INDEX_WAIT_MS_MAX, MIN_INDEX_WAITERS_MAX, PENDING_PROPOSALS_MAX } from './limits.js';
 import type { AppliedResult, NodeStorage, NodeStateMachine } from './node-storage.js';
-import type { PreparedSnapshot } from './storage/raft-storage.js';
+import type { PreparedSnapshot } from './storage/snapshot-store.js';
 import { GrpcTransport } from './transport/grpc-transport.js';
 
 export interface NodeEvents {

@@ -32,7 +32,7 @@ import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_
 import { decodeRecord, RECORD_HEADER_BYTES } from './storage/codec.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
 import { type BatchOp, NodeDatabase } from './storage/database.js';
-import type { StagedWrite } from './storage/raft-storage.js';
+import type { StagedWrite } from './storage/staged-write.js';
 import {
   type AppliedState,
   decodeAppliedState,

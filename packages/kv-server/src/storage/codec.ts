@@ -84,6 +84,15 @@ export function decodeRecord(key: Uint8Array, record: Uint8Array, source: Record
   return payload;
 }
 
+/** Decodes a verified record's protobuf payload; a payload that does not decode is CorruptionError. */
+export function decodeProto<T>(codec: { decode(input: Uint8Array): T }, payload: Uint8Array, dataDir: string, what: string): T {
+  try {
+    return codec.decode(payload);
+  } catch (error) {
+    throw new CorruptionError(dataDir, `${what} does not decode (${(error as Error).message})`);
+  }
+}
+
 function hex32(value: number): string {
   return value.toString(16).padStart(8, '0');
 }
