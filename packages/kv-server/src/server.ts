@@ -162,15 +162,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics.gauge('cairn_raft_applied_index', 'Applied index.', () => loop.applied);
     metrics.gauge('cairn_raft_log_retained_bytes', 'Memory held by the log entries after the last compaction.', () => stores.storage.logBytes());
     metrics.gauge('cairn_peer_link_buffered_bytes', 'Bytes written to peer links that the kernel has not taken yet.', () => loop.transport.bufferedBytes());
-    metrics.labelledGauge('cairn_peer_link_up', '1 while the link to a peer is up (its acks arrive), 0 while it is down.', () =>
+    metrics.labelledGauge('cairn_peer_link_up', '1 while the link to a peer is up (its acks arrive), 0 while it is down.', ['peer'], () =>
       loop.transport.linkStates().map((link) => ({ labels: { peer: String(link.peer) }, value: link.up ? 1 : 0 })),
     );
     metrics.gauge('cairn_raft_is_leader', '1 if this node is the leader.', () => (loop.isLeader ? 1 : 0));
-    // Process memory, named as prom-client's defaults so existing dashboards work.
-    metrics.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
-    metrics.gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
-    metrics.gauge('nodejs_heap_size_used_bytes', 'V8 heap used in bytes.', () => process.memoryUsage().heapUsed);
-    metrics.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (Buffers included).', () => process.memoryUsage().external);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
     const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => storageState(loop.status()) };

@@ -100,8 +100,8 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
       return sendText(response, ready ? 200 : 503, ready ? 'ready\n' : 'no leader known\n');
     }
     case '/metrics':
-      response.setHeader('content-type', 'text/plain; version=0.0.4');
-      return sendText(response, 200, deps.metrics.render());
+      response.setHeader('content-type', deps.metrics.contentType);
+      return sendText(response, 200, await deps.metrics.render());
     case '/':
     case '/dashboard':
       response.setHeader('content-type', 'text/html; charset=utf-8');

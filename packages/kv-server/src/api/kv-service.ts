@@ -21,7 +21,7 @@ export function measuredCall(metrics: Metrics): MeasuredCall {
       metrics.requests.inc({ op, code: toKvError(error).code });
       throw error;
     } finally {
-      metrics.requestSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9, { op });
+      metrics.requestSeconds.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
 }
