@@ -17,3 +17,4 @@ export { API_ERROR_TABLE, type ApiErrorRule, ERROR_TRAILER, type RetryRule } fro
 export { CLUSTER_ID_HEADER } from './cluster-id.js';
 export { encodeToBuffer } from './encode.js';
 export { CLIENT_LINK_MAGIC, encodeFrame, encodeMessageFrame, FrameReader, FrameTooLargeError, MessageReader } from './frames.js';
+export { type AcceptOptions, type DialOptions, FramedLink, type FramedLinkOptions, type LinkClosed } from './framed-link.js';
