@@ -1,27 +1,23 @@
 /**
- * Every size and queue bound of the server, in one place (STYLE.md §7.4).
- * The key and value limits are defaults: a node may be configured lower or
- * higher, but the state machine never checks them (limits are enforced before
- * proposing, so nodes with different settings still apply identically).
+ * Every size and queue bound of the server, in one place (STYLE.md §7.4);
+ * each is read where it is enforced, and test/limits.test.ts sends just over
+ * each one. The key and value limits are defaults (--key-bytes-max,
+ * --value-bytes-max), enforced before proposing; a write carries the
+ * proposer's value limit, so nodes with different settings apply identically.
+ * Log entry and append sizes are raft-core's bounds (its limits.ts).
  * Relationships between the bounds are asserted when this module loads.
  */
-import assert from 'node:assert/strict';
+import { assert } from '@cairn/proto';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Default largest key a client may write. */
+/** Default largest key (and range prefix) a client may send. */
 export const KEY_BYTES_MAX = 4 * KiB;
 /** Default largest value (also the largest value an append may produce). */
 export const VALUE_BYTES_MAX = 1 * MiB;
-/** Upper bound on the encoding overhead of a Command around its key and value. */
-export const COMMAND_OVERHEAD_BYTES_MAX = 1 * KiB;
 /** Longest client id in a write session. */
 export const CLIENT_ID_BYTES_MAX = 128;
-/** Largest encoded Command, i.e. the data of one log entry. */
-export const ENTRY_BYTES_MAX = KEY_BYTES_MAX + VALUE_BYTES_MAX + COMMAND_OVERHEAD_BYTES_MAX;
-/** Most entries' data bytes sent in one AppendEntries message. */
-export const APPEND_BYTES_MAX = 4 * MiB;
 /** Most key-values one Range call returns. */
 export const RANGE_LIMIT_MAX = 10_000;
 /** Range limit used when a request gives 0. */
@@ -66,20 +62,18 @@ export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
  * defaults, 100k entries: ~40 MB of log in memory while one catches up).
  */
 export const COMPACTION_HOLD_MAX_FACTOR = 10;
-/** Entries applied to the state machine in one LevelDB batch. */
-export const APPLY_BATCH_ENTRIES_MAX = 1_024;
 
-// A single entry always fits in one append message.
-assert(APPEND_BYTES_MAX >= ENTRY_BYTES_MAX);
+// The largest default write fits in one raw-link frame.
+assert(KEY_BYTES_MAX + VALUE_BYTES_MAX < CLIENT_LINK_FRAME_BYTES_MAX);
 // Chunks are byte ranges of one stream (records may span chunks), so any size
 // works; keep them large enough to amortise per-message costs, small enough to bound memory.
 assert(SNAPSHOT_CHUNK_BYTES >= 64 * KiB);
-assert(SNAPSHOT_CHUNK_BYTES <= APPEND_BYTES_MAX);
+assert(SNAPSHOT_CHUNK_BYTES <= 16 * MiB);
 assert(RANGE_LIMIT_DEFAULT <= RANGE_LIMIT_MAX);
 assert(RANGE_LIMIT_DEFAULT > 0);
 assert(SESSIONS_MAX > 0);
 assert(SESSION_TTL_MS_DEFAULT > 0);
-assert(CLIENT_ID_BYTES_MAX + 16 <= COMMAND_OVERHEAD_BYTES_MAX);
+assert(CLIENT_ID_BYTES_MAX > 0);
 assert(PENDING_READS_MAX > 0);
 assert(MIN_INDEX_WAITERS_MAX > 0);
 assert(MIN_INDEX_WAIT_MS_MAX > 0);
