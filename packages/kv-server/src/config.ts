@@ -6,16 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './limits.js';
 import { isLogLevel, type LogLevel } from './logger.js';
-
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './startup-errors.js';
 
 export interface PeerAddress {
   id: number;
@@ -72,8 +64,8 @@ export const DEFAULT_NODE_OPTIONS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
-  keyBytesMax: KEY_BYTES_MAX,
-  valueBytesMax: VALUE_BYTES_MAX,
+  keyBytesMax: 4096,
+  valueBytesMax: 1024 * 1024,
   requestTimeoutMs: 5000,
   chaos: false,
 } as const satisfies Partial<NodeOptions>;

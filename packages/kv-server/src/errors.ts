@@ -12,9 +12,9 @@
  * Callers that receive errors over the wire should branch on `err.code`.
  */
 import { status } from '@grpc/grpc-js';
-import type { ApiErrorCode, ErrorDetail } from '@cairn/proto';
+import { API_ERROR_CODES, API_ERROR_TABLE, type ApiErrorCode, type ErrorDetail } from '@cairn/proto';
 
-/** The API codes clients also know (shared through @cairn/proto) plus startup refusals that never reach a client. */
+/** The API codes clients also know (shared through @cairn/proto) plus the server's own: refusals to start and damaged data. */
 export type KvErrorCode =
   | ApiErrorCode
   | 'CLUSTER_MISMATCH'
@@ -24,40 +24,28 @@ export type KvErrorCode =
   | 'DISK_FULL'
   | 'PERMISSION_DENIED';
 
-/** The trailer (gRPC) that carries an encoded `ErrorDetail` on every failed call. */
-export const ERROR_DETAIL_TRAILER = 'cairn-error-bin';
-
+/** The statuses a failed call answers with, gRPC and HTTP. */
 export interface ErrorWire {
   grpc: status;
   http: number;
-  /** True when the same request may simply be sent again (possibly elsewhere). */
-  retryable: boolean;
 }
 
-/** The one place that decides wire status and retryability for every code. */
-export const ERROR_WIRE: Record<KvErrorCode, ErrorWire> = {
-  NOT_LEADER: { grpc: status.FAILED_PRECONDITION, http: 503, retryable: true },
-  NO_LEADER: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
-  TIMEOUT: { grpc: status.DEADLINE_EXCEEDED, http: 504, retryable: true },
-  UNAVAILABLE: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
-  // Retrying with the same session (clientId, seq) is safe; without one it may apply twice.
-  UNKNOWN_OUTCOME: { grpc: status.UNKNOWN, http: 500, retryable: false },
-  INVALID_ARGUMENT: { grpc: status.INVALID_ARGUMENT, http: 400, retryable: false },
-  KEY_TOO_LARGE: { grpc: status.INVALID_ARGUMENT, http: 413, retryable: false },
-  VALUE_TOO_LARGE: { grpc: status.INVALID_ARGUMENT, http: 413, retryable: false },
-  NOT_FOUND: { grpc: status.NOT_FOUND, http: 404, retryable: false },
-  CLUSTER_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
-  NODE_ID_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
-  CORRUPTION: { grpc: status.DATA_LOSS, http: 500, retryable: false },
-  DATA_DIR_LOCKED: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
-  DISK_FULL: { grpc: status.RESOURCE_EXHAUSTED, http: 507, retryable: false },
-  PERMISSION_DENIED: { grpc: status.PERMISSION_DENIED, http: 403, retryable: false },
-  SHUTTING_DOWN: { grpc: status.UNAVAILABLE, http: 503, retryable: true },
-  SESSION_SEQ_STALE: { grpc: status.FAILED_PRECONDITION, http: 409, retryable: false },
-  TOO_MANY_REQUESTS: { grpc: status.RESOURCE_EXHAUSTED, http: 429, retryable: true },
-  UNKNOWN_MEMBER: { grpc: status.NOT_FOUND, http: 404, retryable: false },
-  FAILED_PRECONDITION: { grpc: status.FAILED_PRECONDITION, http: 412, retryable: false },
-  INTERNAL: { grpc: status.INTERNAL, http: 500, retryable: false },
+type LocalCode = Exclude<KvErrorCode, ApiErrorCode>;
+
+/** The server's own codes, which no client knows; the API codes' statuses and retry rules are in @cairn/proto's API_ERROR_TABLE. */
+const LOCAL_ERROR_WIRE: Record<LocalCode, ErrorWire> = {
+  CLUSTER_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409 },
+  NODE_ID_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409 },
+  CORRUPTION: { grpc: status.DATA_LOSS, http: 500 },
+  DATA_DIR_LOCKED: { grpc: status.FAILED_PRECONDITION, http: 409 },
+  DISK_FULL: { grpc: status.RESOURCE_EXHAUSTED, http: 507 },
+  PERMISSION_DENIED: { grpc: status.PERMISSION_DENIED, http: 403 },
+};
+
+/** Every code's wire statuses: the API codes as @cairn/proto's table says, plus the server's own. */
+export const ERROR_WIRE: Readonly<Record<KvErrorCode, ErrorWire>> = {
+  ...(Object.fromEntries(API_ERROR_CODES.map((code) => [code, { grpc: API_ERROR_TABLE[code].grpc, http: API_ERROR_TABLE[code].http }])) as Record<ApiErrorCode, ErrorWire>),
+  ...LOCAL_ERROR_WIRE,
 };
 
 const KV_ERROR_MARKER = Symbol.for('cairn.kv.error');
@@ -122,9 +110,14 @@ export class UnavailableError extends KvError {
 }
 
 /**
- * The write may or may not have been applied: the node lost leadership or was
- * stopped after proposing it. Used only where clientId+seq deduplication cannot
- * settle the question (a write without a session). The caller must read to find out.
+ * The write may or may not have been applied. Thrown to every write still
+ * waiting to commit when this node stops being the leader: it was proposed,
+ * and the next leader may yet commit it or drop it. (A node that stops
+ * answers SHUTTING_DOWN; a proposal refused before it was appended answers
+ * NOT_LEADER, NO_LEADER or TOO_MANY_REQUESTS, which prove it was not applied.)
+ * A write with a session (clientId, seq) may be resent with the same seq: it
+ * is applied at most once and answers its first result. Without a session,
+ * read to find out; resending could apply it twice.
  */
 export class UnknownOutcomeError extends KvError {
   constructor(message = 'the write may or may not have been applied') {

@@ -2,9 +2,11 @@
  * @cairn/kv-server: the Cairn node. Most users run the `cairn-server` binary;
  * tests and embedders can start a node in-process with `startNode()`.
  */
-export { startNode, StartupError, describeStartupError, CAIRN_VERSION } from './server.js';
+export { startNode, CAIRN_VERSION } from './server.js';
 export type { RunningNode, StartNodeOptions } from './server.js';
-export { parseNodeArgs, validateOptions, ConfigError, DEFAULT_NODE_OPTIONS, USAGE } from './config.js';
+export { parseNodeArgs, validateOptions, DEFAULT_NODE_OPTIONS, USAGE } from './config.js';
+export { AddressInUseError, ConfigError, describeStartupError, ListenFailedError, StartupError } from './startup-errors.js';
+export type { StartupErrorCode, StartupFailureCode } from './startup-errors.js';
 export type { NodeOptions, PeerAddress } from './config.js';
 export { createLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
@@ -29,7 +31,6 @@ export {
   FailedPreconditionError,
   InternalError,
   ERROR_WIRE,
-  ERROR_DETAIL_TRAILER,
   toErrorDetail,
 } from './errors.js';
 export type { KvErrorCode } from './errors.js';

@@ -3,15 +3,16 @@
  * SIGINT/SIGTERM. No logic lives here. Every failure is one line on stderr
  * (`cairn-server: error: CODE: message`) and a non-zero exit, never a stack trace.
  */
-import { ConfigError, parseNodeArgs, USAGE } from './config.js';
-import { describeStartupError, startNode, type RunningNode } from './server.js';
+import { parseNodeArgs, USAGE } from './config.js';
+import { startNode, type RunningNode } from './server.js';
+import { ConfigError, describeStartupError, type StartupFailureCode } from './startup-errors.js';
 
 const EXIT_USAGE = 2;
 const EXIT_STARTUP = 1;
 /** A repeat of a stop signal within this window is the same request delivered twice. */
 const SIGNAL_REPEAT_MS = 1000;
 
-function fail(code: string, message: string, exitCode: number): never {
+function fail(code: StartupFailureCode | 'SHUTDOWN_FAILED', message: string, exitCode: number): never {
   process.stderr.write(`cairn-server: error: ${code}: ${message}\n`);
   process.exit(exitCode);
 }

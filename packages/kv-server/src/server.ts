@@ -25,15 +25,14 @@ import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
 import { checkFlagsMembers, ClusterIdentity } from './cluster-identity.js';
 import { type NodeOptions, splitHostPort } from './config.js';
-import { KvError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { Members } from './members.js';
 import { Metrics } from './metrics.js';
 import type { NodeId } from '@cairn/raft-core';
 import { LostDiskCheck, type StartupState, storageState } from './lost-disk-check.js';
 import { RaftLoop } from './node.js';
-import { describeStorageError } from './storage/storage-errors.js';
 import { openNodeStores } from './stores.js';
+import { listenError } from './startup-errors.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
 
@@ -41,17 +40,6 @@ export const CAIRN_VERSION = '0.1.0';
 const RECENT_EVENTS_MAX = 50;
 /** How long a graceful stop waits for in-flight gRPC calls. */
 const SHUTDOWN_GRACE_MS = 1000;
-
-/** A startup failure the operator can fix (port in use, bad data dir, ...). */
-export class StartupError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
 
 export interface StartNodeOptions extends NodeOptions {
   logger?: Logger;
@@ -326,11 +314,6 @@ async function listenAddr(
   }
 }
 
-function listenError(flag: string, address: string, error: NodeJS.ErrnoException): StartupError {
-  if (error.code === 'EADDRINUSE') return new StartupError('ADDRESS_IN_USE', `${flag} ${address}: the port is already in use`);
-  return new StartupError('LISTEN_FAILED', `${flag} ${address}: cannot listen (${error.code ?? error.message})`);
-}
-
 function listenHttp(server: HttpServer, address: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const { host, port } = splitHostPort(address);
@@ -340,19 +323,4 @@ function listenHttp(server: HttpServer, address: string): Promise<string> {
       resolve(`${hostOf(address)}:${bound.port}`);
     });
   });
-}
-
-/**
- * The one line the binary prints for a failed start: a stable code and a
- * message naming what is wrong and what to do. Storage failures are decided
- * by LevelDB's error codes (storage-errors.ts), never by words in its prose:
- * a corrupt MANIFEST or a full disk is not "in use by another process".
- */
-export function describeStartupError(error: unknown): { code: string; message: string } {
-  if (error instanceof StartupError) return { code: error.code, message: error.message };
-  if (error instanceof KvError) return { code: error.code, message: error.message };
-  const storage = describeStorageError(error);
-  if (storage !== undefined) return { code: storage.code, message: storage.message };
-  const err = error as { message?: unknown } | undefined;
-  return { code: 'INTERNAL', message: String(err?.message ?? error).split('\n')[0] ?? 'unknown error' };
 }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseNodeArgs, splitHostPort, type NodeOptions } from '../src/config.js';
+import { parseNodeArgs, splitHostPort, type NodeOptions } from '../src/config.js';
+import { ConfigError } from '../src/startup-errors.js';
 
 const base = ['--id', '1', '--addr', '127.0.0.1:7001', '--data-dir', '/tmp/x'];
 

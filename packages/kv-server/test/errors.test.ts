@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
+import { API_ERROR_CODES, API_ERROR_TABLE } from '@cairn/proto';
 import {
   ERROR_WIRE,
-  ERROR_DETAIL_TRAILER,
   KvError,
   NotLeaderError,
   CorruptionError,
@@ -26,9 +26,13 @@ test('ERROR_WIRE maps every code to a gRPC status and an HTTP status', () => {
     assert.ok(isKvErrorCode(code));
   }
   assert.equal(isKvErrorCode('toString'), false);
-  assert.equal(ERROR_DETAIL_TRAILER, 'cairn-error-bin');
-  assert.equal(ERROR_WIRE.NOT_LEADER.retryable, true);
-  assert.equal(ERROR_WIRE.UNKNOWN_OUTCOME.retryable, false);
+});
+
+test('the API codes answer with the statuses of @cairn/proto\'s error table', () => {
+  for (const code of API_ERROR_CODES) {
+    assert.deepEqual(ERROR_WIRE[code], { grpc: API_ERROR_TABLE[code].grpc, http: API_ERROR_TABLE[code].http }, code);
+  }
+  assert.deepEqual(ERROR_WIRE.UNKNOWN_OUTCOME, { grpc: status.UNKNOWN, http: 500 });
 });
 
 test('subclasses carry their code and name', () => {

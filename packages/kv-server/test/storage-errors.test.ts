@@ -20,7 +20,7 @@ import { freePort, TestCluster } from '@cairn/testkit';
 import { KvError } from '../src/errors.js';
 import { NodeDatabase } from '../src/storage/database.js';
 import { describeStorageError } from '../src/storage/storage-errors.js';
-import { describeStartupError } from '../src/server.js';
+import { describeStartupError } from '../src/startup-errors.js';
 
 const identity = { clusterId: 'storage-errors', nodeId: 1 };
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts');

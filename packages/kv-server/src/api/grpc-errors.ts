@@ -1,8 +1,8 @@
 /** Turns any failure into a gRPC error carrying an ErrorDetail trailer (never a stack trace). */
 import * as grpc from '@grpc/grpc-js';
-import { CLUSTER_ID_HEADER, ErrorDetail } from '@cairn/proto';
+import { CLUSTER_ID_HEADER, ERROR_TRAILER, ErrorDetail } from '@cairn/proto';
 import type { ClusterIdentity } from '../cluster-identity.js';
-import { ERROR_DETAIL_TRAILER, ERROR_WIRE, InternalError, KvError, toErrorDetail } from '../errors.js';
+import { ERROR_WIRE, InternalError, KvError, toErrorDetail } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export function toKvError(error: unknown, logger?: Logger): KvError {
@@ -15,7 +15,7 @@ export function toKvError(error: unknown, logger?: Logger): KvError {
 export function toServiceError(error: unknown, logger?: Logger, clusterId?: string): grpc.ServiceError {
   const kvError = toKvError(error, logger);
   const metadata = new grpc.Metadata();
-  metadata.set(ERROR_DETAIL_TRAILER, Buffer.from(ErrorDetail.encode(toErrorDetail(kvError)).finish()));
+  metadata.set(ERROR_TRAILER, Buffer.from(ErrorDetail.encode(toErrorDetail(kvError)).finish()));
   if (clusterId !== undefined) metadata.set(CLUSTER_ID_HEADER, clusterId);
   return Object.assign(new Error(kvError.message), {
     code: ERROR_WIRE[kvError.code].grpc,
