@@ -4,18 +4,11 @@
  * length-prefixed PipelineRequest / PipelineResponse frames; it spares both
  * ends HTTP/2's per-message work (the largest CPU cost of a 1-client round
  * trip after the disk). The gRPC `Pipeline` call carries the same messages
- * to nodes that predate the raw link, and wherever TLS credentials are used.
+ * wherever the raw link cannot go: TLS credentials, an HTTP proxy, or a
+ * server in front of the node that speaks only HTTP/2.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as net from 'node:net';
-import {
-  CLIENT_LINK_MAGIC,
-  encodeMessageFrame,
-  KVServiceService,
-  MessageReader,
-  PipelineRequest,
-  PipelineResponse,
-} from '@cairn/proto';
+import { CLIENT_LINK_MAGIC, FramedLink, KVServiceService, type LinkClosed, PipelineRequest, PipelineResponse } from '@cairn/proto';
 import { CLIENT_LINK_FRAME_BYTES_MAX, CLIENT_LINK_KEEPALIVE_MS } from './limits.js';
 import { watchReadiness } from './readiness.js';
 
@@ -89,66 +82,54 @@ function proxied(host: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The raw KV link. Ops wait until the node echoes the magic: a node from
- * before the raw link answers in HTTP/2 instead (its server speaks first),
- * which ends the stream as `unsupported` with nothing sent.
+ * The raw KV link. Ops wait until the node echoes the magic: a server that
+ * does not serve the link answers in HTTP/2 instead (its server speaks
+ * first), which ends the stream as `unsupported` with nothing sent.
  */
 export function rawCarrier(target: { host: string; port: number }): OpenCarrier {
   return (events) => {
-    const socket = net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: CLIENT_LINK_KEEPALIVE_MS });
-    const reader = new MessageReader(PipelineResponse, 'PipelineResponse', CLIENT_LINK_FRAME_BYTES_MAX);
-    let echoed = false;
-    let head: Buffer = Buffer.alloc(0);
-    let waiting: Buffer[] = [];
-    let done = false;
-    const end = (reason: string, unsupported = false): void => {
-      if (done) return;
-      done = true;
-      waiting = [];
-      socket.destroy();
-      events.ended(reason, unsupported);
-    };
-    const onFrames = (chunk: Buffer): void => {
-      const { messages, error } = reader.push(chunk);
-      for (const response of messages) {
-        events.response(response);
-        if (done) return;
-      }
-      if (error !== undefined) end(`the node sent ${error}`);
-    };
-    socket.on('connect', () => socket.write(CLIENT_LINK_MAGIC));
-    socket.on('data', (chunk: Buffer) => {
-      if (echoed) return onFrames(chunk);
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const compared = Math.min(head.length, CLIENT_LINK_MAGIC.length);
-      if (!head.subarray(0, compared).equals(CLIENT_LINK_MAGIC.subarray(0, compared))) return end('the node does not serve the raw KV link', true);
-      if (head.length < CLIENT_LINK_MAGIC.length) return;
-      echoed = true;
-      const rest = head.subarray(CLIENT_LINK_MAGIC.length);
-      head = Buffer.alloc(0);
+    const link = FramedLink.dial<PipelineResponse, PipelineRequest>({
+      host: target.host,
+      port: target.port,
+      keepAliveMs: CLIENT_LINK_KEEPALIVE_MS,
+      hello: CLIENT_LINK_MAGIC,
       // The node's first message (its cluster id) leaves in the same write as the echo: it is
       // checked before any op is sent, so a node of another cluster is refused having run none.
-      if (rest.length > 0) onFrames(rest);
-      if (done || socket.destroyed) return;
-      for (const frame of waiting) socket.write(frame);
-      waiting = [];
+      expectHello: CLIENT_LINK_MAGIC,
+      receive: { codec: PipelineResponse, what: 'PipelineResponse', frameBytesMax: CLIENT_LINK_FRAME_BYTES_MAX },
+      sendCodec: PipelineRequest,
+      onMessage: (response) => events.response(response),
+      onClose: (cause) => events.ended(closeReason(cause), cause.kind === 'hello-mismatch'),
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => end(error.code ?? error.message));
-    socket.on('end', () => end('closed by the node'));
-    socket.on('close', () => end('connection closed'));
     return {
       kind: 'raw',
       write: (request) => {
-        if (done) return;
-        socket.ref();
-        const frame = encodeMessageFrame(PipelineRequest, request);
-        if (echoed) socket.write(frame);
-        else waiting.push(frame);
+        if (link.closed) return;
+        link.ref();
+        link.send(request);
       },
-      // Reported through 'close', after this returns, as a cancelled gRPC call reports its status.
-      cancel: () => socket.destroy(),
-      sawReady: () => echoed,
-      park: () => socket.unref(),
+      // Reported through onClose, after this returns, as a cancelled gRPC call reports its status.
+      cancel: () => link.close('connection closed'),
+      sawReady: () => link.ready,
+      park: () => link.unref(),
     };
   };
+}
+
+function closeReason(cause: LinkClosed): string {
+  switch (cause.kind) {
+    case 'error':
+      return cause.code ?? cause.reason;
+    case 'remote-end':
+      return 'closed by the node';
+    case 'bad-frame':
+      return `the node sent ${cause.reason}`;
+    case 'hello-mismatch':
+      return 'the node does not serve the raw KV link';
+    case 'timeout':
+    case 'local':
+      return cause.reason;
+    case 'closed':
+      return 'connection closed';
+  }
 }
