@@ -34,6 +34,6 @@ export {
   toErrorDetail,
 } from './errors.js';
 export type { KvErrorCode } from './errors.js';
-export { KvStateMachine } from './state-machine.js';
+export { KvStateMachine } from './state-machine/kv-state-machine.js';
 export { RaftStorage } from './storage/raft-storage.js';
 export * as limits from './limits.js';

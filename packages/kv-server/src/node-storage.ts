@@ -1,13 +1,13 @@
 /**
  * What the node loop needs from durable storage and the state machine. The
- * LevelDB implementations live in storage/ and state-machine.ts; the loop is
+ * LevelDB implementations live in storage/ and state-machine/; the loop is
  * written against these so each side can be tested alone.
  */
 import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
 import type { PreparedSnapshot } from './storage/snapshot-store.js';
 import type { StagedWrite } from './storage/staged-write.js';
-import type { AppliedResult, SnapshotStream } from './state-machine.js';
+import type { AppliedResult, SnapshotStream } from './state-machine/kv-state-machine.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
@@ -32,7 +32,7 @@ export interface NodeStorage extends Storage {
   close(): Promise<void>;
 }
 
-export type { AppliedResult } from './state-machine.js';
+export type { AppliedResult } from './state-machine/kv-state-machine.js';
 
 export interface NodeStateMachine {
   appliedIndex(): number;

@@ -3,7 +3,7 @@
  * snapshots) and the KV state machine share it, so a loop turn's writes can
  * never be half-applied across two databases.
  */
-import { KvStateMachine } from './state-machine.js';
+import { KvStateMachine } from './state-machine/kv-state-machine.js';
 import { RaftStorage } from './storage/raft-storage.js';
 import type { NodeIdentity } from './storage/database.js';
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, Consistency, EntryType, type GetResponse, type KeyValue, type RangeResponse } from '@cairn/proto';
 import { type NodeProcess, TestCluster, unaryCall } from '@cairn/testkit';
-import { KvStateMachine, type RangeResult } from '../src/state-machine.js';
+import { KvStateMachine, type RangeResult } from '../src/state-machine/kv-state-machine.js';
 import { NodeDatabase } from '../src/storage/database.js';
 
 const ROUNDS = 150;

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, type Entry, EntryType } from '@cairn/proto';
-import { KvStateMachine } from '../src/state-machine.js';
+import { KvStateMachine } from '../src/state-machine/kv-state-machine.js';
 import { NodeDatabase } from '../src/storage/database.js';
 import { CorruptionError } from '../src/errors.js';
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, CommandResult, type Entry, EntryType } from '@cairn/proto';
-import { KvStateMachine, type AppliedResult, type KvStateMachineOptions } from '../src/state-machine.js';
+import { KvStateMachine, type AppliedResult, type KvStateMachineOptions } from '../src/state-machine/kv-state-machine.js';
 import { NodeDatabase } from '../src/storage/database.js';
 import { RaftStorage } from '../src/storage/raft-storage.js';
 import { KvError, SessionSeqStaleError, ValueTooLargeError } from '../src/errors.js';

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, CommandResult, type Entry, EntryType } from '@cairn/proto';
-import { KvStateMachine, type AppliedResult } from '../src/state-machine.js';
+import { KvStateMachine, type AppliedResult } from '../src/state-machine/kv-state-machine.js';
 import { ValueCache } from '../src/state-machine/value-cache.js';
 import type { StoredValue } from '../src/state-machine/records.js';
 import { NodeDatabase } from '../src/storage/database.js';

@@ -2,7 +2,7 @@
  * The sequential specification of one Cairn key: a register with a version.
  * Versions start at 1 on creation, grow by 1 per change, and a delete resets
  * the key (a re-created key starts at 1 again). Mirrors the server's
- * KvStateMachine (packages/kv-server/src/state-machine.ts).
+ * KvStateMachine (packages/kv-server/src/state-machine/kv-state-machine.ts).
  */
 
 /** One key's state; `version` 0 means absent (and then `value` is undefined). */

@@ -21,31 +21,23 @@
  *
  * Exactly-once: a command with a session (clientId, seq) is applied only if
  * seq is new; a retry of the last seq gets the stored reply; an older seq gets
- * SessionSeqStaleError. Sessions expire when the replicated clock (largest
- * proposedAtMs seen) passes lastActiveMs + sessionTtlMs, and the least
- * recently active session is evicted beyond sessionsMax; both are evaluated
- * inside apply, in log order.
+ * SessionSeqStaleError (sessions.ts keeps, expires and evicts the sessions).
  */
-import { assert, Command, type CommandResult, type Entry, EntryType, type KeyValue } from '@cairn/proto';
-import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError, ValueTooLargeError } from './errors.js';
-import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from './limits.js';
-import { decodeRecord, RECORD_HEADER_BYTES } from './storage/codec.js';
-import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from './storage/keys.js';
-import { type BatchOp, NodeDatabase } from './storage/database.js';
-import type { StagedWrite } from './storage/staged-write.js';
-import {
-  type AppliedState,
-  decodeAppliedState,
-  decodeSession,
-  decodeStoredValue,
-  encodeAppliedState,
-  encodeSession,
-  encodeStoredValue,
-  type SessionRecord,
-  type StoredValue,
-} from './state-machine/records.js';
-import { decodeHeaderValue, encodeHeaderValue, FrameKind, readSnapshotFrames, SnapshotWriter } from './state-machine/snapshot-stream.js';
-import { ValueCache } from './state-machine/value-cache.js';
+import { assert, type Command, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
+import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError } from '../errors.js';
+import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from '../limits.js';
+import { decodeRecord, RECORD_HEADER_BYTES } from '../storage/codec.js';
+import { NodeDatabase } from '../storage/database.js';
+import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd } from '../storage/keys.js';
+import type { StagedWrite } from '../storage/staged-write.js';
+import { applyOperation } from './apply-command.js';
+import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
+import { commandKey, decodeCommands, mapKey, PendingBatch } from './pending-batch.js';
+import { type AppliedState, decodeAppliedState, decodeStoredValue, encodeAppliedState, type StoredValue } from './records.js';
+import { SessionIndex, type SessionLimits } from './sessions.js';
+import { ValueCache } from './value-cache.js';
+
+export type { SnapshotStream } from './generations.js';
 
 export interface KvStateMachineOptions {
   /** Largest value a put, cas or append may produce. Must match on every node. */
@@ -59,11 +51,6 @@ export interface KvStateMachineOptions {
   valueCacheBytes?: number;
 }
 
-/** A snapshot of the state as chunks; close() releases its LevelDB view if the stream is never read to its end. */
-export interface SnapshotStream extends AsyncIterable<Buffer> {
-  close(): Promise<void>;
-}
-
 export interface AppliedResult {
   index: number;
   result: CommandResult | KvError;
@@ -75,29 +62,11 @@ export interface RangeResult {
   more: boolean;
 }
 
-/** What the session index keeps in memory per client (the reply stays on disk). */
-interface SessionEntry {
-  lastSeq: number;
-  lastActiveMs: number;
-  activitySeq: number;
-}
-
-/** Writes of the batch being applied, visible to later entries of the same batch. */
-class PendingBatch {
-  readonly values = new Map<string, StoredValue | null>();
-  readonly sessionResults = new Map<string, CommandResult>();
-  readonly ops: BatchOp[] = [];
-}
-
-const RESTORE_BATCH_BYTES = 4 * 1024 * 1024;
-
 export class KvStateMachine {
   private state: AppliedState;
-  /** Insertion order = activity order (lastActiveMs never decreases), so the first entry is the LRU. */
-  private sessions: Map<string, SessionEntry>;
+  private sessions: SessionIndex;
+  private readonly sessionLimits: SessionLimits;
   private readonly valueBytesMax: number;
-  private readonly sessionTtlMs: number;
-  private readonly sessionsMax: number;
   private readonly snapshotChunkBytes: number;
   private readonly cache: ValueCache;
   private applying = false;
@@ -112,19 +81,17 @@ export class KvStateMachine {
   private constructor(
     readonly database: NodeDatabase,
     state: AppliedState,
-    sessions: Map<string, SessionEntry>,
+    sessions: SessionIndex,
+    sessionLimits: SessionLimits,
     options: KvStateMachineOptions,
   ) {
     this.state = state;
     this.sessions = sessions;
+    this.sessionLimits = sessionLimits;
     this.valueBytesMax = options.valueBytesMax ?? VALUE_BYTES_MAX;
-    this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT;
-    this.sessionsMax = options.sessionsMax ?? SESSIONS_MAX;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
     this.cache = new ValueCache(options.valueCacheBytes ?? VALUE_CACHE_BYTES);
     assert(this.valueBytesMax > 0);
-    assert(this.sessionTtlMs > 0);
-    assert(this.sessionsMax > 0);
     assert(this.snapshotChunkBytes > 0);
   }
 
@@ -135,8 +102,9 @@ export class KvStateMachine {
       ? decodeAppliedState(payload, database.dataDir)
       : { appliedIndex: 0, generation: 1, clockMs: 0, activitySeq: 0, keyCount: 0 };
     await clearOtherGenerations(database, state.generation);
-    const sessions = await loadSessionIndex(database, state.generation);
-    return new KvStateMachine(database, state, sessions, options);
+    const sessionLimits = { ttlMs: options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT, max: options.sessionsMax ?? SESSIONS_MAX };
+    const sessions = await SessionIndex.load(database, state.generation, sessionLimits);
+    return new KvStateMachine(database, state, sessions, sessionLimits, options);
   }
 
   appliedIndex(): number {
@@ -151,7 +119,6 @@ export class KvStateMachine {
   sessionCount(): number {
     return this.sessions.size;
   }
-
   // ---- reads (from LevelDB; see the node for linearizability) ----
 
   /**
@@ -248,8 +215,7 @@ export class KvStateMachine {
       } catch (error) {
         this.answered = undefined;
         // Memory (session index, cache) is now ahead of disk, so this machine
-        // refuses further applies; the node treats a failed write as fatal. (It
-        // used to copy the whole session index before every batch to undo this.)
+        // refuses further applies; the node treats a failed write as fatal.
         this.state = previous;
         this.cache.clear();
         this.failedWrite = error as Error;
@@ -275,122 +241,23 @@ export class KvStateMachine {
     if (decoded instanceof Error) return new InvalidArgumentError(`entry ${index} does not hold a valid command`);
     const command = decoded;
     this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
-    this.expireSessions(batch);
+    this.sessions.expire(this.state, batch);
     const session = command.session;
-    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, index, batch);
+    if (session === undefined || session.clientId.length === 0) return applyOperation(command, index, this.state, batch, this.valueBytesMax);
     if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
-    const existing = this.sessions.get(session.clientId);
-    if (existing !== undefined && session.seq <= existing.lastSeq) return this.applyRetry(session.clientId, session.seq, existing.lastSeq, batch);
-    const outcome = this.applyOperation(command, index, batch);
+    const lastSeq = this.sessions.lastSeq(session.clientId);
+    if (lastSeq !== undefined && session.seq <= lastSeq) return this.applyRetry(session.clientId, session.seq, lastSeq, batch);
+    const outcome = applyOperation(command, index, this.state, batch, this.valueBytesMax);
     // Errors are deterministic and leave no state change, so a retry recomputes the same error.
-    if (!(outcome instanceof Error)) this.touchSession(session.clientId, session.seq, batch, outcome);
+    if (!(outcome instanceof Error)) this.sessions.touch(session.clientId, session.seq, outcome, this.state, batch);
     return outcome;
   }
 
   /** A write whose seq the session has seen: answered from the stored reply (or stale), never applied again. */
   private async applyRetry(clientId: string, seq: number, lastSeq: number, batch: PendingBatch): Promise<CommandResult | KvError> {
-    const stored = await this.sessionResult(clientId, batch);
-    this.touchSession(clientId, lastSeq, batch, stored);
+    const stored = await this.sessions.lastResult(clientId, this.state.generation, batch);
+    this.sessions.touch(clientId, lastSeq, stored, this.state, batch);
     return seq < lastSeq ? new SessionSeqStaleError(clientId, seq, lastSeq) : stored;
-  }
-
-  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError {
-    // The leader's limit travels in the command, so every node decides alike.
-    const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : this.valueBytesMax;
-    if (command.put !== undefined) {
-      const { key, value, prevKv } = command.put;
-      if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
-      const previous = this.readForApply(key, batch);
-      const next = this.writeValue(key, value, previous, index, batch);
-      return { put: { version: next.version, prevKv: prevKv && previous ? { key, ...previous } : undefined } };
-    }
-    if (command.append !== undefined) {
-      const { key, value } = command.append;
-      const previous = this.readForApply(key, batch);
-      const length = (previous?.value.length ?? 0) + value.length;
-      if (length > valueBytesMax) return new ValueTooLargeError(length, valueBytesMax);
-      const combined = previous ? Buffer.concat([previous.value, value]) : Buffer.from(value);
-      const next = this.writeValue(key, combined, previous, index, batch);
-      return { append: { version: next.version, length } };
-    }
-    if (command.delete !== undefined) {
-      const { key } = command.delete;
-      const previous = this.readForApply(key, batch);
-      if (previous !== undefined) {
-        batch.values.set(mapKey(key), null);
-        batch.ops.push({ type: 'del', key: kvKey(this.state.generation, key) });
-        this.state.keyCount -= 1;
-      }
-      return { delete: { deleted: previous !== undefined } };
-    }
-    if (command.cas !== undefined) return this.applyCas(command.cas, index, batch, valueBytesMax);
-    return new InvalidArgumentError('the command has no operation');
-  }
-
-  private applyCas(cas: NonNullable<Command['cas']>, index: number, batch: PendingBatch, valueBytesMax: number): CommandResult | KvError {
-    const { key, value, expectedValue, expectedVersion } = cas;
-    if (expectedValue === undefined && expectedVersion === undefined) {
-      return new InvalidArgumentError('cas needs an expected value or an expected version');
-    }
-    if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
-    const previous = this.readForApply(key, batch);
-    const matches =
-      expectedVersion !== undefined ? (previous?.version ?? 0) === expectedVersion : previous !== undefined && previous.value.equals(expectedValue!);
-    if (!matches) return { cas: { succeeded: false, kv: previous ? { key, ...previous } : undefined } };
-    const next = this.writeValue(key, value, previous, index, batch);
-    return { cas: { succeeded: true, kv: { key, ...next } } };
-  }
-
-  private writeValue(key: Buffer, value: Buffer, previous: StoredValue | undefined, index: number, batch: PendingBatch): StoredValue {
-    const next: StoredValue = {
-      value: Buffer.from(value),
-      version: (previous?.version ?? 0) + 1,
-      createIndex: previous?.createIndex ?? index,
-      modIndex: index,
-    };
-    if (previous === undefined) this.state.keyCount += 1;
-    batch.values.set(mapKey(key), next);
-    batch.ops.push(NodeDatabase.putSealed(kvKey(this.state.generation, key), encodeStoredValue(next, RECORD_HEADER_BYTES)));
-    return next;
-  }
-
-  // ---- sessions ----
-
-  /** Records activity: moves the session to the end of the activity order and stores its reply. */
-  private touchSession(clientId: string, lastSeq: number, batch: PendingBatch, lastResult: CommandResult): void {
-    this.state.activitySeq += 1;
-    const entry: SessionEntry = { lastSeq, lastActiveMs: this.state.clockMs, activitySeq: this.state.activitySeq };
-    this.sessions.delete(clientId);
-    this.sessions.set(clientId, entry);
-    batch.sessionResults.set(clientId, lastResult);
-    const record: SessionRecord = { ...entry, lastResult };
-    batch.ops.push(NodeDatabase.putSealed(sessionKey(this.state.generation, clientId), encodeSession(record, RECORD_HEADER_BYTES)));
-    while (this.sessions.size > this.sessionsMax) {
-      const oldest = this.sessions.keys().next().value as string;
-      this.dropSession(oldest, batch);
-    }
-  }
-
-  private expireSessions(batch: PendingBatch): void {
-    for (const [clientId, session] of this.sessions) {
-      if (this.state.clockMs - session.lastActiveMs <= this.sessionTtlMs) break;
-      this.dropSession(clientId, batch);
-    }
-  }
-
-  private dropSession(clientId: string, batch: PendingBatch): void {
-    this.sessions.delete(clientId);
-    batch.sessionResults.delete(clientId);
-    batch.ops.push({ type: 'del', key: sessionKey(this.state.generation, clientId) });
-  }
-
-  private async sessionResult(clientId: string, batch: PendingBatch): Promise<CommandResult> {
-    const pending = batch.sessionResults.get(clientId);
-    if (pending !== undefined) return pending;
-    const key = sessionKey(this.state.generation, clientId);
-    const record = await this.database.getRecord(key, `session of client ${clientId}`);
-    assert(record !== undefined, `session index has client ${clientId} but LevelDB does not`);
-    return decodeSession(record, this.database.dataDir, `session of client ${clientId}`).lastResult;
   }
 
   /**
@@ -398,63 +265,20 @@ export class KvStateMachine {
    * is the session's latest: a retry is answered from it without a new proposal.
    */
   async appliedResult(clientId: string, seq: number): Promise<CommandResult | undefined> {
-    if (this.applying || this.sessions.get(clientId)?.lastSeq !== seq) return undefined;
-    const record = await this.database.getRecord(sessionKey(this.state.generation, clientId), `session of client ${clientId}`);
-    if (record === undefined) return undefined;
-    const session = decodeSession(record, this.database.dataDir, `session of client ${clientId}`);
-    return session.lastSeq === seq ? session.lastResult : undefined;
+    if (this.applying) return undefined;
+    return this.sessions.storedResult(clientId, seq, this.state.generation);
   }
 
   /** The sessions' last sequence numbers (for tests and status). */
   sessionSeq(clientId: string): number | undefined {
-    return this.sessions.get(clientId)?.lastSeq;
+    return this.sessions.lastSeq(clientId);
   }
 
   // ---- snapshot / restore ----
 
-  /**
-   * A consistent view (LevelDB snapshot) of the whole state as a stream of
-   * chunks; see state-machine/snapshot-stream.ts for the format. Capturing is
-   * immediate; applying may continue while the stream is read. Reading it
-   * to the end (or an error while reading) closes the view; otherwise call
-   * close().
-   */
+  /** A consistent view of the whole state as a stream of chunks (see generations.ts). */
   snapshot(): SnapshotStream {
-    const db = this.database.db;
-    const view = db.snapshot();
-    let viewClosed = false;
-    const closeView = async (): Promise<void> => {
-      if (viewClosed) return;
-      viewClosed = true;
-      await view.close();
-    };
-    const generation = this.state.generation;
-    const dataDir = this.database.dataDir;
-    const chunkBytes = this.snapshotChunkBytes;
-    return {
-      close: closeView,
-      async *[Symbol.asyncIterator]() {
-        try {
-          const appliedRecord = await db.get(APPLIED_KEY, { snapshot: view });
-          const state = appliedRecord
-            ? decodeAppliedState(decodeRecord(APPLIED_KEY, appliedRecord, { dataDir, what: 'state machine applied state' }), dataDir)
-            : { appliedIndex: 0, generation, clockMs: 0, activitySeq: 0, keyCount: 0 };
-          const writer = new SnapshotWriter(chunkBytes);
-          writer.frame(FrameKind.header, Buffer.alloc(0), encodeHeaderValue(state));
-          for (const [prefix, kind] of [[PREFIX.kv, FrameKind.kv], [PREFIX.session, FrameKind.session]] as const) {
-            const base = generationPrefix(prefix, generation);
-            for await (const [key, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
-              const what = (): string => `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;
-              writer.frame(kind, key.subarray(base.length), decodeRecord(key, record, { dataDir, what }));
-              yield* writer.takeChunks();
-            }
-          }
-          yield* writer.finish();
-        } finally {
-          await closeView();
-        }
-      },
-    };
+    return snapshotGeneration(this.database, this.state.generation, this.snapshotChunkBytes);
   }
 
   /**
@@ -468,7 +292,7 @@ export class KvStateMachine {
     this.applying = true;
     try {
       const generation = this.state.generation + 1;
-      const loaded = await this.loadGeneration(Buffer.isBuffer(data) ? [data] : data, generation);
+      const loaded = await loadGeneration(this.database, Buffer.isBuffer(data) ? [data] : data, generation, this.state.generation);
       if (index !== undefined && loaded.appliedIndex !== index) {
         await clearOtherGenerations(this.database, this.state.generation);
         throw new InvalidArgumentError(`snapshot data is at index ${loaded.appliedIndex}, its metadata says ${index}`);
@@ -478,44 +302,13 @@ export class KvStateMachine {
       await this.database.write([NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(state))], { sync: true });
       this.state = state;
       await clearOtherGenerations(this.database, generation);
-      this.sessions = await loadSessionIndex(this.database, generation);
+      this.sessions = await SessionIndex.load(this.database, generation, this.sessionLimits);
     } finally {
       this.applying = false;
     }
   }
 
-  private async loadGeneration(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, generation: number) {
-    let header: ReturnType<typeof decodeHeaderValue> | undefined;
-    let ops: BatchOp[] = [];
-    let opsBytes = 0;
-    try {
-      for await (const frame of readSnapshotFrames(chunks)) {
-        if (frame.kind === FrameKind.header) {
-          header = decodeHeaderValue(frame.value);
-          continue;
-        }
-        if (frame.kind === FrameKind.trailer) break;
-        if (header === undefined) throw new InvalidArgumentError('snapshot stream has no header frame');
-        const key = frame.kind === FrameKind.kv ? kvKey(generation, frame.key) : sessionKey(generation, frame.key.toString('utf8'));
-        ops.push(NodeDatabase.putRecord(key, frame.value));
-        opsBytes += key.length + frame.value.length;
-        if (opsBytes >= RESTORE_BATCH_BYTES) {
-          await this.database.write(ops, { sync: false });
-          ops = [];
-          opsBytes = 0;
-        }
-      }
-      if (header === undefined) throw new InvalidArgumentError('snapshot stream has no header frame');
-      await this.database.write(ops, { sync: false });
-      return header;
-    } catch (error) {
-      // Leave no partial generation behind.
-      await clearOtherGenerations(this.database, this.state.generation);
-      throw error;
-    }
-  }
-
-  // ---- helpers ----
+  // ---- reads for apply and get ----
 
   /**
    * Reads every key the batch's commands touch with ONE getMany, instead of
@@ -526,7 +319,7 @@ export class KvStateMachine {
     const keys = new Map<string, Buffer>();
     for (const command of commands) {
       if (command === undefined || command instanceof Error) continue; // applyCommand reports a bad one
-      const key = command.put?.key ?? command.append?.key ?? command.delete?.key ?? command.cas?.key;
+      const key = commandKey(command);
       if (key === undefined) continue;
       const mapped = mapKey(key);
       if (batch.values.has(mapped)) continue;
@@ -555,57 +348,9 @@ export class KvStateMachine {
     return record === undefined ? undefined : this.decodeValue(storedKey, record);
   }
 
-  /** The key's value as of this point in the batch: prefetch() loaded every key a command touches. */
-  private readForApply(key: Buffer, batch: PendingBatch): StoredValue | undefined {
-    const pending = batch.values.get(mapKey(key));
-    assert(pending !== undefined, 'prefetch() loads every key the batch touches');
-    return pending ?? undefined;
-  }
-
   private decodeValue(storedKey: Buffer, record: Buffer): StoredValue {
     const what = (): string => `key record ${storedKey.toString('hex')}`;
     const dataDir = this.database.dataDir;
     return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
-  }
-}
-
-/**
- * Each entry's command, decoded once for both prefetch and apply: undefined
- * for entries already applied or carrying no command, an Error for bad data.
- */
-function decodeCommands(entries: readonly Entry[], appliedIndex: number): Array<Command | Error | undefined> {
-  return entries.map((entry) => {
-    if (entry.index <= appliedIndex || entry.type !== EntryType.NORMAL || entry.data.length === 0) return undefined;
-    try {
-      return Command.decode(entry.data);
-    } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
-    }
-  });
-}
-
-function mapKey(key: Buffer): string {
-  return key.toString('latin1');
-}
-
-/** Rebuilds the in-memory session index, in activity order. */
-async function loadSessionIndex(database: NodeDatabase, generation: number): Promise<Map<string, SessionEntry>> {
-  const base = generationPrefix(PREFIX.session, generation);
-  const loaded: Array<[string, SessionEntry]> = [];
-  for await (const [key, record] of database.db.iterator({ gte: base, lt: prefixEnd(base) })) {
-    const clientId = key.subarray(base.length).toString('utf8');
-    const what = `session of client ${clientId}`;
-    const session = decodeSession(decodeRecord(key, record, { dataDir: database.dataDir, what }), database.dataDir, what);
-    loaded.push([clientId, { lastSeq: session.lastSeq, lastActiveMs: session.lastActiveMs, activitySeq: session.activitySeq }]);
-  }
-  loaded.sort((a, b) => a[1].activitySeq - b[1].activitySeq);
-  return new Map(loaded);
-}
-
-/** Deletes KV and session keys of every generation except `keep`. */
-async function clearOtherGenerations(database: NodeDatabase, keep: number): Promise<void> {
-  for (const prefix of [PREFIX.kv, PREFIX.session]) {
-    await database.db.clear({ gte: Buffer.of(prefix), lt: generationPrefix(prefix, keep) });
-    await database.db.clear({ gte: prefixEnd(generationPrefix(prefix, keep)), lt: Buffer.of(prefix + 1) });
   }
 }
