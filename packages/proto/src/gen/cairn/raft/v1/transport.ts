@@ -10,11 +10,9 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
-  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
   type ClientWritableStream,
-  type handleBidiStreamingCall,
   type handleClientStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -84,6 +82,7 @@ export interface SurveyResponse {
   voters: number[];
 }
 
+/** One frame from the dialing node on a raw peer link. */
 export interface MessageBatch {
   /** Both ends must belong to the same cluster; a mismatch is refused. */
   clusterId: string;
@@ -105,6 +104,10 @@ export interface MessageBatch {
   senderIncarnation: number;
 }
 
+/**
+ * The receiver's cumulative ack: every batch up to `sequence` arrived, so the
+ * sender can bound what it has in flight.
+ */
 export interface BatchAck {
   sequence: number;
 }
@@ -768,22 +771,13 @@ export const SnapshotAck: MessageFns<SnapshotAck> = {
   },
 };
 
-/** Raft messages flow over one long-lived stream per ordered pair of nodes. */
+/**
+ * Raft messages flow over the raw peer link (one TCP connection per ordered
+ * pair of nodes, on the node's port), as length-prefixed MessageBatch frames
+ * acked by BatchAck frames; snapshots and the startup survey go over gRPC.
+ */
 export type RaftTransportServiceService = typeof RaftTransportServiceService;
 export const RaftTransportServiceService = {
-  /**
-   * The dialing node streams batches; the receiver acks each batch so the
-   * sender can bound what it has in flight.
-   */
-  stream: {
-    path: "/cairn.raft.v1.RaftTransportService/Stream" as const,
-    requestStream: true as const,
-    responseStream: true as const,
-    requestSerialize: (value: MessageBatch): Buffer => Buffer.from(MessageBatch.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MessageBatch => MessageBatch.decode(value),
-    responseSerialize: (value: BatchAck): Buffer => Buffer.from(BatchAck.encode(value).finish()),
-    responseDeserialize: (value: Buffer): BatchAck => BatchAck.decode(value),
-  },
   /** A snapshot in bounded chunks; the first chunk carries the header message. */
   installSnapshot: {
     path: "/cairn.raft.v1.RaftTransportService/InstallSnapshot" as const,
@@ -811,11 +805,6 @@ export const RaftTransportServiceService = {
 } as const;
 
 export interface RaftTransportServiceServer extends UntypedServiceImplementation {
-  /**
-   * The dialing node streams batches; the receiver acks each batch so the
-   * sender can bound what it has in flight.
-   */
-  stream: handleBidiStreamingCall<MessageBatch, BatchAck>;
   /** A snapshot in bounded chunks; the first chunk carries the header message. */
   installSnapshot: handleClientStreamingCall<SnapshotChunk, SnapshotAck>;
   /**
@@ -827,13 +816,6 @@ export interface RaftTransportServiceServer extends UntypedServiceImplementation
 }
 
 export interface RaftTransportServiceClient extends Client {
-  /**
-   * The dialing node streams batches; the receiver acks each batch so the
-   * sender can bound what it has in flight.
-   */
-  stream(): ClientDuplexStream<MessageBatch, BatchAck>;
-  stream(options: Partial<CallOptions>): ClientDuplexStream<MessageBatch, BatchAck>;
-  stream(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MessageBatch, BatchAck>;
   /** A snapshot in bounded chunks; the first chunk carries the header message. */
   installSnapshot(
     callback: (error: ServiceError | null, response: SnapshotAck) => void,
