@@ -8,7 +8,7 @@
  * classes implement `Symbol.hasInstance` by comparing that marker. Checking
  * `err.code` is equally supported and is the recommended way in logs and CLIs.
  */
-import { API_ERROR_CODES, API_ERROR_TABLE, type ApiErrorCode, type RetryRule } from '@cairn/proto';
+import { API_ERROR_CODES, API_ERROR_TABLE, type ApiErrorCode, assertNever, type RetryRule } from '@cairn/proto';
 
 /** The server's API codes (shared through @cairn/proto) plus the clerk's own. */
 export type ClerkErrorCode = ApiErrorCode | 'ABORTED' | 'CLOSED' | 'WRONG_CLUSTER';
@@ -315,10 +315,6 @@ export function errorFromCode(
     case 'CLOSED': return new ClosedError(message);
     // Made by the clerk itself (a node does not know the clerk's cluster); a wire copy names no cluster.
     case 'WRONG_CLUSTER': return new WrongClusterError('', '', '', message ?? 'a node of another cluster');
-    default: return assertNeverCode(code);
+    default: return assertNever(code, 'unhandled error code');
   }
-}
-
-function assertNeverCode(code: never): never {
-  throw new Error(`unhandled error code ${String(code)}`);
 }
