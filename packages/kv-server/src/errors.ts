@@ -2,7 +2,7 @@
  * Every failure kind the server reports, as one class per kind with a stable
  * `code` (STYLE.md §7.3). The wire carries the code plus structured fields
  * (`ErrorDetail` in the `cairn-error-bin` trailer or the HTTP JSON body), never
- * prose for clients to parse.
+ * prose for clients to parse; api/error-wire.ts gives each code its statuses.
  *
  * `instanceof` across copies of this module: each instance carries a
  * `Symbol.for('cairn.kv.error')` marker and `KvError` defines
@@ -11,8 +11,7 @@
  * NotLeaderError`) compare the code, so they are safe across copies too.
  * Callers that receive errors over the wire should branch on `err.code`.
  */
-import { status } from '@grpc/grpc-js';
-import { API_ERROR_CODES, API_ERROR_TABLE, type ApiErrorCode, type ErrorDetail } from '@cairn/proto';
+import type { ApiErrorCode, ErrorDetail } from '@cairn/proto';
 
 /** The API codes clients also know (shared through @cairn/proto) plus the server's own: refusals to start and damaged data. */
 export type KvErrorCode =
@@ -23,30 +22,6 @@ export type KvErrorCode =
   | 'DATA_DIR_LOCKED'
   | 'DISK_FULL'
   | 'PERMISSION_DENIED';
-
-/** The statuses a failed call answers with, gRPC and HTTP. */
-export interface ErrorWire {
-  grpc: status;
-  http: number;
-}
-
-type LocalCode = Exclude<KvErrorCode, ApiErrorCode>;
-
-/** The server's own codes, which no client knows; the API codes' statuses and retry rules are in @cairn/proto's API_ERROR_TABLE. */
-const LOCAL_ERROR_WIRE: Record<LocalCode, ErrorWire> = {
-  CLUSTER_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409 },
-  NODE_ID_MISMATCH: { grpc: status.FAILED_PRECONDITION, http: 409 },
-  CORRUPTION: { grpc: status.DATA_LOSS, http: 500 },
-  DATA_DIR_LOCKED: { grpc: status.FAILED_PRECONDITION, http: 409 },
-  DISK_FULL: { grpc: status.RESOURCE_EXHAUSTED, http: 507 },
-  PERMISSION_DENIED: { grpc: status.PERMISSION_DENIED, http: 403 },
-};
-
-/** Every code's wire statuses: the API codes as @cairn/proto's table says, plus the server's own. */
-export const ERROR_WIRE: Readonly<Record<KvErrorCode, ErrorWire>> = {
-  ...(Object.fromEntries(API_ERROR_CODES.map((code) => [code, { grpc: API_ERROR_TABLE[code].grpc, http: API_ERROR_TABLE[code].http }])) as Record<ApiErrorCode, ErrorWire>),
-  ...LOCAL_ERROR_WIRE,
-};
 
 const KV_ERROR_MARKER = Symbol.for('cairn.kv.error');
 
@@ -357,9 +332,4 @@ export function toErrorDetail(error: unknown): ErrorDetail {
     detail.leaderAddress = error.leaderAddress ?? '';
   }
   return detail;
-}
-
-/** Whether `code` is one this server defines (for rebuilding errors from the wire). */
-export function isKvErrorCode(code: string): code is KvErrorCode {
-  return Object.hasOwn(ERROR_WIRE, code);
 }

@@ -30,9 +30,9 @@ export {
   UnknownMemberError,
   FailedPreconditionError,
   InternalError,
-  ERROR_WIRE,
   toErrorDetail,
 } from './errors.js';
+export { ERROR_WIRE } from './api/error-wire.js';
 export type { KvErrorCode } from './errors.js';
 export { KvStateMachine } from './state-machine/kv-state-machine.js';
 export { RaftStorage } from './storage/raft-storage.js';

@@ -5,14 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { API_ERROR_CODES, API_ERROR_TABLE } from '@cairn/proto';
+import { ERROR_WIRE, isKvErrorCode } from '../src/api/error-wire.js';
 import {
-  ERROR_WIRE,
   KvError,
   NotLeaderError,
   CorruptionError,
   SessionSeqStaleError,
   InvalidArgumentError,
-  isKvErrorCode,
   toErrorDetail,
 } from '../src/errors.js';
 

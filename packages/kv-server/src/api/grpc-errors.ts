@@ -2,7 +2,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_ID_HEADER, ERROR_TRAILER, ErrorDetail } from '@cairn/proto';
 import type { ClusterIdentity } from '../cluster-identity.js';
-import { ERROR_WIRE, InternalError, KvError, toErrorDetail } from '../errors.js';
+import { InternalError, KvError, toErrorDetail } from '../errors.js';
+import { ERROR_WIRE } from './error-wire.js';
 import type { Logger } from '../logger.js';
 
 export function toKvError(error: unknown, logger?: Logger): KvError {

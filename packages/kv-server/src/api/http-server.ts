@@ -15,7 +15,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
-import { ERROR_WIRE, InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
+import { InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
+import { ERROR_WIRE } from './error-wire.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { buildStatus, type StatusSource } from './cluster-service.js';
