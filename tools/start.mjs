@@ -14,7 +14,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
+import { launchNode } from '@cairn/kv-server/launch';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_FLAGS = ['--conditions=@cairn/source', '--import', 'tsx'];
@@ -64,7 +64,7 @@ function runPlain(plainArgs) {
     http: `127.0.0.1:${basePort + 1000 + i}`,
     dataDir: join(root, 'data', `node-${i + 1}`),
   }));
-  const peerFlags = nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpc}`]);
+  const peers = nodes.map((n) => ({ id: n.id, address: n.grpc }));
   const children = new Map();
   let stopping = false;
 
@@ -81,12 +81,7 @@ function runPlain(plainArgs) {
     mkdirSync(node.dataDir, { recursive: true });
     const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' });
     // Own process group: Ctrl-C reaches only this script, which stops the nodes once.
-    const child = spawn(
-      process.execPath,
-      [...SERVER_NODE_FLAGS, ...SOURCE_FLAGS, join(root, 'packages/kv-server/src/main.ts'),
-        '--id', String(node.id), '--addr', node.grpc, '--client-addr', node.http, '--data-dir', node.dataDir, ...peerFlags],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    const { child } = launchNode({ id: node.id, address: node.grpc, clientAddress: node.http, dataDir: node.dataDir, peers, cwd: root, detached: true });
     children.set(node.id, child);
     child.stdout.on('data', (chunk) => process.stdout.write(`[node ${node.id}] ${chunk}`));
     let pending = '';

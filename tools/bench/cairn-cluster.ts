@@ -3,14 +3,12 @@
  * TypeScript sources, as `npm start` does) on 127.0.0.1 with OS-assigned ports
  * and temp data dirs, and a KvTarget that drives it through @cairn/clerk.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Clerk, type ClerkOptions, GrpcTransport } from '@cairn/clerk';
-import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
-import { freePorts, makeTempDir, pollUntil, spawnManaged, type ManagedProcess, type Teardown } from './processes.js';
+import { launchNode } from '@cairn/kv-server/launch';
+import { freePorts, makeTempDir, ManagedProcess, pollUntil, type Teardown } from './processes.js';
 import type { KvTarget } from './target.js';
 
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const SERVER_MAIN = join(REPO_ROOT, 'packages', 'kv-server', 'src', 'main.ts');
 const START_DEADLINE_MS = 60_000;
 
 export interface CairnClusterOptions {
@@ -41,17 +39,12 @@ export class CairnCluster {
   static async start(options: CairnClusterOptions, teardown: Teardown): Promise<CairnCluster> {
     const root = teardown.removeDirLater(makeTempDir('cairn-bench-'));
     const ports = await freePorts(options.size);
-    const peers = ports.flatMap((port, index) => ['--peer', `${index + 1}=127.0.0.1:${port}`]);
+    const peers = ports.map((port, index) => ({ id: index + 1, address: `127.0.0.1:${port}` }));
     const profileFlags = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
-    const nodes = ports.map((port, index): CairnNode => {
-      const id = index + 1;
-      const address = `127.0.0.1:${port}`;
+    const nodes = peers.map(({ id, address }): CairnNode => {
       const dataDir = join(root, `node-${id}`);
-      const args = [
-        ...SERVER_NODE_FLAGS, ...profileFlags, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
-        '--id', String(id), '--addr', address, ...peers, '--data-dir', dataDir, '--log-level', 'warn', ...options.serverArgs,
-      ];
-      return { id, address, dataDir, process: teardown.track(spawnManaged(`cairn node ${id}`, process.execPath, args)) };
+      const { child } = launchNode({ id, address, dataDir, peers, nodeFlags: profileFlags, args: ['--log-level', 'warn', ...options.serverArgs] });
+      return { id, address, dataDir, process: teardown.track(new ManagedProcess(`cairn node ${id}`, child)) };
     });
     const admin = Clerk.lazy({ endpoints: nodes.map((n) => n.address), membersRefreshMs: 0, requestTimeoutMs: 1_000 });
     teardown.add(() => admin.close());

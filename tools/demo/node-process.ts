@@ -4,14 +4,13 @@
  * reaches only the demo, which then stops the nodes in order: workload first,
  * faults cleared, then SIGTERM to each node.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_NODE_FLAGS } from '@cairn/kv-server/node-flags';
+import { launchNode, type LaunchError } from '@cairn/kv-server/launch';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SERVER_MAIN = join(REPO_ROOT, 'packages', 'kv-server', 'src', 'main.ts');
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 15_000;
 /** Node log events worth a line on the demo console. */
@@ -72,12 +71,9 @@ export class DemoNode {
     this.log = createWriteStream(logFile, { flags: 'a' });
     this.stopping = false;
     this.serving = false;
-    const child = spawn(
-      process.execPath,
-      [...SERVER_NODE_FLAGS, '--conditions=@cairn/source', '--import', 'tsx', SERVER_MAIN,
-        '--id', String(id), '--addr', grpcAddress, '--client-addr', httpAddress, '--data-dir', dataDir, ...this.commonArgs, ...extraArgs],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    const { child, serving } = launchNode({
+      id, address: grpcAddress, clientAddress: httpAddress, dataDir, args: [...this.commonArgs, ...extraArgs], cwd: REPO_ROOT, detached: true,
+    });
     this.child = child;
     this.followLog(child);
     await new Promise<void>((resolve, reject) => {
@@ -85,18 +81,8 @@ export class DemoNode {
         child.kill('SIGKILL');
         reject(new NodeStartError(id, `no "serving" line within ${START_DEADLINE_MS / 1000} s; see ${logFile}`));
       }, START_DEADLINE_MS);
-      let stdout = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (stdout.includes('serving gRPC')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new NodeStartError(id, `exited with ${signal ?? code} during start; see ${logFile}`));
-      });
+      serving.then(resolve, (error: LaunchError) => reject(new NodeStartError(id, `exited with ${error.signal ?? error.exitCode} during start; see ${logFile}`)))
+        .finally(() => clearTimeout(timer));
     });
     await this.waitUntilHealthy(child).catch((error: unknown) => {
       child.kill('SIGKILL');

@@ -1,76 +1,27 @@
-// Goal: RaftStorage keeps the raft log, hard state, membership and snapshot
-// metadata durably and refuses damaged or foreign data dirs.
+// Goal: RaftStorage, the composition of the log, hard state and snapshot
+// stores, persists one Ready in one batch, compacts and installs snapshots
+// across the three stores alike, and reopens as it was left.
 // Method: real LevelDB in a temp dir; write through the public API, close,
-// reopen and compare; corrupt stored bytes directly through classic-level.
-import { after, beforeEach, describe, test } from 'node:test';
+// reopen and compare; put back records a crash could leave, through NodeDatabase.
+// (Each store alone: log-store, hard-state-store, snapshot-store and database tests.)
+import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ClassicLevel } from 'classic-level';
-import { Entry, EntryType, HardState } from '@cairn/proto';
-import { SnapshotTemporarilyUnavailableError, StorageCompactedError, StorageUnavailableError } from '@cairn/raft-core';
+import { Entry } from '@cairn/proto';
+import { SnapshotTemporarilyUnavailableError, StorageCompactedError } from '@cairn/raft-core';
 import { RaftStorage } from '../src/storage/raft-storage.js';
-import { HARD_STATE_KEY, logIndexOfKey, logKey, PREFIX, prefixRange, SNAPSHOT_FILE_ABSENT_KEY } from '../src/storage/keys.js';
+import { logKey } from '../src/storage/keys.js';
 import { NodeDatabase } from '../src/storage/database.js';
-import { CorruptionError, ClusterMismatchError, NodeIdMismatchError } from '../src/errors.js';
+import { CorruptionError } from '../src/errors.js';
+import { entry, entryRange, freshDir, logIndexes, snapshotFiles, storedHardState } from './helpers/storage-dir.js';
 
 const identity = { clusterId: 'test-cluster', nodeId: 1 };
-const tempDirs: string[] = [];
-
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'cairn-log-store-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-after(async () => {
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-function entry(index: number, term: number, text = `e${index}`): Entry {
-  return { index, term, type: EntryType.NORMAL, data: Buffer.from(text) };
-}
-
-/** The snapshot files in a data dir. */
-async function snapshotFiles(dataDir: string): Promise<string[]> {
-  const names = await readdir(path.join(dataDir, 'snapshots')).catch(() => []);
-  return names.filter((name) => name.endsWith('.snap'));
-}
-
-/** The indexes of every log record in LevelDB, in key order. */
-async function logIndexes(database: NodeDatabase): Promise<number[]> {
-  const indexes: number[] = [];
-  for await (const key of database.db.keys(prefixRange(Buffer.of(PREFIX.log)))) indexes.push(logIndexOfKey(key));
-  return indexes;
-}
-
-async function storedHardState(database: NodeDatabase): Promise<HardState> {
-  const payload = await database.getRecord(HARD_STATE_KEY, 'hard state');
-  assert.ok(payload !== undefined);
-  // The decoder sets absent optional fields (recovering, flaggedTerm) to undefined: leave them out, as the storage does.
-  return Object.fromEntries(Object.entries(HardState.decode(payload)).filter(([, value]) => value !== undefined)) as HardState;
-}
-
-function entryRange(from: number, to: number, term: number): Entry[] {
-  const result: Entry[] = [];
-  for (let index = from; index <= to; index++) result.push(entry(index, term));
-  return result;
-}
 
 describe('RaftStorage', () => {
   let dataDir: string;
   beforeEach(async () => {
-    dataDir = await freshDir();
-  });
-
-  test('a new data dir starts empty', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    assert.equal(storage.firstIndex(), 1);
-    assert.equal(storage.lastIndex(), 0);
-    assert.equal(storage.term(0), 0);
-    assert.deepEqual(storage.initialState().hardState, { term: 0, vote: 0, commit: 0 });
-    await storage.close();
+    dataDir = await freshDir('raft-storage');
   });
 
   test('entries and hard state round-trip and survive reopen', async () => {
@@ -106,59 +57,6 @@ describe('RaftStorage', () => {
     await storage.close();
     const reopened = await RaftStorage.open(dataDir, identity);
     assert.deepEqual(reopened.initialState().hardState, { term: 2, vote: 0, commit: 5 }, 'close saved it');
-    await reopened.close();
-  });
-
-  test('the recovering fence and its flagged term survive a reopen (docs/disk-loss.md)', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 2, 1), hardState: { term: 3, vote: 0, commit: 0, recovering: true, flaggedTerm: 3 } }, { sync: true });
-    await storage.close();
-    const reopened = await RaftStorage.open(dataDir, identity);
-    assert.deepEqual(reopened.initialState().hardState, { term: 3, vote: 0, commit: 0, recovering: true, flaggedTerm: 3 });
-    await reopened.write({ hardState: { term: 3, vote: 0, commit: 2, flaggedTerm: 3 } }, { sync: true });
-    await reopened.close();
-    const recovered = await RaftStorage.open(dataDir, identity);
-    assert.deepEqual(recovered.initialState().hardState, { term: 3, vote: 0, commit: 2, flaggedTerm: 3 }, 'the fence is lifted durably');
-    await recovered.close();
-  });
-
-  test('entries() honours bytesMax but always returns at least one entry', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 4, 1) }, { sync: false });
-    assert.equal(storage.entries(1, 5, 0).length, 1);
-    assert.equal(storage.entries(1, 5, 4).length, 2); // "e1" + "e2" = 4 bytes
-    assert.throws(() => storage.entries(1, 7, 100), StorageUnavailableError);
-    assert.throws(() => storage.term(9), StorageUnavailableError);
-    await storage.close();
-  });
-
-  test('logBytes follows appends, truncation and compaction', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    assert.equal(storage.logBytes(), 0);
-    await storage.write({ entries: entryRange(1, 6, 1), hardState: { term: 1, vote: 1, commit: 6 } }, { sync: true });
-    const perEntry = storage.logBytes() / 6;
-    assert.ok(perEntry > 2, 'counts data plus overhead');
-    await storage.write({ entries: [entry(5, 2, 'e5'), entry(6, 2, 'e6')] }, { sync: true });
-    assert.equal(storage.logBytes(), 6 * perEntry, 'a truncated suffix is subtracted, its replacement added');
-    await storage.createSnapshot(4, { voters: [1], learners: [], votersOutgoing: [] }, Buffer.from('state'));
-    assert.equal(storage.logBytes(), 2 * perEntry, 'compaction drops the entries it covers');
-    await storage.close();
-    const reopened = await RaftStorage.open(dataDir, identity);
-    assert.equal(reopened.logBytes(), 2 * perEntry);
-    await reopened.close();
-  });
-
-  test('a conflicting suffix is truncated, on disk too', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 6, 1) }, { sync: true });
-    await storage.write({ entries: [entry(4, 2, 'new4')] }, { sync: true });
-    assert.equal(storage.lastIndex(), 4);
-    assert.equal(storage.term(4), 2);
-    await storage.close();
-
-    const reopened = await RaftStorage.open(dataDir, identity);
-    assert.equal(reopened.lastIndex(), 4);
-    assert.deepEqual(reopened.entries(3, 5, 1 << 20).map((e) => [e.term, e.data.toString()]), [[1, 'e3'], [2, 'new4']]);
     await reopened.close();
   });
 
@@ -246,19 +144,6 @@ describe('RaftStorage', () => {
     await storage.close();
   });
 
-  test('a compaction marker that names another index is refused as corruption', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 } }, { sync: true });
-    await storage.compact(4, { voters: [1], learners: [], votersOutgoing: [] });
-    await storage.database.write([NodeDatabase.putRecord(SNAPSHOT_FILE_ABSENT_KEY, Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]))], { sync: true });
-    await storage.close();
-    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => {
-      assert.ok(error instanceof CorruptionError);
-      assert.match(error.message, /snapshot file marker/);
-      return true;
-    });
-  });
-
   test('a snapshot streamed in chunks is recorded, served from its file, and checksummed', async () => {
     const storage = await RaftStorage.open(dataDir, identity);
     await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
@@ -313,52 +198,6 @@ describe('RaftStorage', () => {
     await reopened.close();
   });
 
-  test('membership survives reopen', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    const members = [
-      { id: 2, peerAddress: '127.0.0.1:2', clientAddress: '127.0.0.1:12', httpAddress: '', learner: false },
-      { id: 1, peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:21', learner: false },
-    ];
-    await storage.saveMembership({ voters: [1, 2], learners: [], votersOutgoing: [] }, members);
-    await storage.saveMembership({ voters: [1], learners: [], votersOutgoing: [] }, [members[1]!]);
-    await storage.close();
-    const reopened = await RaftStorage.open(dataDir, identity);
-    assert.deepEqual(reopened.members(), [members[1]]);
-    assert.deepEqual(reopened.confState().voters, [1]);
-    await reopened.close();
-  });
-
-  test('a flipped byte in a log record refuses to open with CorruptionError', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 3, 1) }, { sync: true });
-    await storage.close();
-
-    const raw = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const stored = await raw.get(logKey(2));
-    assert.ok(stored);
-    stored[stored.length - 1]! ^= 0x01;
-    await raw.put(logKey(2), stored);
-    await raw.close();
-
-    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => {
-      assert.ok(error instanceof CorruptionError);
-      assert.equal(error.code, 'CORRUPTION');
-      assert.match(error.message, /log entry 2/);
-      assert.ok(error.message.includes(dataDir));
-      return true;
-    });
-  });
-
-  test('a gap in the log refuses to open', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.write({ entries: entryRange(1, 3, 1) }, { sync: true });
-    await storage.close();
-    const raw = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await raw.del(logKey(2));
-    await raw.close();
-    await assert.rejects(RaftStorage.open(dataDir, identity), /log entry 3 where index 2 was expected/);
-  });
-
   test('log records left at or below the snapshot by an interrupted compaction are skipped and deleted on open', async () => {
     const storage = await RaftStorage.open(dataDir, identity);
     await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
@@ -398,7 +237,7 @@ describe('RaftStorage', () => {
 
   test('a gap above the snapshot still refuses to open, with or without compaction leftovers', async () => {
     for (const missing of [7, 8]) {
-      const dir = await freshDir();
+      const dir = await freshDir('raft-storage');
       const storage = await RaftStorage.open(dir, identity);
       await storage.write({ entries: entryRange(1, 10, 2), hardState: { term: 2, vote: 1, commit: 10 } }, { sync: true });
       await storage.createSnapshot(6, { voters: [1], learners: [], votersOutgoing: [] }, Buffer.from('state-at-6'));
@@ -420,19 +259,5 @@ describe('RaftStorage', () => {
         return true;
       });
     }
-  });
-
-  test('a data dir of another cluster or node is refused', async () => {
-    const storage = await RaftStorage.open(dataDir, identity);
-    await storage.close();
-    await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'other', nodeId: 1 }), (error: unknown) => {
-      assert.ok(error instanceof ClusterMismatchError);
-      assert.match(error.message, /belongs to cluster test-cluster, but the flags say cluster other;/);
-      return true;
-    });
-    await assert.rejects(RaftStorage.open(dataDir, { clusterId: 'test-cluster', nodeId: 2 }), NodeIdMismatchError);
-    // The refusal left the dir usable by its rightful owner.
-    const again = await RaftStorage.open(dataDir, identity);
-    await again.close();
   });
 });

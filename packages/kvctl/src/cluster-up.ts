@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Clerk } from '@cairn/clerk';
+import { launchNode, serverEntry } from '@cairn/kv-server/launch';
 import type { StatusResponse } from '@cairn/proto';
 import { render } from 'ink';
 import { createElement } from 'react';
@@ -48,83 +49,24 @@ export function repoRootFrom(moduleUrl: string): string {
   return resolve(dirname(fileURLToPath(moduleUrl)), '..', '..', '..');
 }
 
-/** How a node is started: its TypeScript source through tsx, or the kv-server package's bin. */
-export type ServerEntry =
-  | { readonly kind: 'source'; readonly mainTs: string; readonly tsxUrl: string; readonly nodeFlags: readonly string[] }
-  | { readonly kind: 'bin'; readonly binJs: string };
-
-/** What chooseServerEntry may look at; injected so the choice stays a pure, tested function. */
-export interface ServerEntryProbe {
-  exists(path: string): boolean;
-  /** tsx's loader as an absolute URL, or undefined when tsx is not installed. */
-  resolveTsx(): string | undefined;
-  /** A file's text, or undefined if it cannot be read. */
-  readText(path: string): string | undefined;
-}
-
-/**
- * Prefers the source through tsx: one process per node (the pid we signal is
- * the server), always the checked-out code, and tsx by absolute URL so any
- * working directory works. Falls back to `cairn-server`'s bin (built dist/).
- */
-export function chooseServerEntry(repoRoot: string, probe: ServerEntryProbe): ServerEntry | undefined {
-  const mainTs = join(repoRoot, 'packages', 'kv-server', 'src', 'main.ts');
-  const tsxUrl = probe.exists(mainTs) ? probe.resolveTsx() : undefined;
-  // The server's Node flags (kv-server's bin/node-flags.json), as cairn-server's bin would add them.
-  if (tsxUrl !== undefined) return { kind: 'source', mainTs, tsxUrl, nodeFlags: parseNodeFlags(probe.readText(join(repoRoot, 'packages', 'kv-server', 'bin', 'node-flags.json'))) };
-  const binJs = join(repoRoot, 'packages', 'kv-server', 'bin', 'cairn-server.js');
-  return probe.exists(binJs) ? { kind: 'bin', binJs } : undefined;
-}
-
-function parseNodeFlags(text: string | undefined): readonly string[] {
-  if (text === undefined) return [];
+/** tsx's loader as an absolute URL (for the repository demo), or undefined when tsx is not installed. */
+function resolveTsx(): string | undefined {
   try {
-    const flags: unknown = JSON.parse(text);
-    return Array.isArray(flags) && flags.every((flag) => typeof flag === 'string') ? flags : [];
+    return import.meta.resolve('tsx');
   } catch {
-    return [];
+    return undefined;
   }
 }
 
-/** The command line starting one node, every member as a --peer. Pure. */
-export function serverCommandLine(
-  node: ClusterNodePlan,
-  cluster: readonly ClusterNodePlan[],
-  entry: ServerEntry,
-  execPath: string,
-): { command: string; args: string[] } {
-  const launcher = entry.kind === 'source'
-    ? [...entry.nodeFlags, '--conditions=@cairn/source', '--import', entry.tsxUrl, entry.mainTs]
-    : [entry.binJs];
-  const peers = cluster.flatMap((member) => ['--peer', `${member.id}=${member.address}`]);
-  return {
-    command: execPath,
-    args: [
-      ...launcher,
-      '--id', String(node.id), '--addr', node.address, '--client-addr', node.httpAddress,
-      ...peers, '--data-dir', node.dataDir,
-    ],
-  };
+/**
+ * Starts one planned node with every member as a peer, in its own process
+ * group: Ctrl-C in the terminal reaches only kvctl, which then stops the
+ * nodes once, in order (the server takes a second signal as "exit now").
+ */
+export function launchPlannedNode(plan: ClusterNodePlan, cluster: readonly ClusterNodePlan[]): ChildProcess {
+  const peers = cluster.map((member) => ({ id: member.id, address: member.address }));
+  return launchNode({ id: plan.id, address: plan.address, clientAddress: plan.httpAddress, dataDir: plan.dataDir, peers, detached: true }).child;
 }
-
-/** The real probe: the file system, and tsx resolved from this module (the repo's node_modules). */
-export const SYSTEM_SERVER_ENTRY_PROBE: ServerEntryProbe = {
-  exists: (path) => existsSync(path),
-  readText: (path) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return undefined;
-    }
-  },
-  resolveTsx: () => {
-    try {
-      return import.meta.resolve('tsx');
-    } catch {
-      return undefined;
-    }
-  },
-};
 
 /** `--fresh`: removes what a previous `cluster up` left for these nodes, nothing else in the directory. */
 export function wipeNodeData(plans: readonly ClusterNodePlan[]): void {
@@ -137,8 +79,8 @@ export function wipeNodeData(plans: readonly ClusterNodePlan[]): void {
 /** A child process to supervise. */
 export interface ChildSpec {
   readonly id: number;
-  readonly command: string;
-  readonly args: readonly string[];
+  /** Spawns it with stdout and stderr piped, in its own process group (detached). */
+  readonly spawn: () => ChildProcess;
   /** Where its stdout and stderr go. */
   readonly logPath: string;
 }
@@ -159,9 +101,7 @@ export class ProcessGroup {
     for (const spec of specs) {
       mkdirSync(dirname(spec.logPath), { recursive: true });
       const log = createWriteStream(spec.logPath, { flags: 'a' });
-      // Own process group: Ctrl-C in the terminal reaches only kvctl, which then
-      // stops the nodes once, in order (the server takes a second signal as "exit now").
-      const child = spawn(spec.command, [...spec.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spec.spawn();
       child.stdout?.pipe(log);
       child.stderr?.pipe(log);
       this.children.set(spec.id, child);
@@ -231,15 +171,20 @@ export async function pollClusterStatus(clerk: Pick<ClerkLike, 'status'>, plans:
  */
 export async function runClusterUp(command: ClusterUpCommand, _global: GlobalOptions, io: CliIo): Promise<number> {
   const repoRoot = repoRootFrom(import.meta.url);
-  const entry = chooseServerEntry(repoRoot, SYSTEM_SERVER_ENTRY_PROBE);
-  if (entry === undefined) throw new NotImplementedError(`cairn-server not found under ${join(repoRoot, 'packages', 'kv-server')}`);
-  if (command.demo && entry.kind === 'source') return runLiveDemo(repoRoot, entry.tsxUrl, command);
+  try {
+    serverEntry();
+  } catch (error) {
+    throw new NotImplementedError(`cairn-server cannot be started: ${describeError(error).message}`);
+  }
+  const tsxUrl = resolveTsx();
+  const demoMain = join(repoRoot, 'tools', 'demo', 'main.ts');
+  if (command.demo && tsxUrl !== undefined && existsSync(demoMain)) return runLiveDemo(repoRoot, tsxUrl, command);
   const dataDir = resolve(command.dataDir);
   const plans = planCluster(command.nodes, dataDir, command.basePort);
   if (command.fresh) wipeNodeData(plans);
   const screen = new ClusterScreen(io, dataDir);
   const group = new ProcessGroup(() => screen.update({ processes: group.processStates() }));
-  group.start(plans.map((plan) => ({ id: plan.id, ...serverCommandLine(plan, plans, entry, process.execPath), logPath: plan.logPath })));
+  group.start(plans.map((plan) => ({ id: plan.id, spawn: () => launchPlannedNode(plan, plans), logPath: plan.logPath })));
   screen.update({ processes: group.processStates() });
   const clerk = Clerk.lazy({ endpoints: plans.map((plan) => plan.address), requestTimeoutMs: 800, deadlineMs: 900 });
   const stopDemo = new AbortController();

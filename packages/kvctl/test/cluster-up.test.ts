@@ -1,16 +1,14 @@
-// Goal: `cluster up` plans ports and data dirs, chooses how to launch the server,
-// builds each server command line, wipes only its own data on --fresh, renders status rows, and stops
+// Goal: `cluster up` plans ports and data dirs (each node is started by
+// kv-server's launcher, tested there), wipes only its own data on --fresh, renders status rows, and stops
 // children with SIGTERM then SIGKILL. Method: pure function checks, a fake
 // status source, and two tiny real `node -e` children (one ignores SIGTERM).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  ProcessGroup, SYSTEM_SERVER_ENTRY_PROBE, chooseServerEntry, planCluster, pollClusterStatus, repoRootFrom, serverCommandLine, wipeNodeData,
-} from '../src/cluster-up.js';
+import { ProcessGroup, planCluster, pollClusterStatus, repoRootFrom, wipeNodeData } from '../src/cluster-up.js';
 import { clusterTable } from '../src/ui/cluster-view.js';
 import { FakeClerk, statusOf } from './fake-clerk.js';
 
@@ -25,56 +23,9 @@ describe('planning', () => {
     ]);
   });
 
-  test('from source, a node runs main.ts through tsx (absolute URL) with every member as a --peer', () => {
-    const plans = planCluster(3, '/data');
-    const entry = { kind: 'source', mainTs: '/repo/packages/kv-server/src/main.ts', tsxUrl: 'file:///repo/node_modules/tsx/dist/esm/index.mjs', nodeFlags: ['--max-semi-space-size=2'] } as const;
-    assert.deepEqual(serverCommandLine(plans[1]!, plans, entry, '/usr/bin/node'), {
-      command: '/usr/bin/node',
-      args: [
-        '--max-semi-space-size=2', '--conditions=@cairn/source', '--import', 'file:///repo/node_modules/tsx/dist/esm/index.mjs', '/repo/packages/kv-server/src/main.ts',
-        '--id', '2', '--addr', '127.0.0.1:7002', '--client-addr', '127.0.0.1:7102',
-        '--peer', '1=127.0.0.1:7001', '--peer', '2=127.0.0.1:7002', '--peer', '3=127.0.0.1:7003',
-        '--data-dir', '/data/node-2',
-      ],
-    });
-  });
-
-  test('with the bin entry, the same flags follow cairn-server.js', () => {
-    const plans = planCluster(1, '/data', 8001);
-    assert.deepEqual(serverCommandLine(plans[0]!, plans, { kind: 'bin', binJs: '/repo/bin/cairn-server.js' }, 'node').args, [
-      '/repo/bin/cairn-server.js', '--id', '1', '--addr', '127.0.0.1:8001', '--client-addr', '127.0.0.1:8101',
-      '--peer', '1=127.0.0.1:8001', '--data-dir', '/data/node-1',
-    ]);
-  });
-
-  test('the entry is the source through tsx when both exist, else the bin, else none', () => {
-    const flagsJson = '/r/packages/kv-server/bin/node-flags.json';
-    const probe = (files: string[], tsx: string | undefined, texts: Record<string, string> = {}) => ({
-      exists: (path: string) => files.includes(path),
-      resolveTsx: () => tsx,
-      readText: (path: string) => texts[path],
-    });
-    const mainTs = '/r/packages/kv-server/src/main.ts';
-    const binJs = '/r/packages/kv-server/bin/cairn-server.js';
-    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx', { [flagsJson]: '["--x=1"]' })), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: ['--x=1'] });
-    // No flags file, or an unreadable one: no flags rather than no cluster.
-    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], 'file:///tsx')), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: [] });
-    assert.deepEqual(chooseServerEntry('/r', probe([mainTs], 'file:///tsx', { [flagsJson]: '{bad' })), { kind: 'source', mainTs, tsxUrl: 'file:///tsx', nodeFlags: [] });
-    assert.deepEqual(chooseServerEntry('/r', probe([mainTs, binJs], undefined)), { kind: 'bin', binJs });
-    assert.deepEqual(chooseServerEntry('/r', probe([binJs], 'file:///tsx')), { kind: 'bin', binJs });
-    assert.equal(chooseServerEntry('/r', probe([], 'file:///tsx')), undefined);
-  });
-
-  test('in this checkout the real probe finds the server source and tsx', () => {
+  test('the repository root is found from the module (the live demo runs from it)', () => {
     const root = repoRootFrom(new URL('../src/cluster-up.ts', import.meta.url).href);
     assert.ok(existsSync(join(root, 'packages', 'kvctl', 'package.json')), root);
-    const entry = chooseServerEntry(root, SYSTEM_SERVER_ENTRY_PROBE);
-    assert.equal(entry?.kind, 'source');
-    assert.ok(entry.kind === 'source' && existsSync(fileURLToPath(entry.tsxUrl)), 'tsx resolves to a file');
-    // The flags cairn-server's bin adds, from the file they live in.
-    const flags: unknown = JSON.parse(readFileSync(join(root, 'packages', 'kv-server', 'bin', 'node-flags.json'), 'utf8'));
-    assert.ok(Array.isArray(flags) && flags.length > 0);
-    assert.deepEqual(entry.nodeFlags, flags);
   });
 
   test('--fresh removes only the planned nodes\' data dirs and logs', () => {
@@ -118,9 +69,10 @@ describe('ProcessGroup', () => {
       // Both children print once their handlers are installed, so SIGTERM is never sent too early.
       const polite = "process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000);";
       const stubborn = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);";
+      const child = (script: string) => () => spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       group.start([
-        { id: 1, command: process.execPath, args: ['-e', polite], logPath: join(logDir, 'node-1.log') },
-        { id: 2, command: process.execPath, args: ['-e', stubborn], logPath: join(logDir, 'node-2.log') },
+        { id: 1, spawn: child(polite), logPath: join(logDir, 'node-1.log') },
+        { id: 2, spawn: child(stubborn), logPath: join(logDir, 'node-2.log') },
       ]);
       assert.deepEqual(group.processStates().map((state) => state.state), ['running', 'running']);
       await waitFor(() => ['node-1.log', 'node-2.log'].every((name) => readText(join(logDir, name)).includes('ready')), 10_000);

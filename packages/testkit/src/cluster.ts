@@ -1,22 +1,19 @@
-// Shared by every package's real-process tests; nodes run from TypeScript sources.
 /**
  * Real-process clusters for tests: each node is a `cairn-server` child process
  * on 127.0.0.1 with ports checked free (see freePort) and a temporary data dir, removed on stop.
  * (NATS's `NatsServer.start()` pattern.) Clients are plain generated gRPC
  * clients, since the server package may not import the clerk.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+// Only the launcher, a plain file that loads none of the server: kv-server's own tests use the testkit.
+import { launchNode, type LaunchError } from '@cairn/kv-server/launch';
 import { ClusterServiceClient, ErrorDetail, KVServiceClient, type StatusResponse } from '@cairn/proto';
 import { waitFor } from './wait-for.js';
-
-// Spawned by path, not imported: the testkit does not depend on the server.
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kv-server', 'src', 'main.ts');
 
 /**
  * A port that is free now, for a server a test starts next. Drawn from below
@@ -162,23 +159,23 @@ export class TestCluster {
 
   /** Starts (or restarts) a node's process and waits until it serves. */
   async launch(node: NodeProcess, extra: string[] = []): Promise<void> {
-    const args = [
-      '--conditions=@cairn/source', '--import', 'tsx', MAIN,
-      '--id', String(node.id), '--addr', node.grpcAddress, '--client-addr', node.httpAddress, '--data-dir', node.dataDir,
-      '--cluster-id', this.options.clusterId ?? 'test', '--tick-ms', '50', '--log-level', 'info',
-      ...(this.options.chaos ? ['--chaos'] : []), ...(this.options.extraArgs ?? []), ...extra,
-    ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const launched = launchNode({
+      id: node.id, address: node.grpcAddress, clientAddress: node.httpAddress, dataDir: node.dataDir,
+      args: [
+        '--cluster-id', this.options.clusterId ?? 'test', '--tick-ms', '50', '--log-level', 'info',
+        ...(this.options.chaos ? ['--chaos'] : []), ...(this.options.extraArgs ?? []), ...extra,
+      ],
+    });
+    const child = launched.child;
     node.process = child;
     node.stdout = '';
     node.stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (node.stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (node.stderr += c.toString()));
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`node ${node.id} exited with ${code} during start: ${node.stderr.slice(-500)}`))),
-    );
-    await Promise.race([waitFor(() => node.stdout.includes('serving gRPC'), { deadlineMs: 20_000, what: `node ${node.id} to serve` }), exited]);
-    child.removeAllListeners('exit');
+    child.stdout.on('data', (c: Buffer) => (node.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (node.stderr += c.toString()));
+    let outcome: 'serving' | LaunchError | undefined;
+    launched.serving.then(() => (outcome = 'serving'), (error: LaunchError) => (outcome = error));
+    const result = await waitFor(() => outcome, { deadlineMs: 20_000, what: `node ${node.id} to serve` });
+    if (result !== 'serving') throw new Error(`node ${node.id} exited with ${result.exitCode} during start: ${node.stderr.slice(-500)}`);
   }
 
   /** kill -9: no shutdown, no flush. */

@@ -19,25 +19,18 @@
  * run left behind. Needs root, `ip` and `nft`: check `unsupportedReason()`
  * and skip with it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { launchNode, type NodeIdentity } from '@cairn/kv-server/launch';
 import { ClusterServiceClient, type StatusResponse } from '@cairn/proto';
 import { unaryCall } from './cluster.js';
 import { FaultHarnessError, NAME_PREFIX, NetworkLab, type NamespaceNode } from './netns.js';
 import { NodeFirewall } from './nft.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from './wait-for.js';
-
-const SERVER_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kv-server');
-// Spawned by path, not imported: the testkit does not depend on the server.
-const MAIN = join(SERVER_ROOT, 'src', 'main.ts');
-/** The Node flags every launcher gives a server (bin/node-flags.json). */
-const SERVER_NODE_FLAGS: readonly string[] = JSON.parse(readFileSync(join(SERVER_ROOT, 'bin', 'node-flags.json'), 'utf8'));
-const TSX = import.meta.resolve('tsx');
 
 export const GRPC_PORT = 7001;
 export const HTTP_PORT = 7002;
@@ -179,15 +172,10 @@ export class FaultCluster {
     return this.nodes.map((n) => n.grpcAddress);
   }
 
-  /** The flags node `id` runs with: the same on every start. */
-  nodeArgs(id: number): string[] {
-    const node = this.node(id);
-    return [
-      '--id', String(id), '--addr', node.grpcAddress, '--client-addr', node.httpAddress, '--data-dir', node.dataDir,
-      ...this.nodes.flatMap((n) => ['--peer', `${n.id}=${n.grpcAddress}`]),
-      '--log-level', 'info',
-      ...(this.options.extraArgs ?? []),
-    ];
+  /** Who node `id` is, the same on every start: its addresses, data dir and every member as a peer. */
+  private identity(node: FaultNode): NodeIdentity {
+    const peers = this.nodes.map((n) => ({ id: n.id, address: n.grpcAddress }));
+    return { id: node.id, address: node.grpcAddress, clientAddress: node.httpAddress, dataDir: node.dataDir, peers };
   }
 
   /**
@@ -202,10 +190,9 @@ export class FaultCluster {
   }
 
   private async launch(node: FaultNode): Promise<void> {
-    const args = ['netns', 'exec', node.net.namespace, process.execPath, ...SERVER_NODE_FLAGS, '--conditions=@cairn/source', '--import', TSX, MAIN, ...this.nodeArgs(node.id)];
+    const args = ['--log-level', 'info', ...(this.options.extraArgs ?? [])];
     // The IPC channel makes the server stop when this process dies, even by SIGKILL (see kv-server main.ts).
-    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    child.channel?.unref();
+    const { child, serving } = launchNode({ ...this.identity(node), args, wrapper: ['ip', 'netns', 'exec', node.net.namespace], ipc: true });
     node.process = child;
     node.state = 'running';
     node.served = false;
@@ -215,10 +202,11 @@ export class FaultCluster {
     const onOutput = (chunk: Buffer): void => {
       log.write(chunk);
       node.output = (node.output + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
-      if (!node.served && node.output.includes('serving gRPC')) node.served = true;
     };
-    child.stdout!.on('data', onOutput);
-    child.stderr!.on('data', onOutput);
+    // An exit before this is reported below, with the node's output.
+    serving.then(() => (node.served = true), () => undefined);
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     const exited = new Promise<NodeExit>((resolve) => {
       child.once('exit', (code, signal) => {
         const exit: NodeExit = { id: node.id, code, signal, expected: node.expectingExit, duringStart: !node.served, atMs: Date.now(), outputTail: node.output.slice(-2000) };
