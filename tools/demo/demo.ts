@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Clerk, JsonLinesHistory } from '@cairn/clerk';
 import { ActionLog, type DemoOutput, displayPath } from './action-log.js';
 import { type DisruptionCounts, Disruptions } from './disruptions.js';
-import { checkHistoryFile, type HistoryVerdict, preloadChecker } from './history-check.js';
+import { checkHistoryFile, type HistoryVerdict } from './history-check.js';
 import { DemoNode, type NodeExit, type NodeSpec, nodeSpec } from './node-process.js';
 import type { DemoOptions } from './options.js';
 import { assertPortsFree, freePorts } from './ports.js';
@@ -75,7 +75,6 @@ export class Demo {
       if (!stop.aborted) {
         workload.start();
         disruptions.start();
-        preloadChecker();
         await this.runUntilStopped(workload, stop);
       }
     } finally {

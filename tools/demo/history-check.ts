@@ -1,9 +1,9 @@
 /**
  * The one place the demo calls the linearizability checker
- * (`parseHistory`/`checkHistory` from @cairn/kvctl, the same code as
- * `kvctl check`). Loaded only when needed: kvctl brings its terminal UI along.
+ * (@cairn/linearizability, the same code as `kvctl check`).
  */
 import { readFile } from 'node:fs/promises';
+import { checkHistory, checkResultText, parseHistory } from '@cairn/linearizability';
 
 export type DemoVerdict = 'linearizable' | 'not-linearizable' | 'unknown';
 
@@ -19,22 +19,7 @@ export interface HistoryVerdict {
   readonly checkMs: number;
 }
 
-type Kvctl = typeof import('@cairn/kvctl');
-let kvctl: Promise<Kvctl> | undefined;
-
-/**
- * Starts loading the checker (a few seconds from TypeScript sources) so it is
- * ready when the demo stops; the demo calls this once the workload runs.
- */
-export function preloadChecker(): void {
-  kvctl ??= import('@cairn/kvctl');
-  // A load failure surfaces from checkHistoryFile; keep it from being reported as unhandled here.
-  kvctl.catch(() => undefined);
-}
-
 export async function checkHistoryFile(path: string): Promise<HistoryVerdict> {
-  preloadChecker();
-  const { checkHistory, checkResultText, parseHistory } = await kvctl!;
   const started = performance.now();
   const records = parseHistory(await readFile(path, 'utf8'));
   const result = checkHistory(records);

@@ -1,13 +1,13 @@
 /**
  * Histories of real-fault runs: every clerk operation's invoke and return
  * (ok / fail / info = unknown outcome, with times), kept in memory and
- * checked with the project's linearizability checker (kvctl's, the code
- * behind `kvctl check`). The records are the clerk's own history format, so
+ * checked with the project's linearizability checker (@cairn/linearizability,
+ * the code behind `kvctl check`). The records are the clerk's own history format, so
  * a failing history can be written out and replayed with `kvctl check`.
  */
 import { writeFileSync } from 'node:fs';
 import type { HistoryRecord, HistoryRecorder } from '@cairn/clerk';
-import { checkHistory, checkResultText, type CheckResult } from '@cairn/kvctl';
+import { checkHistory, checkResultText, type CheckResult } from '@cairn/linearizability';
 
 /** Counts of completed operations by outcome. */
 export interface OutcomeCounts {

@@ -1,6 +1,6 @@
 /**
  * Real-fault tests' shared code: a clerk workload recording one history, and
- * the linearizability check of that history (kvctl's checker). The tests in
+ * the linearizability check of that history (@cairn/linearizability). The tests in
  * test/ and `npm run torture` (tools/torture.ts) use it with the testkit's
  * FaultCluster. Test code only.
  */

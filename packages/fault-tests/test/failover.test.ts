@@ -5,7 +5,7 @@
  * restarted, and the next leader killed two thirds of the way in (the
  * give-up depends on timing; two failovers make it show far more often).
  * Required: no call fails (an election takes about a second, far inside the
- * deadline), the recorded history is linearizable per kvctl's checker, and
+ * deadline), the recorded history is linearizable per the checker, and
  * the final value holds every acknowledged token exactly once.
  */
 import assert from 'node:assert/strict';

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { EXIT_NOT_FOUND, EXIT_OK, EXIT_UNKNOWN_OUTCOME } from './exit-codes.js';
-import { checkHistory, type CheckOptions, type CheckResult } from './linearizability/check.js';
-import { HistoryFormatError } from './linearizability/errors.js';
-import { parseHistory } from './linearizability/history.js';
+import { checkHistory, HistoryFormatError, parseHistory, type CheckOptions, type CheckResult } from '@cairn/linearizability';
 
 /** What a linearizability check of a recorded history found. */
 export interface HistoryCheckReport {

@@ -1,32 +1,13 @@
+import { decodeUtf8, type TextTable } from '@cairn/linearizability';
 import type { Member } from '@cairn/proto';
 import type { BenchSnapshot } from './bench.js';
 import type { ClerkEvent, KeyValueLike } from './clerk-like.js';
 import type { MemberStatusRow, Result } from './run.js';
 
-/** A table as text cells; both the plain and the Ink renderers lay it out. */
-export interface TextTable {
-  readonly headers: readonly string[];
-  readonly rows: readonly (readonly string[])[];
-}
+// Tables and bytes are laid out as the checker's report lays them out.
+export { displayBytes, layoutTable, type TextTable } from '@cairn/linearizability';
 
 export const LEADER_MARK = '★';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Bytes as text when they are printable UTF-8, else `0x…` hex, so a terminal is never fed raw control bytes. */
-export function displayBytes(bytes: Buffer): string {
-  const text = decodeUtf8(bytes);
-  if (text !== undefined && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) return text;
-  return `0x${bytes.toString('hex')}`;
-}
-
-function decodeUtf8(bytes: Buffer): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
 
 /** JSON form of bytes: a string when valid UTF-8, else `{ base64 }` so nothing is lost or mangled. */
 export function jsonBytes(bytes: Buffer): string | { base64: string } {
@@ -73,13 +54,6 @@ export function membersTable(members: readonly Member[], leaderId: number): Text
 
 function optionalNumber(value: number | undefined): string {
   return value === undefined ? '-' : String(value);
-}
-
-/** Lays a table out as aligned text columns separated by two spaces. */
-export function layoutTable(table: TextTable): string {
-  const all = [table.headers, ...table.rows];
-  const widths = table.headers.map((_header, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
-  return all.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
 export function formatMs(ms: number): string {

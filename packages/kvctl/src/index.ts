@@ -22,12 +22,6 @@ export { LatencyHistogram } from './latency-histogram.js';
 export type { ClerkLike, KeyValueLike, MemberStatusFetcher, NewMember, CasExpectation, RangeOptions, Consistency } from './clerk-like.js';
 export type { HistoryChecker, HistoryCheckReport } from './checker.js';
 export { fileHistoryChecker, FILE_HISTORY_CHECKER, exitCodeForCheckReport } from './checker.js';
-export {
-  checkHistory, parseHistory, HistoryFormatError, checkResultText, checkResultJson, DEFAULT_MAX_STATES_PER_KEY, DEFAULT_MAX_SHRINK_STATES,
-} from './linearizability/index.js';
-export type {
-  CheckOptions, CheckResult, CheckVerdict, CheckFailure, KeyCheckStats, WindowOperation, PairingStats, HistoryErrorCode,
-} from './linearizability/index.js';
 export { KvctlError, UsageError, NotImplementedError, describeError, hintForErrorCode } from './errors.js';
 export type { ErrorInfo, KvctlErrorCode } from './errors.js';
 export {

@@ -1,7 +1,7 @@
 // Goal: `kvctl check <history.jsonl>` reads a clerk history, prints the verdict
 // (plain: verdict line, smallest failing window as a table, summary; json: one
 // document) and exits 0 linearizable, 1 violation, 2 unreadable or malformed,
-// 6 undecided; the checker is usable in-process from the package entry point.
+// 6 undecided; the checker (@cairn/linearizability) reads what the clerk writes.
 // Method: main() in-process on the hand-made files in testdata/histories
 // (no cluster), the file checker with a tiny search bound, and the Ink view
 // rendered with ink-testing-library.
@@ -14,8 +14,10 @@ import { Readable, Writable } from 'node:stream';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { main } from '../src/cli.js';
-import { checkHistory, exitCodeForCheckReport, fileHistoryChecker, parseHistory } from '../src/index.js';
-import { CheckView } from '../src/linearizability/check-view.js';
+import type { HistoryRecord as ClerkHistoryRecord } from '@cairn/clerk';
+import { checkHistory, parseHistory, type HistoryRecord } from '@cairn/linearizability';
+import { exitCodeForCheckReport, fileHistoryChecker } from '../src/index.js';
+import { CheckView } from '../src/ui/check-view.js';
 
 const historyPath = (name: string): string => fileURLToPath(new URL(`../testdata/histories/${name}`, import.meta.url));
 
@@ -129,7 +131,15 @@ describe('kvctl check', () => {
     assert.equal(exitCodeForCheckReport(report), 6);
   });
 
-  test('the package entry point checks a history in-process', async () => {
+  test('the clerk records exactly the history the checker reads', () => {
+    // Two definitions of one format (the clerk may not import the checker, nor it the clerk): each must be assignable to the other.
+    const written = { type: 'ok', process: 'c1', op: 'cas', id: 1, time: 5, key: 'k', value: 'v', expectedVersion: 0, result: true } satisfies ClerkHistoryRecord;
+    const read: HistoryRecord = written;
+    const back: ClerkHistoryRecord = read;
+    assert.equal(checkHistory([{ ...back, type: 'invoke', time: 1 }, read]).verdict, 'linearizable');
+  });
+
+  test('the linearizability package checks a history in-process', async () => {
     const result = checkHistory(parseHistory(await readFile(historyPath('lost-write.jsonl'), 'utf8')));
     assert.equal(result.verdict, 'not-linearizable');
     assert.deepEqual(result.failure?.window.map((operation) => operation.result), ['version 1', 'absent']);

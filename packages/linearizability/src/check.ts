@@ -4,7 +4,7 @@
  * operations are searched alone (P-compositionality); a violation is shrunk
  * to the smallest failing window of the first failing key.
  */
-import type { HistoryRecord } from '@cairn/clerk';
+import type { HistoryRecord } from './history.js';
 import { describeArgs, describeKey, describeOutcome } from './describe.js';
 import { pairOperations, type HistoryOperation, type PairingStats } from './operations.js';
 import { searchLinearization, type SearchVerdict } from './search.js';

@@ -1,7 +1,7 @@
 /** Short text for an operation's arguments and result, as recorded (not canonicalized). */
-import type { HistoryRecord } from '@cairn/clerk';
-import { displayBytes } from '../format.js';
+import type { HistoryRecord } from './history.js';
 import type { HistoryOperation } from './operations.js';
+import { displayBytes } from './text.js';
 
 /** A recorded byte field for people: text when printable UTF-8, else 0x-hex (base64 fields decoded first). */
 export function displayField(text: string, binary: boolean): string {

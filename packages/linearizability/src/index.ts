@@ -10,9 +10,12 @@
  * and all times come from one clock (clerks of one Node process).
  */
 export { parseHistory } from './history.js';
+export type { HistoryOp, HistoryRecord, HistoryRecordType } from './history.js';
 export { checkHistory, DEFAULT_MAX_STATES_PER_KEY, DEFAULT_MAX_SHRINK_STATES } from './check.js';
 export type { CheckOptions, CheckResult, CheckVerdict, CheckFailure, KeyCheckStats, WindowOperation } from './check.js';
 export type { PairingStats } from './operations.js';
 export { HistoryFormatError } from './errors.js';
 export type { HistoryErrorCode } from './errors.js';
 export { checkResultText, checkResultJson, windowTable, keyStatsTable } from './render.js';
+export { decodeUtf8, displayBytes, layoutTable } from './text.js';
+export type { TextTable } from './text.js';

@@ -3,7 +3,7 @@
  * can check. `fail` operations certainly had no effect and are dropped, as are
  * reads without an answer; a write that never returned counts as `info`.
  */
-import type { HistoryRecord } from '@cairn/clerk';
+import type { HistoryRecord } from './history.js';
 import { HistoryFormatError } from './errors.js';
 import type { ModelOperation, OperationInput, OperationOutput } from './model.js';
 

@@ -1,6 +1,6 @@
 /** Plain-text and JSON forms of a CheckResult, shared by the plain, JSON and Ink renderers. */
-import { layoutTable, type TextTable } from '../format.js';
 import type { CheckResult, KeyCheckStats, WindowOperation } from './check.js';
+import { layoutTable, type TextTable } from './text.js';
 
 /** The failing window as a table: who did what, and when relative to the window's first invoke. */
 export function windowTable(window: readonly WindowOperation[]): TextTable {

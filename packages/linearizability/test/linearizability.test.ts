@@ -6,10 +6,9 @@
 // history run once for performance sanity (no time assertions).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HistoryRecord } from '@cairn/clerk';
-import { checkHistory, HistoryFormatError, parseHistory, type CheckResult } from '../src/index.js';
-import { ABSENT, stepRegister, type ModelOperation, type OperationInput, type RegisterState } from '../src/linearizability/model.js';
-import { groundedFlags } from '../src/linearizability/shrink.js';
+import { checkHistory, HistoryFormatError, parseHistory, type CheckResult, type HistoryRecord } from '../src/index.js';
+import { ABSENT, stepRegister, type ModelOperation, type OperationInput, type RegisterState } from '../src/model.js';
+import { groundedFlags } from '../src/shrink.js';
 
 const MS = 1_000_000;
 

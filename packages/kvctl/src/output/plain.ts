@@ -2,7 +2,7 @@ import { displayBytes, jsonKeyValue, layoutTable, membersTable, statusTable, ben
 import type { ErrorInfo } from '../errors.js';
 import { hintForErrorCode } from '../errors.js';
 import type { Result } from '../run.js';
-import { checkResultJson, checkResultText } from '../linearizability/render.js';
+import { checkResultJson, checkResultText } from '@cairn/linearizability';
 
 /** Text for stdout, and optional notes for stderr (kept off stdout so pipes stay clean). */
 export interface PlainOutput {

@@ -2,8 +2,7 @@
 /** @jsxImportSource react */
 // The pragmas keep JSX compiling when tsx runs with another tsconfig (e.g. from the repo root).
 import { Text } from 'ink';
-import type { CheckResult } from './check.js';
-import { checkResultText } from './render.js';
+import { checkResultText, type CheckResult } from '@cairn/linearizability';
 
 const VERDICT_COLOR = { linearizable: 'green', 'not-linearizable': 'red', unknown: 'yellow' } as const;
 

@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { describeSimpleResult, displayBytes, membersTable, statusTable } from '../format.js';
 import type { Result } from '../run.js';
-import { CheckView } from '../linearizability/check-view.js';
+import { CheckView } from './check-view.js';
 import { BenchView } from './bench-view.js';
 import { TableView } from './table-view.js';
 

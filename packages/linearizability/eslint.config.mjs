@@ -1,0 +1,3 @@
+import { cairnConfig } from '../../tools/eslint-config.mjs';
+
+export default cairnConfig();
