@@ -30,8 +30,14 @@ export const SESSION_TTL_MS_DEFAULT = 10 * 60 * 1000;
 export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
 /** Proposals accepted but not yet applied; beyond it writes get TOO_MANY_REQUESTS. */
 export const PENDING_PROPOSALS_MAX = 10_000;
-/** Linearizable reads waiting for a read index. */
+/** Linearizable reads waiting for a read index (queued or confirming); beyond it a read gets TOO_MANY_REQUESTS. */
 export const PENDING_READS_MAX = 10_000;
+/**
+ * Peer messages received and not yet stepped into raft. Beyond it a batch is
+ * dropped, as a lossy network would drop it (raft retries): the loop is far
+ * behind its peers, and memory must stay bounded.
+ */
+export const PEER_INBOX_MESSAGES_MAX = 65_536;
 /** Serializable reads waiting for the node to apply their min_index; beyond it a read gets TOO_MANY_REQUESTS. */
 export const MIN_INDEX_WAITERS_MAX = 10_000;
 /**
@@ -75,6 +81,7 @@ assert(SESSIONS_MAX > 0);
 assert(SESSION_TTL_MS_DEFAULT > 0);
 assert(CLIENT_ID_BYTES_MAX > 0);
 assert(PENDING_READS_MAX > 0);
+assert(PEER_INBOX_MESSAGES_MAX > 0);
 assert(MIN_INDEX_WAITERS_MAX > 0);
 assert(MIN_INDEX_WAIT_MS_MAX > 0);
 assert(PENDING_PROPOSALS_MAX > 0);

@@ -7,30 +7,21 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  ClusterServiceService,
-  ConfChange,
-  ConfChangeType,
-  type Entry,
-  EntryType,
-  KVServiceService,
-  Member,
-  RaftTransportServiceService,
-} from '@cairn/proto';
-import type { NodeStorage } from './node-storage.js';
+import { ClusterServiceService, KVServiceService, type Member, RaftTransportServiceService } from '@cairn/proto';
 import { clusterService } from './api/cluster-service.js';
 import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
 import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
+import { bootstrapIfNew, startupState } from './bootstrap.js';
 import { checkFlagsMembers, ClusterIdentity } from './cluster-identity.js';
 import { type NodeOptions, splitHostPort } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { Members } from './members.js';
+import { Members } from './loop/members.js';
+import { NodeLoop } from './loop/node-loop.js';
 import { Metrics } from './metrics.js';
-import type { NodeId } from '@cairn/raft-core';
 import { LostDiskCheck, type StartupState, storageState } from './lost-disk-check.js';
-import { RaftLoop } from './node.js';
+import { registerNodeMetrics } from './node-metrics.js';
 import { openNodeStores } from './stores.js';
 import { listenError } from './startup-errors.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
@@ -53,7 +44,7 @@ export interface RunningNode {
   readonly grpcAddress: string;
   /** The bound HTTP address, if HTTP is served. */
   readonly httpAddress: string | undefined;
-  readonly loop: RaftLoop;
+  readonly loop: NodeLoop<GrpcTransport>;
   stop(): Promise<void>;
 }
 
@@ -96,75 +87,38 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
     const members = Members.fromList(stores.storage.members());
     const metrics = new Metrics();
-    const loop = RaftLoop.create(
+    const loop = new NodeLoop({
       options,
-      stores.storage,
-      stores.stateMachine,
+      storage: stores.storage,
+      stateMachine: stores.stateMachine,
       members,
-      (getLoop) =>
-        new GrpcTransport(
-          options.id,
-          cluster.wireId,
-          {
-            receive: (messages) => getLoop().receive(messages),
-            unreachable: (peer) => getLoop().unreachable(peer),
-            snapshotStatus: (peer, ok) => getLoop().snapshotStatus(peer, ok),
-            adoptClusterId: (id) => cluster.adoptFromPeer(id),
-            surveyAnswer: (peer) => {
-              const status = getLoop().status();
-              const progress = status.role === 'leader' ? status.progress?.get(peer as NodeId) : undefined;
-              return {
-                clusterStarted: getLoop().clusterStarted(),
-                term: status.term,
-                matchIndex: progress?.matchIndex ?? 0,
-                // Raft may already have found the gap (a rejected append) and lowered the match.
-                matchIndexBeforeLoss: progress?.matchIndexBeforeLoss ?? 0,
-                voting: !status.recovering && !status.votesHeld,
-                voters: status.voters,
-              };
-            },
-            // A node that joined empty accepts the first leader of its cluster.
-            isMember: (peer) => members.size === 0 || members.has(peer) || getLoop().membership.voters.includes(peer) || getLoop().membership.learners.includes(peer),
-            peerHttpAddress: (peer, address) => {
-              const member = members.get(peer);
-              if (member !== undefined) member.httpAddress = address;
-            },
-          },
-          logger,
-          '',
-          grpcAddress,
-        ),
+      connectPeers: (inbound) =>
+        new GrpcTransport(options.id, cluster.wireId, { ...inbound, adoptClusterId: (id) => cluster.adoptFromPeer(id) }, logger, '', grpcAddress),
       logger,
-      { event: recordEvent },
-      options.onFatal ??
+      events: { event: recordEvent },
+      onFatal:
+        options.onFatal ??
         ((error) => {
           logger.error('fatal', { error });
           process.exit(1);
         }),
-    );
-    for (const m of members.list()) loop.transport.setPeer(m.id, m.peerAddress);
+    });
     const lostDiskCheck = prepareLostDiskCheck(loop, startup, startedEmpty && options.join === true, logger);
     acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
-    metrics.gauge('cairn_raft_term', 'Current raft term.', () => loop.status().term);
-    metrics.gauge('cairn_raft_commit_index', 'Raft commit index.', () => loop.status().commitIndex);
-    metrics.gauge('cairn_raft_applied_index', 'Applied index.', () => loop.applied);
-    metrics.gauge('cairn_raft_log_retained_bytes', 'Memory held by the log entries after the last compaction.', () => stores.storage.logBytes());
-    metrics.gauge('cairn_peer_link_buffered_bytes', 'Bytes written to peer links that the kernel has not taken yet.', () => loop.transport.bufferedBytes());
-    metrics.labelledGauge('cairn_peer_link_up', '1 while the link to a peer is up (its acks arrive), 0 while it is down.', ['peer'], () =>
-      loop.transport.linkStates().map((link) => ({ labels: { peer: String(link.peer) }, value: link.up ? 1 : 0 })),
-    );
-    metrics.gauge('cairn_raft_is_leader', '1 if this node is the leader.', () => (loop.isLeader ? 1 : 0));
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
     const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => storageState(loop.status()) };
-    metrics.gauge('cairn_raft_recovering', '1 while this node does not vote: its data dir was lost or rolled back (or is being checked).', () =>
-      (statusSource.storageState() === 'ok' ? 0 : 1));
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
     const kv = kvService(api, logger, metrics, cluster);
     grpcServer.addService(KVServiceService, kv.service);
     acceptClientSocket = (socket) => kv.pipelines.acceptSocket(socket);
-    metrics.gauge('cairn_pipeline_streams_raw', 'Open client pipeline streams on the raw KV link.', () => kv.pipelines.count('raw'));
-    metrics.gauge('cairn_pipeline_streams_grpc', 'Open client pipeline streams on gRPC (KVService.Pipeline).', () => kv.pipelines.count('grpc'));
+    registerNodeMetrics(metrics, {
+      raft: loop,
+      logBytes: () => stores.storage.logBytes(),
+      storageOk: () => statusSource.storageState() === 'ok',
+      peers: loop.transport,
+      pipelines: kv.pipelines,
+    });
     grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
     const health = addHealthAndReflection(grpcServer, logger);
 
@@ -218,26 +172,6 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   }
 }
 
-type BootstrapStorage = Pick<NodeStorage, 'initialState' | 'lastIndex' | 'members' | 'saveMembership' | 'write'>;
-
-/**
- * A fresh data dir of an initial member gets the genesis configuration as
- * committed conf-change entries 1..N (etcd's Bootstrap), not just a stored
- * ConfState: a node that joins later replays the log from index 1 and so
- * learns every original voter and its address, instead of starting from an
- * empty configuration in which it would count itself as the only voter.
- * Every initial member writes the same entries, because they are built from
- * the same sorted member list.
- */
-/** What the data dir held when the node started (before raft ran), for the lost-disk check. */
-function startupState(storage: Pick<NodeStorage, 'initialState' | 'lastIndex' | 'term' | 'snapshotIndex'>): StartupState {
-  const { hardState } = storage.initialState();
-  const lastIndex = storage.lastIndex();
-  // Only the bootstrap entries (term 1), no vote, no snapshot: nothing of the cluster's life, however often restarted.
-  const atGenesis = hardState.term <= 1 && hardState.vote === 0 && storage.snapshotIndex() === 0 && (lastIndex === 0 || storage.term(lastIndex) <= 1);
-  return { term: hardState.term, lastIndex, atGenesis };
-}
-
 /**
  * Holds a restarting node's votes while it asks its peers whether its data
  * dir was lost (lost-disk-check.ts); a node still recovering from a loss
@@ -245,7 +179,7 @@ function startupState(storage: Pick<NodeStorage, 'initialState' | 'lastIndex' | 
  * so it is fenced at once: it votes only once a leader has caught it up (it
  * asks the voters once it has learned them from the log).
  */
-function prepareLostDiskCheck(loop: RaftLoop, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
+function prepareLostDiskCheck(loop: NodeLoop<GrpcTransport>, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
   if (joiningEmpty) loop.fenceStorage();
   const recovering = loop.status().recovering;
   const hasPeers = loop.membership.voters.some((id) => id !== loop.options.id);
@@ -264,35 +198,6 @@ function prepareLostDiskCheck(loop: RaftLoop, startup: StartupState, joiningEmpt
     startup,
     logger,
   );
-}
-
-/** Returns whether the data dir was empty (bootstrapped now, or left empty to join). */
-async function bootstrapIfNew(options: NodeOptions, storage: BootstrapStorage, self: Member, logger: Logger): Promise<boolean> {
-  const { confState } = storage.initialState();
-  const isNew = confState.voters.length === 0 && confState.learners.length === 0 && storage.lastIndex() === 0;
-  if (!isNew) {
-    const mine = storage.members().find((m) => m.id === options.id);
-    if (mine !== undefined && mine.peerAddress !== self.peerAddress) logger.warn('address-changed', { was: mine.peerAddress, now: self.peerAddress });
-    return false;
-  }
-  if (options.join) {
-    logger.info('joining', { note: 'waiting to be added with kvctl member add' });
-    return true;
-  }
-  const members: Member[] = [self, ...options.peers.map((p) => ({ id: p.id, peerAddress: p.address, clientAddress: p.address, httpAddress: '', learner: false }))]
-    .map((m) => ({ ...m, httpAddress: '' }))
-    .sort((a, b) => a.id - b.id);
-  const entries: Entry[] = members.map((member, i) => ({
-    term: 1,
-    index: i + 1,
-    type: EntryType.CONF_CHANGE,
-    data: Buffer.from(ConfChange.encode({ type: ConfChangeType.ADD_NODE, nodeId: member.id, context: Buffer.from(Member.encode(member).finish()) }).finish()),
-  }));
-  await storage.write({ entries, hardState: { term: 1, vote: 0, commit: entries.length }, snapshot: undefined }, { sync: true });
-  const voters = members.map((m) => m.id);
-  await storage.saveMembership({ voters, learners: [], votersOutgoing: [] }, members);
-  logger.info('bootstrapped', { voters });
-  return true;
 }
 
 function hostOf(address: string): string {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { COMPACTION_HOLD_MAX_FACTOR } from '../src/limits.js';
-import { compactionIndex } from '../src/node.js';
+import { compactionIndex } from '../src/loop/snapshotter.js';
 
 const base = { appliedIndex: 100_000, snapshotEntries: 10_000 };
 

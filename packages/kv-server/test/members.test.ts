@@ -3,7 +3,7 @@
 // ConfState for who is a voter or learner. Method: direct calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Members } from '../src/members.js';
+import { Members } from '../src/loop/members.js';
 
 const member = (id: number, httpAddress = '') => ({ id, peerAddress: `h:${id}`, clientAddress: `h:${id}`, httpAddress, learner: false });
 

@@ -1,16 +1,19 @@
 // Goal: every proposal that is not applied fails with the timeout error, and
 // only those: one shared timer must re-arm for the proposals after the
 // oldest, and again after the tracker was emptied; a proposal applied with
-// another term fails as lost; rejectAll fails everything left.
-// Method: a real ProposalTracker with a short timeout; outcomes are awaited
-// with a deadline, never slept on.
+// another term fails as lost; rejectAll fails everything left. Linearizable
+// reads are bounded: past the bound a read is refused at once, and a slot
+// frees when a read is released, times out or is rejected.
+// Method: a real ProposalTracker and ReadTracker with short timeouts;
+// outcomes are awaited with a deadline, never slept on.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@cairn/testkit';
-import { ProposalTracker } from '../src/proposals.js';
+import { ProposalTracker, ReadTracker } from '../src/loop/proposals.js';
 
 class Timeout extends Error {}
 class Lost extends Error {}
+class TooMany extends Error {}
 
 function outcomes(): { waiter: (name: string) => { resolve(v: string): void; reject(e: Error): void }; seen: Map<string, string> } {
   const seen = new Map<string, string>();
@@ -78,5 +81,48 @@ describe('ProposalTracker', () => {
     tracker.rejectAll(() => new Error('leadership changed'));
     assert.deepEqual(Object.fromEntries(seen), { x: 'error:leadership changed', y: 'error:leadership changed' });
     assert.equal(tracker.size, 0);
+  });
+});
+
+describe('ReadTracker', () => {
+  const readWaiter = (name: string, seen: Map<string, string>): { resolve(): void; reject(e: Error): void } => ({
+    resolve: () => seen.set(name, 'ok'),
+    reject: (error) => seen.set(name, error instanceof TooMany ? 'too-many' : error instanceof Timeout ? 'timeout' : `error:${error.message}`),
+  });
+
+  test('past its bound a read is refused at once; released, timed-out and rejected reads free their slots', async () => {
+    const reads = new ReadTracker(() => new Timeout(), 2, () => new TooMany());
+    const seen = new Map<string, string>();
+    reads.enqueue(readWaiter('a', seen));
+    reads.enqueue(readWaiter('b', seen));
+    reads.enqueue(readWaiter('c', seen));
+    assert.equal(seen.get('c'), 'too-many');
+    assert.equal(reads.size, 2);
+
+    // Confirmed and applied: both slots free.
+    const context = reads.takeBatch(60_000)!;
+    reads.confirmed(context, 5);
+    reads.applied(5);
+    assert.deepEqual([seen.get('a'), seen.get('b')], ['ok', 'ok']);
+    assert.equal(reads.size, 0);
+
+    // Timed out while confirming: the slot frees.
+    reads.enqueue(readWaiter('d', seen));
+    reads.takeBatch(20);
+    await waitFor(() => seen.has('d'), { deadlineMs: 5_000, what: 'the read to time out' });
+    assert.equal(seen.get('d'), 'timeout');
+    assert.equal(reads.size, 0);
+
+    // Rejected (a step-down), queued or confirming: every slot frees.
+    reads.enqueue(readWaiter('e', seen));
+    reads.takeBatch(60_000);
+    reads.enqueue(readWaiter('f', seen));
+    reads.rejectAll(() => new Error('not the leader'));
+    assert.deepEqual([seen.get('e'), seen.get('f')], ['error:not the leader', 'error:not the leader']);
+    assert.equal(reads.size, 0);
+    reads.enqueue(readWaiter('g', seen));
+    reads.enqueue(readWaiter('h', seen));
+    assert.equal(seen.has('g') || seen.has('h'), false, 'both fit again');
+    reads.rejectAll(() => new Error('stopped'));
   });
 });

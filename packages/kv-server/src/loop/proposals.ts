@@ -101,10 +101,24 @@ export class ReadTracker {
   private nextContext = 1;
   private readonly byContext = new Map<number, PendingRead>();
   private batch: Waiter<void>[] = [];
+  /** Reads queued or waiting for their batch's confirmation. */
+  private waiting = 0;
 
-  constructor(private readonly timeoutError: () => Error) {}
+  constructor(
+    private readonly timeoutError: () => Error,
+    /** Reads that may wait at once (queued or confirming); one more is refused with tooMany(). */
+    private readonly waitersMax: number,
+    private readonly tooMany: () => Error,
+  ) {}
 
+  get size(): number {
+    return this.waiting;
+  }
+
+  /** Queues a read for the next batch, or refuses it at once when waitersMax reads already wait. */
   enqueue(waiter: Waiter<void>): void {
+    if (this.waiting >= this.waitersMax) return waiter.reject(this.tooMany());
+    this.waiting += 1;
     this.batch.push(waiter);
   }
 
@@ -119,7 +133,9 @@ export class ReadTracker {
     const waiters = this.batch;
     this.batch = [];
     const timer = delay(() => {
-      if (this.byContext.delete(context)) for (const w of waiters) w.reject(this.timeoutError());
+      if (!this.byContext.delete(context)) return;
+      this.waiting -= waiters.length;
+      for (const w of waiters) w.reject(this.timeoutError());
     }, timeoutMs);
     this.byContext.set(context, { waiters, index: undefined, timer });
     const buffer = Buffer.alloc(8);
@@ -141,13 +157,16 @@ export class ReadTracker {
       if (pending.index === undefined || pending.index > appliedIndex) continue;
       this.byContext.delete(context);
       clearTimeout(pending.timer);
+      this.waiting -= pending.waiters.length;
       for (const w of pending.waiters) w.resolve();
     }
   }
 
   rejectAll(error: () => Error): void {
-    for (const w of this.batch) w.reject(error());
+    this.waiting = 0;
+    const queued = this.batch;
     this.batch = [];
+    for (const w of queued) w.reject(error());
     for (const pending of this.byContext.values()) {
       clearTimeout(pending.timer);
       for (const w of pending.waiters) w.reject(error());
