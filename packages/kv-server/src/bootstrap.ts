@@ -6,7 +6,7 @@ import { ConfChange, ConfChangeType, type Entry, EntryType, Member } from '@cair
 import type { NodeOptions } from './config.js';
 import type { Logger } from './logger.js';
 import type { StartupState } from './lost-disk-check.js';
-import type { NodeStorage } from './node-storage.js';
+import type { NodeStorage } from './storage/ports.js';
 
 type BootstrapStorage = Pick<NodeStorage, 'initialState' | 'lastIndex' | 'members' | 'saveMembership' | 'write'>;
 

@@ -22,7 +22,7 @@ import { NodeLoop } from './loop/node-loop.js';
 import { Metrics } from './metrics.js';
 import { LostDiskCheck, type StartupState, storageState } from './lost-disk-check.js';
 import { registerNodeMetrics } from './node-metrics.js';
-import { openNodeStores } from './stores.js';
+import { openNodeStores } from './open-stores.js';
 import { listenError } from './startup-errors.js';
 import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';

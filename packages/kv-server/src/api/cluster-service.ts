@@ -15,7 +15,7 @@ import { address as parseAddress } from '../config.js';
 import { FailedPreconditionError, InvalidArgumentError, TimeoutError, UnknownMemberError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RaftLoop } from '../node.js';
-import type { KvReader } from '../node-storage.js';
+import type { KvReader } from '../state-machine/ports.js';
 import { unary } from './grpc-errors.js';
 
 /** A learner is promoted only when its log is this close to the leader's commit index. */

@@ -29,7 +29,7 @@ import {
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX } from '../limits.js';
 import type { AppliedWrite, RaftLoop } from '../node.js';
-import type { KvReader } from '../node-storage.js';
+import type { KvReader } from '../state-machine/ports.js';
 import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
 
 const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);

@@ -5,9 +5,10 @@
  * concrete classes (GrpcTransport, RaftStorage, KvStateMachine).
  */
 import type { Message } from '@cairn/proto';
-import type { NodeStateMachine, NodeStorage } from '../node-storage.js';
+import type { NodeStateMachine } from '../state-machine/ports.js';
+import type { NodeStorage } from '../storage/ports.js';
 
-export type { AppliedResult } from '../node-storage.js';
+export type { AppliedResult } from '../state-machine/ports.js';
 
 /** The peer links as the loop uses them: raft's messages out, and who the peers are. */
 export interface PeerTransport extends PeerDirectory {

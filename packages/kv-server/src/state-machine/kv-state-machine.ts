@@ -37,7 +37,6 @@ import { type AppliedState, decodeAppliedState, decodeStoredValue, encodeApplied
 import { SessionIndex, type SessionLimits } from './sessions.js';
 import { ValueCache } from './value-cache.js';
 
-export type { SnapshotStream } from './generations.js';
 
 export interface KvStateMachineOptions {
   /** Largest value a put, cas or append may produce. Must match on every node. */

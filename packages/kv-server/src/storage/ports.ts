@@ -1,13 +1,16 @@
 /**
- * What the node loop needs from durable storage and the state machine. The
- * LevelDB implementations live in storage/ and state-machine/; the loop is
- * written against these so each side can be tested alone.
+ * What the node loop needs from durable raft storage: raft-core's `Storage`
+ * plus the write side. RaftStorage (raft-storage.ts) implements it over the
+ * log, hard state and snapshot stores; the loop is written against this so
+ * each side can be tested alone.
  */
-import type { CommandResult, ConfState, Entry, HardState, KeyValue, Member, Snapshot } from '@cairn/proto';
+import type { ConfState, Entry, HardState, Member, Snapshot } from '@cairn/proto';
 import type { Storage } from '@cairn/raft-core';
-import type { PreparedSnapshot } from './storage/snapshot-store.js';
-import type { StagedWrite } from './storage/staged-write.js';
-import type { AppliedResult, SnapshotStream } from './state-machine/kv-state-machine.js';
+import type { PreparedSnapshot } from './snapshot-store.js';
+import type { StagedWrite } from './staged-write.js';
+
+export type { PreparedSnapshot } from './snapshot-store.js';
+export type { StagedWrite } from './staged-write.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
@@ -30,22 +33,4 @@ export interface NodeStorage extends Storage {
   members(): Member[];
   snapshotIndex(): number;
   close(): Promise<void>;
-}
-
-export type { AppliedResult } from './state-machine/kv-state-machine.js';
-
-export interface NodeStateMachine {
-  appliedIndex(): number;
-  /** `answer` gets the results as soon as they are final, before the batch is written. */
-  applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]>;
-  snapshot(): SnapshotStream;
-  restore(data: Buffer, index: number): Promise<void>;
-}
-
-export interface KvReader {
-  get(key: Buffer): Promise<KeyValue | undefined>;
-  range(prefix: Buffer, startAfter: Buffer | undefined, limit: number, keysOnly: boolean): Promise<{ kvs: KeyValue[]; more: boolean }>;
-  keyCount?(): number | Promise<number>;
-  /** The stored reply of an applied write, if (clientId, seq) is the session's latest. */
-  appliedResult?(clientId: string, seq: number): Promise<CommandResult | undefined>;
 }

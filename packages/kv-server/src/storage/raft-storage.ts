@@ -17,7 +17,7 @@
  */
 import { assert, type ConfState, type Entry, type HardState, type Member, type Snapshot, type SnapshotMetadata } from '@cairn/proto';
 import { SnapshotTemporarilyUnavailableError, type InitialState } from '@cairn/raft-core';
-import type { NodeStorage } from '../node-storage.js';
+import type { NodeStorage } from './ports.js';
 import { CorruptionError } from '../errors.js';
 import { copyConfState, emptyConfState } from './conf-state.js';
 import { NodeDatabase, type NodeIdentity } from './database.js';
