@@ -5,7 +5,8 @@
  * spare node empty, add it as a learner, promote it once caught up, later
  * remove it and stop it). Each action is one log line with its latency.
  */
-import type { Clerk, FaultSpec, MembersResponse } from '@cairn/clerk';
+import type { Clerk, MembersResponse } from '@cairn/clerk';
+import type { FaultSpec } from '@cairn/clerk/testing';
 import type { ActionLog } from './action-log.js';
 import type { DemoNode } from './node-process.js';
 

@@ -37,7 +37,6 @@ export type {
   CasResult,
   Consistency,
   DeleteResult,
-  FaultSpec,
   GetOptions,
   KeyValue,
   NewMember,
@@ -75,10 +74,8 @@ export { JsonLinesHistory } from './history.js';
 export type { HistoryOp, HistoryRecord, HistoryRecorder, HistoryRecordType } from './history.js';
 export type { MembersResponse, Member, StatusResponse, FollowerProgress, SnapshotResponse } from '@cairn/proto';
 
-// Seams and fakes for tests of code that uses a Clerk (kvctl, apps).
+// Seams a Clerk takes (ClerkDeps); fakes for them are in '@cairn/clerk/testing'.
 export { ClusterPin, GrpcTransport, type GrpcTransportOptions } from './connection.js';
 export type { AttemptOptions, CallResult, Connection, RpcMethod, RpcRequest, RpcResponse, Transport } from './connection.js';
-export { FakeClock, seededRandom, systemClock } from './clock.js';
+export { systemClock } from './clock.js';
 export type { Clock, Random } from './clock.js';
-export { reply, ScriptedTransport } from './scripted-transport.js';
-export type { ScriptedCall, ScriptedReply, ScriptedTransportOptions, ScriptStep } from './scripted-transport.js';

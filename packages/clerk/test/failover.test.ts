@@ -10,17 +10,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Clerk,
-  FakeClock,
   NotLeaderError,
-  reply,
   type RpcMethod,
+  TimeoutError,
+  UnknownOutcomeError,
+} from '../src/index.js';
+import {
+  FakeClock,
+  reply,
   ScriptedTransport,
   type ScriptedReply,
   type ScriptStep,
   seededRandom,
-  TimeoutError,
-  UnknownOutcomeError,
-} from '../src/index.js';
+} from '../src/testing.js';
 
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7001';

@@ -4,7 +4,8 @@
 // lines written by JsonLinesHistory, parse them and compare whole records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Clerk, FakeClock, JsonLinesHistory, reply, ScriptedTransport, type ScriptStep, seededRandom } from '../src/index.js';
+import { Clerk, JsonLinesHistory } from '../src/index.js';
+import { FakeClock, reply, ScriptedTransport, type ScriptStep, seededRandom } from '../src/testing.js';
 
 const header = { header: { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 } };
 

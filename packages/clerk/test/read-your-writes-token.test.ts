@@ -6,7 +6,8 @@
 // sleeps instant. Assertions are on the requests the clerk sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Clerk, FakeClock, reply, ScriptedTransport, type ScriptStep, seededRandom } from '../src/index.js';
+import { Clerk } from '../src/index.js';
+import { FakeClock, reply, ScriptedTransport, type ScriptStep, seededRandom } from '../src/testing.js';
 
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7001';

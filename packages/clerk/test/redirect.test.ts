@@ -12,19 +12,21 @@ import {
   type ClerkOptions,
   type ClerkStatus,
   ClosedError,
-  FakeClock,
   InvalidArgumentError,
   NotLeaderError,
-  reply,
-  ScriptedTransport,
-  type ScriptedReply,
-  type ScriptStep,
-  seededRandom,
   TimeoutError,
   UnavailableError,
   UnknownOutcomeError,
   ValueTooLargeError,
 } from '../src/index.js';
+import {
+  FakeClock,
+  reply,
+  ScriptedTransport,
+  type ScriptedReply,
+  type ScriptStep,
+  seededRandom,
+} from '../src/testing.js';
 
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7001';
