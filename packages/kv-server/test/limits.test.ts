@@ -6,7 +6,7 @@
 // COMPACTION_HOLD_MAX_FACTOR (compaction-policy.test).
 // Method: one real node started with default flags, spoken to over gRPC,
 // HTTP and a plain socket on the raw KV link; the state machine on a real
-// LevelDB in a temp dir; AppliedIndexWaiters on its own.
+// LevelDB in a temp dir; AppliedIndexWaiters and the Proposer on their own.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,6 +33,7 @@ import {
   CLIENT_LINK_FRAME_BYTES_MAX,
   KEY_BYTES_MAX,
   MIN_INDEX_WAITERS_MAX,
+  PENDING_PROPOSALS_MAX,
   PIPELINE_OPS_IN_FLIGHT_MAX,
   RANGE_LIMIT_DEFAULT,
   RANGE_LIMIT_MAX,
@@ -41,6 +42,7 @@ import {
   VALUE_BYTES_MAX,
 } from '../src/limits.js';
 import { AppliedIndexWaiters } from '../src/loop/applied-waiters.js';
+import { Proposer } from '../src/loop/proposer.js';
 import { KvStateMachine } from '../src/state-machine/kv-state-machine.js';
 import { NodeDatabase } from '../src/storage/database.js';
 
@@ -238,4 +240,26 @@ test('MIN_INDEX_WAITERS_MAX: the read past it is refused at once; those within i
   waiters.advance(10);
   await Promise.all(waiting);
   assert.equal(waiters.size, 0);
+});
+
+test('PENDING_PROPOSALS_MAX: writes queued and proposed count together; at the bound the next one is refused', () => {
+  const proposer = new Proposer(60_000, () => new Error('not leader'));
+  let lastIndex = 0;
+  const leader = {
+    proposeMany: (datas: readonly Uint8Array[]) => {
+      lastIndex += datas.length;
+      return { ok: true as const };
+    },
+    proposeConfChange: () => ({ ok: true as const }),
+    lastIndexAndTerm: () => ({ lastIndex, term: 1 }),
+  };
+  const waiter = { resolve: () => undefined, reject: () => undefined };
+  for (let i = 0; i < PENDING_PROPOSALS_MAX - 1; i++) proposer.command(Buffer.from('w'), waiter);
+  proposer.proposeQueued(leader);
+  assert.equal(proposer.pending.size, PENDING_PROPOSALS_MAX - 1);
+  assert.equal(proposer.full(), false);
+  proposer.command(Buffer.from('w'), waiter);
+  assert.equal(proposer.full(), true, 'one queued plus the proposed ones reach the bound');
+  proposer.rejectAll(() => new Error('done'));
+  assert.equal(proposer.full(), false);
 });
