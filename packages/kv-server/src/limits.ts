@@ -3,7 +3,7 @@
  * them, in one place (STYLE.md §7.4). Each bound is read where it is enforced,
  * and a test goes just over it: test/limits.test.ts, or the enforcing part's
  * own test with a smaller bound (peer-inbox, proposals, state-machine,
- * value-cache, compaction-policy). The key and value limits are defaults (--key-bytes-max,
+ * value-cache, compaction-policy, peer-link, peer-rejoin). The key and value limits are defaults (--key-bytes-max,
  * --value-bytes-max), enforced before proposing; a write carries the
  * proposer's value limit, so nodes with different settings apply identically.
  * Log entry and append sizes are raft-core's bounds (its limits.ts).
@@ -63,6 +63,48 @@ export const CLIENT_LINK_BUFFERED_BYTES_MAX = 64 * MiB;
 export const CLIENT_LINK_CLOSE_GRACE_MS = 5_000;
 /** TCP keepalive of a raw KV link: a vanished client's socket is found and closed. */
 export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
+/** Size of one chunk of a snapshot sent to a peer (InstallSnapshot), so a large snapshot is never one gRPC message. */
+export const SNAPSHOT_SEND_CHUNK_BYTES = 1 * MiB;
+/** Longest a snapshot send to a peer may take before it is abandoned (raft is told it failed). */
+export const SNAPSHOT_SEND_TIMEOUT_MS = 5 * 60_000;
+/** Largest gRPC message a node sends or accepts, and largest MessageBatch frame on a raw peer link. */
+export const GRPC_MESSAGE_BYTES_MAX = 64 * MiB;
+/** Raft messages queued for one peer in one synchronous run; beyond it they are dropped (raft resends). */
+export const PEER_QUEUED_MESSAGES_MAX = 8192;
+/** Batches a peer link may have unacked; beyond it messages are dropped, and a link that stays full is reset. */
+export const INFLIGHT_BATCHES_MAX = 256;
+/** Acks are cumulative; one per this many batches bounds inflight without doubling the traffic. */
+export const ACK_EVERY_BATCHES = 32;
+/** Batches between those acked at once are acked within this delay. */
+export const ACK_DELAY_MS = 200;
+/** Acks are a few bytes; a larger frame on a peer link is not from a Cairn peer. */
+export const ACK_FRAME_BYTES_MAX = 1 * KiB;
+/** Bytes a peer link may hold that the kernel has not taken yet; beyond it, messages are dropped. */
+export const PEER_LINK_BUFFERED_BYTES_MAX = 16 * MiB;
+/**
+ * A batch unacked for this long means the link is dead or the peer stopped
+ * reading: reset it. Far above ACK_DELAY_MS, and short enough that a follower
+ * rejoins within two election timeouts (1 s each by default) of a heal.
+ */
+export const PEER_LINK_SILENT_MS = 2_000;
+/** A connect that hangs this long (SYNs dropped by a partition) is abandoned and redialled. */
+export const PEER_CONNECT_TIMEOUT_MS = 1_000;
+/** A link that sent nothing for this long sends an empty batch, so its ack shows it up or its silence down. */
+export const PEER_LINK_PROBE_IDLE_MS = 1_000;
+/** How often peer links are checked for silence and idleness. */
+export const PEER_LINK_CHECK_MS = 250;
+/** An incoming raw peer link with no batch (not even a probe) for this long has lost its sender: close it. */
+export const PEER_LINK_INCOMING_IDLE_MS = 30_000;
+/** TCP keepalive of a raw peer link. */
+export const PEER_LINK_KEEPALIVE_MS = 5_000;
+/** First wait before a broken peer link redials; doubled per failure, reset by an ack. */
+export const PEER_RECONNECT_BACKOFF_MIN_MS = 50;
+/** Bounds the wait between a heal and the next dial: a redial every ~0.5 s costs a SYN. */
+export const PEER_RECONNECT_BACKOFF_MAX_MS = 500;
+/** A connection to the node's port that sends fewer bytes than a link magic in this long is dropped. */
+export const PORT_SNIFF_TIMEOUT_MS = 10_000;
+/** Client connections held while a node's port is not open yet; more are closed. */
+export const HELD_CONNECTIONS_MAX = 1024;
 /**
  * Log compaction waits for a live follower that is behind (catching up, or
  * installing a snapshot that must not be stale on arrival), but never keeps
@@ -87,3 +129,11 @@ assert(PEER_INBOX_MESSAGES_MAX > 0);
 assert(MIN_INDEX_WAITERS_MAX > 0);
 assert(MIN_INDEX_WAIT_MS_MAX > 0);
 assert(PENDING_PROPOSALS_MAX > 0);
+// A live link's batches are acked well before it counts as silent.
+assert(ACK_DELAY_MS * 2 <= PEER_LINK_SILENT_MS);
+// A live sender probes many times before its receiver gives up on it.
+assert(PEER_LINK_PROBE_IDLE_MS * 4 <= PEER_LINK_INCOMING_IDLE_MS);
+assert(ACK_EVERY_BATCHES < INFLIGHT_BATCHES_MAX);
+assert(PEER_RECONNECT_BACKOFF_MIN_MS <= PEER_RECONNECT_BACKOFF_MAX_MS);
+assert(SNAPSHOT_SEND_CHUNK_BYTES < GRPC_MESSAGE_BYTES_MAX);
+assert(CLIENT_LINK_FRAME_BYTES_MAX <= GRPC_MESSAGE_BYTES_MAX);

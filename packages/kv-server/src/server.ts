@@ -24,7 +24,9 @@ import { LostDiskCheck, type StartupState, storageState } from './lost-disk-chec
 import { registerNodeMetrics } from './node-metrics.js';
 import { openNodeStores } from './open-stores.js';
 import { listenError } from './startup-errors.js';
-import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from './transport/grpc-transport.js';
+import { FaultInjector, FaultyTransport } from './transport/faults.js';
+import { GRPC_CHANNEL_OPTIONS } from './transport/grpc-options.js';
+import { RaftTransport } from './transport/raft-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
 
 export const CAIRN_VERSION = '0.1.0';
@@ -44,7 +46,7 @@ export interface RunningNode {
   readonly grpcAddress: string;
   /** The bound HTTP address, if HTTP is served. */
   readonly httpAddress: string | undefined;
-  readonly loop: NodeLoop<GrpcTransport>;
+  readonly loop: NodeLoop<RaftTransport>;
   stop(): Promise<void>;
 }
 
@@ -87,13 +89,18 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
     const members = Members.fromList(stores.storage.members());
     const metrics = new Metrics();
+    // Fault injection (the Cluster service's InjectFault) exists only with --chaos.
+    const faults = options.chaos ? new FaultInjector() : undefined;
     const loop = new NodeLoop({
       options,
       storage: stores.storage,
       stateMachine: stores.stateMachine,
       members,
-      connectPeers: (inbound) =>
-        new GrpcTransport(options.id, cluster.wireId, { ...inbound, adoptClusterId: (id) => cluster.adoptFromPeer(id) }, logger, '', grpcAddress),
+      connectPeers: (inbound) => {
+        const handlers = { ...inbound, adoptClusterId: (id: string) => cluster.adoptFromPeer(id) };
+        const transport = { selfId: options.id, clusterId: cluster.wireId, peerAddress: grpcAddress, handlers, logger };
+        return faults === undefined ? new RaftTransport(transport) : new FaultyTransport(transport, faults);
+      },
       logger,
       events: { event: recordEvent },
       onFatal:
@@ -119,13 +126,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       peers: loop.transport,
       pipelines: kv.pipelines,
     });
-    grpcServer.addService(ClusterServiceService, clusterService(statusSource, options.chaos, logger));
+    grpcServer.addService(ClusterServiceService, clusterService(statusSource, faults, logger));
     const health = addHealthAndReflection(grpcServer, logger);
 
     if (options.clientAddr !== undefined) {
       httpServer = createHttpServer({ api, status: statusSource, metrics, logger, valueBytesMax: options.valueBytesMax, recentEvents: () => events });
       httpAddress = await listenHttp(httpServer, options.clientAddr);
-      (loop.transport as { httpAddress: string }).httpAddress = httpAddress;
+      loop.transport.setHttpAddress(httpAddress);
       const me = members.get(options.id);
       if (me !== undefined) me.httpAddress = httpAddress;
     }
@@ -179,7 +186,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
  * so it is fenced at once: it votes only once a leader has caught it up (it
  * asks the voters once it has learned them from the log).
  */
-function prepareLostDiskCheck(loop: NodeLoop<GrpcTransport>, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
+function prepareLostDiskCheck(loop: NodeLoop<RaftTransport>, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
   if (joiningEmpty) loop.fenceStorage();
   const recovering = loop.status().recovering;
   const hasPeers = loop.membership.voters.some((id) => id !== loop.options.id);

@@ -3,14 +3,14 @@
 // and resets a link whose peer stops answering. A port held until its node is
 // ready keeps client connections (gRPC and raw KV links) waiting, then serves
 // them.
-// Method: real GrpcTransports on listenSharedPort over loopback (port 0).
+// Method: real RaftTransports on listenSharedPort over loopback (port 0).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
+import { type Message, MessageType } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
-import { GRPC_CHANNEL_OPTIONS, PEER_LINK_BUFFERED_BYTES_MAX } from '../src/transport/grpc-transport.js';
+import { PEER_LINK_BUFFERED_BYTES_MAX } from '../src/limits.js';
 import { listenSharedPort } from '../src/transport/shared-port.js';
 import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
@@ -107,33 +107,6 @@ describe('raw peer link on the shared port', () => {
     // 64 MiB were sent; without the bound all of it beyond the kernel's share would be held.
     assert.ok(peak >= PEER_LINK_BUFFERED_BYTES_MAX, `the link filled up (peak ${peak})`);
     assert.ok(peak < PEER_LINK_BUFFERED_BYTES_MAX + 2 * 1024 * 1024, `held ${peak} bytes`);
-  });
-
-  test('a node from before the raw link (gRPC only) is reached through its gRPC stream', async () => {
-    const a = await startNode(1);
-    // The old node: the transport's gRPC service on a plain gRPC port, which answers the raw link in HTTP/2.
-    const old = await startNode(2);
-    const plain = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-    plain.addService(RaftTransportServiceService, old.transport.service());
-    const port = await new Promise<number>((resolve, reject) =>
-      plain.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
-    after(() => plain.forceShutdown());
-    a.transport.setPeer(2, `127.0.0.1:${port}`);
-    let commit = 0;
-    await waitFor(
-      () => {
-        a.transport.send([heartbeat(1, 2, ++commit)]);
-        return old.received.length > 0;
-      },
-      { intervalMs: 100, what: 'a message delivered to the old node' },
-    );
-    assert.ok(a.logs.some((l) => l.includes('peer-link-grpc')), 'the sender switched to gRPC');
-    // Later messages keep flowing, in order.
-    const from = commit + 1;
-    for (let i = from; i < from + 20; i++) a.transport.send([heartbeat(1, 2, i)]);
-    await waitFor(() => old.received.some((m) => m.commit === from + 19), { what: 'the later messages' });
-    const later = old.received.map((m) => m.commit).filter((c) => c >= from);
-    assert.deepEqual(later, Array.from({ length: 20 }, (_, i) => from + i));
   });
 
   test('a connection that is neither gRPC nor a peer link is closed; the port keeps serving', async () => {

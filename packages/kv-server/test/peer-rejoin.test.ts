@@ -3,14 +3,14 @@
 // pass the silence timeout, a connection reset mid-stream, a peer that
 // is gone. The link redials while it has something to send, reports itself
 // down once and up once, and the receiver keeps one socket per peer.
-// Method: real GrpcTransports on listenSharedPort over loopback (port 0),
+// Method: real RaftTransports on listenSharedPort over loopback (port 0),
 // the path between them through testkit's TcpProxy; every wait has a deadline.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { encodeMessageFrame, MessageBatch } from '@cairn/proto';
 import { TcpProxy, waitFor } from '@cairn/testkit';
-import { INFLIGHT_BATCHES_MAX } from '../src/transport/grpc-transport.js';
+import { INFLIGHT_BATCHES_MAX } from '../src/limits.js';
 import { PEER_LINK_MAGIC } from '../src/transport/peer-frames.js';
 import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
@@ -58,6 +58,8 @@ describe('a peer link after an outage', () => {
     const proxy = await startProxy(b.address);
     a.transport.setPeer(2, proxy.address);
     await deliverAgain(a, b, 2, 1);
+    // Its ack may still be on the way when the message has arrived.
+    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, { deadlineMs: REJOIN_DEADLINE_MS, what: 'the link to come up' });
 
     proxy.blackhole();
     // More batches than the window holds, each in its own turn (a turn's messages make one batch).

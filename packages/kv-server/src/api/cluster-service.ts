@@ -16,6 +16,7 @@ import { FailedPreconditionError, InvalidArgumentError, TimeoutError, UnknownMem
 import type { Logger } from '../logger.js';
 import type { RaftLoop } from '../node.js';
 import type { KvReader } from '../state-machine/ports.js';
+import type { FaultInjector } from '../transport/faults.js';
 import { unary } from './grpc-errors.js';
 
 /** A learner is promoted only when its log is this close to the leader's commit index. */
@@ -61,7 +62,8 @@ export async function buildStatus(source: StatusSource): Promise<StatusResponse>
   };
 }
 
-export function clusterService(source: StatusSource, chaos: boolean, logger: Logger): ClusterServiceServer {
+/** `faults`: the transport's fault injector, with --chaos only; without it InjectFault is refused. */
+export function clusterService(source: StatusSource, faults: FaultInjector | undefined, logger: Logger): ClusterServiceServer {
   const { loop, cluster } = source;
   const membersResponse = (): MembersResponse => ({ members: loop.members.list(), leaderId: loop.currentLeaderId });
   const requireLeader = (): void => {
@@ -123,8 +125,7 @@ export function clusterService(source: StatusSource, chaos: boolean, logger: Log
     }, logger, cluster),
     snapshot: unary(async () => loop.snapshotNow(), logger, cluster),
     injectFault: unary(async (request) => {
-      if (!chaos) throw new FailedPreconditionError('fault injection is off; start the node with --chaos');
-      const faults = loop.transport.faults;
+      if (faults === undefined) throw new FailedPreconditionError('fault injection is off; start the node with --chaos');
       if (request.kind === FaultKind.CLEAR) {
         faults.clear();
         return {};

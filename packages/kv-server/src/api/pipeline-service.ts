@@ -20,7 +20,7 @@ import type * as net from 'node:net';
 import {
   CLIENT_LINK_MAGIC,
   encodeMessageFrame,
-  MessageReader,
+  FramedLink,
   type PipelineOp,
   PipelineRequest,
   PipelineResponse,
@@ -80,44 +80,34 @@ export class PipelineStreams {
   /**
    * A clerk's raw KV link (the shared port saw CLIENT_LINK_MAGIC). The magic
    * is echoed before anything else: the clerk writes no op until it sees it,
-   * so a node that does not know the link (it answers in HTTP/2) provably
+   * so a server that does not serve the link (it answers in HTTP/2) provably
    * ran none of them, and the clerk falls back to gRPC.
    */
   acceptSocket(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, CLIENT_LINK_KEEPALIVE_MS);
-    socket.on('error', () => undefined);
-    const refuse = (reason: string): void => {
-      if (socket.destroyed) return; // refused already (a flush may write several messages)
-      this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason });
-      socket.destroy();
-    };
+    // The link calls back only after this returns, by when `stream` is set.
+    const link = FramedLink.accept<PipelineRequest, PipelineResponse>(socket, {
+      keepAliveMs: CLIENT_LINK_KEEPALIVE_MS,
+      receive: { codec: PipelineRequest, what: 'PipelineRequest', frameBytesMax: CLIENT_LINK_FRAME_BYTES_MAX },
+      sendCodec: PipelineResponse,
+      // A client that sends ops but never reads their results would make the node buffer them all.
+      writeBufferBytesMax: CLIENT_LINK_BUFFERED_BYTES_MAX,
+      onMessage: (request) => stream?.receive(request),
+      // The clerk half-closes after its last op: its running ops are still answered.
+      onEnd: () => stream?.clientEnded(),
+      onClose: (cause) => {
+        if (cause.kind === 'bad-frame' || cause.kind === 'local') this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason: cause.reason });
+        stream?.gone();
+      },
+    });
     const stream = this.openStream({
       write: (response) => {
-        if (socket.destroyed) return;
-        // A client that sends ops but never reads their results would make the node buffer them all.
-        if (socket.writableLength > CLIENT_LINK_BUFFERED_BYTES_MAX) return refuse('the client does not read its results');
-        socket.write(encodeMessageFrame(PipelineResponse, response));
+        if (!link.send(response) && !link.closed) link.close('the client does not read its results');
       },
-      end: () => {
-        socket.end(() => socket.destroy());
-        // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
-        setTimeout(() => socket.destroy(), CLIENT_LINK_CLOSE_GRACE_MS).unref();
-      },
+      // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
+      end: () => link.end(CLIENT_LINK_CLOSE_GRACE_MS),
     }, 'raw');
     if (stream === undefined) return;
-    socket.write(this.currentGreeting()?.rawOpening ?? CLIENT_LINK_MAGIC);
-    const reader = new MessageReader(PipelineRequest, 'PipelineRequest', CLIENT_LINK_FRAME_BYTES_MAX);
-    socket.on('data', (chunk: Buffer) => {
-      const { messages, error } = reader.push(chunk);
-      for (const request of messages) stream.receive(request);
-      if (error !== undefined) refuse(error);
-    });
-    socket.on('end', () => stream.clientEnded());
-    socket.on('close', () => stream.gone());
-    // A link held while the node started may have half-closed already; its 'end' has been emitted.
-    if (socket.readableEnded) stream.clientEnded();
-    socket.resume();
+    link.sendEncoded(this.currentGreeting()?.rawOpening ?? CLIENT_LINK_MAGIC);
   }
 
   /** The cluster-naming first message, or undefined while the node does not know its cluster id. */

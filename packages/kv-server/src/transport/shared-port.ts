@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
 import { CLIENT_LINK_MAGIC } from '@cairn/proto';
+import { HELD_CONNECTIONS_MAX, PORT_SNIFF_TIMEOUT_MS } from '../limits.js';
 import { PEER_LINK_MAGIC } from './peer-frames.js';
 
 type Route = 'peer' | 'client' | 'grpc' | 'gone';
@@ -16,9 +17,6 @@ const MAGICS: ReadonlyArray<readonly [Route, Buffer]> = [
   ['peer', PEER_LINK_MAGIC],
   ['client', CLIENT_LINK_MAGIC],
 ];
-
-/** A connection that sends fewer bytes than the magic in this long is dropped. */
-const SNIFF_TIMEOUT_MS = 10_000;
 
 export interface SharedPort {
   /** The bound port (the one asked for, or the OS's pick for port 0). */
@@ -41,9 +39,6 @@ interface Held {
   readonly socket: net.Socket;
   readonly release: () => void;
 }
-
-/** Client connections held while a port is not open yet; more are closed. */
-const HELD_CONNECTIONS_MAX = 1024;
 
 export function listenSharedPort(
   host: string,
@@ -177,7 +172,7 @@ function route(socket: net.Socket, done: (kind: Route, head: Buffer) => void): v
     if (!undecided) decide('grpc');
   };
   const onGone = (): void => decide('gone');
-  const timer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  const timer = setTimeout(onGone, PORT_SNIFF_TIMEOUT_MS);
   socket.on('data', onData);
   socket.on('end', onGone);
   socket.on('close', onGone);

@@ -1,15 +1,16 @@
 /**
- * A real GrpcTransport on listenSharedPort over loopback (port 0), recording
+ * A real RaftTransport on listenSharedPort over loopback (port 0), recording
  * what it receives, for the peer-link tests.
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Message, MessageType, RaftTransportServiceService } from '@cairn/proto';
 import { createLogger } from '../../src/logger.js';
-import { GRPC_CHANNEL_OPTIONS, GrpcTransport } from '../../src/transport/grpc-transport.js';
+import { GRPC_CHANNEL_OPTIONS } from '../../src/transport/grpc-options.js';
+import { RaftTransport } from '../../src/transport/raft-transport.js';
 import { listenSharedPort, type SharedPort } from '../../src/transport/shared-port.js';
 
 export interface TransportNode {
-  transport: GrpcTransport;
+  transport: RaftTransport;
   port: SharedPort;
   grpcServer: grpc.Server;
   address: string;
@@ -27,23 +28,22 @@ export async function startTransportNode(id: number, clusterId: string): Promise
   const unreachable: number[] = [];
   const logs: string[] = [];
   // The listener needs the transport, which needs the bound address.
-  const holder: { transport?: GrpcTransport } = {};
+  const holder: { transport?: RaftTransport } = {};
   const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
   const address = `127.0.0.1:${port.port}`;
-  const transport = new GrpcTransport(
-    id,
+  const transport = new RaftTransport({
+    selfId: id,
     clusterId,
-    {
+    peerAddress: address,
+    handlers: {
       receive: (messages) => received.push(...messages),
       unreachable: (peer) => unreachable.push(peer),
       snapshotStatus: () => undefined,
       isMember: (peer) => peer >= 1 && peer <= 9,
       peerHttpAddress: () => undefined,
     },
-    createLogger('debug', { node: id }, (line) => logs.push(line)),
-    '',
-    address,
-  );
+    logger: createLogger('debug', { node: id }, (line) => logs.push(line)),
+  });
   holder.transport = transport;
   grpcServer.addService(RaftTransportServiceService, transport.service());
   const close = async (): Promise<void> => {
