@@ -26,14 +26,14 @@
 import { assert, type Command, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
 import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError } from '../errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from '../limits.js';
-import { decodeRecord, RECORD_HEADER_BYTES } from '../storage/codec.js';
+import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
 import { applyOperation } from './apply-command.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
 import { commandKey, decodeCommands, mapKey, PendingBatch } from './pending-batch.js';
-import { type AppliedState, decodeAppliedState, decodeStoredValue, encodeAppliedState, type StoredValue } from './records.js';
+import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
 import { SessionIndex, type SessionLimits } from './sessions.js';
 import { ValueCache } from './value-cache.js';
 
@@ -155,7 +155,7 @@ export class KvStateMachine {
         break;
       }
       const key = storedKey.subarray(base.length);
-      const stored = this.decodeValue(storedKey, record);
+      const stored = decodeValueRecord(storedKey, record, this.database.dataDir);
       kvs.push({ key: Buffer.from(key), ...stored, value: keysOnly ? Buffer.alloc(0) : stored.value });
     }
     return { kvs, more };
@@ -332,7 +332,7 @@ export class KvStateMachine {
     let i = 0;
     for (const [mapped] of keys) {
       const record = records[i];
-      batch.values.set(mapped, record === undefined ? null : this.decodeValue(storedKeys[i]!, record));
+      batch.values.set(mapped, record === undefined ? null : decodeValueRecord(storedKeys[i]!, record, this.database.dataDir));
       i += 1;
     }
   }
@@ -344,12 +344,6 @@ export class KvStateMachine {
     if (cached !== undefined) return cached ?? undefined;
     const storedKey = kvKey(this.state.generation, key);
     const record = await this.database.db.get(storedKey);
-    return record === undefined ? undefined : this.decodeValue(storedKey, record);
-  }
-
-  private decodeValue(storedKey: Buffer, record: Buffer): StoredValue {
-    const what = (): string => `key record ${storedKey.toString('hex')}`;
-    const dataDir = this.database.dataDir;
-    return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
+    return record === undefined ? undefined : decodeValueRecord(storedKey, record, this.database.dataDir);
   }
 }

@@ -6,7 +6,7 @@ import { CommandResult, encodeToBuffer, KeyValue } from '@cairn/proto';
 
 const EMPTY_KEY = Buffer.alloc(0);
 import { CorruptionError } from '../errors.js';
-import { describe, type Description } from '../storage/codec.js';
+import { decodeRecord, describe, type Description } from '../storage/codec.js';
 import { readU64BE, writeU64BE } from '../storage/u64.js';
 
 /** The state machine's bookkeeping, stored under APPLIED_KEY. */
@@ -68,6 +68,12 @@ export function decodeStoredValue(payload: Buffer, dataDir: string, what: Descri
   } catch (error) {
     throw new CorruptionError(dataDir, `${describe(what)} does not decode (${(error as Error).message})`);
   }
+}
+
+/** Verifies a stored key record (framed by storage/codec.ts) and decodes its value. */
+export function decodeValueRecord(storedKey: Buffer, record: Buffer, dataDir: string): StoredValue {
+  const what = (): string => `key record ${storedKey.toString('hex')}`;
+  return decodeStoredValue(decodeRecord(storedKey, record, { dataDir, what }), dataDir, what);
 }
 
 /** A client session: the last write applied for the client and its reply. */
