@@ -5,5 +5,5 @@
 import type { NodeLoop } from './loop/node-loop.js';
 import type { GrpcTransport } from './transport/grpc-transport.js';
 
-export type { AppliedWrite } from './loop/node-loop.js';
+export type { AppliedWrite } from './loop/ports.js';
 export type RaftLoop = NodeLoop<GrpcTransport>;

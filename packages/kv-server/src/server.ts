@@ -187,20 +187,20 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
  * asks the voters once it has learned them from the log).
  */
 function prepareLostDiskCheck(loop: NodeLoop<RaftTransport>, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
-  if (joiningEmpty) loop.fenceStorage();
+  if (joiningEmpty) loop.votes.fence();
   const recovering = loop.status().recovering;
   const hasPeers = loop.membership.voters.some((id) => id !== loop.options.id);
   if (!recovering && !hasPeers) return undefined;
-  if (!recovering) loop.holdVotes();
+  if (!recovering) loop.votes.hold();
   return new LostDiskCheck(
     {
       id: loop.options.id,
       voters: () => loop.membership.voters,
       raftState: () => loop.status(),
       survey: (peer, timeoutMs) => loop.transport.survey(peer, timeoutMs),
-      fence: () => loop.fenceStorage(),
-      releaseVotes: () => loop.releaseVotes(),
-      settleTerm: (term) => loop.settleTerm(term),
+      fence: () => loop.votes.fence(),
+      releaseVotes: () => loop.votes.release(),
+      settleTerm: (term) => loop.votes.settleTerm(term),
     },
     startup,
     logger,

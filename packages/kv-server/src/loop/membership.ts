@@ -4,9 +4,10 @@
  * from a leader's snapshot, and is applied to the three places that hold
  * membership together: the member list, the peer transport and storage.
  */
-import { assert, type ConfChange, ConfChangeType, type ConfState, Member } from '@cairn/proto';
-import { Members } from './members.js';
-import type { MembershipStore, PeerDirectory, StagedWrite } from './ports.js';
+import { assert, ConfChange, ConfChangeType, type ConfState, type Entry, Member } from '@cairn/proto';
+import type { Logger } from '../logger.js';
+import type { Members } from './members.js';
+import type { MembershipStore, NodeEvents, PeerDirectory, StagedWrite } from './ports.js';
 
 /** One membership change, as the three holders apply it. */
 export interface MembershipDelta {
@@ -29,15 +30,23 @@ export function confChangeDelta(change: ConfChange, confState: ConfState): Membe
   return { confState, upsert: member, removed: undefined };
 }
 
+export interface MembershipOptions {
+  readonly selfId: number;
+  /** The members storage knows; kept current from here on. */
+  readonly members: Members;
+  readonly confState: ConfState;
+  readonly storage: MembershipStore;
+  readonly events: NodeEvents;
+  readonly logger: Logger;
+}
+
 export class Membership {
+  readonly members: Members;
   private current: ConfState;
 
-  constructor(
-    readonly members: Members,
-    confState: ConfState,
-    private readonly storage: MembershipStore,
-  ) {
-    this.current = confState;
+  constructor(private readonly options: MembershipOptions) {
+    this.members = options.members;
+    this.current = options.confState;
   }
 
   get confState(): ConfState {
@@ -61,6 +70,19 @@ export class Membership {
   }
 
   /**
+   * A committed conf-change entry: raft's configuration changes first
+   * (`applyToRaft`), then the member list and the transport; returns the
+   * storage write to land in the same batch as the entry's apply.
+   */
+  applyEntry(entry: Entry, applyToRaft: (change: ConfChange) => ConfState, peers: PeerDirectory): StagedWrite {
+    const change = ConfChange.decode(entry.data);
+    const staged = this.apply(confChangeDelta(change, applyToRaft(change)), peers);
+    this.options.events.event('membership-changed', { index: entry.index, change: ConfChangeType[change.type], nodeId: change.nodeId });
+    if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.selfId) this.options.logger.warn('removed-from-cluster', { index: entry.index });
+    return staged;
+  }
+
+  /**
    * Applies a conf change's delta to the member list and the transport, and
    * returns its storage write, to land in the same batch as the entry's apply:
    * a crash never leaves the membership without the applied index covering it.
@@ -76,7 +98,7 @@ export class Membership {
       peers.setPeer(delta.upsert.id, delta.upsert.peerAddress);
     }
     this.members.syncWith(this.current);
-    return this.storage.stageMembership(this.current, this.members.list());
+    return this.options.storage.stageMembership(this.current, this.members.list());
   }
 
   /** A leader's snapshot replaced the state: its membership replaces ours, in the list, the transport and storage. */
@@ -84,6 +106,6 @@ export class Membership {
     this.members.replaceWith(members);
     for (const m of members.list()) peers.setPeer(m.id, m.peerAddress);
     this.current = confState ?? this.current;
-    await this.storage.saveMembership(this.current, members.list());
+    await this.options.storage.saveMembership(this.current, members.list());
   }
 }

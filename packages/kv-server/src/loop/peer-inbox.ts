@@ -4,6 +4,8 @@
  * queues here; raft is touched by the loop alone, inside a turn.
  */
 import type { Message } from '@cairn/proto';
+import type { Membership } from './membership.js';
+import type { PeerInbound, SurveyAnswer } from './ports.js';
 
 /** How a batch offered to the inbox fared. */
 export type InboxPush = 'queued' | 'dropped' | 'closed';
@@ -83,4 +85,20 @@ export class PeerInbox {
     this.unreachablePeers.clear();
     this.snapshotOutcomes.clear();
   }
+}
+
+/** What the transport may call: arrivals are queued for the next turn; questions are answered at once. */
+export function peerInbound(
+  inbox: PeerInbox,
+  membership: Pick<Membership, 'isMember' | 'noteHttpAddress'>,
+  surveyAnswer: (peer: number) => SurveyAnswer,
+): PeerInbound {
+  return {
+    receive: (messages) => void inbox.push(messages),
+    unreachable: (peer) => inbox.unreachable(peer),
+    snapshotStatus: (peer, ok) => inbox.snapshotStatus(peer, ok),
+    isMember: (peer) => membership.isMember(peer),
+    peerHttpAddress: (peer, address) => membership.noteHttpAddress(peer, address),
+    surveyAnswer,
+  };
 }

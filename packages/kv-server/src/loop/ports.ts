@@ -4,11 +4,17 @@
  * machine. The loop is written against these; server.ts plugs in the
  * concrete classes (GrpcTransport, RaftStorage, KvStateMachine).
  */
-import type { Message } from '@cairn/proto';
+import type { CommandResult, Message } from '@cairn/proto';
 import type { NodeStateMachine } from '../state-machine/ports.js';
 import type { NodeStorage } from '../storage/ports.js';
 
 export type { AppliedResult } from '../state-machine/ports.js';
+
+/** A write's result and the log index it was applied at (the client's read-your-writes token). */
+export interface AppliedWrite {
+  readonly index: number;
+  readonly result: CommandResult;
+}
 
 /** The peer links as the loop uses them: raft's messages out, and who the peers are. */
 export interface PeerTransport extends PeerDirectory {

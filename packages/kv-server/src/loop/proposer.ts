@@ -6,7 +6,7 @@
  */
 import { assertNever, ConfChange } from '@cairn/proto';
 import type { ProposeRejection, ProposeResult } from '@cairn/raft-core';
-import { FailedPreconditionError, type KvError, NoLeaderError, TimeoutError, TooManyRequestsError } from '../errors.js';
+import { FailedPreconditionError, NoLeaderError, TimeoutError, TooManyRequestsError, UnknownOutcomeError } from '../errors.js';
 import { PENDING_PROPOSALS_MAX } from '../limits.js';
 import type { AppliedResult } from './ports.js';
 import { ProposalTracker, type Waiter } from './proposals.js';
@@ -31,7 +31,7 @@ export class Proposer {
 
   constructor(
     requestTimeoutMs: number,
-    private readonly notLeader: () => KvError,
+    private readonly notLeader: () => Error,
   ) {
     this.pending = new ProposalTracker(
       () => new TimeoutError('the write was not committed in time; it may still be applied (retry with the same session to find out)'),
@@ -73,6 +73,18 @@ export class Proposer {
     this.proposeCommands(leader, run);
   }
 
+  /**
+   * This node stopped leading. Pending writes may still commit under the next
+   * leader, so their outcome is unknown here (NOT_LEADER would claim nothing
+   * was applied). A retry with the same session is answered from the session
+   * table, never applied twice.
+   */
+  leadershipLost(): void {
+    this.pending.rejectAll(
+      () => new UnknownOutcomeError('leadership changed before the write committed; it may still be applied (retry with the same session to learn the result)'),
+    );
+  }
+
   rejectAll(error: () => Error): void {
     this.pending.rejectAll(error);
     const queued = this.queue;
@@ -101,7 +113,7 @@ export class Proposer {
     this.pending.add(lastIndex, term, p);
   }
 
-  private refusal(reason: ProposeRejection): KvError {
+  private refusal(reason: ProposeRejection): Error {
     switch (reason) {
       case 'too-many-uncommitted':
         return new TooManyRequestsError();
