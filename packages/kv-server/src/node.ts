@@ -3,7 +3,7 @@
  * loop/node-loop.ts, driving the peer transport that server.ts builds.
  */
 import type { NodeLoop } from './loop/node-loop.js';
-import type { GrpcTransport } from './transport/grpc-transport.js';
+import type { RaftTransport } from './transport/raft-transport.js';
 
 export type { AppliedWrite } from './loop/ports.js';
-export type RaftLoop = NodeLoop<GrpcTransport>;
+export type RaftLoop = NodeLoop<RaftTransport>;
