@@ -19,8 +19,8 @@ interface PendingProposal<T> extends Waiter<T> {
 
 /**
  * Every proposal gets the same timeout, so the map's insertion order is
- * deadline order: one timer, armed for the oldest proposal, replaces a timer
- * per proposal (which cost every write a timer-list insert and removal).
+ * deadline order: one timer, armed for the oldest proposal, serves them all,
+ * so a write costs no timer-list insert and removal of its own.
  */
 export class ProposalTracker<T> {
   private readonly byIndex = new Map<number, PendingProposal<T>>();
