@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './limits.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 import { ConfigError } from './startup-errors.js';
 
@@ -64,8 +65,8 @@ export const DEFAULT_NODE_OPTIONS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
-  keyBytesMax: 4096,
-  valueBytesMax: 1024 * 1024,
+  keyBytesMax: KEY_BYTES_MAX,
+  valueBytesMax: VALUE_BYTES_MAX,
   requestTimeoutMs: 5000,
   chaos: false,
 } as const satisfies Partial<NodeOptions>;
