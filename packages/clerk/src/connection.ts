@@ -21,6 +21,7 @@ import {
   UnavailableError,
   WrongClusterError,
 } from './errors.js';
+import type { AttemptOptions, CallResult } from './attempt.js';
 import { isPipelineMethod, PIPELINE_UNSUPPORTED, PipelineLink } from './pipeline.js';
 import { grpcCarrier, rawCarrier, rawLinkTarget } from './pipeline-carriers.js';
 import { watchReadiness } from './readiness.js';
@@ -43,28 +44,11 @@ export const RPC_METHODS = {
   injectFault: ClusterServiceService.injectFault,
 } as const;
 
+export type { AttemptOptions, CallResult } from './attempt.js';
+
 export type RpcMethod = keyof typeof RPC_METHODS;
 export type RpcRequest<M extends RpcMethod> = Parameters<(typeof RPC_METHODS)[M]['requestSerialize']>[0];
 export type RpcResponse<M extends RpcMethod> = ReturnType<(typeof RPC_METHODS)[M]['responseDeserialize']>;
-
-export interface AttemptOptions {
-  /** Timeout of this one attempt. */
-  readonly timeoutMs: number;
-  /** Cancels the attempt. */
-  readonly signal: AbortSignal;
-}
-
-/** The outcome of one attempt: a result, not an exception. */
-export type CallResult<R> =
-  | { readonly ok: true; readonly response: R }
-  | {
-      readonly ok: false;
-      readonly error: ClerkError;
-      /** True when a node answered with an error (as opposed to a transport failure). */
-      readonly fromServer: boolean;
-      /** False only when the request provably never left this process (no connection was ever ready). */
-      readonly mayHaveReachedServer: boolean;
-    };
 
 /** One node's client address. Never throws from `call`: failures are results. */
 export interface Connection {

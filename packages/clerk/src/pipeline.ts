@@ -23,7 +23,7 @@
  * error, and so does every later call, without sending anything.
  */
 import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
-import type { AttemptOptions, CallResult } from './connection.js';
+import type { AttemptOptions, CallResult } from './attempt.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
 import { PARKED_LINK_CLOSE_MS, PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET, RAW_LINK_RETRY_MS } from './limits.js';
 import type { Carrier, OpenCarrier } from './pipeline-carriers.js';

@@ -18,7 +18,19 @@ import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_ID_HEADER } from '@cairn/proto';
 import type { Logger } from './logger.js';
 import { ClusterMismatchError } from './errors.js';
-import type { StoredClusterIdentity } from './storage/database.js';
+
+/** What the data dir says about its cluster. */
+export interface StoredClusterIdentity {
+  name: string;
+  /** Present when this node bootstrapped the cluster (format of this version). */
+  initialVoters: number[] | undefined;
+  /**
+   * The id: derived from the initial voters, learned from the cluster by a
+   * joined node, the bare name for a data dir from before derived ids, or
+   * undefined while a joined node still awaits it.
+   */
+  clusterId: string | undefined;
+}
 
 /** `/` never occurs in a name (config.ts), so a derived id is told apart from a legacy bare name. */
 const ID_SEPARATOR = '/';

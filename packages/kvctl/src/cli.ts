@@ -1,22 +1,15 @@
 import { pathToFileURL } from 'node:url';
 import type { ClerkLike } from './clerk-like.js';
 import { parseArgs, type Command, type GlobalOptions } from './commands.js';
-import { connectClerk, type ClerkConnector } from './connect.js';
+import { connectClerk } from './connect.js';
+import type { CliIo } from './cli-io.js';
 import { KvctlError, UsageError, describeError } from './errors.js';
 import { describeClerkEvent } from './format.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
 import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
 
-/** The process's streams and environment, injected so the CLI can be driven in-process. */
-export interface CliIo {
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stdin: NodeJS.ReadableStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** @default connectClerk (@cairn/clerk) */
-  readonly connect?: ClerkConnector;
-}
+export type { CliIo } from './cli-io.js';
 
 type OutputMode = 'ink' | 'plain' | 'json';
 

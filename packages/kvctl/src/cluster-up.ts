@@ -9,7 +9,7 @@ import { render } from 'ink';
 import { createElement } from 'react';
 import { runBench, type BenchSnapshot } from './bench.js';
 import type { ClerkLike } from './clerk-like.js';
-import type { CliIo } from './cli.js';
+import type { CliIo } from './cli-io.js';
 import { CLUSTER_HTTP_PORT_OFFSET, DEFAULT_CLUSTER_BASE_PORT, type ClusterUpCommand, type GlobalOptions } from './commands.js';
 import { NotImplementedError, describeError } from './errors.js';
 import { benchLine, layoutTable } from './format.js';

@@ -14,7 +14,8 @@ import type { ClusterIdentity } from '../cluster-identity.js';
 import { address as parseAddress } from '../config.js';
 import { FailedPreconditionError, InvalidArgumentError, TimeoutError, UnknownMemberError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RaftLoop } from '../node.js';
+import type { NodeLoop } from '../loop/node-loop.js';
+import type { RaftTransport } from '../transport/raft-transport.js';
 import type { KvReader } from '../state-machine/ports.js';
 import type { FaultInjector } from '../transport/faults.js';
 import { unary } from './grpc-errors.js';
@@ -24,7 +25,7 @@ export const PROMOTE_LAG_ENTRIES_MAX = 100;
 const TRANSFER_WAIT_MS = 5000;
 
 export interface StatusSource {
-  loop: RaftLoop;
+  loop: NodeLoop<RaftTransport>;
   reader: KvReader;
   /** Named by /status and by the headers of every answer. */
   cluster: ClusterIdentity;

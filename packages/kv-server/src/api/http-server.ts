@@ -23,7 +23,7 @@ import { buildStatus, type StatusSource } from './cluster-service.js';
 import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
-import { measuredCall, type MeasuredCall } from './kv-service.js';
+import { measuredCall, type MeasuredCall } from './measured-call.js';
 
 export interface HttpDeps {
   api: KvApi;

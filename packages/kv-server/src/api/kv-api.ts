@@ -5,7 +5,7 @@
  *
  * Read-your-writes token: every write reply names the log index it was
  * applied at; a serializable read that carries min_index waits until this
- * node's reads see that index (RaftLoop.waitReadable), so a client's reads
+ * node's reads see that index (NodeLoop.waitReadable), so a client's reads
  * see its own acknowledged writes on any node.
  */
 import {
@@ -28,7 +28,9 @@ import {
 } from '@cairn/proto';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX } from '../limits.js';
-import type { AppliedWrite, RaftLoop } from '../node.js';
+import type { NodeLoop } from '../loop/node-loop.js';
+import type { AppliedWrite } from '../loop/ports.js';
+import type { RaftTransport } from '../transport/raft-transport.js';
 import type { KvReader } from '../state-machine/ports.js';
 import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
 
@@ -36,7 +38,7 @@ const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);
 
 export class KvApi {
   constructor(
-    private readonly loop: RaftLoop,
+    private readonly loop: NodeLoop<RaftTransport>,
     private readonly reader: KvReader,
     private readonly limits: RequestLimits,
   ) {}

@@ -3,28 +3,10 @@ import type { KVServiceServer } from '@cairn/proto';
 import type { ClusterIdentity } from '../cluster-identity.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { toKvError, unary } from './grpc-errors.js';
+import { measuredCall } from './measured-call.js';
+import { unary } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
 import { PipelineStreams } from './pipeline-service.js';
-
-/** Runs one operation, counting and timing it by operation and outcome code. */
-export type MeasuredCall = <Res>(op: string, handler: () => Promise<Res>) => Promise<Res>;
-
-export function measuredCall(metrics: Metrics): MeasuredCall {
-  return async (op, handler) => {
-    const started = process.hrtime.bigint();
-    try {
-      const result = await handler();
-      metrics.requests.inc({ op, code: 'OK' });
-      return result;
-    } catch (error) {
-      metrics.requests.inc({ op, code: toKvError(error).code });
-      throw error;
-    } finally {
-      metrics.requestSeconds.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  };
-}
 
 /** The service plus the registry of its pipeline streams (ended when the node stops). */
 /** `cluster`: every answer names it (response headers, error trailers, a pipeline's first message). */

@@ -39,7 +39,7 @@ import {
 import type { Logger } from '../logger.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
-import type { MeasuredCall } from './kv-service.js';
+import type { MeasuredCall } from './measured-call.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
 type Carrier = 'grpc' | 'raw';

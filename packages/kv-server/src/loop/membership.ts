@@ -7,7 +7,7 @@
 import { assert, ConfChange, ConfChangeType, type ConfState, type Entry, Member } from '@cairn/proto';
 import type { Logger } from '../logger.js';
 import type { Members } from './members.js';
-import type { MembershipStore, NodeEvents, PeerDirectory, StagedWrite } from './ports.js';
+import type { LoopMembership, NodeEvents, PeerDirectory, StagedWrite } from './ports.js';
 
 /** One membership change, as the three holders apply it. */
 export interface MembershipDelta {
@@ -35,7 +35,7 @@ export interface MembershipOptions {
   /** The members storage knows; kept current from here on. */
   readonly members: Members;
   readonly confState: ConfState;
-  readonly storage: MembershipStore;
+  readonly storage: LoopMembership;
   readonly events: NodeEvents;
   readonly logger: Logger;
 }

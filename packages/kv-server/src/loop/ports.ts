@@ -2,7 +2,7 @@
  * What the node loop needs from the world around it, as interfaces: the peer
  * transport, durable storage (log, snapshots, membership) and the state
  * machine. The loop is written against these; server.ts plugs in the
- * concrete classes (GrpcTransport, RaftStorage, KvStateMachine).
+ * concrete classes (RaftTransport, RaftStorage, KvStateMachine).
  */
 import type { CommandResult, Message } from '@cairn/proto';
 import type { NodeStateMachine } from '../state-machine/ports.js';
@@ -62,25 +62,21 @@ export interface NodeEvents {
 }
 
 /** The log as raft reads it (raft-core's Storage) and as the loop writes it, one batch per Ready. */
-export type LogStore = Pick<NodeStorage, 'initialState' | 'entries' | 'term' | 'firstIndex' | 'lastIndex' | 'snapshot' | 'write'>;
+export type LoopLog = Pick<NodeStorage, 'initialState' | 'entries' | 'term' | 'firstIndex' | 'lastIndex' | 'snapshot' | 'write'>;
 
 /** Snapshot files and log compaction behind them. */
-export type SnapshotStore = Pick<
+export type LoopSnapshots = Pick<
   NodeStorage,
   'prepareSnapshot' | 'recordSnapshot' | 'compact' | 'onSnapshotWanted' | 'snapshotInfo' | 'snapshotSizeBytes' | 'snapshotIndex'
 >;
 
 /** The durable membership (ConfState and member addresses). */
-export type MembershipStore = Pick<NodeStorage, 'saveMembership' | 'stageMembership'>;
+export type LoopMembership = Pick<NodeStorage, 'saveMembership' | 'stageMembership'>;
 
 /** All the storage the loop uses. */
-export type LoopStorage = LogStore & SnapshotStore & MembershipStore;
+export type LoopStorage = LoopLog & LoopSnapshots & LoopMembership;
 
 export type LoopStateMachine = NodeStateMachine;
 
-/** A write to land in the same LevelDB batch as an apply (a membership change with its entry). */
-export type StagedWrite = ReturnType<NodeStorage['stageMembership']>;
-
-/** A snapshot file written in full, not yet made current. */
-export type PreparedSnapshot = Awaited<ReturnType<NodeStorage['prepareSnapshot']>>;
+export type { PreparedSnapshot, StagedWrite } from '../storage/ports.js';
 

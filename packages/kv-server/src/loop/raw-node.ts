@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { assert } from '@cairn/proto';
 import { createRng, type NodeId, RawNode } from '@cairn/raft-core';
 import type { NodeOptions } from '../config.js';
-import type { LogStore } from './ports.js';
+import type { LoopLog } from './ports.js';
 
-export function createRawNode(options: NodeOptions, storage: LogStore, appliedIndex: number): RawNode {
+export function createRawNode(options: NodeOptions, storage: LoopLog, appliedIndex: number): RawNode {
   assert(Number.isSafeInteger(options.id) && options.id > 0, 'a node id is a positive integer');
   return RawNode.create(
     {

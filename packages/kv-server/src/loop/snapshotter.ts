@@ -18,7 +18,7 @@ import { ShuttingDownError } from '../errors.js';
 import { COMPACTION_HOLD_MAX_FACTOR } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { Membership } from './membership.js';
-import type { LoopStateMachine, NodeEvents, PreparedSnapshot, SnapshotStore } from './ports.js';
+import type { LoopStateMachine, NodeEvents, PreparedSnapshot, LoopSnapshots } from './ports.js';
 import { snapshotPayload } from './snapshot-payload.js';
 
 /**
@@ -72,7 +72,7 @@ const NEXT: Record<Kind, readonly Kind[]> = {
 
 export interface SnapshotterOptions {
   readonly snapshotEntries: number;
-  readonly storage: SnapshotStore;
+  readonly storage: LoopSnapshots;
   readonly stateMachine: Pick<LoopStateMachine, 'snapshot'>;
   readonly membership: Pick<Membership, 'confState' | 'members'>;
   /** The applied index, which the state machine's view matches between apply batches. */

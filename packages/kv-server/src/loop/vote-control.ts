@@ -5,11 +5,11 @@
  * Each lever wakes the loop, whose next turn sends what raft decided.
  */
 import type { NodeId, RaftStatus, RawNode } from '@cairn/raft-core';
-import type { LogStore, SurveyAnswer } from './ports.js';
+import type { LoopLog, SurveyAnswer } from './ports.js';
 
 export interface VoteControlOptions {
   readonly raft: RawNode;
-  readonly storage: Pick<LogStore, 'term'>;
+  readonly storage: Pick<LoopLog, 'term'>;
   readonly stopped: () => boolean;
   readonly wake: () => void;
 }

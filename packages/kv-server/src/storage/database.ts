@@ -12,7 +12,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { clusterMismatch, deriveClusterId, sortedVoters } from '../cluster-identity.js';
+import { clusterMismatch, deriveClusterId, sortedVoters, type StoredClusterIdentity } from '../cluster-identity.js';
 import { CorruptionError, FailedPreconditionError, NodeIdMismatchError } from '../errors.js';
 import { decodeRecord, encodeRecord, sealRecord } from './codec.js';
 import { metaKey } from './keys.js';
@@ -39,19 +39,6 @@ export interface NodeIdentity {
   initialVoters?: readonly number[];
   /** The node starts with --join: it learns the cluster id from the cluster. */
   join?: boolean;
-}
-
-/** What the data dir says about its cluster. */
-export interface StoredClusterIdentity {
-  name: string;
-  /** Present when this node bootstrapped the cluster (format of this version). */
-  initialVoters: number[] | undefined;
-  /**
-   * The id: derived from the initial voters, learned from the cluster by a
-   * joined node, the bare name for a data dir from before derived ids, or
-   * undefined while a joined node still awaits it.
-   */
-  clusterId: string | undefined;
 }
 
 // Holds the cluster's name (the whole cluster id before ids were derived).
