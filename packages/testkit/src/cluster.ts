@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 // Only the launcher, a plain file that loads none of the server: kv-server's own tests use the testkit.
 import { launchNode, type LaunchError } from '@cairn/kv-server/launch';
-import { ClusterServiceClient, ErrorDetail, KVServiceClient, type StatusResponse } from '@cairn/proto';
+import { ClusterServiceClient, ERROR_TRAILER, ErrorDetail, KVServiceClient, type StatusResponse } from '@cairn/proto';
 import { waitFor } from './wait-for.js';
 
 /**
@@ -240,7 +240,7 @@ export function unaryCall<T>(start: (callback: (error: grpc.ServiceError | null,
   return new Promise((resolve, reject) => {
     start((error, value) => {
       if (error) {
-        const raw = error.metadata?.get('cairn-error-bin')[0];
+        const raw = error.metadata?.get(ERROR_TRAILER)[0];
         const detail = raw instanceof Buffer ? ErrorDetail.decode(raw) : undefined;
         reject(Object.assign(error, { detail }));
       } else resolve(value as T);
