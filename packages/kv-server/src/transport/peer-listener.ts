@@ -24,6 +24,8 @@ export class PeerListener {
     private readonly logger: Logger,
     /** Checks a batch and hands its messages on; a reason to refuse the sender, if any. */
     private readonly accept: (batch: MessageBatch) => string | undefined,
+    /** A seam for tests: the bound is PEER_LINK_INCOMING_IDLE_MS. */
+    private readonly idleTimeoutMs = PEER_LINK_INCOMING_IDLE_MS,
   ) {}
 
   /** Links accepted and still open (at most one per peer once each has sent a batch). */
@@ -38,7 +40,7 @@ export class PeerListener {
       keepAliveMs: PEER_LINK_KEEPALIVE_MS,
       // A live sender sends at least a probe every PEER_LINK_PROBE_IDLE_MS; this
       // much silence means its end is gone and its FIN or RST never came.
-      idleTimeoutMs: PEER_LINK_INCOMING_IDLE_MS,
+      idleTimeoutMs: this.idleTimeoutMs,
       receive: { codec: MessageBatch, what: 'MessageBatch', frameBytesMax: GRPC_MESSAGE_BYTES_MAX },
       sendCodec: BatchAck,
       onMessage: (batch) => {
