@@ -22,7 +22,7 @@ import {
   WrongClusterError,
 } from './errors.js';
 import type { AttemptOptions, CallResult } from './attempt.js';
-import { isPipelineMethod, PIPELINE_UNSUPPORTED, PipelineLink } from './pipeline.js';
+import { isPipelineMethod, PipelineLink } from './pipeline.js';
 import { grpcCarrier, rawCarrier, rawLinkTarget } from './pipeline-carriers.js';
 import { watchReadiness } from './readiness.js';
 
@@ -104,8 +104,9 @@ export interface GrpcTransportOptions {
   readonly pipeline?: boolean;
   /**
    * Carry the pipeline over the node's raw KV link (plain TCP on the same
-   * port, less CPU per call than HTTP/2) where the node serves it, and over
-   * gRPC elsewhere. Never used with `credentials`: the link has no TLS.
+   * port, less CPU per call than HTTP/2) instead of the gRPC `Pipeline` call.
+   * Never used with `credentials` (the link has no TLS), through an HTTP
+   * proxy, or for an address that is not `host:port`: those use gRPC.
    * @default true
    */
   readonly rawLink?: boolean;
@@ -133,7 +134,7 @@ export class GrpcTransport implements Transport {
     const connection = new GrpcConnection(address, client, this.cluster);
     if (this.pipeline) {
       const checkClusterId = (clusterId: string): ClerkError | undefined => connection.checkCluster(clusterId);
-      connection.pipeline = new PipelineLink({ raw: target && rawCarrier(target), grpc: grpcCarrier(client), checkClusterId });
+      connection.pipeline = new PipelineLink({ open: target !== undefined ? rawCarrier(target) : grpcCarrier(client), checkClusterId });
     }
     return connection;
   }
@@ -158,10 +159,8 @@ class GrpcConnection implements Connection {
 
   call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
     if (this.refusal !== undefined) return Promise.resolve({ ok: false, error: this.refusal, fromServer: true, mayHaveReachedServer: false });
-    if (this.pipeline?.supported === true && isPipelineMethod(method)) {
-      return this.pipeline.call(method, request as never, options).then((outcome) =>
-        outcome === PIPELINE_UNSUPPORTED ? this.unary(method, request, options) : (outcome as CallResult<RpcResponse<M>>),
-      );
+    if (this.pipeline !== undefined && isPipelineMethod(method)) {
+      return this.pipeline.call(method, request as never, options) as Promise<CallResult<RpcResponse<M>>>;
     }
     return this.unary(method, request, options);
   }

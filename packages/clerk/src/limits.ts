@@ -22,12 +22,6 @@ export const PIPELINE_MESSAGE_BYTES_TARGET = 1024 * 1024;
 export const PIPELINE_IDLE_CLOSE_MS = 1_000;
 /** A raw link idle this long after it was parked is closed (the next call connects afresh). */
 export const PARKED_LINK_CLOSE_MS = 30_000;
-/**
- * After a node answered the raw KV link in HTTP/2, or the gRPC Pipeline with
- * UNIMPLEMENTED (an older node, or one still starting), that carrier is tried
- * again this much later.
- */
-export const RAW_LINK_RETRY_MS = 60_000;
 /** Largest PipelineResponse frame accepted on the raw KV link (the node's own message limit). */
 export const CLIENT_LINK_FRAME_BYTES_MAX = 64 * 1024 * 1024;
 /** TCP keepalive of the raw KV link. A dead link is also found by a call's timeout. */

@@ -4,8 +4,9 @@
  * length-prefixed PipelineRequest / PipelineResponse frames; it spares both
  * ends HTTP/2's per-message work (the largest CPU cost of a 1-client round
  * trip after the disk). The gRPC `Pipeline` call carries the same messages
- * wherever the raw link cannot go: TLS credentials, an HTTP proxy, or a
- * server in front of the node that speaks only HTTP/2.
+ * wherever the raw link cannot go (TLS credentials, an HTTP proxy) or is
+ * turned off (`rawLink: false`, e.g. for a server in front of the node that
+ * speaks only HTTP/2). A connection uses one of the two, never both.
  */
 import * as grpc from '@grpc/grpc-js';
 import { CLIENT_LINK_MAGIC, FramedLink, KVServiceService, type LinkClosed, PipelineRequest, PipelineResponse } from '@cairn/proto';
@@ -14,7 +15,6 @@ import { watchReadiness } from './readiness.js';
 
 /** One open stream to a node. */
 export interface Carrier {
-  readonly kind: 'raw' | 'grpc';
   write(request: PipelineRequest): void;
   /** Ends the stream from this side; `ended` follows (asynchronously). */
   cancel(): void;
@@ -26,11 +26,8 @@ export interface Carrier {
 
 export interface CarrierEvents {
   response(response: PipelineResponse): void;
-  /**
-   * The stream is over. `unsupported`: the node does not serve this carrier,
-   * and provably ran nothing sent on it.
-   */
-  ended(reason: string, unsupported: boolean): void;
+  /** The stream is over; `reason` says why, for the calls' error. */
+  ended(reason: string): void;
 }
 
 export type OpenCarrier = (events: CarrierEvents) => Carrier;
@@ -43,18 +40,17 @@ export function grpcCarrier(client: grpc.Client): OpenCarrier {
     const call = client.makeBidiStreamRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, new grpc.Metadata(), {});
     const readiness = watchReadiness(client.getChannel());
     let done = false;
-    const end = (reason: string, code?: grpc.status): void => {
+    const end = (reason: string): void => {
       if (done) return;
       done = true;
       readiness.stop();
-      // UNIMPLEMENTED proves the node ran none of the ops.
-      events.ended(reason, code === grpc.status.UNIMPLEMENTED);
+      events.ended(reason);
     };
     call.on('data', (response: PipelineResponse) => events.response(response));
-    call.on('error', (error: grpc.ServiceError) => end(error.details || error.message, error.code));
-    call.on('status', (status: grpc.StatusObject) => end(status.details || grpc.status[status.code] || 'closed', status.code));
+    call.on('error', (error: grpc.ServiceError) => end(error.details || error.message));
+    call.on('status', (status: grpc.StatusObject) => end(status.details || grpc.status[status.code] || 'closed'));
     call.on('end', () => end('closed by the node'));
-    return { kind: 'grpc', write: (request) => call.write(request), cancel: () => call.cancel(), sawReady: () => readiness.sawReady() };
+    return { write: (request) => call.write(request), cancel: () => call.cancel(), sawReady: () => readiness.sawReady() };
   };
 }
 
@@ -82,9 +78,9 @@ function proxied(host: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The raw KV link. Ops wait until the node echoes the magic: a server that
- * does not serve the link answers in HTTP/2 instead (its server speaks
- * first), which ends the stream as `unsupported` with nothing sent.
+ * The raw KV link. Ops wait until the node echoes the magic: any other
+ * answer (an HTTP/2 server speaks first) ends the link with nothing sent,
+ * so its calls fail as never having reached the node.
  */
 export function rawCarrier(target: { host: string; port: number }): OpenCarrier {
   return (events) => {
@@ -99,10 +95,9 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
       receive: { codec: PipelineResponse, what: 'PipelineResponse', frameBytesMax: CLIENT_LINK_FRAME_BYTES_MAX },
       sendCodec: PipelineRequest,
       onMessage: (response) => events.response(response),
-      onClose: (cause) => events.ended(closeReason(cause), cause.kind === 'hello-mismatch'),
+      onClose: (cause) => events.ended(closeReason(cause, target)),
     });
     return {
-      kind: 'raw',
       write: (request) => {
         if (link.closed) return;
         link.ref();
@@ -116,7 +111,7 @@ export function rawCarrier(target: { host: string; port: number }): OpenCarrier 
   };
 }
 
-function closeReason(cause: LinkClosed): string {
+function closeReason(cause: LinkClosed, target: { host: string; port: number }): string {
   switch (cause.kind) {
     case 'error':
       return cause.code ?? cause.reason;
@@ -125,11 +120,15 @@ function closeReason(cause: LinkClosed): string {
     case 'bad-frame':
       return `the node sent ${cause.reason}`;
     case 'hello-mismatch':
-      return 'the node does not serve the raw KV link';
+      return `node at ${formatAddress(target)} did not answer the raw KV link (is it a Cairn node of this version?)`;
     case 'timeout':
     case 'local':
       return cause.reason;
     case 'closed':
       return 'connection closed';
   }
+}
+
+function formatAddress(target: { host: string; port: number }): string {
+  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
 }

@@ -4,11 +4,8 @@
  * come back batched the same way. A unary gRPC call costs each end several
  * hundred microseconds of CPU on a small machine; a stream message a few.
  *
- * The stream runs over the raw KV link where the node serves it, else over
- * the gRPC `Pipeline` call (pipeline-carriers.ts). A node that turns out not
- * to serve the raw link provably ran nothing sent on it: those calls are
- * sent again over gRPC, and the raw link is tried again after a gRPC stream
- * fails or RAW_LINK_RETRY_MS later (the node may have been upgraded).
+ * The stream runs over one carrier, chosen by the transport's options: the
+ * raw KV link or the gRPC `Pipeline` call (pipeline-carriers.ts).
  *
  * Each call keeps unary semantics towards the retry loop (a `CallResult`):
  * an error result from the node is `fromServer`; a stream that fails or ends
@@ -25,7 +22,7 @@
 import type { PipelineOp, PipelineResponse, PipelineResult } from '@cairn/proto';
 import type { AttemptOptions, CallResult } from './attempt.js';
 import { AbortedError, type ClerkError, errorFromDetail, TimeoutError, UnavailableError } from './errors.js';
-import { PARKED_LINK_CLOSE_MS, PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET, RAW_LINK_RETRY_MS } from './limits.js';
+import { PARKED_LINK_CLOSE_MS, PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from './limits.js';
 import type { Carrier, OpenCarrier } from './pipeline-carriers.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
@@ -38,18 +35,10 @@ export function isPipelineMethod(method: string): method is PipelineMethod {
   return (PIPELINE_METHODS as readonly string[]).includes(method);
 }
 
-/** What a pipelined call resolves to: its result, or word that the node has no Pipeline (send it unary). */
-export type PipelineOutcome<R> = CallResult<R> | typeof PIPELINE_UNSUPPORTED;
-export const PIPELINE_UNSUPPORTED = Symbol('pipeline unsupported');
-
-type Settled = CallResult<never> | { ok: true; response: unknown } | typeof PIPELINE_UNSUPPORTED;
+type Settled = CallResult<never> | { ok: true; response: unknown };
 
 interface PendingCall {
   readonly method: PipelineMethod;
-  /** Kept until answered: sent again if its stream's node turns out not to serve the raw link. */
-  readonly op: PipelineOp;
-  /** requestBytes() of its request. */
-  readonly bytes: number;
   /** `stream.received` when the op was written. */
   receivedAtWrite: number;
   readonly resolve: (result: Settled) => void;
@@ -63,18 +52,17 @@ interface PendingCall {
 interface OpenStream {
   carrier: Carrier;
   done: boolean;
-  /** Ended by this side (a stall, an abort, idleness): says nothing about the node. */
-  cancelled: boolean;
   /** Counts messages received, so a timed-out call can tell a stalled stream from a slow op. */
   received: number;
 }
 
-export interface PipelineCarriers {
-  /** The raw KV link, when it may be used (plaintext, a host:port address). */
-  readonly raw: OpenCarrier | undefined;
-  readonly grpc: OpenCarrier;
+export interface PipelineLinkOptions {
+  /** Opens a stream on the carrier the transport chose (raw KV link or gRPC `Pipeline`). */
+  readonly open: OpenCarrier;
   /** Checks the cluster id a node names; an error refuses the node for good. */
   readonly checkClusterId?: (clusterId: string) => ClerkError | undefined;
+  /** @default PIPELINE_IDLE_CLOSE_MS and PARKED_LINK_CLOSE_MS (shorter in tests) */
+  readonly timing?: { readonly idleMs: number; readonly parkedCloseMs: number };
 }
 
 export class PipelineLink {
@@ -86,35 +74,19 @@ export class PipelineLink {
   private nextId = 1;
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  private supportedRetryAtMs = 0;
-  private unsupported = false;
-  /** False while the node is believed not to serve the raw link. */
-  private rawServed: boolean;
-  /** When to try the raw link again after the node answered it in HTTP/2 (this.now() ms). */
-  private rawRetryAtMs = 0;
   /** Set once the node named another cluster: every call fails with it. */
   private refusal: ClerkError | undefined;
+  private readonly open: OpenCarrier;
+  private readonly checkClusterId: ((clusterId: string) => ClerkError | undefined) | undefined;
+  private readonly timing: { readonly idleMs: number; readonly parkedCloseMs: number };
 
-  constructor(
-    private readonly carriers: PipelineCarriers,
-    /** Milliseconds, for the retry times only (a seam for tests). */
-    private readonly now: () => number = () => performance.now(),
-    private readonly timing: { idleMs: number; parkedCloseMs: number } = { idleMs: PIPELINE_IDLE_CLOSE_MS, parkedCloseMs: PARKED_LINK_CLOSE_MS },
-  ) {
-    this.rawServed = carriers.raw !== undefined;
+  constructor(options: PipelineLinkOptions) {
+    this.open = options.open;
+    this.checkClusterId = options.checkClusterId;
+    this.timing = options.timing ?? { idleMs: PIPELINE_IDLE_CLOSE_MS, parkedCloseMs: PARKED_LINK_CLOSE_MS };
   }
 
-  /**
-   * False after the node answered the gRPC Pipeline with UNIMPLEMENTED (a node
-   * from before Pipeline existed, or one still starting); asked again
-   * RAW_LINK_RETRY_MS later, since the node may have been upgraded or started.
-   */
-  get supported(): boolean {
-    if (this.unsupported && this.now() >= this.supportedRetryAtMs) this.unsupported = false;
-    return !this.unsupported;
-  }
-
-  call<M extends PipelineMethod>(method: M, request: OpRequest<M>, options: AttemptOptions): Promise<PipelineOutcome<OpResponse<M>>> {
+  call<M extends PipelineMethod>(method: M, request: OpRequest<M>, options: AttemptOptions): Promise<CallResult<OpResponse<M>>> {
     return new Promise((resolve) => {
       if (options.signal.aborted || this.closed) {
         resolve({ ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false });
@@ -125,17 +97,12 @@ export class PipelineLink {
         return;
       }
       this.stopIdleTimer();
-      // A node found without the raw link is asked again now and then: it may have been upgraded.
-      // (Checked for new calls only: the calls it refused must go to gRPC, whatever the time.)
-      if (!this.rawServed && this.carriers.raw !== undefined && this.now() >= this.rawRetryAtMs) this.rawServed = true;
       const id = this.nextId++;
       const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
-      const op: PipelineOp = { id, [method]: request };
-      const bytes = requestBytes(request);
-      this.pending.set(id, { method, op, bytes, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
+      this.pending.set(id, { method, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
       options.signal.addEventListener('abort', onAbort, { once: true });
-      this.enqueue(op, bytes);
+      this.enqueue({ id, [method]: request }, requestBytes(request));
     });
   }
 
@@ -146,8 +113,8 @@ export class PipelineLink {
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       // At the end of this synchronous run: the calls the application issued
-      // together share one message. (A setImmediate waited for the event
-      // loop's check phase, which cost a 1-client write tens of µs.)
+      // together share one message, and a lone call waits for no event-loop
+      // phase (waiting for the check phase would cost it tens of µs).
       queueMicrotask(() => {
         this.flushScheduled = false;
         this.flush();
@@ -177,7 +144,6 @@ export class PipelineLink {
   /** Cancels a stream; later calls open a new one at once. Its calls fail through its `ended` event. */
   private cancel(stream: OpenStream): void {
     if (this.stream === stream) this.stream = undefined;
-    stream.cancelled = true;
     stream.carrier.cancel();
   }
 
@@ -214,23 +180,22 @@ export class PipelineLink {
 
   private openStream(): OpenStream {
     if (this.stream !== undefined && !this.stream.done) return this.stream;
-    const open = this.rawServed ? this.carriers.raw! : this.carriers.grpc;
-    const stream: OpenStream = { carrier: undefined!, done: false, cancelled: false, received: 0 };
+    const stream: OpenStream = { carrier: undefined!, done: false, received: 0 };
     this.stream = stream;
-    stream.carrier = open({
+    stream.carrier = this.open({
       response: (response: PipelineResponse) => {
         stream.received += 1;
         if (response.clusterId !== undefined && this.refusedCluster(stream, response.clusterId)) return;
         for (const result of response.results) this.onResult(result);
       },
-      ended: (reason, unsupported) => this.ended(stream, reason, unsupported),
+      ended: (reason) => this.ended(stream, reason),
     });
     return stream;
   }
 
   /** True (the stream's calls failed, the stream cancelled) when the node named a cluster that is refused. */
   private refusedCluster(stream: OpenStream, clusterId: string): boolean {
-    const refusal = this.carriers.checkClusterId?.(clusterId);
+    const refusal = this.checkClusterId?.(clusterId);
     if (refusal === undefined) return false;
     this.refusal = refusal;
     for (const [id, pending] of [...this.pending]) {
@@ -240,32 +205,14 @@ export class PipelineLink {
     return true;
   }
 
-  private ended(stream: OpenStream, reason: string, unsupported: boolean): void {
+  private ended(stream: OpenStream, reason: string): void {
     if (stream.done) return;
     stream.done = true;
     if (this.stream === stream) this.stream = undefined;
-    const raw = stream.carrier.kind === 'raw';
-    const carried = [...this.pending].filter(([, pending]) => pending.stream === stream);
-    if (raw && unsupported) {
-      // Nothing was sent: the same ops go again, over gRPC.
-      this.rawServed = false;
-      this.rawRetryAtMs = this.now() + RAW_LINK_RETRY_MS;
-      for (const [, pending] of carried) {
-        pending.stream = undefined;
-        this.enqueue(pending.op, pending.bytes);
-      }
-      return;
-    }
-    // A failed gRPC stream may mean the node restarted, perhaps upgraded: try the raw link again.
-    if (!raw && !stream.cancelled && this.carriers.raw !== undefined) this.rawServed = true;
-    // UNIMPLEMENTED proves the node ran none of the ops: they go unary instead.
-    if (!raw && unsupported) {
-      this.unsupported = true;
-      this.supportedRetryAtMs = this.now() + RAW_LINK_RETRY_MS;
-    }
-    for (const [id] of carried) {
+    for (const [id, pending] of [...this.pending]) {
+      if (pending.stream !== stream) continue;
       const error = new UnavailableError(`pipeline stream ended: ${reason}`);
-      this.finish(id, unsupported ? PIPELINE_UNSUPPORTED : { ok: false, error, fromServer: false, mayHaveReachedServer: stream.carrier.sawReady() });
+      this.finish(id, { ok: false, error, fromServer: false, mayHaveReachedServer: stream.carrier.sawReady() });
     }
   }
 

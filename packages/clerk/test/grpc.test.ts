@@ -1,4 +1,4 @@
-// Goal: the real grpc-js connection path works end to end: requests are encoded, responses
+// Goal: the real grpc-js unary path (`pipeline: false`) works end to end: requests are encoded, responses
 // decoded, the `cairn-error-bin` trailer is rebuilt into typed errors (NOT_LEADER redirects,
 // VALUE_TOO_LARGE), an unreachable endpoint is skipped, and sessions reach the server intact.
 // Method: tiny in-test gRPC servers on 127.0.0.1:0 implement KVService over an in-memory map
@@ -14,9 +14,12 @@ import {
   KVServiceService,
   type WriteSession,
 } from '@cairn/proto';
-import { Clerk, type ClerkStatus, UnavailableError, ValueTooLargeError } from '../src/index.js';
+import { Clerk, type ClerkStatus, GrpcTransport, UnavailableError, ValueTooLargeError } from '../src/index.js';
 
 const VALUE_BYTES_MAX = 64;
+
+/** The fakes serve the unary KV methods only. */
+const unary = () => ({ transport: new GrpcTransport({ pipeline: false }) });
 
 function errorTrailer(detail: Partial<ErrorDetail> & { code: string }): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -123,7 +126,7 @@ describe('grpc connection', () => {
   });
 
   test('a clerk pointed at a follower and a dead port finds the leader and round-trips every KV call', async () => {
-    const clerk = Clerk.lazy({ endpoints: [closedAddress, followerAddress], clientId: 'grpc-test', deadlineMs: 5_000, membersRefreshMs: 0 });
+    const clerk = Clerk.lazy({ endpoints: [closedAddress, followerAddress], clientId: 'grpc-test', deadlineMs: 5_000, membersRefreshMs: 0 }, unary());
     const events: ClerkStatus[] = [];
     const collecting = (async () => {
       for await (const event of clerk.statusEvents()) events.push(event);
@@ -157,7 +160,7 @@ describe('grpc connection', () => {
   });
 
   test('connect learns the leader and the member addresses from Members', async () => {
-    const clerk = await Clerk.connect({ endpoints: [followerAddress], deadlineMs: 5_000 });
+    const clerk = await Clerk.connect({ endpoints: [followerAddress], deadlineMs: 5_000 }, unary());
     try {
       assert.deepEqual(clerk.knownLeader(), { address: leaderAddress, leaderId: 1 });
       assert.deepEqual(clerk.endpoints(), [followerAddress, leaderAddress]);

@@ -1,20 +1,16 @@
-// Goal: a PipelineLink that met an older node goes back to the newer carrier
-// once RAW_LINK_RETRY_MS has passed: the raw link after an HTTP/2 answer, the
-// gRPC Pipeline after UNIMPLEMENTED; and not before, so an old node costs one
-// failed attempt per period, not one per call. Calls that provably never left
-// are sent again, each answered once. An idle raw link is parked, and closed
-// only after a longer idle period.
-// Method: PipelineLink with scripted carriers and a fake time source.
+// Goal: a PipelineLink uses the one carrier it was given. A stream that ends
+// before its connection was ready fails its calls once each, as UNAVAILABLE
+// and never reached (nothing is sent again on another carrier), and the next
+// call opens a new stream on the same carrier. An idle raw link is parked,
+// and closed only after a longer idle period.
+// Method: PipelineLink with a scripted carrier.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PipelineRequest, PipelineResult } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
-import { RAW_LINK_RETRY_MS } from '../src/limits.js';
-import { PIPELINE_UNSUPPORTED, PipelineLink } from '../src/pipeline.js';
+import { PipelineLink } from '../src/pipeline.js';
 import type { Carrier, CarrierEvents, OpenCarrier } from '../src/pipeline-carriers.js';
 import { answer } from './fake-results.js';
-
-
 
 interface Script {
   opens: number;
@@ -23,22 +19,25 @@ interface Script {
   cancelled: number;
 }
 
-/** A carrier whose node answers every op (put version 5), or, with `refuse`, ends as unsupported on the first write. */
-function scripted(kind: 'raw' | 'grpc', behaviour: 'answer' | 'refuse' | 'silent'): OpenCarrier & { script: Script } {
+/**
+ * A carrier whose node answers every op (put version 5); with `refuse`, one
+ * whose stream ends on its first write before it was ever ready; with `silent`,
+ * one that answers nothing. `parks`: it can be parked, as a raw link can.
+ */
+function scripted(behaviour: 'answer' | 'refuse' | 'silent', parks = true): OpenCarrier & { script: Script } {
   const script: Script = { opens: 0, written: [], parked: 0, cancelled: 0 };
   const open = (events: CarrierEvents): Carrier => {
     script.opens += 1;
     let done = false;
-    const end = (reason: string, unsupported: boolean): void => {
+    const end = (reason: string): void => {
       if (done) return;
       done = true;
-      queueMicrotask(() => events.ended(reason, unsupported));
+      queueMicrotask(() => events.ended(reason));
     };
     return {
-      kind,
       write: (request) => {
         if (done) return;
-        if (behaviour === 'refuse') return end('refused by the script', true);
+        if (behaviour === 'refuse') return end('refused by the script');
         script.written.push(request);
         if (behaviour === 'answer') {
           const results: PipelineResult[] = request.ops.map((op) => answer(op, 5));
@@ -47,10 +46,10 @@ function scripted(kind: 'raw' | 'grpc', behaviour: 'answer' | 'refuse' | 'silent
       },
       cancel: () => {
         script.cancelled += 1;
-        end('cancelled', false);
+        end('cancelled');
       },
       sawReady: () => behaviour !== 'refuse',
-      ...(kind === 'raw' ? { park: () => void (script.parked += 1) } : {}),
+      ...(parks ? { park: () => void (script.parked += 1) } : {}),
     };
   };
   return Object.assign(open, { script });
@@ -59,74 +58,67 @@ function scripted(kind: 'raw' | 'grpc', behaviour: 'answer' | 'refuse' | 'silent
 const put = { key: Buffer.from('k'), value: Buffer.from('v'), session: { clientId: 'c', seq: 1 }, prevKv: false };
 const attempt = (timeoutMs = 5_000) => ({ timeoutMs, signal: new AbortController().signal });
 
-describe('PipelineLink carrier retries', () => {
-  test('after an HTTP/2 answer on the raw link, calls go over gRPC until the retry period has passed', async () => {
-    let now = 1_000;
-    const raw = scripted('raw', 'refuse');
-    const grpc = scripted('grpc', 'silent');
-    const link = new PipelineLink({ raw, grpc }, () => now);
+describe('PipelineLink', () => {
+  test('a stream that ends before it was ready fails its calls once each as never reached; the next call opens the same carrier again', async () => {
+    const open = scripted('refuse');
+    const link = new PipelineLink({ open });
     try {
-      // Refused on the raw link, resent over gRPC (which never answers: the call times out there).
-      const first = await link.call('put', put, attempt(50));
-      assert.ok(first !== PIPELINE_UNSUPPORTED && !first.ok && first.mayHaveReachedServer, 'timed out on gRPC after being sent');
-      assert.deepEqual([raw.script.opens, grpc.script.opens, grpc.script.written.length], [1, 1, 1]);
-      // The timeout cancelled that stream. Within the period, a new call opens gRPC again, not raw.
-      now += RAW_LINK_RETRY_MS - 1;
-      await link.call('put', put, attempt(50));
-      assert.deepEqual([raw.script.opens, grpc.script.opens], [1, 2]);
-      // After it, the raw link is asked again.
-      now += 2;
-      await link.call('put', put, attempt(50));
-      assert.equal(raw.script.opens, 2);
+      const results = await Promise.all([1, 2, 3].map(() => link.call('put', put, attempt())));
+      for (const result of results) {
+        assert.ok(!result.ok);
+        assert.equal(result.error.code, 'UNAVAILABLE');
+        assert.match(result.error.message, /refused by the script/);
+        assert.equal(result.mayHaveReachedServer, false);
+        assert.equal(result.fromServer, false);
+      }
+      assert.deepEqual([open.script.opens, open.script.written.length], [1, 0], 'one stream for the three calls; no op left');
+      const again = await link.call('put', put, attempt());
+      assert.ok(!again.ok && again.error.code === 'UNAVAILABLE');
+      assert.equal(open.script.opens, 2, 'the next call tries the same carrier on a new stream');
     } finally {
       link.close();
     }
   });
 
-  test('after UNIMPLEMENTED the pipeline is unsupported until the retry period has passed', async () => {
-    let now = 0;
-    const grpc = scripted('grpc', 'refuse');
-    const link = new PipelineLink({ raw: undefined, grpc }, () => now);
+  test('a call unanswered on a ready stream times out as may have reached the node, and the stalled stream is cancelled', async () => {
+    const open = scripted('silent');
+    const link = new PipelineLink({ open });
     try {
-      assert.equal(await link.call('put', put, attempt()), PIPELINE_UNSUPPORTED);
-      assert.equal(link.supported, false);
-      now += RAW_LINK_RETRY_MS - 1;
-      assert.equal(link.supported, false);
-      now += 2;
-      assert.equal(link.supported, true);
+      const result = await link.call('put', put, attempt(50));
+      assert.ok(!result.ok && result.error.code === 'TIMEOUT' && result.mayHaveReachedServer);
+      assert.deepEqual([open.script.opens, open.script.written.length, open.script.cancelled], [1, 1, 1]);
     } finally {
       link.close();
     }
   });
 
   test('an idle raw link is parked, then closed after the longer idle period; a busy one is neither', async () => {
-    const raw = scripted('raw', 'answer');
-    const grpc = scripted('grpc', 'answer');
-    const link = new PipelineLink({ raw, grpc }, () => 0, { idleMs: 20, parkedCloseMs: 40 });
+    const open = scripted('answer');
+    const link = new PipelineLink({ open, timing: { idleMs: 20, parkedCloseMs: 40 } });
     try {
-      assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
-      await waitFor(() => raw.script.parked === 1, { deadlineMs: 5_000, what: 'the idle link to be parked' });
-      assert.equal(raw.script.cancelled, 0, 'parked, not closed');
+      assert.ok((await link.call('put', put, attempt())).ok);
+      await waitFor(() => open.script.parked === 1, { deadlineMs: 5_000, what: 'the idle link to be parked' });
+      assert.equal(open.script.cancelled, 0, 'parked, not closed');
       // A call on the parked link reuses it and stops the close.
-      assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
-      assert.equal(raw.script.opens, 1);
-      await waitFor(() => raw.script.cancelled === 1, { deadlineMs: 5_000, what: 'the parked link to be closed after the longer period' });
-      assert.equal(raw.script.parked, 2);
-      assert.ok((await link.call('put', put, attempt())) !== PIPELINE_UNSUPPORTED);
-      assert.equal(raw.script.opens, 2, 'the next call connects afresh');
+      assert.ok((await link.call('put', put, attempt())).ok);
+      assert.equal(open.script.opens, 1);
+      await waitFor(() => open.script.cancelled === 1, { deadlineMs: 5_000, what: 'the parked link to be closed after the longer period' });
+      assert.equal(open.script.parked, 2);
+      assert.ok((await link.call('put', put, attempt())).ok);
+      assert.equal(open.script.opens, 2, 'the next call connects afresh');
     } finally {
       link.close();
     }
   });
 
-  test('calls refused on the raw link are each answered once over gRPC', async () => {
-    const raw = scripted('raw', 'refuse');
-    const grpc = scripted('grpc', 'answer');
-    const link = new PipelineLink({ raw, grpc }, () => 0);
+  test('an idle stream that cannot be parked (gRPC) is cancelled', async () => {
+    const open = scripted('answer', false);
+    const link = new PipelineLink({ open, timing: { idleMs: 20, parkedCloseMs: 40 } });
     try {
-      const results = await Promise.all([1, 2, 3].map(() => link.call('put', put, attempt())));
-      for (const result of results) assert.ok(result !== PIPELINE_UNSUPPORTED && result.ok && result.response.version === 5);
-      assert.deepEqual(grpc.script.written.map((r) => r.ops.length), [3], 'the three calls went once, in one message');
+      assert.ok((await link.call('put', put, attempt())).ok);
+      await waitFor(() => open.script.cancelled === 1, { deadlineMs: 5_000, what: 'the idle stream to be cancelled' });
+      assert.ok((await link.call('put', put, attempt())).ok);
+      assert.equal(open.script.opens, 2);
     } finally {
       link.close();
     }

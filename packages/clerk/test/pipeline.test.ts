@@ -1,7 +1,8 @@
-// Goal: KV calls over the Pipeline stream keep unary semantics: calls issued in
-// one turn share one message, results answered out of order reach the right
-// callers, a stream the node cuts fails its calls as retryable (the retry runs
-// on a fresh stream with the same session), an unanswered call times out —
+// Goal: KV calls over the gRPC Pipeline stream (`rawLink: false`) keep unary
+// semantics: calls issued in one turn share one message, results answered out
+// of order reach the right callers, a stream the node cuts fails its calls as
+// retryable (the retry runs on a fresh stream with the same session), an
+// unanswered call times out —
 // as an unknown outcome for a write, a plain timeout for a read — and
 // `pipeline: false` goes unary. A stream silent past a call's timeout is
 // cancelled and replaced; closing the clerk cancels its stream, and so does
@@ -22,6 +23,9 @@ const UNARY_UNIMPLEMENTED = { put: unimplemented, get: unimplemented, append: un
 
 /** The fake's answer: a put gets version 7. */
 const answer = (op: PipelineOp): PipelineResult => answerWith(op, 7);
+
+/** The clerk's dependencies for these tests: the pipeline over gRPC, not the raw link. */
+const overGrpc = () => ({ transport: new GrpcTransport({ rawLink: false }) });
 
 const servers: grpc.Server[] = [];
 async function serve(pipeline: (call: PipelineCall) => void, unary: Partial<typeof UNARY_UNIMPLEMENTED> = {}): Promise<string> {
@@ -47,7 +51,7 @@ describe('KV calls over the pipeline stream', () => {
         for (const op of [...request.ops].reverse()) call.write({ results: [answer(op)] });
       });
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 }, overGrpc());
     try {
       const keys = ['a', 'bb', 'ccc', 'dddd'];
       const values = await Promise.all(keys.map((key) => clerk.get(key, { consistency: 'serializable' })));
@@ -69,7 +73,7 @@ describe('KV calls over the pipeline stream', () => {
         else call.write({ results: request.ops.map(answer) });
       });
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
     try {
       assert.equal((await clerk.put('k', 'v')).version, 7);
       assert.equal(streams, 2);
@@ -83,7 +87,7 @@ describe('KV calls over the pipeline stream', () => {
 
   test('an unanswered write ends as an unknown outcome, an unanswered read as a timeout', async () => {
     const address = await serve((call) => call.on('data', () => {}));
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
     try {
       await assert.rejects(clerk.put('k', 'v'), UnknownOutcomeError);
       await assert.rejects(clerk.get('k'), TimeoutError);
@@ -103,7 +107,7 @@ describe('KV calls over the pipeline stream', () => {
       }
       call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
     try {
       assert.equal((await clerk.put('k', 'v')).version, 7);
       assert.equal(streams, 2);
@@ -120,7 +124,7 @@ describe('KV calls over the pipeline stream', () => {
       opened = true;
       call.on('cancelled', () => (cancelled = true));
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 }, overGrpc());
     const pending = clerk.get('k', { consistency: 'serializable' }).catch((error: unknown) => error);
     await waitFor(() => opened, { deadlineMs: 5_000, what: 'the stream reached the node' });
     clerk.close();
@@ -136,7 +140,7 @@ describe('KV calls over the pipeline stream', () => {
       call.on('cancelled', () => (cancelled += 1));
       call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 });
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0 }, overGrpc());
     try {
       assert.equal((await clerk.put('a', '1')).version, 7);
       await waitFor(() => cancelled === 1, { deadlineMs: 5_000, what: 'the idle stream is cancelled' });
@@ -151,8 +155,8 @@ describe('KV calls over the pipeline stream', () => {
     const address = await serve((call) => {
       call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
     });
-    const script = `import { Clerk } from ${CLERK_ENTRY};
-      const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(address)}], membersRefreshMs: 0 });
+    const script = `import { Clerk, GrpcTransport } from ${CLERK_ENTRY};
+      const clerk = Clerk.lazy({ endpoints: [${JSON.stringify(address)}], membersRefreshMs: 0 }, { transport: new GrpcTransport({ rawLink: false }) });
       process.stdout.write('version ' + String((await clerk.put('k', 'v')).version) + '\\n');`;
     const { code, output } = await runClerkScript(script);
     assert.equal(code, 0, `the child exits by itself: ${output}`);

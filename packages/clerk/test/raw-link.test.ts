@@ -1,5 +1,6 @@
-// Goal: the clerk's pipeline uses the raw KV link where the node echoes its
-// magic, with the pipeline's semantics: calls of one turn share one frame,
+// Goal: the clerk's pipeline uses the raw KV link, with the pipeline's
+// semantics: a server that answers the link in HTTP/2 fails the call at once
+// as unreachable, having run nothing; calls of one turn share one frame,
 // answers reach the right callers, a link cut after the echo fails its calls
 // as retryable (the retry keeps the session), an unanswered write after the
 // echo is an unknown outcome, a link that never echoes gets
@@ -8,7 +9,7 @@
 // call, and `rawLink: false`, explicit credentials or an HTTP proxy keep the
 // clerk on gRPC.
 // Method: in-test raw-link nodes (net servers on 127.0.0.1:0) that speak
-// the link's framing and behave as each test needs.
+// the link's framing and behave as each test needs; a bare grpc-js server.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -23,7 +24,7 @@ import {
   PipelineResponse,
   type PipelineResult,
 } from '@cairn/proto';
-import { AbortedError, Clerk, GrpcTransport, UnknownOutcomeError } from '../src/index.js';
+import { AbortedError, Clerk, GrpcTransport, UnavailableError, UnknownOutcomeError } from '../src/index.js';
 import { rawLinkTarget } from '../src/pipeline-carriers.js';
 import { waitFor } from '@cairn/testkit';
 import { CLERK_ENTRY, runClerkScript } from './child-script.js';
@@ -106,30 +107,47 @@ describe('KV calls over the raw link', () => {
     for (const server of grpcServers) server.forceShutdown();
   });
 
-  test('a node from before the raw link (it answers in HTTP/2) gets the same calls over gRPC, each once', async () => {
+  test('a server that answers the raw link in HTTP/2 fails the call at once as unreachable, and runs no op', async () => {
     const server = new grpc.Server();
     grpcServers.push(server);
-    const received: PipelineOp[] = [];
-    const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
+    const received: string[] = [];
+    const record = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+      received.push('unary');
+      callback({ code: grpc.status.INTERNAL });
+    };
     server.addService(KVServiceService, {
-      put: unimplemented, get: unimplemented, append: unimplemented, delete: unimplemented, cas: unimplemented, range: unimplemented,
+      put: record, get: record, append: record, delete: record, cas: record, range: record,
       pipeline: (call: grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>) =>
         call.on('data', (request: PipelineRequest) => {
-          received.push(...request.ops);
+          received.push(...request.ops.map(() => 'pipeline'));
           call.write({ results: request.ops.map(answer) });
         }),
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    const clerk = Clerk.lazy({ endpoints: [`127.0.0.1:${port}`], deadlineMs: 5_000, membersRefreshMs: 0 });
+    const address = `127.0.0.1:${port}`;
+    const message = new RegExp(`node at ${address} did not answer the raw KV link \\(is it a Cairn node of this version\\?\\)`);
+    // One attempt with a timeout far beyond the test's: it ends because the link failed, not by timing out.
+    const connection = new GrpcTransport().connect(address);
     try {
-      const puts = await Promise.all(['a', 'b', 'c'].map((key) => clerk.put(key, 'v')));
-      assert.deepEqual(puts.map((p) => p.version), [9, 9, 9]);
-      assert.deepEqual(received.map((op) => Buffer.from(op.put!.key).toString()).sort(), ['a', 'b', 'c'], 'each op reached the node once');
+      const request = { key: Buffer.from('k'), value: Buffer.from('v'), session: { clientId: 'c', seq: 1 }, prevKv: false };
+      const result = await connection.call('put', request, { timeoutMs: 3_600_000, signal: new AbortController().signal });
+      assert.ok(!result.ok);
+      assert.ok(result.error instanceof UnavailableError, String(result.error));
+      assert.match(result.error.message, message);
+      assert.deepEqual([result.fromServer, result.mayHaveReachedServer], [false, false]);
+    } finally {
+      connection.close();
+    }
+    // Through the Clerk: a definite UNAVAILABLE (never an unknown outcome), and no op ran, over either carrier.
+    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 400, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    try {
+      await assert.rejects(clerk.put('k', 'v'), (error: unknown) => error instanceof UnavailableError && message.test(error.message));
     } finally {
       clerk.close();
     }
+    assert.deepEqual(received, []);
   });
 
   test('calls issued in one turn share one frame, and answers reach the right callers', async () => {

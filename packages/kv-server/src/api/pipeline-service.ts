@@ -81,7 +81,7 @@ export class PipelineStreams {
    * A clerk's raw KV link (the shared port saw CLIENT_LINK_MAGIC). The magic
    * is echoed before anything else: the clerk writes no op until it sees it,
    * so a server that does not serve the link (it answers in HTTP/2) provably
-   * ran none of them, and the clerk falls back to gRPC.
+   * ran none of them.
    */
   acceptSocket(socket: net.Socket): void {
     // The link calls back only after this returns, by when `stream` is set.
