@@ -1,9 +1,9 @@
 /**
  * Every size and queue bound of the server, and the timeouts that go with
  * them, in one place (STYLE.md §7.4). Each bound is read where it is enforced,
- * and a test goes just over it: test/limits.test.ts, or the enforcing part's
- * own test with a smaller bound (peer-inbox, proposals, state-machine,
- * value-cache, compaction-policy, peer-link, peer-rejoin). The key and value limits are defaults (--key-bytes-max,
+ * and a test goes just over it: test/limits.test.ts (whose header says where
+ * each of the others is: transport-limits, pipeline-limits, or the enforcing
+ * part's own test with a smaller bound). The key and value limits are defaults (--key-bytes-max,
  * --value-bytes-max), enforced before proposing; a write carries the
  * proposer's value limit, so nodes with different settings apply identically.
  * Log entry and append sizes are raft-core's bounds (its limits.ts).

@@ -1,9 +1,17 @@
 // Goal: each bound in src/limits.ts is enforced where it is read: a request,
 // link or queue just over it gets the typed error (or the link is closed),
-// and one at the bound is served. Bounds tested elsewhere with a smaller
-// injected value: SESSIONS_MAX (state-machine.test), VALUE_CACHE_BYTES
-// (value-cache.test), MIN_INDEX_WAIT_MS_MAX (min-index.test),
-// COMPACTION_HOLD_MAX_FACTOR (compaction-policy.test).
+// and one at the bound is served. Bounds tested elsewhere:
+// - the peer transport's, the shared port's and the snapshot sender's:
+//   transport-limits.test; the pipeline service's message cut, close grace
+//   and keepalive: pipeline-limits.test;
+// - with a smaller injected value: SESSIONS_MAX (state-machine.test),
+//   VALUE_CACHE_BYTES (value-cache.test), PENDING_READS_MAX (proposals.test),
+//   PEER_INBOX_MESSAGES_MAX (peer-inbox.test), COMPACTION_HOLD_MAX_FACTOR
+//   (compaction-policy.test);
+// - through a cluster: MIN_INDEX_WAIT_MS_MAX (min-index.test),
+//   INFLIGHT_BATCHES_MAX and the reconnect backoff (peer-rejoin.test),
+//   PEER_LINK_BUFFERED_BYTES_MAX, PEER_LINK_SILENT_MS and ACK_DELAY_MS
+//   (peer-link.test).
 // Method: one real node started with default flags, spoken to over gRPC,
 // HTTP and a plain socket on the raw KV link; the state machine on a real
 // LevelDB in a temp dir; AppliedIndexWaiters and the Proposer on their own.

@@ -14,7 +14,17 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { BatchAck, CLIENT_LINK_MAGIC, encodeMessageFrame, MessageBatch } from '@cairn/proto';
+import {
+  BatchAck,
+  CLIENT_LINK_MAGIC,
+  encodeMessageFrame,
+  type Message,
+  MessageBatch,
+  MessageType,
+  RaftTransportServiceClient,
+  RaftTransportServiceService,
+  type SnapshotChunk,
+} from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
 import {
   ACK_FRAME_BYTES_MAX,
@@ -24,11 +34,14 @@ import {
   PEER_LINK_KEEPALIVE_MS,
   PEER_QUEUED_MESSAGES_MAX,
   PORT_SNIFF_TIMEOUT_MS,
+  SNAPSHOT_SEND_CHUNK_BYTES,
 } from '../src/limits.js';
 import { createLogger } from '../src/logger.js';
+import { GRPC_CHANNEL_OPTIONS } from '../src/transport/grpc-options.js';
 import { PEER_LINK_MAGIC } from '../src/transport/peer-frames.js';
 import { PeerListener } from '../src/transport/peer-listener.js';
 import { listenSharedPort } from '../src/transport/shared-port.js';
+import { sendSnapshot } from '../src/transport/snapshot-sender.js';
 import { tcpTimers, tcpTimersReadable } from './helpers/tcp-timers.js';
 import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
@@ -199,5 +212,46 @@ describe('shared port bounds', () => {
     await waitFor(() => extra.closed(), { deadlineMs: 10_000, what: 'the connection past the bound to be closed' });
     assert.equal(port.heldConnections, HELD_CONNECTIONS_MAX);
     assert.ok(held.every((link) => !link.closed()), 'those within the bound are still held');
+  });
+});
+
+describe('snapshot send bounds', () => {
+  /** A peer's InstallSnapshot that records each chunk's size and, unless `silent`, accepts at the last. */
+  async function snapshotPeer(silent: boolean): Promise<{ client: RaftTransportServiceClient; chunks: number[] }> {
+    const chunks: number[] = [];
+    const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+    server.addService(RaftTransportServiceService, {
+      installSnapshot: (call: grpc.ServerReadableStream<SnapshotChunk, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        call.on('data', (chunk: SnapshotChunk) => {
+          chunks.push(chunk.data.length);
+          if (chunk.last && !silent) callback(null, { accepted: true, error: '' });
+        });
+      },
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const client = new RaftTransportServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+    cleanups.push(() => server.forceShutdown());
+    cleanups.push(() => client.close());
+    return { client, chunks };
+  }
+  const snapshotOf = (bytes: number): Message =>
+    ({ ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.alloc(bytes, 7), metadata: { index: 5, term: 1, confState: undefined } } }) as Message;
+  const logger = createLogger('error', {});
+
+  test('SNAPSHOT_SEND_CHUNK_BYTES: a snapshot leaves in chunks of at most the bound', async () => {
+    const peer = await snapshotPeer(false);
+    const outcome = new Promise<boolean>((resolve) => sendSnapshot(peer.client, snapshotOf(2 * SNAPSHOT_SEND_CHUNK_BYTES + 1), 'c', logger, resolve));
+    assert.equal(await outcome, true);
+    assert.deepEqual(peer.chunks, [SNAPSHOT_SEND_CHUNK_BYTES, SNAPSHOT_SEND_CHUNK_BYTES, 1]);
+  });
+
+  test('SNAPSHOT_SEND_TIMEOUT_MS: a send the peer never answers fails once the timeout passes', async () => {
+    const peer = await snapshotPeer(true);
+    // Injected smaller than the bound; without a deadline the send would wait forever.
+    let outcome: boolean | undefined;
+    sendSnapshot(peer.client, snapshotOf(10), 'c', logger, (ok) => (outcome = ok), 300);
+    await waitFor(() => outcome !== undefined, { deadlineMs: 10_000, what: 'the send to fail' });
+    assert.equal(outcome, false);
+    assert.equal(peer.chunks.length, 1, 'the peer had the whole snapshot and said nothing');
   });
 });

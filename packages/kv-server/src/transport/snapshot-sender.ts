@@ -9,12 +9,20 @@ import type { Message, RaftTransportServiceClient, SnapshotChunk } from '@cairn/
 import { SNAPSHOT_SEND_CHUNK_BYTES, SNAPSHOT_SEND_TIMEOUT_MS } from '../limits.js';
 import type { Logger } from '../logger.js';
 
-export function sendSnapshot(client: RaftTransportServiceClient, message: Message, clusterId: string, logger: Logger, done: (ok: boolean) => void): void {
+export function sendSnapshot(
+  client: RaftTransportServiceClient,
+  message: Message,
+  clusterId: string,
+  logger: Logger,
+  done: (ok: boolean) => void,
+  /** A seam for tests: the bound is SNAPSHOT_SEND_TIMEOUT_MS. */
+  timeoutMs = SNAPSHOT_SEND_TIMEOUT_MS,
+): void {
   const peer = message.to;
   const data = message.snapshot?.data ?? Buffer.alloc(0);
   logger.info('snapshot-sending', { peer, index: message.snapshot?.metadata?.index, bytes: data.length });
   const header: Message = { ...message, snapshot: message.snapshot ? { ...message.snapshot, data: Buffer.alloc(0) } : undefined };
-  const call = client.installSnapshot({ deadline: Date.now() + SNAPSHOT_SEND_TIMEOUT_MS }, (error, ack) => {
+  const call = client.installSnapshot({ deadline: Date.now() + timeoutMs }, (error, ack) => {
     const ok = error === null && ack?.accepted === true;
     if (!ok) logger.warn('snapshot-send-failed', { peer, error: error?.message ?? ack?.error });
     else logger.info('snapshot-sent', { peer, index: message.snapshot?.metadata?.index, bytes: data.length });
