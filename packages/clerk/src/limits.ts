@@ -1,4 +1,4 @@
-/** Every bound the clerk enforces, in one place. */
+/** Every bound the clerk enforces, in one place; test/limits.test.ts goes just over each (the idle timers: pipeline-link.test). */
 import { assert } from '@cairn/proto';
 
 /** Attempts of one call, whatever the deadline; a backstop against a retry loop that never sleeps. */
