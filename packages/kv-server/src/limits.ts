@@ -67,6 +67,12 @@ export const CLIENT_LINK_KEEPALIVE_MS = 10_000;
 export const SNAPSHOT_SEND_CHUNK_BYTES = 1 * MiB;
 /** Longest a snapshot send to a peer may take before it is abandoned (raft is told it failed). */
 export const SNAPSHOT_SEND_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Largest snapshot a node takes in from a leader. Raft hands a snapshot on
+ * whole, so its chunks are held in memory until the last one: past this a
+ * receive is refused rather than growing the heap towards Buffer's limit.
+ */
+export const SNAPSHOT_RECEIVE_BYTES_MAX = 2 * 1024 * MiB;
 /** Largest gRPC message a node sends or accepts, and largest MessageBatch frame on a raw peer link. */
 export const GRPC_MESSAGE_BYTES_MAX = 64 * MiB;
 /** Raft messages queued for one peer in one synchronous run; beyond it they are dropped (raft resends). */
@@ -105,6 +111,12 @@ export const PEER_RECONNECT_BACKOFF_MAX_MS = 500;
 export const PORT_SNIFF_TIMEOUT_MS = 10_000;
 /** Client connections held while a node's port is not open yet; more are closed. */
 export const HELD_CONNECTIONS_MAX = 1024;
+/**
+ * Incoming raw peer links open at once. A peer keeps one (a newer replaces
+ * it), so a cluster needs one per member; a link past the bound is closed at
+ * once, so a flood of connections cannot hold sockets and buffers.
+ */
+export const PEER_INCOMING_LINKS_MAX = 256;
 /**
  * Log compaction waits for a live follower that is behind (catching up, or
  * installing a snapshot that must not be stale on arrival), but never keeps

@@ -12,7 +12,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import {
   BatchAck,
@@ -23,6 +25,7 @@ import {
   MessageType,
   RaftTransportServiceClient,
   RaftTransportServiceService,
+  type SnapshotAck,
   type SnapshotChunk,
 } from '@cairn/proto';
 import { waitFor } from '@cairn/testkit';
@@ -41,6 +44,7 @@ import { GRPC_CHANNEL_OPTIONS } from '../src/transport/grpc-options.js';
 import { PEER_LINK_MAGIC } from '../src/transport/peer-frames.js';
 import { PeerListener } from '../src/transport/peer-listener.js';
 import { listenSharedPort } from '../src/transport/shared-port.js';
+import { peerService } from '../src/transport/peer-service.js';
 import { sendSnapshot } from '../src/transport/snapshot-sender.js';
 import { tcpTimers, tcpTimersReadable } from './helpers/tcp-timers.js';
 import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
@@ -182,6 +186,18 @@ describe('peer link bounds', () => {
     const accepted = await waitFor(async () => (await ends()).find((s) => s.localPort === b.port.port && s.timer === 2), { deadlineMs: 10_000, what: "the acceptor's keepalive timer" });
     for (const end of [dialled, accepted]) assert.ok(end.whenMs <= PEER_LINK_KEEPALIVE_MS, `armed for ${end.whenMs} ms`);
   });
+  test('PEER_INCOMING_LINKS_MAX: an incoming peer link past the bound is closed at once; those under it stay', async () => {
+    const listener = new PeerListener(createLogger('error', {}), () => undefined, 60_000, 2);
+    cleanups.push(() => listener.close());
+    const port = await listen(net.createServer((socket) => listener.acceptSocket(socket)));
+    const first = connect(port);
+    const second = connect(port);
+    await waitFor(() => listener.size === 2, { deadlineMs: 10_000, what: 'two links to be accepted' });
+    const third = connect(port);
+    await waitFor(() => third.closed(), { deadlineMs: 10_000, what: 'the link past the bound to be closed' });
+    assert.equal(listener.size, 2);
+    assert.equal(first.closed() || second.closed(), false, 'the links under the bound stay open');
+  });
 });
 
 describe('shared port bounds', () => {
@@ -253,5 +269,39 @@ describe('snapshot send bounds', () => {
     await waitFor(() => outcome !== undefined, { deadlineMs: 10_000, what: 'the send to fail' });
     assert.equal(outcome, false);
     assert.equal(peer.chunks.length, 1, 'the peer had the whole snapshot and said nothing');
+  });
+});
+
+describe('snapshot receive bounds', () => {
+  test('SNAPSHOT_RECEIVE_BYTES_MAX: a snapshot larger than the bound is refused, and raft never sees it', async () => {
+    const received: Message[] = [];
+    const service = peerService({
+      logger: createLogger('error', {}),
+      check: () => undefined,
+      admit: () => true,
+      receive: (messages) => received.push(...messages),
+      surveyAnswer: () => undefined,
+      termSeenBefore: () => 0,
+      snapshotBytesMax: 10,
+    });
+    const send = (sizes: number[]): Promise<SnapshotAck> =>
+      new Promise((resolve) => {
+        const call = new EventEmitter();
+        service.installSnapshot(call as never, (_error, ack) => resolve(ack as SnapshotAck));
+        const header = { ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.alloc(0), metadata: { index: 5, term: 1, confState: undefined } } } as Message;
+        sizes.forEach((size, i) => {
+          const data = Buffer.alloc(size, 1);
+          const last = i === sizes.length - 1;
+          const whole = Buffer.alloc(sizes.reduce((a, b) => a + b, 0), 1);
+          call.emit('data', { clusterId: 'c', header: i === 0 ? header : undefined, data, last, checksum: last ? crc32(whole) : 0 } as SnapshotChunk);
+        });
+      });
+    const atBound = await send([6, 4]);
+    assert.equal(atBound.accepted, true, atBound.error);
+    assert.equal(received.length, 1);
+    const over = await send([6, 5]);
+    assert.equal(over.accepted, false);
+    assert.match(over.error, /larger than 10 bytes/);
+    assert.equal(received.length, 1, 'the refused snapshot never reached raft');
   });
 });

@@ -10,7 +10,14 @@
  */
 import type * as net from 'node:net';
 import { BatchAck, FramedLink, MessageBatch } from '@cairn/proto';
-import { ACK_DELAY_MS, ACK_EVERY_BATCHES, GRPC_MESSAGE_BYTES_MAX, PEER_LINK_INCOMING_IDLE_MS, PEER_LINK_KEEPALIVE_MS } from '../limits.js';
+import {
+  ACK_DELAY_MS,
+  ACK_EVERY_BATCHES,
+  GRPC_MESSAGE_BYTES_MAX,
+  PEER_INCOMING_LINKS_MAX,
+  PEER_LINK_INCOMING_IDLE_MS,
+  PEER_LINK_KEEPALIVE_MS,
+} from '../limits.js';
 import type { Logger } from '../logger.js';
 
 type IncomingLink = FramedLink<MessageBatch, BatchAck>;
@@ -26,6 +33,8 @@ export class PeerListener {
     private readonly accept: (batch: MessageBatch) => string | undefined,
     /** A seam for tests: the bound is PEER_LINK_INCOMING_IDLE_MS. */
     private readonly idleTimeoutMs = PEER_LINK_INCOMING_IDLE_MS,
+    /** A seam for tests: the bound is PEER_INCOMING_LINKS_MAX. */
+    private readonly linksMax = PEER_INCOMING_LINKS_MAX,
   ) {}
 
   /** Links accepted and still open (at most one per peer once each has sent a batch). */
@@ -34,6 +43,11 @@ export class PeerListener {
   }
 
   acceptSocket(socket: net.Socket): void {
+    if (this.links.size >= this.linksMax) {
+      this.logger.warn('peer-link-refused', { remote: socket.remoteAddress, reason: `${this.linksMax} incoming peer links are open` });
+      socket.destroy();
+      return;
+    }
     let from: number | undefined;
     const acks = new BatchAcker((sequence) => link.send({ sequence }));
     const link: IncomingLink = FramedLink.accept<MessageBatch, BatchAck>(socket, {

@@ -8,6 +8,7 @@
 import { crc32 } from 'node:zlib';
 import type { Message, RaftTransportServiceServer, SnapshotAck, SnapshotChunk, SurveyResponse } from '@cairn/proto';
 import type { Logger } from '../logger.js';
+import { SNAPSHOT_RECEIVE_BYTES_MAX } from '../limits.js';
 import type { SurveyAnswer } from '../loop/ports.js';
 
 export interface PeerServiceDeps {
@@ -20,6 +21,8 @@ export interface PeerServiceDeps {
   surveyAnswer(peer: number): SurveyAnswer | undefined;
   /** The highest term seen from `peer`'s runs other than `incarnation` (TermsSeen). */
   termSeenBefore(peer: number, incarnation: number): number;
+  /** A seam for tests: the bound is SNAPSHOT_RECEIVE_BYTES_MAX. */
+  readonly snapshotBytesMax?: number;
 }
 
 export function peerService(deps: PeerServiceDeps): RaftTransportServiceServer {
@@ -42,6 +45,8 @@ export function peerService(deps: PeerServiceDeps): RaftTransportServiceServer {
     },
     installSnapshot: (call, callback) => {
       const parts: Buffer[] = [];
+      let bytes = 0;
+      const bytesMax = deps.snapshotBytesMax ?? SNAPSHOT_RECEIVE_BYTES_MAX;
       let header: Message | undefined;
       let answered = false;
       const fail = (error: string): void => {
@@ -58,6 +63,11 @@ export function peerService(deps: PeerServiceDeps): RaftTransportServiceServer {
           header = chunk.header;
         }
         if (header === undefined) return fail('snapshot chunk before header');
+        bytes += chunk.data.length;
+        if (bytes > bytesMax) {
+          parts.length = 0;
+          return fail(`snapshot larger than ${bytesMax} bytes`);
+        }
         parts.push(chunk.data);
         if (!chunk.last) return;
         const data = Buffer.concat(parts);
