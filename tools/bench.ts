@@ -89,9 +89,16 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
     const levels = runs.flatMap((r) => r.levels);
     if (levels.length > 0) out.write(`\n${formatResults(levels)}\n`);
     const ratioRows = ratios(levels);
-    if (ratioRows.length > 0) out.write(`\nCairn ÷ etcd (ops/s above 1 = Cairn faster; latency above 1 = Cairn slower)\n${formatRatios(ratioRows)}\n`);
+    if (ratioRows.length > 0)
+      out.write(`\nCairn ÷ etcd (ops/s above 1 = Cairn faster; latency above 1 = Cairn slower)\n${formatRatios(ratioRows)}\n`);
     if (rss.length > 0) out.write(`\n${formatRss(rss)}\n`);
-    if (options.cpuProfileDir !== undefined) out.write(`\n${describeProfiles(options.cpuProfileDir, runs.find((r) => r.system === 'cairn'))}\n`);
+    if (options.cpuProfileDir !== undefined)
+      out.write(
+        `\n${describeProfiles(
+          options.cpuProfileDir,
+          runs.find((r) => r.system === 'cairn'),
+        )}\n`,
+      );
     out.write(`\nload average: ${format(loadAverageAtStart)} at start, ${format(loadavg())} at end (${cpus().length} CPUs)\n`);
     if (options.jsonPath !== undefined) {
       const document = { startedAt, argv, host: host(loadAverageAtStart), notes: NOTES, options, runs, ratios: ratioRows, rss };
@@ -103,11 +110,12 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
 }
 
 function header(options: BenchOptions, systems: readonly SystemName[], argv: readonly string[]): string {
-  const mode = options.rssKeys.length > 0
-    ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
-    : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
-      `${options.settleMs > 0 ? `${options.settleMs / 1000} s of settling before the first level` : 'no settling (cold)'}; ` +
-      `${options.keys} keys, ${options.valueBytes}-byte values`;
+  const mode =
+    options.rssKeys.length > 0
+      ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
+      : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
+        `${options.settleMs > 0 ? `${options.settleMs / 1000} s of settling before the first level` : 'no settling (cold)'}; ` +
+        `${options.keys} keys, ${options.valueBytes}-byte values`;
   return [
     `cairn bench ${argv.join(' ')}`.trimEnd(),
     `systems: ${systems.join(', ')}${options.etcd ? '' : ' (etcd skipped: --no-etcd or no binary)'}`,
@@ -122,7 +130,9 @@ function header(options: BenchOptions, systems: readonly SystemName[], argv: rea
 function describeProfiles(dir: string, cairn: SystemRun | undefined): string {
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort();
   } catch {
     // Reported below as "none".
   }
@@ -135,9 +145,11 @@ function describeProfiles(dir: string, cairn: SystemRun | undefined): string {
     const role = leaders.size === 1 && leaders.has(member) ? ', the leader' : '';
     return `${file}  node ${member}${role}, ${thread === '0' ? 'main thread' : 'loader thread'}`;
   };
-  return `CPU profiles of the Cairn nodes (written when they stopped): ${dir}\n` +
+  return (
+    `CPU profiles of the Cairn nodes (written when they stopped): ${dir}\n` +
     (files.length > 0 ? files.map((f) => `  ${describe(f)}`).join('\n') : '  none written (a node killed with SIGKILL writes none)') +
-    '\n  open in Chrome DevTools (Performance, load profile) or https://www.speedscope.app';
+    '\n  open in Chrome DevTools (Performance, load profile) or https://www.speedscope.app'
+  );
 }
 
 function host(loadAverageAtStart: number[]): object {

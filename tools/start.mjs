@@ -47,7 +47,10 @@ function runDemo(demoArgs) {
 function runPlain(plainArgs) {
   let args;
   try {
-    args = parseArgs({ args: plainArgs, options: { nodes: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '7001' } } }).values;
+    args = parseArgs({
+      args: plainArgs,
+      options: { nodes: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '7001' } },
+    }).values;
   } catch (error) {
     console.error(`npm start -- --plain: ${error.message}`);
     process.exit(2);
@@ -81,7 +84,15 @@ function runPlain(plainArgs) {
     mkdirSync(node.dataDir, { recursive: true });
     const log = createWriteStream(join(node.dataDir, 'node.log'), { flags: 'a' });
     // Own process group: Ctrl-C reaches only this script, which stops the nodes once.
-    const { child } = launchNode({ id: node.id, address: node.grpc, clientAddress: node.http, dataDir: node.dataDir, peers, cwd: root, detached: true });
+    const { child } = launchNode({
+      id: node.id,
+      address: node.grpc,
+      clientAddress: node.http,
+      dataDir: node.dataDir,
+      peers,
+      cwd: root,
+      detached: true,
+    });
     children.set(node.id, child);
     child.stdout.on('data', (chunk) => process.stdout.write(`[node ${node.id}] ${chunk}`));
     let pending = '';
@@ -133,7 +144,10 @@ function echo(id, line) {
     console.log(`[node ${id}] ${line}`);
     return;
   }
-  if (['leader-changed', 'membership-changed', 'snapshot-taken', 'snapshot-restored', 'node-stopped', 'bootstrapped'].includes(event.event) || event.level === 'error') {
+  if (
+    ['leader-changed', 'membership-changed', 'snapshot-taken', 'snapshot-restored', 'node-stopped', 'bootstrapped'].includes(event.event) ||
+    event.level === 'error'
+  ) {
     const { time: _t, level: _l, node: _n, event: name, ...fields } = event;
     console.log(`[node ${id}] ${name} ${JSON.stringify(fields)}`);
   }

@@ -59,7 +59,11 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
-      minutes: { type: 'string' }, nodes: { type: 'string' }, clients: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+      minutes: { type: 'string' },
+      nodes: { type: 'string' },
+      clients: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,7 +73,8 @@ function parseOptions(argv: string[]): Options {
   }
   const number = (name: string, text: string | undefined, fallback: number, min: number): number => {
     const value = text === undefined ? fallback : Number(text);
-    if (!Number.isFinite(value) || value < min) throw new FaultHarnessError('BAD_ARGUMENT', `--${name} must be a number >= ${min}, got ${text}`);
+    if (!Number.isFinite(value) || value < min)
+      throw new FaultHarnessError('BAD_ARGUMENT', `--${name} must be a number >= ${min}, got ${text}`);
     return value;
   };
   return {
@@ -94,7 +99,19 @@ function seededRandom(seed: number): () => number {
 }
 
 type FaultKind = 'isolate' | 'split' | 'one-way' | 'bridge' | 'pause' | 'kill' | 'wipe' | 'rollback' | 'lagging-wipe' | 'delay' | 'reset';
-const FAULT_KINDS: readonly FaultKind[] = ['isolate', 'split', 'one-way', 'bridge', 'pause', 'kill', 'wipe', 'rollback', 'lagging-wipe', 'delay', 'reset'];
+const FAULT_KINDS: readonly FaultKind[] = [
+  'isolate',
+  'split',
+  'one-way',
+  'bridge',
+  'pause',
+  'kill',
+  'wipe',
+  'rollback',
+  'lagging-wipe',
+  'delay',
+  'reset',
+];
 
 class Torture {
   private readonly random: () => number;
@@ -110,12 +127,19 @@ class Torture {
   private deferred = new Set<FaultKind>();
   private readonly startedAt = Date.now();
 
-  constructor(private readonly cluster: FaultCluster, private readonly options: Options) {
+  constructor(
+    private readonly cluster: FaultCluster,
+    private readonly options: Options,
+  ) {
     this.random = seededRandom(options.seed);
   }
 
   private shuffled(): number[] {
-    return this.cluster.nodes.map((n) => n.id).map((id) => ({ id, order: this.random() })).sort((a, b) => a.order - b.order).map((x) => x.id);
+    return this.cluster.nodes
+      .map((n) => n.id)
+      .map((id) => ({ id, order: this.random() }))
+      .sort((a, b) => a.order - b.order)
+      .map((x) => x.id);
   }
 
   private log(line: string): void {
@@ -126,7 +150,9 @@ class Torture {
   /** The next kind: every kind once per round, in a seeded shuffled order (a bag, not independent draws: a 3-minute run still has wipes and rollbacks). */
   private nextKind(): FaultKind {
     if (this.round.length === 0) {
-      const shuffled = FAULT_KINDS.map((kind) => ({ kind, order: this.random() })).sort((a, b) => a.order - b.order).map((x) => x.kind);
+      const shuffled = FAULT_KINDS.map((kind) => ({ kind, order: this.random() }))
+        .sort((a, b) => a.order - b.order)
+        .map((x) => x.kind);
       this.round = [...shuffled.filter((kind) => !this.deferred.has(kind)), ...shuffled.filter((kind) => this.deferred.has(kind))];
       this.deferred.clear();
     }
@@ -196,9 +222,11 @@ class Torture {
       case 'rollback': {
         // One node with lost state at a time, and only once the others are caught up: more would be data loss no design can prevent.
         if (!(await this.waitAllCaughtUp(kind))) return false;
-        const copy = kind === 'rollback' ? this.copies.get(target) ?? (await this.freshCopy(target, holdMs)) : undefined;
+        const copy = kind === 'rollback' ? (this.copies.get(target) ?? (await this.freshCopy(target, holdMs))) : undefined;
         if (kind === 'rollback' && copy === undefined) return false;
-        this.log(`SIGKILL node ${target} and ${kind === 'wipe' ? 'wipe its data dir' : `roll its data dir back to ${copy}`}, down for ${holdMs} ms`);
+        this.log(
+          `SIGKILL node ${target} and ${kind === 'wipe' ? 'wipe its data dir' : `roll its data dir back to ${copy}`}, down for ${holdMs} ms`,
+        );
         await c.kill(target);
         if (kind === 'wipe') c.wipe(target);
         else c.rollBack(target, copy!);
@@ -214,7 +242,9 @@ class Torture {
         const rest = order.filter((id) => id !== leader);
         const laggards = rest.slice(0, minority);
         const wiped = rest[minority]!;
-        this.log(`lagging-wipe: {${laggards}} cut off for ${holdMs} ms, then leader ${leader} killed and node ${wiped} killed, wiped and restarted; the others caught up are paused and the leader stays down ${holdMs} ms more`);
+        this.log(
+          `lagging-wipe: {${laggards}} cut off for ${holdMs} ms, then leader ${leader} killed and node ${wiped} killed, wiped and restarted; the others caught up are paused and the leader stays down ${holdMs} ms more`,
+        );
         await c.partition(laggards);
         await new Promise((resolve) => setTimeout(resolve, holdMs));
         await c.kill(leader);
@@ -312,7 +342,10 @@ class Torture {
     const statuses = await Promise.all(c.nodes.map((n) => c.status(n.id)));
     const leader = statuses.find((s) => s?.role === 'leader');
     // And none still recovering from an earlier disk fault: a majority that lost its disks is not a fault Raft survives.
-    return leader !== undefined && statuses.every((s) => s !== undefined && s.appliedIndex + 50 >= leader.appliedIndex && (s.storage ?? 'ok') === 'ok');
+    return (
+      leader !== undefined &&
+      statuses.every((s) => s !== undefined && s.appliedIndex + 50 >= leader.appliedIndex && (s.storage ?? 'ok') === 'ok')
+    );
   }
 
   /** After the final heal: every running node reaches the leader's applied index; names those that do not. */
@@ -323,7 +356,9 @@ class Torture {
     const target = (await c.status(leaderId))?.appliedIndex ?? 0;
     const behind = async (): Promise<number[]> => {
       const statuses = await Promise.all(c.nodes.map(async (n) => ({ id: n.id, status: await c.status(n.id) })));
-      return statuses.filter(({ id, status }) => !this.refused.has(id) && (status === undefined || status.appliedIndex < target)).map(({ id }) => id);
+      return statuses
+        .filter(({ id, status }) => !this.refused.has(id) && (status === undefined || status.appliedIndex < target))
+        .map(({ id }) => id);
     };
     try {
       await waitFor(async () => (await behind()).length === 0, { deadlineMs: CONVERGE_MS, intervalMs: 200 });
@@ -349,14 +384,22 @@ async function main(argv: string[]): Promise<number> {
   }
   mkdirSync(options.out, { recursive: true });
   const logDir = join(options.out, 'logs');
-  process.stdout.write(`torture: ${options.minutes} min, ${options.nodes} nodes, ${options.clients} clerks, seed ${options.seed}; output in ${options.out}\n`);
+  process.stdout.write(
+    `torture: ${options.minutes} min, ${options.nodes} nodes, ${options.clients} clerks, seed ${options.seed}; output in ${options.out}\n`,
+  );
   const cluster = await FaultCluster.start({ size: options.nodes, proxy: true, logDir });
   const stopSignal = new Promise<void>((resolveStop) => process.once('SIGINT', () => resolveStop()));
   const history = new HistoryLog();
   let workload: Workload | undefined;
   try {
     await cluster.waitForLeader();
-    workload = new Workload({ endpoints: cluster.grpcEndpoints(), clerks: options.clients, history, pauseMs: 20, clientPrefix: `t${options.seed}` }).start();
+    workload = new Workload({
+      endpoints: cluster.grpcEndpoints(),
+      clerks: options.clients,
+      history,
+      pauseMs: 20,
+      clientPrefix: `t${options.seed}`,
+    }).start();
     const torture = new Torture(cluster, options);
     // Ctrl-C ends the fault phase early; the run still heals, checks and reports.
     await Promise.race([torture.run(), stopSignal]);

@@ -104,7 +104,8 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
   });
   if (values.etcd && values['no-etcd']) throw new UsageError('--etcd and --no-etcd contradict each other');
   const etcdBinary = values['etcd-bin'];
-  if (values.etcd && !etcdAvailable(etcdBinary)) throw new UsageError(`--etcd: no etcd binary at ${etcdBinary} (apt-get install etcd-server)`);
+  if (values.etcd && !etcdAvailable(etcdBinary))
+    throw new UsageError(`--etcd: no etcd binary at ${etcdBinary} (apt-get install etcd-server)`);
   const etcd = values['no-etcd'] ? false : etcdAvailable(etcdBinary);
   if (values['clerk-unary'] && values['clerk-grpc']) throw new UsageError('--clerk-unary and --clerk-grpc exclude each other');
   if (values['no-cairn'] && !etcd) throw new UsageError('--no-cairn without etcd leaves nothing to run');
@@ -137,7 +138,10 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
 }
 
 function list(flag: string, text: string): string[] {
-  const items = text.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  const items = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
   if (items.length === 0) throw new UsageError(`--${flag}: expected a comma-separated list`);
   return items;
 }
@@ -150,7 +154,8 @@ function positiveInt(flag: string, text: string): number {
 
 function seconds(flag: string, text: string, zeroAllowed: boolean): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) throw new UsageError(`--${flag}: '${text}' is not a valid number of seconds`);
+  if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0))
+    throw new UsageError(`--${flag}: '${text}' is not a valid number of seconds`);
   return Math.round(value * 1000);
 }
 

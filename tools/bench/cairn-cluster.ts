@@ -43,7 +43,14 @@ export class CairnCluster {
     const profileFlags = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
     const nodes = peers.map(({ id, address }): CairnNode => {
       const dataDir = join(root, `node-${id}`);
-      const { child } = launchNode({ id, address, dataDir, peers, nodeFlags: profileFlags, args: ['--log-level', 'warn', ...options.serverArgs] });
+      const { child } = launchNode({
+        id,
+        address,
+        dataDir,
+        peers,
+        nodeFlags: profileFlags,
+        args: ['--log-level', 'warn', ...options.serverArgs],
+      });
       return { id, address, dataDir, process: teardown.track(new ManagedProcess(`cairn node ${id}`, child)) };
     });
     const admin = Clerk.lazy({ endpoints: nodes.map((n) => n.address), membersRefreshMs: 0, requestTimeoutMs: 1_000 });
@@ -57,7 +64,9 @@ export class CairnCluster {
   async leader(): Promise<CairnNode> {
     return pollUntil(
       async () => {
-        const statuses = await Promise.all(this.nodes.map((n) => this.admin.status({ endpoint: n.address, deadlineMs: 1_000 }).catch(() => undefined)));
+        const statuses = await Promise.all(
+          this.nodes.map((n) => this.admin.status({ endpoint: n.address, deadlineMs: 1_000 }).catch(() => undefined)),
+        );
         const leaderStatus = statuses.find((s) => s?.role === 'leader');
         if (leaderStatus === undefined) return undefined;
         const agreeing = statuses.filter((s) => s?.leaderId === leaderStatus.id).length;

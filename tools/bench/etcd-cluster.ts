@@ -46,11 +46,28 @@ export class EtcdCluster {
       const clientUrl = `http://127.0.0.1:${ports[2 * i]}`;
       const dataDir = join(root, name);
       const args = [
-        '--name', name, '--data-dir', dataDir,
-        '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
-        '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
-        '--logger', 'zap', '--log-level', 'warn',
+        '--name',
+        name,
+        '--data-dir',
+        dataDir,
+        '--listen-client-urls',
+        clientUrl,
+        '--advertise-client-urls',
+        clientUrl,
+        '--listen-peer-urls',
+        peerUrl(i),
+        '--initial-advertise-peer-urls',
+        peerUrl(i),
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        token,
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
       ];
       const client = new grpc.Client(`127.0.0.1:${ports[2 * i]}`, grpc.credentials.createInsecure());
       teardown.add(() => client.close());
@@ -125,7 +142,12 @@ function unary<Req, Res>(client: grpc.Client, method: grpc.MethodDefinition<Req,
       (error, response) => {
         if (error === null && response !== undefined) resolve(response);
         // A status name ("UNAVAILABLE", "DEADLINE_EXCEEDED") as the error code, like the clerk's codes.
-        else reject(Object.assign(new Error(error?.details ?? 'empty response'), { code: error === null ? 'EMPTY_RESPONSE' : (grpc.status[error.code] ?? `GRPC_${error.code}`) }));
+        else
+          reject(
+            Object.assign(new Error(error?.details ?? 'empty response'), {
+              code: error === null ? 'EMPTY_RESPONSE' : (grpc.status[error.code] ?? `GRPC_${error.code}`),
+            }),
+          );
       },
     );
   });

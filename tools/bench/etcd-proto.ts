@@ -21,31 +21,54 @@ const ETCD_DESCRIPTOR: Parameters<typeof fromJSON>[0] = {
     etcdserverpb: {
       nested: {
         ResponseHeader: {
-          fields: { cluster_id: field('uint64', 1), member_id: field('uint64', 2), revision: field('int64', 3), raft_term: field('uint64', 4) },
+          fields: {
+            cluster_id: field('uint64', 1),
+            member_id: field('uint64', 2),
+            revision: field('int64', 3),
+            raft_term: field('uint64', 4),
+          },
         },
         KeyValue: {
           fields: {
-            key: field('bytes', 1), create_revision: field('int64', 2), mod_revision: field('int64', 3),
-            version: field('int64', 4), value: field('bytes', 5), lease: field('int64', 6),
+            key: field('bytes', 1),
+            create_revision: field('int64', 2),
+            mod_revision: field('int64', 3),
+            version: field('int64', 4),
+            value: field('bytes', 5),
+            lease: field('int64', 6),
           },
         },
         PutRequest: { fields: { key: field('bytes', 1), value: field('bytes', 2), lease: field('int64', 3), prev_kv: field('bool', 4) } },
         PutResponse: { fields: { header: field('ResponseHeader', 1), prev_kv: field('KeyValue', 2) } },
         RangeRequest: {
           fields: {
-            key: field('bytes', 1), range_end: field('bytes', 2), limit: field('int64', 3), revision: field('int64', 4),
+            key: field('bytes', 1),
+            range_end: field('bytes', 2),
+            limit: field('int64', 3),
+            revision: field('int64', 4),
             // serializable=false (the default) is a linearizable read through etcd's ReadIndex.
-            serializable: field('bool', 7), keys_only: field('bool', 8), count_only: field('bool', 9),
+            serializable: field('bool', 7),
+            keys_only: field('bool', 8),
+            count_only: field('bool', 9),
           },
         },
         RangeResponse: {
-          fields: { header: field('ResponseHeader', 1), kvs: field('KeyValue', 2, 'repeated'), more: field('bool', 3), count: field('int64', 4) },
+          fields: {
+            header: field('ResponseHeader', 1),
+            kvs: field('KeyValue', 2, 'repeated'),
+            more: field('bool', 3),
+            count: field('int64', 4),
+          },
         },
         StatusRequest: { fields: {} },
         StatusResponse: {
           fields: {
-            header: field('ResponseHeader', 1), version: field('string', 2), dbSize: field('int64', 3),
-            leader: field('uint64', 4), raftIndex: field('uint64', 5), raftTerm: field('uint64', 6),
+            header: field('ResponseHeader', 1),
+            version: field('string', 2),
+            dbSize: field('int64', 3),
+            leader: field('uint64', 4),
+            raftIndex: field('uint64', 5),
+            raftTerm: field('uint64', 6),
           },
         },
         KV: {

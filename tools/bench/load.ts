@@ -160,7 +160,7 @@ export async function fillKeys(target: KvTarget, options: FillOptions): Promise<
     while (next < options.toIndex && !givenUp()) {
       const key = keyName(options.prefix, next++);
       // Retry the same key until it is written, so the count of keys is exact.
-      for (let written = false; !written && !givenUp(); ) {
+      for (let written = false; !written && !givenUp();) {
         try {
           await target.put(worker, key, options.value);
           written = true;
@@ -175,5 +175,6 @@ export async function fillKeys(target: KvTarget, options: FillOptions): Promise<
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, worker) => work(worker)));
-  if (consecutiveErrors > consecutiveErrorsMax) throw new Error(`loading keys failed ${consecutiveErrors} times in a row (last: ${lastError})`);
+  if (consecutiveErrors > consecutiveErrorsMax)
+    throw new Error(`loading keys failed ${consecutiveErrors} times in a row (last: ${lastError})`);
 }

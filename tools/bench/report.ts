@@ -41,7 +41,9 @@ export interface RssSample {
 export function ratios(results: readonly MeasuredLevel[]): Ratio[] {
   const out: Ratio[] = [];
   for (const cairn of results.filter((r) => r.system === 'cairn' && !r.interrupted)) {
-    const etcd = results.find((r) => r.system === 'etcd' && !r.interrupted && r.workload === cairn.workload && r.concurrency === cairn.concurrency);
+    const etcd = results.find(
+      (r) => r.system === 'etcd' && !r.interrupted && r.workload === cairn.workload && r.concurrency === cairn.concurrency,
+    );
     if (etcd === undefined) continue;
     out.push({
       workload: cairn.workload,
@@ -56,11 +58,22 @@ export function ratios(results: readonly MeasuredLevel[]): Ratio[] {
 
 export function formatResults(results: readonly MeasuredLevel[]): string {
   const rows = results.map((r) => [
-    r.interrupted ? `${r.system}*` : r.system, r.workload, String(r.concurrency), r.opsPerSec.toFixed(0),
-    ms(r.latencyMs.p50), ms(r.latencyMs.p90), ms(r.latencyMs.p99), ms(r.latencyMs.max), formatErrors(r),
-    r.cpuPercent.loadGenerator.toFixed(0), r.cpuPercent.leader.toFixed(0),
+    r.interrupted ? `${r.system}*` : r.system,
+    r.workload,
+    String(r.concurrency),
+    r.opsPerSec.toFixed(0),
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p90),
+    ms(r.latencyMs.p99),
+    ms(r.latencyMs.max),
+    formatErrors(r),
+    r.cpuPercent.loadGenerator.toFixed(0),
+    r.cpuPercent.leader.toFixed(0),
   ]);
-  const text = table(['system', 'workload', 'conc', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'gen cpu%', 'leader cpu%'], rows);
+  const text = table(
+    ['system', 'workload', 'conc', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'gen cpu%', 'leader cpu%'],
+    rows,
+  );
   return results.some((r) => r.interrupted) ? `${text}\n* interrupted: measured over a shorter window than --duration` : text;
 }
 
@@ -75,7 +88,13 @@ export function formatRss(samples: readonly RssSample[]): string {
   return table(
     ['system', 'keys', 'leader RSS MiB', 'RSS MiB after steady load', 'leader data dir MiB', 'load s', 'puts/s'],
     samples.map((s) => [
-      s.system, String(s.keys), s.leaderRssMiB.toFixed(1), s.leaderSteadyRssMiB.toFixed(1), s.leaderDataDirMiB.toFixed(1), s.loadSeconds.toFixed(1), s.putsPerSec.toFixed(0),
+      s.system,
+      String(s.keys),
+      s.leaderRssMiB.toFixed(1),
+      s.leaderSteadyRssMiB.toFixed(1),
+      s.leaderDataDirMiB.toFixed(1),
+      s.loadSeconds.toFixed(1),
+      s.putsPerSec.toFixed(0),
     ]),
   );
 }
@@ -83,7 +102,9 @@ export function formatRss(samples: readonly RssSample[]): string {
 /** `0`, or the count and its codes: `3 (TIMEOUT:2 UNAVAILABLE:1)`. */
 export function formatErrors(result: Pick<LevelResult, 'errors' | 'errorsByCode'>): string {
   if (result.errors === 0) return '0';
-  const byCode = Object.entries(result.errorsByCode).map(([code, n]) => `${code}:${n}`).join(' ');
+  const byCode = Object.entries(result.errorsByCode)
+    .map(([code, n]) => `${code}:${n}`)
+    .join(' ');
   return `${result.errors} (${byCode})`;
 }
 
@@ -97,6 +118,9 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const numeric = header.map((_, column) => rows.length > 0 && rows.every((row) => /^[\d.\-]+$/.test(row[column]!)));
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
+    cells
+      .map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -48,14 +48,28 @@ async function runSystem(context: RunContext, system: SystemName, runs: SystemRu
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
     const keySpace = makeKeySpace(options.keys, options.valueBytes);
     const prefillStarted = performance.now();
-    await fillKeys(sut.target, { prefix: BENCH_KEY_PREFIX, fromIndex: 0, toIndex: options.keys, concurrency: PREFILL_CONCURRENCY, value: keySpace.value, signal });
+    await fillKeys(sut.target, {
+      prefix: BENCH_KEY_PREFIX,
+      fromIndex: 0,
+      toIndex: options.keys,
+      concurrency: PREFILL_CONCURRENCY,
+      value: keySpace.value,
+      signal,
+    });
     log(`${system}: wrote ${options.keys} keys in ${((performance.now() - prefillStarted) / 1000).toFixed(1)} s`);
     if (options.settleMs > 0 && options.workloads.length > 0) {
       // A fresh Node process (the nodes and this generator) runs its first
       // seconds cold while V8 compiles the hot paths: measured 1-client puts
       // show a p99 well above the steady one for ~15 s. Both systems get it.
       log(`${system}: settling for ${options.settleMs / 1000} s (1 worker, ${options.workloads[0]}; not in the results)`);
-      const settled = await runLevel(sut.target, { workload: options.workloads[0]!, concurrency: 1, warmupMs: 0, durationMs: options.settleMs, keySpace, signal });
+      const settled = await runLevel(sut.target, {
+        workload: options.workloads[0]!,
+        concurrency: 1,
+        warmupMs: 0,
+        durationMs: options.settleMs,
+        keySpace,
+        signal,
+      });
       log(`${system}: settled: ${settled.ops} ops, errors ${formatErrors(settled)}`);
     }
     for (const workload of options.workloads) {
@@ -65,8 +79,10 @@ async function runSystem(context: RunContext, system: SystemName, runs: SystemRu
           runLevel(sut.target, { workload, concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs, keySpace, signal }),
         );
         run.levels.push(level);
-        log(`${system} ${workload} c=${concurrency}: ${level.opsPerSec.toFixed(0)} ops/s, p50 ${level.latencyMs.p50.toFixed(2)} ms, ` +
-          `p99 ${level.latencyMs.p99.toFixed(2)} ms, errors ${level.errors}, cpu gen ${level.cpuPercent.loadGenerator.toFixed(0)}% leader ${level.cpuPercent.leader.toFixed(0)}%`);
+        log(
+          `${system} ${workload} c=${concurrency}: ${level.opsPerSec.toFixed(0)} ops/s, p50 ${level.latencyMs.p50.toFixed(2)} ms, ` +
+            `p99 ${level.latencyMs.p99.toFixed(2)} ms, errors ${level.errors}, cpu gen ${level.cpuPercent.loadGenerator.toFixed(0)}% leader ${level.cpuPercent.leader.toFixed(0)}%`,
+        );
       }
     }
   } finally {

@@ -36,7 +36,14 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
       // 10k load lasts seconds); the same steady load at every count makes the second comparable.
       if (options.rssSteadyMs > 0 && keys > 0 && !signal.aborted) {
         const keySpace = { keys: Array.from({ length: keys }, (_, i) => keyName(RSS_KEY_PREFIX, i)), value };
-        await runLevel(sut.target, { workload: 'put', concurrency: options.rssConcurrency, warmupMs: 0, durationMs: options.rssSteadyMs, keySpace, signal });
+        await runLevel(sut.target, {
+          workload: 'put',
+          concurrency: options.rssConcurrency,
+          warmupMs: 0,
+          durationMs: options.rssSteadyMs,
+          keySpace,
+          signal,
+        });
       }
       const rss: RssSample = {
         system,
@@ -48,8 +55,10 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
         putsPerSec: loadSeconds > 0 ? loaded / loadSeconds : 0,
       };
       samples.push(rss);
-      log(`${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB (${rss.leaderSteadyRssMiB.toFixed(1)} MiB after ${options.rssSteadyMs / 1000} s of overwrites), data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
-        (loaded > 0 ? ` (loaded ${loaded} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''));
+      log(
+        `${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB (${rss.leaderSteadyRssMiB.toFixed(1)} MiB after ${options.rssSteadyMs / 1000} s of overwrites), data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
+          (loaded > 0 ? ` (loaded ${loaded} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''),
+      );
       return rss;
     };
     await sample(0, 0, 0);
@@ -59,11 +68,18 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
       let written = 0;
       const progress = setInterval(() => {
         const rate = written / ((performance.now() - started) / 1000);
-        log(`${system}: ${loadedKeys + written} / ${target} keys, ${rate.toFixed(0)} puts/s, ~${((target - loadedKeys - written) / rate).toFixed(0)} s to go`);
+        log(
+          `${system}: ${loadedKeys + written} / ${target} keys, ${rate.toFixed(0)} puts/s, ~${((target - loadedKeys - written) / rate).toFixed(0)} s to go`,
+        );
       }, PROGRESS_INTERVAL_MS);
       try {
         await fillKeys(sut.target, {
-          prefix: RSS_KEY_PREFIX, fromIndex: loadedKeys, toIndex: target, concurrency: options.rssConcurrency, value, signal,
+          prefix: RSS_KEY_PREFIX,
+          fromIndex: loadedKeys,
+          toIndex: target,
+          concurrency: options.rssConcurrency,
+          value,
+          signal,
           onKeyWritten: () => void (written += 1),
         });
       } finally {

@@ -17,9 +17,17 @@ export interface SystemUnderTest {
 }
 
 /** `maxWorkers` sizes the Cairn clerk pool (one Clerk per `workersPerClerk` workers). */
-export async function startSystem(system: SystemName, options: BenchOptions, maxWorkers: number, teardown: Teardown): Promise<SystemUnderTest> {
+export async function startSystem(
+  system: SystemName,
+  options: BenchOptions,
+  maxWorkers: number,
+  teardown: Teardown,
+): Promise<SystemUnderTest> {
   if (system === 'cairn') {
-    const cluster = await CairnCluster.start({ size: CLUSTER_SIZE, cpuProfileDir: options.cpuProfileDir, serverArgs: options.serverArgs }, teardown);
+    const cluster = await CairnCluster.start(
+      { size: CLUSTER_SIZE, cpuProfileDir: options.cpuProfileDir, serverArgs: options.serverArgs },
+      teardown,
+    );
     const target = cluster.target(maxWorkers, options.workersPerClerk, options.clerkCarrier);
     return {
       system,

@@ -49,7 +49,10 @@ export class Demo {
   private spareSpecFor: ((id: number) => NodeSpec) | undefined;
   private readonly historyFile: string;
 
-  constructor(private readonly options: DemoOptions, private readonly output: DemoOutput) {
+  constructor(
+    private readonly options: DemoOptions,
+    private readonly output: DemoOutput,
+  ) {
     this.log = new ActionLog(output);
     this.historyFile = join(options.dataDir, 'history.jsonl');
   }
@@ -67,10 +70,30 @@ export class Demo {
       await this.startVoters(voters);
       this.printBanner(voters);
       await this.waitForLeader(admin, stop);
-      workload = new Workload({ endpoints, clerks: this.options.clerks, keys: this.options.keys, verbose: this.options.verbose, history: new JsonLinesHistory(history) }, this.log);
+      workload = new Workload(
+        {
+          endpoints,
+          clerks: this.options.clerks,
+          keys: this.options.keys,
+          verbose: this.options.verbose,
+          history: new JsonLinesHistory(history),
+        },
+        this.log,
+      );
       disruptions = new Disruptions(
-        { admin, log: this.log, runningNodes: () => this.runningNodes(), launchSpare: (id) => this.launchSpare(id), retireSpare: (node) => this.retireSpare(node) },
-        { transfers: this.options.transfers, faults: this.options.faults, membership: this.options.membership, firstSpareId: this.options.nodes + 1 },
+        {
+          admin,
+          log: this.log,
+          runningNodes: () => this.runningNodes(),
+          launchSpare: (id) => this.launchSpare(id),
+          retireSpare: (node) => this.retireSpare(node),
+        },
+        {
+          transfers: this.options.transfers,
+          faults: this.options.faults,
+          membership: this.options.membership,
+          firstSpareId: this.options.nodes + 1,
+        },
       );
       if (!stop.aborted) {
         workload.start();
@@ -109,7 +132,17 @@ export class Demo {
 
   private commonNodeArgs(): string[] {
     // Frequent snapshots so a demo of a few minutes shows compaction and snapshot catch-up.
-    return ['--cluster-id', 'demo', '--chaos', '--tick-ms', String(this.options.tickMs), '--snapshot-entries', '2000', '--log-level', 'info'];
+    return [
+      '--cluster-id',
+      'demo',
+      '--chaos',
+      '--tick-ms',
+      String(this.options.tickMs),
+      '--snapshot-entries',
+      '2000',
+      '--log-level',
+      'info',
+    ];
   }
 
   private newNode(spec: NodeSpec): DemoNode {
@@ -174,16 +207,22 @@ export class Demo {
   }
 
   private async waitForLeader(admin: Clerk, stop: AbortSignal): Promise<void> {
-    const found = await this.log.timed('wait-for-leader', '', async () => {
-      const deadline = performance.now() + LEADER_DEADLINE_MS;
-      while (!stop.aborted) {
-        const status = await admin.status({ deadlineMs: 1_000 }).catch(() => undefined);
-        if (status !== undefined && status.leaderId !== 0) return status;
-        if (performance.now() > deadline) throw new DemoSetupError(`no leader elected within ${LEADER_DEADLINE_MS / 1000} s; see the node logs`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return undefined;
-    }, (status) => (status === undefined ? '(stopped)' : `leader ${status.leaderId}, term ${status.term}`));
+    const found = await this.log.timed(
+      'wait-for-leader',
+      '',
+      async () => {
+        const deadline = performance.now() + LEADER_DEADLINE_MS;
+        while (!stop.aborted) {
+          const status = await admin.status({ deadlineMs: 1_000 }).catch(() => undefined);
+          if (status !== undefined && status.leaderId !== 0) return status;
+          if (performance.now() > deadline)
+            throw new DemoSetupError(`no leader elected within ${LEADER_DEADLINE_MS / 1000} s; see the node logs`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return undefined;
+      },
+      (status) => (status === undefined ? '(stopped)' : `leader ${status.leaderId}, term ${status.term}`),
+    );
     if (found === undefined && !stop.aborted) throw new DemoSetupError('no leader elected; see the node logs');
   }
 
@@ -203,21 +242,41 @@ export class Demo {
     this.log.note(workload.takeSummary());
   }
 
-  private async shutDown(admin: Clerk, workload: Workload | undefined, disruptions: Disruptions | undefined, history: WriteStream): Promise<void> {
+  private async shutDown(
+    admin: Clerk,
+    workload: Workload | undefined,
+    disruptions: Disruptions | undefined,
+    history: WriteStream,
+  ): Promise<void> {
     this.log.note('stopping: workload and disruptions…');
     await disruptions?.stop();
     await workload?.stop();
-    await Promise.all(this.runningNodes().map((node) =>
-      this.log.timed('clear-faults', `node ${node.id}`, () => admin.injectFault({ kind: 'clear' }, { endpoint: node.spec.grpcAddress, deadlineMs: 2_000 })),
-    ));
+    await Promise.all(
+      this.runningNodes().map((node) =>
+        this.log.timed('clear-faults', `node ${node.id}`, () =>
+          admin.injectFault({ kind: 'clear' }, { endpoint: node.spec.grpcAddress, deadlineMs: 2_000 }),
+        ),
+      ),
+    );
     admin.close();
-    await Promise.all(this.runningNodes().map((node) =>
-      this.log.timed('stop-node', `${node.id}`, () => node.stop(), (code) => `(exit ${code ?? 'signal'})`),
-    ));
+    await Promise.all(
+      this.runningNodes().map((node) =>
+        this.log.timed(
+          'stop-node',
+          `${node.id}`,
+          () => node.stop(),
+          (code) => `(exit ${code ?? 'signal'})`,
+        ),
+      ),
+    );
     await new Promise<void>((resolve) => history.end(resolve));
   }
 
-  private async finish(workload: Workload | undefined, disruptions: Disruptions | undefined, endpoints: readonly string[]): Promise<DemoSummary> {
+  private async finish(
+    workload: Workload | undefined,
+    disruptions: Disruptions | undefined,
+    endpoints: readonly string[],
+  ): Promise<DemoSummary> {
     this.log.note(`checking the history (${displayPath(this.historyFile)})…`);
     const check = await checkHistoryFile(this.historyFile);
     const crashed = this.nodeExits.some((exit) => !exit.expected || exit.code !== 0);
@@ -245,7 +304,9 @@ export class Demo {
       `  status         : npx kvctl --endpoints ${endpoints} status`,
       `  history        : ${displayPath(this.historyFile)}`,
       `  disruptions    : ${[this.options.transfers && 'leader preemption', this.options.membership && 'membership cycle', this.options.faults && 'faults'].filter(Boolean).join(', ') || 'none'}`,
-      this.options.durationS === undefined ? 'Ctrl-C stops the workload, shuts the nodes down and checks the history.' : `Runs for ${this.options.durationS} s (Ctrl-C stops earlier).`,
+      this.options.durationS === undefined
+        ? 'Ctrl-C stops the workload, shuts the nodes down and checks the history.'
+        : `Runs for ${this.options.durationS} s (Ctrl-C stops earlier).`,
     ];
     for (const line of lines) this.output.line(line);
   }
@@ -260,12 +321,16 @@ export function describeSummary(summary: DemoSummary): string[] {
   lines.push(`  workload: ok ${workload.ok}, failed ${workload.fail}, unknown outcome ${workload.unknown}`);
   if (disruptions !== undefined) {
     const pair = (counts: { ok: number; failed: number }): string => `${counts.ok} ok / ${counts.failed} failed`;
-    lines.push(`  disruptions: transfers ${pair(disruptions.transfers)}, faults ${pair(disruptions.faults)}, membership cycles ${pair(disruptions.membershipCycles)}`);
+    lines.push(
+      `  disruptions: transfers ${pair(disruptions.transfers)}, faults ${pair(disruptions.faults)}, membership cycles ${pair(disruptions.membershipCycles)}`,
+    );
   }
   const bad = summary.nodeExits.filter((exit) => !exit.expected || exit.code !== 0);
-  lines.push(bad.length === 0
-    ? `  nodes: all ${summary.nodeExits.length} node processes exited cleanly`
-    : `  nodes: ${bad.map((exit) => `node ${exit.id} ${exit.expected ? 'exited' : 'CRASHED'} (${exit.signal ?? exit.code})`).join(', ')}`);
+  lines.push(
+    bad.length === 0
+      ? `  nodes: all ${summary.nodeExits.length} node processes exited cleanly`
+      : `  nodes: ${bad.map((exit) => `node ${exit.id} ${exit.expected ? 'exited' : 'CRASHED'} (${exit.signal ?? exit.code})`).join(', ')}`,
+  );
   return lines;
 }
 

@@ -52,11 +52,18 @@ export interface DisruptionPlan {
 }
 
 export class Disruptions {
-  readonly counts: DisruptionCounts = { transfers: { ok: 0, failed: 0 }, faults: { ok: 0, failed: 0 }, membershipCycles: { ok: 0, failed: 0 } };
+  readonly counts: DisruptionCounts = {
+    transfers: { ok: 0, failed: 0 },
+    faults: { ok: 0, failed: 0 },
+    membershipCycles: { ok: 0, failed: 0 },
+  };
   private readonly stopping = new AbortController();
   private loops: Array<Promise<void>> = [];
 
-  constructor(private readonly deps: DisruptionDeps, private readonly plan: DisruptionPlan) {}
+  constructor(
+    private readonly deps: DisruptionDeps,
+    private readonly plan: DisruptionPlan,
+  ) {}
 
   start(): void {
     if (this.plan.transfers) this.loops.push(this.every(TRANSFER_EVERY_MS, () => this.preemptLeader()));
@@ -108,9 +115,8 @@ export class Disruptions {
     const candidates = status.members.filter((member) => !member.learner && member.id !== status.leaderId && running.has(member.id));
     const target = pick(candidates);
     if (target === undefined) return;
-    const moved = await log.timed(
-      'transfer-leader', `${status.leaderId}→${target.id}`,
-      () => admin.transferLeader(target.id, { deadlineMs: ADMIN_DEADLINE_MS }),
+    const moved = await log.timed('transfer-leader', `${status.leaderId}→${target.id}`, () =>
+      admin.transferLeader(target.id, { deadlineMs: ADMIN_DEADLINE_MS }),
     );
     this.counts.transfers[moved === undefined ? 'failed' : 'ok'] += 1;
   }
@@ -124,13 +130,10 @@ export class Disruptions {
       { kind: 'delay', delayMs: 20 + Math.floor(Math.random() * 80), durationMs: 3_000 },
     ])!;
     const what = fault.kind === 'drop' ? `drop 30%` : fault.kind === 'delay' ? `delay ${fault.delayMs} ms` : 'partition';
-    const done = await this.deps.log.timed(
-      'fault', `${what} on node ${node.id} for ${(fault.durationMs ?? 0) / 1000} s`,
-      async () => {
-        await this.deps.admin.injectFault(fault, { endpoint: node.spec.grpcAddress, deadlineMs: 2_000 });
-        return true;
-      },
-    );
+    const done = await this.deps.log.timed('fault', `${what} on node ${node.id} for ${(fault.durationMs ?? 0) / 1000} s`, async () => {
+      await this.deps.admin.injectFault(fault, { endpoint: node.spec.grpcAddress, deadlineMs: 2_000 });
+      return true;
+    });
     this.counts.faults[done === undefined ? 'failed' : 'ok'] += 1;
   }
 
@@ -155,17 +158,37 @@ export class Disruptions {
     if (this.stopped) return this.retire(node, 'aborted');
     const { grpcAddress, httpAddress } = node.spec;
     const member = { id, peerAddress: grpcAddress, clientAddress: grpcAddress, httpAddress };
-    const added = await log.timed('add-learner', `node ${id}`, () => this.untilDone(() => admin.addLearner(member, { deadlineMs: ADMIN_DEADLINE_MS }), (m) => m.members.some((x) => x.id === id)));
+    const added = await log.timed('add-learner', `node ${id}`, () =>
+      this.untilDone(
+        () => admin.addLearner(member, { deadlineMs: ADMIN_DEADLINE_MS }),
+        (m) => m.members.some((x) => x.id === id),
+      ),
+    );
     if (added === undefined || this.stopped) return this.retire(node, added === undefined ? 'failed' : 'aborted');
-    const promoted = await log.timed('promote', `node ${id} (waits until caught up)`, () => this.untilDone(() => admin.promote(id, { deadlineMs: ADMIN_DEADLINE_MS }), (m) => m.members.some((x) => x.id === id && !x.learner)));
+    const promoted = await log.timed('promote', `node ${id} (waits until caught up)`, () =>
+      this.untilDone(
+        () => admin.promote(id, { deadlineMs: ADMIN_DEADLINE_MS }),
+        (m) => m.members.some((x) => x.id === id && !x.learner),
+      ),
+    );
     if (promoted !== undefined) await this.pause(SPARE_HOLD_MS);
-    const removed = await log.timed('remove-member', `node ${id}`, () => this.untilDone(() => admin.removeMember(id, { deadlineMs: ADMIN_DEADLINE_MS }), (m) => !m.members.some((x) => x.id === id)));
+    const removed = await log.timed('remove-member', `node ${id}`, () =>
+      this.untilDone(
+        () => admin.removeMember(id, { deadlineMs: ADMIN_DEADLINE_MS }),
+        (m) => !m.members.some((x) => x.id === id),
+      ),
+    );
     if (removed === undefined) return 'stuck';
     return this.retire(node, promoted === undefined ? 'failed' : 'ok');
   }
 
   private async retire<T extends string>(node: DemoNode, outcome: T): Promise<T> {
-    await this.deps.log.timed('stop-node', `${node.id}`, () => this.deps.retireSpare(node), (code) => `(exit ${code ?? 'signal'})`);
+    await this.deps.log.timed(
+      'stop-node',
+      `${node.id}`,
+      () => this.deps.retireSpare(node),
+      (code) => `(exit ${code ?? 'signal'})`,
+    );
     return outcome;
   }
 
@@ -195,4 +218,3 @@ export class Disruptions {
 function pick<T>(items: readonly T[]): T | undefined {
   return items.length === 0 ? undefined : items[Math.floor(Math.random() * items.length)];
 }
-

@@ -52,7 +52,11 @@ export class DemoNode {
   private serving = false;
   private log: WriteStream | undefined;
 
-  constructor(readonly spec: NodeSpec, private readonly commonArgs: readonly string[], private readonly hooks: NodeHooks) {}
+  constructor(
+    readonly spec: NodeSpec,
+    private readonly commonArgs: readonly string[],
+    private readonly hooks: NodeHooks,
+  ) {}
 
   get id(): number {
     return this.spec.id;
@@ -72,7 +76,13 @@ export class DemoNode {
     this.stopping = false;
     this.serving = false;
     const { child, serving } = launchNode({
-      id, address: grpcAddress, clientAddress: httpAddress, dataDir, args: [...this.commonArgs, ...extraArgs], cwd: REPO_ROOT, detached: true,
+      id,
+      address: grpcAddress,
+      clientAddress: httpAddress,
+      dataDir,
+      args: [...this.commonArgs, ...extraArgs],
+      cwd: REPO_ROOT,
+      detached: true,
     });
     this.child = child;
     this.followLog(child);
@@ -81,7 +91,10 @@ export class DemoNode {
         child.kill('SIGKILL');
         reject(new NodeStartError(id, `no "serving" line within ${START_DEADLINE_MS / 1000} s; see ${logFile}`));
       }, START_DEADLINE_MS);
-      serving.then(resolve, (error: LaunchError) => reject(new NodeStartError(id, `exited with ${error.signal ?? error.exitCode} during start; see ${logFile}`)))
+      serving
+        .then(resolve, (error: LaunchError) =>
+          reject(new NodeStartError(id, `exited with ${error.signal ?? error.exitCode} during start; see ${logFile}`)),
+        )
         .finally(() => clearTimeout(timer));
     });
     await this.waitUntilHealthy(child).catch((error: unknown) => {
@@ -105,10 +118,13 @@ export class DemoNode {
   private async waitUntilHealthy(child: ChildProcess): Promise<void> {
     const deadline = performance.now() + START_DEADLINE_MS;
     while (child.exitCode === null && child.signalCode === null) {
-      const healthy = await fetch(`http://${this.spec.httpAddress}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(async (response) => {
-        await response.text();
-        return response.ok;
-      }, () => false);
+      const healthy = await fetch(`http://${this.spec.httpAddress}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+        async (response) => {
+          await response.text();
+          return response.ok;
+        },
+        () => false,
+      );
       if (healthy) return;
       if (performance.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 50));

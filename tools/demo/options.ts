@@ -103,6 +103,7 @@ export function parseDemoArgs(argv: readonly string[], cwd: string): ParsedDemoA
 function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new DemoUsageError(`${flag} must be an integer in ${min}-${max}, got '${text}'`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new DemoUsageError(`${flag} must be an integer in ${min}-${max}, got '${text}'`);
   return value;
 }

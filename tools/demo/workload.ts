@@ -31,16 +31,31 @@ export interface OutcomeCounts {
 
 type OpKind = 'get' | 'put' | 'append' | 'cas' | 'delete';
 /** Cumulative weights of the operation mix: reads 40 %, put 20 %, append 20 %, cas 15 %, delete 5 %. */
-const OP_MIX: ReadonlyArray<readonly [OpKind, number]> = [['get', 0.4], ['put', 0.6], ['append', 0.8], ['cas', 0.95], ['delete', 1]];
+const OP_MIX: ReadonlyArray<readonly [OpKind, number]> = [
+  ['get', 0.4],
+  ['put', 0.6],
+  ['append', 0.8],
+  ['cas', 0.95],
+  ['delete', 1],
+];
 
 export class Workload {
   readonly totals: OutcomeCounts = { ok: 0, fail: 0, unknown: 0 };
-  private window: OutcomeCounts & { latenciesMs: number[]; since: number } = { ok: 0, fail: 0, unknown: 0, latenciesMs: [], since: performance.now() };
+  private window: OutcomeCounts & { latenciesMs: number[]; since: number } = {
+    ok: 0,
+    fail: 0,
+    unknown: 0,
+    latenciesMs: [],
+    since: performance.now(),
+  };
   private readonly stopping = new AbortController();
   private readonly clerks: Clerk[] = [];
   private loops: Array<Promise<void>> = [];
 
-  constructor(private readonly options: WorkloadOptions, private readonly log: ActionLog) {}
+  constructor(
+    private readonly options: WorkloadOptions,
+    private readonly log: ActionLog,
+  ) {}
 
   start(): void {
     for (let index = 1; index <= this.options.clerks; index++) {
@@ -71,7 +86,8 @@ export class Workload {
     const seconds = (performance.now() - since) / 1000;
     const total = ok + fail + unknown;
     const sorted = latenciesMs.sort((a, b) => a - b);
-    const at = (q: number): string => (sorted.length === 0 ? '-' : formatMs(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!));
+    const at = (q: number): string =>
+      sorted.length === 0 ? '-' : formatMs(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
     return `workload ${total} ops in ${seconds.toFixed(1)} s (${Math.round(total / Math.max(seconds, 0.001))}/s): ok ${ok}, failed ${fail}, unknown ${unknown}; latency p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)}`;
   }
 
@@ -101,7 +117,14 @@ export class Workload {
     }
   }
 
-  private async runOp(clerk: Clerk, kind: OpKind, key: string, value: string, lastSeen: Map<string, string | undefined>, signal: AbortSignal): Promise<string> {
+  private async runOp(
+    clerk: Clerk,
+    kind: OpKind,
+    key: string,
+    value: string,
+    lastSeen: Map<string, string | undefined>,
+    signal: AbortSignal,
+  ): Promise<string> {
     switch (kind) {
       case 'get': {
         const kv = await clerk.get(key, { signal });
@@ -124,7 +147,7 @@ export class Workload {
   }
 
   private pickKey(): string {
-    const epoch = Math.floor(this.log.elapsedS() * 1000 / KEY_EPOCH_MS);
+    const epoch = Math.floor((this.log.elapsedS() * 1000) / KEY_EPOCH_MS);
     return `demo/e${epoch}/k${Math.floor(Math.random() * this.options.keys)}`;
   }
 

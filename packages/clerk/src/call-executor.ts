@@ -160,9 +160,10 @@ export class CallExecutor {
     const last = state.lastError;
     if (this.deps.clock.now() >= state.deadlineAt || state.attempts >= ATTEMPTS_MAX) {
       // A call that only ever met unreachable nodes reports that, not a timeout.
-      const error = last?.code === 'UNAVAILABLE'
-        ? last
-        : new TimeoutError(`deadline exceeded after ${state.attempts} attempts${last ? ` (last: ${last.code})` : ''}`, { cause: last });
+      const error =
+        last?.code === 'UNAVAILABLE'
+          ? last
+          : new TimeoutError(`deadline exceeded after ${state.attempts} attempts${last ? ` (last: ${last.code})` : ''}`, { cause: last });
       throw this.giveUp(plan, state, error);
     }
   }

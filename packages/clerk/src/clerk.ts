@@ -135,39 +135,67 @@ export class Clerk {
   async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<PutResult> {
     const keyBytes = toKey(key);
     const valueBytes = toBuffer(value, 'value');
-    return this.recorded('put', { key: keyBytes, value: valueBytes }, {}, async () => {
-      const response = await this.write('put', (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false }), options);
-      return { version: response.version, prevKv: fromWireKeyValue(response.prevKv) };
-    }, (result) => ({ result: result.version }));
+    return this.recorded(
+      'put',
+      { key: keyBytes, value: valueBytes },
+      {},
+      async () => {
+        const response = await this.write(
+          'put',
+          (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false }),
+          options,
+        );
+        return { version: response.version, prevKv: fromWireKeyValue(response.prevKv) };
+      },
+      (result) => ({ result: result.version }),
+    );
   }
 
   /** The key's value, or undefined when absent. */
   async get(key: Bytes, options: GetOptions = {}): Promise<KeyValue | undefined> {
     const keyBytes = toKey(key);
     const consistency = options.consistency ?? 'linearizable';
-    return this.recorded('get', { key: keyBytes }, {}, async () => {
-      const request = { key: keyBytes, consistency: toWireConsistency(consistency), minIndex: this.minIndexFor(consistency) };
-      const response = await this.executor.execute('get', request, readPlan(consistency, options.endpoint), options);
-      return fromWireKeyValue(response.kv);
-    }, (kv) => ({ resultBytes: kv === undefined ? null : kv.value }));
+    return this.recorded(
+      'get',
+      { key: keyBytes },
+      {},
+      async () => {
+        const request = { key: keyBytes, consistency: toWireConsistency(consistency), minIndex: this.minIndexFor(consistency) };
+        const response = await this.executor.execute('get', request, readPlan(consistency, options.endpoint), options);
+        return fromWireKeyValue(response.kv);
+      },
+      (kv) => ({ resultBytes: kv === undefined ? null : kv.value }),
+    );
   }
 
   /** Appends `suffix` to the value (creating the key if absent). */
   async append(key: Bytes, suffix: Bytes, options: CallOptions = {}): Promise<AppendResult> {
     const keyBytes = toKey(key);
     const valueBytes = toBuffer(suffix, 'suffix');
-    return this.recorded('append', { key: keyBytes, value: valueBytes }, {}, async () => {
-      const response = await this.write('append', (session) => ({ key: keyBytes, value: valueBytes, session }), options);
-      return { version: response.version, length: response.length };
-    }, (result) => ({ result: result.version }));
+    return this.recorded(
+      'append',
+      { key: keyBytes, value: valueBytes },
+      {},
+      async () => {
+        const response = await this.write('append', (session) => ({ key: keyBytes, value: valueBytes, session }), options);
+        return { version: response.version, length: response.length };
+      },
+      (result) => ({ result: result.version }),
+    );
   }
 
   async delete(key: Bytes, options: CallOptions = {}): Promise<DeleteResult> {
     const keyBytes = toKey(key);
-    return this.recorded('delete', { key: keyBytes }, {}, async () => {
-      const response = await this.write('delete', (session) => ({ key: keyBytes, session }), options);
-      return { deleted: response.deleted };
-    }, (result) => ({ result: result.deleted }));
+    return this.recorded(
+      'delete',
+      { key: keyBytes },
+      {},
+      async () => {
+        const response = await this.write('delete', (session) => ({ key: keyBytes, session }), options);
+        return { deleted: response.deleted };
+      },
+      (result) => ({ result: result.deleted }),
+    );
   }
 
   /** Sets the key to `newValue` only if its value (or version; 0 = absent) matches. */
@@ -177,10 +205,16 @@ export class Clerk {
     const expected = casExpected(expectation);
     const bytes = { key: keyBytes, value: valueBytes, expected: expected.expectedValue };
     const extra = expected.expectedVersion === undefined ? {} : { expectedVersion: expected.expectedVersion };
-    return this.recorded('cas', bytes, extra, async () => {
-      const response = await this.write('cas', (session) => ({ key: keyBytes, value: valueBytes, session, ...expected }), options);
-      return { succeeded: response.succeeded, kv: fromWireKeyValue(response.kv) };
-    }, (result) => ({ result: result.succeeded }));
+    return this.recorded(
+      'cas',
+      bytes,
+      extra,
+      async () => {
+        const response = await this.write('cas', (session) => ({ key: keyBytes, value: valueBytes, session, ...expected }), options);
+        return { succeeded: response.succeeded, kv: fromWireKeyValue(response.kv) };
+      },
+      (result) => ({ result: result.succeeded }),
+    );
   }
 
   /** Keys starting with `prefix`, in key order, one page at a time. */
@@ -304,7 +338,17 @@ export class Clerk {
       const encoded = encodeHistoryBytes({ ...bytes, result: fields.resultBytes });
       const result = fields.result !== undefined ? { result: fields.result } : {};
       const error = fields.error !== undefined ? { error: fields.error } : {};
-      history.record({ type, process: this.clientId, op, id, time: Math.round(this.clock.now() * 1e6), ...extra, ...encoded, ...result, ...error });
+      history.record({
+        type,
+        process: this.clientId,
+        op,
+        id,
+        time: Math.round(this.clock.now() * 1e6),
+        ...extra,
+        ...encoded,
+        ...result,
+        ...error,
+      });
     };
     emit('invoke', {});
     try {
@@ -349,7 +393,9 @@ export class Clerk {
       for (const address of this.tracker.endpoints()) {
         const remainingMs = deadlineAt - this.clock.now();
         if (remainingMs <= 0) {
-          throw new UnavailableError(`no endpoint answered within ${this.options.deadlineMs} ms (${this.tracker.endpoints().join(', ')})`, { cause: lastError });
+          throw new UnavailableError(`no endpoint answered within ${this.options.deadlineMs} ms (${this.tracker.endpoints().join(', ')})`, {
+            cause: lastError,
+          });
         }
         const result = await this.executor.attempt(address, 'members', {}, remainingMs);
         if (result.ok) {

@@ -158,7 +158,8 @@ class GrpcConnection implements Connection {
   }
 
   call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
-    if (this.refusal !== undefined) return Promise.resolve({ ok: false, error: this.refusal, fromServer: true, mayHaveReachedServer: false });
+    if (this.refusal !== undefined)
+      return Promise.resolve({ ok: false, error: this.refusal, fromServer: true, mayHaveReachedServer: false });
     if (this.pipeline !== undefined && isPipelineMethod(method)) {
       return this.pipeline.call(method, request as never, options) as Promise<CallResult<RpcResponse<M>>>;
     }
@@ -232,11 +233,7 @@ export function decodeErrorTrailer(metadata: grpc.Metadata | undefined): ErrorDe
   }
 }
 
-function failureFromGrpc(
-  error: grpc.ServiceError | null,
-  aborted: boolean,
-  sawReady: boolean,
-): CallResult<never> {
+function failureFromGrpc(error: grpc.ServiceError | null, aborted: boolean, sawReady: boolean): CallResult<never> {
   if (error === null) {
     return { ok: false, error: new InternalError('empty response'), fromServer: false, mayHaveReachedServer: sawReady };
   }

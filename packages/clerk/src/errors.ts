@@ -224,7 +224,10 @@ export class WrongClusterError extends ClerkError {
     readonly foundClusterId: string,
     message?: string,
   ) {
-    super('WRONG_CLUSTER', message ?? `node ${address} belongs to cluster ${foundClusterId}, not ${expectedClusterId}; remove it from the endpoints`);
+    super(
+      'WRONG_CLUSTER',
+      message ?? `node ${address} belongs to cluster ${foundClusterId}, not ${expectedClusterId}; remove it from the endpoints`,
+    );
   }
 }
 
@@ -297,24 +300,42 @@ export function errorFromCode(
   switch (code) {
     case 'NOT_LEADER':
       return new NotLeaderError(hint.leaderId, hint.leaderAddress, message);
-    case 'NO_LEADER': return new NoLeaderError(message);
-    case 'TIMEOUT': return new TimeoutError(message);
-    case 'UNAVAILABLE': return new UnavailableError(message);
-    case 'UNKNOWN_OUTCOME': return new UnknownOutcomeError(message);
-    case 'INVALID_ARGUMENT': return new InvalidArgumentError(message ?? 'invalid argument');
-    case 'KEY_TOO_LARGE': return new KeyTooLargeError(message);
-    case 'VALUE_TOO_LARGE': return new ValueTooLargeError(message);
-    case 'NOT_FOUND': return new NotFoundError(message);
-    case 'SESSION_SEQ_STALE': return new SessionSeqStaleError(message);
-    case 'TOO_MANY_REQUESTS': return new TooManyRequestsError(message);
-    case 'SHUTTING_DOWN': return new ShuttingDownError(message);
-    case 'UNKNOWN_MEMBER': return new UnknownMemberError(message);
-    case 'FAILED_PRECONDITION': return new FailedPreconditionError(message);
-    case 'INTERNAL': return new InternalError(message);
-    case 'ABORTED': return new AbortedError(message);
-    case 'CLOSED': return new ClosedError(message);
+    case 'NO_LEADER':
+      return new NoLeaderError(message);
+    case 'TIMEOUT':
+      return new TimeoutError(message);
+    case 'UNAVAILABLE':
+      return new UnavailableError(message);
+    case 'UNKNOWN_OUTCOME':
+      return new UnknownOutcomeError(message);
+    case 'INVALID_ARGUMENT':
+      return new InvalidArgumentError(message ?? 'invalid argument');
+    case 'KEY_TOO_LARGE':
+      return new KeyTooLargeError(message);
+    case 'VALUE_TOO_LARGE':
+      return new ValueTooLargeError(message);
+    case 'NOT_FOUND':
+      return new NotFoundError(message);
+    case 'SESSION_SEQ_STALE':
+      return new SessionSeqStaleError(message);
+    case 'TOO_MANY_REQUESTS':
+      return new TooManyRequestsError(message);
+    case 'SHUTTING_DOWN':
+      return new ShuttingDownError(message);
+    case 'UNKNOWN_MEMBER':
+      return new UnknownMemberError(message);
+    case 'FAILED_PRECONDITION':
+      return new FailedPreconditionError(message);
+    case 'INTERNAL':
+      return new InternalError(message);
+    case 'ABORTED':
+      return new AbortedError(message);
+    case 'CLOSED':
+      return new ClosedError(message);
     // Made by the clerk itself (a node does not know the clerk's cluster); a wire copy names no cluster.
-    case 'WRONG_CLUSTER': return new WrongClusterError('', '', '', message ?? 'a node of another cluster');
-    default: return assertNever(code, 'unhandled error code');
+    case 'WRONG_CLUSTER':
+      return new WrongClusterError('', '', '', message ?? 'a node of another cluster');
+    default:
+      return assertNever(code, 'unhandled error code');
   }
 }

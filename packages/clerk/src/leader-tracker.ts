@@ -20,7 +20,10 @@ export class LeaderTracker {
   private leaderId = 0;
   private cursor = 0;
 
-  constructor(seeds: readonly string[], private readonly status: StatusHub) {
+  constructor(
+    seeds: readonly string[],
+    private readonly status: StatusHub,
+  ) {
     assert(seeds.length > 0, 'at least one seed endpoint');
     this.seeds = [...new Set(seeds)];
   }
@@ -120,9 +123,7 @@ export class LeaderTracker {
     const before = this.endpoints();
     const current = this.target();
     this.discovered = members.map((member) => member.clientAddress).filter((address) => address !== '');
-    this.addressById = new Map(
-      members.filter((member) => member.clientAddress !== '').map((member) => [member.id, member.clientAddress]),
-    );
+    this.addressById = new Map(members.filter((member) => member.clientAddress !== '').map((member) => [member.id, member.clientAddress]));
     const after = this.endpoints();
     // Keep pointing at the same endpoint when the pool order changes.
     const index = after.indexOf(current);

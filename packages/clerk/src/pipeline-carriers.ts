@@ -37,7 +37,13 @@ const definition = KVServiceService.pipeline;
 /** A `Pipeline` call on the node's gRPC channel. */
 export function grpcCarrier(client: grpc.Client): OpenCarrier {
   return (events) => {
-    const call = client.makeBidiStreamRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, new grpc.Metadata(), {});
+    const call = client.makeBidiStreamRequest(
+      definition.path,
+      definition.requestSerialize,
+      definition.responseDeserialize,
+      new grpc.Metadata(),
+      {},
+    );
     const readiness = watchReadiness(client.getChannel());
     let done = false;
     const end = (reason: string): void => {
@@ -73,7 +79,10 @@ export function rawLinkTarget(address: string, env: NodeJS.ProcessEnv = process.
 /** Whether grpc-js would send a connection to `host` through an HTTP proxy (CIDR entries are not matched: counted as proxied). */
 function proxied(host: string, env: NodeJS.ProcessEnv): boolean {
   if (!(env.grpc_proxy || env.https_proxy || env.http_proxy)) return false;
-  const exempt = (env.no_grpc_proxy || env.no_proxy || '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const exempt = (env.no_grpc_proxy || env.no_proxy || '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   return !exempt.some((entry) => host.endsWith(entry));
 }
 

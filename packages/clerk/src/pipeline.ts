@@ -100,7 +100,15 @@ export class PipelineLink {
       const id = this.nextId++;
       const onAbort = (): void => this.abort(id);
       const timer = setTimeout(() => this.timeOut(id), options.timeoutMs);
-      this.pending.set(id, { method, receivedAtWrite: 0, resolve: resolve as PendingCall['resolve'], timer, signal: options.signal, onAbort, stream: undefined });
+      this.pending.set(id, {
+        method,
+        receivedAtWrite: 0,
+        resolve: resolve as PendingCall['resolve'],
+        timer,
+        signal: options.signal,
+        onAbort,
+        stream: undefined,
+      });
       options.signal.addEventListener('abort', onAbort, { once: true });
       this.enqueue({ id, [method]: request }, requestBytes(request));
     });
@@ -225,7 +233,12 @@ export class PipelineLink {
     }
     const response = result[pending.method];
     if (response === undefined) {
-      this.finish(result.id, { ok: false, error: new UnavailableError(`pipeline result ${result.id} carries no ${pending.method} response`), fromServer: false, mayHaveReachedServer: true });
+      this.finish(result.id, {
+        ok: false,
+        error: new UnavailableError(`pipeline result ${result.id} carries no ${pending.method} response`),
+        fromServer: false,
+        mayHaveReachedServer: true,
+      });
       return;
     }
     this.finish(result.id, { ok: true, response });

@@ -11,7 +11,13 @@ export type ScriptedReply =
   /** Success with this response (the generated response type of the method). */
   | { readonly kind: 'ok'; readonly response: object }
   /** A node answered with an ErrorDetail. */
-  | { readonly kind: 'server-error'; readonly code: ClerkErrorCode; readonly leaderId?: number; readonly leaderAddress?: string; readonly message?: string }
+  | {
+      readonly kind: 'server-error';
+      readonly code: ClerkErrorCode;
+      readonly leaderId?: number;
+      readonly leaderAddress?: string;
+      readonly message?: string;
+    }
   /** A transport failure; `reached` says whether the request may have been sent. */
   | { readonly kind: 'transport-error'; readonly code: 'UNAVAILABLE' | 'TIMEOUT'; readonly reached: boolean }
   /** No answer: the attempt times out on the clock (or ends when aborted). */
@@ -100,7 +106,12 @@ export class ScriptedTransport implements Transport {
     return this.steps.splice(index, 1)[0];
   }
 
-  private async answer<M extends RpcMethod>(address: string, method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>> {
+  private async answer<M extends RpcMethod>(
+    address: string,
+    method: M,
+    request: RpcRequest<M>,
+    options: AttemptOptions,
+  ): Promise<CallResult<RpcResponse<M>>> {
     this.calls.push({ address, method, request, timeoutMs: options.timeoutMs });
     await Promise.resolve();
     if (options.signal.aborted) return { ok: false, error: new AbortedError(), fromServer: false, mayHaveReachedServer: false };
@@ -108,7 +119,8 @@ export class ScriptedTransport implements Transport {
     step?.onCall?.();
     const scripted = step?.reply ?? this.unscripted(address, method, request);
     if (scripted === undefined) {
-      const error = method === 'members' ? reply.unreachable() : reply.serverError('INTERNAL', `script exhausted at ${method} to ${address}`);
+      const error =
+        method === 'members' ? reply.unreachable() : reply.serverError('INTERNAL', `script exhausted at ${method} to ${address}`);
       return this.toResult(error, options);
     }
     return this.toResult(scripted, options);
@@ -125,7 +137,12 @@ export class ScriptedTransport implements Transport {
         return Promise.resolve({ ok: true, response: scripted.response as R });
       case 'server-error': {
         const hint = { leaderId: scripted.leaderId ?? 0, leaderAddress: scripted.leaderAddress ?? '' };
-        return Promise.resolve({ ok: false, error: errorFromCode(scripted.code, scripted.message, hint), fromServer: true, mayHaveReachedServer: true });
+        return Promise.resolve({
+          ok: false,
+          error: errorFromCode(scripted.code, scripted.message, hint),
+          fromServer: true,
+          mayHaveReachedServer: true,
+        });
       }
       case 'transport-error': {
         const error = scripted.code === 'TIMEOUT' ? new TimeoutError('request timed out') : new UnavailableError();

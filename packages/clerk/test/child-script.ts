@@ -10,7 +10,9 @@ const CHILD_DEADLINE_MS = 20_000;
 
 /** Runs `script` to its exit; returns the exit code and stdout and stderr together. */
 export async function runClerkScript(script: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -6,7 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { API_ERROR_CODES, API_ERROR_TABLE } from '@cairn/proto';
-import { ClerkError, ERROR_KINDS, InternalError, NotLeaderError, NoLeaderError, TimeoutError, UnavailableError, UnknownOutcomeError } from '../src/index.js';
+import {
+  ClerkError,
+  ERROR_KINDS,
+  InternalError,
+  NotLeaderError,
+  NoLeaderError,
+  TimeoutError,
+  UnavailableError,
+  UnknownOutcomeError,
+} from '../src/index.js';
 import { DETERMINISTIC_REJECTIONS, errorFromCode, errorFromDetail, isClerkErrorCode, type ClerkErrorCode } from '../src/errors.js';
 import { errorFromGrpcStatus } from '../src/connection.js';
 
@@ -21,7 +30,12 @@ test('every code rebuilds to a class whose code and name match', () => {
 });
 
 test('the class comes from the code, not the message text', () => {
-  const error = errorFromDetail({ code: 'NO_LEADER', message: 'NOT_LEADER: try 10.0.0.2:7001', leaderId: 2, leaderAddress: '10.0.0.2:7001' });
+  const error = errorFromDetail({
+    code: 'NO_LEADER',
+    message: 'NOT_LEADER: try 10.0.0.2:7001',
+    leaderId: 2,
+    leaderAddress: '10.0.0.2:7001',
+  });
   assert.ok(error instanceof NoLeaderError);
   assert.equal(error instanceof NotLeaderError, false);
 });
@@ -61,7 +75,7 @@ test('errorFromCode defaults to the class message', () => {
   assert.equal(errorFromCode('NOT_LEADER', undefined, { leaderId: 1, leaderAddress: 'h:1' }).message, 'not the leader; try h:1');
 });
 
-test('the retry rule of every server code is the one in @cairn/proto\'s error table', () => {
+test("the retry rule of every server code is the one in @cairn/proto's error table", () => {
   for (const code of API_ERROR_CODES) {
     const row = API_ERROR_TABLE[code];
     assert.deepEqual(ERROR_KINDS[code], { retry: row.retry, provesNotApplied: row.provesNotApplied }, code);

@@ -8,21 +8,8 @@
 // logged with the round it belongs to (the number of backoff sleeps before it).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Clerk,
-  NotLeaderError,
-  type RpcMethod,
-  TimeoutError,
-  UnknownOutcomeError,
-} from '../src/index.js';
-import {
-  FakeClock,
-  reply,
-  ScriptedTransport,
-  type ScriptedReply,
-  type ScriptStep,
-  seededRandom,
-} from '../src/testing.js';
+import { Clerk, NotLeaderError, type RpcMethod, TimeoutError, UnknownOutcomeError } from '../src/index.js';
+import { FakeClock, reply, ScriptedTransport, type ScriptedReply, type ScriptStep, seededRandom } from '../src/testing.js';
 
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7001';
@@ -51,11 +38,19 @@ function modelCluster(clock: FakeClock, plan: { killAt: number; electedAt: numbe
     const now = clock.now();
     let answer: ScriptedReply;
     if (now < plan.killAt) answer = address === A ? leaderAnswer(A) : reply.notLeader(A, 1);
-    else if (now < plan.electedAt) answer = address === A ? reply.unreachable() : reply.notLeader(plan.staleHint?.(address) ?? A, IDS[plan.staleHint?.(address) ?? A]);
+    else if (now < plan.electedAt)
+      answer = address === A ? reply.unreachable() : reply.notLeader(plan.staleHint?.(address) ?? A, IDS[plan.staleHint?.(address) ?? A]);
     else if (address === A) answer = reply.unreachable();
     else answer = address === B ? leaderAnswer(B) : reply.notLeader(B, 2);
     const kind = answer.kind === 'server-error' && answer.code === 'NOT_LEADER' ? 'not-leader' : answer.kind;
-    attempts.push({ address, method, round: clock.sleeps.length, at: now, session: (request as { session?: unknown }).session, answer: kind });
+    attempts.push({
+      address,
+      method,
+      round: clock.sleeps.length,
+      at: now,
+      session: (request as { session?: unknown }).session,
+      answer: kind,
+    });
     return answer;
   };
   return { attempts, respond };
@@ -117,7 +112,11 @@ describe('a failover while the followers still name the dead leader', () => {
     const staleHints = appends.filter((attempt) => attempt.answer === 'not-leader' && attempt.at < 10_000).length;
     assert.ok(staleHints > OLD_REDIRECT_CAP, `the followers named the dead leader ${staleHints} times`);
     const sessions = transport.callsOf('append').map((call) => JSON.stringify((call.request as { session: unknown }).session));
-    assert.deepEqual(new Set(sessions), new Set([JSON.stringify({ clientId: 'client-1', seq: 2 })]), 'every attempt carries the same (clientId, seq)');
+    assert.deepEqual(
+      new Set(sessions),
+      new Set([JSON.stringify({ clientId: 'client-1', seq: 2 })]),
+      'every attempt carries the same (clientId, seq)',
+    );
     assert.equal(transport.callsOf('append')[0]?.address, A);
     assert.deepEqual(appends.at(-1)?.address, B);
     assertEachNodeOncePerRound(appends);

@@ -7,13 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import {
-  ClusterServiceService,
-  ErrorDetail,
-  type KeyValue,
-  KVServiceService,
-  type WriteSession,
-} from '@cairn/proto';
+import { ClusterServiceService, ErrorDetail, type KeyValue, KVServiceService, type WriteSession } from '@cairn/proto';
 import { Clerk, type ClerkStatus, GrpcTransport, UnavailableError, ValueTooLargeError } from '../src/index.js';
 
 const VALUE_BYTES_MAX = 64;
@@ -45,7 +39,10 @@ function leaderService(sessions: WriteSession[]) {
   };
   const header = () => ({ memberId: 1, term: 1, appliedIndex: index, leaderId: 1 });
   return {
-    put: (call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; session?: WriteSession }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    put: (
+      call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; session?: WriteSession }, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
       if (call.request.session) sessions.push(call.request.session);
       if (call.request.value.length > VALUE_BYTES_MAX) return callback(fail('VALUE_TOO_LARGE'));
       callback(null, { header: header(), version: write(call.request.key, call.request.value).version });
@@ -61,10 +58,14 @@ function leaderService(sessions: WriteSession[]) {
     delete: (call: grpc.ServerUnaryCall<{ key: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, { header: header(), deleted: store.delete(call.request.key.toString('hex')) });
     },
-    cas: (call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; expectedValue?: Buffer; expectedVersion?: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    cas: (
+      call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; expectedValue?: Buffer; expectedVersion?: number }, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
       const current = store.get(call.request.key.toString('hex'));
       const { expectedValue, expectedVersion } = call.request;
-      const matches = expectedValue !== undefined ? current?.value.equals(expectedValue) === true : (current?.version ?? 0) === expectedVersion;
+      const matches =
+        expectedValue !== undefined ? current?.value.equals(expectedValue) === true : (current?.version ?? 0) === expectedVersion;
       const kv = matches ? write(call.request.key, call.request.value) : current;
       callback(null, { header: header(), succeeded: matches, kv });
     },
@@ -79,7 +80,8 @@ function leaderService(sessions: WriteSession[]) {
 
 /** A follower: every KV call answers NOT_LEADER with the leader's address. */
 function followerService(leaderAddress: () => string) {
-  const redirect = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(fail('NOT_LEADER', { leaderId: 1, leaderAddress: leaderAddress() }));
+  const redirect = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+    callback(fail('NOT_LEADER', { leaderId: 1, leaderAddress: leaderAddress() }));
   return { put: redirect, get: redirect, append: redirect, delete: redirect, cas: redirect, range: redirect };
 }
 
@@ -100,7 +102,10 @@ describe('grpc connection', () => {
 
   before(async () => {
     leader.addService(KVServiceService, leaderService(sessions));
-    follower.addService(KVServiceService, followerService(() => leaderAddress));
+    follower.addService(
+      KVServiceService,
+      followerService(() => leaderAddress),
+    );
     const members = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
       callback(null, {
         leaderId: 1,
@@ -110,7 +115,16 @@ describe('grpc connection', () => {
         ],
       });
     const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
-    const cluster = { status: unimplemented, members, addLearner: unimplemented, promote: unimplemented, removeMember: unimplemented, transferLeader: unimplemented, snapshot: unimplemented, injectFault: unimplemented };
+    const cluster = {
+      status: unimplemented,
+      members,
+      addLearner: unimplemented,
+      promote: unimplemented,
+      removeMember: unimplemented,
+      transferLeader: unimplemented,
+      snapshot: unimplemented,
+      injectFault: unimplemented,
+    };
     leader.addService(ClusterServiceService, cluster);
     follower.addService(ClusterServiceService, cluster);
     leaderAddress = await listen(leader);
@@ -126,16 +140,25 @@ describe('grpc connection', () => {
   });
 
   test('a clerk pointed at a follower and a dead port finds the leader and round-trips every KV call', async () => {
-    const clerk = Clerk.lazy({ endpoints: [closedAddress, followerAddress], clientId: 'grpc-test', deadlineMs: 5_000, membersRefreshMs: 0 }, unary());
+    const clerk = Clerk.lazy(
+      { endpoints: [closedAddress, followerAddress], clientId: 'grpc-test', deadlineMs: 5_000, membersRefreshMs: 0 },
+      unary(),
+    );
     const events: ClerkStatus[] = [];
     const collecting = (async () => {
       for await (const event of clerk.statusEvents()) events.push(event);
     })();
     try {
       assert.deepEqual(await clerk.put('app/a', 'one'), { version: 1, prevKv: undefined });
-      assert.ok(events.some((event) => event.type === 'redirect' && event.to === leaderAddress), 'followed the NOT_LEADER trailer');
+      assert.ok(
+        events.some((event) => event.type === 'redirect' && event.to === leaderAddress),
+        'followed the NOT_LEADER trailer',
+      );
       assert.equal(clerk.knownLeader()?.address, leaderAddress);
-      assert.ok(events.some((event) => event.type === 'unavailable' && event.address === closedAddress), 'skipped the dead port');
+      assert.ok(
+        events.some((event) => event.type === 'unavailable' && event.address === closedAddress),
+        'skipped the dead port',
+      );
 
       const kv = await clerk.get('app/a');
       assert.equal(kv?.value.toString(), 'one');
@@ -146,13 +169,19 @@ describe('grpc connection', () => {
       assert.equal((await clerk.cas('app/a', { expectedVersion: 1 }, 'four')).succeeded, false);
       await clerk.put('app/b', new Uint8Array([0, 255]));
       const page = await clerk.range('app/', { limit: 1 });
-      assert.deepEqual(page.kvs.map((entry) => entry.value.toString()), ['three']);
+      assert.deepEqual(
+        page.kvs.map((entry) => entry.value.toString()),
+        ['three'],
+      );
       assert.equal(page.more, true);
       assert.deepEqual(await clerk.delete('app/a'), { deleted: true });
       assert.equal(await clerk.get('app/a'), undefined);
 
       await assert.rejects(clerk.put('big', 'x'.repeat(VALUE_BYTES_MAX + 1)), ValueTooLargeError);
-      assert.deepEqual(sessions.slice(0, 2), [{ clientId: 'grpc-test', seq: 1 }, { clientId: 'grpc-test', seq: 5 }]);
+      assert.deepEqual(sessions.slice(0, 2), [
+        { clientId: 'grpc-test', seq: 1 },
+        { clientId: 'grpc-test', seq: 5 },
+      ]);
     } finally {
       clerk.close();
       await collecting;

@@ -14,14 +14,21 @@ function setup(steps: ScriptStep[]) {
   const lines: string[] = [];
   const transport = new ScriptedTransport({ steps, clock });
   const clerk = Clerk.lazy(
-    { endpoints: ['127.0.0.1:7001'], clientId: 'p1', membersRefreshMs: 0, deadlineMs: 2_000, history: new JsonLinesHistory({ write: (line: string) => lines.push(line) }) },
+    {
+      endpoints: ['127.0.0.1:7001'],
+      clientId: 'p1',
+      membersRefreshMs: 0,
+      deadlineMs: 2_000,
+      history: new JsonLinesHistory({ write: (line: string) => lines.push(line) }),
+    },
     { transport, clock, random: seededRandom(3) },
   );
-  const records = () => lines.map((line) => {
-    assert.ok(line.endsWith('\n'));
-    assert.equal(line.indexOf('\n'), line.length - 1, 'one record per line');
-    return JSON.parse(line) as Record<string, unknown>;
-  });
+  const records = () =>
+    lines.map((line) => {
+      assert.ok(line.endsWith('\n'));
+      assert.equal(line.indexOf('\n'), line.length - 1, 'one record per line');
+      return JSON.parse(line) as Record<string, unknown>;
+    });
   return { clerk, records };
 }
 
@@ -63,10 +70,13 @@ test('a write with an unknown outcome is recorded as info, a definite failure as
   await assert.rejects(clerk.put('k', 'v'));
   await assert.rejects(clerk.cas('k', { expectedVersion: 0 }, 'v'));
   const returns = records().filter((record) => record.type !== 'invoke');
-  assert.deepEqual(returns.map((record) => [record.op, record.type, record.error]), [
-    ['put', 'fail', 'KEY_TOO_LARGE'],
-    ['cas', 'info', 'UNKNOWN_OUTCOME'],
-  ]);
+  assert.deepEqual(
+    returns.map((record) => [record.op, record.type, record.error]),
+    [
+      ['put', 'fail', 'KEY_TOO_LARGE'],
+      ['cas', 'info', 'UNKNOWN_OUTCOME'],
+    ],
+  );
   assert.equal(records()[2]?.expectedVersion, 0);
   const [invoke, info] = records().slice(2);
   assert.ok(typeof invoke?.time === 'number' && typeof info?.time === 'number' && info.time > invoke.time);
@@ -75,11 +85,23 @@ test('a write with an unknown outcome is recorded as info, a definite failure as
 test('a read that times out is recorded as fail, since reads have no effect', async () => {
   const { clerk, records } = setup(Array.from({ length: 10 }, () => ({ reply: reply.hang() })));
   await assert.rejects(clerk.get('k'));
-  assert.deepEqual(records().map((record) => record.type), ['invoke', 'fail']);
+  assert.deepEqual(
+    records().map((record) => record.type),
+    ['invoke', 'fail'],
+  );
 });
 
 test('non-UTF-8 bytes switch the whole record to base64 with binary: true', async () => {
   const { clerk, records } = setup([{ reply: reply.ok({ ...header, version: 1 }) }]);
   await clerk.put('k', new Uint8Array([0xff, 0x00]));
-  assert.deepEqual(records()[0], { type: 'invoke', process: 'p1', op: 'put', id: 1, time: 1_000_000, key: 'aw==', value: '/wA=', binary: true });
+  assert.deepEqual(records()[0], {
+    type: 'invoke',
+    process: 'p1',
+    op: 'put',
+    id: 1,
+    time: 1_000_000,
+    key: 'aw==',
+    value: '/wA=',
+    binary: true,
+  });
 });

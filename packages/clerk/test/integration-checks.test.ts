@@ -14,14 +14,24 @@ function workerWith(name: string, outcomes: Array<[number, WriteOutcome]>): Cler
 }
 
 test('a log with each acknowledged token once, in order, passes', () => {
-  const a = workerWith('a', [[1, 'ok'], [2, 'unknown'], [3, 'ok'], [4, 'not-applied']]);
+  const a = workerWith('a', [
+    [1, 'ok'],
+    [2, 'unknown'],
+    [3, 'ok'],
+    [4, 'not-applied'],
+  ]);
   const b = workerWith('b', [[1, 'ok']]);
   assert.deepEqual(exactlyOnceViolations('a:1;b:1;a:2;a:3;', [a, b]), []);
   assert.deepEqual(exactlyOnceViolations('a:1;b:1;a:3;', [a, b]), []);
 });
 
 test('each kind of violation is reported', () => {
-  const a = workerWith('a', [[1, 'ok'], [2, 'unknown'], [3, 'ok'], [4, 'not-applied']]);
+  const a = workerWith('a', [
+    [1, 'ok'],
+    [2, 'unknown'],
+    [3, 'ok'],
+    [4, 'not-applied'],
+  ]);
   const cases: Array<[string, RegExp]> = [
     ['a:1;a:1;a:3;', /a:1; \(ok\) appears 2 times/],
     ['a:1;a:2;a:2;a:3;', /a:2; \(unknown\) appears 2 times/],
@@ -33,6 +43,9 @@ test('each kind of violation is reported', () => {
   ];
   for (const [log, expected] of cases) {
     const violations = exactlyOnceViolations(log, [a]);
-    assert.ok(violations.some((violation) => expected.test(violation)), `${log}: ${JSON.stringify(violations)}`);
+    assert.ok(
+      violations.some((violation) => expected.test(violation)),
+      `${log}: ${JSON.stringify(violations)}`,
+    );
   }
 });

@@ -35,13 +35,19 @@ describe('leader discovery against a 3-node cluster', () => {
     const events = clerk.statusEvents();
     try {
       assert.equal((await clerk.put('discovery/redirect', 'v')).version, 1);
-      assert.deepEqual(transport.attempts.map((attempt) => [attempt.method, attempt.address]), [
-        ['put', followers[0]!.grpcAddress],
-        ['put', leader.grpcAddress],
-      ]);
+      assert.deepEqual(
+        transport.attempts.map((attempt) => [attempt.method, attempt.address]),
+        [
+          ['put', followers[0]!.grpcAddress],
+          ['put', leader.grpcAddress],
+        ],
+      );
       assert.deepEqual(clerk.knownLeader(), { address: leader.grpcAddress, leaderId: leader.id });
       assert.equal((await clerk.get('discovery/redirect'))?.value.toString(), 'v');
-      assert.deepEqual(transport.attempts.slice(2).map((attempt) => [attempt.method, attempt.address]), [['get', leader.grpcAddress]]);
+      assert.deepEqual(
+        transport.attempts.slice(2).map((attempt) => [attempt.method, attempt.address]),
+        [['get', leader.grpcAddress]],
+      );
     } finally {
       clerk.close();
     }
@@ -80,7 +86,10 @@ describe('leader discovery against a 3-node cluster', () => {
       // Unpinned, even a serializable read goes to the known leader.
       const before = transport.attempts.length;
       await clerk.get('discovery/local', { consistency: 'serializable' });
-      assert.deepEqual(transport.attempts.slice(before).map((attempt) => attempt.address), [leader.grpcAddress]);
+      assert.deepEqual(
+        transport.attempts.slice(before).map((attempt) => attempt.address),
+        [leader.grpcAddress],
+      );
     } finally {
       clerk.close();
     }

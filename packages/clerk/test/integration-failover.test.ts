@@ -42,7 +42,10 @@ describe('a leader failover under five appending clerks', () => {
   test('SIGKILL of the leader mid-run: every append within its deadline succeeds, each applied exactly once', async (t) => {
     const clerks = await Promise.all(
       Array.from({ length: CLERKS }, (_, index) =>
-        Clerk.connect({ endpoints: addressesOf(cluster), deadlineMs: DEADLINE_MS }, index >= UNARY_FROM ? { transport: new GrpcTransport({ pipeline: false }) } : {}),
+        Clerk.connect(
+          { endpoints: addressesOf(cluster), deadlineMs: DEADLINE_MS },
+          index >= UNARY_FROM ? { transport: new GrpcTransport({ pipeline: false }) } : {},
+        ),
       ),
     );
     const workers = clerks.map((clerk, index) => new ClerkWorker(`f${index}`, clerk, { logKey: 'failover/log' }));
@@ -57,7 +60,11 @@ describe('a leader failover under five appending clerks', () => {
 
       const appends = workers.reduce((sum, worker) => sum + worker.tokens.size, 0);
       t.diagnostic(`${appends} appends by ${CLERKS} clerks`);
-      assert.deepEqual(workers.flatMap((worker) => worker.failures), [], 'every append succeeds within its deadline');
+      assert.deepEqual(
+        workers.flatMap((worker) => worker.failures),
+        [],
+        'every append succeeds within its deadline',
+      );
       const log = (await control.get('failover/log'))?.value.toString() ?? '';
       assert.deepEqual(exactlyOnceViolations(log, workers), []);
       assert.equal(log.split(';').length - 1, appends, 'the log holds exactly the appended tokens');

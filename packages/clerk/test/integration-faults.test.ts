@@ -44,14 +44,21 @@ describe('a clerk against a 3-node chaos cluster', () => {
   after(async () => {
     control?.close();
     await cluster?.stop();
-    assert.deepEqual(await Promise.all(gracefulExits), gracefulExits.map(() => 0), 'SIGTERM exit codes');
+    assert.deepEqual(
+      await Promise.all(gracefulExits),
+      gracefulExits.map(() => 0),
+      'SIGTERM exit codes',
+    );
   });
 
   /** Restarts a killed node and waits until it follows the current leader again. */
   async function relaunch(node: NodeProcess): Promise<void> {
     await cluster.launch(node, cluster.peerArgs());
     const leader = await cluster.waitForLeader();
-    await waitFor(async () => (await cluster.status(node)).leaderId === leader.id, { deadlineMs: 20_000, what: `node ${node.id} to rejoin` });
+    await waitFor(async () => (await cluster.status(node)).leaderId === leader.id, {
+      deadlineMs: 20_000,
+      what: `node ${node.id} to rejoin`,
+    });
   }
 
   /** Every key under `prefix` with its value (linearizable, paged). */
@@ -70,9 +77,13 @@ describe('a clerk against a 3-node chaos cluster', () => {
     const leader = await cluster.waitForLeader();
     const isolated = cluster.nodes.find((node) => node.id !== leader.id)!;
     await control.put('part/k', 'before');
-    await waitFor(async () => (await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'before', {
-      what: 'the follower to apply the first value',
-    });
+    await waitFor(
+      async () =>
+        (await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'before',
+      {
+        what: 'the follower to apply the first value',
+      },
+    );
 
     await isolate(control, cluster, isolated);
     const clerk = await Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 500, deadlineMs: 5_000 });
@@ -81,30 +92,47 @@ describe('a clerk against a 3-node chaos cluster', () => {
     try {
       for (let n = 1; n <= 5; n++) assert.equal((await clerk.put('part/k', `after-${n}`)).version, 1 + n);
       // The stale copy is really there: a serializable read on the isolated node, by a client that did not write, sees it.
-      assert.equal((await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString(), 'before');
+      assert.equal(
+        (await control.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString(),
+        'before',
+      );
       // The writer's own serializable read there never does (its read-your-writes token): it fails instead.
       const ownRead = await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress, deadlineMs: 2_000 }).then(
         (kv) => `returned ${kv?.value.toString()}`,
         (error: unknown) => error,
       );
-      assert.ok(ownRead instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE'].includes(ownRead.code), `own serializable read: ${describeError(ownRead)}`);
+      assert.ok(
+        ownRead instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE'].includes(ownRead.code),
+        `own serializable read: ${describeError(ownRead)}`,
+      );
       const pinned = await clerk.get('part/k', { endpoint: isolated.grpcAddress, deadlineMs: 2_000 }).then(
         (kv) => `returned ${kv?.value.toString()}`,
         (error: unknown) => error,
       );
-      assert.ok(pinned instanceof NotLeaderError || pinned instanceof TimeoutError || pinned instanceof NoLeaderError, `pinned read: ${describeError(pinned)}`);
+      assert.ok(
+        pinned instanceof NotLeaderError || pinned instanceof TimeoutError || pinned instanceof NoLeaderError,
+        `pinned read: ${describeError(pinned)}`,
+      );
       const redirected = await viaIsolated.get('part/k').then(
         (kv) => kv?.value.toString(),
         (error: unknown) => error,
       );
       if (typeof redirected === 'string') assert.equal(redirected, 'after-5');
-      else assert.ok(redirected instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE', 'NOT_LEADER'].includes(redirected.code), describeError(redirected));
+      else
+        assert.ok(
+          redirected instanceof ClerkError && ['TIMEOUT', 'UNAVAILABLE', 'NOT_LEADER'].includes(redirected.code),
+          describeError(redirected),
+        );
 
       await clearFaults(control, cluster);
-      await waitFor(async () => (await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'after-5', {
-        deadlineMs: 15_000,
-        what: 'the healed node to catch up',
-      });
+      await waitFor(
+        async () =>
+          (await clerk.get('part/k', { consistency: 'serializable', endpoint: isolated.grpcAddress }))?.value.toString() === 'after-5',
+        {
+          deadlineMs: 15_000,
+          what: 'the healed node to catch up',
+        },
+      );
       assert.equal((await viaIsolated.get('part/k'))?.value.toString(), 'after-5');
     } finally {
       clerk.close();
@@ -134,8 +162,12 @@ describe('a clerk against a 3-node chaos cluster', () => {
   });
 
   test('kill -9 of the leader under load from three clerks: typed failures only, a new leader serves, acknowledged puts survive', async () => {
-    const clerks = await Promise.all(['a', 'b', 'c'].map(() => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 1_000, deadlineMs: 8_000 })));
-    const workers = clerks.map((clerk, index) => new ClerkWorker(`k${index}`, clerk, { logKey: 'kill/log', putPrefix: 'kill/', readBack: true }));
+    const clerks = await Promise.all(
+      ['a', 'b', 'c'].map(() => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 1_000, deadlineMs: 8_000 })),
+    );
+    const workers = clerks.map(
+      (clerk, index) => new ClerkWorker(`k${index}`, clerk, { logKey: 'kill/log', putPrefix: 'kill/', readBack: true }),
+    );
     try {
       workers.forEach((worker) => worker.start());
       await Promise.all(workers.map((worker) => worker.progress(5, 'appends before the kill')));
@@ -145,8 +177,14 @@ describe('a clerk against a 3-node chaos cluster', () => {
       await Promise.all(workers.map((worker) => worker.progress(10, 'appends after the kill')));
       await Promise.all(workers.map((worker) => worker.stop()));
 
-      assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
-      assert.deepEqual(workers.flatMap((worker) => worker.staleReads), []);
+      assert.deepEqual(
+        workers.flatMap((worker) => worker.unexpected),
+        [],
+      );
+      assert.deepEqual(
+        workers.flatMap((worker) => worker.staleReads),
+        [],
+      );
       assert.ok(workers.every((worker) => worker.reads > 0));
       const leader = await cluster.waitForLeader();
       assert.notEqual(leader.id, former.id);
@@ -201,7 +239,9 @@ describe('a clerk against a 3-node chaos cluster', () => {
     // with an unknown outcome (which may appear at most once).
     const deadlines = [8_000, 8_000, 1_000];
     const clerks = await Promise.all(
-      deadlines.map((deadlineMs) => Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 200, deadlineMs, history }, { transport })),
+      deadlines.map((deadlineMs) =>
+        Clerk.connect({ endpoints: addressesOf(cluster), requestTimeoutMs: 200, deadlineMs, history }, { transport }),
+      ),
     );
     const workers = clerks.map((clerk, index) => new ClerkWorker(`x${index}`, clerk, { logKey: 'once/log', readBack: true }));
     try {
@@ -251,13 +291,21 @@ describe('a clerk against a 3-node chaos cluster', () => {
       await Promise.all(workers.map((worker) => worker.stop()));
       phase('shutdown');
 
-      assert.deepEqual(workers.flatMap((worker) => worker.unexpected), []);
-      assert.deepEqual(workers.flatMap((worker) => worker.staleReads), []);
+      assert.deepEqual(
+        workers.flatMap((worker) => worker.unexpected),
+        [],
+      );
+      assert.deepEqual(
+        workers.flatMap((worker) => worker.staleReads),
+        [],
+      );
       const log = (await control.get('once/log'))?.value.toString() ?? '';
       assert.deepEqual(exactlyOnceViolations(log, workers), []);
       const outcomes = workers.map((worker) => [...worker.tokens.values()]).flat();
-      t.diagnostic(`appends: ${outcomes.filter((o) => o === 'ok').length} ok, ${outcomes.filter((o) => o === 'unknown').length} unknown, ` +
-        `${outcomes.filter((o) => o === 'not-applied').length} not applied; ${transport.resentToSameNode().length} sessions resent to the same node`);
+      t.diagnostic(
+        `appends: ${outcomes.filter((o) => o === 'ok').length} ok, ${outcomes.filter((o) => o === 'unknown').length} unknown, ` +
+          `${outcomes.filter((o) => o === 'not-applied').length} not applied; ${transport.resentToSameNode().length} sessions resent to the same node`,
+      );
     } finally {
       await Promise.all(workers.map((worker) => worker.abandon()));
       await new Promise((resolve) => historyStream.end(resolve));
@@ -265,12 +313,14 @@ describe('a clerk against a 3-node chaos cluster', () => {
     t.diagnostic(`history kept at ${historyPath}`);
     assert.deepEqual(historyViolations(readFileSync(historyPath, 'utf8'), workers), []);
   });
-
 });
 
 /** Checks the recorded history: invoke/return pairs, and append returns matching what the workers saw. */
 function historyViolations(jsonl: string, workers: readonly ClerkWorker[]): string[] {
-  const records = jsonl.trim().split('\n').map((line) => JSON.parse(line) as HistoryRecord);
+  const records = jsonl
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as HistoryRecord);
   const violations: string[] = [];
   const open = new Map<string, HistoryRecord>();
   const expectedType = { ok: 'ok', unknown: 'info', 'not-applied': 'fail' } as const;
@@ -288,7 +338,8 @@ function historyViolations(jsonl: string, workers: readonly ClerkWorker[]): stri
     else if (invoke.value !== record.value || invoke.op !== record.op) violations.push(`${id} return does not repeat its arguments`);
     if (record.time < (invoke?.time ?? 0)) violations.push(`${id} returned before it was invoked`);
     const outcome = record.op === 'append' && record.value !== undefined ? outcomes.get(record.value) : undefined;
-    if (outcome !== undefined && expectedType[outcome] !== record.type) violations.push(`${id} ${record.value} recorded ${record.type}, worker saw ${outcome}`);
+    if (outcome !== undefined && expectedType[outcome] !== record.type)
+      violations.push(`${id} ${record.value} recorded ${record.type}, worker saw ${outcome}`);
   }
   for (const id of open.keys()) violations.push(`${id} never returned`);
   if (records.length === 0) violations.push('empty history');

@@ -38,7 +38,13 @@ describe('read your own writes across leader changes', () => {
    * Reads `key` serializably, first through the clerk's routing (`routedFirst`) or pinned to
    * each of `nodes` in order, then the other way; returns the misses.
    */
-  async function staleReads(key: string, expected: string, label: string, nodes: readonly NodeProcess[], routedFirst: boolean): Promise<string[]> {
+  async function staleReads(
+    key: string,
+    expected: string,
+    label: string,
+    nodes: readonly NodeProcess[],
+    routedFirst: boolean,
+  ): Promise<string[]> {
     const misses: string[] = [];
     const routed = async (): Promise<void> => {
       const read = (await clerk.get(key, { consistency: 'serializable' }))?.value.toString() ?? '<absent>';
@@ -62,12 +68,23 @@ describe('read your own writes across leader changes', () => {
       assert.ok(leaderId !== undefined && leaderId > 0, 'the put taught the clerk the leader');
       const killed = cluster.node(leaderId);
       await cluster.kill(killed);
-      stale.push(...(await staleReads('ryw/kill', value, `round ${round}, node ${killed.id} down`, cluster.nodes.filter((n) => n !== killed), true)));
+      stale.push(
+        ...(await staleReads(
+          'ryw/kill',
+          value,
+          `round ${round}, node ${killed.id} down`,
+          cluster.nodes.filter((n) => n !== killed),
+          true,
+        )),
+      );
       await cluster.launch(killed, cluster.peerArgs());
       // Asked as soon as it serves, before it has caught up with the cluster.
       stale.push(...(await staleReads('ryw/kill', value, `round ${round}, node ${killed.id} restarted`, [killed], false)));
       const leader = await cluster.waitForLeader();
-      await waitFor(async () => (await cluster.status(killed)).leaderId === leader.id, { deadlineMs: 20_000, what: `node ${killed.id} to rejoin` });
+      await waitFor(async () => (await cluster.status(killed)).leaderId === leader.id, {
+        deadlineMs: 20_000,
+        what: `node ${killed.id} to rejoin`,
+      });
     }
     assert.deepEqual(stale, [], `${stale.length} serializable reads missed the clerk's own acknowledged write`);
   });

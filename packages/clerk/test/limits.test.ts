@@ -77,11 +77,20 @@ describe('runtime bounds', () => {
     const transport = new ScriptedTransport({ clock, respond: () => reply.noLeader() });
     // Each attempt backs off 1 ms: the deadline would allow twice as many attempts.
     const clerk = Clerk.lazy(
-      { endpoints: [A], membersRefreshMs: 0, deadlineMs: 2 * ATTEMPTS_MAX, requestTimeoutMs: 1_000, retry: { initialMs: 1, maxMs: 1, factor: 1, jitter: 0 } },
+      {
+        endpoints: [A],
+        membersRefreshMs: 0,
+        deadlineMs: 2 * ATTEMPTS_MAX,
+        requestTimeoutMs: 1_000,
+        retry: { initialMs: 1, maxMs: 1, factor: 1, jitter: 0 },
+      },
       { transport, clock, random: seededRandom(1) },
     );
     try {
-      await assert.rejects(clerk.get('k'), (error) => error instanceof TimeoutError && error.message.includes(`after ${ATTEMPTS_MAX} attempts`));
+      await assert.rejects(
+        clerk.get('k'),
+        (error) => error instanceof TimeoutError && error.message.includes(`after ${ATTEMPTS_MAX} attempts`),
+      );
       assert.equal(transport.callsOf('get').length, ATTEMPTS_MAX);
     } finally {
       clerk.close();
@@ -116,7 +125,10 @@ describe('runtime bounds', () => {
 
   test('ENDPOINTS_MAX: the pool does not grow past the bound, from members or from a redirect (which is still followed)', () => {
     const members = new LeaderTracker([A], new StatusHub());
-    members.updateMembers(endpoints(ENDPOINTS_MAX + 10).map((clientAddress, id) => ({ id: id + 1, clientAddress })), 0);
+    members.updateMembers(
+      endpoints(ENDPOINTS_MAX + 10).map((clientAddress, id) => ({ id: id + 1, clientAddress })),
+      0,
+    );
     assert.equal(members.endpoints().length, ENDPOINTS_MAX);
     assert.equal(members.endpoints()[0], A, 'seeds come first');
     const seeds = endpoints(ENDPOINTS_MAX);
@@ -190,7 +202,10 @@ describe('pipeline and raw link bounds', () => {
     const carrier = rawCarrier({ host: '127.0.0.1', port: node.port })({ response: () => undefined, ended: () => undefined });
     cleanups.push(() => carrier.cancel());
     await waitFor(() => carrier.sawReady(), { deadlineMs: 10_000, what: 'the link to be ready' });
-    const armed = await waitFor(async () => (await tcpTimers()).find((s) => s.remotePort === node.port && s.timer === 2), { deadlineMs: 10_000, what: "the clerk's keepalive timer" });
+    const armed = await waitFor(async () => (await tcpTimers()).find((s) => s.remotePort === node.port && s.timer === 2), {
+      deadlineMs: 10_000,
+      what: "the clerk's keepalive timer",
+    });
     assert.ok(armed.whenMs <= CLIENT_LINK_KEEPALIVE_MS, `armed for ${armed.whenMs} ms`);
   });
 });

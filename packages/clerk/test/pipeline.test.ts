@@ -19,7 +19,14 @@ import { answer as answerWith, header } from './fake-results.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
 const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED });
-const UNARY_UNIMPLEMENTED = { put: unimplemented, get: unimplemented, append: unimplemented, delete: unimplemented, cas: unimplemented, range: unimplemented };
+const UNARY_UNIMPLEMENTED = {
+  put: unimplemented,
+  get: unimplemented,
+  append: unimplemented,
+  delete: unimplemented,
+  cas: unimplemented,
+  range: unimplemented,
+};
 
 /** The fake's answer: a put gets version 7. */
 const answer = (op: PipelineOp): PipelineResult => answerWith(op, 7);
@@ -55,7 +62,10 @@ describe('KV calls over the pipeline stream', () => {
     try {
       const keys = ['a', 'bb', 'ccc', 'dddd'];
       const values = await Promise.all(keys.map((key) => clerk.get(key, { consistency: 'serializable' })));
-      assert.deepEqual(values.map((kv) => kv?.value.toString()), keys.map((key) => [...key].reverse().join('')));
+      assert.deepEqual(
+        values.map((kv) => kv?.value.toString()),
+        keys.map((key) => [...key].reverse().join('')),
+      );
       assert.deepEqual(messageSizes, [4]);
     } finally {
       clerk.close();
@@ -73,12 +83,18 @@ describe('KV calls over the pipeline stream', () => {
         else call.write({ results: request.ops.map(answer) });
       });
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
+    const clerk = Clerk.lazy(
+      { endpoints: [address], deadlineMs: 5_000, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } },
+      overGrpc(),
+    );
     try {
       assert.equal((await clerk.put('k', 'v')).version, 7);
       assert.equal(streams, 2);
       assert.equal(seen.length, 2);
-      assert.deepEqual(seen.map((s) => s.stream), [1, 2]);
+      assert.deepEqual(
+        seen.map((s) => s.stream),
+        [1, 2],
+      );
       assert.deepEqual({ ...seen[1], stream: 0 }, { ...seen[0], stream: 0 }, 'the retry reuses the session');
     } finally {
       clerk.close();
@@ -87,7 +103,10 @@ describe('KV calls over the pipeline stream', () => {
 
   test('an unanswered write ends as an unknown outcome, an unanswered read as a timeout', async () => {
     const address = await serve((call) => call.on('data', () => {}));
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
+    const clerk = Clerk.lazy(
+      { endpoints: [address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } },
+      overGrpc(),
+    );
     try {
       await assert.rejects(clerk.put('k', 'v'), UnknownOutcomeError);
       await assert.rejects(clerk.get('k'), TimeoutError);
@@ -96,7 +115,7 @@ describe('KV calls over the pipeline stream', () => {
     }
   });
 
-  test('a stream that answers nothing within a call\'s timeout is cancelled; the retry opens a new one', async () => {
+  test("a stream that answers nothing within a call's timeout is cancelled; the retry opens a new one", async () => {
     let streams = 0;
     let firstCancelled = false;
     const address = await serve((call) => {
@@ -107,7 +126,10 @@ describe('KV calls over the pipeline stream', () => {
       }
       call.on('data', (request: PipelineRequest) => call.write({ results: request.ops.map(answer) }));
     });
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 5_000, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } }, overGrpc());
+    const clerk = Clerk.lazy(
+      { endpoints: [address], deadlineMs: 5_000, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } },
+      overGrpc(),
+    );
     try {
       assert.equal((await clerk.put('k', 'v')).version, 7);
       assert.equal(streams, 2);
@@ -172,7 +194,10 @@ describe('KV calls over the pipeline stream', () => {
       },
       { put: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { header, version: 3 }) },
     );
-    const clerk = Clerk.lazy({ endpoints: [address], deadlineMs: 2_000, membersRefreshMs: 0 }, { transport: new GrpcTransport({ pipeline: false }) });
+    const clerk = Clerk.lazy(
+      { endpoints: [address], deadlineMs: 2_000, membersRefreshMs: 0 },
+      { transport: new GrpcTransport({ pipeline: false }) },
+    );
     try {
       assert.equal((await clerk.put('k', 'v')).version, 3);
       assert.equal(pipelines, 0);

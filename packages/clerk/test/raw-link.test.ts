@@ -30,7 +30,6 @@ import { waitFor } from '@cairn/testkit';
 import { CLERK_ENTRY, runClerkScript } from './child-script.js';
 import { answer as answerWith } from './fake-results.js';
 
-
 /** The fake's answer: a put gets version 9. */
 const answer = (op: PipelineOp): PipelineResult => answerWith(op, 9);
 
@@ -116,7 +115,12 @@ describe('KV calls over the raw link', () => {
       callback({ code: grpc.status.INTERNAL });
     };
     server.addService(KVServiceService, {
-      put: record, get: record, append: record, delete: record, cas: record, range: record,
+      put: record,
+      get: record,
+      append: record,
+      delete: record,
+      cas: record,
+      range: record,
       pipeline: (call: grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>) =>
         call.on('data', (request: PipelineRequest) => {
           received.push(...request.ops.map(() => 'pipeline'));
@@ -156,8 +160,14 @@ describe('KV calls over the raw link', () => {
     try {
       const keys = ['a', 'bb', 'ccc'];
       const values = await Promise.all(keys.map((key) => clerk.get(key, { consistency: 'serializable' })));
-      assert.deepEqual(values.map((kv) => kv?.value.toString()), keys.map((key) => [...key].reverse().join('')));
-      assert.deepEqual(node.requests.map((r) => r.ops.length), [3]);
+      assert.deepEqual(
+        values.map((kv) => kv?.value.toString()),
+        keys.map((key) => [...key].reverse().join('')),
+      );
+      assert.deepEqual(
+        node.requests.map((r) => r.ops.length),
+        [3],
+      );
       assert.equal((await clerk.put('k', 'v')).version, 9);
       assert.equal(node.magics, 1, 'one link carries every call');
     } finally {
@@ -187,7 +197,13 @@ describe('KV calls over the raw link', () => {
 
   test('a node that closes the link before echoing gets no op, and a write fails as never sent, not as an unknown outcome', async () => {
     const node = await serveRaw((link) => link.socket.destroy());
-    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    const clerk = Clerk.lazy({
+      endpoints: [node.address],
+      deadlineMs: 400,
+      requestTimeoutMs: 150,
+      membersRefreshMs: 0,
+      retry: { initialMs: 10, maxMs: 20 },
+    });
     try {
       const error = await clerk.put('k', 'v').then(
         () => assert.fail('the put cannot succeed'),
@@ -203,7 +219,13 @@ describe('KV calls over the raw link', () => {
 
   test('a write sent after the echo and never answered ends as an unknown outcome', async () => {
     const node = await serveRaw((link) => link.echo()); // echoes, then answers nothing
-    const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 400, requestTimeoutMs: 150, membersRefreshMs: 0, retry: { initialMs: 10, maxMs: 20 } });
+    const clerk = Clerk.lazy({
+      endpoints: [node.address],
+      deadlineMs: 400,
+      requestTimeoutMs: 150,
+      membersRefreshMs: 0,
+      retry: { initialMs: 10, maxMs: 20 },
+    });
     try {
       await assert.rejects(clerk.put('k', 'v'), UnknownOutcomeError);
       assert.ok(node.requests.length >= 1, 'the put reached the node');
@@ -249,7 +271,10 @@ describe('KV calls over the raw link', () => {
     assert.deepEqual(rawLinkTarget('127.0.0.1:7001', {}), { host: '127.0.0.1', port: 7001 });
     assert.deepEqual(rawLinkTarget('[::1]:7001', {}), { host: '::1', port: 7001 });
     assert.equal(rawLinkTarget('127.0.0.1:7001', { https_proxy: 'http://proxy:3128' }), undefined);
-    assert.deepEqual(rawLinkTarget('127.0.0.1:7001', { http_proxy: 'http://proxy:3128', no_proxy: 'example.com, 127.0.0.1' }), { host: '127.0.0.1', port: 7001 });
+    assert.deepEqual(rawLinkTarget('127.0.0.1:7001', { http_proxy: 'http://proxy:3128', no_proxy: 'example.com, 127.0.0.1' }), {
+      host: '127.0.0.1',
+      port: 7001,
+    });
     assert.equal(rawLinkTarget('db.internal:7001', { grpc_proxy: 'http://proxy:3128', no_proxy: 'example.com' }), undefined);
     assert.equal(rawLinkTarget('dns:///db.internal:7001', {}), undefined);
     assert.equal(rawLinkTarget('db.internal:0', {}), undefined);
@@ -258,7 +283,10 @@ describe('KV calls over the raw link', () => {
   test('rawLink: false, or explicit credentials, keep the clerk off the raw link', async () => {
     const node = await serveRaw(serving);
     for (const options of [{ rawLink: false }, { credentials: grpc.credentials.createInsecure() }]) {
-      const clerk = Clerk.lazy({ endpoints: [node.address], deadlineMs: 300, requestTimeoutMs: 100, membersRefreshMs: 0 }, { transport: new GrpcTransport(options) });
+      const clerk = Clerk.lazy(
+        { endpoints: [node.address], deadlineMs: 300, requestTimeoutMs: 100, membersRefreshMs: 0 },
+        { transport: new GrpcTransport(options) },
+      );
       try {
         // The fake speaks only the raw link, so a gRPC call cannot succeed.
         await assert.rejects(clerk.get('k', { consistency: 'serializable' }));

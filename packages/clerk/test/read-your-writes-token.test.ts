@@ -17,7 +17,10 @@ const header = { header: { memberId: 1, term: 1, appliedIndex: 1, leaderId: 1 } 
 function setup(steps: ScriptStep[]) {
   const clock = new FakeClock();
   const transport = new ScriptedTransport({ steps, clock });
-  const clerk = Clerk.lazy({ endpoints: [A, B], membersRefreshMs: 0, clientId: 'token-client', deadlineMs: 5_000, requestTimeoutMs: 1_000 }, { transport, clock, random: seededRandom(3) });
+  const clerk = Clerk.lazy(
+    { endpoints: [A, B], membersRefreshMs: 0, clientId: 'token-client', deadlineMs: 5_000, requestTimeoutMs: 1_000 },
+    { transport, clock, random: seededRandom(3) },
+  );
   return { transport, clerk };
 }
 
@@ -46,7 +49,11 @@ test('serializable reads carry the largest index of the writes acknowledged so f
   await clerk.delete('k');
   await clerk.cas('k', { expectedVersion: 1 }, 'c');
   await clerk.get('k', { consistency: 'serializable', endpoint: B });
-  assert.deepEqual(minIndexes(transport, 'get'), [undefined, 9, undefined, 9], 'none before any write; none on a linearizable read; never lowered');
+  assert.deepEqual(
+    minIndexes(transport, 'get'),
+    [undefined, 9, undefined, 9],
+    'none before any write; none on a linearizable read; never lowered',
+  );
   assert.deepEqual(minIndexes(transport, 'range'), [9]);
   assert.equal(transport.remaining(), 0);
 });
@@ -62,8 +69,11 @@ test('each clerk keeps its own token', async () => {
 test('a node that cannot reach min_index in time answers UNAVAILABLE: the read goes to another node with the same token', async () => {
   const { transport, clerk } = setup([
     { method: 'put', reply: reply.ok({ ...header, version: 1, index: 12 }) },
-    { method: 'get', reply: reply.serverError('UNAVAILABLE', 'node 1 has applied up to 10, short of the read\'s min_index 12') },
-    { method: 'get', reply: reply.ok({ ...header, kv: { key: Buffer.from('k'), value: Buffer.from('v'), version: 1, createIndex: 12, modIndex: 12 } }) },
+    { method: 'get', reply: reply.serverError('UNAVAILABLE', "node 1 has applied up to 10, short of the read's min_index 12") },
+    {
+      method: 'get',
+      reply: reply.ok({ ...header, kv: { key: Buffer.from('k'), value: Buffer.from('v'), version: 1, createIndex: 12, modIndex: 12 } }),
+    },
   ]);
   await clerk.put('k', 'v');
   const kv = await clerk.get('k', { consistency: 'serializable' });

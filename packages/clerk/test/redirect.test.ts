@@ -19,14 +19,7 @@ import {
   UnknownOutcomeError,
   ValueTooLargeError,
 } from '../src/index.js';
-import {
-  FakeClock,
-  reply,
-  ScriptedTransport,
-  type ScriptedReply,
-  type ScriptStep,
-  seededRandom,
-} from '../src/testing.js';
+import { FakeClock, reply, ScriptedTransport, type ScriptedReply, type ScriptStep, seededRandom } from '../src/testing.js';
 
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7001';
@@ -48,13 +41,13 @@ function setup(steps: ScriptStep[], options: Partial<ClerkOptions> = {}) {
 
 describe('leader discovery', () => {
   test('a NOT_LEADER hint sends the next attempt to the hinted node at once', async () => {
-    const { clerk, transport, clock } = setup([
-      { reply: reply.notLeader(C, 3) },
-      { reply: reply.ok({ ...header(3), version: 1 }) },
-    ]);
+    const { clerk, transport, clock } = setup([{ reply: reply.notLeader(C, 3) }, { reply: reply.ok({ ...header(3), version: 1 }) }]);
     const result = await clerk.put('k', 'v');
     assert.equal(result.version, 1);
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, C]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, C],
+    );
     assert.deepEqual(clock.sleeps, [], 'a redirect does not back off');
     assert.deepEqual(clerk.knownLeader(), { address: C, leaderId: 3 });
   });
@@ -67,17 +60,28 @@ describe('leader discovery', () => {
     ]);
     await clerk.put('k', 'v');
     await clerk.get('k');
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, B]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, B, B],
+    );
   });
 
   test('a hint naming a node already asked in the round is not followed: the round ends in a backoff', async () => {
     const { clerk, transport, clock } = setup(
-      [{ reply: reply.notLeader(B, 2) }, { reply: reply.notLeader(A, 1) }, { reply: reply.notLeader(A, 1) }, { reply: reply.ok({ ...header(2), kv: undefined }) }],
+      [
+        { reply: reply.notLeader(B, 2) },
+        { reply: reply.notLeader(A, 1) },
+        { reply: reply.notLeader(A, 1) },
+        { reply: reply.ok({ ...header(2), kv: undefined }) },
+      ],
       { retry: { initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0 } },
     );
     await clerk.get('k');
     // A names B, B names A (asked already: not followed), so C is asked; then the next round.
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, B, C, A],
+    );
     assert.deepEqual(clock.sleeps, [100]);
   });
 
@@ -99,7 +103,10 @@ describe('leader discovery', () => {
       { reply: reply.ok({ ...header(3), kv: undefined }) },
     ]);
     assert.equal(await clerk.get('k'), undefined);
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, B, C],
+    );
     assert.deepEqual(clock.sleeps, []);
   });
 
@@ -111,7 +118,10 @@ describe('leader discovery', () => {
       { reply: reply.ok({ ...header(1), kv: undefined }) },
     ]);
     await clerk.get('k');
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, B, C, A],
+    );
     assert.equal(clock.sleeps.length, 1);
   });
 
@@ -122,7 +132,10 @@ describe('leader discovery', () => {
       { retry: { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0 } },
     );
     await clerk.put('k', 'v');
-    assert.deepEqual(transport.callsOf().map((call) => call.address), [A, B, C, A, B, C, A, B]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.address),
+      [A, B, C, A, B, C, A, B],
+    );
     assert.deepEqual(clock.sleeps, [100, 200]);
   });
 
@@ -146,11 +159,18 @@ describe('leader discovery', () => {
     const seen: ClerkStatus[] = [];
     clerk.close();
     for await (const event of events) seen.push(event);
-    assert.deepEqual(seen.map((event) => event.type), ['leader-changed', 'endpoints-updated']);
+    assert.deepEqual(
+      seen.map((event) => event.type),
+      ['leader-changed', 'endpoints-updated'],
+    );
   });
 
   test('status events report redirects, leader changes and unavailable nodes', async () => {
-    const { clerk } = setup([{ reply: reply.unreachable() }, { reply: reply.notLeader(C, 3) }, { reply: reply.ok({ ...header(3), version: 1 }) }]);
+    const { clerk } = setup([
+      { reply: reply.unreachable() },
+      { reply: reply.notLeader(C, 3) },
+      { reply: reply.ok({ ...header(3), version: 1 }) },
+    ]);
     const events = clerk.statusEvents();
     await clerk.put('k', 'v');
     clerk.close();
@@ -178,7 +198,10 @@ describe('deadlines, aborts and outcomes', () => {
     const { clerk, clock, transport } = setup(steps, { deadlineMs: 60_000, requestTimeoutMs: 1_000 });
     await assert.rejects(clerk.get('k', { deadlineMs: 1_500 }), TimeoutError);
     assert.equal(clock.now(), 1_500);
-    assert.deepEqual(transport.callsOf().map((call) => call.timeoutMs), [1_000, 500]);
+    assert.deepEqual(
+      transport.callsOf().map((call) => call.timeoutMs),
+      [1_000, 500],
+    );
   });
 
   test('a read against a cluster that is entirely down fails with UnavailableError', async () => {
@@ -241,17 +264,23 @@ describe('deadlines, aborts and outcomes', () => {
       { clientId: 'client-1', seq: 2 },
     ]);
     const requests = transport.callsOf('put').map((call) => call.request);
-    assert.ok(requests.every((request) => request === requests[0]), 'retries resend the very same request');
+    assert.ok(
+      requests.every((request) => request === requests[0]),
+      'retries resend the very same request',
+    );
   });
 
-  test('concurrent writes use separate session lanes so each retry is its lane\'s latest seq', async () => {
+  test("concurrent writes use separate session lanes so each retry is its lane's latest seq", async () => {
     const { clerk, transport } = setup([
       { reply: reply.ok({ ...header(1), version: 1 }) },
       { reply: reply.ok({ ...header(1), version: 1 }) },
     ]);
     await Promise.all([clerk.put('a', '1'), clerk.put('b', '2')]);
     const sessions = transport.callsOf().map((call) => (call.request as { session: unknown }).session);
-    assert.deepEqual(sessions, [{ clientId: 'client-1', seq: 1 }, { clientId: 'client-1/1', seq: 1 }]);
+    assert.deepEqual(sessions, [
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1/1', seq: 1 },
+    ]);
   });
 
   test('an abort before the first attempt fails with AbortedError and sends nothing', async () => {
@@ -299,15 +328,27 @@ describe('connect', () => {
       Clerk.connect({ endpoints: [A, B], deadlineMs: 1_000 }, { transport, clock, random: seededRandom(1) }),
       UnavailableError,
     );
-    assert.deepEqual(transport.calls.slice(0, 2).map((call) => call.address), [A, B]);
+    assert.deepEqual(
+      transport.calls.slice(0, 2).map((call) => call.address),
+      [A, B],
+    );
     assert.deepEqual(transport.closed, [A, B], 'the failed clerk closed its connections');
   });
 
   test('connect succeeds when a node answers, even with an error', async () => {
     const clock = new FakeClock();
-    const transport = new ScriptedTransport({ clock, steps: [{ method: 'members', reply: reply.unreachable() }, { method: 'members', reply: reply.noLeader() }] });
+    const transport = new ScriptedTransport({
+      clock,
+      steps: [
+        { method: 'members', reply: reply.unreachable() },
+        { method: 'members', reply: reply.noLeader() },
+      ],
+    });
     const clerk = await Clerk.connect({ endpoints: [A, B] }, { transport, clock, random: seededRandom(1) });
-    assert.deepEqual(transport.calls.map((call) => call.address), [A, B]);
+    assert.deepEqual(
+      transport.calls.map((call) => call.address),
+      [A, B],
+    );
     clerk.close();
   });
 
@@ -326,7 +367,11 @@ describe('endpoint pool and session lanes', () => {
       members: [{ id: 9, peerAddress: '', clientAddress: '10.0.0.9:7001', httpAddress: '', learner: false }],
     };
     const { clerk, transport, clock } = setup(
-      [{ reply: reply.ok({ ...header(1), kv: undefined }) }, { reply: reply.ok({ ...header(1), kv: undefined }) }, { method: 'members', reply: reply.ok(members) }],
+      [
+        { reply: reply.ok({ ...header(1), kv: undefined }) },
+        { reply: reply.ok({ ...header(1), kv: undefined }) },
+        { method: 'members', reply: reply.ok(members) },
+      ],
       { membersRefreshMs: 30_000 },
     );
     await clerk.get('k');
@@ -345,6 +390,9 @@ describe('endpoint pool and session lanes', () => {
     );
     await Promise.all([clerk.put('a', '1'), clerk.put('a', '2')]);
     const sessions = transport.callsOf().map((call) => (call.request as { session: unknown }).session);
-    assert.deepEqual(sessions, [{ clientId: 'client-1', seq: 1 }, { clientId: 'client-1', seq: 2 }]);
+    assert.deepEqual(sessions, [
+      { clientId: 'client-1', seq: 1 },
+      { clientId: 'client-1', seq: 2 },
+    ]);
   });
 });

@@ -59,15 +59,24 @@ describe('a clerk given endpoints of two clusters', () => {
     const clerk = await Clerk.connect({ endpoints, deadlineMs: 3_000 });
     try {
       // A call pinned to B is refused: B names another cluster than the one pinned.
-      await assertWrongCluster(clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 1_000 }), bNode.grpcAddress);
+      await assertWrongCluster(
+        clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 1_000 }),
+        bNode.grpcAddress,
+      );
       const servedByB = await requestsServed(bNode);
       for (let i = 0; i < 30; i++) {
-        assert.equal((await clerk.get('owner', { consistency: i % 2 === 0 ? 'serializable' : 'linearizable' }))?.value.toString(), 'cluster A');
+        assert.equal(
+          (await clerk.get('owner', { consistency: i % 2 === 0 ? 'serializable' : 'linearizable' }))?.value.toString(),
+          'cluster A',
+        );
         assert.equal(await clerk.get('only-in-b', { consistency: 'serializable' }), undefined);
       }
       await clerk.put('written-through-mixed-clerk', 'A');
       // Calls sent to the refused node again fail on this side: B serves nothing more to this clerk.
-      await assertWrongCluster(clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }), bNode.grpcAddress);
+      await assertWrongCluster(
+        clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }),
+        bNode.grpcAddress,
+      );
       assert.equal(await requestsServed(bNode), servedByB);
     } finally {
       clerk.close();
@@ -82,10 +91,17 @@ describe('a clerk given endpoints of two clusters', () => {
   });
 
   test('with clusterId, refuses the other cluster even when its node is listed first and answers first', async () => {
-    const clerk = await Clerk.connect({ endpoints: [bNode.grpcAddress, ...a.nodes.map((n) => n.grpcAddress)], clusterId: aClusterId, deadlineMs: 3_000 });
+    const clerk = await Clerk.connect({
+      endpoints: [bNode.grpcAddress, ...a.nodes.map((n) => n.grpcAddress)],
+      clusterId: aClusterId,
+      deadlineMs: 3_000,
+    });
     try {
       for (let i = 0; i < 10; i++) assert.equal((await clerk.get('owner', { consistency: 'serializable' }))?.value.toString(), 'cluster A');
-      await assertWrongCluster(clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }), bNode.grpcAddress);
+      await assertWrongCluster(
+        clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }),
+        bNode.grpcAddress,
+      );
     } finally {
       clerk.close();
     }
@@ -106,7 +122,10 @@ describe('a clerk given endpoints of two clusters', () => {
     const clerk = Clerk.lazy({ endpoints: [bNode.grpcAddress, a.node(1).grpcAddress], deadlineMs: 3_000 }, { transport });
     try {
       for (let i = 0; i < 5; i++) assert.equal((await clerk.get('owner', { consistency: 'serializable' }))?.value.toString(), 'cluster A');
-      await assertWrongCluster(clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }), bNode.grpcAddress);
+      await assertWrongCluster(
+        clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }),
+        bNode.grpcAddress,
+      );
     } finally {
       clerk.close();
     }

@@ -30,7 +30,13 @@ export interface WorkloadOptions {
   readonly clientPrefix?: string;
 }
 
-const DEFAULT_MIX: ReadonlyArray<readonly [OpKind, number]> = [['get', 0.4], ['put', 0.6], ['append', 0.8], ['cas', 0.95], ['delete', 1]];
+const DEFAULT_MIX: ReadonlyArray<readonly [OpKind, number]> = [
+  ['get', 0.4],
+  ['put', 0.6],
+  ['append', 0.8],
+  ['cas', 0.95],
+  ['delete', 1],
+];
 
 /** One finished call, for assertions beyond the history (how long a failing call took). */
 export interface CallRecord {
@@ -109,7 +115,14 @@ export class Workload {
   }
 }
 
-async function runOp(clerk: Clerk, op: OpKind, key: string, value: string, lastSeen: Map<string, string | undefined>, signal: AbortSignal): Promise<void> {
+async function runOp(
+  clerk: Clerk,
+  op: OpKind,
+  key: string,
+  value: string,
+  lastSeen: Map<string, string | undefined>,
+  signal: AbortSignal,
+): Promise<void> {
   switch (op) {
     case 'get':
       lastSeen.set(key, (await clerk.get(key, { signal }))?.value.toString());

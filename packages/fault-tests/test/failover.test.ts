@@ -25,7 +25,8 @@ test('5 clerks appending through leader kills: no call fails, the history is lin
     const leader = await cluster.waitForLeader();
     const history = new HistoryLog();
     const clerks = Array.from({ length: CLERKS }, (_, i) =>
-      Clerk.lazy({ endpoints: cluster.grpcEndpoints(), clientId: `failover-c${i + 1}`, history, deadlineMs: DEADLINE_MS }));
+      Clerk.lazy({ endpoints: cluster.grpcEndpoints(), clientId: `failover-c${i + 1}`, history, deadlineMs: DEADLINE_MS }),
+    );
     const failures: string[] = [];
     const acknowledged: string[] = [];
     let done = 0;

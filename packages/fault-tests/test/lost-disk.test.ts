@@ -43,7 +43,10 @@ test('a wiped data dir never loses acknowledged writes, and no node crashes', as
     const leaderStatus = await cluster.status(leader);
     const f2Status = await cluster.status(f2);
     assert.ok(leaderStatus !== undefined && f2Status !== undefined);
-    assert.ok(f2Status.lastIndex < leaderStatus.commitIndex, `setup: the partitioned F2 (last index ${f2Status.lastIndex}) must lack the writes (committed to ${leaderStatus.commitIndex})`);
+    assert.ok(
+      f2Status.lastIndex < leaderStatus.commitIndex,
+      `setup: the partitioned F2 (last index ${f2Status.lastIndex}) must lack the writes (committed to ${leaderStatus.commitIndex})`,
+    );
 
     await cluster.kill(leader);
     await cluster.kill(f1);
@@ -62,26 +65,40 @@ test('a wiped data dir never loses acknowledged writes, and no node crashes', as
 
     const problems: string[] = [];
     // Give the survivors time to elect a leader if they (wrongly) can; no leader is the right outcome.
-    const survivorLeader = await waitFor(async () => {
-      const statuses = await Promise.all([f1, f2].map((id) => cluster.status(id)));
-      return statuses.find((s) => s?.role === 'leader')?.id;
-    }, { deadlineMs: SURVIVORS_ELECTION_WINDOW_MS, intervalMs: 100 }).catch(() => undefined);
+    const survivorLeader = await waitFor(
+      async () => {
+        const statuses = await Promise.all([f1, f2].map((id) => cluster.status(id)));
+        return statuses.find((s) => s?.role === 'leader')?.id;
+      },
+      { deadlineMs: SURVIVORS_ELECTION_WINDOW_MS, intervalMs: 100 },
+    ).catch(() => undefined);
     if (survivorLeader !== undefined) t.diagnostic(`with L down, node ${survivorLeader} became leader`);
     const survivorReads = await readKeys([cluster.node(f1).grpcAddress, cluster.node(f2).grpcAddress], KEY_NAMES, READ_DEADLINE_MS);
     t.diagnostic(`reads with L down: ${summarizeReads(survivorReads)}`);
     const lostWhileDown = wrongReads(KEY_NAMES, VALUES, survivorReads);
-    if (lostWhileDown.length > 0) problems.push(`with L down, ${lostWhileDown.length} of ${KEYS} acknowledged keys read wrong (first: ${lostWhileDown.slice(0, 3).join(', ')})`);
+    if (lostWhileDown.length > 0)
+      problems.push(
+        `with L down, ${lostWhileDown.length} of ${KEYS} acknowledged keys read wrong (first: ${lostWhileDown.slice(0, 3).join(', ')})`,
+      );
 
     await cluster.heal();
     await cluster.restart(leader);
-    await cluster.waitForLeader(ELECTION_TIMEOUT_MS * 10 + SLACK_MS * 5).catch((error: Error) => problems.push(`after L restarted: ${error.message}`));
+    await cluster
+      .waitForLeader(ELECTION_TIMEOUT_MS * 10 + SLACK_MS * 5)
+      .catch((error: Error) => problems.push(`after L restarted: ${error.message}`));
     const finalReads = await readKeys(cluster.grpcEndpoints(), KEY_NAMES, 15_000);
     const wrongAtEnd = finalReads.flatMap((read, i) => (read === VALUES[i] ? [] : [`${KEY_NAMES[i]}: ${read}`]));
-    if (wrongAtEnd.length > 0) problems.push(`after L returned, ${wrongAtEnd.length} of ${KEYS} keys are not their acknowledged value (first: ${wrongAtEnd.slice(0, 3).join(', ')})`);
+    if (wrongAtEnd.length > 0)
+      problems.push(
+        `after L returned, ${wrongAtEnd.length} of ${KEYS} keys are not their acknowledged value (first: ${wrongAtEnd.slice(0, 3).join(', ')})`,
+      );
 
-    const crashes = cluster.crashes().map((c) => `node ${c.id} exited with ${c.code ?? c.signal}: ${c.outputTail.trim().split('\n').slice(-2).join(' | ')}`);
+    const crashes = cluster
+      .crashes()
+      .map((c) => `node ${c.id} exited with ${c.code ?? c.signal}: ${c.outputTail.trim().split('\n').slice(-2).join(' | ')}`);
     problems.push(...crashes);
-    if (f1Refused !== undefined && /INTERNAL|AssertionError/.test(f1Refused)) problems.push(`F1's refusal to start is not a clean error: ${f1Refused}`);
+    if (f1Refused !== undefined && /INTERNAL|AssertionError/.test(f1Refused))
+      problems.push(`F1's refusal to start is not a clean error: ${f1Refused}`);
     assert.deepEqual(problems, []);
   });
 });

@@ -25,7 +25,16 @@ async function followerRejoinsAfter(cluster: FaultCluster, fault: Fault): Promis
   const leader = await cluster.waitForLeader();
   const follower = othersThan(cluster, leader)[0]!;
   const history = new HistoryLog();
-  const workload = new Workload({ endpoints: cluster.grpcEndpoints(), clerks: 2, history, mix: [['put', 0.5], ['append', 0.8], ['get', 1]] }).start();
+  const workload = new Workload({
+    endpoints: cluster.grpcEndpoints(),
+    clerks: 2,
+    history,
+    mix: [
+      ['put', 0.5],
+      ['append', 0.8],
+      ['get', 1],
+    ],
+  }).start();
   try {
     await waitFor(() => workload.totals.ok >= 20, { deadlineMs: 20_000, what: 'the clerks to be writing' });
     await fault.start(cluster, follower);
@@ -35,15 +44,23 @@ async function followerRejoinsAfter(cluster: FaultCluster, fault: Fault): Promis
     await fault.heal(cluster, follower);
     const target = (await cluster.status(leader))?.appliedIndex ?? before.appliedIndex;
     let last: string | undefined;
-    const caughtUp = await waitFor(async () => {
-      const status = await cluster.status(follower);
-      last = status === undefined ? 'no answer' : `${status.role}, leader ${status.leaderId}, applied ${status.appliedIndex}`;
-      return status !== undefined && status.leaderId !== 0 && status.appliedIndex >= target;
-    }, { deadlineMs: REJOIN_DEADLINE_MS, intervalMs: 50, what: `follower ${follower} to reach applied index ${target}` })
-      .then(() => true, () => false);
+    const caughtUp = await waitFor(
+      async () => {
+        const status = await cluster.status(follower);
+        last = status === undefined ? 'no answer' : `${status.role}, leader ${status.leaderId}, applied ${status.appliedIndex}`;
+        return status !== undefined && status.leaderId !== 0 && status.appliedIndex >= target;
+      },
+      { deadlineMs: REJOIN_DEADLINE_MS, intervalMs: 50, what: `follower ${follower} to reach applied index ${target}` },
+    ).then(
+      () => true,
+      () => false,
+    );
     const leaderNow = await cluster.status(leader);
-    assert.ok(caughtUp, `follower ${follower} did not rejoin within ${REJOIN_DEADLINE_MS} ms of the heal: it is ${last}; ` +
-      `the leader is at applied ${leaderNow?.appliedIndex}, its progress for ${follower}: ${JSON.stringify(leaderNow?.progress.find((p) => p.id === follower))}`);
+    assert.ok(
+      caughtUp,
+      `follower ${follower} did not rejoin within ${REJOIN_DEADLINE_MS} ms of the heal: it is ${last}; ` +
+        `the leader is at applied ${leaderNow?.appliedIndex}, its progress for ${follower}: ${JSON.stringify(leaderNow?.progress.find((p) => p.id === follower))}`,
+    );
   } finally {
     await workload.stop();
   }
@@ -53,15 +70,19 @@ async function followerRejoinsAfter(cluster: FaultCluster, fault: Fault): Promis
 }
 
 test('a follower isolated by the network for 6 s rejoins within 2 election timeouts of the heal', async (t) => {
-  await withFaultCluster(t, { size: 3 }, (cluster) => followerRejoinsAfter(cluster, {
-    start: (c, follower) => c.isolate(follower),
-    heal: (c) => c.heal(),
-  }));
+  await withFaultCluster(t, { size: 3 }, (cluster) =>
+    followerRejoinsAfter(cluster, {
+      start: (c, follower) => c.isolate(follower),
+      heal: (c) => c.heal(),
+    }),
+  );
 });
 
 test('a follower stopped (SIGSTOP) for 6 s rejoins within 2 election timeouts of SIGCONT', async (t) => {
-  await withFaultCluster(t, { size: 3 }, (cluster) => followerRejoinsAfter(cluster, {
-    start: async (c, follower) => c.pause(follower),
-    heal: async (c, follower) => c.resume(follower),
-  }));
+  await withFaultCluster(t, { size: 3 }, (cluster) =>
+    followerRejoinsAfter(cluster, {
+      start: async (c, follower) => c.pause(follower),
+      heal: async (c, follower) => c.resume(follower),
+    }),
+  );
 });

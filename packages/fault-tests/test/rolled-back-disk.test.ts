@@ -52,23 +52,37 @@ async function writeKeys(endpoints: string[]): Promise<void> {
 }
 
 /** Waits until node `id`'s /status shows `storage` (ok | checking | recovering); returns that status. */
-function waitForStorage(cluster: FaultCluster, id: number, storage: string, extra: (s: StatusResponse) => boolean = () => true): Promise<StatusResponse> {
-  return waitFor(async () => {
-    const status = await cluster.status(id);
-    // A node without the field (one from before the startup check) is one that never fences.
-    return status !== undefined && (status.storage ?? 'ok') === storage && extra(status) ? status : undefined;
-  }, { deadlineMs: STORAGE_STATE_MS, intervalMs: 50, what: `node ${id}'s /status storage to be "${storage}"` });
+function waitForStorage(
+  cluster: FaultCluster,
+  id: number,
+  storage: string,
+  extra: (s: StatusResponse) => boolean = () => true,
+): Promise<StatusResponse> {
+  return waitFor(
+    async () => {
+      const status = await cluster.status(id);
+      // A node without the field (one from before the startup check) is one that never fences.
+      return status !== undefined && (status.storage ?? 'ok') === storage && extra(status) ? status : undefined;
+    },
+    { deadlineMs: STORAGE_STATE_MS, intervalMs: 50, what: `node ${id}'s /status storage to be "${storage}"` },
+  );
 }
 
 /** Waits until `id` leads, asking the leader to hand over again if a transfer lapses. */
 async function transferLeadership(cluster: FaultCluster, id: number): Promise<void> {
   const admin = Clerk.lazy({ endpoints: cluster.grpcEndpoints(), deadlineMs: 5_000 });
   try {
-    await waitFor(async () => {
-      if ((await cluster.status(id))?.role === 'leader') return true;
-      await admin.transferLeader(id).catch(() => undefined);
-      return waitFor(async () => (await cluster.status(id))?.role === 'leader', { deadlineMs: 2 * ELECTION_TIMEOUT_MS, intervalMs: 50 }).catch(() => false);
-    }, { deadlineMs: 30_000, intervalMs: 50, what: `node ${id} to lead` });
+    await waitFor(
+      async () => {
+        if ((await cluster.status(id))?.role === 'leader') return true;
+        await admin.transferLeader(id).catch(() => undefined);
+        return waitFor(async () => (await cluster.status(id))?.role === 'leader', {
+          deadlineMs: 2 * ELECTION_TIMEOUT_MS,
+          intervalMs: 50,
+        }).catch(() => false);
+      },
+      { deadlineMs: 30_000, intervalMs: 50, what: `node ${id} to lead` },
+    );
   } finally {
     admin.close();
   }
@@ -86,7 +100,9 @@ async function copyFollowerDataDir(cluster: FaultCluster, leader: number, f: num
 }
 
 function crashLines(cluster: FaultCluster): string[] {
-  return cluster.crashes().map((c) => `node ${c.id} exited with ${c.code ?? c.signal}: ${c.outputTail.trim().split('\n').slice(-2).join(' | ')}`);
+  return cluster
+    .crashes()
+    .map((c) => `node ${c.id} exited with ${c.code ?? c.signal}: ${c.outputTail.trim().split('\n').slice(-2).join(' | ')}`);
 }
 
 test('a rolled-back follower is fenced until its leader catches it up, then helps elect a leader that has every acknowledged write', async (t) => {
@@ -105,7 +121,10 @@ test('a rolled-back follower is fenced until its leader catches it up, then help
     cluster.linkProxy(leader, f).blackhole();
     await cluster.restart(f);
     const fenced = await waitForStorage(cluster, f, 'recovering');
-    assert.ok(fenced.lastIndex < committed, `setup: the rollback must take F's log (now ending at ${fenced.lastIndex}) back before the writes (committed to ${committed})`);
+    assert.ok(
+      fenced.lastIndex < committed,
+      `setup: the rollback must take F's log (now ending at ${fenced.lastIndex}) back before the writes (committed to ${committed})`,
+    );
     await waitFor(() => cluster.logEvents(f, DATA_DIR_LOST).length > 0, { deadlineMs: 5_000, what: `F to log ${DATA_DIR_LOST}` });
 
     await cluster.heal();
@@ -119,7 +138,10 @@ test('a rolled-back follower is fenced until its leader catches it up, then help
     const wrong = reads.flatMap((read, i) => (read === VALUES[i] ? [] : [`${KEY_NAMES[i]}: ${read}`]));
 
     const problems: string[] = [];
-    if (wrong.length > 0) problems.push(`with L down, ${wrong.length} of ${KEYS} acknowledged keys did not read their value (first: ${wrong.slice(0, 3).join(', ')})`);
+    if (wrong.length > 0)
+      problems.push(
+        `with L down, ${wrong.length} of ${KEYS} acknowledged keys did not read their value (first: ${wrong.slice(0, 3).join(', ')})`,
+      );
     const lostLines = cluster.logEvents(f, DATA_DIR_LOST).length;
     if (lostLines !== 1) problems.push(`F logged ${DATA_DIR_LOST} ${lostLines} times over its three starts, not once`);
     problems.push(...crashLines(cluster));
@@ -150,7 +172,10 @@ test('a rolled-back follower whose leader dies before it is caught up never lose
     const leaderStatus = await cluster.status(leader);
     const gStatus = await cluster.status(g);
     assert.ok(leaderStatus !== undefined && gStatus !== undefined);
-    assert.ok(gStatus.lastIndex < leaderStatus.commitIndex, `setup: the isolated G (last index ${gStatus.lastIndex}) must lack the writes (committed to ${leaderStatus.commitIndex})`);
+    assert.ok(
+      gStatus.lastIndex < leaderStatus.commitIndex,
+      `setup: the isolated G (last index ${gStatus.lastIndex}) must lack the writes (committed to ${leaderStatus.commitIndex})`,
+    );
     assert.ok(gStatus.term > copyTerm, `setup: G must have seen a term (${gStatus.term}) past the copy's (${copyTerm})`);
 
     await cluster.kill(f);
@@ -166,25 +191,42 @@ test('a rolled-back follower whose leader dies before it is caught up never lose
       problems.push(`F did not fence itself: ${error.message}`);
       return undefined;
     });
-    if (fenced !== undefined) assert.ok(fenced.lastIndex < leaderStatus.commitIndex, `setup: the rollback must take F's log (now ending at ${fenced.lastIndex}) back before the writes`);
+    if (fenced !== undefined)
+      assert.ok(
+        fenced.lastIndex < leaderStatus.commitIndex,
+        `setup: the rollback must take F's log (now ending at ${fenced.lastIndex}) back before the writes`,
+      );
     // Give F and G time to elect a leader if they (wrongly) can; no leader is the right outcome.
-    const survivorLeader = await waitFor(async () => {
-      const statuses = await Promise.all([f, g].map((id) => cluster.status(id)));
-      return statuses.find((s) => s?.role === 'leader')?.id;
-    }, { deadlineMs: SURVIVORS_ELECTION_WINDOW_MS, intervalMs: 100 }).catch(() => undefined);
+    const survivorLeader = await waitFor(
+      async () => {
+        const statuses = await Promise.all([f, g].map((id) => cluster.status(id)));
+        return statuses.find((s) => s?.role === 'leader')?.id;
+      },
+      { deadlineMs: SURVIVORS_ELECTION_WINDOW_MS, intervalMs: 100 },
+    ).catch(() => undefined);
     if (survivorLeader !== undefined) t.diagnostic(`with L down, node ${survivorLeader} became leader`);
     const survivorReads = await readKeys([cluster.node(f).grpcAddress, cluster.node(g).grpcAddress], KEY_NAMES, 3_000);
     t.diagnostic(`reads with L down: ${summarizeReads(survivorReads)}`);
     const lostWhileDown = wrongReads(KEY_NAMES, VALUES, survivorReads);
-    if (lostWhileDown.length > 0) problems.push(`with L down, ${lostWhileDown.length} of ${KEYS} acknowledged keys read wrong (first: ${lostWhileDown.slice(0, 3).join(', ')})`);
+    if (lostWhileDown.length > 0)
+      problems.push(
+        `with L down, ${lostWhileDown.length} of ${KEYS} acknowledged keys read wrong (first: ${lostWhileDown.slice(0, 3).join(', ')})`,
+      );
 
     await cluster.heal();
     await cluster.restart(leader);
-    await cluster.waitForLeader(10 * ELECTION_TIMEOUT_MS + SLACK_MS).catch((error: Error) => problems.push(`after L restarted: ${error.message}`));
+    await cluster
+      .waitForLeader(10 * ELECTION_TIMEOUT_MS + SLACK_MS)
+      .catch((error: Error) => problems.push(`after L restarted: ${error.message}`));
     const finalReads = await readKeys(cluster.grpcEndpoints(), KEY_NAMES, 15_000);
     const wrongAtEnd = finalReads.flatMap((read, i) => (read === VALUES[i] ? [] : [`${KEY_NAMES[i]}: ${read}`]));
-    if (wrongAtEnd.length > 0) problems.push(`after L returned, ${wrongAtEnd.length} of ${KEYS} keys are not their acknowledged value (first: ${wrongAtEnd.slice(0, 3).join(', ')})`);
-    await waitForStorage(cluster, f, 'ok', (s) => s.appliedIndex >= leaderStatus.commitIndex).catch((error: Error) => problems.push(`F was not caught up: ${error.message}`));
+    if (wrongAtEnd.length > 0)
+      problems.push(
+        `after L returned, ${wrongAtEnd.length} of ${KEYS} keys are not their acknowledged value (first: ${wrongAtEnd.slice(0, 3).join(', ')})`,
+      );
+    await waitForStorage(cluster, f, 'ok', (s) => s.appliedIndex >= leaderStatus.commitIndex).catch((error: Error) =>
+      problems.push(`F was not caught up: ${error.message}`),
+    );
     const lostLines = cluster.logEvents(f, DATA_DIR_LOST).length;
     if (lostLines !== 1) problems.push(`F logged ${DATA_DIR_LOST} ${lostLines} times over its three starts, not once`);
     problems.push(...crashLines(cluster));

@@ -15,7 +15,11 @@ export const SLACK_MS = 3_000;
 let support: Promise<string | undefined> | undefined;
 
 /** Runs `body` on a fresh cluster; skips (with why) when not root or ip/nft are missing. */
-export async function withFaultCluster(t: TestContext, options: FaultClusterOptions, body: (cluster: FaultCluster) => Promise<void>): Promise<void> {
+export async function withFaultCluster(
+  t: TestContext,
+  options: FaultClusterOptions,
+  body: (cluster: FaultCluster) => Promise<void>,
+): Promise<void> {
   support ??= unsupportedReason();
   const reason = await support;
   if (reason !== undefined) {
@@ -55,14 +59,16 @@ export function othersThan(cluster: FaultCluster, ...ids: number[]): number[] {
 export async function readKeys(endpoints: readonly string[], keys: readonly string[], deadlineMs: number): Promise<string[]> {
   const clerk = Clerk.lazy({ endpoints: [...endpoints], deadlineMs, requestTimeoutMs: 1_000 });
   try {
-    return await Promise.all(keys.map(async (key) => {
-      try {
-        const kv = await clerk.get(key);
-        return kv === undefined ? 'not-found' : kv.value.toString();
-      } catch (error) {
-        return `error ${(error as { code?: string }).code ?? String(error)}`;
-      }
-    }));
+    return await Promise.all(
+      keys.map(async (key) => {
+        try {
+          const kv = await clerk.get(key);
+          return kv === undefined ? 'not-found' : kv.value.toString();
+        } catch (error) {
+          return `error ${(error as { code?: string }).code ?? String(error)}`;
+        }
+      }),
+    );
   } finally {
     clerk.close();
   }

@@ -72,9 +72,13 @@ export function serverCommandLine({ args, nodeFlags = [], from }) {
 /** A node's identity flags: id, addresses, data dir and every `--peer`. */
 export function identityFlags({ id, address, clientAddress, dataDir, peers = [] }) {
   return [
-    '--id', String(id), '--addr', address,
+    '--id',
+    String(id),
+    '--addr',
+    address,
     ...(clientAddress === undefined ? [] : ['--client-addr', clientAddress]),
-    '--data-dir', dataDir,
+    '--data-dir',
+    dataDir,
     ...peers.flatMap((peer) => ['--peer', `${peer.id}=${peer.address}`]),
   ];
 }
@@ -85,9 +89,14 @@ export function identityFlags({ id, address, clientAddress, dataDir, peers = [] 
  * cannot be spawned) first; it has no deadline of its own.
  */
 export function launchNode(options) {
-  const server = serverCommandLine({ args: [...identityFlags(options), ...(options.args ?? [])], nodeFlags: options.nodeFlags, from: options.from });
+  const server = serverCommandLine({
+    args: [...identityFlags(options), ...(options.args ?? [])],
+    nodeFlags: options.nodeFlags,
+    from: options.from,
+  });
   const wrapper = options.wrapper ?? [];
-  const [command, args] = wrapper.length === 0 ? [server.command, server.args] : [wrapper[0], [...wrapper.slice(1), server.command, ...server.args]];
+  const [command, args] =
+    wrapper.length === 0 ? [server.command, server.args] : [wrapper[0], [...wrapper.slice(1), server.command, ...server.args]];
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,
@@ -115,7 +124,8 @@ function untilServing(child, id) {
       seen = seen.slice(-SERVING_MARK.length) + chunk.toString();
       if (seen.includes(SERVING_MARK)) settle();
     };
-    const onExit = (exitCode, signal) => settle(new LaunchError('EXITED', `node ${id} exited with ${signal ?? exitCode} before serving`, { exitCode, signal }));
+    const onExit = (exitCode, signal) =>
+      settle(new LaunchError('EXITED', `node ${id} exited with ${signal ?? exitCode} before serving`, { exitCode, signal }));
     const onError = (error) => settle(new LaunchError('SPAWN_FAILED', `node ${id} could not be started: ${error.message}`));
     child.stdout.on('data', onData);
     child.once('exit', onExit);

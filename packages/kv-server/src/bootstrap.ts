@@ -25,21 +25,31 @@ export async function bootstrapIfNew(options: NodeOptions, storage: BootstrapSto
   const isNew = confState.voters.length === 0 && confState.learners.length === 0 && storage.lastIndex() === 0;
   if (!isNew) {
     const mine = storage.members().find((m) => m.id === options.id);
-    if (mine !== undefined && mine.peerAddress !== self.peerAddress) logger.warn('address-changed', { was: mine.peerAddress, now: self.peerAddress });
+    if (mine !== undefined && mine.peerAddress !== self.peerAddress)
+      logger.warn('address-changed', { was: mine.peerAddress, now: self.peerAddress });
     return false;
   }
   if (options.join) {
     logger.info('joining', { note: 'waiting to be added with kvctl member add' });
     return true;
   }
-  const members: Member[] = [self, ...options.peers.map((p) => ({ id: p.id, peerAddress: p.address, clientAddress: p.address, httpAddress: '', learner: false }))]
+  const members: Member[] = [
+    self,
+    ...options.peers.map((p) => ({ id: p.id, peerAddress: p.address, clientAddress: p.address, httpAddress: '', learner: false })),
+  ]
     .map((m) => ({ ...m, httpAddress: '' }))
     .sort((a, b) => a.id - b.id);
   const entries: Entry[] = members.map((member, i) => ({
     term: 1,
     index: i + 1,
     type: EntryType.CONF_CHANGE,
-    data: Buffer.from(ConfChange.encode({ type: ConfChangeType.ADD_NODE, nodeId: member.id, context: Buffer.from(Member.encode(member).finish()) }).finish()),
+    data: Buffer.from(
+      ConfChange.encode({
+        type: ConfChangeType.ADD_NODE,
+        nodeId: member.id,
+        context: Buffer.from(Member.encode(member).finish()),
+      }).finish(),
+    ),
   }));
   await storage.write({ entries, hardState: { term: 1, vote: 0, commit: entries.length }, snapshot: undefined }, { sync: true });
   const voters = members.map((m) => m.id);
@@ -53,6 +63,7 @@ export function startupState(storage: Pick<NodeStorage, 'initialState' | 'lastIn
   const { hardState } = storage.initialState();
   const lastIndex = storage.lastIndex();
   // Only the bootstrap entries (term 1), no vote, no snapshot: nothing of the cluster's life, however often restarted.
-  const atGenesis = hardState.term <= 1 && hardState.vote === 0 && storage.snapshotIndex() === 0 && (lastIndex === 0 || storage.term(lastIndex) <= 1);
+  const atGenesis =
+    hardState.term <= 1 && hardState.vote === 0 && storage.snapshotIndex() === 0 && (lastIndex === 0 || storage.term(lastIndex) <= 1);
   return { term: hardState.term, lastIndex, atGenesis };
 }

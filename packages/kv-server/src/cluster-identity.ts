@@ -39,7 +39,9 @@ const HASH_HEX_DIGITS = 16;
 /** The cluster id of a cluster bootstrapped as `name` with these initial voters. */
 export function deriveClusterId(name: string, initialVoters: readonly number[]): string {
   const voters = sortedVoters(initialVoters);
-  const hash = createHash('sha256').update(`cairn-cluster-id\n${name}\n${voters.join(',')}`).digest('hex');
+  const hash = createHash('sha256')
+    .update(`cairn-cluster-id\n${name}\n${voters.join(',')}`)
+    .digest('hex');
   return `${name}${ID_SEPARATOR}${hash.slice(0, HASH_HEX_DIGITS)}`;
 }
 
@@ -63,7 +65,12 @@ export function describeVoters(voters: readonly number[] | undefined): string {
 }
 
 /** A CLUSTER_MISMATCH naming the data dir's cluster and the one the flags describe. */
-export function clusterMismatch(dataDir: string, stored: StoredClusterIdentity, flagsName: string, flagsVoters: readonly number[] | undefined): ClusterMismatchError {
+export function clusterMismatch(
+  dataDir: string,
+  stored: StoredClusterIdentity,
+  flagsName: string,
+  flagsVoters: readonly number[] | undefined,
+): ClusterMismatchError {
   const voters = flagsVoters === undefined ? undefined : sortedVoters(flagsVoters);
   return new ClusterMismatchError(dataDir, {
     stored: { clusterId: stored.clusterId ?? stored.name, voters: stored.initialVoters },

@@ -148,7 +148,8 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError(`--config: ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`--config: ${path} must be a mapping of option names to values`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`--config: ${path} must be a mapping of option names to values`);
   const known = new Set(Object.keys(FLAGS));
   for (const key of Object.keys(value)) {
     if (!known.has(key) || key === 'config' || key === 'help') throw new ConfigError(`--config: unknown option '${key}' in ${path}`);
@@ -165,7 +166,8 @@ function buildOptions(pick: (name: keyof typeof FLAGS) => unknown): NodeOptions 
   const logLevel = String(pick('log-level') ?? DEFAULT_NODE_OPTIONS.logLevel);
   if (!isLogLevel(logLevel)) throw new ConfigError(`--log-level: expected debug, info, warn, error or silent, got '${logLevel}'`);
   const clusterId = String(pick('cluster-id') ?? DEFAULT_NODE_OPTIONS.clusterId);
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id: use 1-64 letters, digits, '.', '_' or '-', got '${clusterId}'`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterId))
+    throw new ConfigError(`--cluster-id: use 1-64 letters, digits, '.', '_' or '-', got '${clusterId}'`);
   const peers = parsePeers(pick('peer'), id, addr);
   const options: NodeOptions = {
     id,

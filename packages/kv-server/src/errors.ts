@@ -15,13 +15,7 @@ import type { ApiErrorCode, ErrorDetail } from '@cairn/proto';
 
 /** The API codes clients also know (shared through @cairn/proto) plus the server's own: refusals to start and damaged data. */
 export type KvErrorCode =
-  | ApiErrorCode
-  | 'CLUSTER_MISMATCH'
-  | 'NODE_ID_MISMATCH'
-  | 'CORRUPTION'
-  | 'DATA_DIR_LOCKED'
-  | 'DISK_FULL'
-  | 'PERMISSION_DENIED';
+  ApiErrorCode | 'CLUSTER_MISMATCH' | 'NODE_ID_MISMATCH' | 'CORRUPTION' | 'DATA_DIR_LOCKED' | 'DISK_FULL' | 'PERMISSION_DENIED';
 
 const KV_ERROR_MARKER = Symbol.for('cairn.kv.error');
 
@@ -154,7 +148,7 @@ export class ClusterMismatchError extends KvError {
     super(
       'CLUSTER_MISMATCH',
       `data dir ${dataDir} belongs to cluster ${describeCluster(found.stored)}, but the flags say cluster ${describeCluster(found.flags)}; ` +
-        'use this cluster\'s own data dir, or the flags the data dir was created with',
+        "use this cluster's own data dir, or the flags the data dir was created with",
     );
   }
 }
@@ -207,7 +201,10 @@ export class CorruptionError extends KvError {
  */
 export class DataDirLockedError extends KvError {
   constructor(readonly dataDir: string) {
-    super('DATA_DIR_LOCKED', `data dir ${dataDir} is in use by another process (its LOCK is held); stop the node running on it or use another --data-dir`);
+    super(
+      'DATA_DIR_LOCKED',
+      `data dir ${dataDir} is in use by another process (its LOCK is held); stop the node running on it or use another --data-dir`,
+    );
   }
 }
 
@@ -221,7 +218,10 @@ export class DiskFullError extends KvError {
     readonly dataDir: string,
     readonly file: string,
   ) {
-    super('DISK_FULL', `no space left on the disk of data dir ${dataDir} (writing ${file}); free space on that disk, then start the node again`);
+    super(
+      'DISK_FULL',
+      `no space left on the disk of data dir ${dataDir} (writing ${file}); free space on that disk, then start the node again`,
+    );
   }
 }
 

@@ -31,7 +31,8 @@ const STDERR: DestinationStream = { write: (line) => void process.stderr.write(l
  * by default lines go to stderr.
  */
 export function createLogger(level: LogLevel, base: LogFields = {}, write?: (line: string) => void): Logger {
-  const destination: DestinationStream = write === undefined ? STDERR : { write: (line) => write(line.endsWith('\n') ? line.slice(0, -1) : line) };
+  const destination: DestinationStream =
+    write === undefined ? STDERR : { write: (line) => write(line.endsWith('\n') ? line.slice(0, -1) : line) };
   const withStack = level === 'debug';
   const plain = (value: unknown): unknown => toPlain(value, withStack, 0);
   const logger = pino(

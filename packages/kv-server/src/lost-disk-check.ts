@@ -136,7 +136,11 @@ export class LostDiskCheck {
     // terms cover every commit: a node that lost its disk may have lost its term).
     if (raft.recovering && !raft.termSettled && (alone || (answered === peers.length && voting * 2 > voters.length))) {
       const term = Math.max(highestTerm, raft.term);
-      this.logger.info('term-settled', { term, votingPeersAnswered: voting, note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up' });
+      this.logger.info('term-settled', {
+        term,
+        votingPeersAnswered: voting,
+        note: 'leaders of earlier terms are refused; recovery ends once a leader has caught this node up',
+      });
       this.node.settleTerm(term);
     }
     if (!this.pending()) return;
@@ -154,15 +158,24 @@ export class LostDiskCheck {
     }
     // Compared with the state this node started from: what it does while it asks does not hide a rollback.
     if (answer.termSeenFromYou > startup.term) {
-      return { reason: `node ${peer} saw term ${answer.termSeenFromYou} from an earlier run of this node, which restarted at term ${startup.term}: the data dir was rolled back`, empty: false };
+      return {
+        reason: `node ${peer} saw term ${answer.termSeenFromYou} from an earlier run of this node, which restarted at term ${startup.term}: the data dir was rolled back`,
+        empty: false,
+      };
     }
     if (answer.matchIndexBeforeLoss > startup.lastIndex) {
-      return { reason: `leader ${peer} knew this node held log index ${answer.matchIndexBeforeLoss}, but it restarted with its log ending at ${startup.lastIndex}: the data dir was rolled back`, empty: false };
+      return {
+        reason: `leader ${peer} knew this node held log index ${answer.matchIndexBeforeLoss}, but it restarted with its log ending at ${startup.lastIndex}: the data dir was rolled back`,
+        empty: false,
+      };
     }
     // The leader's current match only grows with what this node acknowledges now, which it holds.
     const { lastIndex } = this.node.raftState();
     if (answer.matchIndex > lastIndex) {
-      return { reason: `leader ${peer} knows this node held log index ${answer.matchIndex}, but its log ends at ${lastIndex}: the data dir was rolled back`, empty: false };
+      return {
+        reason: `leader ${peer} knows this node held log index ${answer.matchIndex}, but its log ends at ${lastIndex}: the data dir was rolled back`,
+        empty: false,
+      };
     }
     return undefined;
   }

@@ -58,7 +58,9 @@ async function main(argv: string[]): Promise<void> {
   onLauncherGone = () => shutdown('launcher exit');
   // Announce only once the signal handlers are installed: a supervisor may
   // send SIGTERM as soon as it sees this line.
-  process.stdout.write(`cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`);
+  process.stdout.write(
+    `cairn-server: node ${node.id} serving gRPC on ${node.grpcAddress}${node.httpAddress ? `, HTTP on http://${node.httpAddress}` : ''}\n`,
+  );
 }
 
 /**

@@ -65,18 +65,25 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let acceptPeerSocket: (socket: Socket) => void = (socket) => socket.destroy();
   // Client connections (gRPC, raw KV links) wait until the services below exist: sharedPort.open().
   let acceptClientSocket: (socket: Socket) => void = (socket) => socket.destroy();
-  const sharedPort = await listenAddr(grpcServer, options.addr, (socket) => acceptPeerSocket(socket), (socket) => acceptClientSocket(socket));
+  const sharedPort = await listenAddr(
+    grpcServer,
+    options.addr,
+    (socket) => acceptPeerSocket(socket),
+    (socket) => acceptClientSocket(socket),
+  );
   const grpcAddress = `${hostOf(options.addr)}:${sharedPort.port}`;
   let httpServer: HttpServer | undefined;
   let httpAddress: string | undefined;
   // The initial voters the flags name: a new data dir is bootstrapped with them, an existing one must have been.
   const initialVoters = options.join ? undefined : [options.id, ...options.peers.map((p) => p.id)];
   const nodeIdentity = { clusterId: options.clusterId, nodeId: options.id, initialVoters, join: options.join };
-  const stores = await openNodeStores(options.dataDir, nodeIdentity, { valueBytesMax: options.valueBytesMax }).catch(async (error: unknown) => {
-    void sharedPort.close();
-    grpcServer.forceShutdown();
-    throw error;
-  });
+  const stores = await openNodeStores(options.dataDir, nodeIdentity, { valueBytesMax: options.valueBytesMax }).catch(
+    async (error: unknown) => {
+      void sharedPort.close();
+      grpcServer.forceShutdown();
+      throw error;
+    },
+  );
   try {
     const self: Member = { id: options.id, peerAddress: grpcAddress, clientAddress: grpcAddress, httpAddress: '', learner: false };
     const database = stores.storage.database;
@@ -86,7 +93,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const startedEmpty = await bootstrapIfNew(options, stores.storage, self, logger);
     const startup = startupState(stores.storage);
     const cluster = new ClusterIdentity(options.clusterId, database.cluster.clusterId, (id) => database.recordLearnedClusterId(id), logger);
-    if (database.cluster.clusterId === options.clusterId) logger.warn('cluster-id-legacy', { clusterId: cluster.id, note: 'data dir predates derived cluster ids; see docs/cluster-identity.md' });
+    if (database.cluster.clusterId === options.clusterId)
+      logger.warn('cluster-id-legacy', {
+        clusterId: cluster.id,
+        note: 'data dir predates derived cluster ids; see docs/cluster-identity.md',
+      });
     const members = Members.fromList(stores.storage.members());
     const metrics = new Metrics();
     // Fault injection (the Cluster service's InjectFault) exists only with --chaos.
@@ -114,7 +125,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
 
     const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
-    const statusSource = { loop, reader: stores.stateMachine, cluster, startedAtMs, version: CAIRN_VERSION, storageState: () => storageState(loop.status()) };
+    const statusSource = {
+      loop,
+      reader: stores.stateMachine,
+      cluster,
+      startedAtMs,
+      version: CAIRN_VERSION,
+      storageState: () => storageState(loop.status()),
+    };
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
     const kv = kvService(api, logger, metrics, cluster);
     grpcServer.addService(KVServiceService, kv.service);
@@ -130,7 +148,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const health = addHealthAndReflection(grpcServer, logger);
 
     if (options.clientAddr !== undefined) {
-      httpServer = createHttpServer({ api, status: statusSource, metrics, logger, valueBytesMax: options.valueBytesMax, recentEvents: () => events });
+      httpServer = createHttpServer({
+        api,
+        status: statusSource,
+        metrics,
+        logger,
+        valueBytesMax: options.valueBytesMax,
+        recentEvents: () => events,
+      });
       httpAddress = await listenHttp(httpServer, options.clientAddr);
       loop.transport.setHttpAddress(httpAddress);
       const me = members.get(options.id);
@@ -140,7 +165,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     lostDiskCheck?.start();
     health.setServing(true);
     sharedPort.open();
-    logger.info('node-started', { grpc: grpcAddress, http: httpAddress, dataDir: options.dataDir, members: members.list().map((m) => m.id) });
+    logger.info('node-started', {
+      grpc: grpcAddress,
+      http: httpAddress,
+      dataDir: options.dataDir,
+      members: members.list().map((m) => m.id),
+    });
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
@@ -186,7 +216,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
  * so it is fenced at once: it votes only once a leader has caught it up (it
  * asks the voters once it has learned them from the log).
  */
-function prepareLostDiskCheck(loop: NodeLoop<RaftTransport>, startup: StartupState, joiningEmpty: boolean, logger: Logger): LostDiskCheck | undefined {
+function prepareLostDiskCheck(
+  loop: NodeLoop<RaftTransport>,
+  startup: StartupState,
+  joiningEmpty: boolean,
+  logger: Logger,
+): LostDiskCheck | undefined {
   if (joiningEmpty) loop.votes.fence();
   const recovering = loop.status().recovering;
   const hasPeers = loop.membership.voters.some((id) => id !== loop.options.id);

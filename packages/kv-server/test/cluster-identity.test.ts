@@ -44,11 +44,14 @@ describe('stored cluster identity', () => {
     const database = await NodeDatabase.open(dir, { clusterId: 'cairn', nodeId: 3, initialVoters: [1, 2, 3] });
     try {
       assert.deepEqual(database.cluster, { name: 'cairn', initialVoters: [3], clusterId: deriveClusterId('cairn', [3]) });
-      assert.throws(() => checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: [1, 2, 3] }, [3]), (error: unknown) => {
-        assert.ok(error instanceof ClusterMismatchError);
-        assert.match(error.message, /with members \{3\}, but the flags say cluster .* with members \{1,2,3\}/);
-        return true;
-      });
+      assert.throws(
+        () => checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: [1, 2, 3] }, [3]),
+        (error: unknown) => {
+          assert.ok(error instanceof ClusterMismatchError);
+          assert.match(error.message, /with members \{3\}, but the flags say cluster .* with members \{1,2,3\}/);
+          return true;
+        },
+      );
       // A member added later may be listed; so may the original ones.
       checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: [3, 4] }, [3, 4]);
       checkFlagsMembers(dir, database.cluster, { name: 'cairn', initialVoters: undefined }, [3]);
@@ -119,11 +122,11 @@ describe('cluster identity', () => {
     assert.equal(bStatus.clusterId, deriveClusterId('test', [3]));
     assert.notEqual(aStatus.clusterId, bStatus.clusterId);
     for (const node of a.nodes) assert.equal((await a.status(node)).clusterId, aStatus.clusterId, `node ${node.id} agrees`);
-    const http = await (await fetch(`http://${bNode.httpAddress}/status`)).json() as { clusterId: string };
+    const http = (await (await fetch(`http://${bNode.httpAddress}/status`)).json()) as { clusterId: string };
     assert.equal(http.clusterId, bStatus.clusterId);
   });
 
-  test('every client answer names the cluster: gRPC headers and error trailers, HTTP, the pipeline\'s first message', async () => {
+  test("every client answer names the cluster: gRPC headers and error trailers, HTTP, the pipeline's first message", async () => {
     const expected = deriveClusterId('test', [1, 2, 3]);
     const node = a.node(1);
     const headers = await new Promise<grpc.Metadata>((resolve, reject) => {
@@ -132,7 +135,9 @@ describe('cluster identity', () => {
     });
     assert.deepEqual(headers.get(CLUSTER_ID_HEADER), [expected]);
     // A failed call (an empty key is invalid) names it in its trailers.
-    const failure = await new Promise<grpc.ServiceError>((resolve) => node.kv.put({ key: Buffer.alloc(0), value: Buffer.from('x'), prevKv: false }, (error) => resolve(error!)));
+    const failure = await new Promise<grpc.ServiceError>((resolve) =>
+      node.kv.put({ key: Buffer.alloc(0), value: Buffer.from('x'), prevKv: false }, (error) => resolve(error!)),
+    );
     assert.deepEqual(failure.metadata.get(CLUSTER_ID_HEADER), [expected]);
     const http = await fetch(`http://${node.httpAddress}/kv/owner`);
     assert.equal(http.headers.get(CLUSTER_ID_HEADER), expected);
@@ -178,7 +183,9 @@ describe('cluster identity', () => {
     // Its own data dir still starts, and A still serves its own data.
     await a.launch(aNode3, a.peerArgs());
     await waitFor(async () => (await a.status(aNode3)).appliedIndex > 0, { deadlineMs: 30_000, what: 'node 3 to catch up' });
-    const got = await unaryCall<{ kv?: { value: Buffer } }>((cb) => aNode3.kv.get({ key: Buffer.from('owner'), consistency: Consistency.SERIALIZABLE }, cb));
+    const got = await unaryCall<{ kv?: { value: Buffer } }>((cb) =>
+      aNode3.kv.get({ key: Buffer.from('owner'), consistency: Consistency.SERIALIZABLE }, cb),
+    );
     assert.equal(got.kv?.value.toString(), 'cluster A');
   });
 });

@@ -30,13 +30,23 @@ describe('a 3-node cluster', () => {
     assert.equal(kv?.version, 3);
     await client.put('fruit/banana', 'yellow');
     const range = await unaryCall<{ kvs: { key: Buffer }[]; more: boolean }>((cb) =>
-      leader.kv.range({ prefix: Buffer.from('fruit/'), startAfter: Buffer.alloc(0), limit: 1, consistency: Consistency.LINEARIZABLE, keysOnly: true }, cb),
+      leader.kv.range(
+        { prefix: Buffer.from('fruit/'), startAfter: Buffer.alloc(0), limit: 1, consistency: Consistency.LINEARIZABLE, keysOnly: true },
+        cb,
+      ),
     );
-    assert.deepEqual(range.kvs.map((k) => k.key.toString()), ['fruit/apple']);
+    assert.deepEqual(
+      range.kvs.map((k) => k.key.toString()),
+      ['fruit/apple'],
+    );
     assert.equal(range.more, true);
-    const cas = await unaryCall<{ succeeded: boolean }>((cb) => leader.kv.cas({ key: Buffer.from('fruit/banana'), expectedVersion: 1, value: Buffer.from('ripe') }, cb));
+    const cas = await unaryCall<{ succeeded: boolean }>((cb) =>
+      leader.kv.cas({ key: Buffer.from('fruit/banana'), expectedVersion: 1, value: Buffer.from('ripe') }, cb),
+    );
     assert.equal(cas.succeeded, true);
-    const casFail = await unaryCall<{ succeeded: boolean }>((cb) => leader.kv.cas({ key: Buffer.from('fruit/banana'), expectedValue: Buffer.from('yellow'), value: Buffer.from('x') }, cb));
+    const casFail = await unaryCall<{ succeeded: boolean }>((cb) =>
+      leader.kv.cas({ key: Buffer.from('fruit/banana'), expectedValue: Buffer.from('yellow'), value: Buffer.from('x') }, cb),
+    );
     assert.equal(casFail.succeeded, false);
     const del = await unaryCall<{ deleted: boolean }>((cb) => leader.kv.delete({ key: Buffer.from('fruit/banana') }, cb));
     assert.equal(del.deleted, true);
@@ -68,7 +78,12 @@ describe('a 3-node cluster', () => {
     const body = (await refused.json()) as { code: string; message: string };
     assert.equal(body.code, 'NOT_LEADER');
     assert.equal(body.message, 'not the leader');
-    await waitFor(async () => (await fetch(`http://${follower.httpAddress}/kv/x`, { method: 'PUT', body: 'x' })).headers.get('x-cairn-leader') === leader.httpAddress, { what: 'x-cairn-leader header' });
+    await waitFor(
+      async () =>
+        (await fetch(`http://${follower.httpAddress}/kv/x`, { method: 'PUT', body: 'x' })).headers.get('x-cairn-leader') ===
+        leader.httpAddress,
+      { what: 'x-cairn-leader header' },
+    );
     assert.equal((await fetch(`http://${leader.httpAddress}/kv/http%2Fkey`, { method: 'DELETE' })).status, 200);
     assert.equal((await fetch(`http://${leader.httpAddress}/kv/http%2Fkey`)).status, 404);
     assert.equal((await fetch(`http://${leader.httpAddress}/healthz`)).status, 200);
@@ -137,12 +152,17 @@ describe('a 3-node cluster', () => {
     await cluster.launch(follower, cluster.peerArgs());
     const leaderStatus = await cluster.status(leader);
     assert.ok(leaderStatus.snapshotIndex > 0, 'the leader has taken a snapshot');
-    await waitFor(async () => (await cluster.status(follower)).appliedIndex >= leaderStatus.commitIndex, { what: 'the wiped follower to catch up', deadlineMs: 30_000 });
+    await waitFor(async () => (await cluster.status(follower)).appliedIndex >= leaderStatus.commitIndex, {
+      what: 'the wiped follower to catch up',
+      deadlineMs: 30_000,
+    });
     assert.match(follower.stderr, /snapshot-restored/);
     // Compaction wrote no file; the one sent was built when the follower needed it.
     assert.match(leader.stderr, /log-compacted/);
     assert.match(leader.stderr, /snapshot-taken/);
-    const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => follower.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
+    const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) =>
+      follower.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb),
+    );
     assert.equal(kv.kv?.value.toString(), 's249');
   });
 
@@ -170,7 +190,9 @@ describe('a 3-node cluster', () => {
     const target = (await cluster.status(leader)).commitIndex;
     await waitFor(async () => (await cluster.status(newcomer)).appliedIndex >= target, { what: 'node 4 to catch up', deadlineMs: 30_000 });
     assert.match(newcomer.stderr, /snapshot-restored/);
-    const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) => newcomer.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb));
+    const kv = await unaryCall<{ kv?: { value: Buffer } }>((cb) =>
+      newcomer.kv.get({ key: Buffer.from('snap/249'), consistency: Consistency.SERIALIZABLE }, cb),
+    );
     assert.equal(kv.kv?.value.toString(), 's249');
   });
 });

@@ -15,7 +15,16 @@ test('without followers behind, compaction keeps half of snapshotEntries after i
 });
 
 test('a live follower behind holds compaction at its match index', () => {
-  assert.equal(compactionIndex({ ...base, followers: [{ matchIndex: 90_000, recentActive: true }, { matchIndex: 100_000, recentActive: true }] }), 90_000);
+  assert.equal(
+    compactionIndex({
+      ...base,
+      followers: [
+        { matchIndex: 90_000, recentActive: true },
+        { matchIndex: 100_000, recentActive: true },
+      ],
+    }),
+    90_000,
+  );
 });
 
 test('an inactive follower holds nothing, and no follower holds more than the bound', () => {

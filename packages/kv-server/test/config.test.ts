@@ -18,12 +18,15 @@ function options(argv: string[]): NodeOptions {
 }
 
 function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(() => parseNodeArgs(argv), (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
-    assert.match(error.message, pattern);
-    assert.ok(!error.message.includes('\n'), 'one line');
-    return true;
-  });
+  assert.throws(
+    () => parseNodeArgs(argv),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+      assert.match(error.message, pattern);
+      assert.ok(!error.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
 }
 
 test('defaults are filled in', () => {
@@ -38,7 +41,10 @@ test('defaults are filled in', () => {
 
 test('peers are parsed, and listing yourself with the same address is allowed', () => {
   const o = options([...base, '--peer', '1=127.0.0.1:7001', '--peer', '2=127.0.0.1:7002', '--peer', '3=localhost:7003']);
-  assert.deepEqual(o.peers, [{ id: 2, address: '127.0.0.1:7002' }, { id: 3, address: 'localhost:7003' }]);
+  assert.deepEqual(o.peers, [
+    { id: 2, address: '127.0.0.1:7002' },
+    { id: 3, address: 'localhost:7003' },
+  ]);
 });
 
 test('bad flags are refused with a clear message', () => {
@@ -60,7 +66,10 @@ test('bad flags are refused with a clear message', () => {
 test('a YAML config file is read and flags override it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-config-'));
   const file = join(dir, 'cluster.yaml');
-  writeFileSync(file, 'id: 2\naddr: 127.0.0.1:7002\ndata-dir: /tmp/n2\npeer:\n  - 1=127.0.0.1:7001\ncluster-id: prod\nelection-ticks: 20\n');
+  writeFileSync(
+    file,
+    'id: 2\naddr: 127.0.0.1:7002\ndata-dir: /tmp/n2\npeer:\n  - 1=127.0.0.1:7001\ncluster-id: prod\nelection-ticks: 20\n',
+  );
   const o = options(['--config', file, '--election-ticks', '30']);
   assert.equal(o.id, 2);
   assert.equal(o.clusterId, 'prod');

@@ -26,9 +26,19 @@ const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-g
 function chromium(url: string, action: string[]): Promise<string> {
   const profile = mkdtempSync(join(tmpdir(), 'cairn-chromium-'));
   const args = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--window-size=1200,900',
-    '--virtual-time-budget=3000', ...action, url,
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--user-data-dir=${profile}`,
+    '--window-size=1200,900',
+    '--virtual-time-budget=3000',
+    ...action,
+    url,
   ];
   return new Promise((resolve, reject) => {
     execFile(CHROMIUM, args, { timeout: CHROMIUM_RUN_LIMIT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
@@ -75,7 +85,9 @@ describe('dashboard in headless chromium', { skip }, () => {
     cluster = await TestCluster.start({ size: 3 });
     leader = await cluster.waitForLeader();
     // The leader tracks every follower's progress once both have answered it.
-    await waitFor(async () => (await cluster.status(leader)).progress.filter((p) => p.id !== leader.id && p.matchIndex > 0).length === 2, { what: 'leader progress for both followers' });
+    await waitFor(async () => (await cluster.status(leader)).progress.filter((p) => p.id !== leader.id && p.matchIndex > 0).length === 2, {
+      what: 'leader progress for both followers',
+    });
     leaderDom = chromium(`http://${leader.httpAddress}/`, ['--dump-dom']);
     leaderScreenshot = chromium(`http://${leader.httpAddress}/`, [`--screenshot=${screenshotFile}`]);
     leaderDom.catch(() => undefined);
@@ -94,7 +106,10 @@ describe('dashboard in headless chromium', { skip }, () => {
     const rows = memberRows(dom);
     assert.equal(rows.length, 3, `member rows: ${rows.join(' ')}`);
     const leaderRows = rows.filter((row) => row.includes('data-leader="true"'));
-    assert.deepEqual(leaderRows.map((row) => row.match(/data-member="(\d+)"/)![1]), [String(leader.id)]);
+    assert.deepEqual(
+      leaderRows.map((row) => row.match(/data-member="(\d+)"/)![1]),
+      [String(leader.id)],
+    );
     assert.match(dom, /id="state" data-state="live"/);
     assert.match(dom, /<div class="bar[^"]*"[^>]*><span style="width:/, 'a follower progress bar');
     assert.match(dom, /<span class="kind">leader-changed<\/span>/, 'recent events list the election');

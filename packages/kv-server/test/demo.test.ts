@@ -32,7 +32,10 @@ const scratch = mkdtempSync(join(tmpdir(), 'cairn-demo-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 function runDemo(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', DEMO_MAIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', DEMO_MAIN, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -48,7 +51,14 @@ function runDemo(args: string[]): Promise<{ code: number | null; output: string 
 test('a bounded demo run with faults on stays linearizable and every node exits cleanly', async () => {
   const summaryFile = join(scratch, 'summary.json');
   const { code, output } = await runDemo([
-    '--base-port', '0', '--duration', String(RUN_SECONDS), '--data-dir', join(scratch, 'demo'), '--summary-file', summaryFile,
+    '--base-port',
+    '0',
+    '--duration',
+    String(RUN_SECONDS),
+    '--data-dir',
+    join(scratch, 'demo'),
+    '--summary-file',
+    summaryFile,
   ]);
   const tail = output.slice(-3000);
   assert.equal(code, 0, `demo exit code; output tail:\n${tail}`);
@@ -60,9 +70,13 @@ test('a bounded demo run with faults on stays linearizable and every node exits 
   assert.ok(summary.disruptions.faults.ok >= 1, 'at least one fault was injected');
   assert.ok(summary.disruptions.transfers.ok + summary.disruptions.transfers.failed >= 1, 'a leader transfer was attempted');
   assert.equal(summary.crashed, false);
-  const voters = summary.nodeExits.filter((exit) => exit.id <= 5).map((exit) => exit.id).sort();
+  const voters = summary.nodeExits
+    .filter((exit) => exit.id <= 5)
+    .map((exit) => exit.id)
+    .sort();
   assert.deepEqual(voters, [1, 2, 3, 4, 5], 'every voter was stopped once');
-  for (const exit of summary.nodeExits) assert.deepEqual({ id: exit.id, code: exit.code, expected: exit.expected }, { id: exit.id, code: 0, expected: true });
+  for (const exit of summary.nodeExits)
+    assert.deepEqual({ id: exit.id, code: exit.code, expected: exit.expected }, { id: exit.id, code: 0, expected: true });
 });
 
 test('a busy base port is refused with a clear one-line error', async () => {

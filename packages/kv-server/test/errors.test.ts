@@ -6,14 +6,7 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { API_ERROR_CODES, API_ERROR_TABLE } from '@cairn/proto';
 import { ERROR_WIRE, isKvErrorCode } from '../src/api/error-wire.js';
-import {
-  KvError,
-  NotLeaderError,
-  CorruptionError,
-  SessionSeqStaleError,
-  InvalidArgumentError,
-  toErrorDetail,
-} from '../src/errors.js';
+import { KvError, NotLeaderError, CorruptionError, SessionSeqStaleError, InvalidArgumentError, toErrorDetail } from '../src/errors.js';
 
 test('ERROR_WIRE maps every code to a gRPC status and an HTTP status', () => {
   const codes = Object.keys(ERROR_WIRE);
@@ -27,7 +20,7 @@ test('ERROR_WIRE maps every code to a gRPC status and an HTTP status', () => {
   assert.equal(isKvErrorCode('toString'), false);
 });
 
-test('the API codes answer with the statuses of @cairn/proto\'s error table', () => {
+test("the API codes answer with the statuses of @cairn/proto's error table", () => {
   for (const code of API_ERROR_CODES) {
     assert.deepEqual(ERROR_WIRE[code], { grpc: API_ERROR_TABLE[code].grpc, http: API_ERROR_TABLE[code].http }, code);
   }

@@ -41,7 +41,10 @@ async function pair(): Promise<{ a: TransportNode; b: TransportNode; faults: Cou
 describe('FaultyTransport', () => {
   test('the plain transport has no fault methods', () => {
     assert.equal('faults' in RaftTransport.prototype, false);
-    assert.equal(Object.getOwnPropertyNames(RaftTransport.prototype).some((name) => /fault/i.test(name)), false);
+    assert.equal(
+      Object.getOwnPropertyNames(RaftTransport.prototype).some((name) => /fault/i.test(name)),
+      false,
+    );
   });
 
   test('a partition cuts both directions and keeps the link up; clearing it restores delivery', async () => {
@@ -56,19 +59,35 @@ describe('FaultyTransport', () => {
     const checks = faults.incomingChecks;
     for (let commit = 2; commit <= 5; commit++) b.transport.send([heartbeat(2, 1, commit)]);
     a.transport.send([heartbeat(1, 2, 2)]);
-    const snapshot = { ...heartbeat(2, 1, 0), type: MessageType.SNAP, snapshot: { data: Buffer.from('state'), metadata: { index: 5, term: 1, confState: undefined } } } as Message;
+    const snapshot = {
+      ...heartbeat(2, 1, 0),
+      type: MessageType.SNAP,
+      snapshot: { data: Buffer.from('state'), metadata: { index: 5, term: 1, confState: undefined } },
+    } as Message;
     b.transport.send([snapshot]);
-    await waitFor(() => b.snapshots.length === 1 && faults.incomingChecks >= checks + 2, { what: 'the batch and the snapshot at the gate' });
+    await waitFor(() => b.snapshots.length === 1 && faults.incomingChecks >= checks + 2, {
+      what: 'the batch and the snapshot at the gate',
+    });
     assert.deepEqual(b.snapshots, [{ peer: 1, ok: false }], 'a snapshot from a partitioned peer is refused');
-    assert.deepEqual(a.received.map((m) => m.commit), [1], 'nothing from the partitioned peer was taken in');
-    assert.deepEqual(b.received.map((m) => m.commit), [1], 'nothing was sent to the partitioned peer');
+    assert.deepEqual(
+      a.received.map((m) => m.commit),
+      [1],
+      'nothing from the partitioned peer was taken in',
+    );
+    assert.deepEqual(
+      b.received.map((m) => m.commit),
+      [1],
+      'nothing was sent to the partitioned peer',
+    );
     assert.equal(b.transport.linkStates()[0]!.up, true, 'the partitioned link stays up');
     assert.equal(b.transport.linkStates()[0]!.sinceMs, upSince, 'and did not go down meanwhile');
 
     faults.clear();
     a.transport.send([heartbeat(1, 2, 6)]);
     b.transport.send([heartbeat(2, 1, 6)]);
-    await waitFor(() => a.received.some((m) => m.commit === 6) && b.received.some((m) => m.commit === 6), { what: 'delivery after the fault is cleared' });
+    await waitFor(() => a.received.some((m) => m.commit === 6) && b.received.some((m) => m.commit === 6), {
+      what: 'delivery after the fault is cleared',
+    });
   });
 
   test('a delayed message still arrives; a drop rate of 1 drops them all', async () => {
@@ -79,6 +98,10 @@ describe('FaultyTransport', () => {
     faults.add({ kind: 'delay', peers: [2], dropRate: 0, delayMs: 300, untilMs: undefined });
     a.transport.send([heartbeat(1, 2, 2)]);
     await waitFor(() => b.received.length > 0, { what: 'the delayed message' });
-    assert.deepEqual(b.received.map((m) => m.commit), [2], 'the dropped message never arrived');
+    assert.deepEqual(
+      b.received.map((m) => m.commit),
+      [2],
+      'the dropped message never arrived',
+    );
   });
 });

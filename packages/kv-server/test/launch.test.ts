@@ -14,7 +14,7 @@ import { LaunchError, SERVER_NODE_FLAGS, SERVING_MARK, identityFlags, launchNode
 
 const SOURCE_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-test('the command line: the server\'s Node flags, the caller\'s, the source through tsx, then the server\'s flags', () => {
+test("the command line: the server's Node flags, the caller's, the source through tsx, then the server's flags", () => {
   const flagsFile: unknown = JSON.parse(readFileSync(new URL('../bin/node-flags.json', import.meta.url), 'utf8'));
   assert.deepEqual(SERVER_NODE_FLAGS, flagsFile);
   assert.ok(SERVER_NODE_FLAGS.length > 0);
@@ -28,10 +28,24 @@ test('the command line: the server\'s Node flags, the caller\'s, the source thro
   assert.ok(existsSync(fileURLToPath(tsx!)), tsx);
 });
 
-test('a node\'s identity flags name every peer, and the HTTP address only when given', () => {
-  const peers = [{ id: 1, address: 'h:1' }, { id: 2, address: 'h:2' }];
+test("a node's identity flags name every peer, and the HTTP address only when given", () => {
+  const peers = [
+    { id: 1, address: 'h:1' },
+    { id: 2, address: 'h:2' },
+  ];
   assert.deepEqual(identityFlags({ id: 2, address: 'h:2', clientAddress: 'h:8', dataDir: '/d', peers }), [
-    '--id', '2', '--addr', 'h:2', '--client-addr', 'h:8', '--data-dir', '/d', '--peer', '1=h:1', '--peer', '2=h:2',
+    '--id',
+    '2',
+    '--addr',
+    'h:2',
+    '--client-addr',
+    'h:8',
+    '--data-dir',
+    '/d',
+    '--peer',
+    '1=h:1',
+    '--peer',
+    '2=h:2',
   ]);
   assert.deepEqual(identityFlags({ id: 1, address: 'h:1', dataDir: '/d' }), ['--id', '1', '--addr', 'h:1', '--data-dir', '/d']);
 });
@@ -39,7 +53,10 @@ test('a node\'s identity flags name every peer, and the HTTP address only when g
 /** What `serving` came to: 'serving' or the LaunchError. */
 function outcomeOf(serving: Promise<void>): () => 'serving' | LaunchError | undefined {
   let outcome: 'serving' | LaunchError | undefined;
-  serving.then(() => (outcome = 'serving'), (error: LaunchError) => (outcome = error));
+  serving.then(
+    () => (outcome = 'serving'),
+    (error: LaunchError) => (outcome = error),
+  );
   return () => outcome;
 }
 
@@ -66,7 +83,13 @@ test('serving resolves once the node announces it serves', async () => {
 });
 
 test('serving rejects with the exit when the node dies first, here under a wrapper command', async () => {
-  const launched = launchNode({ id: 7, address: '127.0.0.1:0', dataDir: tmpdir(), args: ['--no-such-flag'], wrapper: ['env', 'CAIRN_LAUNCH_TEST=1'] });
+  const launched = launchNode({
+    id: 7,
+    address: '127.0.0.1:0',
+    dataDir: tmpdir(),
+    args: ['--no-such-flag'],
+    wrapper: ['env', 'CAIRN_LAUNCH_TEST=1'],
+  });
   launched.child.stdout.resume();
   launched.child.stderr.resume();
   const outcome = await waitFor(outcomeOf(launched.serving), { what: 'the node to exit' });

@@ -54,7 +54,11 @@ import { Proposer } from '../src/loop/proposer.js';
 import { KvStateMachine } from '../src/state-machine/kv-state-machine.js';
 import { NodeDatabase } from '../src/storage/database.js';
 
-const code = (promise: Promise<unknown>): Promise<string | undefined> => promise.then(() => 'OK', (e: CallError) => e.detail?.code);
+const code = (promise: Promise<unknown>): Promise<string | undefined> =>
+  promise.then(
+    () => 'OK',
+    (e: CallError) => e.detail?.code,
+  );
 
 /** Speaks the raw KV link with a plain socket; results are collected by id. */
 function rawLink(address: string): { socket: net.Socket; results: Map<number, PipelineResult>; closed: () => boolean } {
@@ -99,12 +103,23 @@ describe('a node with default limits', () => {
   });
 
   const put = (key: Buffer, value: Buffer, clientId = ''): Promise<string | undefined> =>
-    code(unaryCall((cb) => cluster.node(1).kv.put({ key, value, prevKv: false, session: clientId === '' ? undefined : { clientId, seq: 1 } }, cb)));
+    code(
+      unaryCall((cb) =>
+        cluster.node(1).kv.put({ key, value, prevKv: false, session: clientId === '' ? undefined : { clientId, seq: 1 } }, cb),
+      ),
+    );
 
   test('KEY_BYTES_MAX: a key (or range prefix) one byte longer gets KEY_TOO_LARGE', async () => {
     assert.equal(await put(Buffer.alloc(KEY_BYTES_MAX, 107), Buffer.from('v')), 'OK');
     assert.equal(await put(Buffer.alloc(KEY_BYTES_MAX + 1, 107), Buffer.from('v')), 'KEY_TOO_LARGE');
-    const range = (prefix: Buffer) => code(unaryCall((cb) => cluster.node(1).kv.range({ prefix, startAfter: Buffer.alloc(0), limit: 1, keysOnly: true, consistency: Consistency.SERIALIZABLE }, cb)));
+    const range = (prefix: Buffer) =>
+      code(
+        unaryCall((cb) =>
+          cluster
+            .node(1)
+            .kv.range({ prefix, startAfter: Buffer.alloc(0), limit: 1, keysOnly: true, consistency: Consistency.SERIALIZABLE }, cb),
+        ),
+      );
     assert.equal(await range(Buffer.alloc(KEY_BYTES_MAX + 1, 107)), 'KEY_TOO_LARGE');
   });
 
@@ -114,7 +129,10 @@ describe('a node with default limits', () => {
     // The append is checked where it is applied, against the proposer's limit.
     const append = code(unaryCall((cb) => cluster.node(1).kv.append({ key: Buffer.from('big'), value: Buffer.from('x') }, cb)));
     assert.equal(await append, 'VALUE_TOO_LARGE');
-    const response = await fetch(`http://${cluster.node(1).httpAddress}/kv/big-http`, { method: 'PUT', body: Buffer.alloc(VALUE_BYTES_MAX + 1, 1) });
+    const response = await fetch(`http://${cluster.node(1).httpAddress}/kv/big-http`, {
+      method: 'PUT',
+      body: Buffer.alloc(VALUE_BYTES_MAX + 1, 1),
+    });
     assert.equal(((await response.json()) as { code: string }).code, 'VALUE_TOO_LARGE');
   });
 
@@ -139,7 +157,14 @@ describe('a node with default limits', () => {
     await waitFor(() => answered.size === keys, { deadlineMs: 30_000, what: `${keys} puts` });
     stream.end();
     const range = (limit: number) =>
-      unaryCall<RangeResponse>((cb) => cluster.node(1).kv.range({ prefix: Buffer.from('r/'), startAfter: Buffer.alloc(0), limit, keysOnly: true, consistency: Consistency.LINEARIZABLE }, cb));
+      unaryCall<RangeResponse>((cb) =>
+        cluster
+          .node(1)
+          .kv.range(
+            { prefix: Buffer.from('r/'), startAfter: Buffer.alloc(0), limit, keysOnly: true, consistency: Consistency.LINEARIZABLE },
+            cb,
+          ),
+      );
     const page = await range(0);
     assert.equal(page.kvs.length, RANGE_LIMIT_DEFAULT);
     assert.equal(page.more, true);
@@ -155,12 +180,16 @@ describe('a node with default limits', () => {
     });
     const ops: PipelineOp[] = [];
     // All ops of one message start before any is answered (puts wait for raft).
-    for (let id = 1; id <= PIPELINE_OPS_IN_FLIGHT_MAX + 1; id++) ops.push({ id, put: { key: Buffer.from(`p/${id}`), value: Buffer.from('v'), prevKv: false } });
+    for (let id = 1; id <= PIPELINE_OPS_IN_FLIGHT_MAX + 1; id++)
+      ops.push({ id, put: { key: Buffer.from(`p/${id}`), value: Buffer.from('v'), prevKv: false } });
     stream.write({ ops });
     await waitFor(() => results.size === ops.length, { deadlineMs: 30_000, what: `${ops.length} results` });
     stream.end();
     const refused = [...results.values()].filter((r) => r.error !== undefined);
-    assert.deepEqual(refused.map((r) => [r.id, r.error!.code]), [[PIPELINE_OPS_IN_FLIGHT_MAX + 1, 'TOO_MANY_REQUESTS']]);
+    assert.deepEqual(
+      refused.map((r) => [r.id, r.error!.code]),
+      [[PIPELINE_OPS_IN_FLIGHT_MAX + 1, 'TOO_MANY_REQUESTS']],
+    );
   });
 
   test('CLIENT_LINK_FRAME_BYTES_MAX: a raw link announcing a frame one byte larger is closed; the node keeps serving', async () => {
@@ -170,7 +199,11 @@ describe('a node with default limits', () => {
     link.socket.write(header);
     await waitFor(() => link.closed(), { deadlineMs: 10_000, what: 'the node to close the link' });
     const good = rawLink(cluster.node(1).grpcAddress);
-    good.socket.write(encodeFrame(PipelineRequest.encode({ ops: [{ id: 1, get: { key: Buffer.from('k'), consistency: Consistency.SERIALIZABLE } }] }).finish()));
+    good.socket.write(
+      encodeFrame(
+        PipelineRequest.encode({ ops: [{ id: 1, get: { key: Buffer.from('k'), consistency: Consistency.SERIALIZABLE } }] }).finish(),
+      ),
+    );
     await waitFor(() => good.results.has(1), { deadlineMs: 10_000, what: 'an answer on a good link' });
     good.socket.destroy();
   });
@@ -188,7 +221,10 @@ describe('a node with default limits', () => {
     link.socket.pause();
     link.socket.write(encodeFrame(PipelineRequest.encode({ ops }).finish()));
     // The client reads nothing from here on; the node gives the link up.
-    await waitFor(async () => (await rawLinks(httpAddress)) === 0, { deadlineMs: 30_000, what: 'the node to close the link that does not read' });
+    await waitFor(async () => (await rawLinks(httpAddress)) === 0, {
+      deadlineMs: 30_000,
+      what: 'the node to close the link that does not read',
+    });
     assert.ok(link.results.size < gets, 'the client read nothing, so it cannot have every result');
     link.socket.destroy();
   });
@@ -217,7 +253,13 @@ describe('state machine defaults', () => {
 
   test('SESSION_TTL_MS_DEFAULT: a session idle for one millisecond longer expires', async () => {
     const start = 1_000_000;
-    await machine.applyEntries([entry({ put: { key: Buffer.from('s'), value: Buffer.from('1'), prevKv: false }, session: { clientId: 'idle', seq: 1 }, proposedAtMs: start })]);
+    await machine.applyEntries([
+      entry({
+        put: { key: Buffer.from('s'), value: Buffer.from('1'), prevKv: false },
+        session: { clientId: 'idle', seq: 1 },
+        proposedAtMs: start,
+      }),
+    ]);
     await machine.applyEntries([entry({ delete: { key: Buffer.from('other') }, proposedAtMs: start + SESSION_TTL_MS_DEFAULT })]);
     assert.equal(machine.sessionSeq('idle'), 1);
     await machine.applyEntries([entry({ delete: { key: Buffer.from('other') }, proposedAtMs: start + SESSION_TTL_MS_DEFAULT + 1 })]);
@@ -226,7 +268,10 @@ describe('state machine defaults', () => {
 
   test('VALUE_BYTES_MAX and SNAPSHOT_CHUNK_BYTES: an append past the value bound is refused; snapshot chunks are never larger than the chunk bound', async () => {
     const big = Buffer.alloc(VALUE_BYTES_MAX, 2);
-    const [applied] = await machine.applyEntries([entry({ put: { key: Buffer.from('a'), value: big, prevKv: false } }), entry({ put: { key: Buffer.from('b'), value: big, prevKv: false } })]);
+    const [applied] = await machine.applyEntries([
+      entry({ put: { key: Buffer.from('a'), value: big, prevKv: false } }),
+      entry({ put: { key: Buffer.from('b'), value: big, prevKv: false } }),
+    ]);
     assert.ok(!(applied!.result instanceof Error));
     const [appended] = await machine.applyEntries([entry({ append: { key: Buffer.from('a'), value: Buffer.from('x') } })]);
     assert.equal((appended!.result as Error & { code?: string }).code, 'VALUE_TOO_LARGE');
@@ -240,7 +285,12 @@ describe('state machine defaults', () => {
 
 test('MIN_INDEX_WAITERS_MAX: the read past it is refused at once; those within it wait', async () => {
   const tooMany = new Error('too many');
-  const waiters = new AppliedIndexWaiters(60_000, MIN_INDEX_WAITERS_MAX, () => new Error('timeout'), () => tooMany);
+  const waiters = new AppliedIndexWaiters(
+    60_000,
+    MIN_INDEX_WAITERS_MAX,
+    () => new Error('timeout'),
+    () => tooMany,
+  );
   const waiting: Promise<void>[] = [];
   for (let i = 0; i < MIN_INDEX_WAITERS_MAX; i++) waiting.push(waiters.wait(10));
   assert.equal(waiters.size, MIN_INDEX_WAITERS_MAX);

@@ -47,12 +47,18 @@ describe('LogStore', () => {
     await land(database, log.stageAppend(entryRange(1, 5, 1), undefined));
     assert.equal(log.lastIndex(), 5);
     assert.equal(log.term(4), 1);
-    assert.deepEqual(log.entries(2, 4, 1 << 20).map((e) => e.data.toString()), ['e2', 'e3']);
+    assert.deepEqual(
+      log.entries(2, 4, 1 << 20).map((e) => e.data.toString()),
+      ['e2', 'e3'],
+    );
 
     const reopened = await reload();
     assert.equal(reopened.firstIndex(), 1);
     assert.equal(reopened.lastIndex(), 5);
-    assert.deepEqual(reopened.entries(1, 6, 1 << 20).map((e) => e.data.toString()), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    assert.deepEqual(
+      reopened.entries(1, 6, 1 << 20).map((e) => e.data.toString()),
+      ['e1', 'e2', 'e3', 'e4', 'e5'],
+    );
   });
 
   test('entries() honours bytesMax but always returns at least one entry', async () => {
@@ -89,7 +95,13 @@ describe('LogStore', () => {
 
     const reopened = await reload();
     assert.equal(reopened.lastIndex(), 4);
-    assert.deepEqual(reopened.entries(3, 5, 1 << 20).map((e) => [e.term, e.data.toString()]), [[1, 'e3'], [2, 'new4']]);
+    assert.deepEqual(
+      reopened.entries(3, 5, 1 << 20).map((e) => [e.term, e.data.toString()]),
+      [
+        [1, 'e3'],
+        [2, 'new4'],
+      ],
+    );
   });
 
   test('compaction moves the base; the records behind it go in one range delete', async () => {
@@ -152,7 +164,10 @@ describe('LogStore', () => {
     assert.equal(reopened.firstIndex(), 7);
     assert.equal(reopened.lastIndex(), 10);
     assert.equal(reopened.term(6), 2);
-    assert.deepEqual(reopened.entries(7, 11, 1 << 20).map((e) => e.data.toString()), ['e7', 'e8', 'e9', 'e10']);
+    assert.deepEqual(
+      reopened.entries(7, 11, 1 << 20).map((e) => e.data.toString()),
+      ['e7', 'e8', 'e9', 'e10'],
+    );
     assert.throws(() => reopened.entries(3, 8, 1 << 20), StorageCompactedError);
     assert.deepEqual(await logIndexes(database), [7, 8, 9, 10], 'the leftovers are gone from LevelDB, not just ignored');
     const again = await reload({ index: 6, term: 2 });

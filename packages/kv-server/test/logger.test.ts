@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger, isLogLevel, type LogLevel } from '../src/logger.js';
 
-function capture(level: LogLevel, base: Record<string, unknown> = { node: 3 }): { lines: string[]; records: () => Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } {
+function capture(
+  level: LogLevel,
+  base: Record<string, unknown> = { node: 3 },
+): { lines: string[]; records: () => Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
   const logger = createLogger(level, base, (line) => lines.push(line));
   return { lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>), logger };
@@ -18,7 +21,10 @@ test('one JSON line per event: level, ISO time, the node, the fields and the eve
   assert.equal(lines.length, 2);
   assert.ok(lines.every((line) => !line.includes('\n')));
   const [up, stopping] = records();
-  assert.deepEqual({ ...up, time: undefined }, { level: 'info', time: undefined, node: 3, peer: 2, address: '127.0.0.1:7001', downMs: 40, event: 'peer-link-up' });
+  assert.deepEqual(
+    { ...up, time: undefined },
+    { level: 'info', time: undefined, node: 3, peer: 2, address: '127.0.0.1:7001', downMs: 40, event: 'peer-link-up' },
+  );
   assert.equal(new Date(up!['time'] as string).toISOString(), up!['time']);
   assert.deepEqual({ ...stopping, time: undefined }, { level: 'warn', time: undefined, node: 3, event: 'node-stopping' });
   // Tests and tools match on this text.
@@ -62,10 +68,13 @@ test('a level below the logger writes nothing and never reads its fields', () =>
   assert.equal(silent.lines.length, 0);
 });
 
-test('a child logger adds its fields to every line, after its parent\'s', () => {
+test("a child logger adds its fields to every line, after its parent's", () => {
   const { records, logger } = capture('info');
   logger.child({ peer: 2 }).child({ stream: 'raw' }).info('client-link-refused', { reason: 'full' });
-  assert.deepEqual({ ...records()[0], time: undefined }, { level: 'info', time: undefined, node: 3, peer: 2, stream: 'raw', reason: 'full', event: 'client-link-refused' });
+  assert.deepEqual(
+    { ...records()[0], time: undefined },
+    { level: 'info', time: undefined, node: 3, peer: 2, stream: 'raw', reason: 'full', event: 'client-link-refused' },
+  );
 });
 
 test('by default lines go to stderr, each ending in a newline', (t) => {

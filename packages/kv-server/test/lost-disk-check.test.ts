@@ -11,7 +11,16 @@ import { createLogger } from '../src/logger.js';
 import { LostDiskCheck, type LostDiskCheckNode, type StartupState } from '../src/lost-disk-check.js';
 
 /** An answer with no sign of loss from a voting peer (of the asker's configuration, unless it names another). */
-const CLEAN: SurveyResponse = { error: '', clusterStarted: false, termSeenFromYou: 0, matchIndex: 0, matchIndexBeforeLoss: 0, term: 0, voting: true, voters: [] };
+const CLEAN: SurveyResponse = {
+  error: '',
+  clusterStarted: false,
+  termSeenFromYou: 0,
+  matchIndex: 0,
+  matchIndexBeforeLoss: 0,
+  term: 0,
+  voting: true,
+  voters: [],
+};
 
 interface FakeNode extends LostDiskCheckNode {
   held: boolean;
@@ -22,7 +31,12 @@ interface FakeNode extends LostDiskCheckNode {
   asked: number;
 }
 
-function fakeNode(voters: number[], raft: { term: number; lastIndex: number }, answers: Record<number, SurveyResponse | 'down'>, state: { held?: boolean; fenced?: boolean } = {}): FakeNode {
+function fakeNode(
+  voters: number[],
+  raft: { term: number; lastIndex: number },
+  answers: Record<number, SurveyResponse | 'down'>,
+  state: { held?: boolean; fenced?: boolean } = {},
+): FakeNode {
   const node: FakeNode = {
     id: 1,
     held: state.held ?? true,
@@ -67,7 +81,11 @@ async function run(node: FakeNode, startup: StartupState): Promise<LostDiskCheck
 }
 
 test('a data dir at genesis in a cluster that has run is fenced, and its term settled at the highest every other voter reports', async () => {
-  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, clusterStarted: true, term: 5 }, 3: { ...CLEAN, clusterStarted: true, term: 6 } });
+  const node = fakeNode(
+    [1, 2, 3],
+    { term: 1, lastIndex: 3 },
+    { 2: { ...CLEAN, clusterStarted: true, term: 5 }, 3: { ...CLEAN, clusterStarted: true, term: 6 } },
+  );
   const check = await run(node, GENESIS);
   assert.equal(node.fenced, true);
   assert.equal(node.settledAt, 6);
@@ -87,12 +105,16 @@ test('a fenced node with only one of two other voters answering is not settled (
 });
 
 test('the term is settled once every other voter answers and a majority of the voters may vote', async () => {
-  const node = fakeNode([1, 2, 3, 4, 5], { term: 1, lastIndex: 3 }, {
-    2: { ...CLEAN, clusterStarted: true, term: 1 },
-    3: { ...CLEAN, term: 1 },
-    4: { ...CLEAN, term: 9, voting: false },
-    5: 'down',
-  });
+  const node = fakeNode(
+    [1, 2, 3, 4, 5],
+    { term: 1, lastIndex: 3 },
+    {
+      2: { ...CLEAN, clusterStarted: true, term: 1 },
+      3: { ...CLEAN, term: 1 },
+      4: { ...CLEAN, term: 9, voting: false },
+      5: 'down',
+    },
+  );
   const check = new LostDiskCheck(node, GENESIS, quiet);
   check.start();
   await waitFor(() => node.fenced && node.asked >= 12, { deadlineMs: 5_000, what: 'fenced, several rounds' });
@@ -100,27 +122,37 @@ test('the term is settled once every other voter answers and a majority of the v
   // Node 4 recovers from a loss too: it answers, but its term may be lost, so it is not taken.
   node.answers.set(5, { ...CLEAN, term: 2 });
   await waitFor(() => node.settledAt !== undefined, { deadlineMs: 5_000, what: 'settled once every other voter answered' });
-  assert.equal(node.settledAt, 2, 'the highest term of the voting peers (1, 1, 2), not the recovering one\'s');
+  assert.equal(node.settledAt, 2, "the highest term of the voting peers (1, 1, 2), not the recovering one's");
   check.stop();
 });
 
 test('two voters recovering at once do not wait for each other', async () => {
-  const node = fakeNode([1, 2, 3, 4, 5], { term: 1, lastIndex: 3 }, {
-    2: { ...CLEAN, term: 0, voting: false },
-    3: { ...CLEAN, term: 4 },
-    4: { ...CLEAN, term: 4 },
-    5: { ...CLEAN, term: 5 },
-  }, { held: false, fenced: true });
+  const node = fakeNode(
+    [1, 2, 3, 4, 5],
+    { term: 1, lastIndex: 3 },
+    {
+      2: { ...CLEAN, term: 0, voting: false },
+      3: { ...CLEAN, term: 4 },
+      4: { ...CLEAN, term: 4 },
+      5: { ...CLEAN, term: 5 },
+    },
+    { held: false, fenced: true },
+  );
   await run(node, restarted(1, 3));
   assert.equal(node.settledAt, 5);
 });
 
 test('with half the voters or more not voting, the term is not settled', async () => {
-  const node = fakeNode([1, 2, 3, 4], { term: 1, lastIndex: 3 }, {
-    2: { ...CLEAN, term: 0, voting: false },
-    3: { ...CLEAN, term: 4 },
-    4: { ...CLEAN, term: 4 },
-  }, { held: false, fenced: true });
+  const node = fakeNode(
+    [1, 2, 3, 4],
+    { term: 1, lastIndex: 3 },
+    {
+      2: { ...CLEAN, term: 0, voting: false },
+      3: { ...CLEAN, term: 4 },
+      4: { ...CLEAN, term: 4 },
+    },
+    { held: false, fenced: true },
+  );
   const check = new LostDiskCheck(node, restarted(1, 3), quiet);
   check.start();
   await waitFor(() => node.asked >= 9, { deadlineMs: 5_000, what: 'several rounds' });
@@ -130,7 +162,11 @@ test('with half the voters or more not voting, the term is not settled', async (
 
 test('answers from peers of another configuration decide nothing (a wiped node that does not know the cluster grew)', async () => {
   const grown = [1, 2, 3, 4, 5];
-  const node = fakeNode([1, 2, 3], { term: 1, lastIndex: 3 }, { 2: { ...CLEAN, term: 4, voters: grown }, 3: { ...CLEAN, term: 4, voters: grown } });
+  const node = fakeNode(
+    [1, 2, 3],
+    { term: 1, lastIndex: 3 },
+    { 2: { ...CLEAN, term: 4, voters: grown }, 3: { ...CLEAN, term: 4, voters: grown } },
+  );
   const check = new LostDiskCheck(node, restarted(4, 20), quiet);
   check.start();
   await waitFor(() => node.asked >= 8, { deadlineMs: 5_000, what: 'several rounds' });
@@ -154,26 +190,43 @@ test('a peer that saw a higher term from an earlier run shows a rolled-back data
 });
 
 test('a leader that knew this node held more log shows a rolled-back data dir, even after it caught the node up', async () => {
-  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 130 }, { 2: { ...CLEAN, matchIndex: 130, matchIndexBeforeLoss: 120, term: 4 }, 3: { ...CLEAN, term: 4 } });
+  const node = fakeNode(
+    [1, 2, 3],
+    { term: 4, lastIndex: 130 },
+    { 2: { ...CLEAN, matchIndex: 130, matchIndexBeforeLoss: 120, term: 4 }, 3: { ...CLEAN, term: 4 } },
+  );
   await run(node, restarted(4, 90));
   assert.equal(node.fenced, true);
 });
 
 test('a restart with its disk intact is released (terms and matches at or below its own are no sign)', async () => {
-  const node = fakeNode([1, 2, 3], { term: 4, lastIndex: 95 }, { 2: { ...CLEAN, termSeenFromYou: 4, matchIndex: 95, clusterStarted: true, term: 4 }, 3: { ...CLEAN, term: 4 } });
+  const node = fakeNode(
+    [1, 2, 3],
+    { term: 4, lastIndex: 95 },
+    { 2: { ...CLEAN, termSeenFromYou: 4, matchIndex: 95, clusterStarted: true, term: 4 }, 3: { ...CLEAN, term: 4 } },
+  );
   await run(node, restarted(4, 90));
   assert.equal(node.fenced, false);
   assert.equal(node.held, false);
 });
 
 test('a node still recovering when it starts only settles its term', async () => {
-  const node = fakeNode([1, 2, 3], { term: 3, lastIndex: 10 }, { 2: { ...CLEAN, term: 8 }, 3: { ...CLEAN, term: 9 } }, { held: false, fenced: true });
+  const node = fakeNode(
+    [1, 2, 3],
+    { term: 3, lastIndex: 10 },
+    { 2: { ...CLEAN, term: 8 }, 3: { ...CLEAN, term: 9 } },
+    { held: false, fenced: true },
+  );
   await run(node, restarted(3, 10));
   assert.equal(node.settledAt, 9);
 });
 
 test('refused answers do not count, and with too few answers the node keeps asking without voting', async () => {
-  const node = fakeNode([1, 2, 3, 4, 5], { term: 2, lastIndex: 10 }, { 2: CLEAN, 3: { ...CLEAN, error: 'unknown peer 1' }, 4: 'down', 5: 'down' });
+  const node = fakeNode(
+    [1, 2, 3, 4, 5],
+    { term: 2, lastIndex: 10 },
+    { 2: CLEAN, 3: { ...CLEAN, error: 'unknown peer 1' }, 4: 'down', 5: 'down' },
+  );
   const check = new LostDiskCheck(node, restarted(2, 10), quiet);
   check.start();
   await waitFor(() => node.asked >= 12, { deadlineMs: 5_000, what: 'several rounds' });

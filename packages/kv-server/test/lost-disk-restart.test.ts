@@ -12,10 +12,13 @@ test('a wiped node restarted again before its check decided is still fenced', { 
   const cluster = await TestCluster.start({ size: 3 });
   try {
     const leader = await cluster.waitForLeader();
-    await waitFor(async () => {
-      const s = await cluster.status(leader);
-      return s.term >= 2 && s.commitIndex > 3;
-    }, { deadlineMs: 20_000, what: 'the cluster to commit past its genesis' });
+    await waitFor(
+      async () => {
+        const s = await cluster.status(leader);
+        return s.term >= 2 && s.commitIndex > 3;
+      },
+      { deadlineMs: 20_000, what: 'the cluster to commit past its genesis' },
+    );
     for (const n of cluster.nodes) await cluster.kill(n);
     const node3 = cluster.node(3);
     cluster.wipe(node3);
@@ -26,10 +29,13 @@ test('a wiped node restarted again before its check decided is still fenced', { 
     // Second start; node 1 (intact, freshly started) is back.
     await cluster.launch(cluster.node(1), cluster.peerArgs(1));
     await cluster.launch(node3, cluster.peerArgs(3));
-    const state = await waitFor(async () => {
-      const s = (await cluster.status(node3)).storage;
-      return s === 'checking' ? undefined : s;
-    }, { deadlineMs: 20_000, what: 'node 3 to decide' });
+    const state = await waitFor(
+      async () => {
+        const s = (await cluster.status(node3)).storage;
+        return s === 'checking' ? undefined : s;
+      },
+      { deadlineMs: 20_000, what: 'node 3 to decide' },
+    );
     assert.equal(state, 'recovering', 'a node whose data dir was wiped must stay fenced, not vote again');
   } finally {
     await cluster.stop();

@@ -18,11 +18,23 @@ test('a replicated record without an HTTP address keeps the learned one', () => 
 test('replacing from a snapshot keeps learned HTTP addresses of members still present', () => {
   const members = Members.fromList([member(1, 'web:1'), member(2, 'web:2')]);
   members.replaceWith(Members.fromList([member(1), member(3)]));
-  assert.deepEqual(members.list().map((m) => [m.id, m.httpAddress]), [[1, 'web:1'], [3, '']]);
+  assert.deepEqual(
+    members.list().map((m) => [m.id, m.httpAddress]),
+    [
+      [1, 'web:1'],
+      [3, ''],
+    ],
+  );
 });
 
 test('syncWith follows the ConfState', () => {
   const members = Members.fromList([member(1), member(2), member(3)]);
   members.syncWith({ voters: [1], learners: [2], votersOutgoing: [] });
-  assert.deepEqual(members.list().map((m) => [m.id, m.learner]), [[1, false], [2, true]]);
+  assert.deepEqual(
+    members.list().map((m) => [m.id, m.learner]),
+    [
+      [1, false],
+      [2, true],
+    ],
+  );
 });

@@ -42,7 +42,10 @@ describe('membership and leadership at runtime', () => {
     let leader = await cluster.waitForLeader();
     const member = { id: 4, peerAddress: newcomer.grpcAddress, clientAddress: newcomer.grpcAddress, httpAddress: '', learner: true };
     const added = await unaryCall<MembersResponse>((cb) => leader.cluster.addLearner({ member }, cb));
-    assert.ok(added.members.some((m) => m.id === 4 && m.learner), 'node 4 is a learner');
+    assert.ok(
+      added.members.some((m) => m.id === 4 && m.learner),
+      'node 4 is a learner',
+    );
 
     await waitFor(
       async () => {
@@ -54,7 +57,10 @@ describe('membership and leadership at runtime', () => {
       },
       { what: 'promotion of node 4', deadlineMs: 30_000, intervalMs: 200 },
     );
-    await waitFor(async () => (await cluster.status(newcomer)).members.some((m) => m.id === 4 && !m.learner), { what: 'node 4 to see itself as voter', deadlineMs: 30_000 });
+    await waitFor(async () => (await cluster.status(newcomer)).members.some((m) => m.id === 4 && !m.learner), {
+      what: 'node 4 to see itself as voter',
+      deadlineMs: 30_000,
+    });
 
     leader = await cluster.waitForLeader();
     const victim = cluster.nodes.find((n) => n.id !== leader.id && n.id !== 4)!;
@@ -85,9 +91,13 @@ describe('membership and leadership at runtime', () => {
     const leader = await cluster.waitForLeader();
     const unknown = await unaryCall((cb) => leader.cluster.promote({ id: 99 }, cb)).catch((e: CallError) => e);
     assert.equal((unknown as CallError).detail?.code, 'UNKNOWN_MEMBER');
-    const badAddress = await unaryCall((cb) => leader.cluster.addLearner({ member: { id: 9, peerAddress: 'nope', clientAddress: 'nope', httpAddress: '', learner: true } }, cb)).catch((e: CallError) => e);
+    const badAddress = await unaryCall((cb) =>
+      leader.cluster.addLearner({ member: { id: 9, peerAddress: 'nope', clientAddress: 'nope', httpAddress: '', learner: true } }, cb),
+    ).catch((e: CallError) => e);
     assert.equal((badAddress as CallError).detail?.code, 'INVALID_ARGUMENT');
-    const chaosOff = await unaryCall((cb) => leader.cluster.injectFault({ kind: 3, peers: [], dropRate: 0, delayMs: 0, durationMs: 0 }, cb)).catch((e: CallError) => e);
+    const chaosOff = await unaryCall((cb) =>
+      leader.cluster.injectFault({ kind: 3, peers: [], dropRate: 0, delayMs: 0, durationMs: 0 }, cb),
+    ).catch((e: CallError) => e);
     assert.equal((chaosOff as CallError).detail?.code, 'FAILED_PRECONDITION');
   });
 });

@@ -7,7 +7,9 @@ import { Metrics } from '../src/metrics.js';
 
 test('label values are escaped per the text format: \\ as \\\\, " as \\", newline as \\n', async () => {
   const metrics = new Metrics();
-  metrics.labelledGauge('cairn_test_labelled', 'A gauge with an awkward label value.', ['peer'], () => [{ labels: { peer: 'a"b\\c\nd' }, value: 1 }]);
+  metrics.labelledGauge('cairn_test_labelled', 'A gauge with an awkward label value.', ['peer'], () => [
+    { labels: { peer: 'a"b\\c\nd' }, value: 1 },
+  ]);
   const text = await metrics.render();
   assert.ok(text.split('\n').includes('cairn_test_labelled{peer="a\\"b\\\\c\\nd"} 1'), text);
 });
@@ -29,7 +31,10 @@ test('requests are counted by op and code, and timed by op', async () => {
 test('gauges are read at each scrape; a labelled gauge shows only the series read last', async () => {
   const metrics = new Metrics();
   let term = 1;
-  let peers = [{ labels: { peer: '2' }, value: 1 }, { labels: { peer: '3' }, value: 0 }];
+  let peers = [
+    { labels: { peer: '2' }, value: 1 },
+    { labels: { peer: '3' }, value: 0 },
+  ];
   metrics.gauge('cairn_raft_term', 'Current raft term.', () => term);
   metrics.labelledGauge('cairn_peer_link_up', 'Peer link up.', ['peer'], () => peers);
   assert.match(await metrics.render(), /^cairn_raft_term 1$/m);
@@ -54,7 +59,11 @@ test('nodes in one process keep their own counters and share the process metrics
   assert.match(textB, /^cairn_raft_is_leader 0$/m);
   for (const text of [textA, textB]) {
     for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'process_cpu_seconds_total']) {
-      assert.equal(text.split('\n').filter((line) => line === `# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`).length, 1, name);
+      assert.equal(
+        text.split('\n').filter((line) => line === `# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`).length,
+        1,
+        name,
+      );
     }
   }
   assert.match(a.contentType, /^text\/plain; version=0\.0\.4/);

@@ -11,7 +11,15 @@
 // Synchronisation is by request order and replies only; nothing sleeps.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Consistency, type AppendResponse, type CasResponse, type DeleteResponse, type GetResponse, type PutResponse, type RangeResponse } from '@cairn/proto';
+import {
+  Consistency,
+  type AppendResponse,
+  type CasResponse,
+  type DeleteResponse,
+  type GetResponse,
+  type PutResponse,
+  type RangeResponse,
+} from '@cairn/proto';
 import { type CallError, type NodeProcess, TestCluster, unaryCall } from '@cairn/testkit';
 
 const ROUNDS = 100;
@@ -39,11 +47,18 @@ describe('read-your-writes token (min_index)', () => {
 
   test('every write reply names the index it was applied at; a retried write names one that covers it', async () => {
     const first = await put('token/put', 'a');
-    const append = await unaryCall<AppendResponse>((cb) => leader.kv.append({ key: Buffer.from('token/put'), value: Buffer.from('b') }, cb));
-    const cas = await unaryCall<CasResponse>((cb) => leader.kv.cas({ key: Buffer.from('token/put'), expectedVersion: 99, value: Buffer.from('c') }, cb));
+    const append = await unaryCall<AppendResponse>((cb) =>
+      leader.kv.append({ key: Buffer.from('token/put'), value: Buffer.from('b') }, cb),
+    );
+    const cas = await unaryCall<CasResponse>((cb) =>
+      leader.kv.cas({ key: Buffer.from('token/put'), expectedVersion: 99, value: Buffer.from('c') }, cb),
+    );
     const del = await unaryCall<DeleteResponse>((cb) => leader.kv.delete({ key: Buffer.from('token/put') }, cb));
     const indexes = [first.index, append.index, cas.index, del.index];
-    assert.ok(indexes.every((index) => index !== undefined && index > 0), `indexes ${indexes.join(', ')}`);
+    assert.ok(
+      indexes.every((index) => index !== undefined && index > 0),
+      `indexes ${indexes.join(', ')}`,
+    );
     assert.ok(first.index! < append.index! && append.index! < cas.index! && cas.index! < del.index!, `increasing: ${indexes.join(', ')}`);
     assert.ok(first.header!.appliedIndex >= first.index!, 'the header never names less than the write it answers');
 
@@ -74,7 +89,17 @@ describe('read-your-writes token (min_index)', () => {
     );
     assert.equal(error.detail?.code, 'UNAVAILABLE', error.message);
     const range = await unaryCall<RangeResponse>((cb) =>
-      follower.kv.range({ prefix: Buffer.from('token/'), startAfter: Buffer.alloc(0), limit: 10, consistency: Consistency.SERIALIZABLE, keysOnly: false, minIndex: UNREACHED }, cb),
+      follower.kv.range(
+        {
+          prefix: Buffer.from('token/'),
+          startAfter: Buffer.alloc(0),
+          limit: 10,
+          consistency: Consistency.SERIALIZABLE,
+          keysOnly: false,
+          minIndex: UNREACHED,
+        },
+        cb,
+      ),
     ).then(
       () => assert.fail('range answered although its min_index was never applied'),
       (e: CallError) => e,
@@ -84,7 +109,9 @@ describe('read-your-writes token (min_index)', () => {
     assert.equal(http.status, 503);
     assert.equal(((await http.json()) as { code: string }).code, 'UNAVAILABLE');
     // A linearizable read covers every acknowledged write: it ignores the token.
-    const linearizable = await unaryCall<GetResponse>((cb) => leader.kv.get({ key: Buffer.from('token/anchor'), consistency: Consistency.LINEARIZABLE, minIndex: UNREACHED }, cb));
+    const linearizable = await unaryCall<GetResponse>((cb) =>
+      leader.kv.get({ key: Buffer.from('token/anchor'), consistency: Consistency.LINEARIZABLE, minIndex: UNREACHED }, cb),
+    );
     assert.equal(linearizable.kv?.value.toString(), 'x');
   });
 

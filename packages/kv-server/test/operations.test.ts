@@ -13,7 +13,15 @@ import * as protoLoader from '@grpc/proto-loader';
 import { TestCluster } from '@cairn/testkit';
 
 const require = createRequire(import.meta.url);
-const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
+const reflectionProto = join(
+  dirname(require.resolve('@grpc/reflection/package.json')),
+  'build',
+  'proto',
+  'grpc',
+  'reflection',
+  'v1',
+  'reflection.proto',
+);
 
 const HEALTH_PROTO = `syntax = "proto3";
 package grpc.health.v1;
@@ -21,7 +29,10 @@ message HealthCheckRequest { string service = 1; }
 message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; }
 service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }`;
 
-type GrpcConstructor = new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, (...args: never[]) => unknown>;
+type GrpcConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+) => grpc.Client & Record<string, (...args: never[]) => unknown>;
 
 function loadService(path: string, name: string): GrpcConstructor {
   const definition = protoLoader.loadSync(path, { enums: String });
@@ -48,7 +59,9 @@ describe('operating a node', () => {
     const client = new Health(cluster.node(1).grpcAddress, grpc.credentials.createInsecure());
     const check = (service: string) =>
       new Promise<{ status: string }>((resolve, reject) =>
-        (client.Check as unknown as (r: object, cb: (e: Error | null, v: { status: string }) => void) => void)({ service }, (e, v) => (e ? reject(e) : resolve(v))),
+        (client.Check as unknown as (r: object, cb: (e: Error | null, v: { status: string }) => void) => void)({ service }, (e, v) =>
+          e ? reject(e) : resolve(v),
+        ),
       );
     assert.equal((await check('')).status, 'SERVING');
     assert.equal((await check('cairn.kv.v1.KVService')).status, 'SERVING');
@@ -59,7 +72,12 @@ describe('operating a node', () => {
   test('server reflection lists the KV, Cluster and health services', async () => {
     const Reflection = loadService(reflectionProto, 'grpc.reflection.v1.ServerReflection');
     const client = new Reflection(cluster.node(1).grpcAddress, grpc.credentials.createInsecure());
-    const call = (client.ServerReflectionInfo as unknown as () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: { name: string }[] } }>)();
+    const call = (
+      client.ServerReflectionInfo as unknown as () => grpc.ClientDuplexStream<
+        object,
+        { listServicesResponse?: { service: { name: string }[] } }
+      >
+    )();
     const response = await new Promise<{ listServicesResponse?: { service: { name: string }[] } }>((resolve, reject) => {
       call.on('data', resolve);
       call.on('error', reject);

@@ -9,7 +9,20 @@ import { type Message, MessageType } from '@cairn/proto';
 import { PeerInbox } from '../src/loop/peer-inbox.js';
 
 function message(from: number, index: number): Message {
-  return { type: MessageType.APP_RESP, from, to: 1, term: 1, logTerm: 0, index, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as unknown as Message;
+  return {
+    type: MessageType.APP_RESP,
+    from,
+    to: 1,
+    term: 1,
+    logTerm: 0,
+    index,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    snapshot: undefined,
+    context: Buffer.alloc(0),
+  } as unknown as Message;
 }
 
 function drainAll(inbox: PeerInbox): { steps: string[]; dropped: number } {

@@ -34,9 +34,16 @@ describe('raw peer link on the shared port', () => {
     a.transport.setPeer(2, b.address);
     for (let i = 1; i <= 100; i++) a.transport.send([heartbeat(1, 2, i)]);
     await waitFor(() => b.received.length >= 100, { what: '100 messages' });
-    assert.deepEqual(b.received.map((m) => m.commit), Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.deepEqual(
+      b.received.map((m) => m.commit),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
 
-    const snapshot: Message = { ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.from('state'), metadata: { index: 5, term: 1, confState: undefined } } } as Message;
+    const snapshot: Message = {
+      ...heartbeat(1, 2, 0),
+      type: MessageType.SNAP,
+      snapshot: { data: Buffer.from('state'), metadata: { index: 5, term: 1, confState: undefined } },
+    } as Message;
     a.transport.send([snapshot]);
     const got = await waitFor(() => b.received.find((m) => m.type === MessageType.SNAP), { what: 'the snapshot' });
     assert.equal(Buffer.from(got.snapshot!.data).toString(), 'state');
@@ -140,12 +147,24 @@ describe('a port held until its node is ready', () => {
   test('client connections wait for open() instead of meeting a service that is not registered yet', async () => {
     const grpcServer = new grpc.Server();
     const clientSockets: net.Socket[] = [];
-    const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => socket.destroy(), (socket) => clientSockets.push(socket), true);
+    const port = await listenSharedPort(
+      '127.0.0.1',
+      0,
+      grpcServer,
+      (socket) => socket.destroy(),
+      (socket) => clientSockets.push(socket),
+      true,
+    );
     const client = new EchoClient(`127.0.0.1:${port.port}`, grpc.credentials.createInsecure());
     try {
       const call = new Promise<Buffer>((resolve, reject) =>
-        client.makeUnaryRequest(echo.echo.path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from('ping'), { deadline: Date.now() + 20_000 }, (error, value) =>
-          error ? reject(error) : resolve(value!),
+        client.makeUnaryRequest(
+          echo.echo.path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from('ping'),
+          { deadline: Date.now() + 20_000 },
+          (error, value) => (error ? reject(error) : resolve(value!)),
         ),
       );
       const raw = net.connect({ host: '127.0.0.1', port: port.port });
@@ -164,7 +183,9 @@ describe('a port held until its node is ready', () => {
       quitters[1]!.resetAndDestroy();
       await waitFor(() => port.heldConnections === 2, { deadlineMs: 10_000, what: 'the quitters to be dropped' });
       // Registered while the call waits: without the hold, the call would have met UNIMPLEMENTED.
-      grpcServer.addService(echo, { echo: (c: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, c.request) });
+      grpcServer.addService(echo, {
+        echo: (c: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, c.request),
+      });
       port.open();
       assert.equal((await call).toString(), 'ping');
       assert.equal(clientSockets.length, 1, 'the raw link is handed over on open()');

@@ -130,7 +130,9 @@ describe('a follower cut off for longer than the peer link can wait', () => {
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
     const writer = startWriter(cluster);
     await waitFor(() => writer.acknowledged >= 20, { what: 'the first writes' });
-    await waitFor(async () => (await peerLinks(leader)).find((l) => l.peer === follower.id)?.up, { what: 'the link to the follower to be up' });
+    await waitFor(async () => (await peerLinks(leader)).find((l) => l.peer === follower.id)?.up, {
+      what: 'the link to the follower to be up',
+    });
 
     follower.process!.kill('SIGSTOP');
     try {

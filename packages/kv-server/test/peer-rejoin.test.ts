@@ -36,7 +36,6 @@ async function startProxy(target: string): Promise<TcpProxy> {
   return proxy;
 }
 
-
 /** Sends a heartbeat carrying `commit` every interval until `to` received one with at least that commit. */
 async function deliverAgain(from: Node, to: Node, peer: number, commit: number, deadlineMs = REJOIN_DEADLINE_MS): Promise<void> {
   await waitFor(
@@ -59,7 +58,10 @@ describe('a peer link after an outage', () => {
     a.transport.setPeer(2, proxy.address);
     await deliverAgain(a, b, 2, 1);
     // Its ack may still be on the way when the message has arrived.
-    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, { deadlineMs: REJOIN_DEADLINE_MS, what: 'the link to come up' });
+    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, {
+      deadlineMs: REJOIN_DEADLINE_MS,
+      what: 'the link to come up',
+    });
 
     proxy.blackhole();
     // More batches than the window holds, each in its own turn (a turn's messages make one batch).
@@ -89,7 +91,10 @@ describe('a peer link after an outage', () => {
 
     proxy.heal();
     await deliverAgain(a, b, 2, 100_000);
-    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, { deadlineMs: REJOIN_DEADLINE_MS, what: 'the link to show as up' });
+    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, {
+      deadlineMs: REJOIN_DEADLINE_MS,
+      what: 'the link to show as up',
+    });
     // Down once and up once, however many redials it took.
     assert.equal(count(a.logs, 'peer-link-down'), 1, a.logs.filter((l) => l.includes('peer-link')).join('\n'));
     assert.equal(count(a.logs, 'peer-link-up'), 2, 'up at the start and after the heal');
@@ -124,7 +129,10 @@ describe('a peer link after an outage', () => {
     const b = await startNode(2);
     a.transport.setPeer(2, b.address);
     // No message is ever sent: a follower's link to another follower in a quiet cluster.
-    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, { deadlineMs: REJOIN_DEADLINE_MS, what: 'an idle link to come up' });
+    await waitFor(() => a.transport.linkStates().find((l) => l.peer === 2)?.up, {
+      deadlineMs: REJOIN_DEADLINE_MS,
+      what: 'an idle link to come up',
+    });
     assert.equal(b.received.length, 0, 'probes carry no raft messages');
   });
 
@@ -136,7 +144,18 @@ describe('a peer link after an outage', () => {
     const staleClosed = new Promise<void>((resolve) => stale.on('close', () => resolve()));
     stale.resume();
     stale.write(PEER_LINK_MAGIC);
-    stale.write(encodeMessageFrame(MessageBatch, { clusterId: 'peer-rejoin-test', from: 1, to: 2, sequence: 1, messages: [heartbeat(1, 2, 1)], senderHttpAddress: '', senderPeerAddress: '', senderIncarnation: 0 }));
+    stale.write(
+      encodeMessageFrame(MessageBatch, {
+        clusterId: 'peer-rejoin-test',
+        from: 1,
+        to: 2,
+        sequence: 1,
+        messages: [heartbeat(1, 2, 1)],
+        senderHttpAddress: '',
+        senderPeerAddress: '',
+        senderIncarnation: 0,
+      }),
+    );
     await waitFor(() => b.received.some((m) => m.commit === 1), { deadlineMs: 10_000, what: 'the stale link to deliver' });
     closers.push(() => stale.destroy());
 

@@ -26,7 +26,10 @@ after(async () => {
 
 /** PipelineStreams whose every get answers at once with `value`. */
 function streams(value: Buffer): PipelineStreams {
-  const api = { get: (request: { key: Buffer }) => Promise.resolve({ header: undefined, kv: { key: request.key, value, version: 1, createIndex: 1, modIndex: 1 } }) };
+  const api = {
+    get: (request: { key: Buffer }) =>
+      Promise.resolve({ header: undefined, kv: { key: request.key, value, version: 1, createIndex: 1, modIndex: 1 } }),
+  };
   return new PipelineStreams(api as unknown as KvApi, (_op, handler) => handler(), createLogger('error', {}));
 }
 
@@ -66,7 +69,10 @@ describe('pipeline service bounds', () => {
     call.emit('data', { ops: gets(8) } satisfies PipelineRequest);
     await waitFor(() => written.reduce((n, r) => n + r.results.length, 0) === 8, { deadlineMs: 10_000, what: 'eight results' });
     // Settled in one run, all eight would leave as one message without the cut.
-    assert.deepEqual(written.map((r) => r.results.length), [3, 3, 2]);
+    assert.deepEqual(
+      written.map((r) => r.results.length),
+      [3, 3, 2],
+    );
   });
 
   test('CLIENT_LINK_CLOSE_GRACE_MS: a raw link the node ended, whose client never reads its last results, is destroyed', async () => {
@@ -87,7 +93,10 @@ describe('pipeline service bounds', () => {
     const server = await rawServer(streams(Buffer.from('v')));
     client(server.port);
     await waitFor(() => server.accepted.length === 1, { deadlineMs: 10_000, what: 'the link to be accepted' });
-    const armed = await waitFor(async () => (await tcpTimers()).find((s) => s.localPort === server.port && s.timer === 2), { deadlineMs: 10_000, what: "the node's keepalive timer" });
+    const armed = await waitFor(async () => (await tcpTimers()).find((s) => s.localPort === server.port && s.timer === 2), {
+      deadlineMs: 10_000,
+      what: "the node's keepalive timer",
+    });
     assert.ok(armed.whenMs <= CLIENT_LINK_KEEPALIVE_MS, `armed for ${armed.whenMs} ms`);
   });
 });

@@ -117,7 +117,10 @@ describe('KVService.Pipeline', () => {
     const ops: PipelineOp[] = [
       { id: 7, put: { key: Buffer.from('p/a'), value: Buffer.from('one'), session, prevKv: false } },
       { id: 8 },
-      { id: 9, put: { key: Buffer.alloc(5000, 1), value: Buffer.from('x'), session: { clientId: 'pipeline-test-2', seq: 1 }, prevKv: false } },
+      {
+        id: 9,
+        put: { key: Buffer.alloc(5000, 1), value: Buffer.from('x'), session: { clientId: 'pipeline-test-2', seq: 1 }, prevKv: false },
+      },
     ];
     stream.write({ ops });
     const [put, empty, tooLarge] = await results(collected, [7, 8, 9]);
@@ -137,7 +140,9 @@ describe('KVService.Pipeline', () => {
     assert.equal(append!.append?.length, 'one+two'.length);
 
     // A retry of the same session seq is answered from the session table, not applied twice.
-    stream.write({ ops: [{ id: 12, append: { key: Buffer.from('p/a'), value: Buffer.from('+two'), session: { clientId: 'pipeline-test', seq: 2 } } }] });
+    stream.write({
+      ops: [{ id: 12, append: { key: Buffer.from('p/a'), value: Buffer.from('+two'), session: { clientId: 'pipeline-test', seq: 2 } } }],
+    });
     const [retry] = await results(collected, [12]);
     assert.equal(retry!.append?.length, 'one+two'.length);
     stream.end();
@@ -152,7 +157,10 @@ describe('KVService.Pipeline', () => {
       ops: [
         { id: 1, put: { key: Buffer.from('raw/a'), value: Buffer.from('one'), session, prevKv: false } },
         { id: 2 },
-        { id: 3, put: { key: Buffer.alloc(5000, 1), value: Buffer.from('x'), session: { clientId: 'raw-link-test-2', seq: 1 }, prevKv: false } },
+        {
+          id: 3,
+          put: { key: Buffer.alloc(5000, 1), value: Buffer.from('x'), session: { clientId: 'raw-link-test-2', seq: 1 }, prevKv: false },
+        },
       ],
     });
     const [put, empty, tooLarge] = await rawResults(link, [1, 2, 3]);
@@ -166,7 +174,9 @@ describe('KVService.Pipeline', () => {
     assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 1);
     // A half-close right behind an op: the op is still answered, then the node ends the link, as
     // the gRPC stream does.
-    link.send({ ops: [{ id: 5, append: { key: Buffer.from('raw/a'), value: Buffer.from('+two'), session: { clientId: 'raw-link-test', seq: 2 } } }] });
+    link.send({
+      ops: [{ id: 5, append: { key: Buffer.from('raw/a'), value: Buffer.from('+two'), session: { clientId: 'raw-link-test', seq: 2 } } }],
+    });
     link.socket.end();
     const [append] = await rawResults(link, [5]);
     assert.equal(append!.append?.length, 'one+two'.length);

@@ -87,11 +87,16 @@ describe('ProposalTracker', () => {
 describe('ReadTracker', () => {
   const readWaiter = (name: string, seen: Map<string, string>): { resolve(): void; reject(e: Error): void } => ({
     resolve: () => seen.set(name, 'ok'),
-    reject: (error) => seen.set(name, error instanceof TooMany ? 'too-many' : error instanceof Timeout ? 'timeout' : `error:${error.message}`),
+    reject: (error) =>
+      seen.set(name, error instanceof TooMany ? 'too-many' : error instanceof Timeout ? 'timeout' : `error:${error.message}`),
   });
 
   test('past its bound a read is refused at once; released, timed-out and rejected reads free their slots', async () => {
-    const reads = new ReadTracker(() => new Timeout(), 2, () => new TooMany());
+    const reads = new ReadTracker(
+      () => new Timeout(),
+      2,
+      () => new TooMany(),
+    );
     const seen = new Map<string, string>();
     reads.enqueue(readWaiter('a', seen));
     reads.enqueue(readWaiter('b', seen));

@@ -29,13 +29,19 @@ describe('RaftStorage', () => {
     await storage.write({ entries: entryRange(1, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } }, { sync: true });
     assert.equal(storage.lastIndex(), 5);
     assert.equal(storage.term(4), 1);
-    assert.deepEqual(storage.entries(2, 4, 1 << 20).map((e) => e.data.toString()), ['e2', 'e3']);
+    assert.deepEqual(
+      storage.entries(2, 4, 1 << 20).map((e) => e.data.toString()),
+      ['e2', 'e3'],
+    );
     await storage.close();
 
     const reopened = await RaftStorage.open(dataDir, identity);
     assert.equal(reopened.firstIndex(), 1);
     assert.equal(reopened.lastIndex(), 5);
-    assert.deepEqual(reopened.entries(1, 6, 1 << 20).map((e) => e.data.toString()), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    assert.deepEqual(
+      reopened.entries(1, 6, 1 << 20).map((e) => e.data.toString()),
+      ['e1', 'e2', 'e3', 'e4', 'e5'],
+    );
     assert.deepEqual(reopened.initialState().hardState, { term: 1, vote: 1, commit: 3 });
     await reopened.close();
   });
@@ -137,7 +143,11 @@ describe('RaftStorage', () => {
     assert.equal(wanted, 1);
 
     // A newer file that lists it is sent; promoting it later needs no new file (the log carries that).
-    await storage.recordSnapshot(await storage.prepareSnapshot(9, [Buffer.from('state-at-9')]), { voters: [1, 2], learners: [3], votersOutgoing: [] });
+    await storage.recordSnapshot(await storage.prepareSnapshot(9, [Buffer.from('state-at-9')]), {
+      voters: [1, 2],
+      learners: [3],
+      votersOutgoing: [],
+    });
     assert.equal(storage.snapshot().data.toString(), 'state-at-9');
     await storage.saveMembership({ voters: [1, 2, 3], learners: [], votersOutgoing: [] }, []);
     assert.equal(storage.snapshotInfo().servable, true);
@@ -170,7 +180,10 @@ describe('RaftStorage', () => {
     const bytes = await readFile(file);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
     await writeFile(file, bytes);
-    await assert.rejects(RaftStorage.open(dataDir, identity), (error: unknown) => error instanceof CorruptionError && /checksum/.test(error.message));
+    await assert.rejects(
+      RaftStorage.open(dataDir, identity),
+      (error: unknown) => error instanceof CorruptionError && /checksum/.test(error.message),
+    );
   });
 
   test('a snapshot from the leader replaces the whole log', async () => {
@@ -220,7 +233,10 @@ describe('RaftStorage', () => {
     assert.equal(reopened.firstIndex(), 7);
     assert.equal(reopened.lastIndex(), 10);
     assert.equal(reopened.term(6), 2);
-    assert.deepEqual(reopened.entries(7, 11, 1 << 20).map((e) => e.data.toString()), ['e7', 'e8', 'e9', 'e10']);
+    assert.deepEqual(
+      reopened.entries(7, 11, 1 << 20).map((e) => e.data.toString()),
+      ['e7', 'e8', 'e9', 'e10'],
+    );
     assert.throws(() => reopened.entries(3, 8, 1 << 20), StorageCompactedError);
     assert.deepEqual(reopened.initialState().hardState, { term: 2, vote: 1, commit: 10 });
     assert.equal(reopened.snapshot().data.toString(), 'state-at-6');

@@ -29,7 +29,13 @@ test('reads issued when a write is answered, before its batch is written, see th
       index,
       term: 1,
       type: EntryType.NORMAL,
-      data: Buffer.from(Command.encode({ proposedAtMs: 1, valueBytesMax: 0, put: { key: Buffer.from(key), value: Buffer.from(value), prevKv: false } }).finish()),
+      data: Buffer.from(
+        Command.encode({
+          proposedAtMs: 1,
+          valueBytesMax: 0,
+          put: { key: Buffer.from(key), value: Buffer.from(value), prevKv: false },
+        }).finish(),
+      ),
     });
     await machine.applyEntries([entry(1, 'k', 'old'), entry(2, 'other', 'x')]);
     let reads: [Promise<KeyValue | undefined>, Promise<KeyValue | undefined>, Promise<RangeResult>] | undefined;
@@ -61,7 +67,10 @@ describe('read your own writes', () => {
     await cluster?.stop();
   });
 
-  for (const [name, consistency] of [['serializable', Consistency.SERIALIZABLE], ['linearizable', Consistency.LINEARIZABLE]] as const) {
+  for (const [name, consistency] of [
+    ['serializable', Consistency.SERIALIZABLE],
+    ['linearizable', Consistency.LINEARIZABLE],
+  ] as const) {
     test(`gRPC: a ${name} get right after a put returns the value just written, ${ROUNDS} rounds`, async () => {
       const key = Buffer.from(`ryw/grpc/${name}`);
       const stale: string[] = [];

@@ -54,7 +54,10 @@ describe('SnapshotStore', () => {
   test('a file that does not list a current member is not servable', async () => {
     const snapshots = await SnapshotStore.load(database);
     const prepared = await snapshots.prepare(6, 2, [Buffer.from('state-at-6')]);
-    await land(database, snapshots.stageRecord({ index: 6, term: 2, confState: { voters: [1, 2], learners: [], votersOutgoing: [] } }, prepared.bytes));
+    await land(
+      database,
+      snapshots.stageRecord({ index: 6, term: 2, confState: { voters: [1, 2], learners: [], votersOutgoing: [] } }, prepared.bytes),
+    );
     assert.equal(snapshots.servable({ voters: [1, 2], learners: [], votersOutgoing: [] }), true);
     assert.equal(snapshots.servable({ voters: [1, 2], learners: [3], votersOutgoing: [] }), false);
   });
@@ -86,7 +89,10 @@ describe('SnapshotStore', () => {
   test('a damaged snapshot file is refused', async () => {
     const snapshots = await SnapshotStore.load(database);
     const prepared = await snapshots.prepare(1, 1, [Buffer.from('snapshot-bytes')]);
-    await land(database, snapshots.stageRecord({ index: 1, term: 1, confState: { voters: [3], learners: [], votersOutgoing: [] } }, prepared.bytes));
+    await land(
+      database,
+      snapshots.stageRecord({ index: 1, term: 1, confState: { voters: [3], learners: [], votersOutgoing: [] } }, prepared.bytes),
+    );
     const directory = path.join(dataDir, 'snapshots');
     const [name] = await readdir(directory);
     assert.ok(name);

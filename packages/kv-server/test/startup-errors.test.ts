@@ -5,7 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNodeArgs } from '../src/config.js';
 import { ClusterMismatchError } from '../src/errors.js';
-import { AddressInUseError, ConfigError, describeStartupError, ListenFailedError, listenError, StartupError } from '../src/startup-errors.js';
+import {
+  AddressInUseError,
+  ConfigError,
+  describeStartupError,
+  ListenFailedError,
+  listenError,
+  StartupError,
+} from '../src/startup-errors.js';
 
 function errno(code: string, message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
@@ -35,7 +42,10 @@ test('a bad flag is a ConfigError, one of the startup errors, with code CONFIG_I
 });
 
 test('a refusal found in the data dir keeps its own code', () => {
-  const mismatch = new ClusterMismatchError('/srv/n1', { stored: { clusterId: 'a', voters: [1] }, flags: { clusterId: 'b', voters: undefined } });
+  const mismatch = new ClusterMismatchError('/srv/n1', {
+    stored: { clusterId: 'a', voters: [1] },
+    flags: { clusterId: 'b', voters: undefined },
+  });
   assert.equal(describeStartupError(mismatch).code, 'CLUSTER_MISMATCH');
   assert.equal(describeStartupError(new Error('port in use, data dir locked\n    at x (y.ts:1:1)')).code, 'INTERNAL');
 });

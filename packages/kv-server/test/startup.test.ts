@@ -17,13 +17,19 @@ import { type CallError, freePort, TestCluster, unaryCall, waitFor } from '@cair
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts');
 
 function runServer(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const result = spawnSync(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', MAIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
 
 function assertOneLineError(result: { status: number | null; stderr: string }, code: string, pattern: RegExp): void {
   assert.notEqual(result.status, 0);
-  const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('cairn-server: error:'));
+  const lines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('cairn-server: error:'));
   assert.equal(lines.length, 1, `one error line, got: ${result.stderr}`);
   assert.match(lines[0]!, new RegExp(`cairn-server: error: ${code}: `));
   assert.match(lines[0]!, pattern);
@@ -45,7 +51,11 @@ describe('start-up refusals', () => {
     try {
       assertOneLineError(runServer(['--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', dir]), 'ADDRESS_IN_USE', /already in use/);
       const grpcPort = await freePort();
-      assertOneLineError(runServer(['--id', '1', '--addr', `127.0.0.1:${grpcPort}`, '--client-addr', `127.0.0.1:${port}`, '--data-dir', dir]), 'ADDRESS_IN_USE', /--client-addr/);
+      assertOneLineError(
+        runServer(['--id', '1', '--addr', `127.0.0.1:${grpcPort}`, '--client-addr', `127.0.0.1:${port}`, '--data-dir', dir]),
+        'ADDRESS_IN_USE',
+        /--client-addr/,
+      );
     } finally {
       busy.close();
       rmSync(dir, { recursive: true, force: true });
@@ -60,12 +70,24 @@ describe('start-up refusals', () => {
       await unaryCall((cb) => node.kv.put({ key: Buffer.from('k'), value: Buffer.from('precious'), prevKv: false }, cb));
       await cluster.terminate(node);
       const port = await freePort();
-      assertOneLineError(runServer(['--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'beta']), 'CLUSTER_MISMATCH', /alpha/);
-      assertOneLineError(runServer(['--id', '2', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'alpha']), 'NODE_ID_MISMATCH', /node/);
+      assertOneLineError(
+        runServer(['--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'beta']),
+        'CLUSTER_MISMATCH',
+        /alpha/,
+      );
+      assertOneLineError(
+        runServer(['--id', '2', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'alpha']),
+        'NODE_ID_MISMATCH',
+        /node/,
+      );
       // Flip a byte inside the stored value of the log record holding 'precious'.
       const flipped = corruptFirstMatch(node.dataDir, Buffer.from('precious'));
       assert.ok(flipped, 'found the record on disk');
-      assertOneLineError(runServer(['--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'alpha']), 'CORRUPTION', /checksum|corrupt/i);
+      assertOneLineError(
+        runServer(['--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', node.dataDir, '--cluster-id', 'alpha']),
+        'CORRUPTION',
+        /checksum|corrupt/i,
+      );
     } finally {
       await cluster.stop();
     }
@@ -98,14 +120,32 @@ describe('bad requests', () => {
     await cluster?.stop();
   });
 
-  const code = (promise: Promise<unknown>): Promise<string | undefined> => promise.then(() => 'OK', (e: CallError) => e.detail?.code);
+  const code = (promise: Promise<unknown>): Promise<string | undefined> =>
+    promise.then(
+      () => 'OK',
+      (e: CallError) => e.detail?.code,
+    );
 
   test('empty, oversized keys and oversized values get typed errors and store nothing', async () => {
     const { kv } = cluster.node(1);
-    assert.equal(await code(unaryCall((cb) => kv.put({ key: Buffer.alloc(0), value: Buffer.from('v'), prevKv: false }, cb))), 'INVALID_ARGUMENT');
-    assert.equal(await code(unaryCall((cb) => kv.put({ key: Buffer.alloc(17, 97), value: Buffer.from('v'), prevKv: false }, cb))), 'KEY_TOO_LARGE');
-    assert.equal(await code(unaryCall((cb) => kv.put({ key: Buffer.from('k'), value: Buffer.alloc(65), prevKv: false }, cb))), 'VALUE_TOO_LARGE');
-    assert.equal(await code(unaryCall((cb) => kv.put({ key: Buffer.from('k'), value: Buffer.from('v'), prevKv: false, session: { clientId: '', seq: 3 } }, cb))), 'INVALID_ARGUMENT');
+    assert.equal(
+      await code(unaryCall((cb) => kv.put({ key: Buffer.alloc(0), value: Buffer.from('v'), prevKv: false }, cb))),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      await code(unaryCall((cb) => kv.put({ key: Buffer.alloc(17, 97), value: Buffer.from('v'), prevKv: false }, cb))),
+      'KEY_TOO_LARGE',
+    );
+    assert.equal(
+      await code(unaryCall((cb) => kv.put({ key: Buffer.from('k'), value: Buffer.alloc(65), prevKv: false }, cb))),
+      'VALUE_TOO_LARGE',
+    );
+    assert.equal(
+      await code(
+        unaryCall((cb) => kv.put({ key: Buffer.from('k'), value: Buffer.from('v'), prevKv: false, session: { clientId: '', seq: 3 } }, cb)),
+      ),
+      'INVALID_ARGUMENT',
+    );
     assert.equal(await code(unaryCall((cb) => kv.cas({ key: Buffer.from('k'), value: Buffer.from('v') }, cb))), 'INVALID_ARGUMENT');
     const got = await unaryCall<{ kv?: unknown }>((cb) => kv.get({ key: Buffer.from('k'), consistency: Consistency.LINEARIZABLE }, cb));
     assert.equal(got.kv, undefined);
@@ -119,7 +159,9 @@ describe('bad requests', () => {
     const { kv } = cluster.node(1);
     const key = Buffer.from([0xff, 0xfe, 0x41]);
     await unaryCall((cb) => kv.put({ key, value: Buffer.from('bytes'), prevKv: false }, cb));
-    const got = await unaryCall<{ kv?: { key: Buffer; value: Buffer } }>((cb) => kv.get({ key, consistency: Consistency.LINEARIZABLE }, cb));
+    const got = await unaryCall<{ kv?: { key: Buffer; value: Buffer } }>((cb) =>
+      kv.get({ key, consistency: Consistency.LINEARIZABLE }, cb),
+    );
     assert.deepEqual(got.kv?.key, key);
   });
 
@@ -127,7 +169,7 @@ describe('bad requests', () => {
     const stranger = await TestCluster.start({ size: 1, clusterId: 'stranger', extraArgs: ['--peer', `2=${cluster.node(1).grpcAddress}`] });
     try {
       // The stranger (id 1 of 'stranger') campaigns and messages our node as its peer 2.
-            await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 30_000 });
+      await waitFor(() => cluster.node(1).stderr.includes('peer-batch-refused'), { what: 'the refusal to be logged', deadlineMs: 30_000 });
       assert.match(cluster.node(1).stderr, /cluster id mismatch|message for node/);
     } finally {
       await stranger.stop();

@@ -32,7 +32,8 @@ function entryOf(command: Partial<Command>): Entry {
   return { index: nextIndex++, term: 1, type: EntryType.NORMAL, data: Buffer.from(Command.encode(full).finish()) };
 }
 const b = (text: string) => Buffer.from(text);
-const put = (key: string, value: string, extra: Partial<Command> = {}) => entryOf({ put: { key: b(key), value: b(value), prevKv: true }, ...extra });
+const put = (key: string, value: string, extra: Partial<Command> = {}) =>
+  entryOf({ put: { key: b(key), value: b(value), prevKv: true }, ...extra });
 
 /** Results compared by their encoding (a stored reply decodes with explicit undefined fields). */
 function sameResult(actual: AppliedResult, expected: AppliedResult): void {
@@ -112,7 +113,10 @@ describe('KvStateMachine', () => {
     await database.close();
     // Local limit 4, but the leader allowed 8: every node must accept the append.
     ({ machine, database } = await openMachine(undefined, { valueBytesMax: 4 }));
-    const results = await machine.applyEntries([put('k', 'abc', { valueBytesMax: 8 }), entryOf({ append: { key: b('k'), value: b('de') }, valueBytesMax: 8 })]);
+    const results = await machine.applyEntries([
+      put('k', 'abc', { valueBytesMax: 8 }),
+      entryOf({ append: { key: b('k'), value: b('de') }, valueBytesMax: 8 }),
+    ]);
     assert.equal(results[1]!.result instanceof Error, false);
     assert.equal((await machine.get(b('k')))!.value.toString(), 'abcde');
     const refused = await machine.applyEntries([entryOf({ append: { key: b('k'), value: b('fghi') }, valueBytesMax: 8 })]);
@@ -143,15 +147,24 @@ describe('KvStateMachine', () => {
   test('range by prefix with limit, paging and keysOnly', async () => {
     await machine.applyEntries([put('a/1', 'x'), put('a/2', 'y'), put('a/3', 'z'), put('b/1', 'w'), put('a', 'root')]);
     const page1 = await machine.range(b('a/'), Buffer.alloc(0), 2, false);
-    assert.deepEqual(page1.kvs.map((kv) => kv.key.toString()), ['a/1', 'a/2']);
+    assert.deepEqual(
+      page1.kvs.map((kv) => kv.key.toString()),
+      ['a/1', 'a/2'],
+    );
     assert.equal(page1.more, true);
     const page2 = await machine.range(b('a/'), page1.kvs[1]!.key, 2, true);
-    assert.deepEqual(page2.kvs.map((kv) => kv.key.toString()), ['a/3']);
+    assert.deepEqual(
+      page2.kvs.map((kv) => kv.key.toString()),
+      ['a/3'],
+    );
     assert.equal(page2.more, false);
     assert.equal(page2.kvs[0]!.value.length, 0);
     assert.equal(page2.kvs[0]!.version, 1);
     const all = await machine.range(Buffer.alloc(0), Buffer.alloc(0), 0, false);
-    assert.deepEqual(all.kvs.map((kv) => kv.key.toString()), ['a', 'a/1', 'a/2', 'a/3', 'b/1']);
+    assert.deepEqual(
+      all.kvs.map((kv) => kv.key.toString()),
+      ['a', 'a/1', 'a/2', 'a/3', 'b/1'],
+    );
     await database.close();
   });
 
@@ -245,7 +258,10 @@ describe('KvStateMachine', () => {
       { index: nextIndex++, term: 1, type: EntryType.NORMAL, data: Buffer.from([0xff, 0xff, 0xff]) },
       entryOf({}),
     ]);
-    assert.deepEqual(results.map((r) => r.index), [3, 4]);
+    assert.deepEqual(
+      results.map((r) => r.index),
+      [3, 4],
+    );
     assert.equal((results[0]!.result as KvError).code, 'INVALID_ARGUMENT');
     assert.equal((results[1]!.result as KvError).code, 'INVALID_ARGUMENT');
     assert.equal(machine.appliedIndex(), 4);

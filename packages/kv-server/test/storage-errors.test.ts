@@ -90,7 +90,9 @@ describe('a damaged data dir is reported as damaged, naming the file', () => {
 
   test('the newest table file deleted', async () => {
     const dataDir = await builtDataDir();
-    const tables = dbFiles(dataDir).filter((name) => name.endsWith('.ldb')).sort();
+    const tables = dbFiles(dataDir)
+      .filter((name) => name.endsWith('.ldb'))
+      .sort();
     assert.ok(tables.length > 0, 'the data dir has a table file');
     rmSync(join(dataDir, 'db', tables.at(-1)!));
     const error = await openError(dataDir);
@@ -105,7 +107,10 @@ describe('a damaged data dir is reported as damaged, naming the file', () => {
     const error = await openError(dataDir);
     assert.equal(error.code, 'CORRUPTION');
     assert.match(error.message, /db\/CURRENT is missing although db\/ holds LevelDB data/);
-    assert.ok(dbFiles(dataDir).some((name) => name.endsWith('.ldb')), 'the table files are still there');
+    assert.ok(
+      dbFiles(dataDir).some((name) => name.endsWith('.ldb')),
+      'the table files are still there',
+    );
   });
 
   test('a data dir that is really in use is DATA_DIR_LOCKED', async () => {
@@ -166,7 +171,10 @@ function levelOpenError(code: string, message: string): Error {
 
 describe('describeStorageError maps LevelDB and file-system errors', () => {
   test('the real errors of a full disk and a denied permission', () => {
-    const full = describeStorageError(levelOpenError('LEVEL_IO_ERROR', 'IO error: /srv/n1/db/000005.ldb: No space left on device'), '/srv/n1');
+    const full = describeStorageError(
+      levelOpenError('LEVEL_IO_ERROR', 'IO error: /srv/n1/db/000005.ldb: No space left on device'),
+      '/srv/n1',
+    );
     assert.equal(full?.code, 'DISK_FULL');
     assert.match(full!.message, /no space left on the disk of data dir \/srv\/n1 \(writing db\/000005\.ldb\)/);
     const denied = describeStorageError(levelOpenError('LEVEL_IO_ERROR', 'IO error: /srv/n1/db/LOCK: Permission denied'), '/srv/n1');
@@ -189,7 +197,10 @@ describe('describeStorageError maps LevelDB and file-system errors', () => {
     const described = describeStartupError(io);
     assert.equal(described.code, 'INTERNAL');
     assert.equal(describeStartupError(new Error('clock skew\n    at x (y.ts:1:1)')).message, 'clock skew');
-    assert.equal(describeStorageError(levelOpenError('LEVEL_LOCKED', 'IO error: lock /srv/n1/db/LOCK: already held by process'))?.code, 'DATA_DIR_LOCKED');
+    assert.equal(
+      describeStorageError(levelOpenError('LEVEL_LOCKED', 'IO error: lock /srv/n1/db/LOCK: already held by process'))?.code,
+      'DATA_DIR_LOCKED',
+    );
   });
 });
 
@@ -197,7 +208,20 @@ describe('cairn-server prints one line for a damaged or busy data dir', () => {
   function runServer(dataDir: string, port: number): { status: number | null; stderr: string } {
     const result = spawnSync(
       process.execPath,
-      ['--conditions=@cairn/source', '--import', 'tsx', MAIN, '--id', '1', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--cluster-id', identity.clusterId],
+      [
+        '--conditions=@cairn/source',
+        '--import',
+        'tsx',
+        MAIN,
+        '--id',
+        '1',
+        '--addr',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        dataDir,
+        '--cluster-id',
+        identity.clusterId,
+      ],
       { encoding: 'utf8', timeout: 30_000 },
     );
     return { status: result.status, stderr: result.stderr };
@@ -205,7 +229,10 @@ describe('cairn-server prints one line for a damaged or busy data dir', () => {
 
   function assertOneLine(result: { status: number | null; stderr: string }, code: string, pattern: RegExp): void {
     assert.equal(result.status, 1);
-    const lines = result.stderr.trim().split('\n').filter((line) => line.startsWith('cairn-server: error:'));
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('cairn-server: error:'));
     assert.equal(lines.length, 1, `one error line, got: ${result.stderr}`);
     assert.match(lines[0]!, new RegExp(`^cairn-server: error: ${code}: `));
     assert.match(lines[0]!, pattern);
@@ -215,7 +242,11 @@ describe('cairn-server prints one line for a damaged or busy data dir', () => {
   test('a flipped MANIFEST byte is CORRUPTION, not DATA_DIR_LOCKED', async () => {
     const dataDir = await builtDataDir();
     const manifest = flipManifestByte(dataDir);
-    assertOneLine(runServer(dataDir, await freePort()), 'CORRUPTION', new RegExp(`db/${manifest} is damaged.*restore the data dir from a backup`));
+    assertOneLine(
+      runServer(dataDir, await freePort()),
+      'CORRUPTION',
+      new RegExp(`db/${manifest} is damaged.*restore the data dir from a backup`),
+    );
   });
 
   test('the data dir of a running node is DATA_DIR_LOCKED', async () => {

@@ -138,14 +138,17 @@ describe('peer link bounds', () => {
        });`,
     ]);
     cleanups.push(() => child.kill('SIGKILL'));
-    const port = await new Promise<number>((resolve) => child.stdout!.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))));
+    const port = await new Promise<number>((resolve) =>
+      child.stdout!.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))),
+    );
     const fillers = Array.from({ length: 16 }, () => connect(port));
     let connected = 0;
     for (const filler of fillers) filler.socket.once('connect', () => (connected += 1));
     await waitFor(() => connected >= 2, { deadlineMs: 10_000, what: 'the accept queue to fill' });
     a.transport.setPeer(2, `127.0.0.1:${port}`);
     a.transport.send([heartbeat(1, 2, 1)]);
-    const timedOut = () => a.logs.filter((l) => l.includes('peer-stream-broken') && l.includes(`not connected within ${PEER_CONNECT_TIMEOUT_MS} ms`)).length;
+    const timedOut = () =>
+      a.logs.filter((l) => l.includes('peer-stream-broken') && l.includes(`not connected within ${PEER_CONNECT_TIMEOUT_MS} ms`)).length;
     // Without the timeout the kernel would retry the SYN for about two minutes.
     await waitFor(() => timedOut() >= 2, { deadlineMs: 20_000, what: 'a hung connect abandoned, redialled and abandoned again' });
     assert.ok(a.unreachable.includes(2), 'raft is told the peer is unreachable');
@@ -165,7 +168,16 @@ describe('peer link bounds', () => {
     const port = await listen(net.createServer((socket) => listener.acceptSocket(socket)));
     const silent = connect(port);
     const probing = connect(port);
-    const probe = encodeMessageFrame(MessageBatch, { clusterId: 'c', from: 3, to: 1, sequence: 1, messages: [], senderHttpAddress: '', senderPeerAddress: '', senderIncarnation: 0 });
+    const probe = encodeMessageFrame(MessageBatch, {
+      clusterId: 'c',
+      from: 3,
+      to: 1,
+      sequence: 1,
+      messages: [],
+      senderHttpAddress: '',
+      senderPeerAddress: '',
+      senderIncarnation: 0,
+    });
     const timer = setInterval(() => probing.socket.write(probe), 50);
     cleanups.push(() => clearInterval(timer));
     await waitFor(() => listener.size === 2, { deadlineMs: 10_000, what: 'both links to be accepted' });
@@ -182,8 +194,14 @@ describe('peer link bounds', () => {
     await waitFor(() => linkTo(a, 2)?.up, { deadlineMs: 10_000, what: 'the link to come up' });
     const ends = async () => (await tcpTimers()).filter((s) => s.localPort === b.port.port || s.remotePort === b.port.port);
     // A socket with data in flight shows its retransmit timer instead; between batches, the keepalive one.
-    const dialled = await waitFor(async () => (await ends()).find((s) => s.remotePort === b.port.port && s.timer === 2), { deadlineMs: 10_000, what: "the dialler's keepalive timer" });
-    const accepted = await waitFor(async () => (await ends()).find((s) => s.localPort === b.port.port && s.timer === 2), { deadlineMs: 10_000, what: "the acceptor's keepalive timer" });
+    const dialled = await waitFor(async () => (await ends()).find((s) => s.remotePort === b.port.port && s.timer === 2), {
+      deadlineMs: 10_000,
+      what: "the dialler's keepalive timer",
+    });
+    const accepted = await waitFor(async () => (await ends()).find((s) => s.localPort === b.port.port && s.timer === 2), {
+      deadlineMs: 10_000,
+      what: "the acceptor's keepalive timer",
+    });
     for (const end of [dialled, accepted]) assert.ok(end.whenMs <= PEER_LINK_KEEPALIVE_MS, `armed for ${end.whenMs} ms`);
   });
   test('PEER_INCOMING_LINKS_MAX: an incoming peer link past the bound is closed at once; those under it stay', async () => {
@@ -206,12 +224,22 @@ describe('shared port bounds', () => {
     const silent = connect(b.port.port);
     const partial = connect(b.port.port);
     partial.socket.write(PEER_LINK_MAGIC.subarray(0, 4));
-    await waitFor(() => silent.closed() && partial.closed(), { deadlineMs: PORT_SNIFF_TIMEOUT_MS + 10_000, what: 'both connections to be dropped' });
+    await waitFor(() => silent.closed() && partial.closed(), {
+      deadlineMs: PORT_SNIFF_TIMEOUT_MS + 10_000,
+      what: 'both connections to be dropped',
+    });
   });
 
   test('HELD_CONNECTIONS_MAX: while the port is held, the connection past the bound is closed', async () => {
     const grpcServer = new grpc.Server();
-    const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => socket.destroy(), (socket) => socket.destroy(), true);
+    const port = await listenSharedPort(
+      '127.0.0.1',
+      0,
+      grpcServer,
+      (socket) => socket.destroy(),
+      (socket) => socket.destroy(),
+      true,
+    );
     cleanups.push(() => grpcServer.forceShutdown());
     cleanups.push(() => port.close());
     const held: Array<ReturnType<typeof connect>> = [];
@@ -227,7 +255,10 @@ describe('shared port bounds', () => {
     extra.socket.write(CLIENT_LINK_MAGIC);
     await waitFor(() => extra.closed(), { deadlineMs: 10_000, what: 'the connection past the bound to be closed' });
     assert.equal(port.heldConnections, HELD_CONNECTIONS_MAX);
-    assert.ok(held.every((link) => !link.closed()), 'those within the bound are still held');
+    assert.ok(
+      held.every((link) => !link.closed()),
+      'those within the bound are still held',
+    );
   });
 });
 
@@ -244,19 +275,27 @@ describe('snapshot send bounds', () => {
         });
       },
     } as unknown as grpc.UntypedServiceImplementation);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
     const client = new RaftTransportServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
     cleanups.push(() => server.forceShutdown());
     cleanups.push(() => client.close());
     return { client, chunks };
   }
   const snapshotOf = (bytes: number): Message =>
-    ({ ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.alloc(bytes, 7), metadata: { index: 5, term: 1, confState: undefined } } }) as Message;
+    ({
+      ...heartbeat(1, 2, 0),
+      type: MessageType.SNAP,
+      snapshot: { data: Buffer.alloc(bytes, 7), metadata: { index: 5, term: 1, confState: undefined } },
+    }) as Message;
   const logger = createLogger('error', {});
 
   test('SNAPSHOT_SEND_CHUNK_BYTES: a snapshot leaves in chunks of at most the bound', async () => {
     const peer = await snapshotPeer(false);
-    const outcome = new Promise<boolean>((resolve) => sendSnapshot(peer.client, snapshotOf(2 * SNAPSHOT_SEND_CHUNK_BYTES + 1), 'c', logger, resolve));
+    const outcome = new Promise<boolean>((resolve) =>
+      sendSnapshot(peer.client, snapshotOf(2 * SNAPSHOT_SEND_CHUNK_BYTES + 1), 'c', logger, resolve),
+    );
     assert.equal(await outcome, true);
     assert.deepEqual(peer.chunks, [SNAPSHOT_SEND_CHUNK_BYTES, SNAPSHOT_SEND_CHUNK_BYTES, 1]);
   });
@@ -288,12 +327,25 @@ describe('snapshot receive bounds', () => {
       new Promise((resolve) => {
         const call = new EventEmitter();
         service.installSnapshot(call as never, (_error, ack) => resolve(ack as SnapshotAck));
-        const header = { ...heartbeat(1, 2, 0), type: MessageType.SNAP, snapshot: { data: Buffer.alloc(0), metadata: { index: 5, term: 1, confState: undefined } } } as Message;
+        const header = {
+          ...heartbeat(1, 2, 0),
+          type: MessageType.SNAP,
+          snapshot: { data: Buffer.alloc(0), metadata: { index: 5, term: 1, confState: undefined } },
+        } as Message;
         sizes.forEach((size, i) => {
           const data = Buffer.alloc(size, 1);
           const last = i === sizes.length - 1;
-          const whole = Buffer.alloc(sizes.reduce((a, b) => a + b, 0), 1);
-          call.emit('data', { clusterId: 'c', header: i === 0 ? header : undefined, data, last, checksum: last ? crc32(whole) : 0 } as SnapshotChunk);
+          const whole = Buffer.alloc(
+            sizes.reduce((a, b) => a + b, 0),
+            1,
+          );
+          call.emit('data', {
+            clusterId: 'c',
+            header: i === 0 ? header : undefined,
+            data,
+            last,
+            checksum: last ? crc32(whole) : 0,
+          } as SnapshotChunk);
         });
       });
     const atBound = await send([6, 4]);

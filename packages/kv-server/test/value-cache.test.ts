@@ -194,7 +194,12 @@ function applyToModel(model: Model, entry: Entry): void {
   const command = Command.decode(entry.data);
   const write = (key: string, value: Buffer) => {
     const previous = model.get(key);
-    model.set(key, { value, version: (previous?.version ?? 0) + 1, createIndex: previous?.createIndex ?? entry.index, modIndex: entry.index });
+    model.set(key, {
+      value,
+      version: (previous?.version ?? 0) + 1,
+      createIndex: previous?.createIndex ?? entry.index,
+      modIndex: entry.index,
+    });
   };
   if (command.put) {
     write(command.put.key.toString(), Buffer.from(command.put.value));
@@ -290,7 +295,11 @@ async function assertReadsMatch(machine: KvStateMachine, expected: Model, label:
   assert.equal(machine.keyCount(), expected.size, `${label}: keyCount`);
   for (const key of [...KEYS, NEVER_WRITTEN]) {
     const want = expected.get(key);
-    assert.deepEqual(await machine.get(Buffer.from(key)), want === undefined ? undefined : { key: Buffer.from(key), ...want }, `${label}: ${key}`);
+    assert.deepEqual(
+      await machine.get(Buffer.from(key)),
+      want === undefined ? undefined : { key: Buffer.from(key), ...want },
+      `${label}: ${key}`,
+    );
   }
 }
 
@@ -313,7 +322,8 @@ async function applyInBatches(machines: Opened[], entries: Entry[], sizes: numbe
     const lastIndex = slice.at(-1)!.index;
     const results: Array<Array<[number, string]>> = [];
     for (const { machine } of machines) results.push(encodeResults(await machine.applyEntries(slice)));
-    for (const other of results.slice(1)) assert.deepEqual(other, results[0], `${label}: results differ in the batch ending at ${lastIndex}`);
+    for (const other of results.slice(1))
+      assert.deepEqual(other, results[0], `${label}: results differ in the batch ending at ${lastIndex}`);
     for (const entry of slice) applyToModel(model, entry);
     for (const [i, { machine }] of machines.entries()) {
       assert.equal(machine.appliedIndex(), lastIndex);
@@ -353,7 +363,9 @@ describe('KvStateMachine with a tiny value cache', () => {
     assert.ok(cached.reads() < plain.reads(), `cached machine: ${cached.reads()} reads, uncached: ${plain.reads()}`);
 
     // Phase 2: the cached machine caches k0 = 'hot-in-cache' (its own entry 81)...
-    await cached.machine.applyEntries([entryOf(81, { put: { key: Buffer.from('k0'), value: Buffer.from('hot-in-cache'), prevKv: false } })]);
+    await cached.machine.applyEntries([
+      entryOf(81, { put: { key: Buffer.from('k0'), value: Buffer.from('hot-in-cache'), prevKv: false } }),
+    ]);
     const readsBefore = cached.reads();
     assert.equal((await cached.machine.get(Buffer.from('k0')))?.value.toString(), 'hot-in-cache');
     assert.equal(cached.reads(), readsBefore, 'k0 should have been served from the cache');

@@ -11,10 +11,12 @@ const builtCli = new URL('../dist/cli.js', import.meta.url);
 const sourceCli = new URL('../src/cli.ts', import.meta.url);
 
 /** Adds `@cairn/source` to every resolution, as `node --conditions=@cairn/source` would. */
-const SOURCE_CONDITION_HOOK = 'data:text/javascript,' + encodeURIComponent(
-  'export async function resolve(specifier, context, next) {'
-  + ' return next(specifier, { ...context, conditions: [...context.conditions, "@cairn/source"] }); }',
-);
+const SOURCE_CONDITION_HOOK =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    'export async function resolve(specifier, context, next) {' +
+      ' return next(specifier, { ...context, conditions: [...context.conditions, "@cairn/source"] }); }',
+  );
 
 if (existsSync(builtCli)) {
   const { runFromProcess } = await import(builtCli.href);

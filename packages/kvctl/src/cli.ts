@@ -42,7 +42,8 @@ async function runCommand(command: ExecutableCommand, global: GlobalOptions, mod
   if (mode === 'ink') {
     const { runWithInk } = await import('./ui/run-with-ink.js');
     return runWithInk(command, { verbose: global.verbose, stdout: io.stdout, stderr: io.stderr }, (onProgress) =>
-      withClerk(command, global, io, (clerk, context) => execute(command, clerk, { ...context, bench: { ...context.bench, onProgress } })));
+      withClerk(command, global, io, (clerk, context) => execute(command, clerk, { ...context, bench: { ...context.bench, onProgress } })),
+    );
   }
   const result = await withClerk(command, global, io, (clerk, context) => execute(command, clerk, context));
   if (mode === 'json') {
@@ -114,10 +115,9 @@ export function runFromProcess(): void {
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
-    .then((code) => {
-      process.exitCode = code;
-    }, fail);
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then((code) => {
+    process.exitCode = code;
+  }, fail);
 }
 
 // Run when this file is the process entry (tsx in development); bin/kvctl.js calls runFromProcess() itself.

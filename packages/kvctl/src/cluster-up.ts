@@ -65,7 +65,8 @@ function resolveTsx(): string | undefined {
  */
 export function launchPlannedNode(plan: ClusterNodePlan, cluster: readonly ClusterNodePlan[]): ChildProcess {
   const peers = cluster.map((member) => ({ id: member.id, address: member.address }));
-  return launchNode({ id: plan.id, address: plan.address, clientAddress: plan.httpAddress, dataDir: plan.dataDir, peers, detached: true }).child;
+  return launchNode({ id: plan.id, address: plan.address, clientAddress: plan.httpAddress, dataDir: plan.dataDir, peers, detached: true })
+    .child;
 }
 
 /** `--fresh`: removes what a previous `cluster up` left for these nodes, nothing else in the directory. */
@@ -129,7 +130,9 @@ export class ProcessGroup {
 
   /** SIGTERM to every live child, SIGKILL to those still alive after graceMs; resolves when all have exited. */
   async stop(graceMs: number): Promise<void> {
-    const live = [...this.children.values()].filter((child) => child.exitCode === null && child.signalCode === null && child.pid !== undefined);
+    const live = [...this.children.values()].filter(
+      (child) => child.exitCode === null && child.signalCode === null && child.pid !== undefined,
+    );
     const exited = live.map((child) => new Promise<void>((resolveExit) => child.once('exit', () => resolveExit())));
     for (const child of live) child.kill('SIGTERM');
     const killTimer = setTimeout(() => {
@@ -155,14 +158,19 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** Asks each planned node for its status directly; a node that does not answer gets its error code. */
 export async function pollClusterStatus(clerk: Pick<ClerkLike, 'status'>, plans: readonly ClusterNodePlan[]): Promise<MemberStatusRow[]> {
-  const answers = await Promise.all(plans.map(async (plan): Promise<StatusResponse | { error: string }> => {
-    try {
-      return await clerk.status({ endpoint: plan.address });
-    } catch (error) {
-      return { error: describeError(error).code };
-    }
-  }));
-  return buildStatusRows(plans.map((plan) => ({ id: plan.id, clientAddress: plan.address, learner: false })), answers);
+  const answers = await Promise.all(
+    plans.map(async (plan): Promise<StatusResponse | { error: string }> => {
+      try {
+        return await clerk.status({ endpoint: plan.address });
+      } catch (error) {
+        return { error: describeError(error).code };
+      }
+    }),
+  );
+  return buildStatusRows(
+    plans.map((plan) => ({ id: plan.id, clientAddress: plan.address, learner: false })),
+    answers,
+  );
 }
 
 /**
@@ -213,7 +221,11 @@ export async function runClusterUp(command: ClusterUpCommand, _global: GlobalOpt
 
 /** A light closed-loop load (2 workers, 20 % writes) so the indexes move; errors are shown, not fatal. */
 async function runDemo(clerk: ClerkLike, signal: AbortSignal, onProgress: (snapshot: BenchSnapshot) => void): Promise<void> {
-  await runBench(clerk, { concurrency: 2, durationMs: Number.MAX_SAFE_INTEGER, keys: 100, valueBytes: 64, readRatio: 0.8, progressIntervalMs: 1000 }, { signal, onProgress });
+  await runBench(
+    clerk,
+    { concurrency: 2, durationMs: Number.MAX_SAFE_INTEGER, keys: 100, valueBytes: 64, readRatio: 0.8, progressIntervalMs: 1000 },
+    { signal, onProgress },
+  );
 }
 
 function waitForStopSignal(): Promise<string> {
@@ -243,10 +255,14 @@ class ClusterScreen {
   private lastTable = '';
   private readonly reportedExits = new Set<number>();
 
-  constructor(private readonly io: CliIo, private readonly dataDir: string) {
-    this.view = io.stdout.isTTY === true
-      ? render(createElement(ClusterView, { dataDir, ...this.state }), { stdout: io.stdout as NodeJS.WriteStream, patchConsole: false })
-      : undefined;
+  constructor(
+    private readonly io: CliIo,
+    private readonly dataDir: string,
+  ) {
+    this.view =
+      io.stdout.isTTY === true
+        ? render(createElement(ClusterView, { dataDir, ...this.state }), { stdout: io.stdout as NodeJS.WriteStream, patchConsole: false })
+        : undefined;
     if (this.view === undefined) io.stdout.write(`cluster up: data in ${dataDir}; Ctrl-C to stop\n`);
   }
 
@@ -290,7 +306,16 @@ class ClusterScreen {
  */
 export function demoCommandLine(repoRoot: string, tsxUrl: string, command: Pick<ClusterUpCommand, 'nodes' | 'basePort'>): string[] {
   const nodes = Math.min(7, Math.max(3, command.nodes === 3 ? 5 : command.nodes));
-  return ['--conditions=@cairn/source', '--import', tsxUrl, join(repoRoot, 'tools', 'demo', 'main.ts'), '--nodes', String(nodes), '--base-port', String(command.basePort)];
+  return [
+    '--conditions=@cairn/source',
+    '--import',
+    tsxUrl,
+    join(repoRoot, 'tools', 'demo', 'main.ts'),
+    '--nodes',
+    String(nodes),
+    '--base-port',
+    String(command.basePort),
+  ];
 }
 
 function runLiveDemo(repoRoot: string, tsxUrl: string, command: ClusterUpCommand): Promise<number> {

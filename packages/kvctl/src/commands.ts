@@ -102,9 +102,13 @@ export const DEFAULT_CLUSTER_DATA_DIR = './data';
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedArgs {
   let parsed: { global: GlobalOptions; command: Command } | undefined;
   const help: string[] = [];
-  const program = buildProgram(env, (global, command) => {
-    parsed = { global, command };
-  }, help);
+  const program = buildProgram(
+    env,
+    (global, command) => {
+      parsed = { global, command };
+    },
+    help,
+  );
   try {
     program.parse([...argv], { from: 'user' });
   } catch (error) {
@@ -140,7 +144,10 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
     .configureOutput({ writeOut: (text) => help.push(text), writeErr: (text) => help.push(text), outputError: () => {} })
     .showSuggestionAfterError(true)
     .option('--endpoints <list>', `comma-separated client addresses (default: $${ENDPOINTS_ENV} or ${DEFAULT_ENDPOINTS.join(',')})`)
-    .option('--cluster-id <id>', `refuse nodes of any other cluster (default: $${CLUSTER_ID_ENV}, else the first node's; a node's /status shows it)`)
+    .option(
+      '--cluster-id <id>',
+      `refuse nodes of any other cluster (default: $${CLUSTER_ID_ENV}, else the first node's; a node's /status shows it)`,
+    )
     .option('--timeout <ms>', 'per-request timeout in milliseconds', parsePositiveInteger)
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--verbose', 'show more detail (versions, indexes, retries)')
@@ -149,12 +156,14 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
   // Commander calls actions with (args..., options, command); each handler builds
   // its Command from the positional arguments (already converted by their
   // argument parsers) and its own options.
-  const on: On = (build) => (...actionArgs: unknown[]): void => {
-    const self = actionArgs.at(-1) as CommanderCommand;
-    const options = actionArgs.at(-2) as Record<string, unknown>;
-    const positional = actionArgs.slice(0, -2) as string[];
-    onParsed(globalOptionsOf(self.optsWithGlobals(), env), build(positional, options));
-  };
+  const on: On =
+    (build) =>
+    (...actionArgs: unknown[]): void => {
+      const self = actionArgs.at(-1) as CommanderCommand;
+      const options = actionArgs.at(-2) as Record<string, unknown>;
+      const positional = actionArgs.slice(0, -2) as string[];
+      onParsed(globalOptionsOf(self.optsWithGlobals(), env), build(positional, options));
+    };
 
   addKeyValueCommands(program, on);
   addClusterCommands(program, on);
@@ -165,61 +174,105 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
 type On = (build: (args: string[], options: Record<string, unknown>) => Command) => (...args: unknown[]) => void;
 
 function addKeyValueCommands(program: CommanderCommand, on: On): void {
-  program.command('get').description('read a key (linearizable unless --serializable)')
-    .argument('<key>').option('--serializable', 'read from the contacted node without a quorum check (may be stale)')
+  program
+    .command('get')
+    .description('read a key (linearizable unless --serializable)')
+    .argument('<key>')
+    .option('--serializable', 'read from the contacted node without a quorum check (may be stale)')
     .action(on(([key], options) => ({ kind: 'get', key: key!, consistency: options['serializable'] ? 'serializable' : 'linearizable' })));
-  program.command('put').description('write a value (`-` reads the value from stdin)')
-    .argument('<key>').argument('<value>')
+  program
+    .command('put')
+    .description('write a value (`-` reads the value from stdin)')
+    .argument('<key>')
+    .argument('<value>')
     .action(on(([key, value]) => ({ kind: 'put', key: key!, value: valueSource(value!) })));
-  program.command('append').description('append to a value (`-` reads the suffix from stdin)')
-    .argument('<key>').argument('<value>')
+  program
+    .command('append')
+    .description('append to a value (`-` reads the suffix from stdin)')
+    .argument('<key>')
+    .argument('<value>')
     .action(on(([key, value]) => ({ kind: 'append', key: key!, value: valueSource(value!) })));
-  program.command('delete').description('delete a key').argument('<key>')
+  program
+    .command('delete')
+    .description('delete a key')
+    .argument('<key>')
     .action(on(([key]) => ({ kind: 'delete', key: key! })));
-  program.command('cas').description('compare-and-swap: write <new> only if the value or version matches')
-    .argument('<key>').argument('<new>')
+  program
+    .command('cas')
+    .description('compare-and-swap: write <new> only if the value or version matches')
+    .argument('<key>')
+    .argument('<new>')
     .option('--expect-value <value>', 'the current value must equal this')
     .option('--expect-version <n>', 'the current version must equal this (0 = key absent)', parseNonNegativeInteger)
-    .action(on(([key, newValue], options) => ({ kind: 'cas', key: key!, newValue: valueSource(newValue!), expected: casExpectation(options) })));
-  program.command('range').description('list keys with a prefix, in key order')
+    .action(
+      on(([key, newValue], options) => ({ kind: 'cas', key: key!, newValue: valueSource(newValue!), expected: casExpectation(options) })),
+    );
+  program
+    .command('range')
+    .description('list keys with a prefix, in key order')
     .argument('<prefix>')
     .option('--limit <n>', 'at most this many keys', parsePositiveInteger)
     .option('--start-after <key>', 'continue after this key (paging)')
     .option('--keys-only', 'print keys without values')
-    .action(on(([prefix], options) => ({
-      kind: 'range',
-      prefix: prefix!,
-      limit: options['limit'] as number | undefined,
-      startAfter: options['startAfter'] as string | undefined,
-      keysOnly: options['keysOnly'] === true,
-    })));
+    .action(
+      on(([prefix], options) => ({
+        kind: 'range',
+        prefix: prefix!,
+        limit: options['limit'] as number | undefined,
+        startAfter: options['startAfter'] as string | undefined,
+        keysOnly: options['keysOnly'] === true,
+      })),
+    );
 }
 
 function addClusterCommands(program: CommanderCommand, on: On): void {
-  program.command('status').description('status of every member: role, term, commit, applied, lag, health')
+  program
+    .command('status')
+    .description('status of every member: role, term, commit, applied, lag, health')
     .action(on(() => ({ kind: 'status' })));
   const member = program.command('member').description('list and change cluster membership');
-  member.command('list').description('list members').action(on(() => ({ kind: 'member-list' })));
-  member.command('add').description('add a member as a learner (promote it once caught up)')
-    .argument('<id>', 'member id', parsePositiveInteger).argument('<peerAddr>', 'raft peer address host:port', parseAddress)
+  member
+    .command('list')
+    .description('list members')
+    .action(on(() => ({ kind: 'member-list' })));
+  member
+    .command('add')
+    .description('add a member as a learner (promote it once caught up)')
+    .argument('<id>', 'member id', parsePositiveInteger)
+    .argument('<peerAddr>', 'raft peer address host:port', parseAddress)
     .argument('<clientAddr>', 'client address host:port', parseAddress)
-    .action(on((args) => {
-      const [id, peerAddress, clientAddress] = args as unknown as [number, string, string];
-      return { kind: 'member-add', id, peerAddress, clientAddress };
-    }));
-  member.command('promote').description('promote a learner to voter').argument('<id>', 'member id', parsePositiveInteger)
+    .action(
+      on((args) => {
+        const [id, peerAddress, clientAddress] = args as unknown as [number, string, string];
+        return { kind: 'member-add', id, peerAddress, clientAddress };
+      }),
+    );
+  member
+    .command('promote')
+    .description('promote a learner to voter')
+    .argument('<id>', 'member id', parsePositiveInteger)
     .action(on((args) => ({ kind: 'member-promote', id: args[0] as unknown as number })));
-  member.command('remove').description('remove a member').argument('<id>', 'member id', parsePositiveInteger)
+  member
+    .command('remove')
+    .description('remove a member')
+    .argument('<id>', 'member id', parsePositiveInteger)
     .action(on((args) => ({ kind: 'member-remove', id: args[0] as unknown as number })));
   const leader = program.command('leader').description('leadership operations');
-  leader.command('transfer').description('hand leadership to another voter').argument('<id>', 'member id', parsePositiveInteger)
+  leader
+    .command('transfer')
+    .description('hand leadership to another voter')
+    .argument('<id>', 'member id', parsePositiveInteger)
     .action(on((args) => ({ kind: 'leader-transfer', id: args[0] as unknown as number })));
-  program.command('snapshot').description('ask the leader to take a snapshot now')
+  program
+    .command('snapshot')
+    .description('ask the leader to take a snapshot now')
     .action(on(() => ({ kind: 'snapshot' })));
 }
 
 function addToolCommands(program: CommanderCommand, on: On): void {
-  program.command('bench').description('closed-loop load generator: ops/s and latency percentiles')
+  program
+    .command('bench')
+    .description('closed-loop load generator: ops/s and latency percentiles')
     .option('--concurrency <n>', 'requests in flight', parsePositiveInteger, DEFAULT_BENCH_CONCURRENCY)
     .option('--duration <s>', `run for this many seconds (default ${DEFAULT_BENCH_DURATION_S})`, parsePositiveNumber)
     .option('--count <n>', 'run exactly this many operations instead of a duration', parsePositiveInteger)
@@ -229,14 +282,26 @@ function addToolCommands(program: CommanderCommand, on: On): void {
     .option('--json', 'print one JSON summary')
     .action(on((_args, options) => benchCommand(options)));
   const cluster = program.command('cluster').description('local clusters for development');
-  cluster.command('up').description('start N local cairn-server processes and show their status')
+  cluster
+    .command('up')
+    .description('start N local cairn-server processes and show their status')
     .option('--nodes <n>', `number of nodes, 1..${CLUSTER_NODES_MAX}`, parseNodeCount, DEFAULT_CLUSTER_NODES)
-    .option('--base-port <port>', `gRPC port of node 1; node N uses port+N-1, its HTTP port+${CLUSTER_HTTP_PORT_OFFSET}+N-1`, parsePort, DEFAULT_CLUSTER_BASE_PORT)
+    .option(
+      '--base-port <port>',
+      `gRPC port of node 1; node N uses port+N-1, its HTTP port+${CLUSTER_HTTP_PORT_OFFSET}+N-1`,
+      parsePort,
+      DEFAULT_CLUSTER_BASE_PORT,
+    )
     .option('--data-dir <dir>', 'data and logs of the nodes (node-N/, node-N.log)', DEFAULT_CLUSTER_DATA_DIR)
-    .option('--fresh', 'delete the nodes\' data first (a new cluster)')
-    .option('--demo', 'run the live demo instead (5 nodes, workloads, leader preemption, membership changes, faults, linearizability verdict; same as npm start)')
+    .option('--fresh', "delete the nodes' data first (a new cluster)")
+    .option(
+      '--demo',
+      'run the live demo instead (5 nodes, workloads, leader preemption, membership changes, faults, linearizability verdict; same as npm start)',
+    )
     .action(on((_args, options) => clusterUpCommand(options)));
-  program.command('check').description('check a recorded history for linearizability')
+  program
+    .command('check')
+    .description('check a recorded history for linearizability')
     .argument('<history.jsonl>')
     .action(on(([historyPath]) => ({ kind: 'check', historyPath: historyPath! })));
 }
@@ -261,7 +326,8 @@ function clusterUpCommand(options: Record<string, unknown>): ClusterUpCommand {
   const nodes = options['nodes'] as number;
   const basePort = options['basePort'] as number;
   const highestPort = basePort + CLUSTER_HTTP_PORT_OFFSET + nodes - 1;
-  if (highestPort > 65_535) throw new UsageError(`cluster up: --base-port ${basePort} with ${nodes} nodes needs port ${highestPort}, above 65535`);
+  if (highestPort > 65_535)
+    throw new UsageError(`cluster up: --base-port ${basePort} with ${nodes} nodes needs port ${highestPort}, above 65535`);
   const dataDir = options['dataDir'] as string;
   if (dataDir.trim() === '') throw new UsageError('cluster up: --data-dir must not be empty');
   return { kind: 'cluster-up', nodes, basePort, dataDir, fresh: options['fresh'] === true, demo: options['demo'] === true };
@@ -289,7 +355,8 @@ function globalOptionsOf(options: Record<string, unknown>, env: Readonly<Record<
   const clusterId = (options['clusterId'] as string | undefined) ?? (env[CLUSTER_ID_ENV]?.trim() || undefined);
   if (clusterId !== undefined && clusterId.trim() === '') throw new UsageError('--cluster-id must not be empty');
   return {
-    endpoints: endpoints === undefined ? DEFAULT_ENDPOINTS : parseEndpointList(endpoints, fromFlag !== undefined ? '--endpoints' : ENDPOINTS_ENV),
+    endpoints:
+      endpoints === undefined ? DEFAULT_ENDPOINTS : parseEndpointList(endpoints, fromFlag !== undefined ? '--endpoints' : ENDPOINTS_ENV),
     clusterId,
     timeoutMs: options['timeout'] as number | undefined,
     output: options['output'] as OutputFormat,

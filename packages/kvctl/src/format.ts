@@ -43,12 +43,14 @@ export function statusTable(rows: readonly MemberStatusRow[]): TextTable {
 export function membersTable(members: readonly Member[], leaderId: number): TextTable {
   return {
     headers: ['ID', 'PEER ADDRESS', 'CLIENT ADDRESS', 'KIND'],
-    rows: [...members].sort((a, b) => a.id - b.id).map((member) => [
-      `${member.id === leaderId ? LEADER_MARK : ' '}${member.id}`,
-      member.peerAddress || '-',
-      member.clientAddress || '-',
-      member.learner ? 'learner' : 'voter',
-    ]),
+    rows: [...members]
+      .sort((a, b) => a.id - b.id)
+      .map((member) => [
+        `${member.id === leaderId ? LEADER_MARK : ' '}${member.id}`,
+        member.peerAddress || '-',
+        member.clientAddress || '-',
+        member.learner ? 'learner' : 'voter',
+      ]),
   };
 }
 
@@ -66,13 +68,18 @@ export function formatMs(ms: number): string {
 export function benchLine(snapshot: BenchSnapshot): string {
   const rate = snapshot.done ? snapshot.opsPerSec : snapshot.recentOpsPerSec;
   const { p50, p90, p99, max } = snapshot.latencyMs;
-  return `${snapshot.ops} ops (${snapshot.reads} reads, ${snapshot.writes} writes) in ${(snapshot.elapsedMs / 1000).toFixed(1)}s`
-    + `  ${rate.toFixed(0)} ops/s  p50 ${formatMs(p50)}  p90 ${formatMs(p90)}  p99 ${formatMs(p99)}  max ${formatMs(max)}`
-    + `  errors ${snapshot.errors}`;
+  return (
+    `${snapshot.ops} ops (${snapshot.reads} reads, ${snapshot.writes} writes) in ${(snapshot.elapsedMs / 1000).toFixed(1)}s` +
+    `  ${rate.toFixed(0)} ops/s  p50 ${formatMs(p50)}  p90 ${formatMs(p90)}  p99 ${formatMs(p99)}  max ${formatMs(max)}` +
+    `  errors ${snapshot.errors}`
+  );
 }
 
 export function errorsByCodeLine(errorsByCode: Readonly<Record<string, number>>): string {
-  return Object.entries(errorsByCode).sort((a, b) => b[1] - a[1]).map(([code, count]) => `${code}×${count}`).join(' ');
+  return Object.entries(errorsByCode)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => `${code}×${count}`)
+    .join(' ');
 }
 
 /** A short human sentence for results that are not tables (put, delete, cas, ...). */
@@ -86,7 +93,9 @@ export function describeSimpleResult(result: Result): string | undefined {
       return result.deleted ? 'deleted' : 'not found (nothing deleted)';
     case 'cas':
       if (result.succeeded) return result.kv === undefined ? 'OK' : `OK (version ${result.kv.version})`;
-      return result.kv === undefined ? 'precondition failed: the key does not exist' : `precondition failed: current version is ${result.kv.version}`;
+      return result.kv === undefined
+        ? 'precondition failed: the key does not exist'
+        : `precondition failed: current version is ${result.kv.version}`;
     case 'leader-transfer':
       return result.leaderId === undefined ? `leadership transfer to ${result.targetId} requested` : `leader is now ${result.leaderId}`;
     case 'snapshot':
@@ -102,7 +111,8 @@ export function describeSimpleResult(result: Result): string | undefined {
 
 /** `redirect from=127.0.0.1:7001 to=127.0.0.1:7002` */
 export function describeClerkEvent(event: ClerkEvent): string {
-  const fields = Object.entries(event).filter(([name]) => name !== 'type')
+  const fields = Object.entries(event)
+    .filter(([name]) => name !== 'type')
     .map(([name, value]) => `${name}=${Array.isArray(value) ? value.join(',') : String(value)}`);
   return [event.type, ...fields].join(' ');
 }

@@ -25,8 +25,16 @@ export { fileHistoryChecker, FILE_HISTORY_CHECKER, exitCodeForCheckReport } from
 export { KvctlError, UsageError, NotImplementedError, describeError, hintForErrorCode } from './errors.js';
 export type { ErrorInfo, KvctlErrorCode } from './errors.js';
 export {
-  exitCodeForErrorCode, EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INVALID_ARGUMENT,
-  EXIT_PRECONDITION_FAILED, EXIT_UNKNOWN_OUTCOME, EXIT_DEGRADED, EXIT_INTERNAL,
+  exitCodeForErrorCode,
+  EXIT_OK,
+  EXIT_NOT_FOUND,
+  EXIT_USAGE,
+  EXIT_UNAVAILABLE,
+  EXIT_INVALID_ARGUMENT,
+  EXIT_PRECONDITION_FAILED,
+  EXIT_UNKNOWN_OUTCOME,
+  EXIT_DEGRADED,
+  EXIT_INTERNAL,
 } from './exit-codes.js';
 export { renderPlain, renderJson, renderErrorPlain, renderErrorJson } from './output/plain.js';
 export { main } from './cli.js';

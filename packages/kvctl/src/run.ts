@@ -36,9 +36,20 @@ export type Result =
   | { readonly kind: 'append'; readonly key: string }
   | { readonly kind: 'delete'; readonly key: string; readonly deleted: boolean }
   | { readonly kind: 'cas'; readonly key: string; readonly succeeded: boolean; readonly kv: KeyValueLike | undefined }
-  | { readonly kind: 'range'; readonly prefix: string; readonly kvs: readonly KeyValueLike[]; readonly more: boolean; readonly keysOnly: boolean }
+  | {
+      readonly kind: 'range';
+      readonly prefix: string;
+      readonly kvs: readonly KeyValueLike[];
+      readonly more: boolean;
+      readonly keysOnly: boolean;
+    }
   | { readonly kind: 'status'; readonly rows: readonly MemberStatusRow[] }
-  | { readonly kind: 'members'; readonly action: 'list' | 'add' | 'promote' | 'remove'; readonly members: readonly Member[]; readonly leaderId: number }
+  | {
+      readonly kind: 'members';
+      readonly action: 'list' | 'add' | 'promote' | 'remove';
+      readonly members: readonly Member[];
+      readonly leaderId: number;
+    }
   | { readonly kind: 'leader-transfer'; readonly targetId: number; readonly leaderId: number | undefined }
   | { readonly kind: 'snapshot'; readonly index: number; readonly term: number; readonly sizeBytes: number }
   | { readonly kind: 'bench'; readonly summary: BenchSnapshot }
@@ -74,9 +85,10 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
     case 'delete':
       return { kind: 'delete', key: command.key, deleted: (await clerk.delete(command.key)).deleted };
     case 'cas': {
-      const expected = 'expectedValue' in command.expected
-        ? { expectedValue: Buffer.from(command.expected.expectedValue) }
-        : { expectedVersion: command.expected.expectedVersion };
+      const expected =
+        'expectedValue' in command.expected
+          ? { expectedValue: Buffer.from(command.expected.expectedValue) }
+          : { expectedVersion: command.expected.expectedVersion };
       const reply = await clerk.cas(command.key, expected, await resolveValue(command.newValue, context));
       return { kind: 'cas', key: command.key, succeeded: reply.succeeded, kv: reply.kv };
     }
@@ -98,7 +110,11 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
     case 'leader-transfer': {
       // The clerk answers with the new leader's id (a bare number or `{ leaderId }`).
       const reply = await clerk.transferLeader(command.id);
-      return { kind: 'leader-transfer', targetId: command.id, leaderId: typeof reply === 'number' ? reply : numberField(reply, 'leaderId') };
+      return {
+        kind: 'leader-transfer',
+        targetId: command.id,
+        leaderId: typeof reply === 'number' ? reply : numberField(reply, 'leaderId'),
+      };
     }
     case 'snapshot': {
       const { index, term, sizeBytes } = await clerk.snapshot();
@@ -175,8 +191,12 @@ async function executeMembership(
 }
 
 function isMembersReply(reply: unknown): reply is { members: Member[]; leaderId: number } {
-  return typeof reply === 'object' && reply !== null && Array.isArray((reply as { members?: unknown }).members)
-    && typeof (reply as { leaderId?: unknown }).leaderId === 'number';
+  return (
+    typeof reply === 'object' &&
+    reply !== null &&
+    Array.isArray((reply as { members?: unknown }).members) &&
+    typeof (reply as { leaderId?: unknown }).leaderId === 'number'
+  );
 }
 
 /**
@@ -186,17 +206,20 @@ function isMembersReply(reply: unknown): reply is { members: Member[]; leaderId:
  */
 export async function collectStatus(clerk: ClerkLike, memberStatus: MemberStatusFetcher): Promise<MemberStatusRow[]> {
   const contacted = await clerk.status();
-  const members: Member[] = contacted.members.length > 0
-    ? contacted.members
-    : [{ id: contacted.id, peerAddress: '', clientAddress: '', httpAddress: '', learner: false }];
-  const answers = await Promise.all(members.map(async (member): Promise<StatusResponse | { error: string }> => {
-    if (member.id === contacted.id) return contacted;
-    try {
-      return await memberStatus(member.clientAddress);
-    } catch (error) {
-      return { error: describeError(error).code };
-    }
-  }));
+  const members: Member[] =
+    contacted.members.length > 0
+      ? contacted.members
+      : [{ id: contacted.id, peerAddress: '', clientAddress: '', httpAddress: '', learner: false }];
+  const answers = await Promise.all(
+    members.map(async (member): Promise<StatusResponse | { error: string }> => {
+      if (member.id === contacted.id) return contacted;
+      try {
+        return await memberStatus(member.clientAddress);
+      } catch (error) {
+        return { error: describeError(error).code };
+      }
+    }),
+  );
   return buildStatusRows(members, answers);
 }
 
@@ -208,22 +231,24 @@ export function buildStatusRows(
   assert(members.length === answers.length, 'one answer per member');
   const statuses = answers.filter((answer): answer is StatusResponse => !('error' in answer));
   const leaderId = leaderIdOf(statuses);
-  const leaderCommit = statuses.find((status) => status.id === leaderId)?.commitIndex
-    ?? Math.max(0, ...statuses.map((status) => status.commitIndex));
-  return members.map((member, position) => {
-    const answer = answers[position]!;
-    const base = { id: member.id, clientAddress: member.clientAddress, learner: member.learner, isLeader: member.id === leaderId };
-    if ('error' in answer) return { ...base, health: answer.error };
-    return {
-      ...base,
-      health: 'ok',
-      role: answer.role,
-      term: answer.term,
-      commitIndex: answer.commitIndex,
-      appliedIndex: answer.appliedIndex,
-      lag: Math.max(0, leaderCommit - answer.appliedIndex),
-    };
-  }).sort((a, b) => a.id - b.id);
+  const leaderCommit =
+    statuses.find((status) => status.id === leaderId)?.commitIndex ?? Math.max(0, ...statuses.map((status) => status.commitIndex));
+  return members
+    .map((member, position) => {
+      const answer = answers[position]!;
+      const base = { id: member.id, clientAddress: member.clientAddress, learner: member.learner, isLeader: member.id === leaderId };
+      if ('error' in answer) return { ...base, health: answer.error };
+      return {
+        ...base,
+        health: 'ok',
+        role: answer.role,
+        term: answer.term,
+        commitIndex: answer.commitIndex,
+        appliedIndex: answer.appliedIndex,
+        lag: Math.max(0, leaderCommit - answer.appliedIndex),
+      };
+    })
+    .sort((a, b) => a.id - b.id);
 }
 
 /** The leader as seen by the members with the highest term (a stale node may name an old one). */

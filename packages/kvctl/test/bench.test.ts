@@ -49,12 +49,19 @@ describe('runBench', () => {
     assert.equal(summary.ops, 50);
     assert.equal(summary.reads + summary.writes, 50);
     assert.equal(summary.done, true);
-    assert.ok(calls.every((call) => /^bench\/[0-6]$/.test(call.key)), 'keys stay within bench/0..bench/6');
+    assert.ok(
+      calls.every((call) => /^bench\/[0-6]$/.test(call.key)),
+      'keys stay within bench/0..bench/6',
+    );
     assert.ok(calls.filter((call) => call.method === 'put').every((call) => call.valueBytes === 32));
   });
 
   test('read ratio decides each operation: 0 is all puts, 1 all gets, 0.25 a quarter', async () => {
-    for (const [ratio, reads] of [[0, 0], [1, 40], [0.25, 10]] as const) {
+    for (const [ratio, reads] of [
+      [0, 0],
+      [1, 40],
+      [0.25, 10],
+    ] as const) {
       const clock = { now: 0 };
       const { clerk, calls } = timedClerk(clock, () => 1);
       // Draws alternate between the op choice and the key choice; the op draws cycle 0.1, 0.3, 0.6, 0.9.
@@ -81,7 +88,11 @@ describe('runBench', () => {
   test('duration mode stops starting operations once the duration is used up', async () => {
     const clock = { now: 0 };
     const { clerk, calls } = timedClerk(clock, () => 10);
-    const summary = await runBench(clerk, { concurrency: 1, durationMs: 95, keys: 1, valueBytes: 1, readRatio: 0 }, { now: () => clock.now });
+    const summary = await runBench(
+      clerk,
+      { concurrency: 1, durationMs: 95, keys: 1, valueBytes: 1, readRatio: 0 },
+      { now: () => clock.now },
+    );
     // Starts at 0, 10, ..., 90: ten operations.
     assert.equal(calls.length, 10);
     assert.equal(summary.ops, 10);
@@ -89,7 +100,11 @@ describe('runBench', () => {
 
   test('errors are counted by code and excluded from latency', async () => {
     const clock = { now: 0 };
-    const { clerk } = timedClerk(clock, (call) => (call % 3 === 0 ? 1000 : 1), (call) => (call % 3 === 0 ? (call % 2 === 0 ? 'TIMEOUT' : 'NO_LEADER') : undefined));
+    const { clerk } = timedClerk(
+      clock,
+      (call) => (call % 3 === 0 ? 1000 : 1),
+      (call) => (call % 3 === 0 ? (call % 2 === 0 ? 'TIMEOUT' : 'NO_LEADER') : undefined),
+    );
     const summary = await runBench(clerk, { concurrency: 1, count: 12, keys: 1, valueBytes: 1, readRatio: 0.5 }, { now: () => clock.now });
     assert.equal(summary.errors, 4);
     assert.deepEqual(summary.errorsByCode, { TIMEOUT: 2, NO_LEADER: 2 });
@@ -101,11 +116,21 @@ describe('runBench', () => {
     const clock = { now: 0 };
     const { clerk } = timedClerk(clock, () => 100);
     const snapshots: BenchSnapshot[] = [];
-    await runBench(clerk, { concurrency: 1, count: 20, keys: 1, valueBytes: 1, readRatio: 0.5 }, { now: () => clock.now, onProgress: (s) => snapshots.push(s) });
+    await runBench(
+      clerk,
+      { concurrency: 1, count: 20, keys: 1, valueBytes: 1, readRatio: 0.5 },
+      { now: () => clock.now, onProgress: (s) => snapshots.push(s) },
+    );
     // 2000 ms of fake time at a 500 ms interval: 4 progress snapshots plus the summary.
     assert.equal(snapshots.length, 5);
-    assert.deepEqual(snapshots.map((s) => s.done), [false, false, false, false, true]);
-    assert.deepEqual(snapshots.slice(0, 4).map((s) => s.ops), [5, 10, 15, 20]);
+    assert.deepEqual(
+      snapshots.map((s) => s.done),
+      [false, false, false, false, true],
+    );
+    assert.deepEqual(
+      snapshots.slice(0, 4).map((s) => s.ops),
+      [5, 10, 15, 20],
+    );
     assert.ok(snapshots.slice(0, 4).every((s) => Math.abs(s.recentOpsPerSec - 10) < 1e-9));
   });
 
@@ -116,7 +141,11 @@ describe('runBench', () => {
       if (call === 4) abort.abort();
       return 1;
     });
-    const summary = await runBench(clerk, { concurrency: 1, count: 1000, keys: 1, valueBytes: 1, readRatio: 0.5 }, { now: () => clock.now, signal: abort.signal });
+    const summary = await runBench(
+      clerk,
+      { concurrency: 1, count: 1000, keys: 1, valueBytes: 1, readRatio: 0.5 },
+      { now: () => clock.now, signal: abort.signal },
+    );
     assert.equal(calls.length, 5);
     assert.equal(summary.done, true);
   });
@@ -137,7 +166,7 @@ describe('LatencyHistogram', () => {
     const histogram = new LatencyHistogram();
     const values: number[] = [];
     // A skewed spread from 1 µs to ~10 s, recorded out of order.
-    for (let i = 0; i < 5000; i++) values.push(Math.floor(1 + (i * 7919) % 5000) ** 2 % 10_000_000);
+    for (let i = 0; i < 5000; i++) values.push(Math.floor(1 + ((i * 7919) % 5000)) ** 2 % 10_000_000);
     for (const value of values) histogram.record(value);
     const sorted = [...values].sort((a, b) => a - b);
     for (const p of [1, 10, 50, 90, 99, 99.9, 100]) {

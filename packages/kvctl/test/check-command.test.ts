@@ -86,7 +86,10 @@ describe('kvctl check', () => {
 
   test('the plain window shows args, results and times relative to the window', async () => {
     const run = await kvctl(['check', historyPath('stale-read.jsonl')]);
-    const table = run.stdout.split('\n').filter((line) => /^(PROCESS|c\d#)/.test(line)).map((line) => line.split(/\s{2,}/));
+    const table = run.stdout
+      .split('\n')
+      .filter((line) => /^(PROCESS|c\d#)/.test(line))
+      .map((line) => line.split(/\s{2,}/));
     assert.deepEqual(table, [
       ['PROCESS', 'OP', 'ARGS', 'RESULT', 'INVOKE', 'RETURN'],
       ['c1#1', 'put', '"a"', 'version 1', '0.000', '1.000'],
@@ -102,10 +105,25 @@ describe('kvctl check', () => {
     assert.equal(document.verdict, 'not-linearizable');
     assert.equal(document.failure.key, 'k');
     assert.equal(document.failure.minimal, true);
-    assert.deepEqual(document.failure.window.map((operation: { process: string; op: string; args: string }) => [operation.process, operation.op, operation.args]), [
-      ['c1', 'put', '"a"'], ['c2', 'cas', '"a" -> "b"'], ['c3', 'cas', '"a" -> "c"'],
-    ]);
-    assert.deepEqual(document.keys.map((key: { key: string; verdict: string }) => [key.key, key.verdict]), [['k', 'not-linearizable'], ['other', 'linearizable']]);
+    assert.deepEqual(
+      document.failure.window.map((operation: { process: string; op: string; args: string }) => [
+        operation.process,
+        operation.op,
+        operation.args,
+      ]),
+      [
+        ['c1', 'put', '"a"'],
+        ['c2', 'cas', '"a" -> "b"'],
+        ['c3', 'cas', '"a" -> "c"'],
+      ],
+    );
+    assert.deepEqual(
+      document.keys.map((key: { key: string; verdict: string }) => [key.key, key.verdict]),
+      [
+        ['k', 'not-linearizable'],
+        ['other', 'linearizable'],
+      ],
+    );
   });
 
   test('--verbose adds the per-key table', async () => {
@@ -133,7 +151,17 @@ describe('kvctl check', () => {
 
   test('the clerk records exactly the history the checker reads', () => {
     // Two definitions of one format (the clerk may not import the checker, nor it the clerk): each must be assignable to the other.
-    const written = { type: 'ok', process: 'c1', op: 'cas', id: 1, time: 5, key: 'k', value: 'v', expectedVersion: 0, result: true } satisfies ClerkHistoryRecord;
+    const written = {
+      type: 'ok',
+      process: 'c1',
+      op: 'cas',
+      id: 1,
+      time: 5,
+      key: 'k',
+      value: 'v',
+      expectedVersion: 0,
+      result: true,
+    } satisfies ClerkHistoryRecord;
     const read: HistoryRecord = written;
     const back: ClerkHistoryRecord = read;
     assert.equal(checkHistory([{ ...back, type: 'invoke', time: 1 }, read]).verdict, 'linearizable');
@@ -142,7 +170,10 @@ describe('kvctl check', () => {
   test('the linearizability package checks a history in-process', async () => {
     const result = checkHistory(parseHistory(await readFile(historyPath('lost-write.jsonl'), 'utf8')));
     assert.equal(result.verdict, 'not-linearizable');
-    assert.deepEqual(result.failure?.window.map((operation) => operation.result), ['version 1', 'absent']);
+    assert.deepEqual(
+      result.failure?.window.map((operation) => operation.result),
+      ['version 1', 'absent'],
+    );
   });
 
   test('the terminal view shows the verdict and the window', async () => {

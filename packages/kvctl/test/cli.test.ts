@@ -24,7 +24,11 @@ interface Run {
   connects: ConnectOptions[];
 }
 
-async function kvctl(argv: string[], clerk: FakeClerk = new FakeClerk(), options: { stdin?: Buffer; connectError?: Error; env?: Record<string, string> } = {}): Promise<Run> {
+async function kvctl(
+  argv: string[],
+  clerk: FakeClerk = new FakeClerk(),
+  options: { stdin?: Buffer; connectError?: Error; env?: Record<string, string> } = {},
+): Promise<Run> {
   const stdout = new Collector();
   const stderr = new Collector();
   const connects: ConnectOptions[] = [];

@@ -18,9 +18,14 @@ describe('planning', () => {
       { id: 1, address: '127.0.0.1:7001', httpAddress: '127.0.0.1:7101', dataDir: '/data/node-1', logPath: '/data/node-1.log' },
       { id: 2, address: '127.0.0.1:7002', httpAddress: '127.0.0.1:7102', dataDir: '/data/node-2', logPath: '/data/node-2.log' },
     ]);
-    assert.deepEqual(planCluster(3, '/d', 9100).map((plan) => [plan.address, plan.httpAddress]), [
-      ['127.0.0.1:9100', '127.0.0.1:9200'], ['127.0.0.1:9101', '127.0.0.1:9201'], ['127.0.0.1:9102', '127.0.0.1:9202'],
-    ]);
+    assert.deepEqual(
+      planCluster(3, '/d', 9100).map((plan) => [plan.address, plan.httpAddress]),
+      [
+        ['127.0.0.1:9100', '127.0.0.1:9200'],
+        ['127.0.0.1:9101', '127.0.0.1:9201'],
+        ['127.0.0.1:9102', '127.0.0.1:9202'],
+      ],
+    );
   });
 
   test('the repository root is found from the module (the live demo runs from it)', () => {
@@ -28,7 +33,7 @@ describe('planning', () => {
     assert.ok(existsSync(join(root, 'packages', 'kvctl', 'package.json')), root);
   });
 
-  test('--fresh removes only the planned nodes\' data dirs and logs', () => {
+  test("--fresh removes only the planned nodes' data dirs and logs", () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kvctl-fresh-'));
     try {
       const plans = planCluster(2, dataDir);
@@ -50,10 +55,25 @@ describe('status', () => {
   test('each node is asked directly; a silent node shows its error code', async () => {
     const clerk = new FakeClerk();
     const plans = planCluster(2, '/data');
-    clerk.statusByEndpoint.set('127.0.0.1:7001', statusOf({ id: 1, role: 'leader', term: 3, leaderId: 1, commitIndex: 9, appliedIndex: 9 }));
+    clerk.statusByEndpoint.set(
+      '127.0.0.1:7001',
+      statusOf({ id: 1, role: 'leader', term: 3, leaderId: 1, commitIndex: 9, appliedIndex: 9 }),
+    );
     const rows = await pollClusterStatus(clerk, plans);
-    assert.deepEqual(rows.map((row) => [row.id, row.isLeader, row.health]), [[1, true, 'ok'], [2, false, 'UNAVAILABLE']]);
-    const table = clusterTable([{ id: 1, pid: 11, state: 'running' }, { id: 2, pid: 12, state: 'exited (1)' }], rows);
+    assert.deepEqual(
+      rows.map((row) => [row.id, row.isLeader, row.health]),
+      [
+        [1, true, 'ok'],
+        [2, false, 'UNAVAILABLE'],
+      ],
+    );
+    const table = clusterTable(
+      [
+        { id: 1, pid: 11, state: 'running' },
+        { id: 2, pid: 12, state: 'exited (1)' },
+      ],
+      rows,
+    );
     assert.deepEqual(table.rows[0], ['★1', '127.0.0.1:7001', '11', 'running', 'leader', '3', '9', '9', '0', 'ok']);
     assert.deepEqual(table.rows[1]!.slice(3), ['exited (1)', '-', '-', '-', '-', '-', 'UNAVAILABLE']);
     assert.equal(clusterTable([{ id: 1, pid: 11, state: 'running' }], undefined).rows[0]!.at(-1), 'starting');
@@ -69,15 +89,22 @@ describe('ProcessGroup', () => {
       // Both children print once their handlers are installed, so SIGTERM is never sent too early.
       const polite = "process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000);";
       const stubborn = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);";
-      const child = (script: string) => () => spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = (script: string) => () =>
+        spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       group.start([
         { id: 1, spawn: child(polite), logPath: join(logDir, 'node-1.log') },
         { id: 2, spawn: child(stubborn), logPath: join(logDir, 'node-2.log') },
       ]);
-      assert.deepEqual(group.processStates().map((state) => state.state), ['running', 'running']);
+      assert.deepEqual(
+        group.processStates().map((state) => state.state),
+        ['running', 'running'],
+      );
       await waitFor(() => ['node-1.log', 'node-2.log'].every((name) => readText(join(logDir, name)).includes('ready')), 10_000);
       await group.stop(300);
-      assert.deepEqual(group.processStates().map((state) => state.state), ['exited (0)', 'exited (SIGKILL)']);
+      assert.deepEqual(
+        group.processStates().map((state) => state.state),
+        ['exited (0)', 'exited (SIGKILL)'],
+      );
       assert.equal(changes, 2);
     } finally {
       rmSync(logDir, { recursive: true, force: true });

@@ -18,13 +18,16 @@ function commandOf(argv: string[]): Command {
 }
 
 function assertUsageError(argv: string[], pattern: RegExp, env: Record<string, string> = {}): void {
-  assert.throws(() => parseArgs(argv, env), (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected UsageError for ${argv.join(' ')}`);
-    assert.equal(error.code, 'USAGE');
-    assert.match(error.message, pattern);
-    assert.doesNotMatch(error.message, /\n/);
-    return true;
-  });
+  assert.throws(
+    () => parseArgs(argv, env),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError, `expected UsageError for ${argv.join(' ')}`);
+      assert.equal(error.code, 'USAGE');
+      assert.match(error.message, pattern);
+      assert.doesNotMatch(error.message, /\n/);
+      return true;
+    },
+  );
 }
 
 describe('key-value commands', () => {
@@ -45,10 +48,16 @@ describe('key-value commands', () => {
 
   test('cas needs exactly one expectation', () => {
     assert.deepEqual(commandOf(['cas', 'k', 'new', '--expect-value', 'old']), {
-      kind: 'cas', key: 'k', newValue: { from: 'literal', text: 'new' }, expected: { expectedValue: 'old' },
+      kind: 'cas',
+      key: 'k',
+      newValue: { from: 'literal', text: 'new' },
+      expected: { expectedValue: 'old' },
     });
     assert.deepEqual(commandOf(['cas', 'k', 'new', '--expect-version', '0']), {
-      kind: 'cas', key: 'k', newValue: { from: 'literal', text: 'new' }, expected: { expectedVersion: 0 },
+      kind: 'cas',
+      key: 'k',
+      newValue: { from: 'literal', text: 'new' },
+      expected: { expectedVersion: 0 },
     });
     assertUsageError(['cas', 'k', 'new'], /one of --expect-value or --expect-version is required/);
     assertUsageError(['cas', 'k', 'new', '--expect-value', 'a', '--expect-version', '1'], /not both/);
@@ -58,7 +67,11 @@ describe('key-value commands', () => {
   test('range with defaults and with every option', () => {
     assert.deepEqual(commandOf(['range', 'p/']), { kind: 'range', prefix: 'p/', limit: undefined, startAfter: undefined, keysOnly: false });
     assert.deepEqual(commandOf(['range', 'p/', '--limit', '10', '--keys-only', '--start-after', 'p/3']), {
-      kind: 'range', prefix: 'p/', limit: 10, startAfter: 'p/3', keysOnly: true,
+      kind: 'range',
+      prefix: 'p/',
+      limit: 10,
+      startAfter: 'p/3',
+      keysOnly: true,
     });
     assertUsageError(['range', 'p/', '--limit', '0'], /positive integer/);
     assertUsageError(['range', 'p/', '--limit', 'ten'], /positive integer/);
@@ -75,7 +88,10 @@ describe('cluster commands', () => {
   test('member subcommands', () => {
     assert.deepEqual(commandOf(['member', 'list']), { kind: 'member-list' });
     assert.deepEqual(commandOf(['member', 'add', '4', '127.0.0.1:7104', '127.0.0.1:7004']), {
-      kind: 'member-add', id: 4, peerAddress: '127.0.0.1:7104', clientAddress: '127.0.0.1:7004',
+      kind: 'member-add',
+      id: 4,
+      peerAddress: '127.0.0.1:7104',
+      clientAddress: '127.0.0.1:7004',
     });
     assert.deepEqual(commandOf(['member', 'promote', '4']), { kind: 'member-promote', id: 4 });
     assert.deepEqual(commandOf(['member', 'remove', '4']), { kind: 'member-remove', id: 4 });
@@ -94,9 +110,21 @@ describe('cluster commands', () => {
   });
 
   test('cluster up defaults to 3 nodes and bounds --nodes', () => {
-    assert.deepEqual(commandOf(['cluster', 'up']), { kind: 'cluster-up', nodes: 3, basePort: 7001, dataDir: './data', fresh: false, demo: false });
+    assert.deepEqual(commandOf(['cluster', 'up']), {
+      kind: 'cluster-up',
+      nodes: 3,
+      basePort: 7001,
+      dataDir: './data',
+      fresh: false,
+      demo: false,
+    });
     assert.deepEqual(commandOf(['cluster', 'up', '--nodes', '5', '--demo', '--data-dir', '/tmp/x', '--base-port', '9001', '--fresh']), {
-      kind: 'cluster-up', nodes: 5, basePort: 9001, dataDir: '/tmp/x', fresh: true, demo: true,
+      kind: 'cluster-up',
+      nodes: 5,
+      basePort: 9001,
+      dataDir: '/tmp/x',
+      fresh: true,
+      demo: true,
     });
     assertUsageError(['cluster', 'up', '--nodes', '0'], /positive integer/);
     assertUsageError(['cluster', 'up', '--nodes', '10'], /at most 9/);
@@ -113,14 +141,31 @@ describe('cluster commands', () => {
 describe('bench', () => {
   test('defaults: 16 workers for 10 s over 1000 keys, 128-byte values, half reads', () => {
     assert.deepEqual(commandOf(['bench']), {
-      kind: 'bench', concurrency: 16, durationMs: 10_000, count: undefined, keys: 1000, valueBytes: 128, readRatio: 0.5, json: false,
+      kind: 'bench',
+      concurrency: 16,
+      durationMs: 10_000,
+      count: undefined,
+      keys: 1000,
+      valueBytes: 128,
+      readRatio: 0.5,
+      json: false,
     });
   });
 
   test('every option', () => {
-    assert.deepEqual(commandOf(['bench', '--concurrency', '4', '--count', '100', '--keys', '10', '--value-size', '0', '--read-ratio', '1', '--json']), {
-      kind: 'bench', concurrency: 4, durationMs: undefined, count: 100, keys: 10, valueBytes: 0, readRatio: 1, json: true,
-    });
+    assert.deepEqual(
+      commandOf(['bench', '--concurrency', '4', '--count', '100', '--keys', '10', '--value-size', '0', '--read-ratio', '1', '--json']),
+      {
+        kind: 'bench',
+        concurrency: 4,
+        durationMs: undefined,
+        count: 100,
+        keys: 10,
+        valueBytes: 0,
+        readRatio: 1,
+        json: true,
+      },
+    );
     assert.equal((commandOf(['bench', '--duration', '1.5']) as { durationMs: number }).durationMs, 1500);
   });
 
@@ -134,7 +179,13 @@ describe('bench', () => {
 
 describe('global options', () => {
   test('defaults', () => {
-    assert.deepEqual(parse(['status']).global, { endpoints: DEFAULT_ENDPOINTS, clusterId: undefined, timeoutMs: undefined, output: 'table', verbose: false });
+    assert.deepEqual(parse(['status']).global, {
+      endpoints: DEFAULT_ENDPOINTS,
+      clusterId: undefined,
+      timeoutMs: undefined,
+      output: 'table',
+      verbose: false,
+    });
   });
 
   test('the cluster id comes from the flag, then CAIRN_CLUSTER_ID, else none', () => {
@@ -155,7 +206,11 @@ describe('global options', () => {
 
   test('timeout, output and verbose, before or after the command', () => {
     assert.deepEqual(parse(['--timeout', '250', 'get', 'k', '--output', 'json', '--verbose']).global, {
-      endpoints: DEFAULT_ENDPOINTS, clusterId: undefined, timeoutMs: 250, output: 'json', verbose: true,
+      endpoints: DEFAULT_ENDPOINTS,
+      clusterId: undefined,
+      timeoutMs: 250,
+      output: 'json',
+      verbose: true,
     });
   });
 
@@ -173,14 +228,45 @@ describe('help and usage errors', () => {
     assert.equal(top.kind, 'help');
     if (top.kind === 'help') {
       assert.equal(top.isError, false);
-      for (const name of ['get', 'put', 'append', 'delete', 'cas', 'range', 'status', 'member', 'leader', 'snapshot', 'bench', 'cluster', 'check']) {
+      for (const name of [
+        'get',
+        'put',
+        'append',
+        'delete',
+        'cas',
+        'range',
+        'status',
+        'member',
+        'leader',
+        'snapshot',
+        'bench',
+        'cluster',
+        'check',
+      ]) {
         assert.match(top.text, new RegExp(`\\n  ${name}\\b`), `top-level help lists ${name}`);
       }
       assert.match(top.text, /Exit codes:\n  0  ok .*\n  1  not found/);
     }
     const every = [
-      ['get'], ['put'], ['append'], ['delete'], ['cas'], ['range'], ['status'], ['member'], ['member', 'list'], ['member', 'add'],
-      ['member', 'promote'], ['member', 'remove'], ['leader'], ['leader', 'transfer'], ['snapshot'], ['bench'], ['cluster'], ['cluster', 'up'], ['check'],
+      ['get'],
+      ['put'],
+      ['append'],
+      ['delete'],
+      ['cas'],
+      ['range'],
+      ['status'],
+      ['member'],
+      ['member', 'list'],
+      ['member', 'add'],
+      ['member', 'promote'],
+      ['member', 'remove'],
+      ['leader'],
+      ['leader', 'transfer'],
+      ['snapshot'],
+      ['bench'],
+      ['cluster'],
+      ['cluster', 'up'],
+      ['check'],
     ];
     for (const argv of every.map((path) => [...path, '--help'])) {
       const parsed = parseArgs(argv, {});

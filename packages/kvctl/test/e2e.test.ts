@@ -48,11 +48,15 @@ function kvctl(args: readonly string[], options: { stdin?: string; cwd?: string;
 
 /** Rows of a plain status table: id, leader mark and the last column (health). */
 function statusRows(stdout: string): { id: number; leader: boolean; health: string }[] {
-  return stdout.trim().split('\n').slice(1).map((line) => {
-    const match = /^(★)?\s*(\d+)\s.*\s(\S+)$/.exec(line);
-    assert.ok(match, `a status row: ${line}`);
-    return { id: Number(match[2]), leader: match[1] !== undefined, health: match[3]! };
-  });
+  return stdout
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const match = /^(★)?\s*(\d+)\s.*\s(\S+)$/.exec(line);
+      assert.ok(match, `a status row: ${line}`);
+      return { id: Number(match[2]), leader: match[1] !== undefined, health: match[3]! };
+    });
 }
 
 describe('kvctl against a real 3-node cluster', () => {
@@ -89,7 +93,8 @@ describe('kvctl against a real 3-node cluster', () => {
     const rows = list.stdout.trim().split('\n').slice(1);
     assert.equal(rows.length, 3, list.stdout);
     assert.equal(rows.filter((row) => row.startsWith('★')).length, 1, list.stdout);
-    for (const node of cluster.nodes) assert.match(list.stdout, new RegExp(`${node.id}\\s+${node.grpcAddress}\\s+${node.grpcAddress}\\s+voter`));
+    for (const node of cluster.nodes)
+      assert.match(list.stdout, new RegExp(`${node.id}\\s+${node.grpcAddress}\\s+${node.grpcAddress}\\s+voter`));
   });
 
   test('bench --json prints one JSON summary with operations and no errors', async () => {
@@ -107,7 +112,14 @@ describe('kvctl against a real 3-node cluster', () => {
     const healthy = await kvctl(['--endpoints', endpoints, 'status']);
     assert.equal(healthy.code, EXIT_OK, healthy.stderr);
     const rows = statusRows(healthy.stdout);
-    assert.deepEqual(rows.map((row) => [row.id, row.health]), [[1, 'ok'], [2, 'ok'], [3, 'ok']]);
+    assert.deepEqual(
+      rows.map((row) => [row.id, row.health]),
+      [
+        [1, 'ok'],
+        [2, 'ok'],
+        [3, 'ok'],
+      ],
+    );
     const leader = rows.find((row) => row.leader);
     assert.ok(leader, healthy.stdout);
 
@@ -136,7 +148,7 @@ describe('kvctl without a cluster', () => {
     assert.equal(run.stdout, '');
   });
 
-  test('`npx kvctl --help` works from the repo root, and a subcommand\'s --help from any directory', async () => {
+  test("`npx kvctl --help` works from the repo root, and a subcommand's --help from any directory", async () => {
     const top = await kvctl(['--help'], { command: ['npx', '--no-install', 'kvctl'] });
     assert.equal(top.code, EXIT_OK, top.stderr);
     for (const name of ['get', 'put', 'append', 'delete', 'cas', 'range', 'status', 'member', 'leader', 'snapshot', 'bench', 'cluster']) {
@@ -158,15 +170,21 @@ describe('kvctl cluster up', () => {
   test('starts a node, prints its status, and on SIGTERM stops it, exits 0 and leaves no process behind', async () => {
     const basePort = await freeBasePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'kvctl-up-'));
-    const child = spawn(process.execPath, [KVCTL_BIN, 'cluster', 'up', '--nodes', '1', '--base-port', String(basePort), '--data-dir', dataDir, '--fresh'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [KVCTL_BIN, 'cluster', 'up', '--nodes', '1', '--base-port', String(basePort), '--data-dir', dataDir, '--fresh'],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('close', (code, signal) => resolve([code, signal])),
+    );
     try {
       const nodePid = await waitFor(() => /★1\s+127\.0\.0\.1:(\d+)\s+(\d+)\s+running\s+leader/.exec(stdout)?.[2], {
         deadlineMs: RUN_DEADLINE_MS,
@@ -208,10 +226,15 @@ function isPortFree(port: number): Promise<boolean> {
 /** Every process below `root` (children, grandchildren, ...), from `ps`. */
 function descendantsOf(root: number): number[] {
   const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
-  const parentOf = new Map(table.trim().split('\n').map((line) => {
-    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
-    return [pid!, ppid!] as const;
-  }));
+  const parentOf = new Map(
+    table
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+        return [pid!, ppid!] as const;
+      }),
+  );
   const found: number[] = [];
   let frontier = [root];
   while (frontier.length > 0) {

@@ -4,7 +4,10 @@ import type { MembersResponse, SnapshotResponse, StatusResponse } from '@cairn/p
 import type { CasExpectation, ClerkLike, KeyValueLike, NewMember, RangeOptions } from '../src/clerk-like.js';
 
 export class FakeClerkError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -16,8 +19,21 @@ export interface FakeClerkCall {
 
 export function statusOf(overrides: Partial<StatusResponse>): StatusResponse {
   return {
-    id: 1, clusterId: 'c1', role: 'follower', term: 1, leaderId: 0, commitIndex: 0, appliedIndex: 0, lastIndex: 0,
-    snapshotIndex: 0, members: [], progress: [], keys: 0, version: 'test', uptimeMs: 0, ...overrides,
+    id: 1,
+    clusterId: 'c1',
+    role: 'follower',
+    term: 1,
+    leaderId: 0,
+    commitIndex: 0,
+    appliedIndex: 0,
+    lastIndex: 0,
+    snapshotIndex: 0,
+    members: [],
+    progress: [],
+    keys: 0,
+    version: 'test',
+    uptimeMs: 0,
+    ...overrides,
   };
 }
 
@@ -40,7 +56,13 @@ export class FakeClerk implements ClerkLike {
     this.record('put', [key, value]);
     const previous = this.store.get(key);
     this.index += 1;
-    const kv = { key: Buffer.from(key), value, version: (previous?.version ?? 0) + 1, createIndex: previous?.createIndex ?? this.index, modIndex: this.index };
+    const kv = {
+      key: Buffer.from(key),
+      value,
+      version: (previous?.version ?? 0) + 1,
+      createIndex: previous?.createIndex ?? this.index,
+      modIndex: this.index,
+    };
     this.store.set(key, kv);
     return { version: kv.version };
   }
@@ -64,9 +86,10 @@ export class FakeClerk implements ClerkLike {
   async cas(key: string, expected: CasExpectation, newValue: Buffer): Promise<{ succeeded: boolean; kv?: KeyValueLike }> {
     this.record('cas', [key, expected, newValue]);
     const current = this.store.get(key);
-    const matches = 'expectedVersion' in expected
-      ? (current?.version ?? 0) === expected.expectedVersion
-      : current !== undefined && current.value.equals(expected.expectedValue);
+    const matches =
+      'expectedVersion' in expected
+        ? (current?.version ?? 0) === expected.expectedVersion
+        : current !== undefined && current.value.equals(expected.expectedValue);
     if (!matches) return current === undefined ? { succeeded: false } : { succeeded: false, kv: current };
     await this.put(key, newValue);
     return { succeeded: true, kv: this.store.get(key)! };
@@ -74,7 +97,9 @@ export class FakeClerk implements ClerkLike {
 
   async range(prefix: string, options: RangeOptions): Promise<{ kvs: KeyValueLike[]; more: boolean }> {
     this.record('range', [prefix, options]);
-    const matching = [...this.store.keys()].sort().filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter));
+    const matching = [...this.store.keys()]
+      .sort()
+      .filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter));
     const page = options.limit === undefined ? matching : matching.slice(0, options.limit);
     return { kvs: page.map((key) => this.store.get(key)!), more: page.length < matching.length };
   }

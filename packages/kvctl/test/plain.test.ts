@@ -10,7 +10,11 @@ import type { Result } from '../src/run.js';
 import { FakeClerkError } from './fake-clerk.js';
 
 const kv = (key: string, value: Buffer | string, version = 1): KeyValueLike => ({
-  key: Buffer.from(key), value: Buffer.from(value), version, createIndex: 5, modIndex: 9,
+  key: Buffer.from(key),
+  value: Buffer.from(value),
+  version,
+  createIndex: 5,
+  modIndex: 9,
 });
 
 describe('renderPlain', () => {
@@ -31,7 +35,10 @@ describe('renderPlain', () => {
 
   test('range prints key<TAB>value lines, or keys only, and a paging note', () => {
     const kvs = [kv('p/1', 'a'), kv('p/2', 'b')];
-    assert.equal(renderPlain({ kind: 'range', prefix: 'p/', kvs, more: false, keysOnly: false }, { verbose: false }).stdout, 'p/1\ta\np/2\tb\n');
+    assert.equal(
+      renderPlain({ kind: 'range', prefix: 'p/', kvs, more: false, keysOnly: false }, { verbose: false }).stdout,
+      'p/1\ta\np/2\tb\n',
+    );
     const keysOnly = renderPlain({ kind: 'range', prefix: 'p/', kvs, more: true, keysOnly: true }, { verbose: false });
     assert.equal(keysOnly.stdout, 'p/1\np/2\n');
     assert.match(keysOnly.stderr ?? '', /--start-after 'p\/2'/);
@@ -53,29 +60,51 @@ describe('renderPlain', () => {
   });
 
   test('status is an aligned table with the leader starred', () => {
-    const text = renderPlain({
-      kind: 'status',
-      rows: [
-        { id: 1, clientAddress: '127.0.0.1:7001', learner: false, isLeader: true, health: 'ok', role: 'leader', term: 3, commitIndex: 10, appliedIndex: 10, lag: 0 },
-        { id: 2, clientAddress: '127.0.0.1:7002', learner: false, isLeader: false, health: 'UNAVAILABLE' },
-      ],
-    }, { verbose: false }).stdout;
-    assert.equal(text, [
-      'ID  ADDRESS         ROLE    TERM  COMMIT  APPLIED  LAG  HEALTH',
-      '★1  127.0.0.1:7001  leader  3     10      10       0    ok',
-      ' 2  127.0.0.1:7002  -       -     -       -        -    UNAVAILABLE',
-      '',
-    ].join('\n'));
+    const text = renderPlain(
+      {
+        kind: 'status',
+        rows: [
+          {
+            id: 1,
+            clientAddress: '127.0.0.1:7001',
+            learner: false,
+            isLeader: true,
+            health: 'ok',
+            role: 'leader',
+            term: 3,
+            commitIndex: 10,
+            appliedIndex: 10,
+            lag: 0,
+          },
+          { id: 2, clientAddress: '127.0.0.1:7002', learner: false, isLeader: false, health: 'UNAVAILABLE' },
+        ],
+      },
+      { verbose: false },
+    ).stdout;
+    assert.equal(
+      text,
+      [
+        'ID  ADDRESS         ROLE    TERM  COMMIT  APPLIED  LAG  HEALTH',
+        '★1  127.0.0.1:7001  leader  3     10      10       0    ok',
+        ' 2  127.0.0.1:7002  -       -     -       -        -    UNAVAILABLE',
+        '',
+      ].join('\n'),
+    );
   });
 
   test('members table marks learners', () => {
-    const text = renderPlain({
-      kind: 'members', action: 'list', leaderId: 1,
-      members: [
-        { id: 2, peerAddress: 'p:2', clientAddress: 'c:2', httpAddress: '', learner: true },
-        { id: 1, peerAddress: 'p:1', clientAddress: 'c:1', httpAddress: '', learner: false },
-      ],
-    }, { verbose: false }).stdout;
+    const text = renderPlain(
+      {
+        kind: 'members',
+        action: 'list',
+        leaderId: 1,
+        members: [
+          { id: 2, peerAddress: 'p:2', clientAddress: 'c:2', httpAddress: '', learner: true },
+          { id: 1, peerAddress: 'p:1', clientAddress: 'c:1', httpAddress: '', learner: false },
+        ],
+      },
+      { verbose: false },
+    ).stdout;
     assert.match(text, /^ID +PEER ADDRESS +CLIENT ADDRESS +KIND\n★1 +p:1 +c:1 +voter\n 2 +p:2 +c:2 +learner\n$/);
   });
 });
@@ -83,7 +112,12 @@ describe('renderPlain', () => {
 describe('renderJson', () => {
   test('get as one JSON document; non-UTF-8 bytes as base64', () => {
     assert.deepEqual(JSON.parse(renderJson({ kind: 'get', key: 'k', kv: kv('k', 'v', 2) })), {
-      found: true, key: 'k', value: 'v', version: 2, createIndex: 5, modIndex: 9,
+      found: true,
+      key: 'k',
+      value: 'v',
+      version: 2,
+      createIndex: 5,
+      modIndex: 9,
     });
     assert.deepEqual(JSON.parse(renderJson({ kind: 'get', key: 'k', kv: kv('k', Buffer.from([0xff, 0xfe])) })).value, { base64: '//4=' });
     assert.deepEqual(JSON.parse(renderJson({ kind: 'get', key: 'k', kv: undefined })), { found: false, key: 'k' });

@@ -56,7 +56,9 @@ describe('key-value commands', () => {
     assert.equal(exitCodeForResult(stale), 5);
     const swap = await run(clerk, { kind: 'cas', key: 'k', newValue: literal('v2'), expected: { expectedValue: 'v1' } });
     assert.equal(exitCodeForResult(swap), 0);
-    assert.deepEqual(clerk.calls.find((call) => call.method === 'cas' && call.args[2]!.toString() === 'v2')?.args[1], { expectedValue: Buffer.from('wrong') });
+    assert.deepEqual(clerk.calls.find((call) => call.method === 'cas' && call.args[2]!.toString() === 'v2')?.args[1], {
+      expectedValue: Buffer.from('wrong'),
+    });
   });
 
   test('range passes options and reports more', async () => {
@@ -65,7 +67,10 @@ describe('key-value commands', () => {
     const page = await run(clerk, { kind: 'range', prefix: 'p/', limit: 2, startAfter: undefined, keysOnly: true });
     assert.equal(page.kind, 'range');
     if (page.kind === 'range') {
-      assert.deepEqual(page.kvs.map((kv) => kv.key.toString()), ['p/1', 'p/2']);
+      assert.deepEqual(
+        page.kvs.map((kv) => kv.key.toString()),
+        ['p/1', 'p/2'],
+      );
       assert.equal(page.more, true);
       assert.equal(page.keysOnly, true);
     }
@@ -89,11 +94,14 @@ describe('cluster commands', () => {
     assert.deepEqual(asked.sort(), ['c:2', 'c:3']);
     assert.equal(result.kind, 'status');
     if (result.kind !== 'status') return;
-    assert.deepEqual(result.rows.map((row) => [row.id, row.isLeader, row.health, row.lag]), [
-      [1, false, 'ok', 12],
-      [2, true, 'ok', 0],
-      [3, false, 'UNAVAILABLE', undefined],
-    ]);
+    assert.deepEqual(
+      result.rows.map((row) => [row.id, row.isLeader, row.health, row.lag]),
+      [
+        [1, false, 'ok', 12],
+        [2, true, 'ok', 0],
+        [3, false, 'UNAVAILABLE', undefined],
+      ],
+    );
     assert.equal(result.rows[2]!.learner, true);
   });
 
@@ -103,7 +111,10 @@ describe('cluster commands', () => {
     clerk.statusReply = statusOf({ id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 10, members });
     clerk.statusByEndpoint.set('c:2', statusOf({ id: 2, role: 'follower', term: 2, leaderId: 1, commitIndex: 10, appliedIndex: 7 }));
     const result = await execute({ kind: 'status' }, clerk);
-    assert.deepEqual(clerk.calls.map((call) => [call.method, ...call.args]), [['status'], ['status', 'c:2']]);
+    assert.deepEqual(
+      clerk.calls.map((call) => [call.method, ...call.args]),
+      [['status'], ['status', 'c:2']],
+    );
     // A dead member must cost a short wait, not the clerk's whole retry deadline.
     assert.deepEqual(clerk.statusDeadlines, [MEMBER_STATUS_DEADLINE_MS]);
     assert.equal(result.kind === 'status' && result.rows[1]!.lag, 3);
@@ -136,13 +147,19 @@ describe('cluster commands', () => {
     const clerk = new FakeClerk();
     clerk.membersReply = { members: [{ id: 1, peerAddress: 'p:1', clientAddress: 'c:1', httpAddress: '', learner: false }], leaderId: 1 };
     const added = await execute({ kind: 'member-add', id: 4, peerAddress: 'p:4', clientAddress: 'c:4' }, clerk);
-    assert.deepEqual(clerk.calls.map((call) => call.method), ['addLearner', 'members']);
+    assert.deepEqual(
+      clerk.calls.map((call) => call.method),
+      ['addLearner', 'members'],
+    );
     assert.deepEqual(clerk.calls[0]!.args, [{ id: 4, peerAddress: 'p:4', clientAddress: 'c:4' }]);
     assert.equal(added.kind === 'members' && added.action, 'add');
     await execute({ kind: 'member-promote', id: 4 }, clerk);
     const removed = await execute({ kind: 'member-remove', id: 4 }, clerk);
     // removeMember answers with the membership itself, so no extra members() call.
-    assert.deepEqual(clerk.calls.map((call) => call.method), ['addLearner', 'members', 'promote', 'members', 'removeMember']);
+    assert.deepEqual(
+      clerk.calls.map((call) => call.method),
+      ['addLearner', 'members', 'promote', 'members', 'removeMember'],
+    );
     assert.equal(removed.kind === 'members' && removed.leaderId, 1);
   });
 
@@ -179,9 +196,19 @@ describe('errors and exit codes', () => {
 
   test('the documented exit-code table', () => {
     const table: [string, number][] = [
-      ['NOT_FOUND', 1], ['USAGE', 2], ['UNAVAILABLE', 3], ['NO_LEADER', 3], ['TIMEOUT', 3], ['NOT_LEADER', 3],
-      ['INVALID_ARGUMENT', 4], ['KEY_TOO_LARGE', 4], ['VALUE_TOO_LARGE', 4], ['CAS_FAILED', 5], ['UNKNOWN_OUTCOME', 6],
-      ['INTERNAL', 10], ['SOMETHING_NEW', 10],
+      ['NOT_FOUND', 1],
+      ['USAGE', 2],
+      ['UNAVAILABLE', 3],
+      ['NO_LEADER', 3],
+      ['TIMEOUT', 3],
+      ['NOT_LEADER', 3],
+      ['INVALID_ARGUMENT', 4],
+      ['KEY_TOO_LARGE', 4],
+      ['VALUE_TOO_LARGE', 4],
+      ['CAS_FAILED', 5],
+      ['UNKNOWN_OUTCOME', 6],
+      ['INTERNAL', 10],
+      ['SOMETHING_NEW', 10],
     ];
     for (const [code, exitCode] of table) assert.equal(exitCodeForErrorCode(code), exitCode, code);
   });
@@ -196,7 +223,10 @@ describe('errors and exit codes', () => {
   test('a benchmark where every operation failed exits with that error', async () => {
     const clerk = new FakeClerk();
     clerk.failWith = new FakeClerkError('TIMEOUT', 'timed out');
-    const result = await execute({ kind: 'bench', concurrency: 2, durationMs: undefined, count: 4, keys: 3, valueBytes: 1, readRatio: 0.5, json: false }, clerk);
+    const result = await execute(
+      { kind: 'bench', concurrency: 2, durationMs: undefined, count: 4, keys: 3, valueBytes: 1, readRatio: 0.5, json: false },
+      clerk,
+    );
     assert.equal(result.kind === 'bench' && result.summary.errorsByCode['TIMEOUT'], 4);
     assert.equal(exitCodeForResult(result), 3);
   });

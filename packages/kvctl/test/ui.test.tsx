@@ -66,14 +66,40 @@ describe('App', () => {
   });
 
   test('status table: one row per member, leader starred, dead member shows its error', async () => {
-    const instance = mount(<App state={done({
-      kind: 'status',
-      rows: [
-        { id: 1, clientAddress: '127.0.0.1:7001', learner: false, isLeader: false, health: 'ok', role: 'follower', term: 4, commitIndex: 20, appliedIndex: 18, lag: 2 },
-        { id: 2, clientAddress: '127.0.0.1:7002', learner: false, isLeader: true, health: 'ok', role: 'leader', term: 4, commitIndex: 20, appliedIndex: 20, lag: 0 },
-        { id: 3, clientAddress: '127.0.0.1:7003', learner: true, isLeader: false, health: 'UNAVAILABLE' },
-      ],
-    })} />);
+    const instance = mount(
+      <App
+        state={done({
+          kind: 'status',
+          rows: [
+            {
+              id: 1,
+              clientAddress: '127.0.0.1:7001',
+              learner: false,
+              isLeader: false,
+              health: 'ok',
+              role: 'follower',
+              term: 4,
+              commitIndex: 20,
+              appliedIndex: 18,
+              lag: 2,
+            },
+            {
+              id: 2,
+              clientAddress: '127.0.0.1:7002',
+              learner: false,
+              isLeader: true,
+              health: 'ok',
+              role: 'leader',
+              term: 4,
+              commitIndex: 20,
+              appliedIndex: 20,
+              lag: 0,
+            },
+            { id: 3, clientAddress: '127.0.0.1:7003', learner: true, isLeader: false, health: 'UNAVAILABLE' },
+          ],
+        })}
+      />,
+    );
     const frame = await waitForFrame(instance, 'UNAVAILABLE');
     const lines = frame.split('\n').map((line) => line.trimEnd());
     assert.match(lines[0]!, /^ID\s+ADDRESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+LAG\s+HEALTH$/);
@@ -83,7 +109,13 @@ describe('App', () => {
   });
 
   test('range lists keys and values', async () => {
-    const kvs = ['a', 'b'].map((name) => ({ key: Buffer.from(`p/${name}`), value: Buffer.from(name.toUpperCase()), version: 1, createIndex: 1, modIndex: 1 }));
+    const kvs = ['a', 'b'].map((name) => ({
+      key: Buffer.from(`p/${name}`),
+      value: Buffer.from(name.toUpperCase()),
+      version: 1,
+      createIndex: 1,
+      modIndex: 1,
+    }));
     const instance = mount(<App state={done({ kind: 'range', prefix: 'p/', kvs, more: true, keysOnly: false })} />);
     const frame = await waitForFrame(instance, 'p/b');
     assert.match(frame, /p\/a\s+A/);
@@ -102,8 +134,17 @@ describe('App', () => {
 
 describe('BenchView', () => {
   const snapshot = (overrides: Partial<BenchSnapshot>): BenchSnapshot => ({
-    done: false, elapsedMs: 1500, ops: 300, reads: 150, writes: 150, errors: 0, errorsByCode: {}, opsPerSec: 200, recentOpsPerSec: 250,
-    latencyMs: { p50: 1.5, p90: 3, p99: 12.25, max: 40 }, ...overrides,
+    done: false,
+    elapsedMs: 1500,
+    ops: 300,
+    reads: 150,
+    writes: 150,
+    errors: 0,
+    errorsByCode: {},
+    opsPerSec: 200,
+    recentOpsPerSec: 250,
+    latencyMs: { p50: 1.5, p90: 3, p99: 12.25, max: 40 },
+    ...overrides,
   });
 
   test('starting, live progress with the recent rate, then the summary with the overall rate', async () => {
@@ -114,7 +155,15 @@ describe('BenchView', () => {
     assert.match(live, /8 workers, 1\.5s/);
     assert.match(live, /ops\/s 250/);
     assert.match(live, /p50 1\.50ms\s+p90 3\.00ms\s+p99 12\.3ms\s+max 40\.0ms/);
-    instance.rerender(<App state={{ phase: 'bench', concurrency: 8, snapshot: snapshot({ done: true, errors: 3, errorsByCode: { TIMEOUT: 2, NO_LEADER: 1 } }) }} />);
+    instance.rerender(
+      <App
+        state={{
+          phase: 'bench',
+          concurrency: 8,
+          snapshot: snapshot({ done: true, errors: 3, errorsByCode: { TIMEOUT: 2, NO_LEADER: 1 } }),
+        }}
+      />,
+    );
     const summary = await waitForFrame(instance, 'bench: done');
     assert.match(summary, /ops\/s 200/);
     assert.match(summary, /errors 3 \(TIMEOUT×2 NO_LEADER×1\)/);
@@ -130,7 +179,11 @@ describe('CrashGuard', () => {
     const originalConsoleError = console.error;
     console.error = () => {}; // React logs caught render errors; keep the test output clean.
     try {
-      const instance = mount(<CrashGuard onCrash={(error) => crashes.push(error.code)}><Broken /></CrashGuard>);
+      const instance = mount(
+        <CrashGuard onCrash={(error) => crashes.push(error.code)}>
+          <Broken />
+        </CrashGuard>,
+      );
       const frame = await waitForFrame(instance, 'error: INTERNAL');
       assert.match(frame, /error: INTERNAL: bad render/);
       assert.doesNotMatch(frame, /view\.tsx/);

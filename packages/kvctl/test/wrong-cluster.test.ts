@@ -14,7 +14,11 @@ const KVCTL_BIN = fileURLToPath(new URL('../bin/kvctl.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 function kvctl(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KVCTL_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, CAIRN_ENDPOINTS: '', CAIRN_CLUSTER_ID: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KVCTL_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CAIRN_ENDPOINTS: '', CAIRN_CLUSTER_ID: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -43,7 +47,7 @@ describe('kvctl and a node of another cluster', () => {
     await clusters?.stop();
   });
 
-  test('--cluster-id with only the other cluster\'s node: WRONG_CLUSTER in one line, no data, no stack trace', async () => {
+  test("--cluster-id with only the other cluster's node: WRONG_CLUSTER in one line, no data, no stack trace", async () => {
     const run = await kvctl(['--endpoints', bNode.grpcAddress, '--cluster-id', aClusterId, '--timeout', '3000', 'get', 'owner']);
     assert.equal(run.code, EXIT_UNAVAILABLE, run.stderr);
     assert.equal(run.stdout, '', 'nothing of B is printed');
@@ -54,7 +58,7 @@ describe('kvctl and a node of another cluster', () => {
     assert.doesNotMatch(run.stderr, /\n\s+at /);
   });
 
-  test('both clusters\' nodes with --cluster-id: answers come from the named cluster only', async () => {
+  test("both clusters' nodes with --cluster-id: answers come from the named cluster only", async () => {
     for (const endpoints of [`${bNode.grpcAddress},${a.node(1).grpcAddress}`, `${a.node(1).grpcAddress},${bNode.grpcAddress}`]) {
       const run = await kvctl(['--endpoints', endpoints, '--cluster-id', aClusterId, 'get', 'owner', '--serializable']);
       assert.equal(run.code, 0, run.stderr);

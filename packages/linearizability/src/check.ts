@@ -95,17 +95,19 @@ export function checkHistory(records: readonly HistoryRecord[], options: CheckOp
     if (search.verdict === 'not-linearizable') failing ??= keyOperations;
   }
   const failure = failing === undefined ? undefined : describeFailure(failing, options);
-  const verdict: CheckVerdict = failure !== undefined ? 'not-linearizable' : keys.some((key) => key.verdict === 'unknown') ? 'unknown' : 'linearizable';
+  const verdict: CheckVerdict =
+    failure !== undefined ? 'not-linearizable' : keys.some((key) => key.verdict === 'unknown') ? 'unknown' : 'linearizable';
   return { verdict, reason: reasonFor(verdict, keys, failure, maxStatesPerKey), operations: operations.length, pairing, keys, failure };
 }
 
 function describeFailure(operations: readonly HistoryOperation[], options: CheckOptions): CheckFailure {
-  const shrunk = options.shrink === false
-    ? { window: operations, minimal: false, versionBlind: false }
-    : shrinkViolation(operations, {
-      maxStatesPerCandidate: options.maxStatesPerKey ?? DEFAULT_MAX_STATES_PER_KEY,
-      maxStatesTotal: options.maxShrinkStates ?? DEFAULT_MAX_SHRINK_STATES,
-    });
+  const shrunk =
+    options.shrink === false
+      ? { window: operations, minimal: false, versionBlind: false }
+      : shrinkViolation(operations, {
+          maxStatesPerCandidate: options.maxStatesPerKey ?? DEFAULT_MAX_STATES_PER_KEY,
+          maxStatesTotal: options.maxShrinkStates ?? DEFAULT_MAX_SHRINK_STATES,
+        });
   const start = shrunk.window.reduce((earliest, operation) => Math.min(earliest, operation.invokeTime), Infinity);
   return {
     key: describeKey(operations[0]!),
@@ -124,7 +126,12 @@ function describeFailure(operations: readonly HistoryOperation[], options: Check
   };
 }
 
-function reasonFor(verdict: CheckVerdict, keys: readonly KeyCheckStats[], failure: CheckFailure | undefined, maxStates: number): string | undefined {
+function reasonFor(
+  verdict: CheckVerdict,
+  keys: readonly KeyCheckStats[],
+  failure: CheckFailure | undefined,
+  maxStates: number,
+): string | undefined {
   if (failure !== undefined) {
     const failingKeys = keys.filter((key) => key.verdict === 'not-linearizable').length;
     const others = failingKeys > 1 ? ` (${failingKeys} keys fail; the first is shown)` : '';

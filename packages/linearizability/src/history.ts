@@ -84,7 +84,8 @@ function validateRecord(value: unknown, line: number): HistoryRecord {
   for (const field of ['value', 'expected', 'error'] as const) {
     if (record[field] !== undefined && typeof record[field] !== 'string') fail(`${field} must be a string`);
   }
-  if (record['expectedVersion'] !== undefined && !Number.isSafeInteger(record['expectedVersion'])) fail('expectedVersion must be an integer');
+  if (record['expectedVersion'] !== undefined && !Number.isSafeInteger(record['expectedVersion']))
+    fail('expectedVersion must be an integer');
   const result = record['result'];
   if (result !== undefined && result !== null && !['string', 'number', 'boolean'].includes(typeof result)) fail('result has a bad type');
   return { ...(record as unknown as HistoryRecord), process: String(record['process']) };

@@ -60,9 +60,10 @@ export function stepRegister(state: RegisterState, operation: ModelOperation): R
       return ABSENT;
     }
     case 'cas': {
-      const matches = 'version' in input.expected
-        ? state.version === input.expected.version
-        : state.value !== undefined && state.value === input.expected.value;
+      const matches =
+        'version' in input.expected
+          ? state.version === input.expected.version
+          : state.value !== undefined && state.value === input.expected.value;
       if (output !== undefined && output !== matches) return undefined;
       return matches ? { value: input.newValue, version: state.version + 1 } : state;
     }

@@ -46,7 +46,11 @@ export function pairOperations(records: readonly HistoryRecord[]): { operations:
     const invoke = pending.get(pairKey);
     if (invoke === undefined) throw new HistoryFormatError('HISTORY_UNPAIRED', `${describe(record)} returns without an invoke`, index + 1);
     if (invoke.op !== record.op || invoke.key !== record.key) {
-      throw new HistoryFormatError('HISTORY_UNPAIRED', `${describe(record)} does not match its invoke (${invoke.op} ${invoke.key})`, index + 1);
+      throw new HistoryFormatError(
+        'HISTORY_UNPAIRED',
+        `${describe(record)} does not match its invoke (${invoke.op} ${invoke.key})`,
+        index + 1,
+      );
     }
     pending.delete(pairKey);
     if (record.type === 'fail') {
@@ -118,7 +122,8 @@ function outputOf(op: HistoryRecord['op'], record: HistoryRecord, line: number |
   if (result === undefined) return undefined;
   const expectedType = op === 'get' ? 'string' : op === 'put' || op === 'append' ? 'number' : 'boolean';
   if (op === 'get' && result === null) return null;
-  if (typeof result !== expectedType) throw new HistoryFormatError('HISTORY_MALFORMED', `${describe(record)} result must be a ${expectedType}`, line);
+  if (typeof result !== expectedType)
+    throw new HistoryFormatError('HISTORY_MALFORMED', `${describe(record)} result must be a ${expectedType}`, line);
   return typeof result === 'string' ? canonical(result, record.binary === true) : result;
 }
 

@@ -27,20 +27,25 @@ export function keyStatsTable(keys: readonly KeyCheckStats[]): TextTable {
 /** The verdict line first (what scripts grep), then the window, then a summary. */
 export function checkResultText(result: CheckResult, options: { verbose: boolean }): string {
   const lines: string[] = [];
-  if (result.verdict === 'linearizable') lines.push(`linearizable: ${result.operations} operations on ${plural(result.keys.length, 'key')}`);
+  if (result.verdict === 'linearizable')
+    lines.push(`linearizable: ${result.operations} operations on ${plural(result.keys.length, 'key')}`);
   if (result.verdict === 'unknown') lines.push(`unknown: ${result.reason ?? 'the search did not finish'}`);
   const failure = result.failure;
   if (failure !== undefined) {
     lines.push(`NOT linearizable: ${result.reason ?? ''}`);
     const shrunk = failure.minimal ? 'smallest failing window' : 'failing window (shrinking stopped at its budget)';
     const versions = failure.versionBlind ? ' (fails on values alone)' : '';
-    lines.push(`${shrunk}${versions}, ${failure.window.length} of ${failure.keyOperations} operations on key ${JSON.stringify(failure.key)}; times in ms after its first invoke:`);
+    lines.push(
+      `${shrunk}${versions}, ${failure.window.length} of ${failure.keyOperations} operations on key ${JSON.stringify(failure.key)}; times in ms after its first invoke:`,
+    );
     lines.push(layoutTable(windowTable(failure.window)));
   }
   const { failed, info, unfinished } = result.pairing;
   const undecided = result.keys.filter((key) => key.verdict !== 'linearizable').length;
-  lines.push(`checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${plural(result.keys.length, 'key')}`
-    + (undecided > 0 ? `, ${undecided} not linearizable or undecided` : ''));
+  lines.push(
+    `checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${plural(result.keys.length, 'key')}` +
+      (undecided > 0 ? `, ${undecided} not linearizable or undecided` : ''),
+  );
   if (options.verbose) lines.push(layoutTable(keyStatsTable(result.keys)));
   return `${lines.join('\n')}\n`;
 }

@@ -99,7 +99,11 @@ function shortestFailingPrefix<T>(ordered: readonly T[], fails: (candidate: read
 }
 
 /** One pass from the end: drop each chunk of `size` whose removal keeps the window failing. */
-function removeChunks<T>(window: readonly T[], size: number, fails: (candidate: readonly T[]) => Verdict): { window: readonly T[]; changed: boolean; budgetSpent: boolean } {
+function removeChunks<T>(
+  window: readonly T[],
+  size: number,
+  fails: (candidate: readonly T[]) => Verdict,
+): { window: readonly T[]; changed: boolean; budgetSpent: boolean } {
   let current = window;
   let changed = false;
   for (let start = current.length - size; start >= 0; start -= size) {
@@ -131,7 +135,9 @@ export function groundedFlags(operations: readonly ModelOperation[]): boolean[] 
     if (output === undefined) return true;
     switch (input.kind) {
       case 'get':
-        return output === null ? writes.absenceExplained(invokeTime, returnTime) : writes.buildable(output as string, invokeTime, returnTime);
+        return output === null
+          ? writes.absenceExplained(invokeTime, returnTime)
+          : writes.buildable(output as string, invokeTime, returnTime);
       case 'put':
       case 'append':
         return writes.countInvokedBy(returnTime) >= (output as number);
@@ -143,7 +149,9 @@ export function groundedFlags(operations: readonly ModelOperation[]): boolean[] 
           const version = input.expected.version;
           return version === 0 ? writes.absenceExplained(invokeTime, returnTime) : writes.countInvokedBy(returnTime) - 1 >= version;
         }
-        return output === true ? writes.buildable(input.expected.value, invokeTime, returnTime) : writes.mismatchExplained(input.expected.value);
+        return output === true
+          ? writes.buildable(input.expected.value, invokeTime, returnTime)
+          : writes.mismatchExplained(input.expected.value);
     }
   });
 }
@@ -165,7 +173,8 @@ class IntervalIndex {
     this.invokeTimes = byInvoke.map((interval) => interval.invokeTime);
     this.returnTimes = intervals.map((interval) => interval.returnTime).sort((a, b) => a - b);
     this.earliestReturnFrom = new Array<number>(byInvoke.length + 1).fill(Infinity);
-    for (let i = byInvoke.length - 1; i >= 0; i--) this.earliestReturnFrom[i] = Math.min(byInvoke[i]!.returnTime, this.earliestReturnFrom[i + 1]!);
+    for (let i = byInvoke.length - 1; i >= 0; i--)
+      this.earliestReturnFrom[i] = Math.min(byInvoke[i]!.returnTime, this.earliestReturnFrom[i + 1]!);
   }
 
   anyFinishedBefore(time: number): boolean {
@@ -218,7 +227,9 @@ class Writes {
    */
   absenceExplained(invokeTime: number, returnTime: number, sinceWrites: IntervalIndex = this.writes): boolean {
     if (!sinceWrites.anyFinishedBefore(invokeTime)) return true;
-    return this.deletes.some((deletion) => deletion.invokeTime < returnTime && !sinceWrites.anyWhollyBetween(deletion.returnTime, invokeTime));
+    return this.deletes.some(
+      (deletion) => deletion.invokeTime < returnTime && !sinceWrites.anyWhollyBetween(deletion.returnTime, invokeTime),
+    );
   }
 
   mismatchExplained(value: string): boolean {

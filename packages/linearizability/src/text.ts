@@ -10,7 +10,14 @@ export interface TextTable {
 export function layoutTable(table: TextTable): string {
   const all = [table.headers, ...table.rows];
   const widths = table.headers.map((_header, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
-  return all.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  return all
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -33,7 +33,10 @@ function history(calls: readonly Call[]): HistoryRecord[] {
     const id = (ids.get(call.p) ?? 0) + 1;
     ids.set(call.p, id);
     const fields = {
-      process: call.p, op: call.op, id, key: call.key ?? 'k',
+      process: call.p,
+      op: call.op,
+      id,
+      key: call.key ?? 'k',
       ...(call.value !== undefined ? { value: call.value } : {}),
       ...(call.expected !== undefined ? { expected: call.expected } : {}),
       ...(call.expectedVersion !== undefined ? { expectedVersion: call.expectedVersion } : {}),
@@ -42,7 +45,12 @@ function history(calls: readonly Call[]): HistoryRecord[] {
     const returnAt = call.at[1];
     if (returnAt === undefined) continue;
     const out = call.out ?? 'ok';
-    const outcome = out === 'ok' ? (call.result !== undefined ? { result: call.result } : {}) : { error: out === 'info' ? 'UNKNOWN_OUTCOME' : 'NO_LEADER' };
+    const outcome =
+      out === 'ok'
+        ? call.result !== undefined
+          ? { result: call.result }
+          : {}
+        : { error: out === 'info' ? 'UNKNOWN_OUTCOME' : 'NO_LEADER' };
     timed.push({ time: returnAt * MS, order: 1, record: { type: out, time: returnAt * MS, ...fields, ...outcome } });
   }
   return timed.sort((a, b) => a.time - b.time || a.order - b.order).map((entry) => entry.record);
@@ -57,30 +65,80 @@ function windowOf(result: CheckResult): string[] {
 }
 
 describe('register model', () => {
-  const operation = (input: OperationInput, output: ModelOperation['output']): ModelOperation => ({ input, output, required: true, invokeTime: 0, returnTime: 1 });
+  const operation = (input: OperationInput, output: ModelOperation['output']): ModelOperation => ({
+    input,
+    output,
+    required: true,
+    invokeTime: 0,
+    returnTime: 1,
+  });
   const run = (steps: [OperationInput, ModelOperation['output']][]): RegisterState | undefined =>
     steps.reduce<RegisterState | undefined>((state, [input, output]) => state && stepRegister(state, operation(input, output)), ABSENT);
 
   test('versions start at 1, grow per change, and restart after a delete', () => {
-    assert.deepEqual(run([[{ kind: 'put', value: 'a' }, 1], [{ kind: 'append', suffix: 'b' }, 2]]), { value: 'ab', version: 2 });
-    assert.deepEqual(run([[{ kind: 'put', value: 'a' }, 1], [{ kind: 'delete' }, true], [{ kind: 'put', value: 'c' }, 1]]), { value: 'c', version: 1 });
-    assert.equal(run([[{ kind: 'put', value: 'a' }, 1], [{ kind: 'put', value: 'a' }, 1]]), undefined, 'a rewrite still bumps the version');
+    assert.deepEqual(
+      run([
+        [{ kind: 'put', value: 'a' }, 1],
+        [{ kind: 'append', suffix: 'b' }, 2],
+      ]),
+      { value: 'ab', version: 2 },
+    );
+    assert.deepEqual(
+      run([
+        [{ kind: 'put', value: 'a' }, 1],
+        [{ kind: 'delete' }, true],
+        [{ kind: 'put', value: 'c' }, 1],
+      ]),
+      { value: 'c', version: 1 },
+    );
+    assert.equal(
+      run([
+        [{ kind: 'put', value: 'a' }, 1],
+        [{ kind: 'put', value: 'a' }, 1],
+      ]),
+      undefined,
+      'a rewrite still bumps the version',
+    );
     assert.equal(run([[{ kind: 'delete' }, true]]), undefined, 'nothing to delete');
   });
 
   test('cas compares the value (never matching an absent key) or the version (0 = absent)', () => {
     assert.equal(run([[{ kind: 'cas', expected: { value: '' }, newValue: 'x' }, true]]), undefined);
     assert.deepEqual(run([[{ kind: 'cas', expected: { version: 0 }, newValue: 'x' }, true]]), { value: 'x', version: 1 });
-    assert.deepEqual(run([[{ kind: 'put', value: 'a' }, 1], [{ kind: 'cas', expected: { value: 'b' }, newValue: 'x' }, false]]), { value: 'a', version: 1 });
-    assert.equal(run([[{ kind: 'put', value: 'a' }, 1], [{ kind: 'cas', expected: { version: 1 }, newValue: 'x' }, false]]), undefined);
+    assert.deepEqual(
+      run([
+        [{ kind: 'put', value: 'a' }, 1],
+        [{ kind: 'cas', expected: { value: 'b' }, newValue: 'x' }, false],
+      ]),
+      { value: 'a', version: 1 },
+    );
+    assert.equal(
+      run([
+        [{ kind: 'put', value: 'a' }, 1],
+        [{ kind: 'cas', expected: { version: 1 }, newValue: 'x' }, false],
+      ]),
+      undefined,
+    );
   });
 
   test('an unknown outcome constrains nothing but still applies when linearized', () => {
-    assert.deepEqual(run([[{ kind: 'append', suffix: 'z' }, undefined], [{ kind: 'get' }, 'z']]), { value: 'z', version: 1 });
+    assert.deepEqual(
+      run([
+        [{ kind: 'append', suffix: 'z' }, undefined],
+        [{ kind: 'get' }, 'z'],
+      ]),
+      { value: 'z', version: 1 },
+    );
   });
 
   test('a window is grounded only when its observations come from its own writes', () => {
-    const at = (input: OperationInput, output: ModelOperation['output'], invokeTime: number): ModelOperation => ({ input, output, required: true, invokeTime, returnTime: invokeTime + 1 });
+    const at = (input: OperationInput, output: ModelOperation['output'], invokeTime: number): ModelOperation => ({
+      input,
+      output,
+      required: true,
+      invokeTime,
+      returnTime: invokeTime + 1,
+    });
     assert.deepEqual(groundedFlags([at({ kind: 'get' }, 'a', 0)]), [false]);
     assert.deepEqual(groundedFlags([at({ kind: 'put', value: 'b' }, 2, 0)]), [false], 'version 2 needs two writes');
     assert.deepEqual(groundedFlags([at({ kind: 'append', suffix: 'x' }, 1, 0), at({ kind: 'get' }, 'xx', 2)]), [true, true]);
@@ -89,46 +147,58 @@ describe('register model', () => {
 
 describe('linearizable histories', () => {
   test('concurrent puts and gets may observe either order inside their overlap', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'put', value: 'a', at: [0, 10], result: 2 },
-      { p: 'c2', op: 'put', value: 'b', at: [1, 9], result: 1 },
-      { p: 'c3', op: 'get', at: [2, 3], result: 'b' },
-      { p: 'c4', op: 'get', at: [4, 12], result: 'a' },
-      { p: 'c3', op: 'get', at: [11, 13], result: 'a' },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'put', value: 'a', at: [0, 10], result: 2 },
+        { p: 'c2', op: 'put', value: 'b', at: [1, 9], result: 1 },
+        { p: 'c3', op: 'get', at: [2, 3], result: 'b' },
+        { p: 'c4', op: 'get', at: [4, 12], result: 'a' },
+        { p: 'c3', op: 'get', at: [11, 13], result: 'a' },
+      ]),
+    );
     assert.equal(result.verdict, 'linearizable', result.reason);
     assert.equal(result.failure, undefined);
-    assert.deepEqual(result.keys.map((key) => [key.key, key.operations, key.verdict]), [['k', 5, 'linearizable']]);
+    assert.deepEqual(
+      result.keys.map((key) => [key.key, key.operations, key.verdict]),
+      [['k', 5, 'linearizable']],
+    );
   });
 
   test('appends, cas success and failure, delete and re-creation', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'append', value: 'x', at: [0, 2], result: 1 },
-      { p: 'c2', op: 'append', value: 'y', at: [1, 3], result: 2 },
-      { p: 'c3', op: 'get', at: [4, 5], result: 'xy' },
-      { p: 'c1', op: 'cas', expected: 'xy', value: 'z', at: [6, 8], result: true },
-      { p: 'c2', op: 'cas', expectedVersion: 2, value: 'w', at: [7, 9], result: false },
-      { p: 'c3', op: 'delete', at: [10, 11], result: true },
-      { p: 'c3', op: 'cas', expectedVersion: 0, value: 'v', at: [12, 13], result: true },
-      { p: 'c3', op: 'append', value: '!', at: [14, 15], result: 2 },
-      { p: 'c1', op: 'get', at: [16, 17], result: 'v!' },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'append', value: 'x', at: [0, 2], result: 1 },
+        { p: 'c2', op: 'append', value: 'y', at: [1, 3], result: 2 },
+        { p: 'c3', op: 'get', at: [4, 5], result: 'xy' },
+        { p: 'c1', op: 'cas', expected: 'xy', value: 'z', at: [6, 8], result: true },
+        { p: 'c2', op: 'cas', expectedVersion: 2, value: 'w', at: [7, 9], result: false },
+        { p: 'c3', op: 'delete', at: [10, 11], result: true },
+        { p: 'c3', op: 'cas', expectedVersion: 0, value: 'v', at: [12, 13], result: true },
+        { p: 'c3', op: 'append', value: '!', at: [14, 15], result: 2 },
+        { p: 'c1', op: 'get', at: [16, 17], result: 'v!' },
+      ]),
+    );
     assert.equal(result.verdict, 'linearizable', result.reason);
   });
 
   test('info writes may apply late or never; failed writes never apply', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'put', value: 'a', at: [0, 1], out: 'info' },
-      { p: 'c2', op: 'get', at: [2, 3], result: null },
-      { p: 'c3', op: 'get', at: [50, 51], result: 'a' }, // the info put applied long after its call ended
-      { p: 'c1', op: 'put', key: 'other', value: 'x', at: [0, 1], out: 'info' },
-      { p: 'c1', op: 'put', key: 'other', value: 'y', at: [2, 3], out: 'fail' },
-      { p: 'c1', op: 'append', key: 'other', value: 'z', at: [4] }, // never returned
-      { p: 'c2', op: 'get', key: 'other', at: [60, 61], result: null },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'put', value: 'a', at: [0, 1], out: 'info' },
+        { p: 'c2', op: 'get', at: [2, 3], result: null },
+        { p: 'c3', op: 'get', at: [50, 51], result: 'a' }, // the info put applied long after its call ended
+        { p: 'c1', op: 'put', key: 'other', value: 'x', at: [0, 1], out: 'info' },
+        { p: 'c1', op: 'put', key: 'other', value: 'y', at: [2, 3], out: 'fail' },
+        { p: 'c1', op: 'append', key: 'other', value: 'z', at: [4] }, // never returned
+        { p: 'c2', op: 'get', key: 'other', at: [60, 61], result: null },
+      ]),
+    );
     assert.equal(result.verdict, 'linearizable', result.reason);
     assert.deepEqual(result.pairing, { records: 13, ok: 3, info: 2, failed: 1, unfinished: 1, unansweredReads: 0 });
-    assert.deepEqual(result.keys.map((key) => key.info), [1, 2]);
+    assert.deepEqual(
+      result.keys.map((key) => key.info),
+      [1, 2],
+    );
   });
 
   test('calls of one process may overlap: records pair by (process, id), not by order', () => {
@@ -136,14 +206,27 @@ describe('linearizable histories', () => {
       { p: 'c1', op: 'put', value: 'a', at: [0, 5], result: 1 },
       { p: 'c1', op: 'get', at: [1, 2], result: null },
     ]);
-    assert.deepEqual(records.map((record) => `${record.type}#${record.id}`), ['invoke#1', 'invoke#2', 'ok#2', 'ok#1']);
+    assert.deepEqual(
+      records.map((record) => `${record.type}#${record.id}`),
+      ['invoke#1', 'invoke#2', 'ok#2', 'ok#1'],
+    );
     assert.equal(checkHistory(records).verdict, 'linearizable');
   });
 
   test('keys recorded as base64 (binary) and as text are the same key', () => {
     const binaryPut: HistoryRecord[] = [
       { type: 'invoke', process: 'c1', op: 'put', id: 1, time: 0, key: Buffer.from('k').toString('base64'), value: '/w==', binary: true },
-      { type: 'ok', process: 'c1', op: 'put', id: 1, time: MS, key: Buffer.from('k').toString('base64'), value: '/w==', binary: true, result: 1 },
+      {
+        type: 'ok',
+        process: 'c1',
+        op: 'put',
+        id: 1,
+        time: MS,
+        key: Buffer.from('k').toString('base64'),
+        value: '/w==',
+        binary: true,
+        result: 1,
+      },
     ];
     const textGet = history([{ p: 'c2', op: 'get', at: [2, 3], result: null }]);
     const result = checkHistory([...binaryPut, ...textGet]);
@@ -154,58 +237,86 @@ describe('linearizable histories', () => {
 
 describe('anomalies and their smallest failing window', () => {
   test('stale read: a get after a completed put returns the old value', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'put', value: 'a', at: [1, 2], result: 1 },
-      { p: 'c2', op: 'get', at: [1.5, 2.5], result: 'a' },
-      { p: 'c1', op: 'put', value: 'b', at: [3, 4], result: 2 },
-      { p: 'c3', op: 'put', key: 'other', value: 'o', at: [3, 6], result: 1 },
-      { p: 'c2', op: 'get', at: [5, 6], result: 'a' },
-      { p: 'c3', op: 'get', at: [7, 8], result: 'b' },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'put', value: 'a', at: [1, 2], result: 1 },
+        { p: 'c2', op: 'get', at: [1.5, 2.5], result: 'a' },
+        { p: 'c1', op: 'put', value: 'b', at: [3, 4], result: 2 },
+        { p: 'c3', op: 'put', key: 'other', value: 'o', at: [3, 6], result: 1 },
+        { p: 'c2', op: 'get', at: [5, 6], result: 'a' },
+        { p: 'c3', op: 'get', at: [7, 8], result: 'b' },
+      ]),
+    );
     assert.deepEqual(windowOf(result), ['c1#1 put', 'c1#2 put', 'c2#2 get']);
     assert.equal(result.failure?.key, 'k');
-    assert.deepEqual(result.keys.map((key) => [key.key, key.verdict]), [['k', 'not-linearizable'], ['other', 'linearizable']]);
+    assert.deepEqual(
+      result.keys.map((key) => [key.key, key.verdict]),
+      [
+        ['k', 'not-linearizable'],
+        ['other', 'linearizable'],
+      ],
+    );
   });
 
   test('lost write: an acknowledged put is never visible', () => {
-    const result = checkHistory(history([
-      { p: 'c2', op: 'get', at: [0, 1], result: null },
-      { p: 'c1', op: 'put', value: 'lost', at: [2, 3], result: 1 },
-      { p: 'c2', op: 'get', at: [6, 7], result: null },
-      { p: 'c3', op: 'get', at: [8, 9], result: null },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c2', op: 'get', at: [0, 1], result: null },
+        { p: 'c1', op: 'put', value: 'lost', at: [2, 3], result: 1 },
+        { p: 'c2', op: 'get', at: [6, 7], result: null },
+        { p: 'c3', op: 'get', at: [8, 9], result: null },
+      ]),
+    );
     assert.deepEqual(windowOf(result), ['c1#1 put', 'c2#2 get']);
   });
 
   test('double append: the suffix shows up twice', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'append', value: 'a', at: [1, 2], result: 1 },
-      { p: 'c2', op: 'get', at: [1.5, 3], result: 'a' },
-      { p: 'c1', op: 'append', value: 'x', at: [3, 5], result: 2 },
-      { p: 'c2', op: 'get', at: [6, 7], result: 'axx' },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'append', value: 'a', at: [1, 2], result: 1 },
+        { p: 'c2', op: 'get', at: [1.5, 3], result: 'a' },
+        { p: 'c1', op: 'append', value: 'x', at: [3, 5], result: 2 },
+        { p: 'c2', op: 'get', at: [6, 7], result: 'axx' },
+      ]),
+    );
     assert.deepEqual(windowOf(result), ['c1#1 append', 'c1#2 append', 'c2#2 get']);
   });
 
   test('cas anomaly: two cas from the same expected value both succeed', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'put', value: 'a', at: [1, 2], result: 1 },
-      { p: 'c2', op: 'cas', expected: 'a', value: 'b', at: [3, 6], result: true },
-      { p: 'c3', op: 'cas', expected: 'a', value: 'c', at: [4, 7], result: true },
-      { p: 'c1', op: 'get', at: [8, 9], result: 'c' },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'put', value: 'a', at: [1, 2], result: 1 },
+        { p: 'c2', op: 'cas', expected: 'a', value: 'b', at: [3, 6], result: true },
+        { p: 'c3', op: 'cas', expected: 'a', value: 'c', at: [4, 7], result: true },
+        { p: 'c1', op: 'get', at: [8, 9], result: 'c' },
+      ]),
+    );
     assert.deepEqual(windowOf(result), ['c1#1 put', 'c2#1 cas', 'c3#1 cas']);
-    assert.deepEqual(result.failure?.window.map((operation) => [operation.args, operation.result]), [
-      ['"a"', 'version 1'], ['"a" -> "b"', 'succeeded'], ['"a" -> "c"', 'succeeded'],
-    ]);
-    assert.deepEqual(result.failure?.window.map((operation) => [operation.invokeNs, operation.returnNs]), [[0, MS], [2 * MS, 5 * MS], [3 * MS, 6 * MS]]);
+    assert.deepEqual(
+      result.failure?.window.map((operation) => [operation.args, operation.result]),
+      [
+        ['"a"', 'version 1'],
+        ['"a" -> "b"', 'succeeded'],
+        ['"a" -> "c"', 'succeeded'],
+      ],
+    );
+    assert.deepEqual(
+      result.failure?.window.map((operation) => [operation.invokeNs, operation.returnNs]),
+      [
+        [0, MS],
+        [2 * MS, 5 * MS],
+        [3 * MS, 6 * MS],
+      ],
+    );
   });
 
   test('a wrong returned version is a violation even when values look right', () => {
-    const result = checkHistory(history([
-      { p: 'c1', op: 'put', value: 'a', at: [0, 1], result: 1 },
-      { p: 'c2', op: 'put', value: 'b', at: [2, 3], result: 1 },
-    ]));
+    const result = checkHistory(
+      history([
+        { p: 'c1', op: 'put', value: 'a', at: [0, 1], result: 1 },
+        { p: 'c2', op: 'put', value: 'b', at: [2, 3], result: 1 },
+      ]),
+    );
     assert.deepEqual(windowOf(result), ['c1#1 put', 'c2#1 put']);
   });
 
@@ -225,7 +336,13 @@ describe('anomalies and their smallest failing window', () => {
 
 describe('bounds and input errors', () => {
   test('a search bound turns a hard key into `unknown` with a reason instead of hanging', () => {
-    const calls: Call[] = Array.from({ length: 40 }, (_unused, i): Call => ({ p: `c${i}`, op: 'append', value: `${i},`, at: [0, 100], out: 'info' }));
+    const calls: Call[] = Array.from({ length: 40 }, (_unused, i): Call => ({
+      p: `c${i}`,
+      op: 'append',
+      value: `${i},`,
+      at: [0, 100],
+      out: 'info',
+    }));
     calls.push({ p: 'r', op: 'get', at: [200, 201], result: 'nope' });
     const result = checkHistory(history(calls), { maxStatesPerKey: 500 });
     assert.equal(result.verdict, 'unknown');
@@ -234,12 +351,15 @@ describe('bounds and input errors', () => {
   });
 
   test('parseHistory reports the line of a malformed record; pairing reports unpaired returns', () => {
-    assert.throws(() => parseHistory('\n{"type":"invoke"}\n'), (error: unknown) => {
-      assert.ok(error instanceof HistoryFormatError);
-      assert.equal(error.code, 'HISTORY_MALFORMED');
-      assert.equal(error.line, 2);
-      return true;
-    });
+    assert.throws(
+      () => parseHistory('\n{"type":"invoke"}\n'),
+      (error: unknown) => {
+        assert.ok(error instanceof HistoryFormatError);
+        assert.equal(error.code, 'HISTORY_MALFORMED');
+        assert.equal(error.line, 2);
+        return true;
+      },
+    );
     const withRange = parseHistory('{"type":"invoke","process":"c1","op":"range","id":1,"time":1,"key":"p"}\n');
     assert.deepEqual(withRange, [], 'range records are skipped');
     const orphan = parseHistory('{"type":"ok","process":"c1","op":"get","id":3,"time":5,"key":"k","result":null}');
@@ -276,12 +396,22 @@ function generateHistory(random: () => number, operations: number, keys: number,
     const at: [number, number] = [point - random() * spreadMs, point + random() * spreadMs];
     const p = `c${i % 7}`;
     const draw = random();
-    const input: OperationInput = draw < 0.35 ? { kind: 'get' }
-      : draw < 0.55 ? { kind: 'put', value: `v${i}` }
-        : draw < 0.7 ? { kind: 'append', suffix: `${i % 10}` }
-          : draw < 0.8 ? { kind: 'delete' }
-            : random() < 0.5 ? { kind: 'cas', expected: { value: random() < 0.5 && state.value !== undefined ? state.value : `v${i - 1}` }, newValue: `c${i}` }
-              : { kind: 'cas', expected: { version: random() < 0.6 ? state.version : state.version + 1 }, newValue: `c${i}` };
+    const input: OperationInput =
+      draw < 0.35
+        ? { kind: 'get' }
+        : draw < 0.55
+          ? { kind: 'put', value: `v${i}` }
+          : draw < 0.7
+            ? { kind: 'append', suffix: `${i % 10}` }
+            : draw < 0.8
+              ? { kind: 'delete' }
+              : random() < 0.5
+                ? {
+                    kind: 'cas',
+                    expected: { value: random() < 0.5 && state.value !== undefined ? state.value : `v${i - 1}` },
+                    newValue: `c${i}`,
+                  }
+                : { kind: 'cas', expected: { version: random() < 0.6 ? state.version : state.version + 1 }, newValue: `c${i}` };
     const fate = input.kind === 'get' ? 'ok' : random() < 0.08 ? 'info' : random() < 0.05 ? 'fail' : 'ok';
     const applies = fate === 'ok' || (fate === 'info' && random() < 0.5);
     const next = applies ? stepRegister(state, { input, output: undefined, required: true, invokeTime: 0, returnTime: 0 })! : state;
@@ -313,7 +443,9 @@ function argsOf(input: OperationInput): Partial<Call> {
     case 'append':
       return { value: input.suffix };
     case 'cas':
-      return 'version' in input.expected ? { expectedVersion: input.expected.version, value: input.newValue } : { expected: input.expected.value, value: input.newValue };
+      return 'version' in input.expected
+        ? { expectedVersion: input.expected.version, value: input.newValue }
+        : { expected: input.expected.value, value: input.newValue };
     default:
       return {};
   }

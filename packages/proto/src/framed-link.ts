@@ -73,7 +73,13 @@ export class FramedLink<In, Out> {
 
   /** Dials `host:port`: nodelay, keepalive, the hello written first. */
   static dial<In, Out>(options: DialOptions<In, Out>): FramedLink<In, Out> {
-    const socket = net.connect({ host: options.host, port: options.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: options.keepAliveMs });
+    const socket = net.connect({
+      host: options.host,
+      port: options.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: options.keepAliveMs,
+    });
     const link = new FramedLink(socket, options);
     if (options.connectTimeoutMs !== undefined) {
       const timeoutMs = options.connectTimeoutMs;
@@ -209,7 +215,8 @@ export class FramedLink<In, Out> {
     const hello = this.options.expectHello!;
     const head = this.helloHead!.length === 0 ? chunk : Buffer.concat([this.helloHead!, chunk]);
     const compared = Math.min(head.length, hello.length);
-    if (!head.subarray(0, compared).equals(hello.subarray(0, compared))) return this.fail({ kind: 'hello-mismatch', reason: 'the other end does not speak this link' });
+    if (!head.subarray(0, compared).equals(hello.subarray(0, compared)))
+      return this.fail({ kind: 'hello-mismatch', reason: 'the other end does not speak this link' });
     if (head.length < hello.length) {
       this.helloHead = head;
       return;

@@ -16,7 +16,10 @@ export const CLIENT_LINK_MAGIC = Buffer.from('CAIRNKV1', 'latin1');
 const HEADER_BYTES = 4;
 
 export class FrameTooLargeError extends Error {
-  constructor(readonly bytes: number, readonly limit: number) {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
     super(`frame of ${bytes} bytes exceeds the ${limit}-byte limit`);
   }
 }

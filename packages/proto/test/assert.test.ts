@@ -4,7 +4,10 @@ import { AssertionError, assert, assertNever } from '../src/index.js';
 
 test('assert throws AssertionError when its condition is false, and nothing when true', () => {
   assert(true, 'never thrown');
-  nodeAssert.throws(() => assert(false, 'the invariant'), (error: unknown) => error instanceof AssertionError && error.message === 'the invariant' && error.code === 'ASSERTION_FAILED');
+  nodeAssert.throws(
+    () => assert(false, 'the invariant'),
+    (error: unknown) => error instanceof AssertionError && error.message === 'the invariant' && error.code === 'ASSERTION_FAILED',
+  );
   nodeAssert.throws(() => assert(0), AssertionError);
 });
 

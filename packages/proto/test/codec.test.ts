@@ -22,12 +22,17 @@ test('a raft message with entries round-trips', () => {
 
 test('keys keep invalid UTF-8 bytes exactly', () => {
   const key = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
-  const decoded = Command.decode(Command.encode({ proposedAtMs: 1, valueBytesMax: 0, put: { key, value: Buffer.alloc(0), prevKv: false } }).finish());
+  const decoded = Command.decode(
+    Command.encode({ proposedAtMs: 1, valueBytesMax: 0, put: { key, value: Buffer.alloc(0), prevKv: false } }).finish(),
+  );
   assert.deepEqual(decoded.put?.key, key);
 });
 
 test('a uint64 above 2^53 - 1 is rejected, not rounded', () => {
   // Field 1 (term), varint 2^53 + 1.
-  const bytes = new BinaryWriter().uint32(8).uint64(2n ** 53n + 1n).finish();
+  const bytes = new BinaryWriter()
+    .uint32(8)
+    .uint64(2n ** 53n + 1n)
+    .finish();
   assert.throws(() => Entry.decode(bytes), /MAX_SAFE_INTEGER/);
 });

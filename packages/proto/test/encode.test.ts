@@ -9,7 +9,12 @@ import * as encode from '../src/encode.js';
 
 describe('encodeToBuffer', () => {
   test('matches the codec byte for byte, and earlier results survive later encodes', () => {
-    const entries = Array.from({ length: 50 }, (_, i) => ({ term: 3, index: i + 1, type: EntryType.NORMAL, data: Buffer.alloc(i * 40, i) }));
+    const entries = Array.from({ length: 50 }, (_, i) => ({
+      term: 3,
+      index: i + 1,
+      type: EntryType.NORMAL,
+      data: Buffer.alloc(i * 40, i),
+    }));
     const encoded = entries.map((entry) => encodeToBuffer(Entry, entry));
     encoded.forEach((bytes, i) => {
       assert.ok(Buffer.isBuffer(bytes));
@@ -18,7 +23,7 @@ describe('encodeToBuffer', () => {
     });
   });
 
-  test('encoding copies the shared writer\'s bytes out, without finish()\'s fresh ArrayBuffer', () => {
+  test("encoding copies the shared writer's bytes out, without finish()'s fresh ArrayBuffer", () => {
     const first = encodeToBuffer(HardState, { term: 1, vote: 2, commit: 3 });
     // Fails if @bufbuild/protobuf renamed the writer's internals: encoding then
     // falls back to finish(), one ArrayBuffer per message again.

@@ -43,7 +43,10 @@ interface Ends {
 }
 
 /** Dials `port` with a BatchAck link (frames up to `frameBytesMax`). */
-function dial(port: number, options: { frameBytesMax?: number; expectHello?: Buffer; hello?: Buffer; writeBufferBytesMax?: number; onEnd?: boolean } = {}): Ends {
+function dial(
+  port: number,
+  options: { frameBytesMax?: number; expectHello?: Buffer; hello?: Buffer; writeBufferBytesMax?: number; onEnd?: boolean } = {},
+): Ends {
   const received: number[] = [];
   const closes: LinkClosed[] = [];
   let ended = false;
@@ -84,7 +87,13 @@ describe('FramedLink', () => {
   test('a frame over the limit closes the link; nothing after it is delivered', async () => {
     const port = await listen((socket) => {
       socket.on('error', () => undefined);
-      socket.write(Buffer.concat([encodeMessageFrame(BatchAck, { sequence: 7 }), encodeFrame(Buffer.alloc(64)), encodeMessageFrame(BatchAck, { sequence: 8 })]));
+      socket.write(
+        Buffer.concat([
+          encodeMessageFrame(BatchAck, { sequence: 7 }),
+          encodeFrame(Buffer.alloc(64)),
+          encodeMessageFrame(BatchAck, { sequence: 8 }),
+        ]),
+      );
     });
     const ends = dial(port, { frameBytesMax: 16 });
     await waitUntil(() => ends.closes.length === 1, 'the link to close');
@@ -168,7 +177,10 @@ describe('FramedLink', () => {
     assert.equal(ends.link.ready, false);
     await waitUntil(() => ends.received.length === 1, 'the greeting');
     assert.equal(ends.link.ready, true);
-    await waitUntil(() => Buffer.concat(got).length === hello.length + encodeMessageFrame(BatchAck, { sequence: 1 }).length, 'the held frame');
+    await waitUntil(
+      () => Buffer.concat(got).length === hello.length + encodeMessageFrame(BatchAck, { sequence: 1 }).length,
+      'the held frame',
+    );
     assert.deepEqual(Buffer.concat(got), Buffer.concat([hello, encodeMessageFrame(BatchAck, { sequence: 1 })]));
     ends.link.close('done');
     await waitUntil(() => ends.closes.length === 1, 'the link to close');

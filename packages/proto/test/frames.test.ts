@@ -6,7 +6,17 @@
 // Method: a frame stream cut at every byte position; real Cairn messages.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchAck, encodeFrame, encodeMessageFrame, encodeToBuffer, Entry, EntryType, FrameReader, FrameTooLargeError, MessageReader } from '../src/index.js';
+import {
+  BatchAck,
+  encodeFrame,
+  encodeMessageFrame,
+  encodeToBuffer,
+  Entry,
+  EntryType,
+  FrameReader,
+  FrameTooLargeError,
+  MessageReader,
+} from '../src/index.js';
 
 describe('FrameReader', () => {
   test('yields the same frames however the bytes are split', () => {
@@ -15,7 +25,11 @@ describe('FrameReader', () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       const reader = new FrameReader(1024);
       const frames = [...reader.push(stream.subarray(0, cut)), ...reader.push(stream.subarray(cut))];
-      assert.deepEqual(frames.map((f) => Buffer.from(f).toString('hex')), payloads.map((p) => p.toString('hex')), `cut at ${cut}`);
+      assert.deepEqual(
+        frames.map((f) => Buffer.from(f).toString('hex')),
+        payloads.map((p) => p.toString('hex')),
+        `cut at ${cut}`,
+      );
     }
   });
 
@@ -26,7 +40,11 @@ describe('FrameReader', () => {
       const reader = new FrameReader(1 << 20);
       const frames: Buffer[] = [];
       for (let at = 0; at < stream.length; at += size) frames.push(...reader.push(stream.subarray(at, at + size)));
-      assert.deepEqual(frames.map((f) => Buffer.from(f).toString('hex')), payloads.map((p) => p.toString('hex')), `chunks of ${size}`);
+      assert.deepEqual(
+        frames.map((f) => Buffer.from(f).toString('hex')),
+        payloads.map((p) => p.toString('hex')),
+        `chunks of ${size}`,
+      );
     }
   });
 
@@ -43,7 +61,12 @@ describe('FrameReader', () => {
 
 describe('message frames', () => {
   test('encodeMessageFrame equals the framed encoding, and leaves nothing behind for the next encode', () => {
-    const entries = Array.from({ length: 20 }, (_, i) => ({ term: 2, index: i + 1, type: EntryType.NORMAL, data: Buffer.alloc(i * 100, i) }));
+    const entries = Array.from({ length: 20 }, (_, i) => ({
+      term: 2,
+      index: i + 1,
+      type: EntryType.NORMAL,
+      data: Buffer.alloc(i * 100, i),
+    }));
     for (const entry of entries) {
       assert.deepEqual(encodeMessageFrame(Entry, entry), encodeFrame(Entry.encode(entry).finish()));
       assert.deepEqual(encodeToBuffer(Entry, entry), Buffer.from(Entry.encode(entry).finish()), 'no stray prefix');
@@ -55,7 +78,10 @@ describe('message frames', () => {
     const good = [encodeMessageFrame(BatchAck, { sequence: 1 }), encodeMessageFrame(BatchAck, { sequence: 2 })];
     const bad = encodeFrame(Buffer.from([0xff, 0xff, 0xff]));
     const { messages, error } = reader.push(Buffer.concat([...good, bad, encodeMessageFrame(BatchAck, { sequence: 3 })]));
-    assert.deepEqual(messages.map((m) => m.sequence), [1, 2]);
+    assert.deepEqual(
+      messages.map((m) => m.sequence),
+      [1, 2],
+    );
     assert.equal(error, 'a frame that is not a BatchAck');
     const oversized = new MessageReader(BatchAck, 'BatchAck', 16).push(encodeFrame(Buffer.alloc(17)));
     assert.deepEqual(oversized.messages, []);

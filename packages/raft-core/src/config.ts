@@ -1,11 +1,6 @@
 /** RaftConfig: what a RawNode is told at creation; all timeouts are in ticks. */
 import { ConfigInvalidError } from './errors.js';
-import {
-  APPEND_BYTES_MAX_DEFAULT,
-  INFLIGHT_MSGS_CEILING,
-  INFLIGHT_MSGS_MAX_DEFAULT,
-  UNCOMMITTED_BYTES_MAX_DEFAULT,
-} from './limits.js';
+import { APPEND_BYTES_MAX_DEFAULT, INFLIGHT_MSGS_CEILING, INFLIGHT_MSGS_MAX_DEFAULT, UNCOMMITTED_BYTES_MAX_DEFAULT } from './limits.js';
 import type { NodeId } from './types.js';
 
 export const DEFAULT_ELECTION_TICKS = 10;

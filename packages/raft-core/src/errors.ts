@@ -4,14 +4,14 @@
  * Check `err.code` rather than `instanceof` when crossing package copies.
  */
 export type RaftErrorCode =
-  | 'CONFIG_INVALID'
-  | 'STORAGE_COMPACTED'
-  | 'STORAGE_UNAVAILABLE'
-  | 'SNAPSHOT_OUT_OF_DATE'
-  | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
+  'CONFIG_INVALID' | 'STORAGE_COMPACTED' | 'STORAGE_UNAVAILABLE' | 'SNAPSHOT_OUT_OF_DATE' | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
 
 export class RaftError extends Error {
-  constructor(readonly code: RaftErrorCode, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly code: RaftErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -23,7 +23,10 @@ export class RaftError extends Error {
  * snapshot instead; applications reading the log should do the same.
  */
 export class StorageCompactedError extends RaftError {
-  constructor(readonly index: number, readonly firstIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly firstIndex: number,
+  ) {
     super('STORAGE_COMPACTED', `index ${index} is compacted (first index ${firstIndex})`);
   }
 }
@@ -33,14 +36,20 @@ export class StorageCompactedError extends RaftError {
  * never asks for one; seeing it elsewhere means the caller's bounds are wrong.
  */
 export class StorageUnavailableError extends RaftError {
-  constructor(readonly index: number, readonly lastIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly lastIndex: number,
+  ) {
     super('STORAGE_UNAVAILABLE', `index ${index} is beyond the last index ${lastIndex}`);
   }
 }
 
 /** Thrown by MemoryStorage when a snapshot older than the current one is applied or created. */
 export class SnapshotOutOfDateError extends RaftError {
-  constructor(readonly index: number, readonly currentIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly currentIndex: number,
+  ) {
     super('SNAPSHOT_OUT_OF_DATE', `snapshot at ${index} is not newer than the current snapshot at ${currentIndex}`);
   }
 }
@@ -57,7 +66,10 @@ export class SnapshotTemporarilyUnavailableError extends RaftError {
 
 /** Thrown by RawNode.create() when the RaftConfig is invalid; fix the configuration. */
 export class ConfigInvalidError extends RaftError {
-  constructor(readonly field: string, reason: string) {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
     super('CONFIG_INVALID', `invalid raft config: ${field} ${reason}`);
   }
 }

@@ -33,14 +33,7 @@ export {
   PENDING_READS_BEFORE_COMMIT_MAX,
   READ_STATES_MAX,
 } from './limits.js';
-export {
-  isLocalMessage,
-  isResponseMessage,
-  isValidPeerMessage,
-  describeMessage,
-  describeEntry,
-  describeReady,
-} from './messages.js';
+export { isLocalMessage, isResponseMessage, isValidPeerMessage, describeMessage, describeEntry, describeReady } from './messages.js';
 export { encodeConfChange, decodeConfChange } from './conf-change.js';
 export { committedIndex, voteResult } from './quorum.js';
 export type { VoteResult } from './quorum.js';

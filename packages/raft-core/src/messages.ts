@@ -178,8 +178,10 @@ export function describeReady(ready: Ready): string {
   const lines: string[] = [`Ready #${ready.number}${ready.mustSync ? ' MustSync' : ''}:`];
   if (ready.softState) lines.push(`Lead:${ready.softState.leaderId} State:${ready.softState.role}`);
   if (ready.hardState) {
-    lines.push(`HardState Term:${ready.hardState.term} Vote:${ready.hardState.vote} Commit:${ready.hardState.commit}` +
-      (ready.hardState.recovering === true ? ' Recovering' : ''));
+    lines.push(
+      `HardState Term:${ready.hardState.term} Vote:${ready.hardState.vote} Commit:${ready.hardState.commit}` +
+        (ready.hardState.recovering === true ? ' Recovering' : ''),
+    );
   }
   if (ready.snapshot?.metadata) lines.push(`Snapshot Index:${ready.snapshot.metadata.index} Term:${ready.snapshot.metadata.term}`);
   const section = (title: string, items: readonly string[]): void => {
@@ -191,6 +193,9 @@ export function describeReady(ready: Ready): string {
   section('CommittedEntries', ready.committedEntries.map(describeEntry));
   section('Messages', ready.messages.map(describeMessage));
   section('PersistedMessages', ready.persistedMessages.map(describeMessage));
-  section('ReadStates', ready.readStates.map((state) => `Index:${state.index} Context:${quoteData(state.context)}`));
+  section(
+    'ReadStates',
+    ready.readStates.map((state) => `Index:${state.index} Context:${quoteData(state.context)}`),
+  );
   return lines.join('\n');
 }

@@ -214,9 +214,11 @@ export class RaftLog {
   }
 
   describe(): string {
-    return `committed=${this.committed} applied=${this.applied} applying=${this.applying} ` +
+    return (
+      `committed=${this.committed} applied=${this.applied} applying=${this.applying} ` +
       `unstable.offset=${this.unstable.offset} unstable.len=${this.unstable.entries.length} ` +
-      `snapshot=${this.unstable.snapshot ? `${snapshotIndex(this.unstable.snapshot)}/${snapshotTerm(this.unstable.snapshot)}` : '-'}`;
+      `snapshot=${this.unstable.snapshot ? `${snapshotIndex(this.unstable.snapshot)}/${snapshotTerm(this.unstable.snapshot)}` : '-'}`
+    );
   }
 }
 

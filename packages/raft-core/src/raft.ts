@@ -8,7 +8,18 @@
  * stepped by RawNode.advance(), so nothing counts this node's vote or log
  * before it is durable.
  */
-import { assert, assertNever, ConfChangeType, EntryType, MessageType, type ConfChange, type ConfState, type Entry, type Message, type Snapshot } from '@cairn/proto';
+import {
+  assert,
+  assertNever,
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Snapshot,
+} from '@cairn/proto';
 import { decodeConfChange, isAcceptableConfChange } from './conf-change.js';
 import type { ResolvedRaftConfig } from './config.js';
 import { RaftError } from './errors.js';
@@ -33,16 +44,24 @@ type CampaignKind = 'pre-election' | 'election' | 'transfer';
 /** Builds a Message with every field defaulted. */
 export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Message {
   return {
-    to: 0, from: 0, term: 0, logTerm: 0, index: 0, entries: [], commit: 0,
-    snapshot: undefined, reject: false, rejectHint: 0, context: EMPTY_BYTES,
+    to: 0,
+    from: 0,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    snapshot: undefined,
+    reject: false,
+    rejectHint: 0,
+    context: EMPTY_BYTES,
     ...fields,
   };
 }
 
 /** Whether `change` takes `id` out of the voters. */
 function removesOrDemotes(change: ConfChange, id: NodeId): boolean {
-  return change.nodeId === id &&
-    (change.type === ConfChangeType.REMOVE_NODE || change.type === ConfChangeType.ADD_LEARNER_NODE);
+  return change.nodeId === id && (change.type === ConfChangeType.REMOVE_NODE || change.type === ConfChangeType.ADD_LEARNER_NODE);
 }
 
 function isTransferCampaign(context: Uint8Array): boolean {
@@ -110,7 +129,11 @@ export class Raft {
   /** ReadIndex requests held until this leader commits an entry of its term. */
   private pendingReadIndexMessages: Message[] = [];
 
-  constructor(readonly config: ResolvedRaftConfig, storage: Storage, private readonly rng: Rng) {
+  constructor(
+    readonly config: ResolvedRaftConfig,
+    storage: Storage,
+    private readonly rng: Rng,
+  ) {
     this.id = config.id;
     this.log = new RaftLog(storage);
     this.tracker = new ProgressTracker(config.maxInflightMsgs);
@@ -312,8 +335,11 @@ export class Raft {
   /** Queues `message` from this node; see the file comment for the three queues. */
   private send(message: Message): void {
     if (message.from === 0) message.from = this.id;
-    const isVoteType = message.type === MessageType.VOTE || message.type === MessageType.PRE_VOTE ||
-      message.type === MessageType.VOTE_RESP || message.type === MessageType.PRE_VOTE_RESP;
+    const isVoteType =
+      message.type === MessageType.VOTE ||
+      message.type === MessageType.PRE_VOTE ||
+      message.type === MessageType.VOTE_RESP ||
+      message.type === MessageType.PRE_VOTE_RESP;
     if (isVoteType) {
       assert(message.term !== 0, 'vote messages carry an explicit term');
     } else if (message.type === MessageType.PROP || message.type === MessageType.READ_INDEX) {
@@ -327,8 +353,8 @@ export class Raft {
         if (!this.mayVote()) message.recovering = true;
       }
     }
-    const afterPersist = message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP ||
-      message.type === MessageType.PRE_VOTE_RESP;
+    const afterPersist =
+      message.type === MessageType.APP_RESP || message.type === MessageType.VOTE_RESP || message.type === MessageType.PRE_VOTE_RESP;
     if (message.to === this.id) {
       assert(afterPersist, 'only acknowledgements are addressed to self');
       this.selfMsgsAfterPersist.push(message);
@@ -381,8 +407,7 @@ export class Raft {
     const isVoteRequest = message.type === MessageType.VOTE || message.type === MessageType.PRE_VOTE;
     if (isVoteRequest) {
       const force = isTransferCampaign(message.context);
-      const inLease = this.config.checkQuorum && this.leaderId !== NO_NODE &&
-        this.electionElapsed < this.config.electionTicks;
+      const inLease = this.config.checkQuorum && this.leaderId !== NO_NODE && this.electionElapsed < this.config.electionTicks;
       // Leader lease: while we hear from a leader, ignore disruptive candidates.
       if (!force && inLease) return false;
     }
@@ -390,8 +415,7 @@ export class Raft {
       // A pre-vote never changes our term.
     } else if (message.type === MessageType.PRE_VOTE_RESP && !message.reject) {
       // A granted pre-vote carries the term we would campaign in; we move there on a quorum.
-    } else if (message.type === MessageType.APP || message.type === MessageType.HEARTBEAT ||
-      message.type === MessageType.SNAP) {
+    } else if (message.type === MessageType.APP || message.type === MessageType.HEARTBEAT || message.type === MessageType.SNAP) {
       this.becomeFollower(message.term as Term, message.from as NodeId);
     } else {
       this.becomeFollower(message.term as Term, NO_NODE);
@@ -402,8 +426,10 @@ export class Raft {
   private stepLowerTerm(message: Message): void {
     // A node that may not vote never campaigns, so this answer is the only way
     // a leader of an older term learns the newer one and steps down.
-    if ((this.config.checkQuorum || this.config.preVote || !this.mayVote()) &&
-      (message.type === MessageType.HEARTBEAT || message.type === MessageType.APP)) {
+    if (
+      (this.config.checkQuorum || this.config.preVote || !this.mayVote()) &&
+      (message.type === MessageType.HEARTBEAT || message.type === MessageType.APP)
+    ) {
       // A stale leader (e.g. partitioned away) learns our term and steps down;
       // without this it could stall a pre-voting or lease-holding cluster.
       this.send(newMessage({ type: MessageType.APP_RESP, to: message.from }));
@@ -416,9 +442,11 @@ export class Raft {
   private handleVoteRequest(message: Message): void {
     const responseType = voteResponseType(message.type as MessageType.VOTE | MessageType.PRE_VOTE);
     const candidate = message.from as NodeId;
-    const canVote = this.mayVote() && (this.vote === candidate ||
-      (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
-      (message.type === MessageType.PRE_VOTE && message.term > this.term));
+    const canVote =
+      this.mayVote() &&
+      (this.vote === candidate ||
+        (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
+        (message.type === MessageType.PRE_VOTE && message.term > this.term));
     if (canVote && this.log.isUpToDate(message.index, message.logTerm)) {
       // A granted vote is sent in the candidate's term (for a pre-vote, its future term).
       this.send(newMessage({ type: responseType, to: candidate, term: message.term }));
@@ -468,10 +496,16 @@ export class Raft {
         this.send(newMessage({ type: voteResponseType(voteType), to: id, term }));
         continue;
       }
-      this.send(newMessage({
-        type: voteType, to: id, term, index: lastIndex, logTerm: lastTerm,
-        context: kind === 'transfer' ? CAMPAIGN_TRANSFER_CONTEXT : EMPTY_BYTES,
-      }));
+      this.send(
+        newMessage({
+          type: voteType,
+          to: id,
+          term,
+          index: lastIndex,
+          logTerm: lastTerm,
+          context: kind === 'transfer' ? CAMPAIGN_TRANSFER_CONTEXT : EMPTY_BYTES,
+        }),
+      );
     }
   }
 
@@ -604,10 +638,16 @@ export class Raft {
     }
     // Fast backtracking: tell the leader the last (index, term) that could match.
     const hint = this.log.findConflictByTerm(Math.min(message.index, this.log.lastIndex()), message.logTerm);
-    this.send(newMessage({
-      type: MessageType.APP_RESP, to: message.from, index: message.index, reject: true,
-      rejectHint: hint.index, logTerm: hint.term,
-    }));
+    this.send(
+      newMessage({
+        type: MessageType.APP_RESP,
+        to: message.from,
+        index: message.index,
+        reject: true,
+        rejectHint: hint.index,
+        logTerm: hint.term,
+      }),
+    );
   }
 
   private handleHeartbeat(message: Message): void {
@@ -620,10 +660,16 @@ export class Raft {
       // We once acknowledged entries we no longer have (wiped data dir). An idle
       // leader would never send an append for us to reject, so tell it now.
       const last = this.log.lastIndex();
-      this.send(newMessage({
-        type: MessageType.APP_RESP, to: message.from, index: message.commit, reject: true,
-        rejectHint: last, logTerm: this.log.term(last) ?? 0,
-      }));
+      this.send(
+        newMessage({
+          type: MessageType.APP_RESP,
+          to: message.from,
+          index: message.commit,
+          reject: true,
+          rejectHint: last,
+          logTerm: this.log.term(last) ?? 0,
+        }),
+      );
     }
   }
 
@@ -769,7 +815,9 @@ export class Raft {
     return { ok: true };
   }
 
-  private checkConfChanges(confChanges: readonly Entry[]): 'conf-change-pending' | 'invalid-conf-change' | 'conf-change-unsafe' | undefined {
+  private checkConfChanges(
+    confChanges: readonly Entry[],
+  ): 'conf-change-pending' | 'invalid-conf-change' | 'conf-change-unsafe' | undefined {
     if (confChanges.length > 1) return 'conf-change-pending';
     // One change at a time: the previous one must be applied before the next is appended.
     if (this.pendingConfIndex > this.log.applied) return 'conf-change-pending';
@@ -883,7 +931,9 @@ export class Raft {
     }
     if (from !== this.id) {
       // Fill the pipeline while flow control allows.
-      while (this.maybeSendAppend(from, false)) { /* keep sending */ }
+      while (this.maybeSendAppend(from, false)) {
+        /* keep sending */
+      }
     }
     if (from === this.leadTransferee && progress.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(from);
   }
@@ -964,10 +1014,17 @@ export class Raft {
     const entries = prevTerm === undefined ? undefined : this.log.entriesFrom(progress.nextIndex, this.config.maxSizePerMsgBytes);
     if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to);
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send(newMessage({
-      type: MessageType.APP, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed,
-      afterLoss: progress.lostStorage ? true : undefined,
-    }));
+    this.send(
+      newMessage({
+        type: MessageType.APP,
+        to,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+        afterLoss: progress.lostStorage ? true : undefined,
+      }),
+    );
     progress.sentEntries(entries.length, prevIndex + entries.length);
     return true;
   }
@@ -1030,9 +1087,14 @@ export class Raft {
       if (this.readStates.length < READ_STATES_MAX) this.readStates.push({ index: request.index, context: request.context });
       return;
     }
-    this.send(newMessage({
-      type: MessageType.READ_INDEX_RESP, to: request.from, index: request.index, context: Buffer.from(request.context),
-    }));
+    this.send(
+      newMessage({
+        type: MessageType.READ_INDEX_RESP,
+        to: request.from,
+        index: request.index,
+        context: Buffer.from(request.context),
+      }),
+    );
   }
 
   // ---- leader transfer ---------------------------------------------------

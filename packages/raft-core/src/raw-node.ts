@@ -23,8 +23,13 @@ interface OutstandingReady {
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit &&
-    (a.recovering ?? false) === (b.recovering ?? false) && (a.flaggedTerm ?? 0) === (b.flaggedTerm ?? 0);
+  return (
+    a.term === b.term &&
+    a.vote === b.vote &&
+    a.commit === b.commit &&
+    (a.recovering ?? false) === (b.recovering ?? false) &&
+    (a.flaggedTerm ?? 0) === (b.flaggedTerm ?? 0)
+  );
 }
 
 export class RawNode {
@@ -176,8 +181,11 @@ export class RawNode {
       persistedMessages: raft.msgsAfterPersist,
       committedEntries,
       readStates: raft.readStates,
-      mustSync: entries.length > 0 || hardState.term !== this.previousHardState.term ||
-        hardState.vote !== this.previousHardState.vote || (hardState.recovering ?? false) !== (this.previousHardState.recovering ?? false) ||
+      mustSync:
+        entries.length > 0 ||
+        hardState.term !== this.previousHardState.term ||
+        hardState.vote !== this.previousHardState.vote ||
+        (hardState.recovering ?? false) !== (this.previousHardState.recovering ?? false) ||
         (hardState.flaggedTerm ?? 0) !== (this.previousHardState.flaggedTerm ?? 0),
     };
     this.outstanding = { number: ready.number, selfMessages: raft.selfMsgsAfterPersist };
@@ -265,13 +273,18 @@ export class RawNode {
       votesHeld: raft.votesHeld,
     };
     if (raft.role === 'leader') {
-      status.progress = new Map([...raft.tracker.progress].map(([id, progress]) => [id, {
-        matchIndex: progress.matchIndex,
-        matchIndexBeforeLoss: progress.matchIndexBeforeLoss,
-        nextIndex: progress.nextIndex,
-        state: progress.state,
-        recentActive: progress.recentActive,
-      }]));
+      status.progress = new Map(
+        [...raft.tracker.progress].map(([id, progress]) => [
+          id,
+          {
+            matchIndex: progress.matchIndex,
+            matchIndexBeforeLoss: progress.matchIndexBeforeLoss,
+            nextIndex: progress.nextIndex,
+            state: progress.state,
+            recentActive: progress.recentActive,
+          },
+        ]),
+      );
     }
     return status;
   }

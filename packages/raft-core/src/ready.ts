@@ -51,14 +51,17 @@ export interface RaftStatus {
   voters: NodeId[];
   learners: NodeId[];
   /** Present on the leader only. */
-  progress?: Map<NodeId, {
-    matchIndex: number;
-    /** The highest matchIndex known before the follower's log was found to have lost entries (0 if never). */
-    matchIndexBeforeLoss: number;
-    nextIndex: number;
-    state: 'probe' | 'replicate' | 'snapshot';
-    recentActive: boolean;
-  }>;
+  progress?: Map<
+    NodeId,
+    {
+      matchIndex: number;
+      /** The highest matchIndex known before the follower's log was found to have lost entries (0 if never). */
+      matchIndexBeforeLoss: number;
+      nextIndex: number;
+      state: 'probe' | 'replicate' | 'snapshot';
+      recentActive: boolean;
+    }
+  >;
   leadTransferee: NodeId;
   /** The node lost or rolled back its storage and has not been caught up yet: it does not vote. */
   recovering: boolean;

@@ -38,5 +38,12 @@ test('with broadcastCommit off it waits for the next heartbeat', () => {
   assert.deepEqual(ofType(sent, MessageType.APP), []);
   n.node.tick();
   const heartbeats = ofType(drain(n), MessageType.HEARTBEAT);
-  assert.deepEqual(heartbeats.map((m) => [m.to, m.commit]).sort(), [[2, 2], [3, 1]], 'each follower hears the commit it can hold');
+  assert.deepEqual(
+    heartbeats.map((m) => [m.to, m.commit]).sort(),
+    [
+      [2, 2],
+      [3, 1],
+    ],
+    'each follower hears the commit it can hold',
+  );
 });

@@ -105,7 +105,11 @@ describe('membership changes', () => {
   test('a leader elected with its own removal still unapplied in its log refuses proposals', () => {
     const removal = { term: 1, index: 2, type: EntryType.CONF_CHANGE, data: encodeConfChange(change(ConfChangeType.REMOVE_NODE, 1)) };
     const leader = newNode(1, [1, 2, 3], {
-      term: 1, log: [[1, 1]], extraEntries: [removal], commit: 1, config: { preVote: false },
+      term: 1,
+      log: [[1, 1]],
+      extraEntries: [removal],
+      commit: 1,
+      config: { preVote: false },
     });
     leader.node.campaign();
     drain(leader);

@@ -60,11 +60,18 @@ describe('a node that lost its storage', () => {
       net.tick(3);
       net.stabilize();
     }
-    for (const id of [2, 3]) assert.notEqual(net.get(id).node.status().role, 'leader', 'no leader without the one node that holds the writes');
+    for (const id of [2, 3])
+      assert.notEqual(net.get(id).node.status().role, 'leader', 'no leader without the one node that holds the writes');
     const after = net.delivered.slice(before);
-    assert.ok(after.some((m) => m.to === 3 && (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE)), 'node 2 asked');
+    assert.ok(
+      after.some((m) => m.to === 3 && (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE)),
+      'node 2 asked',
+    );
     const votesFrom3 = after.filter((m) => m.from === 3 && (m.type === MessageType.VOTE_RESP || m.type === MessageType.PRE_VOTE_RESP));
-    assert.ok(votesFrom3.every((m) => m.reject), 'every vote request to the recovering node was refused');
+    assert.ok(
+      votesFrom3.every((m) => m.reject),
+      'every vote request to the recovering node was refused',
+    );
     assert.ok(!after.some((m) => m.from === 3 && (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE)), 'it never campaigned');
   });
 
@@ -82,7 +89,7 @@ describe('a node that lost its storage', () => {
     for (const id of [1, 2, 3]) {
       assert.deepEqual(net.get(id).applied.slice(-6), ['acked-0', 'acked-1', 'acked-2', 'acked-3', 'acked-4', 'after'], `node ${id}`);
     }
-    assert.equal(net.get(3).node.status().recovering, false, 'caught up to a commit of the leader\'s term: recovered');
+    assert.equal(net.get(3).node.status().recovering, false, "caught up to a commit of the leader's term: recovered");
     // And it persisted that: a restart keeps it a voter.
     assert.notEqual(net.get(3).storage.initialState().hardState.recovering, true);
   });
@@ -141,7 +148,7 @@ describe('a node that lost its storage', () => {
     assert.deepEqual(a.slice(0, common), b.slice(0, common));
   });
 
-  test('settleTerm raises a recovering node\'s term, so a leader of an older term is refused', () => {
+  test("settleTerm raises a recovering node's term, so a leader of an older term is refused", () => {
     const net = lostDiskScenario(true);
     const node3 = net.get(3).node;
     node3.settleTerm(7);
@@ -151,7 +158,10 @@ describe('a node that lost its storage', () => {
     const ready = node3.ready();
     // The only answer tells the older leader the newer term (so it steps down); nothing acknowledges its append.
     const answers = [...ready.messages, ...ready.persistedMessages].filter((m) => m.to === 1);
-    assert.ok(answers.every((m) => m.term === 7), JSON.stringify(answers.map((m) => [m.type, m.term])));
+    assert.ok(
+      answers.every((m) => m.term === 7),
+      JSON.stringify(answers.map((m) => [m.type, m.term])),
+    );
     assert.equal(ready.entries.length, 0);
     node3.advance(ready);
   });
@@ -163,7 +173,7 @@ describe('a node that lost its storage', () => {
     assert.equal(node3.status().commitIndex, 0);
   });
 
-  test('an acknowledgement of an index beyond the leader\'s log is ignored, not an assertion', () => {
+  test("an acknowledgement of an index beyond the leader's log is ignored, not an assertion", () => {
     const net = Network.create([1, 2, 3]);
     net.elect(1);
     const leader = net.get(1).node;

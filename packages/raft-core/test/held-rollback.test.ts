@@ -65,7 +65,10 @@ test('a held (not yet fenced) node on a rolled-back disk never commits a stale e
   } catch (error) {
     threw = error;
   }
-  assert.ok(!net.get(3).applied.includes('stale'), `the held node applied an entry that was never committed: ${JSON.stringify(net.get(3).applied)}`);
+  assert.ok(
+    !net.get(3).applied.includes('stale'),
+    `the held node applied an entry that was never committed: ${JSON.stringify(net.get(3).applied)}`,
+  );
   // Today: the leader sets match = the follower's last index (resetAfterLogLoss(rejectHint)), an unverified
   // match whose entry conflicts; maybeDecrTo never goes below match + 1, so append/reject loops forever.
   assert.equal(threw, undefined, `raft-core did not converge: ${String(threw)}`);
@@ -79,7 +82,9 @@ test('a rolled-back node that took a heartbeat commit while held, then is fenced
   net.filter = () => true;
   // The survey's answer (the leader's match is above this node's log): fenced.
   node.fence();
-  assert.doesNotThrow(() => { for (let i = 0; i < 5; i += 1) net.tickAll(1); });
+  assert.doesNotThrow(() => {
+    for (let i = 0; i < 5; i += 1) net.tickAll(1);
+  });
   assert.ok(!net.get(3).applied.includes('stale'), `applied a never-committed entry: ${JSON.stringify(net.get(3).applied)}`);
 });
 
@@ -90,7 +95,11 @@ test('a catch-up by a leader does not end a hold: only the startup check does (r
   net.stabilize();
   // 3 restarts (disk intact), votes held while its survey runs.
   const old = net.get(3);
-  const node = RawNode.create({ id: 3 as NodeId, appliedIndex: old.node.status().appliedIndex, holdVotes: true }, old.storage, createRng(3004));
+  const node = RawNode.create(
+    { id: 3 as NodeId, appliedIndex: old.node.status().appliedIndex, holdVotes: true },
+    old.storage,
+    createRng(3004),
+  );
   net.nodes.set(3 as NodeId, { ...old, node });
   net.propose(1, 'y');
   net.stabilize();

@@ -39,7 +39,10 @@ describe('MemoryStorage', () => {
 
   test('entries respects bounds and the byte limit', () => {
     const storage = storageWith(5);
-    assert.deepEqual(storage.entries(2, 5, Infinity).map((e) => e.index), [2, 3, 4]);
+    assert.deepEqual(
+      storage.entries(2, 5, Infinity).map((e) => e.index),
+      [2, 3, 4],
+    );
     assert.equal(storage.entries(2, 5, 3).length, 1, 'v2 is 2 bytes; adding v3 would pass 3');
     assert.throws(() => storage.entries(2, 9, Infinity), StorageUnavailableError);
     assert.throws(() => storage.term(6), StorageUnavailableError);
@@ -54,7 +57,10 @@ describe('MemoryStorage', () => {
     assert.throws(() => storage.term(2), StorageCompactedError);
     assert.throws(() => storage.entries(3, 5, Infinity), StorageCompactedError);
     assert.throws(() => storage.compact(2), StorageCompactedError);
-    assert.deepEqual(storage.entries(4, 6, Infinity).map((e) => e.index), [4, 5]);
+    assert.deepEqual(
+      storage.entries(4, 6, Infinity).map((e) => e.index),
+      [4, 5],
+    );
   });
 
   test('snapshots must move forward', () => {
@@ -65,7 +71,10 @@ describe('MemoryStorage', () => {
 
   test('applySnapshot replaces the log and adopts the snapshot configuration', () => {
     const storage = storageWith(2);
-    storage.applySnapshot({ data: Buffer.from('s'), metadata: { index: 10, term: 4, confState: { voters: [1, 5], learners: [], votersOutgoing: [] } } });
+    storage.applySnapshot({
+      data: Buffer.from('s'),
+      metadata: { index: 10, term: 4, confState: { voters: [1, 5], learners: [], votersOutgoing: [] } },
+    });
     assert.equal(storage.firstIndex(), 11);
     assert.equal(storage.lastIndex(), 10);
     assert.equal(storage.term(10), 4);

@@ -21,8 +21,17 @@ describe('message tables', () => {
 
   test('local and response classifications match etcd', () => {
     const local = allTypes.filter(isLocalMessage).sort((a, b) => a - b);
-    assert.deepEqual(local, [MessageType.HUP, MessageType.BEAT, MessageType.SNAP_STATUS, MessageType.UNREACHABLE, MessageType.CHECK_QUORUM].sort((a, b) => a - b));
-    for (const type of [MessageType.APP_RESP, MessageType.VOTE_RESP, MessageType.PRE_VOTE_RESP, MessageType.HEARTBEAT_RESP, MessageType.READ_INDEX_RESP]) {
+    assert.deepEqual(
+      local,
+      [MessageType.HUP, MessageType.BEAT, MessageType.SNAP_STATUS, MessageType.UNREACHABLE, MessageType.CHECK_QUORUM].sort((a, b) => a - b),
+    );
+    for (const type of [
+      MessageType.APP_RESP,
+      MessageType.VOTE_RESP,
+      MessageType.PRE_VOTE_RESP,
+      MessageType.HEARTBEAT_RESP,
+      MessageType.READ_INDEX_RESP,
+    ]) {
       assert.equal(isResponseMessage(type), true);
     }
     assert.equal(isResponseMessage(MessageType.APP), false);
@@ -30,7 +39,15 @@ describe('message tables', () => {
 });
 
 describe('isValidPeerMessage', () => {
-  const valid = Message.fromPartial({ type: MessageType.APP, from: 1, to: 2, term: 3, index: 4, logTerm: 2, entries: [{ index: 5, term: 3 }] });
+  const valid = Message.fromPartial({
+    type: MessageType.APP,
+    from: 1,
+    to: 2,
+    term: 3,
+    index: 4,
+    logTerm: 2,
+    entries: [{ index: 5, term: 3 }],
+  });
   const cases: Array<[string, Partial<Message>]> = [
     ['local type', { type: MessageType.HUP }],
     ['unknown type', { type: 77 as MessageType }],
@@ -54,7 +71,13 @@ describe('isValidPeerMessage', () => {
 describe('describe formats', () => {
   test('describeMessage is compact and stable', () => {
     const message = Message.fromPartial({
-      type: MessageType.APP, from: 1, to: 2, term: 1, logTerm: 1, index: 11, commit: 11,
+      type: MessageType.APP,
+      from: 1,
+      to: 2,
+      term: 1,
+      logTerm: 1,
+      index: 11,
+      commit: 11,
       entries: [{ term: 1, index: 12, type: EntryType.NORMAL, data: Buffer.from('prop_1') }],
     });
     assert.equal(describeMessage(message), '1->2 MsgApp Term:1 Log:1/11 Commit:11 Entries:[1/12 EntryNormal "prop_1"]');

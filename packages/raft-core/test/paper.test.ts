@@ -102,7 +102,13 @@ describe('§5.2 leader election', () => {
     n.node.step(msg({ type: MessageType.VOTE, from: 1, to: 3, term: 1 }));
     n.node.step(msg({ type: MessageType.VOTE, from: 2, to: 3, term: 1 }));
     const responses = ofType(drain(n), MessageType.VOTE_RESP);
-    assert.deepEqual(responses.map((m) => [m.to, m.reject]), [[1, false], [2, true]]);
+    assert.deepEqual(
+      responses.map((m) => [m.to, m.reject]),
+      [
+        [1, false],
+        [2, true],
+      ],
+    );
   });
 
   test('a candidate steps down when it hears AppendEntries from a leader of its term', () => {
@@ -158,7 +164,13 @@ describe('§5.3 log replication', () => {
   });
 
   test('the consistency check rejects AppendEntries whose previous entry does not match', () => {
-    const n = newNode(2, [1, 2, 3], { term: 3, log: [[1, 1], [2, 2]] });
+    const n = newNode(2, [1, 2, 3], {
+      term: 3,
+      log: [
+        [1, 1],
+        [2, 2],
+      ],
+    });
     n.node.step(msg({ type: MessageType.APP, from: 1, to: 2, term: 3, index: 2, logTerm: 3, entries: [{ index: 3, term: 3 }] }));
     const [response] = ofType(drain(n), MessageType.APP_RESP);
     assert.equal(response!.reject, true);
@@ -166,11 +178,27 @@ describe('§5.3 log replication', () => {
   });
 
   test("a follower's conflicting uncommitted entries are replaced by the leader's", () => {
-    const n = newNode(2, [1, 2, 3], { term: 3, log: [[1, 1], [2, 2], [3, 2]], commit: 1 });
-    n.node.step(msg({
-      type: MessageType.APP, from: 1, to: 2, term: 3, index: 1, logTerm: 1, commit: 1,
-      entries: [{ index: 2, term: 3, data: Buffer.from('new') }],
-    }));
+    const n = newNode(2, [1, 2, 3], {
+      term: 3,
+      log: [
+        [1, 1],
+        [2, 2],
+        [3, 2],
+      ],
+      commit: 1,
+    });
+    n.node.step(
+      msg({
+        type: MessageType.APP,
+        from: 1,
+        to: 2,
+        term: 3,
+        index: 1,
+        logTerm: 1,
+        commit: 1,
+        entries: [{ index: 2, term: 3, data: Buffer.from('new') }],
+      }),
+    );
     drain(n);
     assert.equal(n.node.status().lastIndex, 2);
     assert.equal(n.storage.term(2), 3);
@@ -201,23 +229,44 @@ describe('§5.3 log replication', () => {
     net.delivered = [];
     net.tickAll(1);
     const apps = net.delivered.filter((m) => m.type === MessageType.APP && m.to === 2 && m.entries.length > 0);
-    assert.ok(apps.some((m) => m.entries.length >= 100), 'one MsgApp carried the whole backlog');
+    assert.ok(
+      apps.some((m) => m.entries.length >= 100),
+      'one MsgApp carried the whole backlog',
+    );
   });
 });
 
 describe('§5.4 safety', () => {
   test('a voter denies its vote to a candidate whose log is less up to date (§5.4.1)', () => {
-    const n = newNode(3, [1, 2, 3], { term: 2, log: [[1, 1], [2, 2]], config: NO_PREVOTE });
+    const n = newNode(3, [1, 2, 3], {
+      term: 2,
+      log: [
+        [1, 1],
+        [2, 2],
+      ],
+      config: NO_PREVOTE,
+    });
     n.node.step(msg({ type: MessageType.VOTE, from: 1, to: 3, term: 3, index: 5, logTerm: 1 }));
     n.node.step(msg({ type: MessageType.VOTE, from: 2, to: 3, term: 3, index: 1, logTerm: 2 }));
     const responses = ofType(drain(n), MessageType.VOTE_RESP);
-    assert.deepEqual(responses.map((m) => m.reject), [true, true]);
+    assert.deepEqual(
+      responses.map((m) => m.reject),
+      [true, true],
+    );
     assert.equal(n.node.status().vote, 0);
   });
 
   test('a leader never commits an entry of an earlier term by counting replicas (figure 8)', () => {
     // Node 1 holds 2/t2 (never committed) and becomes leader of term 4.
-    const leader = newNode(1, [1, 2, 3], { term: 3, log: [[1, 1], [2, 2]], commit: 1, config: NO_PREVOTE });
+    const leader = newNode(1, [1, 2, 3], {
+      term: 3,
+      log: [
+        [1, 1],
+        [2, 2],
+      ],
+      commit: 1,
+      config: NO_PREVOTE,
+    });
     electManually(leader, 2);
     const status = leader.node.status();
     assert.equal(status.term, 4);
@@ -303,7 +352,10 @@ describe('thesis §10.2.1 leader writes its log in parallel', () => {
     leader.storage.append(ready.entries);
     leader.node.advance(ready);
     const next = leader.node.ready();
-    assert.deepEqual(next.committedEntries.map((e) => e.index), [2]);
+    assert.deepEqual(
+      next.committedEntries.map((e) => e.index),
+      [2],
+    );
     leader.node.advance(next);
   });
 

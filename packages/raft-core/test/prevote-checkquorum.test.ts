@@ -93,9 +93,17 @@ describe('CheckQuorum', () => {
     net.elect(1);
     const follower = net.get(2);
     const term = follower.node.status().term;
-    follower.node.step(msg({
-      type: MessageType.VOTE, from: 3, to: 2, term: term + 1, index: 100, logTerm: term, context: CAMPAIGN_TRANSFER_CONTEXT,
-    }));
+    follower.node.step(
+      msg({
+        type: MessageType.VOTE,
+        from: 3,
+        to: 2,
+        term: term + 1,
+        index: 100,
+        logTerm: term,
+        context: CAMPAIGN_TRANSFER_CONTEXT,
+      }),
+    );
     assert.equal(follower.node.status().term, term + 1);
     assert.equal(follower.node.status().vote, 3);
   });

@@ -18,12 +18,18 @@ describe('committedIndex', () => {
   for (const [name, voters, matches, expected] of cases) {
     test(name, () => {
       const match = new Map(voters.map((id, i) => [id, matches[i]!]));
-      assert.equal(committedIndex(nodes(...voters), (id) => match.get(id) ?? 0), expected);
+      assert.equal(
+        committedIndex(nodes(...voters), (id) => match.get(id) ?? 0),
+        expected,
+      );
     });
   }
 
   test('an empty voter set commits nothing', () => {
-    assert.equal(committedIndex([], () => 9), 0);
+    assert.equal(
+      committedIndex([], () => 9),
+      0,
+    );
   });
 
   test('matches property: the result is the largest index a majority has reached', () => {
@@ -32,9 +38,14 @@ describe('committedIndex', () => {
       const count = 1 + rng.intBelow(7);
       const voters = nodes(...Array.from({ length: count }, (_, i) => i + 1));
       const match = new Map(voters.map((id) => [id, rng.intBelow(20)]));
-      const naive = Math.max(0, ...[...Array(21).keys()].filter((index) =>
-        voters.filter((id) => match.get(id)! >= index).length * 2 > count));
-      assert.equal(committedIndex(voters, (id) => match.get(id)!), naive);
+      const naive = Math.max(
+        0,
+        ...[...Array(21).keys()].filter((index) => voters.filter((id) => match.get(id)! >= index).length * 2 > count),
+      );
+      assert.equal(
+        committedIndex(voters, (id) => match.get(id)!),
+        naive,
+      );
     }
   });
 });
@@ -44,11 +55,54 @@ describe('voteResult', () => {
   const cases: Array<[string, number[], Array<[number, boolean]>, VoteResult]> = [
     ['single voter, no vote', [1], [], 'pending'],
     ['single voter, granted', [1], [[1, true]], 'won'],
-    ['three voters, two granted', [1, 2, 3], [[1, true], [2, true]], 'won'],
-    ['three voters, two rejected', [1, 2, 3], [[1, true], [2, false], [3, false]], 'lost'],
-    ['three voters, split pending', [1, 2, 3], [[1, true], [2, false]], 'pending'],
-    ['four voters, two granted', [1, 2, 3, 4], [[1, true], [2, true], [3, false]], 'pending'],
-    ['non-voters are ignored', [1, 2, 3], [[1, true], [7, true], [8, true]], 'pending'],
+    [
+      'three voters, two granted',
+      [1, 2, 3],
+      [
+        [1, true],
+        [2, true],
+      ],
+      'won',
+    ],
+    [
+      'three voters, two rejected',
+      [1, 2, 3],
+      [
+        [1, true],
+        [2, false],
+        [3, false],
+      ],
+      'lost',
+    ],
+    [
+      'three voters, split pending',
+      [1, 2, 3],
+      [
+        [1, true],
+        [2, false],
+      ],
+      'pending',
+    ],
+    [
+      'four voters, two granted',
+      [1, 2, 3, 4],
+      [
+        [1, true],
+        [2, true],
+        [3, false],
+      ],
+      'pending',
+    ],
+    [
+      'non-voters are ignored',
+      [1, 2, 3],
+      [
+        [1, true],
+        [7, true],
+        [8, true],
+      ],
+      'pending',
+    ],
   ];
   for (const [name, voters, given, expected] of cases) {
     test(name, () => assert.equal(voteResult(nodes(...voters), votes(given)), expected));
@@ -77,8 +131,14 @@ describe('createRng', () => {
     const a = createRng(123n);
     const b = createRng(123);
     const first = Array.from({ length: 10 }, () => a.intBelow(1000));
-    assert.deepEqual(first, Array.from({ length: 10 }, () => b.intBelow(1000)));
-    assert.notDeepEqual(first, Array.from({ length: 10 }, () => createRng(124).intBelow(1000)));
+    assert.deepEqual(
+      first,
+      Array.from({ length: 10 }, () => b.intBelow(1000)),
+    );
+    assert.notDeepEqual(
+      first,
+      Array.from({ length: 10 }, () => createRng(124).intBelow(1000)),
+    );
   });
 
   test('intBelow stays in range and float in [0, 1)', () => {

@@ -33,7 +33,10 @@ describe('RawNode', () => {
     node.advance(first);
     // The entry is committed now (single node); hand it out but do not apply it yet.
     const second = node.ready();
-    assert.deepEqual(second.committedEntries.map((e) => Buffer.from(e.data).toString()), ['a']);
+    assert.deepEqual(
+      second.committedEntries.map((e) => Buffer.from(e.data).toString()),
+      ['a'],
+    );
     node.advancePersisted(second);
     assert.equal(node.status().appliedIndex, appliedBefore, 'not applied until appliedTo');
     // A new proposal is persisted and committed while 'a' is still being applied.
@@ -43,7 +46,10 @@ describe('RawNode', () => {
     assert.deepEqual(third.committedEntries, [], "'a' is not handed out twice");
     node.advancePersisted(third);
     const fourth = node.ready();
-    assert.deepEqual(fourth.committedEntries.map((e) => Buffer.from(e.data).toString()), ['b']);
+    assert.deepEqual(
+      fourth.committedEntries.map((e) => Buffer.from(e.data).toString()),
+      ['b'],
+    );
     node.appliedTo(second.committedEntries.at(-1)!.index);
     assert.equal(node.status().appliedIndex, appliedBefore + 1);
     node.advance(fourth);
@@ -95,7 +101,10 @@ describe('RawNode', () => {
     const node = net.get(2).node;
     const before = node.status();
     const garbage: unknown[] = [
-      null, {}, { type: 999 }, Message.fromPartial({ type: MessageType.HUP, from: 3, to: 2 }),
+      null,
+      {},
+      { type: 999 },
+      Message.fromPartial({ type: MessageType.HUP, from: 3, to: 2 }),
       Message.fromPartial({ type: MessageType.APP, from: 3, to: 2, term: Number.NaN }),
       Message.fromPartial({ type: MessageType.APP, from: 1, to: 2, term: 1, index: 5, entries: [{ index: 9, term: 1 }] }),
       Message.fromPartial({ type: MessageType.SNAP, from: 1, to: 2, term: 1 }),
@@ -108,7 +117,10 @@ describe('RawNode', () => {
 
   test('an invalid config is refused with ConfigInvalidError', () => {
     const storage = MemoryStorage.create(ids(1));
-    assert.throws(() => RawNode.create({ id: 1 as NodeId, electionTicks: 1, heartbeatTicks: 1 }, storage, createRng(1)), ConfigInvalidError);
+    assert.throws(
+      () => RawNode.create({ id: 1 as NodeId, electionTicks: 1, heartbeatTicks: 1 }, storage, createRng(1)),
+      ConfigInvalidError,
+    );
     assert.throws(() => RawNode.create({ id: 0 as NodeId }, storage, createRng(1)), { code: 'CONFIG_INVALID' });
   });
 
@@ -148,9 +160,19 @@ describe('RawNode', () => {
     const lastBefore = leader.lastIndexAndTerm().lastIndex;
     assert.deepEqual(leader.proposeMany(['a', 'b', 'c'].map((v) => Buffer.from(v))), { ok: true });
     const ready = leader.ready();
-    assert.deepEqual(ready.entries.map((e) => [e.index, Buffer.from(e.data).toString()]), [[lastBefore + 1, 'a'], [lastBefore + 2, 'b'], [lastBefore + 3, 'c']]);
+    assert.deepEqual(
+      ready.entries.map((e) => [e.index, Buffer.from(e.data).toString()]),
+      [
+        [lastBefore + 1, 'a'],
+        [lastBefore + 2, 'b'],
+        [lastBefore + 3, 'c'],
+      ],
+    );
     const appends = ready.messages.filter((m) => m.type === MessageType.APP);
-    assert.deepEqual(appends.map((m) => [m.to, m.entries.length]).sort(), [[2, 3], [3, 3]]);
+    assert.deepEqual(appends.map((m) => [m.to, m.entries.length]).sort(), [
+      [2, 3],
+      [3, 3],
+    ]);
     net.get(1).storage.append(ready.entries);
     for (const m of ready.messages) net.get(m.to).node.step(m);
     leader.advance(ready);
@@ -161,7 +183,10 @@ describe('RawNode', () => {
     net.isolate(3);
     assert.deepEqual(net.propose(1, 'x'.repeat(10)), { ok: true });
     const last = leader.lastIndexAndTerm().lastIndex;
-    assert.deepEqual(leader.proposeMany(['y'.repeat(60), 'z'.repeat(60)].map((v) => Buffer.from(v))), { ok: false, reason: 'too-many-uncommitted' });
+    assert.deepEqual(leader.proposeMany(['y'.repeat(60), 'z'.repeat(60)].map((v) => Buffer.from(v))), {
+      ok: false,
+      reason: 'too-many-uncommitted',
+    });
     assert.equal(leader.lastIndexAndTerm().lastIndex, last);
   });
 });

@@ -49,7 +49,10 @@ describe('ReadIndex', () => {
     leader.node.readIndex(Buffer.from('d'));
     net.delivered = [];
     net.stabilize();
-    assert.deepEqual(leader.readStates.map((s) => text(s.context)), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      leader.readStates.map((s) => text(s.context)),
+      ['a', 'b', 'c', 'd'],
+    );
     const heartbeats = net.delivered.filter((m) => m.type === MessageType.HEARTBEAT && m.context.length > 0);
     assert.equal(heartbeats.length, 2 + 2, 'two rounds of two heartbeats served four reads');
   });
@@ -76,7 +79,15 @@ describe('ReadIndex', () => {
   });
 
   test('a new leader holds reads until it has committed an entry of its own term', () => {
-    const leader = newNode(1, [1, 2, 3], { term: 1, log: [[1, 1], [2, 1]], commit: 1, config: { preVote: false } });
+    const leader = newNode(1, [1, 2, 3], {
+      term: 1,
+      log: [
+        [1, 1],
+        [2, 1],
+      ],
+      commit: 1,
+      config: { preVote: false },
+    });
     leader.node.campaign();
     drain(leader);
     leader.node.step(msg({ type: MessageType.VOTE_RESP, from: 2, to: 1, term: 2 }));

@@ -103,15 +103,30 @@ describe('membership (Raft thesis §4)', () => {
     const learner = cluster.addLearner();
     assert.ok(learner !== undefined, 'the leader accepted the conf change');
     const leaderStatus = () => cluster.status(cluster.leader() ?? learner);
-    assert.ok(cluster.runUntil(() => leaderStatus()?.learners.includes(learner) ?? false, 4 * ELECTION_TICKS), 'joined');
+    assert.ok(
+      cluster.runUntil(() => leaderStatus()?.learners.includes(learner) ?? false, 4 * ELECTION_TICKS),
+      'joined',
+    );
     // Promote only once it caught up, as an operator would.
     assert.ok(cluster.runUntil(() => cluster.appliedIndex(learner) >= cluster.appliedIndex(cluster.leader()!) - 2, 8 * ELECTION_TICKS));
     assert.equal(cluster.status(learner)!.role, 'follower');
-    const promoted = retryUntil(cluster, () => leaderStatus()?.voters.includes(learner) ?? false,
-      () => cluster.promote(learner), 8 * ELECTION_TICKS);
+    const promoted = retryUntil(
+      cluster,
+      () => leaderStatus()?.voters.includes(learner) ?? false,
+      () => cluster.promote(learner),
+      8 * ELECTION_TICKS,
+    );
     assert.ok(promoted, 'promoted to voter');
     const [old] = otherThan(cluster, [cluster.leader()!, learner]);
-    assert.ok(retryUntil(cluster, () => cluster.isRemoved(old!), () => cluster.removeNode(old!), 8 * ELECTION_TICKS), 'removed');
+    assert.ok(
+      retryUntil(
+        cluster,
+        () => cluster.isRemoved(old!),
+        () => cluster.removeNode(old!),
+        8 * ELECTION_TICKS,
+      ),
+      'removed',
+    );
     const result = awaitConvergence(cluster, 20 * ELECTION_TICKS);
     assert.ok(result.members.includes(learner));
     assert.ok(!result.members.includes(old!));
@@ -128,7 +143,10 @@ describe('membership (Raft thesis §4)', () => {
     const learner = cluster.addLearner();
     assert.ok(learner !== undefined);
     const { value } = commitValue(cluster, 4 * ELECTION_TICKS);
-    assert.ok(cluster.runUntil(() => cluster.isAppliedOn(value, [learner]), 10 * ELECTION_TICKS), 'the learner caught up');
+    assert.ok(
+      cluster.runUntil(() => cluster.isAppliedOn(value, [learner]), 10 * ELECTION_TICKS),
+      'the learner caught up',
+    );
     assert.ok(cluster.stats.snapshotsInstalled >= 1);
   });
 

@@ -62,7 +62,7 @@ describe('agreement (6.824 2B)', () => {
     awaitConvergence(cluster, 20 * ELECTION_TICKS);
   });
 
-  test('rejoin: a partitioned leader\'s uncommitted entries are discarded when it rejoins', () => {
+  test("rejoin: a partitioned leader's uncommitted entries are discarded when it rejoins", () => {
     const cluster = SimCluster.create(0x2b04n, { size: 3 });
     const oldLeader = waitForLeader(cluster, 4 * ELECTION_TICKS);
     commitValue(cluster, 4 * ELECTION_TICKS);
@@ -167,9 +167,14 @@ describe('Figure 8 (Raft §5.4.2)', () => {
       size: 5,
       fsyncDelayMaxInstants: 5,
       network: {
-        lossProbability: 0.05, duplicateProbability: 0.05, reorder: true,
-        partitionMode: 'uniform-size', partitionProbability: 0.05, unpartitionProbability: 0.1,
-        partitionStabilityTicks: 10, unpartitionStabilityTicks: 10,
+        lossProbability: 0.05,
+        duplicateProbability: 0.05,
+        reorder: true,
+        partitionMode: 'uniform-size',
+        partitionProbability: 0.05,
+        unpartitionProbability: 0.1,
+        partitionStabilityTicks: 10,
+        unpartitionStabilityTicks: 10,
       },
     });
     const rng = cluster.rng;

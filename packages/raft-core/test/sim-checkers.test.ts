@@ -53,9 +53,15 @@ describe('SafetyChecker', () => {
 
   test('log matching: the full pairwise pass finds logs that agree late but differ early', () => {
     const checker = new SafetyChecker();
-    const logs = new Map([[N1, logOf(entry(1, 1), entry(2, 2))], [N2, logOf(entry(1, 2), entry(2, 2))]]);
+    const logs = new Map([
+      [N1, logOf(entry(1, 1), entry(2, 2))],
+      [N2, logOf(entry(1, 2), entry(2, 2))],
+    ]);
     throwsCode('LOG_MATCHING', () => checker.checkLogMatching(logs));
-    const fine = new Map([[N1, logOf(entry(1, 1), entry(2, 2))], [N2, logOf(entry(1, 1), entry(2, 3))]]);
+    const fine = new Map([
+      [N1, logOf(entry(1, 1), entry(2, 2))],
+      [N2, logOf(entry(1, 1), entry(2, 3))],
+    ]);
     checker.checkLogMatching(fine);
   });
 
@@ -97,6 +103,13 @@ describe('SafetyChecker', () => {
     const checker = new SafetyChecker();
     checker.observeAck('v1', 1);
     checker.checkDurability(new Map([[N1, [[1, 'v1'] as const]]]));
-    throwsCode('DURABILITY', () => checker.checkDurability(new Map([[N1, [[1, 'v1'] as const]], [N2, []]])));
+    throwsCode('DURABILITY', () =>
+      checker.checkDurability(
+        new Map([
+          [N1, [[1, 'v1'] as const]],
+          [N2, []],
+        ]),
+      ),
+    );
   });
 });

@@ -9,7 +9,16 @@ import assert from 'node:assert/strict';
 import { EntryType, MessageType } from '@cairn/proto';
 import type { Message } from '@cairn/proto';
 import { createRng } from '../src/rng.js';
-import { RELIABLE_NETWORK, SimNetwork, SimStorage, formatSeed, parseSeed, parseSeedList, replayCommand, runSeed } from '../src/testing/index.js';
+import {
+  RELIABLE_NETWORK,
+  SimNetwork,
+  SimStorage,
+  formatSeed,
+  parseSeed,
+  parseSeedList,
+  replayCommand,
+  runSeed,
+} from '../src/testing/index.js';
 import type { NodeId } from '../src/types.js';
 
 const N1 = 1 as NodeId;
@@ -18,14 +27,27 @@ const N3 = 3 as NodeId;
 
 function entries(from: number, to: number, term: number) {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
-    index: from + i, term, type: EntryType.NORMAL, data: Buffer.from(`e${from + i}`),
+    index: from + i,
+    term,
+    type: EntryType.NORMAL,
+    data: Buffer.from(`e${from + i}`),
   }));
 }
 
 function message(from: NodeId, to: NodeId, index: number): Message {
   return {
-    type: MessageType.APP, from, to, term: 1, logTerm: 0, index, entries: [], commit: 0,
-    snapshot: undefined, reject: false, rejectHint: 0, context: Buffer.alloc(0),
+    type: MessageType.APP,
+    from,
+    to,
+    term: 1,
+    logTerm: 0,
+    index,
+    entries: [],
+    commit: 0,
+    snapshot: undefined,
+    reject: false,
+    rejectHint: 0,
+    context: Buffer.alloc(0),
   };
 }
 
@@ -84,7 +106,10 @@ describe('SimNetwork', () => {
     const network = new SimNetwork(createRng(7), { ...RELIABLE_NETWORK, jitterMaxInstants: 20 });
     for (let i = 1; i <= 50; i++) network.send(message(N1, N2, i), 0);
     const indexes = deliverAll(network, 100).map(([, index]) => index);
-    assert.deepEqual(indexes, Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
   });
 
   test('with reordering and jitter, some messages overtake others', () => {
@@ -92,7 +117,10 @@ describe('SimNetwork', () => {
     for (let i = 1; i <= 50; i++) network.send(message(N1, N2, i), 0);
     const indexes = deliverAll(network, 100).map(([, index]) => index);
     assert.equal(indexes.length, 50);
-    assert.notDeepEqual(indexes, [...indexes].sort((a, b) => a - b));
+    assert.notDeepEqual(
+      indexes,
+      [...indexes].sort((a, b) => a - b),
+    );
   });
 
   test('a symmetric partition cuts both directions; an asymmetric one only traffic into the side', () => {
@@ -117,8 +145,12 @@ describe('SimNetwork', () => {
 
   test('random partitions respect the stability windows', () => {
     const network = new SimNetwork(createRng(5), {
-      ...RELIABLE_NETWORK, partitionMode: 'isolate-single', partitionProbability: 1, unpartitionProbability: 1,
-      partitionStabilityTicks: 10, unpartitionStabilityTicks: 10,
+      ...RELIABLE_NETWORK,
+      partitionMode: 'isolate-single',
+      partitionProbability: 1,
+      unpartitionProbability: 1,
+      partitionStabilityTicks: 10,
+      unpartitionStabilityTicks: 10,
     });
     const states: boolean[] = [];
     for (let tick = 0; tick < 60; tick++) {
@@ -151,9 +183,18 @@ describe('seeds', () => {
     const plain = runSeed(0x1234n);
     assert.deepEqual(traced.stats, plain.stats);
     assert.equal(traced.ticks, plain.ticks);
-    assert.ok(lines.some((line) => /^\[t\d+ i\d+\] node \d Ready #\d+/.test(line)), 'a Ready');
-    assert.ok(lines.some((line) => /deliver \d->\d Msg/.test(line)), 'a delivery');
-    assert.ok(lines.some((line) => line.includes('heal: network healed')), 'the heal');
+    assert.ok(
+      lines.some((line) => /^\[t\d+ i\d+\] node \d Ready #\d+/.test(line)),
+      'a Ready',
+    );
+    assert.ok(
+      lines.some((line) => /deliver \d->\d Msg/.test(line)),
+      'a delivery',
+    );
+    assert.ok(
+      lines.some((line) => line.includes('heal: network healed')),
+      'the heal',
+    );
   });
 
   test('different seeds draw different options (swarm testing)', () => {

@@ -61,8 +61,9 @@ if (replaySeed !== undefined && replaySeed !== '') {
       if (knownFailing.has(result.seed)) t.diagnostic(`known failing (listed in regression-seeds.txt): ${describeFailure(result)}`);
       else failures.push(describeFailure(result));
     }
-    t.diagnostic(`${count} seeds from ${formatSeed(start)}: ${acked} acknowledged commands, ` +
-      `${leaders} leaders, ${snapshots} snapshots installed`);
+    t.diagnostic(
+      `${count} seeds from ${formatSeed(start)}: ${acked} acknowledged commands, ` + `${leaders} leaders, ${snapshots} snapshots installed`,
+    );
     assert.ok(acked > count, 'the workload made progress');
     assert.deepEqual(failures, [], `${failures.length} seeds failed:\n${failures.slice(0, 10).join('\n')}`);
   });

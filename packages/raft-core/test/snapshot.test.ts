@@ -47,7 +47,11 @@ describe('snapshots', () => {
     net.heal();
     net.filter = (message) => message.type !== MessageType.SNAP;
     net.tickAll(2);
-    const progress = () => net.get(1).node.status().progress!.get(3 as NodeId)!;
+    const progress = () =>
+      net
+        .get(1)
+        .node.status()
+        .progress!.get(3 as NodeId)!;
     assert.equal(progress().state, 'snapshot');
     net.tickAll(2);
     assert.equal(progress().state, 'snapshot', 'no MsgApp is sent while a snapshot is in flight');
@@ -60,11 +64,24 @@ describe('snapshots', () => {
   });
 
   test('a follower ignores a snapshot that is not ahead of its commit index', () => {
-    const follower = newNode(2, [1, 2, 3], { term: 2, log: [[1, 1], [2, 2], [3, 2]], commit: 3 });
-    follower.node.step(msg({
-      type: MessageType.SNAP, from: 1, to: 2, term: 2,
-      snapshot: { data: Buffer.from('old'), metadata: { index: 2, term: 2, confState: { voters: [1, 2, 3] } } },
-    }));
+    const follower = newNode(2, [1, 2, 3], {
+      term: 2,
+      log: [
+        [1, 1],
+        [2, 2],
+        [3, 2],
+      ],
+      commit: 3,
+    });
+    follower.node.step(
+      msg({
+        type: MessageType.SNAP,
+        from: 1,
+        to: 2,
+        term: 2,
+        snapshot: { data: Buffer.from('old'), metadata: { index: 2, term: 2, confState: { voters: [1, 2, 3] } } },
+      }),
+    );
     const ready = follower.node.ready();
     assert.equal(ready.snapshot, undefined);
     const [response] = ofType(ready.persistedMessages, MessageType.APP_RESP);
@@ -74,10 +91,15 @@ describe('snapshots', () => {
 
   test('a snapshot whose configuration excludes the receiver is ignored', () => {
     const follower = newNode(2, [1, 2, 3], { term: 2 });
-    follower.node.step(msg({
-      type: MessageType.SNAP, from: 1, to: 2, term: 2,
-      snapshot: { data: Buffer.from('x'), metadata: { index: 5, term: 2, confState: { voters: [1, 3] } } },
-    }));
+    follower.node.step(
+      msg({
+        type: MessageType.SNAP,
+        from: 1,
+        to: 2,
+        term: 2,
+        snapshot: { data: Buffer.from('x'), metadata: { index: 5, term: 2, confState: { voters: [1, 3] } } },
+      }),
+    );
     drain(follower);
     assert.equal(follower.node.status().commitIndex, 0);
     assert.equal(follower.storage.snapshot().metadata!.index, 0);
@@ -122,14 +144,23 @@ describe('a follower that lost its log', () => {
     const follower = net.get(3);
     assert.equal(follower.readies.filter((r) => r.snapshot !== undefined).length, 1);
     assert.equal(follower.node.status().appliedIndex, snapshotIndex);
-    const progress = net.get(1).node.status().progress!.get(3 as NodeId)!;
+    const progress = net
+      .get(1)
+      .node.status()
+      .progress!.get(3 as NodeId)!;
     assert.equal(progress.matchIndex, net.get(1).node.status().lastIndex);
   });
 
   test('it gets the snapshot when the leader was probing it', () => {
     const { net, snapshotIndex } = wipedFollower();
     net.get(1).node.reportUnreachable(3 as NodeId);
-    assert.equal(net.get(1).node.status().progress!.get(3 as NodeId)!.state, 'probe');
+    assert.equal(
+      net
+        .get(1)
+        .node.status()
+        .progress!.get(3 as NodeId)!.state,
+      'probe',
+    );
     net.tickAll(3);
     net.stabilize();
     assert.equal(net.get(3).node.status().appliedIndex, snapshotIndex);

@@ -73,9 +73,13 @@ function runMany(start: bigint, count: number, overrides: Partial<SwarmOptions>)
     if ((i + 1) % 500 === 0) console.log(`... ${i + 1}/${count} seeds, ${failures.length} failed`);
   }
   const seconds = (performance.now() - startedAt) / 1000;
-  console.log(`\nseeds ${formatSeed(start)}..${formatSeed(start + BigInt(count - 1))}: ` +
-    `${count - failures.length} passed, ${failures.length} failed in ${seconds.toFixed(1)} s`);
-  console.log(`simulated ${ticks} ticks, ${acked} acknowledged commands, ${snapshots} snapshots installed, ${losses} disks wiped or rolled back`);
+  console.log(
+    `\nseeds ${formatSeed(start)}..${formatSeed(start + BigInt(count - 1))}: ` +
+      `${count - failures.length} passed, ${failures.length} failed in ${seconds.toFixed(1)} s`,
+  );
+  console.log(
+    `simulated ${ticks} ticks, ${acked} acknowledged commands, ${snapshots} snapshots installed, ${losses} disks wiped or rolled back`,
+  );
   for (const [code, n] of byCode) console.log(`  ${code}: ${n}`);
   return failures.length === 0 ? 0 : 1;
 }

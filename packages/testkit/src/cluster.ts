@@ -147,7 +147,8 @@ export class TestCluster {
 
   /** `--peer` flags for every node; as node `from` sees them if given (see ClusterOptions.peerAddress). */
   peerArgs(from?: number): string[] {
-    const mapped = (n: NodeProcess): string => (from === undefined || from === n.id || this.options.peerAddress === undefined ? n.grpcAddress : this.options.peerAddress(from, n));
+    const mapped = (n: NodeProcess): string =>
+      from === undefined || from === n.id || this.options.peerAddress === undefined ? n.grpcAddress : this.options.peerAddress(from, n);
     return this.nodes.flatMap((n) => ['--peer', `${n.id}=${mapped(n)}`]);
   }
 
@@ -160,10 +161,20 @@ export class TestCluster {
   /** Starts (or restarts) a node's process and waits until it serves. */
   async launch(node: NodeProcess, extra: string[] = []): Promise<void> {
     const launched = launchNode({
-      id: node.id, address: node.grpcAddress, clientAddress: node.httpAddress, dataDir: node.dataDir,
+      id: node.id,
+      address: node.grpcAddress,
+      clientAddress: node.httpAddress,
+      dataDir: node.dataDir,
       args: [
-        '--cluster-id', this.options.clusterId ?? 'test', '--tick-ms', '50', '--log-level', 'info',
-        ...(this.options.chaos ? ['--chaos'] : []), ...(this.options.extraArgs ?? []), ...extra,
+        '--cluster-id',
+        this.options.clusterId ?? 'test',
+        '--tick-ms',
+        '50',
+        '--log-level',
+        'info',
+        ...(this.options.chaos ? ['--chaos'] : []),
+        ...(this.options.extraArgs ?? []),
+        ...extra,
       ],
     });
     const child = launched.child;
@@ -173,7 +184,10 @@ export class TestCluster {
     child.stdout.on('data', (c: Buffer) => (node.stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (node.stderr += c.toString()));
     let outcome: 'serving' | LaunchError | undefined;
-    launched.serving.then(() => (outcome = 'serving'), (error: LaunchError) => (outcome = error));
+    launched.serving.then(
+      () => (outcome = 'serving'),
+      (error: LaunchError) => (outcome = error),
+    );
     const result = await waitFor(() => outcome, { deadlineMs: 20_000, what: `node ${node.id} to serve` });
     if (result !== 'serving') throw new Error(`node ${node.id} exited with ${result.exitCode} during start: ${node.stderr.slice(-500)}`);
   }
@@ -270,7 +284,15 @@ export async function startTwoClusters(size: number): Promise<TwoClusters> {
     await a.waitForLeader();
     await b.waitForLeader();
     const started = b;
-    return { a, b, bNode, stop: async () => { await a.stop(); await started.stop(); } };
+    return {
+      a,
+      b,
+      bNode,
+      stop: async () => {
+        await a.stop();
+        await started.stop();
+      },
+    };
   } catch (error) {
     await a.stop();
     await b?.stop();

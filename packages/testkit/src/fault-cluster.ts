@@ -121,7 +121,8 @@ export class FaultCluster {
    * removed again if any step fails.
    */
   static async start(options: FaultClusterOptions): Promise<FaultCluster> {
-    if (!Number.isInteger(options.size) || options.size < 1) throw new FaultHarnessError('BAD_ARGUMENT', `size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(options.size) || options.size < 1)
+      throw new FaultHarnessError('BAD_ARGUMENT', `size must be a positive integer, got ${options.size}`);
     const lab = await NetworkLab.create();
     const cluster = new FaultCluster(options, lab, mkdtempSync(join(tmpdir(), `${NAME_PREFIX}-${process.pid}-`)));
     try {
@@ -153,7 +154,11 @@ export class FaultCluster {
       for (const to of this.nodes) {
         if (from === to) continue;
         const port = PROXY_PORT_BASE + from.id;
-        const proxy = await TcpProxy.start({ target: to.grpcAddress, listen: { host: to.net.proxyAddress, port }, localAddress: from.net.proxyAddress });
+        const proxy = await TcpProxy.start({
+          target: to.grpcAddress,
+          listen: { host: to.net.proxyAddress, port },
+          localAddress: from.net.proxyAddress,
+        });
         this.proxies.set(`${from.id}>${to.id}`, proxy);
         redirects.push({ from: to.grpcAddress, to: `${to.net.proxyAddress}:${port}` });
       }
@@ -192,7 +197,12 @@ export class FaultCluster {
   private async launch(node: FaultNode): Promise<void> {
     const args = ['--log-level', 'info', ...(this.options.extraArgs ?? [])];
     // The IPC channel makes the server stop when this process dies, even by SIGKILL (see kv-server main.ts).
-    const { child, serving } = launchNode({ ...this.identity(node), args, wrapper: ['ip', 'netns', 'exec', node.net.namespace], ipc: true });
+    const { child, serving } = launchNode({
+      ...this.identity(node),
+      args,
+      wrapper: ['ip', 'netns', 'exec', node.net.namespace],
+      ipc: true,
+    });
     node.process = child;
     node.state = 'running';
     node.served = false;
@@ -204,12 +214,23 @@ export class FaultCluster {
       node.output = (node.output + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
     };
     // An exit before this is reported below, with the node's output.
-    serving.then(() => (node.served = true), () => undefined);
+    serving.then(
+      () => (node.served = true),
+      () => undefined,
+    );
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
     const exited = new Promise<NodeExit>((resolve) => {
       child.once('exit', (code, signal) => {
-        const exit: NodeExit = { id: node.id, code, signal, expected: node.expectingExit, duringStart: !node.served, atMs: Date.now(), outputTail: node.output.slice(-2000) };
+        const exit: NodeExit = {
+          id: node.id,
+          code,
+          signal,
+          expected: node.expectingExit,
+          duringStart: !node.served,
+          atMs: Date.now(),
+          outputTail: node.output.slice(-2000),
+        };
         node.exits.push(exit);
         log.write(`--- ${new Date().toISOString()} exit: code ${code} signal ${signal}${exit.expected ? '' : ' (not asked for)'}\n`);
         if (node.process === child) {
@@ -224,7 +245,10 @@ export class FaultCluster {
       exited,
     ]);
     if (outcome !== undefined) {
-      throw new FaultHarnessError('NODE_START_FAILED', `node ${node.id} exited with ${outcome.code ?? outcome.signal} before serving: ${lastLines(outcome.outputTail, 5)}`);
+      throw new FaultHarnessError(
+        'NODE_START_FAILED',
+        `node ${node.id} exited with ${outcome.code ?? outcome.signal} before serving: ${lastLines(outcome.outputTail, 5)}`,
+      );
     }
   }
 
@@ -296,7 +320,8 @@ export class FaultCluster {
   rollBack(id: number, label: string): void {
     const node = this.requireStopped(id, 'roll back');
     const saved = this.savedDirs.get(label);
-    if (saved === undefined || !label.startsWith(`node-${id}-`)) throw new FaultHarnessError('BAD_ARGUMENT', `no saved copy ${label} of node ${id}`);
+    if (saved === undefined || !label.startsWith(`node-${id}-`))
+      throw new FaultHarnessError('BAD_ARGUMENT', `no saved copy ${label} of node ${id}`);
     rmSync(node.dataDir, { recursive: true, force: true });
     cpSync(saved, node.dataDir, { recursive: true });
   }
@@ -359,16 +384,24 @@ export class FaultCluster {
   }
 
   private async applyCuts(): Promise<void> {
-    await Promise.all(this.nodes.map((to) => {
-      const sources = this.nodes.filter((from) => this.cuts.has(`${from.id}>${to.id}`)).flatMap((from) => [from.net.address, from.net.proxyAddress]);
-      return this.firewalls.get(to.id)!.blockSources(sources);
-    }));
+    await Promise.all(
+      this.nodes.map((to) => {
+        const sources = this.nodes
+          .filter((from) => this.cuts.has(`${from.id}>${to.id}`))
+          .flatMap((from) => [from.net.address, from.net.proxyAddress]);
+        return this.firewalls.get(to.id)!.blockSources(sources);
+      }),
+    );
   }
 
   /** The proxy carrying connections node `from` opens to node `to` (needs `proxy: true`). */
   linkProxy(from: number, to: number): TcpProxy {
     const proxy = this.proxies.get(`${from}>${to}`);
-    if (proxy === undefined) throw new FaultHarnessError('BAD_ARGUMENT', this.options.proxy ? `no link ${from}>${to}` : 'start the cluster with proxy: true to use link proxies');
+    if (proxy === undefined)
+      throw new FaultHarnessError(
+        'BAD_ARGUMENT',
+        this.options.proxy ? `no link ${from}>${to}` : 'start the cluster with proxy: true to use link proxies',
+      );
     return proxy;
   }
 
@@ -388,7 +421,9 @@ export class FaultCluster {
   async status(id: number): Promise<StatusResponse | undefined> {
     const node = this.node(id);
     if (node.state !== 'running') return undefined;
-    return unaryCall<StatusResponse>((cb) => node.client.status({}, new grpc.Metadata(), { deadline: Date.now() + STATUS_DEADLINE_MS }, cb)).catch(() => undefined);
+    return unaryCall<StatusResponse>((cb) =>
+      node.client.status({}, new grpc.Metadata(), { deadline: Date.now() + STATUS_DEADLINE_MS }, cb),
+    ).catch(() => undefined);
   }
 
   /** Waits until one running node leads and a majority of the cluster names it; returns its id. */
@@ -430,7 +465,9 @@ export class FaultCluster {
 
   /** Node exits the harness did not ask for, except clean refusals to start (a crash, an assertion). */
   crashes(): NodeExit[] {
-    return this.nodes.flatMap((n) => n.exits).filter((e) => !e.expected && (!e.duringStart || /INTERNAL|AssertionError|FATAL/.test(e.outputTail)));
+    return this.nodes
+      .flatMap((n) => n.exits)
+      .filter((e) => !e.expected && (!e.duringStart || /INTERNAL|AssertionError|FATAL/.test(e.outputTail)));
   }
 
   /** One line per node: state and the end of its output; for a failure message. */

@@ -33,7 +33,10 @@ export const NODE_ID_MAX = 99;
 
 /** Something the fault harness could not do: a command failed or a resource is missing. */
 export class FaultHarnessError extends Error {
-  constructor(readonly code: 'COMMAND_FAILED' | 'UNSUPPORTED' | 'NO_SUBNET' | 'NODE_START_FAILED' | 'BAD_ARGUMENT', message: string) {
+  constructor(
+    readonly code: 'COMMAND_FAILED' | 'UNSUPPORTED' | 'NO_SUBNET' | 'NODE_START_FAILED' | 'BAD_ARGUMENT',
+    message: string,
+  ) {
     super(message);
     this.name = 'FaultHarnessError';
   }
@@ -58,7 +61,10 @@ export function run(command: string, args: readonly string[], input?: string): P
 export async function unsupportedReason(): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'real-fault tests need Linux network namespaces';
   if (process.getuid?.() !== 0) return 'real-fault tests need root (network namespaces and nftables); CI runs them as root';
-  for (const [tool, pkg] of [['ip', 'iproute2'], ['nft', 'nftables']] as const) {
+  for (const [tool, pkg] of [
+    ['ip', 'iproute2'],
+    ['nft', 'nftables'],
+  ] as const) {
     try {
       await run(tool, ['-V']);
     } catch {
@@ -197,7 +203,8 @@ export class NetworkLab {
 
   /** Creates node `id`'s namespace, wired to the hub, with loopback up. */
   async addNode(id: number): Promise<NamespaceNode> {
-    if (!Number.isInteger(id) || id < 1 || id > NODE_ID_MAX) throw new FaultHarnessError('BAD_ARGUMENT', `node id ${id} is outside 1..${NODE_ID_MAX}`);
+    if (!Number.isInteger(id) || id < 1 || id > NODE_ID_MAX)
+      throw new FaultHarnessError('BAD_ARGUMENT', `node id ${id} is outside 1..${NODE_ID_MAX}`);
     const namespace = `${NAME_PREFIX}-${process.pid}-${this.octet}-n${id}`;
     const node: NamespaceNode = { id, namespace, address: this.host(id), proxyAddress: this.host(PROXY_HOST_BASE + id) };
     await run('ip', ['netns', 'add', namespace]);

@@ -41,15 +41,18 @@ export class NodeFirewall {
   private constructor(readonly namespace: string) {}
 
   static async install(namespace: string): Promise<NodeFirewall> {
-    await nft(namespace, [
-      `table inet ${TABLE} {`,
-      '  set blocked_sources { type ipv4_addr; }',
-      '  chain input { type filter hook input priority 0; policy accept; ip saddr @blocked_sources drop; }',
-      '}',
-      `table ip ${NAT_TABLE} {`,
-      '  chain output { type nat hook output priority -100; policy accept; }',
-      '}',
-    ].join('\n'));
+    await nft(
+      namespace,
+      [
+        `table inet ${TABLE} {`,
+        '  set blocked_sources { type ipv4_addr; }',
+        '  chain input { type filter hook input priority 0; policy accept; ip saddr @blocked_sources drop; }',
+        '}',
+        `table ip ${NAT_TABLE} {`,
+        '  chain output { type nat hook output priority -100; policy accept; }',
+        '}',
+      ].join('\n'),
+    );
     return new NodeFirewall(namespace);
   }
 

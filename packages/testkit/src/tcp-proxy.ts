@@ -96,10 +96,13 @@ class Pipe {
         this.sinkFull = !sink.write(this.queue.shift()!.chunk);
       }
       if (this.queue.length > 0 && !this.sinkFull && this.timer === undefined) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.pump();
-        }, Math.max(0, this.queue[0]!.dueAtMs - now));
+        this.timer = setTimeout(
+          () => {
+            this.timer = undefined;
+            this.pump();
+          },
+          Math.max(0, this.queue[0]!.dueAtMs - now),
+        );
       }
       if (this.queue.length === 0 && this.sourceEnded && !this.sinkEnded) {
         this.sinkEnded = true;

@@ -14,7 +14,10 @@ test('waitFor returns the first truthy value', async () => {
 });
 
 test('waitFor names what it waited for at the deadline', async () => {
-  await assert.rejects(waitFor(() => false, { deadlineMs: 20, intervalMs: 5, what: 'the impossible' }), /timed out after 20 ms waiting for the impossible/);
+  await assert.rejects(
+    waitFor(() => false, { deadlineMs: 20, intervalMs: 5, what: 'the impossible' }),
+    /timed out after 20 ms waiting for the impossible/,
+  );
 });
 
 test('freePort returns distinct ports below the ephemeral range that a server can then bind', async () => {

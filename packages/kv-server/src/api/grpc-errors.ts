@@ -30,7 +30,11 @@ export function toServiceError(error: unknown, logger?: Logger, clusterId?: stri
  * mapped error. With `cluster`, every answer names the node's cluster: the
  * response headers (its one pre-built Metadata) or the error's trailers.
  */
-export function unary<Req, Res>(handler: (request: Req) => Promise<Res>, logger: Logger, cluster?: ClusterIdentity): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(
+  handler: (request: Req) => Promise<Res>,
+  logger: Logger,
+  cluster?: ClusterIdentity,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     handler(call.request).then(
       (value) => {

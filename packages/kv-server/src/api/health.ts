@@ -53,11 +53,13 @@ export function addHealthAndReflection(server: grpc.Server, logger: Logger): Hea
   const healthService = healthDefinition['grpc.health.v1.Health'] as grpc.ServiceDefinition;
   let serving = false;
   const watchers = new Set<grpc.ServerWritableStream<{ service: string }, { status: string }>>();
-  const statusOf = (service: string): string => (!HEALTH_SERVICES.includes(service) ? 'SERVICE_UNKNOWN' : serving ? 'SERVING' : 'NOT_SERVING');
+  const statusOf = (service: string): string =>
+    !HEALTH_SERVICES.includes(service) ? 'SERVICE_UNKNOWN' : serving ? 'SERVING' : 'NOT_SERVING';
   server.addService(healthService, {
     Check: (call: grpc.ServerUnaryCall<{ service: string }, { status: string }>, callback: grpc.sendUnaryData<{ status: string }>) => {
       const status = statusOf(call.request.service);
-      if (status === 'SERVICE_UNKNOWN') return callback({ code: grpc.status.NOT_FOUND, details: `unknown service '${call.request.service}'` });
+      if (status === 'SERVICE_UNKNOWN')
+        return callback({ code: grpc.status.NOT_FOUND, details: `unknown service '${call.request.service}'` });
       callback(null, { status });
     },
     Watch: (call: grpc.ServerWritableStream<{ service: string }, { status: string }>) => {

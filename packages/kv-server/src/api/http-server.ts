@@ -89,10 +89,15 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
   const target = splitRequestTarget(request.url ?? '/');
   const path = target.path;
   if (path.startsWith('/kv/')) return handleKv(deps, measured, request, response, target);
-  if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
   switch (path) {
     case '/status':
-      return sendJson(response, 200, { ...(toJson(await buildStatus(deps.status)) as object), peerLinks: peerLinks(deps), events: deps.recentEvents() });
+      return sendJson(response, 200, {
+        ...(toJson(await buildStatus(deps.status)) as object),
+        peerLinks: peerLinks(deps),
+        events: deps.recentEvents(),
+      });
     case '/healthz':
       return sendText(response, 200, 'ok\n');
     case '/readyz': {
@@ -123,7 +128,9 @@ async function handleKv(
   switch (request.method) {
     case 'GET': {
       const consistency = target.query.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
-      const result = await measured('get', () => deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')) }));
+      const result = await measured('get', () =>
+        deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')) }),
+      );
       if (result.kv === undefined) return sendJson(response, 404, { code: 'NOT_FOUND', message: 'key not found' });
       response.setHeader('x-cairn-version', String(result.kv.version));
       response.setHeader('content-type', 'application/octet-stream');
@@ -132,7 +139,9 @@ async function handleKv(
       return;
     }
     case 'PUT': {
-      const result = await measured('put', async () => deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false }));
+      const result = await measured('put', async () =>
+        deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false }),
+      );
       return sendJson(response, 200, { version: result.version, index: result.index });
     }
     case 'DELETE': {
@@ -213,5 +222,11 @@ function sendText(response: ServerResponse, status: number, text: string): void 
 
 /** Buffers become UTF-8 strings so /status reads well. */
 function toJson(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('utf8') : v)));
+  return JSON.parse(
+    JSON.stringify(value, (_k, v: unknown) =>
+      v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
+        ? Buffer.from((v as { data: number[] }).data).toString('utf8')
+        : v,
+    ),
+  );
 }

@@ -45,11 +45,20 @@ export class KvApi {
 
   header(): ResponseHeader {
     // What reads here see (an answered batch included), so a reply never names less than it reflects.
-    return { memberId: this.loop.options.id, term: this.loop.term, appliedIndex: this.loop.readableIndex, leaderId: this.loop.currentLeaderId };
+    return {
+      memberId: this.loop.options.id,
+      term: this.loop.term,
+      appliedIndex: this.loop.readableIndex,
+      leaderId: this.loop.currentLeaderId,
+    };
   }
 
   async put(request: PutRequest): Promise<PutResponse> {
-    const put: PutRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits), prevKv: request.prevKv };
+    const put: PutRequest = {
+      key: validateKey(request.key, this.limits),
+      value: validateValue(request.value, this.limits),
+      prevKv: request.prevKv,
+    };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, put });
     return { ...expect(result.result.put, 'put'), header: this.header(), index: result.index };
   }

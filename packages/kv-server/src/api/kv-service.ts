@@ -10,7 +10,12 @@ import { PipelineStreams } from './pipeline-service.js';
 
 /** The service plus the registry of its pipeline streams (ended when the node stops). */
 /** `cluster`: every answer names it (response headers, error trailers, a pipeline's first message). */
-export function kvService(api: KvApi, logger: Logger, metrics: Metrics, cluster?: ClusterIdentity): { service: KVServiceServer; pipelines: PipelineStreams } {
+export function kvService(
+  api: KvApi,
+  logger: Logger,
+  metrics: Metrics,
+  cluster?: ClusterIdentity,
+): { service: KVServiceServer; pipelines: PipelineStreams } {
   const measured = measuredCall(metrics);
   const call = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) =>
     unary((request: Req) => measured(op, () => handler(request)), logger, cluster);

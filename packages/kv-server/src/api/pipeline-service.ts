@@ -95,17 +95,21 @@ export class PipelineStreams {
       // The clerk half-closes after its last op: its running ops are still answered.
       onEnd: () => stream?.clientEnded(),
       onClose: (cause) => {
-        if (cause.kind === 'bad-frame' || cause.kind === 'local') this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason: cause.reason });
+        if (cause.kind === 'bad-frame' || cause.kind === 'local')
+          this.logger.warn('client-link-refused', { remote: socket.remoteAddress, reason: cause.reason });
         stream?.gone();
       },
     });
-    const stream = this.openStream({
-      write: (response) => {
-        if (!link.send(response) && !link.closed) link.close('the client does not read its results');
+    const stream = this.openStream(
+      {
+        write: (response) => {
+          if (!link.send(response) && !link.closed) link.close('the client does not read its results');
+        },
+        // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
+        end: () => link.end(CLIENT_LINK_CLOSE_GRACE_MS),
       },
-      // A client that never reads would keep the flushed-but-unsent results, and the socket, forever.
-      end: () => link.end(CLIENT_LINK_CLOSE_GRACE_MS),
-    }, 'raw');
+      'raw',
+    );
     if (stream === undefined) return;
     link.sendEncoded(this.currentGreeting()?.rawOpening ?? CLIENT_LINK_MAGIC);
   }

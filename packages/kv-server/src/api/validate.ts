@@ -30,7 +30,8 @@ export function validateSession(session: WriteSession | undefined): WriteSession
     if (session !== undefined && session.seq !== 0) throw new InvalidArgumentError('session.seq is set but session.client_id is empty');
     return undefined;
   }
-  if (Buffer.byteLength(session.clientId) > CLIENT_ID_BYTES_MAX) throw new InvalidArgumentError(`session.client_id is longer than ${CLIENT_ID_BYTES_MAX} bytes`);
+  if (Buffer.byteLength(session.clientId) > CLIENT_ID_BYTES_MAX)
+    throw new InvalidArgumentError(`session.client_id is longer than ${CLIENT_ID_BYTES_MAX} bytes`);
   if (!Number.isSafeInteger(session.seq) || session.seq <= 0) throw new InvalidArgumentError('session.seq must be a positive integer');
   return session;
 }

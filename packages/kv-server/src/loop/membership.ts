@@ -78,7 +78,8 @@ export class Membership {
     const change = ConfChange.decode(entry.data);
     const staged = this.apply(confChangeDelta(change, applyToRaft(change)), peers);
     this.options.events.event('membership-changed', { index: entry.index, change: ConfChangeType[change.type], nodeId: change.nodeId });
-    if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.selfId) this.options.logger.warn('removed-from-cluster', { index: entry.index });
+    if (change.type === ConfChangeType.REMOVE_NODE && change.nodeId === this.options.selfId)
+      this.options.logger.warn('removed-from-cluster', { index: entry.index });
     return staged;
   }
 

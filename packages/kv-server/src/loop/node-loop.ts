@@ -78,7 +78,14 @@ export class NodeLoop<T extends PeerTransport = PeerTransport> {
     this.proposer = new Proposer(options.requestTimeoutMs, () => this.notLeader());
     this.reads = new Reads({ nodeId: options.id, requestTimeoutMs: options.requestTimeoutMs, readableIndex: () => this.readableIndex });
     const { members, events, logger } = init;
-    this.membershipState = new Membership({ selfId: options.id, members, confState: storage.initialState().confState, storage, events, logger });
+    this.membershipState = new Membership({
+      selfId: options.id,
+      members,
+      confState: storage.initialState().confState,
+      storage,
+      events,
+      logger,
+    });
     this.leadership = new Leadership(options.id, members, events);
     this.votes = new VoteControl({ raft: this.raft, storage, stopped: () => this.stopped, wake: () => this.wake() });
     this.applier = new Applier({
@@ -123,7 +130,9 @@ export class NodeLoop<T extends PeerTransport = PeerTransport> {
   /** Proposes a command; resolves with its result and log index once applied on this (leader) node. */
   propose(command: Command, encode: (c: Command) => Buffer): Promise<AppliedWrite> {
     // A command entry settles with its AppliedResult, whose result is not an error (the applier rejects those).
-    return this.submit((waiter) => this.proposer.command(encode({ ...command, proposedAtMs: Date.now() }), waiter)) as Promise<AppliedWrite>;
+    return this.submit((waiter) =>
+      this.proposer.command(encode({ ...command, proposedAtMs: Date.now() }), waiter),
+    ) as Promise<AppliedWrite>;
   }
 
   async proposeConfChange(change: ConfChange): Promise<void> {
@@ -239,8 +248,14 @@ export class NodeLoop<T extends PeerTransport = PeerTransport> {
 
   private hasWork(): boolean {
     // Queued reads count too: one arriving during a turn must not wait for the next tick.
-    return this.inbox.hasWork() || this.proposer.hasQueued() || this.reads.hasQueued() || this.pendingTicks > 0 ||
-      this.snapshotter.hasWork() || this.raft.hasReady();
+    return (
+      this.inbox.hasWork() ||
+      this.proposer.hasQueued() ||
+      this.reads.hasQueued() ||
+      this.pendingTicks > 0 ||
+      this.snapshotter.hasWork() ||
+      this.raft.hasReady()
+    );
   }
 
   private async runTurns(): Promise<void> {

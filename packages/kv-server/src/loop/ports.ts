@@ -79,4 +79,3 @@ export type LoopStorage = LoopLog & LoopSnapshots & LoopMembership;
 export type LoopStateMachine = NodeStateMachine;
 
 export type { PreparedSnapshot, StagedWrite } from '../storage/ports.js';
-

@@ -81,7 +81,10 @@ export class Proposer {
    */
   leadershipLost(): void {
     this.pending.rejectAll(
-      () => new UnknownOutcomeError('leadership changed before the write committed; it may still be applied (retry with the same session to learn the result)'),
+      () =>
+        new UnknownOutcomeError(
+          'leadership changed before the write committed; it may still be applied (retry with the same session to learn the result)',
+        ),
     );
   }
 
@@ -108,7 +111,8 @@ export class Proposer {
 
   private proposeConfChange(leader: ProposeTarget | undefined, p: QueuedProposal, change: ConfChange): void {
     const result = leader?.proposeConfChange(change);
-    if (leader === undefined || result === undefined || !result.ok) return p.reject(this.refusal(result?.ok === false ? result.reason : 'not-leader'));
+    if (leader === undefined || result === undefined || !result.ok)
+      return p.reject(this.refusal(result?.ok === false ? result.reason : 'not-leader'));
     const { lastIndex, term } = leader.lastIndexAndTerm();
     this.pending.add(lastIndex, term, p);
   }
@@ -120,7 +124,9 @@ export class Proposer {
       case 'conf-change-pending':
         return new FailedPreconditionError('another membership change is in progress; retry when it completes');
       case 'conf-change-unsafe':
-        return new FailedPreconditionError('the change would leave half the voters or more recovering from a lost disk; retry once they have caught up');
+        return new FailedPreconditionError(
+          'the change would leave half the voters or more recovering from a lost disk; retry once they have caught up',
+        );
       case 'transfer-in-progress':
         return new NoLeaderError('leadership is being transferred; retry shortly');
       case 'no-leader':

@@ -24,4 +24,3 @@ export function createRawNode(options: NodeOptions, storage: LoopLog, appliedInd
     createRng(BigInt('0x' + randomBytes(8).toString('hex'))),
   );
 }
-

@@ -23,7 +23,9 @@ export class Reads {
       Math.min(options.requestTimeoutMs, MIN_INDEX_WAIT_MS_MAX),
       MIN_INDEX_WAITERS_MAX,
       (index) =>
-        new UnavailableError(`node ${options.nodeId} has applied up to ${options.readableIndex()}, short of the read's min_index ${index}; ask another node`),
+        new UnavailableError(
+          `node ${options.nodeId} has applied up to ${options.readableIndex()}, short of the read's min_index ${index}; ask another node`,
+        ),
       () => new TooManyRequestsError('too many reads waiting for their min_index'),
     );
   }

@@ -17,7 +17,13 @@ import { type AppliedState, encodeStoredValue, type StoredValue } from './record
  * command changes nothing); `valueBytesMaxDefault` applies when the command
  * carries no limit of its own.
  */
-export function applyOperation(command: Command, index: number, state: AppliedState, batch: PendingBatch, valueBytesMaxDefault: number): CommandResult | KvError {
+export function applyOperation(
+  command: Command,
+  index: number,
+  state: AppliedState,
+  batch: PendingBatch,
+  valueBytesMaxDefault: number,
+): CommandResult | KvError {
   // The leader's limit travels in the command, so every node decides alike.
   const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : valueBytesMaxDefault;
   if (command.put !== undefined) {
@@ -50,7 +56,13 @@ export function applyOperation(command: Command, index: number, state: AppliedSt
   return new InvalidArgumentError('the command has no operation');
 }
 
-function applyCas(cas: NonNullable<Command['cas']>, index: number, state: AppliedState, batch: PendingBatch, valueBytesMax: number): CommandResult | KvError {
+function applyCas(
+  cas: NonNullable<Command['cas']>,
+  index: number,
+  state: AppliedState,
+  batch: PendingBatch,
+  valueBytesMax: number,
+): CommandResult | KvError {
   const { key, value, expectedValue, expectedVersion } = cas;
   if (expectedValue === undefined && expectedVersion === undefined) {
     return new InvalidArgumentError('cas needs an expected value or an expected version');
@@ -58,13 +70,22 @@ function applyCas(cas: NonNullable<Command['cas']>, index: number, state: Applie
   if (value.length > valueBytesMax) return new ValueTooLargeError(value.length, valueBytesMax);
   const previous = readForApply(key, batch);
   const matches =
-    expectedVersion !== undefined ? (previous?.version ?? 0) === expectedVersion : previous !== undefined && previous.value.equals(expectedValue!);
+    expectedVersion !== undefined
+      ? (previous?.version ?? 0) === expectedVersion
+      : previous !== undefined && previous.value.equals(expectedValue!);
   if (!matches) return { cas: { succeeded: false, kv: previous ? { key, ...previous } : undefined } };
   const next = writeValue(key, value, previous, index, state, batch);
   return { cas: { succeeded: true, kv: { key, ...next } } };
 }
 
-function writeValue(key: Buffer, value: Buffer, previous: StoredValue | undefined, index: number, state: AppliedState, batch: PendingBatch): StoredValue {
+function writeValue(
+  key: Buffer,
+  value: Buffer,
+  previous: StoredValue | undefined,
+  index: number,
+  state: AppliedState,
+  batch: PendingBatch,
+): StoredValue {
   const next: StoredValue = {
     value: Buffer.from(value),
     version: (previous?.version ?? 0) + 1,

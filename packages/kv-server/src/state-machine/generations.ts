@@ -10,7 +10,14 @@ import { decodeRecord } from '../storage/codec.js';
 import { type BatchOp, NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from '../storage/keys.js';
 import { decodeAppliedState } from './records.js';
-import { decodeHeaderValue, encodeHeaderValue, FrameKind, readSnapshotFrames, type SnapshotHeader, SnapshotWriter } from './snapshot-stream.js';
+import {
+  decodeHeaderValue,
+  encodeHeaderValue,
+  FrameKind,
+  readSnapshotFrames,
+  type SnapshotHeader,
+  SnapshotWriter,
+} from './snapshot-stream.js';
 
 /** A snapshot of the state as chunks; close() releases its LevelDB view if the stream is never read to its end. */
 export interface SnapshotStream extends AsyncIterable<Buffer> {
@@ -46,7 +53,10 @@ export function snapshotGeneration(database: NodeDatabase, generation: number, c
           : { appliedIndex: 0, generation, clockMs: 0, activitySeq: 0, keyCount: 0 };
         const writer = new SnapshotWriter(chunkBytes);
         writer.frame(FrameKind.header, Buffer.alloc(0), encodeHeaderValue(state));
-        for (const [prefix, kind] of [[PREFIX.kv, FrameKind.kv], [PREFIX.session, FrameKind.session]] as const) {
+        for (const [prefix, kind] of [
+          [PREFIX.kv, FrameKind.kv],
+          [PREFIX.session, FrameKind.session],
+        ] as const) {
           const base = generationPrefix(prefix, generation);
           for await (const [key, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
             const what = (): string => `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;

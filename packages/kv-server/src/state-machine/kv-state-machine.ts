@@ -25,7 +25,15 @@
  */
 import { assert, type Command, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
 import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError } from '../errors.js';
-import { RANGE_LIMIT_DEFAULT, RANGE_LIMIT_MAX, SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from '../limits.js';
+import {
+  RANGE_LIMIT_DEFAULT,
+  RANGE_LIMIT_MAX,
+  SESSION_TTL_MS_DEFAULT,
+  SESSIONS_MAX,
+  SNAPSHOT_CHUNK_BYTES,
+  VALUE_BYTES_MAX,
+  VALUE_CACHE_BYTES,
+} from '../limits.js';
 import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd } from '../storage/keys.js';
@@ -36,7 +44,6 @@ import { commandKey, decodeCommands, mapKey, PendingBatch } from './pending-batc
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
 import { SessionIndex, type SessionLimits } from './sessions.js';
 import { ValueCache } from './value-cache.js';
-
 
 export interface KvStateMachineOptions {
   /** Largest value a put, cas or append may produce. Must match on every node. */
@@ -174,9 +181,14 @@ export class KvStateMachine {
    * `storage.stageMembership(...)` for a conf change, so the new membership
    * and the applied index that covers it can never be separated by a crash.
    */
-  async applyEntries(entries: readonly Entry[], alsoWrite?: StagedWrite, answer?: (results: AppliedResult[]) => void): Promise<AppliedResult[]> {
+  async applyEntries(
+    entries: readonly Entry[],
+    alsoWrite?: StagedWrite,
+    answer?: (results: AppliedResult[]) => void,
+  ): Promise<AppliedResult[]> {
     assert(!this.applying, 'applyEntries calls must not overlap');
-    if (this.failedWrite !== undefined) throw new InternalError(`the state machine stopped after a failed write: ${this.failedWrite.message}`);
+    if (this.failedWrite !== undefined)
+      throw new InternalError(`the state machine stopped after a failed write: ${this.failedWrite.message}`);
     this.applying = true;
     try {
       const batch = new PendingBatch();
@@ -236,13 +248,18 @@ export class KvStateMachine {
    * prefetch() put every key the batch touches into `batch` (an async call per
    * command per node was a visible share of the garbage per write).
    */
-  private applyCommand(index: number, decoded: Command | Error, batch: PendingBatch): CommandResult | KvError | Promise<CommandResult | KvError> {
+  private applyCommand(
+    index: number,
+    decoded: Command | Error,
+    batch: PendingBatch,
+  ): CommandResult | KvError | Promise<CommandResult | KvError> {
     if (decoded instanceof Error) return new InvalidArgumentError(`entry ${index} does not hold a valid command`);
     const command = decoded;
     this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
     this.sessions.expire(this.state, batch);
     const session = command.session;
-    if (session === undefined || session.clientId.length === 0) return applyOperation(command, index, this.state, batch, this.valueBytesMax);
+    if (session === undefined || session.clientId.length === 0)
+      return applyOperation(command, index, this.state, batch, this.valueBytesMax);
     if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
     const lastSeq = this.sessions.lastSeq(session.clientId);
     if (lastSeq !== undefined && session.seq <= lastSeq) return this.applyRetry(session.clientId, session.seq, lastSeq, batch);

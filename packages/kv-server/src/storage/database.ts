@@ -72,7 +72,9 @@ export class NodeDatabase {
     }
     if (identity.clusterId.length === 0) throw new FailedPreconditionError('cluster id must not be empty');
     if (identity.initialVoters !== undefined && !identity.initialVoters.includes(identity.nodeId)) {
-      throw new FailedPreconditionError(`the initial voters ${sortedVoters(identity.initialVoters).join(',')} must include this node ${identity.nodeId}`);
+      throw new FailedPreconditionError(
+        `the initial voters ${sortedVoters(identity.initialVoters).join(',')} must include this node ${identity.nodeId}`,
+      );
     }
     const db: Database = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, 'db'), {
       keyEncoding: 'buffer',
@@ -104,7 +106,10 @@ export class NodeDatabase {
   /** Stores the cluster id a joined node learned from its cluster (durable before the next write is acknowledged). */
   async recordLearnedClusterId(clusterId: string): Promise<void> {
     if (this.storedCluster?.clusterId !== undefined) return;
-    await this.write([NodeDatabase.putRecord(LEARNED_CLUSTER_ID_KEY, Buffer.from(clusterId, 'utf8')), { type: 'del', key: AWAITS_CLUSTER_ID_KEY }], { sync: true });
+    await this.write(
+      [NodeDatabase.putRecord(LEARNED_CLUSTER_ID_KEY, Buffer.from(clusterId, 'utf8')), { type: 'del', key: AWAITS_CLUSTER_ID_KEY }],
+      { sync: true },
+    );
     if (this.storedCluster !== undefined) this.storedCluster.clusterId = clusterId;
   }
 
@@ -199,7 +204,8 @@ export class NodeDatabase {
   private async readStoredCluster(name: string): Promise<StoredClusterIdentity> {
     const votersRecord = await this.getRecord(INITIAL_VOTERS_KEY, 'initial voters');
     if (votersRecord !== undefined) {
-      if (votersRecord.length === 0 || votersRecord.length % 8 !== 0) throw new CorruptionError(this.dataDir, `initial voters record has ${votersRecord.length} bytes`);
+      if (votersRecord.length === 0 || votersRecord.length % 8 !== 0)
+        throw new CorruptionError(this.dataDir, `initial voters record has ${votersRecord.length} bytes`);
       const initialVoters = Array.from({ length: votersRecord.length / 8 }, (_, i) => readU64BE(votersRecord, i * 8));
       return { name, initialVoters, clusterId: deriveClusterId(name, initialVoters) };
     }

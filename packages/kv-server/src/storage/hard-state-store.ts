@@ -33,7 +33,9 @@ export class HardStateStore {
   static async load(database: NodeDatabase): Promise<HardStateStore> {
     const dataDir = database.dataDir;
     const hardStatePayload = await database.getRecord(HARD_STATE_KEY, 'hard state');
-    const hardState = hardStatePayload ? withoutAbsentFields(decodeProto(HardState, hardStatePayload, dataDir, 'hard state')) : { term: 0, vote: 0, commit: 0 };
+    const hardState = hardStatePayload
+      ? withoutAbsentFields(decodeProto(HardState, hardStatePayload, dataDir, 'hard state'))
+      : { term: 0, vote: 0, commit: 0 };
     const confStatePayload = await database.getRecord(CONF_STATE_KEY, 'conf state');
     const confState = confStatePayload ? decodeProto(ConfState, confStatePayload, dataDir, 'conf state') : emptyConfState();
     const members = new Map<number, Member>();

@@ -64,7 +64,8 @@ export class LogStore {
       if (keyIndex !== expectedIndex) {
         throw new CorruptionError(dataDir, `the log has ${what} where index ${expectedIndex} was expected (gap or stale entry)`);
       }
-      if (entry.term < previousTerm) throw new CorruptionError(dataDir, `${what} has term ${entry.term} below the previous ${previousTerm}`);
+      if (entry.term < previousTerm)
+        throw new CorruptionError(dataDir, `${what} has term ${entry.term} below the previous ${previousTerm}`);
       entries.push(entry);
       expectedIndex += 1;
       previousTerm = entry.term;

@@ -14,7 +14,10 @@ export type { StagedWrite } from './staged-write.js';
 
 export interface NodeStorage extends Storage {
   /** Appends entries (truncating a conflicting suffix), saves hard state and snapshot in one batch. */
-  write(update: { entries: readonly Entry[]; hardState: HardState | undefined; snapshot: Snapshot | undefined }, options: { sync: boolean }): Promise<void>;
+  write(
+    update: { entries: readonly Entry[]; hardState: HardState | undefined; snapshot: Snapshot | undefined },
+    options: { sync: boolean },
+  ): Promise<void>;
   /** Streams a snapshot's data at `index` to its file (may run alongside log writes). */
   prepareSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<PreparedSnapshot>;
   /** Makes a prepared snapshot current and compacts the log behind it. */

@@ -164,7 +164,8 @@ export class RaftStorage implements NodeStorage {
   private writeLog(change: StorageWrite, options: { sync: boolean }): Promise<void> {
     const entryCount = change.entries?.length ?? 0;
     // A Ready that only moves the commit index (mustSync false) stays in memory (see keepCommitOnly).
-    if (!options.sync && entryCount === 0 && change.hardState !== undefined && this.stable.keepCommitOnly(change.hardState)) return RESOLVED;
+    if (!options.sync && entryCount === 0 && change.hardState !== undefined && this.stable.keepCommitOnly(change.hardState))
+      return RESOLVED;
     const append = entryCount > 0 ? this.log.stageAppend(change.entries!, undefined) : undefined;
     const hard = this.stable.stage(change.hardState);
     if (append === undefined && hard === undefined) return RESOLVED;
@@ -191,7 +192,11 @@ export class RaftStorage implements NodeStorage {
 
   /** A leader's snapshot: writes its file, then stages its metadata, its conf state and the log's replacement. */
   private async stageLeaderSnapshot(metadataIn: SnapshotMetadata, data: Uint8Array): Promise<StagedWrite> {
-    const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
+    const metadata: SnapshotMetadata = {
+      index: metadataIn.index,
+      term: metadataIn.term,
+      confState: copyConfState(metadataIn.confState ?? emptyConfState()),
+    };
     const bytes = await this.snapshots.writeFile(metadata, data);
     return combineStaged([
       this.snapshots.stageRecord(metadata, bytes),
@@ -229,7 +234,10 @@ export class RaftStorage implements NodeStorage {
       await this.snapshots.removeOtherFiles();
       return;
     }
-    assert(prepared.term === this.log.term(index), `snapshot at ${index} prepared with term ${prepared.term}, the log has ${this.log.term(index)}`);
+    assert(
+      prepared.term === this.log.term(index),
+      `snapshot at ${index} prepared with term ${prepared.term}, the log has ${this.log.term(index)}`,
+    );
     await this.compactBehind({ index, term: prepared.term, confState: copyConfState(confState) }, prepared.bytes);
   }
 
@@ -251,7 +259,9 @@ export class RaftStorage implements NodeStorage {
     assert(index <= this.log.lastIndex(), `compaction at ${index} beyond last index ${this.log.lastIndex()}`);
     assert(index <= this.stable.commitIndex(), `compaction at ${index} beyond commit index ${this.stable.commitIndex()}`);
     const compactFrom = this.log.firstIndex();
-    await this.writeStaged(combineStaged([this.snapshots.stageRecord(metadata, fileBytes), this.log.stageCompaction({ index, term })]), { sync: true });
+    await this.writeStaged(combineStaged([this.snapshots.stageRecord(metadata, fileBytes), this.log.stageCompaction({ index, term })]), {
+      sync: true,
+    });
     await this.log.clearThrough(compactFrom, index);
     await this.snapshots.removeOtherFiles();
   }

@@ -46,7 +46,9 @@ export class SnapshotStore {
   static async load(database: NodeDatabase): Promise<SnapshotStore> {
     const dataDir = database.dataDir;
     const payload = await database.getRecord(SNAPSHOT_KEY, 'snapshot metadata');
-    const metadata = payload ? decodeProto(SnapshotMetadata, payload, dataDir, 'snapshot metadata') : { index: 0, term: 0, confState: emptyConfState() };
+    const metadata = payload
+      ? decodeProto(SnapshotMetadata, payload, dataDir, 'snapshot metadata')
+      : { index: 0, term: 0, confState: emptyConfState() };
     const absentPayload = await database.getRecord(SNAPSHOT_FILE_ABSENT_KEY, 'snapshot file marker');
     const fileAbsent = absentPayload !== undefined;
     if (fileAbsent && (absentPayload.length !== 8 || readU64BE(absentPayload, 0) !== metadata.index)) {
@@ -130,12 +132,18 @@ export class SnapshotStore {
 
   /** Records `metadataIn` as the current snapshot, with its file's size, or no file (undefined). */
   stageRecord(metadataIn: SnapshotMetadata, fileBytes: number | undefined): StagedWrite {
-    const metadata: SnapshotMetadata = { index: metadataIn.index, term: metadataIn.term, confState: copyConfState(metadataIn.confState ?? emptyConfState()) };
+    const metadata: SnapshotMetadata = {
+      index: metadataIn.index,
+      term: metadataIn.term,
+      confState: copyConfState(metadataIn.confState ?? emptyConfState()),
+    };
     const fileAbsent = fileBytes === undefined;
     const ops: BatchOp[] = [
       NodeDatabase.putRecord(SNAPSHOT_KEY, SnapshotMetadata.encode(metadata).finish()),
       // The marker names the index it belongs to, so a mismatch is detectable.
-      fileAbsent ? NodeDatabase.putRecord(SNAPSHOT_FILE_ABSENT_KEY, encodeIndex(metadata.index)) : { type: 'del', key: SNAPSHOT_FILE_ABSENT_KEY },
+      fileAbsent
+        ? NodeDatabase.putRecord(SNAPSHOT_FILE_ABSENT_KEY, encodeIndex(metadata.index))
+        : { type: 'del', key: SNAPSHOT_FILE_ABSENT_KEY },
     ];
     return {
       ops,

@@ -68,7 +68,8 @@ export function refuseLostCurrent(dataDir: string): void {
 function describeIoError(message: string, file: string | undefined, dataDir: string): KvError | undefined {
   const name = file === undefined ? 'a LevelDB file' : relativeName(file, dataDir);
   if (message.endsWith('No space left on device')) return new DiskFullError(dataDir, name);
-  if (message.endsWith('Permission denied') || message.endsWith('Operation not permitted')) return new PermissionDeniedError(file ?? dataDir);
+  if (message.endsWith('Permission denied') || message.endsWith('Operation not permitted'))
+    return new PermissionDeniedError(file ?? dataDir);
   if (message.endsWith('No such file or directory') && file !== undefined) {
     if (path.basename(file).startsWith('MANIFEST-')) {
       return new CorruptionError(dataDir, `db/CURRENT names ${path.basename(file)}, which does not exist`);

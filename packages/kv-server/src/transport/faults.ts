@@ -24,7 +24,10 @@ export interface Fault {
 export class FaultInjector {
   private faults: Fault[] = [];
 
-  constructor(private readonly random: () => number = Math.random, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   add(fault: Fault): void {
     this.faults.push(fault);

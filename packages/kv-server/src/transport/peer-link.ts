@@ -20,7 +20,15 @@
  * 'peer-link-up' are logged once per change, never per retry.
  */
 import * as grpc from '@grpc/grpc-js';
-import { BatchAck, FramedLink, type Message, MessageBatch, RaftTransportServiceClient, type SurveyRequest, type SurveyResponse } from '@cairn/proto';
+import {
+  BatchAck,
+  FramedLink,
+  type Message,
+  MessageBatch,
+  RaftTransportServiceClient,
+  type SurveyRequest,
+  type SurveyResponse,
+} from '@cairn/proto';
 import { splitHostPort } from '../config.js';
 import {
   ACK_FRAME_BYTES_MAX,
@@ -112,7 +120,12 @@ export class PeerLink {
     // backoff, messages are dropped too: the link redials when the backoff
     // ends, whether or not more messages come.
     const waiting = this.connection === undefined && this.reconnectTimer !== undefined;
-    if (waiting || this.queue.length >= PEER_QUEUED_MESSAGES_MAX || this.sequence - this.acked >= INFLIGHT_BATCHES_MAX || this.bufferedBytes() >= PEER_LINK_BUFFERED_BYTES_MAX) {
+    if (
+      waiting ||
+      this.queue.length >= PEER_QUEUED_MESSAGES_MAX ||
+      this.sequence - this.acked >= INFLIGHT_BATCHES_MAX ||
+      this.bufferedBytes() >= PEER_LINK_BUFFERED_BYTES_MAX
+    ) {
       this.owner.dropped(this.id, message);
       return;
     }
@@ -148,7 +161,12 @@ export class PeerLink {
 
   /** Asks the peer what it knows of this node (the startup check for a lost disk). */
   survey(timeoutMs: number): Promise<SurveyResponse> {
-    const request: SurveyRequest = { clusterId: this.owner.clusterId(), from: this.owner.selfId, to: this.id, incarnation: this.owner.incarnation };
+    const request: SurveyRequest = {
+      clusterId: this.owner.clusterId(),
+      from: this.owner.selfId,
+      to: this.id,
+      incarnation: this.owner.incarnation,
+    };
     return new Promise((resolve, reject) => {
       this.client.survey(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
         if (error !== null) reject(error);
@@ -176,7 +194,8 @@ export class PeerLink {
     const unacked = this.sequence - this.acked;
     let reason: string | undefined;
     if (unacked >= INFLIGHT_BATCHES_MAX) reason = `${unacked} batches unacked`;
-    else if (this.waitingSince !== undefined && performance.now() - this.waitingSince > PEER_LINK_SILENT_MS) reason = `no ack for ${PEER_LINK_SILENT_MS} ms`;
+    else if (this.waitingSince !== undefined && performance.now() - this.waitingSince > PEER_LINK_SILENT_MS)
+      reason = `no ack for ${PEER_LINK_SILENT_MS} ms`;
     if (reason === undefined) return;
     this.owner.logger.debug('peer-stream-stalled', { peer: this.id, unacked, reason });
     this.broken(this.connection, reason);
@@ -231,7 +250,8 @@ export class PeerLink {
       onMessage: (ack) => {
         if (this.connection !== connection) return;
         // Zero bytes decode as an ack of 0, so a real one names a batch sent on this connection.
-        if (ack.sequence < 1 || ack.sequence > this.sequence) return this.broken(connection, `ack of batch ${ack.sequence}, which was not sent`);
+        if (ack.sequence < 1 || ack.sequence > this.sequence)
+          return this.broken(connection, `ack of batch ${ack.sequence}, which was not sent`);
         this.acknowledged(ack.sequence);
       },
       onClose: (cause) => this.broken(connection, cause.reason),

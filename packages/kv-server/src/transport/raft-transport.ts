@@ -195,7 +195,8 @@ export class RaftTransport {
 
   private checkIncoming(clusterId: string, to: number, from: number): string | undefined {
     if (clusterId !== this.currentClusterId) {
-      if (this.handlers.adoptClusterId?.(clusterId) !== true) return `cluster id mismatch: peer is in '${clusterId}', this node in '${this.currentClusterId}'`;
+      if (this.handlers.adoptClusterId?.(clusterId) !== true)
+        return `cluster id mismatch: peer is in '${clusterId}', this node in '${this.currentClusterId}'`;
       this.currentClusterId = clusterId;
     }
     if (to !== this.selfId) return `message for node ${to} reached node ${this.selfId}`;

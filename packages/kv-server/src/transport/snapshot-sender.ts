@@ -33,7 +33,14 @@ export function sendSnapshot(
   do {
     const end = Math.min(data.length, offset + SNAPSHOT_SEND_CHUNK_BYTES);
     const last = end === data.length;
-    const chunk: SnapshotChunk = { clusterId, header: offset === 0 ? header : undefined, offset, data: data.subarray(offset, end), last, checksum: last ? checksum : 0 };
+    const chunk: SnapshotChunk = {
+      clusterId,
+      header: offset === 0 ? header : undefined,
+      offset,
+      data: data.subarray(offset, end),
+      last,
+      checksum: last ? checksum : 0,
+    };
     call.write(chunk);
     offset = end;
   } while (offset < data.length);

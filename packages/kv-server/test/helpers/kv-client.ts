@@ -31,7 +31,9 @@ export class TestClient {
         const e = error as CallError;
         const code = e.detail?.code ?? (e.code === 14 || e.code === 4 || e.code === 1 ? 'UNAVAILABLE' : undefined);
         if (code === undefined || !RETRYABLE.has(code) || Date.now() > deadline) throw error;
-        const hinted = e.detail?.leaderId ? this.cluster.nodes.find((n) => n.id === e.detail!.leaderId && n.process !== undefined) : undefined;
+        const hinted = e.detail?.leaderId
+          ? this.cluster.nodes.find((n) => n.id === e.detail!.leaderId && n.process !== undefined)
+          : undefined;
         this.leader = hinted;
         attempt += 1;
         if (hinted === undefined) await new Promise((r) => setTimeout(r, 50));
@@ -42,7 +44,15 @@ export class TestClient {
   put(key: string, value: string, deadlineMs = 15_000): Promise<number> {
     const session = { clientId: this.clientId, seq: ++this.seq };
     return this.withLeader(
-      (n) => unaryCall<{ version: number }>((cb) => n.kv.put({ key: Buffer.from(key), value: Buffer.from(value), session, prevKv: false }, new grpc.Metadata(), { deadline: Date.now() + 3000 }, cb)),
+      (n) =>
+        unaryCall<{ version: number }>((cb) =>
+          n.kv.put(
+            { key: Buffer.from(key), value: Buffer.from(value), session, prevKv: false },
+            new grpc.Metadata(),
+            { deadline: Date.now() + 3000 },
+            cb,
+          ),
+        ),
       deadlineMs,
     ).then((r) => r.version);
   }
@@ -50,14 +60,30 @@ export class TestClient {
   append(key: string, value: string, deadlineMs = 15_000): Promise<number> {
     const session = { clientId: this.clientId, seq: ++this.seq };
     return this.withLeader(
-      (n) => unaryCall<{ length: number }>((cb) => n.kv.append({ key: Buffer.from(key), value: Buffer.from(value), session }, new grpc.Metadata(), { deadline: Date.now() + 3000 }, cb)),
+      (n) =>
+        unaryCall<{ length: number }>((cb) =>
+          n.kv.append(
+            { key: Buffer.from(key), value: Buffer.from(value), session },
+            new grpc.Metadata(),
+            { deadline: Date.now() + 3000 },
+            cb,
+          ),
+        ),
       deadlineMs,
     ).then((r) => r.length);
   }
 
   get(key: string, deadlineMs = 15_000): Promise<KeyValue | undefined> {
     return this.withLeader(
-      (n) => unaryCall<{ kv?: KeyValue }>((cb) => n.kv.get({ key: Buffer.from(key), consistency: Consistency.LINEARIZABLE }, new grpc.Metadata(), { deadline: Date.now() + 3000 }, cb)),
+      (n) =>
+        unaryCall<{ kv?: KeyValue }>((cb) =>
+          n.kv.get(
+            { key: Buffer.from(key), consistency: Consistency.LINEARIZABLE },
+            new grpc.Metadata(),
+            { deadline: Date.now() + 3000 },
+            cb,
+          ),
+        ),
       deadlineMs,
     ).then((r) => r.kv);
   }

@@ -33,7 +33,13 @@ export async function startTransportNode(id: number, clusterId: string, faults?:
   const logs: string[] = [];
   // The listener needs the transport, which needs the bound address.
   const holder: { transport?: RaftTransport } = {};
-  const port = await listenSharedPort('127.0.0.1', 0, grpcServer, (socket) => holder.transport!.acceptPeerSocket(socket), (socket) => socket.destroy());
+  const port = await listenSharedPort(
+    '127.0.0.1',
+    0,
+    grpcServer,
+    (socket) => holder.transport!.acceptPeerSocket(socket),
+    (socket) => socket.destroy(),
+  );
   const address = `127.0.0.1:${port.port}`;
   const options = {
     selfId: id,
@@ -61,5 +67,18 @@ export async function startTransportNode(id: number, clusterId: string, faults?:
 
 /** A heartbeat `from` -> `to` carrying `commit`. */
 export function heartbeat(from: number, to: number, commit: number): Message {
-  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit, reject: false, rejectHint: 0, snapshot: undefined, context: Buffer.alloc(0) } as Message;
+  return {
+    type: MessageType.HEARTBEAT,
+    from,
+    to,
+    term: 1,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit,
+    reject: false,
+    rejectHint: 0,
+    snapshot: undefined,
+    context: Buffer.alloc(0),
+  } as Message;
 }

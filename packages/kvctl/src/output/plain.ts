@@ -1,4 +1,13 @@
-import { displayBytes, jsonKeyValue, layoutTable, membersTable, statusTable, benchLine, describeSimpleResult, errorsByCodeLine } from '../format.js';
+import {
+  displayBytes,
+  jsonKeyValue,
+  layoutTable,
+  membersTable,
+  statusTable,
+  benchLine,
+  describeSimpleResult,
+  errorsByCodeLine,
+} from '../format.js';
 import type { ErrorInfo } from '../errors.js';
 import { hintForErrorCode } from '../errors.js';
 import type { Result } from '../run.js';
@@ -20,12 +29,15 @@ export function renderPlain(result: Result, options: { verbose: boolean }): Plai
       if (result.kv === undefined) return { stdout: '', stderr: `not found: ${result.key}\n` };
       return {
         stdout: `${displayBytes(result.kv.value)}\n`,
-        stderr: options.verbose ? `version ${result.kv.version}, created at ${result.kv.createIndex}, modified at ${result.kv.modIndex}\n` : undefined,
+        stderr: options.verbose
+          ? `version ${result.kv.version}, created at ${result.kv.createIndex}, modified at ${result.kv.modIndex}\n`
+          : undefined,
       };
     case 'range': {
       const lines = result.kvs.map((kv) => (result.keysOnly ? displayBytes(kv.key) : `${displayBytes(kv.key)}\t${displayBytes(kv.value)}`));
       const last = result.kvs.at(-1);
-      const more = result.more && last !== undefined ? `more keys follow; continue with --start-after '${displayBytes(last.key)}'\n` : undefined;
+      const more =
+        result.more && last !== undefined ? `more keys follow; continue with --start-after '${displayBytes(last.key)}'\n` : undefined;
       return { stdout: lines.map((line) => `${line}\n`).join(''), stderr: more };
     }
     case 'status':

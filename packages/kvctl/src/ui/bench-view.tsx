@@ -19,16 +19,20 @@ export function BenchView({ snapshot, concurrency }: BenchViewProps) {
   const errors = errorsByCodeLine(snapshot.errorsByCode);
   return (
     <Box flexDirection="column">
-      <Text bold>{snapshot.done ? 'bench: done' : 'bench: running'} ({concurrency === undefined ? '' : `${concurrency} workers, `}{(snapshot.elapsedMs / 1000).toFixed(1)}s)</Text>
+      <Text bold>
+        {snapshot.done ? 'bench: done' : 'bench: running'} ({concurrency === undefined ? '' : `${concurrency} workers, `}
+        {(snapshot.elapsedMs / 1000).toFixed(1)}s)
+      </Text>
       <Text>
         ops/s <Text color="green">{(snapshot.done ? snapshot.opsPerSec : snapshot.recentOpsPerSec).toFixed(0)}</Text>
         {'  '}ops {snapshot.ops} ({snapshot.reads} reads, {snapshot.writes} writes)
       </Text>
       <Text>
-        p50 {formatMs(p50)}  p90 {formatMs(p90)}  p99 {formatMs(p99)}  max {formatMs(max)}
+        p50 {formatMs(p50)} p90 {formatMs(p90)} p99 {formatMs(p99)} max {formatMs(max)}
       </Text>
       <Text color={snapshot.errors > 0 ? 'red' : undefined}>
-        errors {snapshot.errors}{errors === '' ? '' : ` (${errors})`}
+        errors {snapshot.errors}
+        {errors === '' ? '' : ` (${errors})`}
       </Text>
     </Box>
   );

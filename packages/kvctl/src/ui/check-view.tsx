@@ -11,7 +11,9 @@ export function CheckView({ result, verbose }: { readonly result: CheckResult; r
   const [verdictLine, ...rest] = checkResultText(result, { verbose }).trimEnd().split('\n');
   return (
     <Text>
-      <Text color={VERDICT_COLOR[result.verdict]} bold>{verdictLine}</Text>
+      <Text color={VERDICT_COLOR[result.verdict]} bold>
+        {verdictLine}
+      </Text>
       {rest.length > 0 ? `\n${rest.join('\n')}` : ''}
     </Text>
   );

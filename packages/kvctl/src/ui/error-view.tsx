@@ -11,7 +11,10 @@ export function ErrorView({ error }: { readonly error: ErrorInfo }) {
   return (
     <Box flexDirection="column">
       <Text>
-        <Text color="red" bold>error: {error.code}</Text>: {error.message}
+        <Text color="red" bold>
+          error: {error.code}
+        </Text>
+        : {error.message}
       </Text>
       {hint === undefined ? null : <Text dimColor>hint: {hint}</Text>}
     </Box>

@@ -20,9 +20,8 @@ export async function runWithInk(
   run: InkCommandRunner,
 ): Promise<number> {
   const concurrency = command.kind === 'bench' ? command.concurrency : 0;
-  const initial: AppState = command.kind === 'bench'
-    ? { phase: 'bench', snapshot: undefined, concurrency }
-    : { phase: 'running', label: `${command.kind}…` };
+  const initial: AppState =
+    command.kind === 'bench' ? { phase: 'bench', snapshot: undefined, concurrency } : { phase: 'running', label: `${command.kind}…` };
   let crash: ErrorInfo | undefined;
   const guarded = (state: AppState) => createElement(CrashGuard, { onCrash: (error) => (crash = error) }, createElement(App, { state }));
   const view = render(guarded(initial), {

@@ -112,10 +112,12 @@ export class SafetyChecker {
       if (known === undefined) {
         if (previousTerm !== undefined) this.entryByPosition.set(key, { content, previousTerm });
       } else {
-        check(known.content === content, 'LOG_MATCHING', () =>
-          `node ${id} wrote entry ${key} with different content than another node`);
-        check(previousTerm === undefined || known.previousTerm === previousTerm, 'LOG_MATCHING', () =>
-          `node ${id} has entry ${key} after term ${previousTerm}; another log has it after term ${known.previousTerm}`);
+        check(known.content === content, 'LOG_MATCHING', () => `node ${id} wrote entry ${key} with different content than another node`);
+        check(
+          previousTerm === undefined || known.previousTerm === previousTerm,
+          'LOG_MATCHING',
+          () => `node ${id} has entry ${key} after term ${previousTerm}; another log has it after term ${known.previousTerm}`,
+        );
       }
       previousTerm = entry.term;
     }
@@ -125,14 +127,21 @@ export class SafetyChecker {
   observeCommitted(id: NodeId, entry: Entry, nodeTerm: number): void {
     const content = entryContent(entry);
     if (entry.index < this.committedTerm.length) {
-      check(this.committedTerm[entry.index] === entry.term && this.committedContent[entry.index] === content,
-        'STATE_MACHINE_SAFETY', () => `node ${id} applied ${entry.index}/${entry.term} but ` +
-          `${entry.index}/${this.committedTerm[entry.index]} was applied elsewhere`);
+      check(
+        this.committedTerm[entry.index] === entry.term && this.committedContent[entry.index] === content,
+        'STATE_MACHINE_SAFETY',
+        () =>
+          `node ${id} applied ${entry.index}/${entry.term} but ` +
+          `${entry.index}/${this.committedTerm[entry.index]} was applied elsewhere`,
+      );
       this.committedBoundTerm[entry.index] = Math.min(this.committedBoundTerm[entry.index]!, nodeTerm);
     } else {
       // Nodes apply in index order, so the first sighting of index i comes after i - 1.
-      check(entry.index === this.committedTerm.length, 'STATE_MACHINE_SAFETY', () =>
-        `node ${id} applied index ${entry.index} before anyone applied ${this.committedTerm.length}`);
+      check(
+        entry.index === this.committedTerm.length,
+        'STATE_MACHINE_SAFETY',
+        () => `node ${id} applied index ${entry.index} before anyone applied ${this.committedTerm.length}`,
+      );
       this.committedTerm.push(entry.term);
       this.committedContent.push(content);
       this.committedBoundTerm.push(nodeTerm);
@@ -140,19 +149,28 @@ export class SafetyChecker {
     if (entry.type === EntryType.NORMAL && entry.data.length > 0) {
       const value = dataText(entry.data);
       const firstIndex = this.valueIndex.get(value);
-      check(firstIndex === undefined || firstIndex === entry.index, 'DUPLICATE_APPLY', () =>
-        `command ${value} applied at index ${entry.index} and at index ${firstIndex}`);
+      check(
+        firstIndex === undefined || firstIndex === entry.index,
+        'DUPLICATE_APPLY',
+        () => `command ${value} applied at index ${entry.index} and at index ${firstIndex}`,
+      );
       this.valueIndex.set(value, entry.index);
     }
   }
 
   /** Called when `id` restores its state machine from a snapshot covering up to `index`. */
   observeSnapshotRestored(id: NodeId, index: number, values: readonly AppliedValue[]): void {
-    check(index <= this.committedIndexMax, 'STATE_MACHINE_SAFETY', () =>
-      `node ${id} restored a snapshot at ${index}, beyond anything applied (${this.committedIndexMax})`);
+    check(
+      index <= this.committedIndexMax,
+      'STATE_MACHINE_SAFETY',
+      () => `node ${id} restored a snapshot at ${index}, beyond anything applied (${this.committedIndexMax})`,
+    );
     for (const [valueIndex, value] of values) {
-      check(valueIndex <= index && this.committedContent[valueIndex] === `${EntryType.NORMAL}:${value}`,
-        'STATE_MACHINE_SAFETY', () => `node ${id} restored a snapshot whose entry ${valueIndex} differs from the applied one`);
+      check(
+        valueIndex <= index && this.committedContent[valueIndex] === `${EntryType.NORMAL}:${value}`,
+        'STATE_MACHINE_SAFETY',
+        () => `node ${id} restored a snapshot whose entry ${valueIndex} differs from the applied one`,
+      );
     }
   }
 
@@ -171,8 +189,7 @@ export class SafetyChecker {
     for (const [id, values] of members) {
       const present = new Set(values.map(([, value]) => value));
       for (const [value, index] of this.acked) {
-        check(present.has(value), 'DURABILITY', () =>
-          `acknowledged command ${value} (index ${index}) is missing on node ${id}`);
+        check(present.has(value), 'DURABILITY', () => `acknowledged command ${value} (index ${index}) is missing on node ${id}`);
       }
     }
   }
@@ -196,11 +213,17 @@ export class SafetyChecker {
     for (let index = Math.max(1, first - 1); index <= this.committedIndexMax; index++) {
       // Only entries certainly committed in an earlier term must be present.
       if (this.committedBoundTerm[index]! >= term) continue;
-      check(index <= last, 'LEADER_COMPLETENESS', () =>
-        `leader ${id} of term ${term} lacks committed index ${index} (its last index is ${last})`);
+      check(
+        index <= last,
+        'LEADER_COMPLETENESS',
+        () => `leader ${id} of term ${term} lacks committed index ${index} (its last index is ${last})`,
+      );
       const found = safeTerm(log, index);
-      check(found === undefined || found === this.committedTerm[index], 'LEADER_COMPLETENESS', () =>
-        `leader ${id} of term ${term} has ${index}/${found}, but ${index}/${this.committedTerm[index]} was committed`);
+      check(
+        found === undefined || found === this.committedTerm[index],
+        'LEADER_COMPLETENESS',
+        () => `leader ${id} of term ${term} has ${index}/${found}, but ${index}/${this.committedTerm[index]} was committed`,
+      );
     }
   }
 }
@@ -216,12 +239,18 @@ function checkPairMatches(idA: NodeId, logA: LogReader, idB: NodeId, logB: LogRe
     if (!matched) {
       matched = true;
     }
-    check(termA === termB, 'LOG_MATCHING', () =>
-      `nodes ${idA} and ${idB} agree at a later index but differ at ${index} (terms ${termA} vs ${termB})`);
+    check(
+      termA === termB,
+      'LOG_MATCHING',
+      () => `nodes ${idA} and ${idB} agree at a later index but differ at ${index} (terms ${termA} vs ${termB})`,
+    );
     const [entryA] = logA.entries(index, index + 1, Number.MAX_SAFE_INTEGER);
     const [entryB] = logB.entries(index, index + 1, Number.MAX_SAFE_INTEGER);
-    check(entryA !== undefined && entryB !== undefined && entryContent(entryA) === entryContent(entryB), 'LOG_MATCHING',
-      () => `nodes ${idA} and ${idB} hold different content at ${index}/${termA}`);
+    check(
+      entryA !== undefined && entryB !== undefined && entryContent(entryA) === entryContent(entryB),
+      'LOG_MATCHING',
+      () => `nodes ${idA} and ${idB} hold different content at ${index}/${termA}`,
+    );
   }
 }
 

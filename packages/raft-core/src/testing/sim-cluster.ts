@@ -111,8 +111,16 @@ export class SimCluster {
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly stats: SimClusterStats = {
-    proposed: 0, acked: 0, crashes: 0, restarts: 0, storageLosses: 0, snapshotsTaken: 0,
-    snapshotsInstalled: 0, confChangesApplied: 0, transfers: 0, readies: 0,
+    proposed: 0,
+    acked: 0,
+    crashes: 0,
+    restarts: 0,
+    storageLosses: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    confChangesApplied: 0,
+    transfers: 0,
+    readies: 0,
   };
   /** Virtual time in instants, and in whole ticks. */
   now = 0;
@@ -359,8 +367,8 @@ export class SimCluster {
     if (ready.mustSync || ready.snapshot !== undefined) node.storage.sync();
     for (const message of ready.persistedMessages) this.network.send(message, this.now);
     const delayMax = this.options.applyDelayMaxInstants ?? 0;
-    const inTurn = delayMax === 0 || ready.snapshot !== undefined ||
-      ready.committedEntries.some((entry) => entry.type === EntryType.CONF_CHANGE);
+    const inTurn =
+      delayMax === 0 || ready.snapshot !== undefined || ready.committedEntries.some((entry) => entry.type === EntryType.CONF_CHANGE);
     if (inTurn) {
       this.drainApplies(node);
       if (ready.snapshot !== undefined) this.restoreSnapshot(node, ready);
@@ -395,30 +403,44 @@ export class SimCluster {
   private checkReadyShape(node: SimNode, ready: Ready): void {
     const previous = node.hardStateLast;
     const hardState = ready.hardState;
-    const needsSync = ready.entries.length > 0 ||
-      (hardState !== undefined && (hardState.term !== previous.term || hardState.vote !== previous.vote));
+    const needsSync =
+      ready.entries.length > 0 || (hardState !== undefined && (hardState.term !== previous.term || hardState.vote !== previous.vote));
     check(!needsSync || ready.mustSync, 'READY_CONTRACT', () => `node ${node.id}: Ready needs fsync but mustSync is false`);
     if (hardState !== undefined) {
-      check(hardState.term >= previous.term, 'READY_CONTRACT', () =>
-        `node ${node.id}: term went back from ${previous.term} to ${hardState.term}`);
-      check(hardState.term !== previous.term || previous.vote === 0 || hardState.vote === previous.vote,
-        'READY_CONTRACT', () => `node ${node.id} changed its vote in term ${hardState.term} ` +
-          `from ${previous.vote} to ${hardState.vote} (voted twice)`);
+      check(
+        hardState.term >= previous.term,
+        'READY_CONTRACT',
+        () => `node ${node.id}: term went back from ${previous.term} to ${hardState.term}`,
+      );
+      check(
+        hardState.term !== previous.term || previous.vote === 0 || hardState.vote === previous.vote,
+        'READY_CONTRACT',
+        () => `node ${node.id} changed its vote in term ${hardState.term} ` + `from ${previous.vote} to ${hardState.vote} (voted twice)`,
+      );
     }
     for (const message of [...ready.messages, ...ready.persistedMessages]) {
-      check(message.from === node.id && message.to !== node.id && message.to !== 0, 'READY_CONTRACT', () =>
-        `node ${node.id} emitted a message ${message.from}->${message.to}`);
+      check(
+        message.from === node.id && message.to !== node.id && message.to !== 0,
+        'READY_CONTRACT',
+        () => `node ${node.id} emitted a message ${message.from}->${message.to}`,
+      );
     }
     // A granted vote or an append ack sent before the write is durable breaks Raft's persistence rule.
     const durable = node.storage.syncedInitialState().hardState;
     for (const message of ready.messages) {
       if (message.type === MessageType.VOTE_RESP && !message.reject) {
-        check(durable.term === message.term && durable.vote === message.to, 'READY_CONTRACT', () =>
-          `node ${node.id} granted a vote to ${message.to} in term ${message.term} before persisting it`);
+        check(
+          durable.term === message.term && durable.vote === message.to,
+          'READY_CONTRACT',
+          () => `node ${node.id} granted a vote to ${message.to} in term ${message.term} before persisting it`,
+        );
       }
       if (message.type === MessageType.APP_RESP && !message.reject) {
-        check(node.storage.isDurable(message.index), 'READY_CONTRACT', () =>
-          `node ${node.id} acked index ${message.index} before it was durable`);
+        check(
+          node.storage.isDurable(message.index),
+          'READY_CONTRACT',
+          () => `node ${node.id} acked index ${message.index} before it was durable`,
+        );
       }
     }
   }
@@ -437,13 +459,19 @@ export class SimCluster {
   private apply(node: SimNode, entries: readonly Entry[], term: number): void {
     const machine = node.stateMachine;
     for (const entry of entries) {
-      check(node.storage.isDurable(entry.index), 'READY_CONTRACT', () =>
-        `node ${node.id} was told to apply ${entry.index} before it was durable`);
+      check(
+        node.storage.isDurable(entry.index),
+        'READY_CONTRACT',
+        () => `node ${node.id} was told to apply ${entry.index} before it was durable`,
+      );
       this.checker.observeCommitted(node.id, entry, term);
       // After a restart the core may replay entries the durable state machine already has.
       if (entry.index <= machine.appliedIndex) continue;
-      check(entry.index === machine.appliedIndex + 1, 'READY_CONTRACT', () =>
-        `node ${node.id} applied ${entry.index} right after ${machine.appliedIndex}`);
+      check(
+        entry.index === machine.appliedIndex + 1,
+        'READY_CONTRACT',
+        () => `node ${node.id} applied ${entry.index} right after ${machine.appliedIndex}`,
+      );
       if (entry.type === EntryType.CONF_CHANGE) {
         this.applyConfChange(node, entry);
         machine.apply(entry.index, undefined);
@@ -466,8 +494,11 @@ export class SimCluster {
     node.storage.setConfState(confState);
     node.storage.sync();
     this.stats.confChangesApplied++;
-    this.trace(() => `node ${node.id} applied ${ConfChangeType[change.type]} ${change.nodeId} at ${entry.index}: ` +
-      `voters=[${confState.voters.join(',')}] learners=[${confState.learners.join(',')}]`);
+    this.trace(
+      () =>
+        `node ${node.id} applied ${ConfChangeType[change.type]} ${change.nodeId} at ${entry.index}: ` +
+        `voters=[${confState.voters.join(',')}] learners=[${confState.learners.join(',')}]`,
+    );
     if (change.type === ConfChangeType.REMOVE_NODE && !this.removals.has(change.nodeId as NodeId)) {
       this.removals.set(change.nodeId as NodeId, { index: entry.index, voters: confState.voters as NodeId[] });
     }

@@ -166,7 +166,6 @@ export class SimStorage implements Storage {
     for (const write of this.syncedJournal) applyWrite(copy, write);
     return copy;
   }
-
 }
 
 function applyWrite(storage: MemoryStorage, write: Write): void {

@@ -188,11 +188,7 @@ function changeMembership(cluster: SimCluster, rng: Rng, initialSize: number): v
 }
 
 /** Runs one seed: draw options, fault phase, heal, liveness phase, final checks. */
-export function runSeed(
-  seed: bigint | number,
-  overrides: Partial<SwarmOptions> = {},
-  trace?: (line: string) => void,
-): SeedResult {
+export function runSeed(seed: bigint | number, overrides: Partial<SwarmOptions> = {}, trace?: (line: string) => void): SeedResult {
   const optionsRng = createRng(seed);
   const drawn = drawSwarmOptions(optionsRng);
   // Half the seeds propagate commits lazily; taken from the seed, not the rng, so every seed's schedule stays as it was.
