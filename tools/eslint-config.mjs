@@ -20,6 +20,17 @@ export function cairnConfig(options = {}) {
   const configs = [
     { ignores: ['dist/**', 'src/gen/**', 'node_modules/**'] },
     ...tseslint.configs.recommended,
+    // Type-aware rules read each package's tsconfig.test.json (src and test).
+    {
+      files: ['**/*.ts', '**/*.tsx'],
+      languageOptions: { parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: process.cwd() } },
+      rules: {
+        // A switch over a union names every member (or has a default): adding a
+        // member to a union (an error code, a role, an entry type) fails lint
+        // where it is not handled, as assertNever does at the type level.
+        '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      },
+    },
     {
       files: ['**/*.ts', '**/*.tsx'],
       plugins: { '@nx': nx },
@@ -31,6 +42,18 @@ export function cairnConfig(options = {}) {
       },
     },
   ];
+  // Production code awaits or explicitly voids every promise, and never hands
+  // an async function to a callback that ignores its promise: an unhandled
+  // rejection there would be a crashed node or a lost error. (node:test's
+  // test() and describe() return promises by design, so tests are exempt.)
+  configs.push({
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  });
   // The testkit is for tests only: no package's production code may use it.
   configs.push({
     files: ['src/**/*.ts', 'src/**/*.tsx'],
@@ -43,7 +66,8 @@ export function cairnConfig(options = {}) {
       files: ['src/**/*.ts'],
       ignores: ['src/testing/**'],
       rules: {
-        'no-restricted-globals': ['error',
+        'no-restricted-globals': [
+          'error',
           { name: 'setTimeout', message: 'raft-core has no timers: time enters as tick().' },
           { name: 'setInterval', message: 'raft-core has no timers: time enters as tick().' },
           { name: 'setImmediate', message: 'raft-core has no timers.' },
@@ -51,12 +75,17 @@ export function cairnConfig(options = {}) {
           { name: 'Date', message: 'raft-core has no clock: time enters as tick().' },
           { name: 'performance', message: 'raft-core has no clock.' },
         ],
-        'no-restricted-properties': ['error',
-          { object: 'Math', property: 'random', message: 'use the injected Rng.' },
+        'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'use the injected Rng.' }],
+        'no-restricted-imports': [
+          'error',
+          { patterns: ['node:*', 'fs', 'net', 'http', 'dgram', 'child_process', 'timers', 'crypto', 'os'] },
         ],
-        'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'net', 'http', 'dgram', 'child_process', 'timers', 'crypto', 'os'] }],
-        'no-restricted-syntax': ['error',
-          { selector: 'FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]', message: 'raft-core is synchronous.' },
+        'no-restricted-syntax': [
+          'error',
+          {
+            selector: 'FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]',
+            message: 'raft-core is synchronous.',
+          },
         ],
       },
     });
