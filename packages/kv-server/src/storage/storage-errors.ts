@@ -1,8 +1,8 @@
 /**
  * What a LevelDB (classic-level) or file-system failure at startup means for
- * the operator: a typed error naming the file and what to do. A damaged or
- * full disk used to be reported as "the data dir is in use by another
- * process", because every failed open was taken for a lock.
+ * the operator: a typed error naming the file and what to do, decided by
+ * classic-level's and the OS's error codes (a damaged or full disk is not a
+ * lock held by another process, though every one of them fails the open).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
