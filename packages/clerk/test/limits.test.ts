@@ -33,7 +33,7 @@ import { StatusHub } from '../src/status.js';
 import { FakeClock, reply, ScriptedTransport, seededRandom } from '../src/testing.js';
 import { WriteLanes } from '../src/write-lanes.js';
 import { answer } from './fake-results.js';
-import { tcpTimers, tcpTimersReadable } from './tcp-timers.js';
+import { tcpTimers, tcpTimersReadable } from '@cairn/testkit';
 
 const cleanups: Array<() => unknown> = [];
 after(() => {

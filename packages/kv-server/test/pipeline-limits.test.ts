@@ -17,7 +17,7 @@ import type { KvApi } from '../src/api/kv-api.js';
 import { PipelineStreams } from '../src/api/pipeline-service.js';
 import { CLIENT_LINK_CLOSE_GRACE_MS, CLIENT_LINK_KEEPALIVE_MS, PIPELINE_MESSAGE_BYTES_TARGET } from '../src/limits.js';
 import { createLogger } from '../src/logger.js';
-import { tcpTimers, tcpTimersReadable } from './helpers/tcp-timers.js';
+import { tcpTimers, tcpTimersReadable } from '@cairn/testkit';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {

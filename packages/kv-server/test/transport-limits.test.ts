@@ -46,7 +46,7 @@ import { PeerListener } from '../src/transport/peer-listener.js';
 import { listenSharedPort } from '../src/transport/shared-port.js';
 import { peerService } from '../src/transport/peer-service.js';
 import { sendSnapshot } from '../src/transport/snapshot-sender.js';
-import { tcpTimers, tcpTimersReadable } from './helpers/tcp-timers.js';
+import { tcpTimers, tcpTimersReadable } from '@cairn/testkit';
 import { heartbeat, startTransportNode, type TransportNode } from './helpers/transport-node.js';
 
 const cleanups: Array<() => unknown> = [];

@@ -1,43 +1,11 @@
 /**
- * The history the checker reads: the clerk's JSON lines, one record when a KV
- * operation is invoked and one when it returns. Field meanings follow
- * packages/clerk/README.md "History format"; the clerk's own HistoryRecord,
- * which writes them, is assignable to this one (kvctl's tests check both ways).
+ * Reads the history the clerk writes (JSON lines; the record type is
+ * @cairn/proto's HistoryRecord, shared with the writer), checking each line.
  */
+import type { HistoryOp, HistoryRecord, HistoryRecordType } from '@cairn/proto';
 import { HistoryFormatError } from './errors.js';
 
-export type HistoryOp = 'put' | 'get' | 'append' | 'delete' | 'cas';
-
-/**
- * `invoke`: the call started. `ok`: it took effect (writes) or returned (reads).
- * `fail`: it certainly did not take effect. `info`: a write whose outcome is
- * unknown; it may take effect at any time after its invoke.
- */
-export type HistoryRecordType = 'invoke' | 'ok' | 'fail' | 'info';
-
-export interface HistoryRecord {
-  readonly type: HistoryRecordType;
-  /** The recording clerk's `clientId`. */
-  readonly process: string;
-  readonly op: HistoryOp;
-  /** Unique per process; pairs an invoke with its return. */
-  readonly id: number;
-  /** Monotonic nanoseconds from the clerk's clock. */
-  readonly time: number;
-  readonly key: string;
-  /** put: the value; append: the suffix; cas: the new value. */
-  readonly value?: string;
-  /** cas by value: the expected value ('' never matches an absent key). */
-  readonly expected?: string;
-  /** cas by version: the expected version (0 = absent). */
-  readonly expectedVersion?: number;
-  /** On `ok`: get → value or null; delete → deleted; cas → succeeded; put/append → new version. */
-  readonly result?: string | number | boolean | null;
-  /** On `fail`/`info`: the error code. */
-  readonly error?: string;
-  /** Present and true when key, value, expected and result are base64 because some were not UTF-8. */
-  readonly binary?: true;
-}
+export type { HistoryOp, HistoryRecord, HistoryRecordType } from '@cairn/proto';
 
 const RECORD_TYPES: ReadonlySet<string> = new Set<HistoryRecordType>(['invoke', 'ok', 'fail', 'info']);
 const OPS: ReadonlySet<string> = new Set<HistoryOp>(['put', 'get', 'append', 'delete', 'cas']);

@@ -18,3 +18,5 @@ export { FaultHarnessError, NetworkLab, removeLeftovers, unsupportedReason } fro
 export type { NamespaceNode } from './netns.js';
 export { NodeFirewall } from './nft.js';
 export type { Redirect } from './nft.js';
+export { tcpTimers, tcpTimersReadable } from './tcp-timers.js';
+export type { TcpTimer } from './tcp-timers.js';
