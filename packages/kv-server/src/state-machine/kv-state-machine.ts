@@ -25,20 +25,13 @@
  */
 import { assert, type Command, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
 import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError } from '../errors.js';
-import {
-  RANGE_LIMIT_DEFAULT,
-  RANGE_LIMIT_MAX,
-  SESSION_TTL_MS_DEFAULT,
-  SESSIONS_MAX,
-  SNAPSHOT_CHUNK_BYTES,
-  VALUE_BYTES_MAX,
-  VALUE_CACHE_BYTES,
-} from '../limits.js';
+import { SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from '../limits.js';
 import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
-import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd } from '../storage/keys.js';
+import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
 import { applyOperation } from './apply-command.js';
+import { scanRange } from './range-scan.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
 import { commandKey, decodeCommands, mapKey, PendingBatch } from './pending-batch.js';
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
@@ -145,27 +138,7 @@ export class KvStateMachine {
     // code: wait for that one local, unsynced write instead (only when a
     // batch is between its answer and its write).
     if (this.answered !== undefined) await this.answered.written;
-    const startAfter = startAfterIn ?? Buffer.alloc(0);
-    const count = Math.min(limit === 0 ? RANGE_LIMIT_DEFAULT : limit, RANGE_LIMIT_MAX);
-    assert(count > 0);
-    const base = generationPrefix(PREFIX.kv, this.state.generation);
-    const lowerPrefix = kvKey(this.state.generation, prefix);
-    const upper = prefix.length === 0 ? prefixEnd(base) : prefixEnd(lowerPrefix);
-    const afterKey = kvKey(this.state.generation, startAfter);
-    const bounds =
-      startAfter.length > 0 && Buffer.compare(afterKey, lowerPrefix) >= 0 ? { gt: afterKey, lt: upper } : { gte: lowerPrefix, lt: upper };
-    const kvs: KeyValue[] = [];
-    let more = false;
-    for await (const [storedKey, record] of this.database.db.iterator({ ...bounds, limit: count + 1 })) {
-      if (kvs.length === count) {
-        more = true;
-        break;
-      }
-      const key = storedKey.subarray(base.length);
-      const stored = decodeValueRecord(storedKey, record, this.database.dataDir);
-      kvs.push({ key: Buffer.from(key), ...stored, value: keysOnly ? Buffer.alloc(0) : stored.value });
-    }
-    return { kvs, more };
+    return scanRange(this.database, this.state.generation, { prefix, startAfter: startAfterIn, limit, keysOnly });
   }
 
   // ---- apply ----
