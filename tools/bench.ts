@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: throughput and latency of Cairn against etcd, both as fresh
- * 3-node clusters on this machine, driven by the same closed-loop load
- * generator; or, with --rss-keys, the leader's memory as keys are loaded.
+ * `npm run bench`: throughput, latency and server CPU per op of Cairn against
+ * etcd, both as fresh N-node clusters on this machine, for each client
+ * protocol (unary gRPC, the Clerk's carriers, HTTP), driven by closed-loop load
+ * generators in this process; or, with --rss-keys, the leader's memory as keys are loaded.
  * See tools/bench/README.md. Teardown (child processes, temp dirs) runs on
  * success, on error and on Ctrl-C; a second Ctrl-C kills everything at once.
  */
@@ -10,10 +11,11 @@ import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './bench/args.js';
 import { Teardown } from './bench/processes.js';
-import { formatRatios, formatResults, formatRss, ratios, type RssSample } from './bench/report.js';
-import { runBenchmark, type SystemRun } from './bench/run-benchmark.js';
+import { serverCommandLine } from '@cairn/kv-server/launch';
+import { formatResults, formatRss, ratios, type RssSample } from './bench/report.js';
+import { protocolsOf, runBenchmark, type SystemRun } from './bench/run-benchmark.js';
 import { runRss } from './bench/run-rss.js';
-import type { SystemName } from './bench/target.js';
+import { PROTOCOL_DESCRIPTIONS, PROTOCOLS, type Protocol, type SystemName } from './bench/target.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -21,11 +23,22 @@ const EXIT_INTERRUPTED = 130;
 
 const NOTES = [
   'servers and load generator share this machine (loopback network; a shared, noisy host: compare runs made back to back)',
-  'the load generator is this one Node process (one event loop, grpc-js): at high concurrency it can be the ceiling for both systems; see gen cpu% (100 = saturated)',
-  'closed loop: each worker awaits its operation before the next; ops/s counts operations completed in the measured window',
-  'fsync on for both (Cairn always; etcd default); Cairn nodes run from TypeScript sources through tsx, as npm start does',
-  'cpu% columns cover warm-up plus measured window, in % of one core',
+  'the load generator is this one Node process (one event loop: grpc-js, the Clerk, autocannon): at high concurrency it can be the ceiling for both systems; see gen cpu% (100 = saturated)',
+  'closed loop: each worker (an HTTP connection for http) awaits its operation before the next; ops/s counts operations completed in the measured window',
+  `fsync on for both (Cairn always; etcd default); Cairn nodes run as launchNode starts them: ${cairnEntry()}`,
+  'cpu% columns cover warm-up plus measured window, in % of one core; srv µs/op: CPU time of all members together over the measured window ÷ ops',
+  '÷etcd: Cairn ÷ etcd at the same workload and concurrency; unary and clerk-* rows against etcd unary (its only client), http against etcd http (ops/s above 1 = Cairn faster; latency and µs/op above 1 = Cairn slower, costlier)',
 ];
+
+/** How the Cairn nodes run (TypeScript through tsx, or the build), as the launcher says. */
+function cairnEntry(): string {
+  try {
+    const { args } = serverCommandLine({ args: [] });
+    return args.some((a) => a.includes('tsx')) ? 'TypeScript sources through tsx' : `built JavaScript (${args.at(-1) ?? '?'})`;
+  } catch (error) {
+    return `unknown (${(error as Error).message})`;
+  }
+}
 
 function main(argv: string[]): Promise<number> {
   let options: BenchOptions;
@@ -87,10 +100,8 @@ async function runAndReport(context: Parameters<typeof runBenchmark>[0], out: No
   } finally {
     // Whatever was measured before an error or Ctrl-C is still reported.
     const levels = runs.flatMap((r) => r.levels);
-    if (levels.length > 0) out.write(`\n${formatResults(levels)}\n`);
+    if (levels.length > 0) out.write(`\n${formatResults(levels)}\n${legend(levels.map((l) => l.protocol))}\n`);
     const ratioRows = ratios(levels);
-    if (ratioRows.length > 0)
-      out.write(`\nCairn ÷ etcd (ops/s above 1 = Cairn faster; latency above 1 = Cairn slower)\n${formatRatios(ratioRows)}\n`);
     if (rss.length > 0) out.write(`\n${formatRss(rss)}\n`);
     if (options.cpuProfileDir !== undefined)
       out.write(
@@ -113,12 +124,16 @@ function header(options: BenchOptions, systems: readonly SystemName[], argv: rea
   const mode =
     options.rssKeys.length > 0
       ? `RSS mode: keys ${options.rssKeys.join(', ')} (${options.valueBytes}-byte values, ${options.rssConcurrency} concurrent puts)`
-      : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}; ${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
-        `${options.settleMs > 0 ? `${options.settleMs / 1000} s of settling before the first level` : 'no settling (cold)'}; ` +
+      : `workloads ${options.workloads.join(', ')}; concurrency ${options.concurrency.join(', ')}` +
+        `${options.protocols.includes('http') ? ` (http: ${options.httpConnections.join(', ')} connections)` : ''}; ` +
+        `${options.durationMs / 1000} s per level after ${options.warmupMs / 1000} s warm-up, ` +
+        `${options.settleMs > 0 ? `${options.settleMs / 1000} s of settling before each protocol's first level` : 'no settling (cold)'}; ` +
         `${options.keys} keys, ${options.valueBytes}-byte values`;
+  const protocols = systems.map((system) => `${system} ${protocolsOf(system, options.protocols).join(', ') || '(none)'}`).join('; ');
   return [
     `cairn bench ${argv.join(' ')}`.trimEnd(),
-    `systems: ${systems.join(', ')}${options.etcd ? '' : ' (etcd skipped: --no-etcd or no binary)'}`,
+    `systems: ${systems.join(', ')}${options.etcd ? '' : ' (etcd skipped: --no-etcd or no binary)'}; ${options.nodes} members each`,
+    ...(options.rssKeys.length > 0 ? [] : [`protocols: ${protocols}`]),
     mode,
     `host: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${format(loadavg())}`,
     ...NOTES.map((note) => `note: ${note}`),
@@ -150,6 +165,13 @@ function describeProfiles(dir: string, cairn: SystemRun | undefined): string {
     (files.length > 0 ? files.map((f) => `  ${describe(f)}`).join('\n') : '  none written (a node killed with SIGKILL writes none)') +
     '\n  open in Chrome DevTools (Performance, load profile) or https://www.speedscope.app'
   );
+}
+
+/** What each protocol in the table is. */
+function legend(protocols: readonly Protocol[]): string {
+  return PROTOCOLS.filter((p) => protocols.includes(p))
+    .map((p) => `  ${p}: ${PROTOCOL_DESCRIPTIONS[p]}`)
+    .join('\n');
 }
 
 function host(loadAverageAtStart: number[]): object {

@@ -1,15 +1,17 @@
 /**
- * A fresh 3-member etcd cluster on loopback (temp data dirs, default fsync,
- * `--initial-cluster`, free ports) and a KvTarget that speaks etcd's v3 gRPC API
- * directly with @grpc/grpc-js. Requests go to the member that Maintenance.Status
- * names as leader, as the Cairn clerk goes to the Cairn leader.
+ * A fresh N-member etcd cluster on loopback (temp data dirs, default fsync,
+ * `--initial-cluster`, free ports), a KvTarget that speaks etcd's v3 gRPC API
+ * directly with @grpc/grpc-js, and an HttpTarget for its gRPC gateway (JSON
+ * over HTTP/1.1 on the same client port). Requests go to the member that
+ * Maintenance.Status names as leader, as the Cairn clients go to the Cairn leader.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { loadEtcdMethods, type EtcdMethods, type EtcdStatusResponse } from './etcd-proto.js';
 import { freePorts, makeTempDir, pollUntil, spawnManaged, type ManagedProcess, type Teardown } from './processes.js';
-import type { KvTarget } from './target.js';
+import { grpcClient, unary } from './grpc-unary.js';
+import type { HttpRequestSpec, HttpTarget, KvTarget } from './target.js';
 
 const START_DEADLINE_MS = 30_000;
 const STATUS_TIMEOUT_MS = 1_000;
@@ -69,7 +71,7 @@ export class EtcdCluster {
         '--log-level',
         'warn',
       ];
-      const client = new grpc.Client(`127.0.0.1:${ports[2 * i]}`, grpc.credentials.createInsecure());
+      const client = grpcClient(`127.0.0.1:${ports[2 * i]}`);
       teardown.add(() => client.close());
       return { name, clientAddress: clientUrl, dataDir, client, process: teardown.track(spawnManaged(`etcd ${name}`, binary, args)) };
     });
@@ -112,6 +114,7 @@ export class EtcdCluster {
     const { put, range } = this.methods;
     return {
       system: 'etcd',
+      protocol: 'unary',
       describeEndpoint: `one grpc-js channel to the leader ${leader.name} (${leader.clientAddress})`,
       put: async (_worker, key, value) => {
         await unary(leader.client, put, { key, value }, REQUEST_DEADLINE_MS);
@@ -119,36 +122,43 @@ export class EtcdCluster {
       get: async (_worker, key) => {
         await unary(leader.client, range, { key, serializable: false }, REQUEST_DEADLINE_MS);
       },
-      leaderPid: async () => (await this.leader()).process.pid,
-      leaderDataDir: async () => (await this.leader()).dataDir,
       close: () => undefined, // The member clients are closed by the teardown.
+    };
+  }
+
+  /**
+   * etcd's gRPC gateway on the leader's client URL: `POST /v3/kv/put` and
+   * `POST /v3/kv/range` with JSON bodies whose bytes fields are base64, as
+   * etcd's docs show with curl. A range without `serializable` is linearizable.
+   */
+  async httpTarget(): Promise<HttpTarget> {
+    const leader = await this.leader();
+    const json = { 'content-type': 'application/json' };
+    let lastValue: { value: Buffer; base64: string } | undefined;
+    const base64Of = (value: Buffer): string => {
+      if (lastValue?.value !== value) lastValue = { value, base64: value.toString('base64') };
+      return lastValue.base64;
+    };
+    return {
+      system: 'etcd',
+      url: leader.clientAddress,
+      describeEndpoint: `etcd's gRPC gateway on the leader ${leader.name} (${leader.clientAddress}/v3/kv/put, /v3/kv/range)`,
+      put: (key, value): HttpRequestSpec => ({
+        method: 'POST',
+        path: '/v3/kv/put',
+        headers: json,
+        body: Buffer.from(`{"key":"${key.toString('base64')}","value":"${base64Of(value)}"}`),
+      }),
+      get: (key): HttpRequestSpec => ({
+        method: 'POST',
+        path: '/v3/kv/range',
+        headers: json,
+        body: Buffer.from(`{"key":"${key.toString('base64')}"}`),
+      }),
     };
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.process.stop()));
   }
-}
-
-function unary<Req, Res>(client: grpc.Client, method: grpc.MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (error, response) => {
-        if (error === null && response !== undefined) resolve(response);
-        // A status name ("UNAVAILABLE", "DEADLINE_EXCEEDED") as the error code, like the clerk's codes.
-        else
-          reject(
-            Object.assign(new Error(error?.details ?? 'empty response'), {
-              code: error === null ? 'EMPTY_RESPONSE' : (grpc.status[error.code] ?? `GRPC_${error.code}`),
-            }),
-          );
-      },
-    );
-  });
 }

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { LatencyRecorder, type LatencySummaryMs } from './latency.js';
 import { sleep } from './processes.js';
-import { errorCode, type KvTarget, type SystemName } from './target.js';
+import { errorCode, type KvTarget, type Protocol, type SystemName } from './target.js';
 
 /** Pause after a failed operation, so a dead cluster does not turn the loop into a busy spin. */
 const ERROR_PAUSE_MS = 10;
@@ -53,10 +53,18 @@ export interface LevelOptions {
   readonly keySpace: KeySpace;
   /** Aborting stops issuing operations; those in flight finish. */
   readonly signal: AbortSignal;
+  /** Called when the measured window opens and when it closes (for CPU readings over exactly the window). */
+  readonly window?: WindowHooks;
+}
+
+export interface WindowHooks {
+  onStart(): void;
+  onEnd(): void;
 }
 
 export interface LevelResult {
   readonly system: SystemName;
+  readonly protocol: Protocol;
   readonly workload: WorkloadName;
   readonly concurrency: number;
   /** The measured window: `--duration`, or shorter when interrupted. */
@@ -81,8 +89,7 @@ export async function runLevel(target: KvTarget, options: LevelOptions): Promise
   let reads = 0;
   let writes = 0;
   let errors = 0;
-  const measureFrom = performance.now() + options.warmupMs;
-  const measureUntil = measureFrom + options.durationMs;
+  const { measureFrom, measureUntil, close: closeWindow } = openWindow(options);
 
   const work = async (worker: number): Promise<void> => {
     while (!options.signal.aborted && performance.now() < measureUntil) {
@@ -116,11 +123,66 @@ export async function runLevel(target: KvTarget, options: LevelOptions): Promise
   options.signal.addEventListener('abort', onAbort, { once: true });
   await Promise.all(Array.from({ length: options.concurrency }, (_, worker) => work(worker)));
   options.signal.removeEventListener('abort', onAbort);
+  closeWindow();
+  return levelResult(target, options, { reads, writes, errors, errorsByCode, latencies }, measureFrom, measureUntil, abortedAt);
+}
+
+/** Times the window's hooks; `close()` ends the window early (Ctrl-C) and cancels what did not fire. */
+export function openWindow(options: Pick<LevelOptions, 'warmupMs' | 'durationMs' | 'window'>): {
+  measureFrom: number;
+  measureUntil: number;
+  close: () => void;
+} {
+  const measureFrom = performance.now() + options.warmupMs;
+  const measureUntil = measureFrom + options.durationMs;
+  let started = false;
+  let ended = false;
+  const start = (): void => {
+    started = true;
+    options.window?.onStart();
+  };
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    if (!started) start();
+    options.window?.onEnd();
+  };
+  const startTimer = setTimeout(start, options.warmupMs);
+  const endTimer = setTimeout(end, options.warmupMs + options.durationMs);
+  return {
+    measureFrom,
+    measureUntil,
+    close: () => {
+      clearTimeout(startTimer);
+      clearTimeout(endTimer);
+      end();
+    },
+  };
+}
+
+export interface LevelCounts {
+  readonly reads: number;
+  readonly writes: number;
+  readonly errors: number;
+  readonly errorsByCode: Record<string, number>;
+  readonly latencies: LatencyRecorder;
+}
+
+export function levelResult(
+  target: { system: SystemName; protocol: Protocol },
+  options: Pick<LevelOptions, 'workload' | 'concurrency'>,
+  counts: LevelCounts,
+  measureFrom: number,
+  measureUntil: number,
+  abortedAt: number | undefined,
+): LevelResult {
+  const { reads, writes, errors, errorsByCode, latencies } = counts;
   const windowEnd = Math.min(measureUntil, abortedAt ?? measureUntil);
   const durationMs = Math.max(0, windowEnd - measureFrom);
   const ops = reads + writes;
   return {
     system: target.system,
+    protocol: target.protocol,
     workload: options.workload,
     concurrency: options.concurrency,
     durationMs,

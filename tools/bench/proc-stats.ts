@@ -34,21 +34,12 @@ export function readCpuSeconds(pid: number): number {
   return (utime + stime) / clockTicks();
 }
 
-/** CPU use of a set of processes between `start()` and the returned function's call, in % of one core. */
-export function cpuMeter(pids: readonly number[]): () => number[] {
-  const before = pids.map((pid) => safeCpuSeconds(pid));
-  const startedAt = performance.now();
-  return () => {
-    const wallSeconds = (performance.now() - startedAt) / 1000;
-    return pids.map((pid, i) => ((safeCpuSeconds(pid) - before[i]!) / wallSeconds) * 100);
-  };
-}
-
-function safeCpuSeconds(pid: number): number {
+/** readCpuSeconds, or NaN once the process is gone. */
+export function cpuSecondsOrNaN(pid: number): number {
   try {
     return readCpuSeconds(pid);
   } catch {
-    return NaN; // The process is gone.
+    return NaN;
   }
 }
 

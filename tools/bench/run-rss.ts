@@ -7,7 +7,7 @@ import { fillKeys, keyName, makeKeySpace, runLevel } from './load.js';
 import { dirSizeBytes, readRssBytes } from './proc-stats.js';
 import type { RssSample } from './report.js';
 import type { RunContext } from './run-benchmark.js';
-import { startSystem } from './systems.js';
+import { loadingProtocol, startSystem } from './systems.js';
 import type { SystemName } from './target.js';
 
 const MiB = 1024 * 1024;
@@ -26,17 +26,19 @@ export async function runRss(context: RunContext, systems: readonly SystemName[]
 async function runRssFor(context: RunContext, system: SystemName, samples: RssSample[]): Promise<void> {
   const { options, log, signal } = context;
   log(`${system}: starting a fresh cluster for the RSS measurement`);
-  const sut = await startSystem(system, options, options.rssConcurrency, context.teardown);
+  const sut = await startSystem(system, options, context.teardown);
+  const client = await sut.kvTarget(loadingProtocol(system, options.protocols), options.rssConcurrency);
   try {
+    log(`${system}: loading through ${client.protocol}: ${client.describeEndpoint}`);
     const { value } = makeKeySpace(1, options.valueBytes);
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
     const sample = async (keys: number, loadSeconds: number, loaded: number): Promise<RssSample> => {
-      const leaderRssMiB = readRssBytes(await sut.target.leaderPid()) / MiB;
+      const leaderRssMiB = readRssBytes(await sut.leaderPid()) / MiB;
       // The first reading depends on how long loading took (V8 sizes its heap to the load, and a
       // 10k load lasts seconds); the same steady load at every count makes the second comparable.
       if (options.rssSteadyMs > 0 && keys > 0 && !signal.aborted) {
         const keySpace = { keys: Array.from({ length: keys }, (_, i) => keyName(RSS_KEY_PREFIX, i)), value };
-        await runLevel(sut.target, {
+        await runLevel(client, {
           workload: 'put',
           concurrency: options.rssConcurrency,
           warmupMs: 0,
@@ -49,8 +51,8 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
         system,
         keys,
         leaderRssMiB,
-        leaderSteadyRssMiB: keys > 0 ? readRssBytes(await sut.target.leaderPid()) / MiB : leaderRssMiB,
-        leaderDataDirMiB: dirSizeBytes(await sut.target.leaderDataDir()) / MiB,
+        leaderSteadyRssMiB: keys > 0 ? readRssBytes(await sut.leaderPid()) / MiB : leaderRssMiB,
+        leaderDataDirMiB: dirSizeBytes(await sut.leaderDataDir()) / MiB,
         loadSeconds,
         putsPerSec: loadSeconds > 0 ? loaded / loadSeconds : 0,
       };
@@ -73,7 +75,7 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
         );
       }, PROGRESS_INTERVAL_MS);
       try {
-        await fillKeys(sut.target, {
+        await fillKeys(client, {
           prefix: RSS_KEY_PREFIX,
           fromIndex: loadedKeys,
           toIndex: target,
@@ -91,6 +93,7 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
     }
   } finally {
     log(`${system}: stopping the cluster`);
+    client.close();
     await sut.stop();
   }
 }
