@@ -24,6 +24,12 @@ function processMetrics(): Registry {
 
 export type GaugeSeries = ReadonlyArray<{ labels: Record<string, string>; value: number }>;
 
+/** One operation's request counter and latency histogram, with its label sets built once (every call records through it). */
+export interface RequestMeter {
+  /** The call finished with `code` ('OK' or an error code) after `seconds`. */
+  record(code: string, seconds: number): void;
+}
+
 /** One node's metrics: its own registry, so nodes in one process do not share counters. */
 export class Metrics {
   private readonly registry = new Registry();
@@ -41,8 +47,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly meters = new Map<string, RequestMeter>();
+
   constructor() {
     processMetrics();
+  }
+
+  /** The meter of `op` (one per op, kept: ops are a fixed set). */
+  requestMeter(op: string): RequestMeter {
+    let meter = this.meters.get(op);
+    if (meter === undefined) {
+      const { requests, requestSeconds } = this;
+      const timed = { op };
+      const ok = { op, code: 'OK' };
+      const failed = new Map<string, { op: string; code: string }>();
+      meter = {
+        record(code, seconds) {
+          let labels = code === 'OK' ? ok : failed.get(code);
+          if (labels === undefined) failed.set(code, (labels = { op, code }));
+          requests.inc(labels);
+          requestSeconds.observe(timed, seconds);
+        },
+      };
+      this.meters.set(op, meter);
+    }
+    return meter;
   }
 
   /** The Content-Type of render()'s text. */

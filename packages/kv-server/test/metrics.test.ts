@@ -28,6 +28,20 @@ test('requests are counted by op and code, and timed by op', async () => {
   assert.ok(lines.includes('cairn_request_duration_seconds_count{op="put"} 1'));
 });
 
+test('a request meter counts by op and code and times by op, as the counters do', async () => {
+  const metrics = new Metrics();
+  const put = metrics.requestMeter('put');
+  assert.equal(metrics.requestMeter('put'), put);
+  put.record('OK', 0.003);
+  put.record('NOT_LEADER', 0.0001);
+  put.record('NOT_LEADER', 0.0001);
+  const lines = (await metrics.render()).split('\n');
+  assert.ok(lines.includes('cairn_requests_total{op="put",code="OK"} 1'));
+  assert.ok(lines.includes('cairn_requests_total{op="put",code="NOT_LEADER"} 2'));
+  assert.ok(lines.includes('cairn_request_duration_seconds_bucket{le="0.0005",op="put"} 2'));
+  assert.ok(lines.includes('cairn_request_duration_seconds_count{op="put"} 3'));
+});
+
 test('gauges are read at each scrape; a labelled gauge shows only the series read last', async () => {
   const metrics = new Metrics();
   let term = 1;

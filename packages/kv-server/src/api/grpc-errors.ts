@@ -5,6 +5,7 @@ import type { ClusterIdentity } from '../cluster-identity.js';
 import { InternalError, KvError, toErrorDetail } from '../errors.js';
 import { ERROR_WIRE } from './error-wire.js';
 import type { Logger } from '../logger.js';
+import type { RequestMeter } from '../metrics.js';
 
 export function toKvError(error: unknown, logger?: Logger): KvError {
   if (error instanceof KvError) return error;
@@ -28,21 +29,36 @@ export function toServiceError(error: unknown, logger?: Logger, clusterId?: stri
 /**
  * Wraps an async unary handler: resolve → callback(null, value), throw → a
  * mapped error. With `cluster`, every answer names the node's cluster: the
- * response headers (its one pre-built Metadata) or the error's trailers.
+ * response headers (its one pre-built Metadata) or the error's trailers. With
+ * `meter`, the call is counted and timed in the same promise reaction that
+ * answers it (no wrapper promise per call).
  */
 export function unary<Req, Res>(
   handler: (request: Req) => Promise<Res>,
   logger: Logger,
   cluster?: ClusterIdentity,
+  meter?: RequestMeter,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    handler(call.request).then(
+    const started = meter === undefined ? 0 : performance.now();
+    let pending: Promise<Res>;
+    try {
+      pending = handler(call.request);
+    } catch (error) {
+      pending = Promise.reject(error as Error);
+    }
+    pending.then(
       (value) => {
+        meter?.record('OK', (performance.now() - started) / 1e3);
         const metadata = cluster?.grpcMetadata;
         if (metadata !== undefined) call.sendMetadata(metadata);
         callback(null, value);
       },
-      (error: unknown) => callback(toServiceError(error, logger, cluster?.id)),
+      (error: unknown) => {
+        const kvError = toKvError(error, logger);
+        meter?.record(kvError.code, (performance.now() - started) / 1e3);
+        callback(toServiceError(kvError, logger, cluster?.id));
+      },
     );
   };
 }

@@ -17,8 +17,8 @@ export function kvService(
   cluster?: ClusterIdentity,
 ): { service: KVServiceServer; pipelines: PipelineStreams } {
   const measured = measuredCall(metrics);
-  const call = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) =>
-    unary((request: Req) => measured(op, () => handler(request)), logger, cluster);
+  // Measured as the pipeline and HTTP calls are (same counters), inside the reply's one promise reaction.
+  const call = <Req, Res>(op: string, handler: (request: Req) => Promise<Res>) => unary(handler, logger, cluster, metrics.requestMeter(op));
   const pipelines = new PipelineStreams(api, measured, logger, cluster);
   const service: KVServiceServer = {
     put: call('put', (r) => api.put(r)),
