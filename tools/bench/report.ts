@@ -40,8 +40,11 @@ export interface RssSample {
   readonly keys: number;
   /** Right after loading, while the node still carries the load's garbage. */
   readonly leaderRssMiB: number;
+  /** RssAnon (the process's own memory, no mapped files such as the executable) at the same moment. */
+  readonly leaderRssAnonMiB: number;
   /** After `--rss-steady` seconds of random overwrites of the loaded keys: comparable across key counts. */
   readonly leaderSteadyRssMiB: number;
+  readonly leaderSteadyRssAnonMiB: number;
   readonly leaderDataDirMiB: number;
   /** Seconds spent loading since the previous sample. */
   readonly loadSeconds: number;
@@ -167,12 +170,24 @@ function times(ratio: number | undefined): string {
 
 export function formatRss(samples: readonly RssSample[]): string {
   return table(
-    ['system', 'keys', 'leader RSS MiB', 'RSS MiB after steady load', 'leader data dir MiB', 'load s', 'puts/s'],
+    [
+      'system',
+      'keys',
+      'leader RSS MiB',
+      'RssAnon MiB',
+      'RSS after steady load',
+      'RssAnon after steady',
+      'leader data dir MiB',
+      'load s',
+      'puts/s',
+    ],
     samples.map((s) => [
       s.system,
       String(s.keys),
       s.leaderRssMiB.toFixed(1),
+      s.leaderRssAnonMiB.toFixed(1),
       s.leaderSteadyRssMiB.toFixed(1),
+      s.leaderSteadyRssAnonMiB.toFixed(1),
       s.leaderDataDirMiB.toFixed(1),
       s.loadSeconds.toFixed(1),
       s.putsPerSec.toFixed(0),

@@ -1,10 +1,18 @@
 /**
  * The RSS mode: on a fresh cluster, load distinct keys (`rss/000000000…`, one
- * value each) with many concurrent puts and read the leader's VmRSS and data
- * dir size at each requested key count (and once before loading, as a baseline).
+ * value each) with many concurrent puts and read the leader's VmRSS, its
+ * RssAnon and its data dir size at each requested key count (and once before
+ * loading, as a baseline).
+ *
+ * VmRSS = RssAnon + RssFile + RssShmem. RssAnon is the process's own memory
+ * (heaps, LevelDB's caches and memtables). RssFile is mapped files: the
+ * executable (~45 MiB of Node's binary is touched, ~20 MiB of etcd's), shared
+ * libraries, and the data files a store maps to read them (LevelDB's table
+ * files, etcd's whole bbolt file): page cache the kernel may drop and share.
  */
+import { readFileSync } from 'node:fs';
 import { fillKeys, keyName, makeKeySpace, runLevel } from './load.js';
-import { dirSizeBytes, readRssBytes } from './proc-stats.js';
+import { dirSizeBytes } from './proc-stats.js';
 import type { RssSample } from './report.js';
 import type { RunContext } from './run-benchmark.js';
 import { loadingProtocol, startSystem } from './systems.js';
@@ -14,6 +22,22 @@ const MiB = 1024 * 1024;
 /** A progress line this often while loading (1M keys can take many minutes). */
 const PROGRESS_INTERVAL_MS = 15_000;
 const RSS_KEY_PREFIX = 'rss/';
+
+interface Memory {
+  readonly rssMiB: number;
+  readonly rssAnonMiB: number;
+}
+
+/** VmRSS and RssAnon of a process, from /proc/<pid>/status (in kB). */
+function readMemory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kB = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
+    if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssMiB: kB('VmRSS') / MiB, rssAnonMiB: kB('RssAnon') / MiB };
+}
 
 /** Appends to `samples` as counts are reached, so a failure or Ctrl-C still leaves what was measured. */
 export async function runRss(context: RunContext, systems: readonly SystemName[], samples: RssSample[]): Promise<void> {
@@ -32,8 +56,8 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
     log(`${system}: loading through ${client.protocol}: ${client.describeEndpoint}`);
     const { value } = makeKeySpace(1, options.valueBytes);
     log(`${system}: member pids ${sut.memberPids.map((pid, i) => `${i + 1}=${pid}`).join(' ')}`);
-    const sample = async (keys: number, loadSeconds: number, loaded: number): Promise<RssSample> => {
-      const leaderRssMiB = readRssBytes(await sut.leaderPid()) / MiB;
+    const sample = async (keys: number, loadSeconds: number, written: number): Promise<RssSample> => {
+      const loaded = readMemory(await sut.leaderPid());
       // The first reading depends on how long loading took (V8 sizes its heap to the load, and a
       // 10k load lasts seconds); the same steady load at every count makes the second comparable.
       if (options.rssSteadyMs > 0 && keys > 0 && !signal.aborted) {
@@ -47,19 +71,24 @@ async function runRssFor(context: RunContext, system: SystemName, samples: RssSa
           signal,
         });
       }
+      const steady = keys > 0 ? readMemory(await sut.leaderPid()) : loaded;
       const rss: RssSample = {
         system,
         keys,
-        leaderRssMiB,
-        leaderSteadyRssMiB: keys > 0 ? readRssBytes(await sut.leaderPid()) / MiB : leaderRssMiB,
+        leaderRssMiB: loaded.rssMiB,
+        leaderRssAnonMiB: loaded.rssAnonMiB,
+        leaderSteadyRssMiB: steady.rssMiB,
+        leaderSteadyRssAnonMiB: steady.rssAnonMiB,
         leaderDataDirMiB: dirSizeBytes(await sut.leaderDataDir()) / MiB,
         loadSeconds,
-        putsPerSec: loadSeconds > 0 ? loaded / loadSeconds : 0,
+        putsPerSec: loadSeconds > 0 ? written / loadSeconds : 0,
       };
       samples.push(rss);
       log(
-        `${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB (${rss.leaderSteadyRssMiB.toFixed(1)} MiB after ${options.rssSteadyMs / 1000} s of overwrites), data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
-          (loaded > 0 ? ` (loaded ${loaded} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''),
+        `${system}: ${keys} keys: leader RSS ${rss.leaderRssMiB.toFixed(1)} MiB, RssAnon ${rss.leaderRssAnonMiB.toFixed(1)} MiB ` +
+          `(${rss.leaderSteadyRssMiB.toFixed(1)} / ${rss.leaderSteadyRssAnonMiB.toFixed(1)} MiB after ${options.rssSteadyMs / 1000} s of overwrites), ` +
+          `data dir ${rss.leaderDataDirMiB.toFixed(1)} MiB` +
+          (written > 0 ? ` (loaded ${written} in ${loadSeconds.toFixed(1)} s, ${rss.putsPerSec.toFixed(0)} puts/s)` : ''),
       );
       return rss;
     };
