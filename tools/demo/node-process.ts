@@ -1,5 +1,7 @@
 /**
- * One `cairn-server` child process of the demo, run from TypeScript sources.
+ * One `cairn-server` child process of the demo. It runs the build when the
+ * demo was started by `npm start`, which builds first and sets
+ * CAIRN_FROM_DIST=1, and the TypeScript sources otherwise (bin/launch.js).
  * Each node gets its own process group (detached), so the terminal's Ctrl-C
  * reaches only the demo, which then stops the nodes in order: workload first,
  * faults cleared, then SIGTERM to each node.

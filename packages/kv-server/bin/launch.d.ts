@@ -18,8 +18,34 @@ export declare class LaunchError extends Error {
 /** `source`: the TypeScript sources through tsx; `dist`: the build (`npm run build`). */
 export type ServerFrom = 'source' | 'dist';
 
-/** Node arguments that run the server's main module. @default from: 'dist' when CAIRN_FROM_DIST=1, else 'source' */
+export interface ServerFromInputs {
+  /** What was asked for (CAIRN_FROM_DIST=1: 'dist', =0: 'source'), if anything. */
+  readonly requested: ServerFrom | undefined;
+  /** The launcher itself resolves with the `@cairn/source` condition (the repo's tests and tsx-run tools). */
+  readonly sourceCondition: boolean;
+  /** dist/main.js exists. */
+  readonly built: boolean;
+  /** The build was made from other sources than those beside it (or cannot tell). */
+  readonly stale: boolean;
+  /** src/main.ts exists and tsx is installed. */
+  readonly sources: boolean;
+}
+
+/**
+ * Where the server runs from: what was requested; else the sources under the
+ * `@cairn/source` condition; else the build unless stale; else the sources,
+ * with a warning when a stale build was passed over. Throws a NO_ENTRY
+ * LaunchError when the chosen entry cannot run.
+ */
+export declare function chooseServerFrom(inputs: ServerFromInputs): { from: ServerFrom; warning?: string | undefined };
+
+/** Node arguments that run the server's main module. @default from: 'dist' when CAIRN_FROM_DIST=1, 'source' when 0, else chooseServerFrom's rule */
 export declare function serverEntry(from?: ServerFrom): string[];
+
+/** A digest of the server's sources and its workspace dependencies' (every file under each src/). */
+export declare function sourcesDigest(): string;
+/** Records sourcesDigest() in dist/ (the `build` script runs it after tsc). */
+export declare function writeBuildStamp(): void;
 
 export interface ServerCommandOptions {
   /** cairn-server's own flags. */

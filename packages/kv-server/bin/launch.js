@@ -4,7 +4,9 @@
 // Plain JavaScript that imports nothing from the server, so a launcher
 // neither loads nor builds the server to use it.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // node-flags.json holds the Node flags every server process runs with.
@@ -28,8 +30,11 @@ export const SERVER_NODE_FLAGS = Object.freeze(JSON.parse(readFileSync(new URL('
 /** What the server prints on stdout once it serves, after its signal handlers are in place (main.ts). */
 export const SERVING_MARK = 'serving gRPC';
 
-const SOURCE_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const BUILT_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SOURCE_MAIN = join(PACKAGE_ROOT, 'src', 'main.ts');
+const BUILT_MAIN = join(PACKAGE_ROOT, 'dist', 'main.js');
+/** Written by `npm run build` after tsc: the digest of the sources the build was made from. */
+const BUILD_STAMP = join(PACKAGE_ROOT, 'dist', '.sources-sha256');
 
 /** Why a launch failed before the node served. */
 export class LaunchError extends Error {
@@ -43,17 +48,70 @@ export class LaunchError extends Error {
 }
 
 /**
- * The Node arguments that run the server: the TypeScript sources through tsx
- * (resolved from here, so any working directory works), or the build when
- * asked for and present. A stale dist/ never shadows the sources; the build is
- * the fallback only where tsx is not installed.
+ * Where the server runs from (the rule is in README.md and docs/operations.md):
+ *  1. `requested` (CAIRN_FROM_DIST=1: 'dist', =0: 'source') decides; a missing entry is an error.
+ *  2. A launcher that itself runs with the `@cairn/source` condition (the
+ *     repo's tests and the tools it runs through tsx) runs the sources, so
+ *     development never runs an old build.
+ *  3. Any other launcher (the bin, an installed package, kvctl from its
+ *     build) runs the build, unless it was made from other sources than those
+ *     beside it, in which case it runs the sources and says why.
+ * Pure: `built`, `stale` and `sources` are what the caller found.
  */
-export function serverEntry(from = process.env.CAIRN_FROM_DIST === '1' ? 'dist' : 'source') {
+export function chooseServerFrom({ requested, sourceCondition, built, stale, sources }) {
+  if (requested === 'dist') {
+    if (!built) throw new LaunchError('NO_ENTRY', `cairn-server: CAIRN_FROM_DIST=1 but no build at ${BUILT_MAIN}; run \`npm run build\``);
+    return { from: 'dist' };
+  }
+  if (requested === 'source' || sourceCondition) {
+    if (!sources) throw new LaunchError('NO_ENTRY', `cairn-server: cannot run ${SOURCE_MAIN}: no sources or tsx is not installed`);
+    return { from: 'source' };
+  }
+  if (built && !stale) return { from: 'dist' };
+  if (sources) {
+    return {
+      from: 'source',
+      warning: built
+        ? `cairn-server: the build in ${join(PACKAGE_ROOT, 'dist')} was made from other sources than those beside it; ` +
+          'running the sources through tsx (`npm run build` to run a new build, CAIRN_FROM_DIST=1 to run the old one)'
+        : undefined,
+    };
+  }
+  if (built) return { from: 'dist' };
+  throw new LaunchError('NO_ENTRY', `cairn-server: neither ${SOURCE_MAIN} with tsx nor a build at ${BUILT_MAIN}`);
+}
+
+let warned = false;
+
+/**
+ * The Node arguments that run the server: the build, or the TypeScript
+ * sources through tsx (resolved from here, so any working directory works).
+ * `from` unset: CAIRN_FROM_DIST, else the rule of chooseServerFrom.
+ */
+export function serverEntry(from = requestedFrom()) {
   const tsx = resolveTsx();
   const built = existsSync(BUILT_MAIN);
-  if (built && (from === 'dist' || tsx === undefined)) return [BUILT_MAIN];
-  if (tsx !== undefined && existsSync(SOURCE_MAIN)) return ['--conditions=@cairn/source', '--import', tsx, SOURCE_MAIN];
-  throw new LaunchError('NO_ENTRY', `cairn-server: neither ${SOURCE_MAIN} with tsx nor a build at ${BUILT_MAIN}`);
+  const sourceCondition = from === undefined && sourceConditionActive();
+  const choice = chooseServerFrom({
+    requested: from,
+    sourceCondition,
+    built,
+    // Only worth reading the sources when the answer depends on it.
+    stale: from === undefined && !sourceCondition && built && isBuildStale(),
+    sources: tsx !== undefined && existsSync(SOURCE_MAIN),
+  });
+  if (choice.warning !== undefined && !warned) {
+    warned = true;
+    process.stderr.write(`${choice.warning}\n`);
+  }
+  return choice.from === 'dist' ? [BUILT_MAIN] : ['--conditions=@cairn/source', '--import', tsx, SOURCE_MAIN];
+}
+
+function requestedFrom() {
+  const value = process.env.CAIRN_FROM_DIST;
+  if (value === '1') return 'dist';
+  if (value === '0') return 'source';
+  return undefined;
 }
 
 function resolveTsx() {
@@ -62,6 +120,69 @@ function resolveTsx() {
   } catch {
     return undefined;
   }
+}
+
+/** Whether this process resolves with the `@cairn/source` condition (`--conditions`, NODE_OPTIONS or a loader hook). */
+function sourceConditionActive() {
+  try {
+    return import.meta.resolve('@cairn/kv-server').endsWith('.ts');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The server's sources and those of its workspace dependencies (`@cairn/*`
+ * in package.json), hashed: path and content of every file under each
+ * package's src/. Content, not mtimes, so a checkout that rewrites files
+ * unchanged does not make a build stale. Packages without src/ (installed
+ * from a registry) count for nothing.
+ */
+export function sourcesDigest() {
+  const hash = createHash('sha256');
+  for (const root of workspaceRoots()) {
+    const src = join(root, 'src');
+    if (!existsSync(src)) continue;
+    const files = readdirSync(src, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath ?? entry.path, entry.name))
+      .sort();
+    for (const file of files)
+      hash
+        .update(`${relative(PACKAGE_ROOT, file)}\0`)
+        .update(readFileSync(file))
+        .update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** Records which sources dist/ was built from (run by the package's `build` script after tsc). */
+export function writeBuildStamp() {
+  writeFileSync(BUILD_STAMP, `${sourcesDigest()}\n`);
+}
+
+function isBuildStale() {
+  let stamp;
+  try {
+    stamp = readFileSync(BUILD_STAMP, 'utf8').trim();
+  } catch {
+    return true; // Built by plain tsc, not `npm run build`: cannot tell.
+  }
+  return stamp !== sourcesDigest();
+}
+
+function workspaceRoots() {
+  const manifest = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'));
+  const roots = [PACKAGE_ROOT];
+  for (const name of Object.keys(manifest.dependencies ?? {}).filter((dep) => dep.startsWith('@cairn/'))) {
+    try {
+      // The package's main module is <root>/dist/index.js (or src/index.ts under the source condition).
+      roots.push(fileURLToPath(new URL('..', import.meta.resolve(name))));
+    } catch {
+      // Not installed beside us: nothing to compare.
+    }
+  }
+  return roots;
 }
 
 /** The command that runs the server with `args`; the caller's `nodeFlags` follow the defaults, so they win. */

@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cairn/testkit';
-import { LaunchError, SERVER_NODE_FLAGS, SERVING_MARK, identityFlags, launchNode, serverCommandLine } from '../bin/launch.js';
+import {
+  LaunchError,
+  SERVER_NODE_FLAGS,
+  SERVING_MARK,
+  chooseServerFrom,
+  identityFlags,
+  launchNode,
+  serverCommandLine,
+  serverEntry,
+  sourcesDigest,
+} from '../bin/launch.js';
 
 const SOURCE_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -26,6 +36,55 @@ test("the command line: the server's Node flags, the caller's, the source throug
   assert.deepEqual([conditions, importFlag, main, serverArgs], ['--conditions=@cairn/source', '--import', SOURCE_MAIN, ['--id', '1']]);
   // tsx by absolute URL, so any working directory works.
   assert.ok(existsSync(fileURLToPath(tsx!)), tsx);
+});
+
+test('where the server runs from: what was asked, else the sources under the source condition, else a build made from these sources', () => {
+  const found = { requested: undefined, sourceCondition: false, built: true, stale: false, sources: true } as const;
+  const from = (inputs: Partial<Parameters<typeof chooseServerFrom>[0]>): string => chooseServerFrom({ ...found, ...inputs }).from;
+  // CAIRN_FROM_DIST decides, whatever else holds.
+  assert.equal(from({ requested: 'dist', sourceCondition: true, stale: true }), 'dist');
+  assert.equal(from({ requested: 'source' }), 'source');
+  // The repo's tests and tsx-run tools: the sources, never an old build.
+  assert.equal(from({ sourceCondition: true }), 'source');
+  // The bin, npm start, an installed package: the build…
+  assert.equal(from({}), 'dist');
+  assert.equal(from({ sources: false }), 'dist');
+  // …unless it was made from other sources: then those sources, and a warning that says so.
+  const stale = chooseServerFrom({ ...found, stale: true });
+  assert.equal(stale.from, 'source');
+  assert.match(stale.warning ?? '', /other sources.*npm run build/);
+  assert.equal(chooseServerFrom({ ...found, built: false }).warning, undefined);
+  assert.equal(from({ built: false }), 'source');
+  // Nothing that can run what was asked for: a NO_ENTRY error, never the other entry.
+  for (const inputs of [
+    { requested: 'dist', built: false },
+    { requested: 'source', sources: false },
+    { built: false, sources: false },
+  ] as const) {
+    assert.throws(
+      () => chooseServerFrom({ ...found, ...inputs }),
+      (error: unknown) => error instanceof LaunchError && error.code === 'NO_ENTRY',
+    );
+  }
+});
+
+test('under the source condition (as these tests run) a launcher runs the sources unless CAIRN_FROM_DIST says otherwise', () => {
+  const saved = process.env.CAIRN_FROM_DIST;
+  try {
+    delete process.env.CAIRN_FROM_DIST;
+    assert.equal(serverEntry().at(-1), SOURCE_MAIN);
+    process.env.CAIRN_FROM_DIST = '0';
+    assert.equal(serverEntry().at(-1), SOURCE_MAIN);
+  } finally {
+    if (saved === undefined) delete process.env.CAIRN_FROM_DIST;
+    else process.env.CAIRN_FROM_DIST = saved;
+  }
+});
+
+test("the sources' digest, which a build records, is a stable sha256", () => {
+  const digest = sourcesDigest();
+  assert.match(digest, /^[0-9a-f]{64}$/);
+  assert.equal(sourcesDigest(), digest);
 });
 
 test("a node's identity flags name every peer, and the HTTP address only when given", () => {
