@@ -17,14 +17,17 @@ import { fileURLToPath } from 'node:url';
 // the pauses fell from ~1.6-3 ms to ~0.45 ms and put p99 from 3.1-3.3 ms to
 // 2.7-3.0 ms, with no throughput lost at 16-256 clients.
 //
-// --heap-growing-percent=200: the old generation may grow to three times what
-// survived the last full GC before the next one (Go's GOGC=100 allows twice).
-// V8 otherwise keeps the leader's heap ~5 MB above its ~21 MB live set and
-// runs a mark-compact every ~1.6 s at 1 client, each with incremental
-// marking steps of up to 7 ms on the main thread. Now it runs one every
-// ~6-10 s: put p99 (after warm-up) ~2.1 -> ~1.6 ms, p999 ~10 -> ~5.5 ms. The
-// leader's RSS after 30 s of 1-client puts rose ~20 MB; the RSS benchmark
-// (10k-1M keys under 256-client load) did not rise.
+// --heap-growing-percent=50: the old generation may grow to 1.5 times what
+// survived the last full GC before the next one. Without the flag V8 picks
+// its own factor, up to 4x under a steady load; at 1 client it kept the
+// heap ~5 MB above the ~21 MB live set and ran a mark-compact every ~1.6 s.
+// It was 200 (3x, fewer mark-compacts: 1-client put p99 ~2.1 -> ~1.6 ms),
+// which let the old space sit at ~50-60 MiB. The leader's RSS after 20 s of
+// 256-client overwrites (built JS, `npm run bench -- --rss-keys
+// 10000,1000000 --no-etcd`), 200 -> 50: 10k keys 142 -> 109-115 MiB, 1M
+// 213 -> 171 MiB; no flag: 166 at 10k. Put throughput at 16 and 64 clients
+// did not change within the noise of 4-6 interleaved rounds
+// (docs/benchmarks.md, 2026-12-07 memory).
 export const SERVER_NODE_FLAGS = Object.freeze(JSON.parse(readFileSync(new URL('./node-flags.json', import.meta.url), 'utf8')));
 
 /** What the server prints on stdout once it serves, after its signal handlers are in place (main.ts). */
