@@ -7,16 +7,8 @@
 // each cluster, so any answer from B would show.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type NodeProcess, startTwoClusters, type TestCluster, type TwoClusters } from '@cairn/testkit';
+import { metricSum, type NodeProcess, startTwoClusters, type TestCluster, type TwoClusters } from '@cairn/testkit';
 import { Clerk, GrpcTransport, WrongClusterError } from '../src/index.js';
-
-/** KV requests a node has served (its cairn_requests_total), read from its /metrics. */
-async function requestsServed(node: NodeProcess): Promise<number> {
-  const text = await (await fetch(`http://${node.httpAddress}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith('cairn_requests_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return total;
-}
 
 /** Rejects unless `promise` fails with WRONG_CLUSTER (itself, or as the cause of the call's final error). */
 async function assertWrongCluster(promise: Promise<unknown>, address: string): Promise<void> {
@@ -63,7 +55,7 @@ describe('a clerk given endpoints of two clusters', () => {
         clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 1_000 }),
         bNode.grpcAddress,
       );
-      const servedByB = await requestsServed(bNode);
+      const servedByB = await metricSum('cairn_requests_total', bNode.httpAddress!);
       for (let i = 0; i < 30; i++) {
         assert.equal(
           (await clerk.get('owner', { consistency: i % 2 === 0 ? 'serializable' : 'linearizable' }))?.value.toString(),
@@ -77,7 +69,7 @@ describe('a clerk given endpoints of two clusters', () => {
         clerk.get('owner', { endpoint: bNode.grpcAddress, consistency: 'serializable', deadlineMs: 500 }),
         bNode.grpcAddress,
       );
-      assert.equal(await requestsServed(bNode), servedByB);
+      assert.equal(await metricSum('cairn_requests_total', bNode.httpAddress!), servedByB);
     } finally {
       clerk.close();
     }

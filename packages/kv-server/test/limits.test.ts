@@ -34,7 +34,7 @@ import {
   type PipelineResult,
   type RangeResponse,
 } from '@cairn/proto';
-import { type CallError, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
+import { type CallError, metricSum, TestCluster, unaryCall, waitFor } from '@cairn/testkit';
 import {
   CLIENT_ID_BYTES_MAX,
   CLIENT_LINK_BUFFERED_BYTES_MAX,
@@ -82,14 +82,6 @@ function rawLink(address: string): { socket: net.Socket; results: Map<number, Pi
   socket.on('close', () => (closed = true));
   socket.on('error', () => undefined);
   return { socket, results, closed: () => closed };
-}
-
-/** The node's `cairn_pipeline_streams_raw` gauge: raw links it holds open. */
-async function rawLinks(httpAddress: string): Promise<number> {
-  const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('cairn_pipeline_streams_raw '));
-  assert.ok(line !== undefined, 'the gauge is exported');
-  return Number(line.split(' ')[1]);
 }
 
 describe('a node with default limits', () => {
@@ -217,11 +209,14 @@ describe('a node with default limits', () => {
     const gets = Math.ceil(CLIENT_LINK_BUFFERED_BYTES_MAX / VALUE_BYTES_MAX) + 32;
     const ops: PipelineOp[] = [];
     for (let id = 1; id <= gets; id++) ops.push({ id, get: { key, consistency: Consistency.SERIALIZABLE } });
-    await waitFor(async () => (await rawLinks(httpAddress)) === 1, { deadlineMs: 10_000, what: 'the node to hold the link' });
+    await waitFor(async () => (await metricSum('cairn_pipeline_streams_raw', httpAddress)) === 1, {
+      deadlineMs: 10_000,
+      what: 'the node to hold the link',
+    });
     link.socket.pause();
     link.socket.write(encodeFrame(PipelineRequest.encode({ ops }).finish()));
     // The client reads nothing from here on; the node gives the link up.
-    await waitFor(async () => (await rawLinks(httpAddress)) === 0, {
+    await waitFor(async () => (await metricSum('cairn_pipeline_streams_raw', httpAddress)) === 0, {
       deadlineMs: 30_000,
       what: 'the node to close the link that does not read',
     });

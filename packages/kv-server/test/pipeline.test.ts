@@ -24,7 +24,7 @@ import {
   PipelineResponse,
   type PipelineResult,
 } from '@cairn/proto';
-import { TestCluster, waitFor } from '@cairn/testkit';
+import { metricSum, TestCluster, waitFor } from '@cairn/testkit';
 
 type Stream = grpc.ClientDuplexStream<PipelineRequest, PipelineResponse>;
 
@@ -90,14 +90,6 @@ function rawLink(address: string): RawLink {
 async function rawResults(link: RawLink, ids: number[]): Promise<PipelineResult[]> {
   await waitFor(() => ids.every((id) => link.results.has(id)), { deadlineMs: 15_000, what: `raw link results ${ids.join(',')}` });
   return ids.map((id) => link.results.get(id)!);
-}
-
-/** The node's `cairn_pipeline_streams_raw` gauge. */
-async function rawLinkGauge(httpAddress: string): Promise<number> {
-  const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('cairn_pipeline_streams_raw '));
-  assert.ok(line !== undefined, 'the gauge is exported');
-  return Number(line.split(' ')[1]);
 }
 
 describe('KVService.Pipeline', () => {
@@ -171,7 +163,7 @@ describe('KVService.Pipeline', () => {
     link.send({ ops: [{ id: 4, get: { key: Buffer.from('raw/a'), consistency: Consistency.LINEARIZABLE } }] });
     const [get] = await rawResults(link, [4]);
     assert.equal(Buffer.from(get!.get!.kv!.value).toString(), 'one');
-    assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 1);
+    assert.equal(await metricSum('cairn_pipeline_streams_raw', cluster.node(1).httpAddress), 1);
     // A half-close right behind an op: the op is still answered, then the node ends the link, as
     // the gRPC stream does.
     link.send({
@@ -182,7 +174,7 @@ describe('KVService.Pipeline', () => {
     assert.equal(append!.append?.length, 'one+two'.length);
     await waitFor(() => link.closedBy(), { deadlineMs: 10_000, what: 'the node to close the half-closed link' });
     assert.equal(link.closedBy(), 'end');
-    assert.equal(await rawLinkGauge(cluster.node(1).httpAddress), 0);
+    assert.equal(await metricSum('cairn_pipeline_streams_raw', cluster.node(1).httpAddress), 0);
   });
 
   test('a raw link that sends something other than PipelineRequest frames is closed; the node keeps serving', async () => {

@@ -20,3 +20,4 @@ export { NodeFirewall } from './nft.js';
 export type { Redirect } from './nft.js';
 export { tcpTimers, tcpTimersReadable } from './tcp-timers.js';
 export type { TcpTimer } from './tcp-timers.js';
+export { metricSum } from './metrics.js';
