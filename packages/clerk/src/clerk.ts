@@ -142,7 +142,7 @@ export class Clerk {
       async () => {
         const response = await this.write(
           'put',
-          (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false }),
+          (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false, lease: 0 }),
           options,
         );
         return { version: response.version, prevKv: fromWireKeyValue(response.prevKv) };
@@ -160,7 +160,12 @@ export class Clerk {
       { key: keyBytes },
       {},
       async () => {
-        const request = { key: keyBytes, consistency: toWireConsistency(consistency), minIndex: this.minIndexFor(consistency) };
+        const request = {
+          key: keyBytes,
+          consistency: toWireConsistency(consistency),
+          minIndex: this.minIndexFor(consistency),
+          revision: 0,
+        };
         const response = await this.executor.execute('get', request, readPlan(consistency, options.endpoint), options);
         return fromWireKeyValue(response.kv);
       },
@@ -191,7 +196,7 @@ export class Clerk {
       { key: keyBytes },
       {},
       async () => {
-        const response = await this.write('delete', (session) => ({ key: keyBytes, session }), options);
+        const response = await this.write('delete', (session) => ({ key: keyBytes, session, prevKv: false, prefix: false }), options);
         return { deleted: response.deleted };
       },
       (result) => ({ result: result.deleted }),
@@ -231,6 +236,7 @@ export class Clerk {
       consistency: toWireConsistency(consistency),
       keysOnly: options.keysOnly ?? false,
       minIndex: this.minIndexFor(consistency),
+      revision: 0,
     };
     const response = await this.executor.execute('range', request, readPlan(consistency, options.endpoint), options);
     return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more };

@@ -177,6 +177,34 @@ export class FailedPreconditionError extends ClerkError {
   }
 }
 
+/** The revision asked for was compacted; `compactRevision` is the oldest one still readable. Never retried. */
+export class CompactedError extends ClerkError {
+  static override readonly kind = 'COMPACTED' as const;
+  constructor(
+    readonly compactRevision = 0,
+    message = `revision compacted (oldest readable: ${compactRevision})`,
+    options?: ErrorOptions,
+  ) {
+    super('COMPACTED', message, options);
+  }
+}
+
+/** The revision asked for is above the store's current revision. Never retried. */
+export class FutureRevisionError extends ClerkError {
+  static override readonly kind = 'FUTURE_REVISION' as const;
+  constructor(message = 'revision is in the future', options?: ErrorOptions) {
+    super('FUTURE_REVISION', message, options);
+  }
+}
+
+/** The lease does not exist (never granted, revoked or expired). Never retried. */
+export class LeaseNotFoundError extends ClerkError {
+  static override readonly kind = 'LEASE_NOT_FOUND' as const;
+  constructor(message = 'lease not found', options?: ErrorOptions) {
+    super('LEASE_NOT_FOUND', message, options);
+  }
+}
+
 /** A bug or an unexpected answer (including an error code this clerk does not know). Report it. */
 export class InternalError extends ClerkError {
   static override readonly kind = 'INTERNAL' as const;
@@ -295,7 +323,7 @@ export function errorFromDetail(detail: WireErrorDetail): ClerkError {
 export function errorFromCode(
   code: ClerkErrorCode,
   message?: string,
-  hint: { leaderId: number; leaderAddress: string } = { leaderId: 0, leaderAddress: '' },
+  hint: { leaderId: number; leaderAddress: string; compactRevision?: number } = { leaderId: 0, leaderAddress: '' },
 ): ClerkError {
   switch (code) {
     case 'NOT_LEADER':
@@ -326,6 +354,12 @@ export function errorFromCode(
       return new UnknownMemberError(message);
     case 'FAILED_PRECONDITION':
       return new FailedPreconditionError(message);
+    case 'COMPACTED':
+      return new CompactedError(hint.compactRevision ?? 0, message);
+    case 'FUTURE_REVISION':
+      return new FutureRevisionError(message);
+    case 'LEASE_NOT_FOUND':
+      return new LeaseNotFoundError(message);
     case 'INTERNAL':
       return new InternalError(message);
     case 'ABORTED':

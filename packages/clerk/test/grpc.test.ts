@@ -17,7 +17,7 @@ const unary = () => ({ transport: new GrpcTransport({ pipeline: false }) });
 
 function errorTrailer(detail: Partial<ErrorDetail> & { code: string }): grpc.Metadata {
   const metadata = new grpc.Metadata();
-  const full = { message: '', leaderId: 0, leaderAddress: '', ...detail };
+  const full = { message: '', leaderId: 0, leaderAddress: '', compactRevision: 0, ...detail };
   metadata.set('cairn-error-bin', Buffer.from(ErrorDetail.encode(full).finish()));
   return metadata;
 }
@@ -33,11 +33,20 @@ function leaderService(sessions: WriteSession[]) {
   const write = (key: Buffer, value: Buffer): KeyValue => {
     index += 1;
     const previous = store.get(key.toString('hex'));
-    const kv = { key, value, version: (previous?.version ?? 0) + 1, createIndex: previous?.createIndex ?? index, modIndex: index };
+    const kv = {
+      key,
+      value,
+      version: (previous?.version ?? 0) + 1,
+      createIndex: previous?.createIndex ?? index,
+      modIndex: index,
+      createRevision: previous?.createRevision ?? index,
+      modRevision: index,
+      lease: 0,
+    };
     store.set(key.toString('hex'), kv);
     return kv;
   };
-  const header = () => ({ memberId: 1, term: 1, appliedIndex: index, leaderId: 1 });
+  const header = () => ({ memberId: 1, term: 1, appliedIndex: index, leaderId: 1, revision: index, clusterId: '' });
   return {
     put: (
       call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; session?: WriteSession }, unknown>,
@@ -56,7 +65,7 @@ function leaderService(sessions: WriteSession[]) {
       callback(null, { header: header(), version: kv.version, length: kv.value.length });
     },
     delete: (call: grpc.ServerUnaryCall<{ key: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { header: header(), deleted: store.delete(call.request.key.toString('hex')) });
+      callback(null, { header: header(), deleted: store.delete(call.request.key.toString('hex')), count: 0, prevKvs: [] });
     },
     cas: (
       call: grpc.ServerUnaryCall<{ key: Buffer; value: Buffer; expectedValue?: Buffer; expectedVersion?: number }, unknown>,

@@ -281,6 +281,33 @@ export class FailedPreconditionError extends KvError {
   }
 }
 
+/** A read or watch asked for a revision that compaction has discarded. */
+export class CompactedError extends KvError {
+  constructor(
+    readonly revision: number,
+    readonly compactRevision: number,
+  ) {
+    super('COMPACTED', `revision ${revision} is compacted (the oldest readable revision is ${compactRevision})`);
+  }
+}
+
+/** A read or watch asked for a revision the store has not reached. */
+export class FutureRevisionError extends KvError {
+  constructor(
+    readonly revision: number,
+    readonly currentRevision: number,
+  ) {
+    super('FUTURE_REVISION', `revision ${revision} is in the future (the current revision is ${currentRevision})`);
+  }
+}
+
+/** The lease does not exist: never granted, revoked, or expired. */
+export class LeaseNotFoundError extends KvError {
+  constructor(readonly leaseId: number) {
+    super('LEASE_NOT_FOUND', `lease ${leaseId} does not exist`);
+  }
+}
+
 /** A bug or an unexpected failure. Report it; retrying is unlikely to help. */
 export class InternalError extends KvError {
   constructor(message: string, options?: ErrorOptions) {
@@ -310,6 +337,9 @@ const CODE_OF_CLASS = new Map<unknown, KvErrorCode>([
   [TooManyRequestsError, 'TOO_MANY_REQUESTS'],
   [UnknownMemberError, 'UNKNOWN_MEMBER'],
   [FailedPreconditionError, 'FAILED_PRECONDITION'],
+  [CompactedError, 'COMPACTED'],
+  [FutureRevisionError, 'FUTURE_REVISION'],
+  [LeaseNotFoundError, 'LEASE_NOT_FOUND'],
   [InternalError, 'INTERNAL'],
 ]);
 
@@ -324,9 +354,10 @@ export function isKvError(value: unknown): value is KvError {
  */
 export function toErrorDetail(error: unknown): ErrorDetail {
   if (!isKvError(error)) {
-    return { code: 'INTERNAL', message: 'internal error', leaderId: 0, leaderAddress: '' };
+    return { code: 'INTERNAL', message: 'internal error', leaderId: 0, leaderAddress: '', compactRevision: 0 };
   }
-  const detail: ErrorDetail = { code: error.code, message: error.message, leaderId: 0, leaderAddress: '' };
+  const detail: ErrorDetail = { code: error.code, message: error.message, leaderId: 0, leaderAddress: '', compactRevision: 0 };
+  if (error instanceof CompactedError) detail.compactRevision = error.compactRevision;
   if (error instanceof NotLeaderError) {
     detail.leaderId = error.leaderId;
     detail.leaderAddress = error.leaderAddress ?? '';

@@ -22,6 +22,8 @@ export const VALUE_BYTES_MAX = 1 * MiB;
 export const CLIENT_ID_BYTES_MAX = 128;
 /** Most key-values one Range call returns. */
 export const RANGE_LIMIT_MAX = 10_000;
+/** Most compares, and most ops per branch, in one txn (etcd's default --max-txn-ops). */
+export const TXN_OPS_MAX = 128;
 /** Range limit used when a request gives 0. */
 export const RANGE_LIMIT_DEFAULT = 1_000;
 /** Most live client sessions; beyond it the least recently active one is evicted. */

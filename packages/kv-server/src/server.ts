@@ -124,7 +124,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const lostDiskCheck = prepareLostDiskCheck(loop, startup, startedEmpty && options.join === true, logger);
     acceptPeerSocket = (socket) => loop.transport.acceptPeerSocket(socket);
 
-    const api = new KvApi(loop, stores.stateMachine, { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax });
+    const api = new KvApi(
+      loop,
+      stores.stateMachine,
+      { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax },
+      () => cluster.id ?? '',
+    );
     const statusSource = {
       loop,
       reader: stores.stateMachine,

@@ -61,7 +61,17 @@ describe('KvStateMachine', () => {
     assert.equal(ok(results[1]!).put!.version, 2);
     assert.equal(ok(results[1]!).put!.prevKv!.value.toString(), '1');
     const a = await machine.get(b('a'));
-    assert.deepEqual(a, { key: b('a'), value: b('2'), version: 2, createIndex: 1, modIndex: 2 });
+    assert.deepEqual(a, {
+      key: b('a'),
+      value: b('2'),
+      version: 2,
+      createIndex: 1,
+      modIndex: 2,
+      createRevision: 1,
+      modRevision: 2,
+      lease: 0,
+    });
+    assert.equal(machine.revision(), 3, 'one revision per applied put');
     assert.equal(await machine.get(b('missing')), undefined);
     assert.equal(machine.appliedIndex(), 3);
     assert.equal(machine.keyCount(), 2);
@@ -90,12 +100,19 @@ describe('KvStateMachine', () => {
       entryOf({ delete: { key: b('log') } }),
       put('log', 'new'),
     ]);
-    assert.deepEqual(ok(results[1]!).append, { version: 2, length: 4 });
+    assert.equal(ok(results[1]!).append!.version, 2);
+    assert.equal(ok(results[1]!).append!.length, 4);
+    assert.equal(ok(results[1]!).append!.header!.revision, 2);
+    // The second delete changes nothing: it names the current revision and does not move it.
+    assert.equal(ok(results[2]!).delete!.header!.revision, 3);
+    assert.equal(ok(results[3]!).delete!.header!.revision, 3);
     assert.equal(ok(results[2]!).delete!.deleted, true);
     assert.equal(ok(results[3]!).delete!.deleted, false);
     const recreated = await machine.get(b('log'));
     assert.equal(recreated!.version, 1);
     assert.equal(recreated!.createIndex, 5);
+    assert.equal(recreated!.createRevision, 4);
+    assert.equal(machine.revision(), 4);
     assert.equal(machine.keyCount(), 1);
     await database.close();
   });

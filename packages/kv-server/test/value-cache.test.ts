@@ -27,7 +27,7 @@ after(async () => {
 });
 
 function stored(text: string, version = 1): StoredValue {
-  return { value: Buffer.from(text), version, createIndex: 1, modIndex: version };
+  return { value: Buffer.from(text), version, createIndex: 1, modIndex: version, createRevision: 1, modRevision: version, lease: 0 };
 }
 
 /** Bytes the cache charges for an entry with an empty key and no value: its fixed overhead. */
@@ -189,16 +189,28 @@ const CACHE_BYTES = 400;
 /** Expected stored value per key. */
 type Model = Map<string, StoredValue>;
 
+/** Each model's revision: +1 per command that changed a key. */
+const modelRevisions = new WeakMap<Model, number>();
+
 /** The state machine's rules for put/append/delete/cas, written apart from its code. */
 function applyToModel(model: Model, entry: Entry): void {
   const command = Command.decode(entry.data);
+  const nextRevision = (): number => {
+    const revision = (modelRevisions.get(model) ?? 0) + 1;
+    modelRevisions.set(model, revision);
+    return revision;
+  };
   const write = (key: string, value: Buffer) => {
     const previous = model.get(key);
+    const revision = nextRevision();
     model.set(key, {
       value,
       version: (previous?.version ?? 0) + 1,
       createIndex: previous?.createIndex ?? entry.index,
       modIndex: entry.index,
+      createRevision: previous?.createRevision ?? revision,
+      modRevision: revision,
+      lease: 0,
     });
   };
   if (command.put) {
@@ -207,7 +219,7 @@ function applyToModel(model: Model, entry: Entry): void {
     const key = command.append.key.toString();
     write(key, Buffer.concat([model.get(key)?.value ?? Buffer.alloc(0), command.append.value]));
   } else if (command.delete) {
-    model.delete(command.delete.key.toString());
+    if (model.delete(command.delete.key.toString())) nextRevision();
   } else if (command.cas) {
     const key = command.cas.key.toString();
     const current = model.get(key);

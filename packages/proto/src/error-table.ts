@@ -68,5 +68,11 @@ export const API_ERROR_TABLE: Readonly<Record<ApiErrorCode, ApiErrorRule>> = {
   SHUTTING_DOWN: { retry: 'rotate', provesNotApplied: false, deterministic: false, grpc: status.UNAVAILABLE, http: 503 },
   UNKNOWN_MEMBER: { retry: 'never', provesNotApplied: true, deterministic: false, grpc: status.NOT_FOUND, http: 404 },
   FAILED_PRECONDITION: { retry: 'never', provesNotApplied: true, deterministic: false, grpc: status.FAILED_PRECONDITION, http: 412 },
+  // The revision asked for is below the compacted revision (ErrorDetail.compact_revision names it).
+  COMPACTED: { retry: 'never', provesNotApplied: true, deterministic: false, grpc: status.OUT_OF_RANGE, http: 410 },
+  // The revision asked for is above the store's current revision.
+  FUTURE_REVISION: { retry: 'never', provesNotApplied: true, deterministic: false, grpc: status.OUT_OF_RANGE, http: 400 },
+  // The lease does not exist (never granted, revoked or expired): nothing was applied.
+  LEASE_NOT_FOUND: { retry: 'never', provesNotApplied: true, deterministic: false, grpc: status.NOT_FOUND, http: 404 },
   INTERNAL: { retry: 'never', provesNotApplied: false, deterministic: false, grpc: status.INTERNAL, http: 500 },
 };

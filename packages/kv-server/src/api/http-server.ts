@@ -129,7 +129,7 @@ async function handleKv(
     case 'GET': {
       const consistency = target.query.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
       const result = await measured('get', () =>
-        deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')) }),
+        deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')), revision: 0 }),
       );
       if (result.kv === undefined) return sendJson(response, 404, { code: 'NOT_FOUND', message: 'key not found' });
       response.setHeader('x-cairn-version', String(result.kv.version));
@@ -140,12 +140,12 @@ async function handleKv(
     }
     case 'PUT': {
       const result = await measured('put', async () =>
-        deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false }),
+        deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false, lease: 0 }),
       );
       return sendJson(response, 200, { version: result.version, index: result.index });
     }
     case 'DELETE': {
-      const result = await measured('delete', () => deps.api.delete({ key: key() }));
+      const result = await measured('delete', () => deps.api.delete({ key: key(), prevKv: false, prefix: false }));
       return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted, index: result.index });
     }
     default:

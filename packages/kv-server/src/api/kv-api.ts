@@ -24,6 +24,10 @@ import {
   type RangeRequest,
   type RangeResponse,
   type ResponseHeader,
+  type CompactRequest,
+  type CompactResponse,
+  type TxnRequest,
+  type TxnResponse,
   encodeToBuffer,
 } from '@cairn/proto';
 import { InternalError, InvalidArgumentError } from '../errors.js';
@@ -32,7 +36,7 @@ import type { NodeLoop } from '../loop/node-loop.js';
 import type { AppliedWrite } from '../loop/ports.js';
 import type { RaftTransport } from '../transport/raft-transport.js';
 import type { KvReader } from '../state-machine/ports.js';
-import { type RequestLimits, validateKey, validatePrefix, validateSession, validateValue } from './validate.js';
+import { type RequestLimits, validateKey, validatePrefix, validateSession, validateTxn, validateValue } from './validate.js';
 
 const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);
 
@@ -41,15 +45,23 @@ export class KvApi {
     private readonly loop: NodeLoop<RaftTransport>,
     private readonly reader: KvReader,
     private readonly limits: RequestLimits,
+    /** The cluster id every header names ('' while a joining node has not learned it). */
+    private readonly clusterId: () => string = () => '',
   ) {}
 
-  header(): ResponseHeader {
-    // What reads here see (an answered batch included), so a reply never names less than it reflects.
+  /**
+   * `revision`: the one a write produced (from its result); for a read, what
+   * reads here see (an answered batch included), so a reply never names less
+   * than it reflects.
+   */
+  header(revision?: { revision: number }): ResponseHeader {
     return {
       memberId: this.loop.options.id,
       term: this.loop.term,
       appliedIndex: this.loop.readableIndex,
       leaderId: this.loop.currentLeaderId,
+      revision: revision?.revision ?? this.reader.revision(),
+      clusterId: this.clusterId(),
     };
   }
 
@@ -58,21 +70,29 @@ export class KvApi {
       key: validateKey(request.key, this.limits),
       value: validateValue(request.value, this.limits),
       prevKv: request.prevKv,
+      lease: request.lease,
     };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, put });
-    return { ...expect(result.result.put, 'put'), header: this.header(), index: result.index };
+    const put_ = expect(result.result.put, 'put');
+    return { ...put_, header: this.header(put_.header), index: result.index };
   }
 
   async append(request: AppendRequest): Promise<AppendResponse> {
     const append: AppendRequest = { key: validateKey(request.key, this.limits), value: validateValue(request.value, this.limits) };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, append });
-    return { ...expect(result.result.append, 'append'), header: this.header(), index: result.index };
+    const append_ = expect(result.result.append, 'append');
+    return { ...append_, header: this.header(append_.header), index: result.index };
   }
 
   async delete(request: DeleteRequest): Promise<DeleteResponse> {
-    const del: DeleteRequest = { key: validateKey(request.key, this.limits) };
+    const del: DeleteRequest = {
+      key: request.prefix ? validatePrefix(request.key, this.limits) : validateKey(request.key, this.limits),
+      prevKv: request.prevKv,
+      prefix: request.prefix,
+    };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, delete: del });
-    return { ...expect(result.result.delete, 'delete'), header: this.header(), index: result.index };
+    const deleted = expect(result.result.delete, 'delete');
+    return { ...deleted, header: this.header(deleted.header), index: result.index };
   }
 
   async cas(request: CasRequest): Promise<CasResponse> {
@@ -86,7 +106,22 @@ export class KvApi {
       value: validateValue(request.value, this.limits),
     };
     const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, cas });
-    return { ...expect(result.result.cas, 'cas'), header: this.header(), index: result.index };
+    const cas_ = expect(result.result.cas, 'cas');
+    return { ...cas_, header: this.header(cas_.header), index: result.index };
+  }
+
+  async txn(request: TxnRequest): Promise<TxnResponse> {
+    const txn = validateTxn(request, this.limits);
+    const result = await this.propose({ session: validateSession(request.session), proposedAtMs: 0, valueBytesMax: 0, txn });
+    const txn_ = expect(result.result.txn, 'txn');
+    return { ...txn_, header: this.header(txn_.header), index: result.index };
+  }
+
+  async compact(request: CompactRequest): Promise<CompactResponse> {
+    if (!(request.revision > 0)) throw new InvalidArgumentError('compact needs a revision >= 1');
+    const result = await this.propose({ proposedAtMs: 0, valueBytesMax: 0, compact: { revision: request.revision } });
+    const compact_ = expect(result.result.compact, 'compact');
+    return { ...compact_, header: this.header(compact_.header), index: result.index };
   }
 
   async get(request: GetRequest): Promise<GetResponse> {

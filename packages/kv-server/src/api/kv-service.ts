@@ -27,6 +27,8 @@ export function kvService(
     delete: call('delete', (r) => api.delete(r)),
     cas: call('cas', (r) => api.cas(r)),
     range: call('range', (r) => api.range(r)),
+    txn: call('txn', (r) => api.txn(r)),
+    compact: call('compact', (r) => api.compact(r)),
     pipeline: pipelines.handler,
   };
   return { service, pipelines };

@@ -3,7 +3,7 @@
  * checked before it reaches raft: a bad request gets INVALID_ARGUMENT (or
  * KEY_TOO_LARGE / VALUE_TOO_LARGE) with a message naming the field.
  */
-import type { WriteSession } from '@cairn/proto';
+import type { RequestOp, TxnRequest, WriteSession } from '@cairn/proto';
 import { InvalidArgumentError, KeyTooLargeError, ValueTooLargeError } from '../errors.js';
 
 export interface RequestLimits {
@@ -11,7 +11,7 @@ export interface RequestLimits {
   valueBytesMax: number;
 }
 
-import { CLIENT_ID_BYTES_MAX } from '../limits.js';
+import { CLIENT_ID_BYTES_MAX, TXN_OPS_MAX } from '../limits.js';
 
 export function validateKey(key: Uint8Array | undefined, limits: RequestLimits, field = 'key'): Buffer {
   if (key === undefined || key.length === 0) throw new InvalidArgumentError(`${field} must not be empty`);
@@ -40,4 +40,55 @@ export function validatePrefix(prefix: Uint8Array | undefined, limits: RequestLi
   const bytes = prefix ?? Buffer.alloc(0);
   if (bytes.length > limits.keyBytesMax) throw new KeyTooLargeError(bytes.length, limits.keyBytesMax);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/**
+ * A txn's compares and ops, each checked as its own request would be, plus
+ * the txn's bounds (TXN_OPS_MAX per branch and compares). The session is
+ * carried by the command, not the txn.
+ */
+export function validateTxn(request: TxnRequest, limits: RequestLimits): TxnRequest {
+  for (const [name, list] of [
+    ['compare', request.compare],
+    ['success', request.success],
+    ['failure', request.failure],
+  ] as const) {
+    if (list.length > TXN_OPS_MAX)
+      throw new InvalidArgumentError(`a txn's ${name} list has ${list.length} entries, at most ${TXN_OPS_MAX}`);
+  }
+  const compare = request.compare.map((c) => {
+    if (
+      c.version === undefined &&
+      c.createRevision === undefined &&
+      c.modRevision === undefined &&
+      c.value === undefined &&
+      c.lease === undefined
+    )
+      throw new InvalidArgumentError('a txn compare needs an operand (version, create_revision, mod_revision, value or lease)');
+    return {
+      ...c,
+      key: validateKey(c.key, limits, 'compare.key'),
+      value: c.value === undefined ? undefined : validateValue(c.value, limits),
+    };
+  });
+  const ops = (list: RequestOp[], branch: string): RequestOp[] => {
+    const written = new Set<string>();
+    return list.map((op) => {
+      if (op.put !== undefined) {
+        const key = validateKey(op.put.key, limits, `${branch}.put.key`);
+        if (written.has(key.toString('latin1')))
+          throw new InvalidArgumentError(`a txn writes key ${JSON.stringify(key.toString())} more than once`);
+        written.add(key.toString('latin1'));
+        return { put: { key, value: validateValue(op.put.value, limits), prevKv: op.put.prevKv, lease: op.put.lease } };
+      }
+      if (op.delete !== undefined) {
+        const key = op.delete.prefix ? validatePrefix(op.delete.key, limits) : validateKey(op.delete.key, limits, `${branch}.delete.key`);
+        return { delete: { key, prevKv: op.delete.prevKv, prefix: op.delete.prefix } };
+      }
+      if (op.get !== undefined) return { get: { ...op.get, key: validateKey(op.get.key, limits, `${branch}.get.key`) } };
+      if (op.range !== undefined) return { range: { ...op.range, prefix: validatePrefix(op.range.prefix, limits) } };
+      throw new InvalidArgumentError(`a txn ${branch} op has no operation`);
+    });
+  };
+  return { compare, success: ops(request.success, 'success'), failure: ops(request.failure, 'failure') };
 }

@@ -50,7 +50,7 @@ export function snapshotGeneration(database: NodeDatabase, generation: number, c
         const appliedRecord = await db.get(APPLIED_KEY, { snapshot: view });
         const state = appliedRecord
           ? decodeAppliedState(decodeRecord(APPLIED_KEY, appliedRecord, { dataDir, what: 'state machine applied state' }), dataDir)
-          : { appliedIndex: 0, generation, clockMs: 0, activitySeq: 0, keyCount: 0 };
+          : { appliedIndex: 0, generation, clockMs: 0, activitySeq: 0, keyCount: 0, revision: 0, compactRevision: 0 };
         const writer = new SnapshotWriter(chunkBytes);
         writer.frame(FrameKind.header, Buffer.alloc(0), encodeHeaderValue(state));
         for (const [prefix, kind] of [

@@ -30,10 +30,10 @@ import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
-import { applyOperation } from './apply-command.js';
+import { applyContext, applyOperation, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
-import { commandKey, decodeCommands, mapKey, PendingBatch } from './pending-batch.js';
+import { commandKey, decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
 import { SessionIndex, type SessionLimits } from './sessions.js';
 import { ValueCache } from './value-cache.js';
@@ -69,6 +69,7 @@ export class KvStateMachine {
   private readonly snapshotChunkBytes: number;
   private readonly cache: ValueCache;
   private applying = false;
+  private readonly appliedListeners = new Set<(revisions: readonly RevisionEvents[]) => void>();
   private failedWrite: Error | undefined;
   /**
    * The batch whose results were handed to `answer` but which is not in
@@ -99,7 +100,7 @@ export class KvStateMachine {
     const payload = await database.getRecord(APPLIED_KEY, 'state machine applied state');
     const state: AppliedState = payload
       ? decodeAppliedState(payload, database.dataDir)
-      : { appliedIndex: 0, generation: 1, clockMs: 0, activitySeq: 0, keyCount: 0 };
+      : { appliedIndex: 0, generation: 1, clockMs: 0, activitySeq: 0, keyCount: 0, revision: 0, compactRevision: 0 };
     await clearOtherGenerations(database, state.generation);
     const sessionLimits = { ttlMs: options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT, max: options.sessionsMax ?? SESSIONS_MAX };
     const sessions = await SessionIndex.load(database, state.generation, sessionLimits);
@@ -108,6 +109,24 @@ export class KvStateMachine {
 
   appliedIndex(): number {
     return this.state.appliedIndex;
+  }
+
+  /** The store's revision as applied (answered batches included). */
+  revision(): number {
+    return this.state.revision;
+  }
+
+  compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  /**
+   * `listener` gets every revision's events after its batch is in LevelDB, in
+   * revision order, once (what watchers are fed from). Returns an unsubscribe.
+   */
+  onApplied(listener: (revisions: readonly RevisionEvents[]) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 
   /** Number of keys stored. */
@@ -209,6 +228,7 @@ export class KvStateMachine {
       for (const [key, value] of batch.values) this.cache.set(key, value);
       this.answered = undefined;
       alsoWrite?.onWritten();
+      if (batch.revisions.length > 0) for (const listener of this.appliedListeners) listener(batch.revisions);
       return results;
     } finally {
       this.applying = false;
@@ -231,14 +251,20 @@ export class KvStateMachine {
     this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
     this.sessions.expire(this.state, batch);
     const session = command.session;
-    if (session === undefined || session.clientId.length === 0)
-      return applyOperation(command, index, this.state, batch, this.valueBytesMax);
+    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, index, batch);
     if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
     const lastSeq = this.sessions.lastSeq(session.clientId);
     if (lastSeq !== undefined && session.seq <= lastSeq) return this.applyRetry(session.clientId, session.seq, lastSeq, batch);
-    const outcome = applyOperation(command, index, this.state, batch, this.valueBytesMax);
+    const outcome = this.applyOperation(command, index, batch);
     // Errors are deterministic and leave no state change, so a retry recomputes the same error.
     if (!(outcome instanceof Error)) this.sessions.touch(session.clientId, session.seq, outcome, this.state, batch);
+    return outcome;
+  }
+
+  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError {
+    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax);
+    const outcome = applyOperation(command, ctx);
+    finishCommand(ctx);
     return outcome;
   }
 

@@ -3,7 +3,7 @@
  * batch, plus the values and session replies they set, which later entries of
  * the same batch read before LevelDB has them.
  */
-import { Command, type CommandResult, type Entry, EntryType } from '@cairn/proto';
+import { Command, type CommandResult, type Entry, EntryType, type Event } from '@cairn/proto';
 import type { BatchOp } from '../storage/database.js';
 import type { StoredValue } from './records.js';
 
@@ -12,6 +12,14 @@ export class PendingBatch {
   readonly values = new Map<string, StoredValue | null>();
   readonly sessionResults = new Map<string, CommandResult>();
   readonly ops: BatchOp[] = [];
+  /** The revisions this batch's commands produced, in order, with their events. */
+  readonly revisions: RevisionEvents[] = [];
+}
+
+/** The changes of one revision, in the order applied (what history stores and watchers get). */
+export interface RevisionEvents {
+  readonly revision: number;
+  readonly events: readonly Event[];
 }
 
 /** A user key as a Map key (one char per byte). */

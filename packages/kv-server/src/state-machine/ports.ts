@@ -23,6 +23,8 @@ export interface KvReader {
   get(key: Buffer): Promise<KeyValue | undefined>;
   range(prefix: Buffer, startAfter: Buffer | undefined, limit: number, keysOnly: boolean): Promise<{ kvs: KeyValue[]; more: boolean }>;
   keyCount?(): number | Promise<number>;
+  /** The store's revision as reads here see it. */
+  revision(): number;
   /** The stored reply of an applied write, if (clientId, seq) is the session's latest. */
   appliedResult?(clientId: string, seq: number): Promise<CommandResult | undefined>;
 }

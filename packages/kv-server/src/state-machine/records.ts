@@ -19,9 +19,15 @@ export interface AppliedState {
   /** Counter ordering session activity, so eviction order survives restarts. */
   activitySeq: number;
   keyCount: number;
+  /** The store's revision: +1 for every applied command that changed a key (all its changes share it). */
+  revision: number;
+  /** Reads and watches below this revision get COMPACTED (0 = nothing compacted). */
+  compactRevision: number;
 }
 
-const APPLIED_STATE_BYTES = 8 * 5;
+/** A data dir written before revisions existed stores 5 fields; it reads as revision 0. */
+const APPLIED_STATE_BYTES_V1 = 8 * 5;
+const APPLIED_STATE_BYTES = 8 * 7;
 
 /** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
 export function encodeAppliedState(state: AppliedState, prefixBytes = 0): Buffer {
@@ -32,11 +38,13 @@ export function encodeAppliedState(state: AppliedState, prefixBytes = 0): Buffer
   writeU64BE(bytes, state.clockMs, prefixBytes + 16);
   writeU64BE(bytes, state.activitySeq, prefixBytes + 24);
   writeU64BE(bytes, state.keyCount, prefixBytes + 32);
+  writeU64BE(bytes, state.revision, prefixBytes + 40);
+  writeU64BE(bytes, state.compactRevision, prefixBytes + 48);
   return bytes;
 }
 
 export function decodeAppliedState(payload: Buffer, dataDir: string): AppliedState {
-  if (payload.length !== APPLIED_STATE_BYTES) {
+  if (payload.length !== APPLIED_STATE_BYTES && payload.length !== APPLIED_STATE_BYTES_V1) {
     throw new CorruptionError(dataDir, `applied state record has ${payload.length} bytes, expected ${APPLIED_STATE_BYTES}`);
   }
   return {
@@ -45,6 +53,8 @@ export function decodeAppliedState(payload: Buffer, dataDir: string): AppliedSta
     clockMs: readU64BE(payload, 16),
     activitySeq: readU64BE(payload, 24),
     keyCount: readU64BE(payload, 32),
+    revision: payload.length === APPLIED_STATE_BYTES ? readU64BE(payload, 40) : 0,
+    compactRevision: payload.length === APPLIED_STATE_BYTES ? readU64BE(payload, 48) : 0,
   };
 }
 
@@ -54,6 +64,10 @@ export interface StoredValue {
   version: number;
   createIndex: number;
   modIndex: number;
+  createRevision: number;
+  modRevision: number;
+  /** The lease the key is attached to (0 = none). */
+  lease: number;
 }
 
 /** `prefixBytes`: room left in front, e.g. for a record header (see sealRecord). */
@@ -64,7 +78,15 @@ export function encodeStoredValue(stored: StoredValue, prefixBytes = 0): Buffer 
 export function decodeStoredValue(payload: Buffer, dataDir: string, what: Description): StoredValue {
   try {
     const decoded = KeyValue.decode(payload);
-    return { value: decoded.value, version: decoded.version, createIndex: decoded.createIndex, modIndex: decoded.modIndex };
+    return {
+      value: decoded.value,
+      version: decoded.version,
+      createIndex: decoded.createIndex,
+      modIndex: decoded.modIndex,
+      createRevision: decoded.createRevision,
+      modRevision: decoded.modRevision,
+      lease: decoded.lease,
+    };
   } catch (error) {
     throw new CorruptionError(dataDir, `${describe(what)} does not decode (${(error as Error).message})`);
   }

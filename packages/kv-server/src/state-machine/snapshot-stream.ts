@@ -7,7 +7,9 @@
  *   magic "CKVS" | u32be format (1)
  *   frames, each: u8 kind | u32be keyLength | u32be valueLength | key | value
  *     kind 1 HEADER   key empty; value = u64be appliedIndex | u64be clockMs |
- *                     u64be activitySeq | u64be keyCount          (first frame)
+ *                     u64be activitySeq | u64be keyCount | u64be revision |
+ *                     u64be compactRevision (first frame; a 32-byte header
+ *                     from before revisions reads as revision 0)
  *     kind 2 KV       key = user key; value = stored KeyValue payload (no key)
  *     kind 3 SESSION  key = client id (UTF-8); value = session payload
  *     kind 4 TRAILER  key empty; value = u64be frame count (KV + SESSION) |
@@ -34,6 +36,8 @@ export interface SnapshotHeader {
   clockMs: number;
   activitySeq: number;
   keyCount: number;
+  revision: number;
+  compactRevision: number;
 }
 
 export interface Frame {
@@ -43,21 +47,25 @@ export interface Frame {
 }
 
 export function encodeHeaderValue(header: SnapshotHeader): Buffer {
-  const value = Buffer.allocUnsafe(32);
+  const value = Buffer.allocUnsafe(48);
   writeU64BE(value, header.appliedIndex, 0);
   writeU64BE(value, header.clockMs, 8);
   writeU64BE(value, header.activitySeq, 16);
   writeU64BE(value, header.keyCount, 24);
+  writeU64BE(value, header.revision, 32);
+  writeU64BE(value, header.compactRevision, 40);
   return value;
 }
 
 export function decodeHeaderValue(value: Buffer): SnapshotHeader {
-  if (value.length !== 32) throw new CorruptionError('snapshot stream', `header frame has ${value.length} bytes`);
+  if (value.length !== 32 && value.length !== 48) throw new CorruptionError('snapshot stream', `header frame has ${value.length} bytes`);
   return {
     appliedIndex: readU64BE(value, 0),
     clockMs: readU64BE(value, 8),
     activitySeq: readU64BE(value, 16),
     keyCount: readU64BE(value, 24),
+    revision: value.length === 48 ? readU64BE(value, 32) : 0,
+    compactRevision: value.length === 48 ? readU64BE(value, 40) : 0,
   };
 }
 

@@ -41,6 +41,36 @@ export enum Consistency {
   UNRECOGNIZED = -1,
 }
 
+export enum CompareResult {
+  EQUAL = 0,
+  GREATER = 1,
+  LESS = 2,
+  NOT_EQUAL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export enum CompareTarget {
+  VERSION = 0,
+  CREATE = 1,
+  MOD = 2,
+  VALUE = 3,
+  LEASE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export enum EventType {
+  PUT = 0,
+  DELETE = 1,
+  UNRECOGNIZED = -1,
+}
+
+export enum WatchFilter {
+  NONE = 0,
+  NOPUT = 1,
+  NODELETE = 2,
+  UNRECOGNIZED = -1,
+}
+
 export interface KeyValue {
   key: Buffer;
   value: Buffer;
@@ -49,6 +79,11 @@ export interface KeyValue {
   /** Raft log index of the entry that created / last modified the key. */
   createIndex: number;
   modIndex: number;
+  /** Revision of the change that created / last modified the key (see ResponseHeader.revision). */
+  createRevision: number;
+  modRevision: number;
+  /** The lease the key is attached to (0 = none). */
+  lease: number;
 }
 
 /**
@@ -66,6 +101,14 @@ export interface ResponseHeader {
   /** Applied index of the node when it answered. */
   appliedIndex: number;
   leaderId: number;
+  /**
+   * The store's revision: for a write, the revision it produced (or the
+   * current one if it changed nothing); for a read, the revision it read at.
+   * Every applied change gets the next revision; all changes of one request
+   * share one.
+   */
+  revision: number;
+  clusterId: string;
 }
 
 export interface PutRequest {
@@ -76,6 +119,8 @@ export interface PutRequest {
     | undefined;
   /** Return the previous key-value, if any. */
   prevKv: boolean;
+  /** Attach the key to this lease (0 = none; a put without a lease detaches it). */
+  lease?: number | undefined;
 }
 
 export interface PutResponse {
@@ -101,7 +146,14 @@ export interface GetRequest {
    * not get there in time it answers UNAVAILABLE and the client asks another
    * node. A linearizable read ignores it (it covers every acknowledged write).
    */
-  minIndex?: number | undefined;
+  minIndex?:
+    | number
+    | undefined;
+  /**
+   * Read the key as of this revision (0 = the latest). Below the compacted
+   * revision: COMPACTED; above the current one: FUTURE_REVISION.
+   */
+  revision?: number | undefined;
 }
 
 export interface GetResponse {
@@ -132,7 +184,15 @@ export interface AppendResponse {
 
 export interface DeleteRequest {
   key: Buffer;
-  session?: WriteSession | undefined;
+  session?:
+    | WriteSession
+    | undefined;
+  /** Return the deleted key-values. */
+  prevKv?:
+    | boolean
+    | undefined;
+  /** Delete every key starting with `key` (in one revision). */
+  prefix?: boolean | undefined;
 }
 
 export interface DeleteResponse {
@@ -142,7 +202,12 @@ export interface DeleteResponse {
    * The raft log index at which this write was applied: a read-your-writes
    * token (see GetRequest.min_index). Absent only from nodes that predate it.
    */
-  index?: number | undefined;
+  index?:
+    | number
+    | undefined;
+  /** Number of keys deleted. */
+  count: number;
+  prevKvs: KeyValue[];
 }
 
 export interface CasRequest {
@@ -172,7 +237,11 @@ export interface RangeRequest {
   consistency: Consistency;
   keysOnly: boolean;
   /** As GetRequest.min_index. */
-  minIndex?: number | undefined;
+  minIndex?:
+    | number
+    | undefined;
+  /** As GetRequest.revision. */
+  revision?: number | undefined;
 }
 
 export interface RangeResponse {
@@ -193,6 +262,8 @@ export interface ErrorDetail {
   leaderId: number;
   /** The leader's client address (host:port), when known. */
   leaderAddress: string;
+  /** For COMPACTED: the oldest revision still readable. */
+  compactRevision: number;
 }
 
 export interface PipelineRequest {
@@ -208,6 +279,11 @@ export interface PipelineOp {
   delete?: DeleteRequest | undefined;
   cas?: CasRequest | undefined;
   range?: RangeRequest | undefined;
+  txn?: TxnRequest | undefined;
+  compact?: CompactRequest | undefined;
+  leaseGrant?: LeaseGrantRequest | undefined;
+  leaseRevoke?: LeaseRevokeRequest | undefined;
+  leaseTimeToLive?: LeaseTimeToLiveRequest | undefined;
 }
 
 export interface PipelineResponse {
@@ -230,6 +306,11 @@ export interface PipelineResult {
   delete?: DeleteResponse | undefined;
   cas?: CasResponse | undefined;
   range?: RangeResponse | undefined;
+  txn?: TxnResponse | undefined;
+  compact?: CompactResponse | undefined;
+  leaseGrant?: LeaseGrantResponse | undefined;
+  leaseRevoke?: LeaseRevokeResponse | undefined;
+  leaseTimeToLive?: LeaseTimeToLiveResponse | undefined;
 }
 
 /** A state machine command, stored as the data of a normal raft entry. */
@@ -245,8 +326,12 @@ export interface Command {
   put?: PutRequest | undefined;
   append?: AppendRequest | undefined;
   delete?: DeleteRequest | undefined;
-  cas?:
-    | CasRequest
+  cas?: CasRequest | undefined;
+  txn?: TxnRequest | undefined;
+  compact?: CompactRequest | undefined;
+  leaseGrant?: LeaseGrantRequest | undefined;
+  leaseRevoke?:
+    | LeaseRevokeRequest
     | undefined;
   /**
    * The proposing leader's value size limit. Apply checks appends against it,
@@ -261,10 +346,205 @@ export interface CommandResult {
   append?: AppendResponse | undefined;
   delete?: DeleteResponse | undefined;
   cas?: CasResponse | undefined;
+  txn?: TxnResponse | undefined;
+  compact?: CompactResponse | undefined;
+  leaseGrant?: LeaseGrantResponse | undefined;
+  leaseRevoke?: LeaseRevokeResponse | undefined;
+}
+
+/**
+ * `key`'s target compared with the given operand. An absent key has version,
+ * create and mod revision and lease 0, and no value (a value compare fails).
+ */
+export interface Compare {
+  result: CompareResult;
+  target: CompareTarget;
+  key: Buffer;
+  version?: number | undefined;
+  createRevision?: number | undefined;
+  modRevision?: number | undefined;
+  value?: Buffer | undefined;
+  lease?: number | undefined;
+}
+
+export interface RequestOp {
+  range?: RangeRequest | undefined;
+  put?: PutRequest | undefined;
+  delete?: DeleteRequest | undefined;
+  get?: GetRequest | undefined;
+}
+
+export interface ResponseOp {
+  range?: RangeResponse | undefined;
+  put?: PutResponse | undefined;
+  delete?: DeleteResponse | undefined;
+  get?: GetResponse | undefined;
+}
+
+/**
+ * If every compare holds, `success` runs, else `failure`; atomically, at one
+ * revision. Reads inside a txn see the txn's earlier writes. A key may be
+ * written at most once per txn.
+ */
+export interface TxnRequest {
+  compare: Compare[];
+  success: RequestOp[];
+  failure: RequestOp[];
+  session?: WriteSession | undefined;
+}
+
+export interface TxnResponse {
+  header?: ResponseHeader | undefined;
+  succeeded: boolean;
+  responses: ResponseOp[];
+  index?: number | undefined;
+}
+
+export interface CompactRequest {
+  revision: number;
+}
+
+export interface CompactResponse {
+  header?: ResponseHeader | undefined;
+  index?: number | undefined;
+}
+
+export interface LeaseGrantRequest {
+  /** Time to live in seconds (at least the node's minimum, above an election timeout). */
+  ttl: number;
+  /** The lease id to use (0 = the node picks one). */
+  id: number;
+  session?: WriteSession | undefined;
+}
+
+export interface LeaseGrantResponse {
+  header?: ResponseHeader | undefined;
+  id: number;
+  ttl: number;
+  index?: number | undefined;
+}
+
+export interface LeaseRevokeRequest {
+  id: number;
+  session?:
+    | WriteSession
+    | undefined;
+  /** Set by the leader when the lease expired (not by clients). */
+  expired: boolean;
+}
+
+export interface LeaseRevokeResponse {
+  header?: ResponseHeader | undefined;
+  index?:
+    | number
+    | undefined;
+  /** Number of attached keys deleted. */
+  deleted: number;
+}
+
+export interface LeaseKeepAliveRequest {
+  id: number;
+}
+
+export interface LeaseKeepAliveResponse {
+  header?: ResponseHeader | undefined;
+  id: number;
+  /** The renewed time to live in seconds; 0 when the lease does not exist. */
+  ttl: number;
+}
+
+export interface LeaseTimeToLiveRequest {
+  id: number;
+  /** Also list the attached keys. */
+  keys: boolean;
+}
+
+export interface LeaseTimeToLiveResponse {
+  header?: ResponseHeader | undefined;
+  id: number;
+  /** Remaining seconds (as the leader counts them); -1 when the lease does not exist. */
+  ttl: number;
+  grantedTtl: number;
+  keys: Buffer[];
+}
+
+export interface LeaseLeasesRequest {
+}
+
+export interface LeaseStatus {
+  id: number;
+}
+
+export interface LeaseLeasesResponse {
+  header?: ResponseHeader | undefined;
+  leases: LeaseStatus[];
+}
+
+export interface Event {
+  type: EventType;
+  /** For a delete: the key with mod_revision set to the deleting revision. */
+  kv?:
+    | KeyValue
+    | undefined;
+  /** The key-value before the event (when the watch asked for prev_kv). */
+  prevKv?: KeyValue | undefined;
+}
+
+export interface WatchRequest {
+  createRequest?: WatchCreateRequest | undefined;
+  cancelRequest?: WatchCancelRequest | undefined;
+  progressRequest?: WatchProgressRequest | undefined;
+}
+
+export interface WatchCreateRequest {
+  key: Buffer;
+  /** Watch every key starting with `key`. */
+  prefix: boolean;
+  /**
+   * Replay from this revision (0 = from the next one). Below the compacted
+   * revision the watch is cancelled with compact_revision set.
+   */
+  startRevision: number;
+  /** Send an empty response with the current revision now and then. */
+  progressNotify: boolean;
+  filters: WatchFilter[];
+  prevKv: boolean;
+  /** Chosen by the client (0 = the node picks one); unique on the stream. */
+  watchId: number;
+}
+
+export interface WatchCancelRequest {
+  watchId: number;
+}
+
+export interface WatchProgressRequest {
+}
+
+export interface WatchResponse {
+  /** header.revision: every event up to it has been sent on this watch. */
+  header?: ResponseHeader | undefined;
+  watchId: number;
+  created: boolean;
+  canceled: boolean;
+  /** Set when the watch was cancelled because its start revision was compacted. */
+  compactRevision: number;
+  cancelReason: string;
+  /** A stable code for a cancel (e.g. COMPACTED, INVALID_ARGUMENT, SHUTTING_DOWN). */
+  cancelCode: string;
+  events: Event[];
 }
 
 function createBaseKeyValue(): KeyValue {
-  return { key: EMPTY_BYTES, value: EMPTY_BYTES, version: 0, createIndex: 0, modIndex: 0 };
+  return {
+    key: EMPTY_BYTES,
+    value: EMPTY_BYTES,
+    version: 0,
+    createIndex: 0,
+    modIndex: 0,
+    createRevision: 0,
+    modRevision: 0,
+    lease: 0,
+  };
 }
 
 export const KeyValue: MessageFns<KeyValue> = {
@@ -283,6 +563,15 @@ export const KeyValue: MessageFns<KeyValue> = {
     }
     if (message.modIndex !== 0) {
       writer.uint32(40).uint64(message.modIndex);
+    }
+    if (message.createRevision !== 0) {
+      writer.uint32(48).uint64(message.createRevision);
+    }
+    if (message.modRevision !== 0) {
+      writer.uint32(56).uint64(message.modRevision);
+    }
+    if (message.lease !== 0) {
+      writer.uint32(64).uint64(message.lease);
     }
     return writer;
   },
@@ -340,6 +629,30 @@ export const KeyValue: MessageFns<KeyValue> = {
             message.modIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.modRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lease = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -362,6 +675,9 @@ export const KeyValue: MessageFns<KeyValue> = {
     message.version = object.version ?? 0;
     message.createIndex = object.createIndex ?? 0;
     message.modIndex = object.modIndex ?? 0;
+    message.createRevision = object.createRevision ?? 0;
+    message.modRevision = object.modRevision ?? 0;
+    message.lease = object.lease ?? 0;
     return message;
   },
 };
@@ -434,7 +750,7 @@ export const WriteSession: MessageFns<WriteSession> = {
 };
 
 function createBaseResponseHeader(): ResponseHeader {
-  return { memberId: 0, term: 0, appliedIndex: 0, leaderId: 0 };
+  return { memberId: 0, term: 0, appliedIndex: 0, leaderId: 0, revision: 0, clusterId: "" };
 }
 
 export const ResponseHeader: MessageFns<ResponseHeader> = {
@@ -450,6 +766,12 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
     }
     if (message.leaderId !== 0) {
       writer.uint32(32).uint64(message.leaderId);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(40).uint64(message.revision);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(50).string(message.clusterId);
     }
     return writer;
   },
@@ -499,6 +821,22 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
             message.leaderId = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,12 +858,14 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
     message.term = object.term ?? 0;
     message.appliedIndex = object.appliedIndex ?? 0;
     message.leaderId = object.leaderId ?? 0;
+    message.revision = object.revision ?? 0;
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
 
 function createBasePutRequest(): PutRequest {
-  return { key: EMPTY_BYTES, value: EMPTY_BYTES, session: undefined, prevKv: false };
+  return { key: EMPTY_BYTES, value: EMPTY_BYTES, session: undefined, prevKv: false, lease: undefined };
 }
 
 export const PutRequest: MessageFns<PutRequest> = {
@@ -541,6 +881,9 @@ export const PutRequest: MessageFns<PutRequest> = {
     }
     if (message.prevKv !== false) {
       writer.uint32(32).bool(message.prevKv);
+    }
+    if (message.lease !== undefined) {
+      writer.uint32(40).uint64(message.lease);
     }
     return writer;
   },
@@ -590,6 +933,14 @@ export const PutRequest: MessageFns<PutRequest> = {
             message.prevKv = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lease = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -613,6 +964,7 @@ export const PutRequest: MessageFns<PutRequest> = {
       ? WriteSession.fromPartial(object.session)
       : undefined;
     message.prevKv = object.prevKv ?? false;
+    message.lease = object.lease ?? undefined;
     return message;
   },
 };
@@ -713,7 +1065,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { key: EMPTY_BYTES, consistency: 0, minIndex: undefined };
+  return { key: EMPTY_BYTES, consistency: 0, minIndex: undefined, revision: undefined };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -726,6 +1078,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
     if (message.minIndex !== undefined) {
       writer.uint32(24).uint64(message.minIndex);
+    }
+    if (message.revision !== undefined) {
+      writer.uint32(32).uint64(message.revision);
     }
     return writer;
   },
@@ -767,6 +1122,14 @@ export const GetRequest: MessageFns<GetRequest> = {
             message.minIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -787,6 +1150,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     message.key = object.key ?? EMPTY_BYTES;
     message.consistency = object.consistency ?? 0;
     message.minIndex = object.minIndex ?? undefined;
+    message.revision = object.revision ?? undefined;
     return message;
   },
 };
@@ -1035,7 +1399,7 @@ export const AppendResponse: MessageFns<AppendResponse> = {
 };
 
 function createBaseDeleteRequest(): DeleteRequest {
-  return { key: EMPTY_BYTES, session: undefined };
+  return { key: EMPTY_BYTES, session: undefined, prevKv: undefined, prefix: undefined };
 }
 
 export const DeleteRequest: MessageFns<DeleteRequest> = {
@@ -1045,6 +1409,12 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     }
     if (message.session !== undefined) {
       WriteSession.encode(message.session, writer.uint32(18).fork()).join();
+    }
+    if (message.prevKv !== undefined) {
+      writer.uint32(24).bool(message.prevKv);
+    }
+    if (message.prefix !== undefined) {
+      writer.uint32(32).bool(message.prefix);
     }
     return writer;
   },
@@ -1078,6 +1448,22 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
             message.session = WriteSession.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.prevKv = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.prefix = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1099,12 +1485,14 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     message.session = (object.session !== undefined && object.session !== null)
       ? WriteSession.fromPartial(object.session)
       : undefined;
+    message.prevKv = object.prevKv ?? undefined;
+    message.prefix = object.prefix ?? undefined;
     return message;
   },
 };
 
 function createBaseDeleteResponse(): DeleteResponse {
-  return { header: undefined, deleted: false, index: undefined };
+  return { header: undefined, deleted: false, index: undefined, count: 0, prevKvs: [] };
 }
 
 export const DeleteResponse: MessageFns<DeleteResponse> = {
@@ -1117,6 +1505,12 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
     }
     if (message.index !== undefined) {
       writer.uint32(24).uint64(message.index);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    for (const v of message.prevKvs) {
+      KeyValue.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1158,6 +1552,22 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
             message.index = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.prevKvs.push(KeyValue.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1180,6 +1590,8 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
       : undefined;
     message.deleted = object.deleted ?? false;
     message.index = object.index ?? undefined;
+    message.count = object.count ?? 0;
+    message.prevKvs = object.prevKvs?.map((e) => KeyValue.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1396,6 +1808,7 @@ function createBaseRangeRequest(): RangeRequest {
     consistency: 0,
     keysOnly: false,
     minIndex: undefined,
+    revision: undefined,
   };
 }
 
@@ -1418,6 +1831,9 @@ export const RangeRequest: MessageFns<RangeRequest> = {
     }
     if (message.minIndex !== undefined) {
       writer.uint32(48).uint64(message.minIndex);
+    }
+    if (message.revision !== undefined) {
+      writer.uint32(56).uint64(message.revision);
     }
     return writer;
   },
@@ -1483,6 +1899,14 @@ export const RangeRequest: MessageFns<RangeRequest> = {
             message.minIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1506,6 +1930,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
     message.consistency = object.consistency ?? 0;
     message.keysOnly = object.keysOnly ?? false;
     message.minIndex = object.minIndex ?? undefined;
+    message.revision = object.revision ?? undefined;
     return message;
   },
 };
@@ -1592,7 +2017,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
 };
 
 function createBaseErrorDetail(): ErrorDetail {
-  return { code: "", message: "", leaderId: 0, leaderAddress: "" };
+  return { code: "", message: "", leaderId: 0, leaderAddress: "", compactRevision: 0 };
 }
 
 export const ErrorDetail: MessageFns<ErrorDetail> = {
@@ -1608,6 +2033,9 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
     }
     if (message.leaderAddress !== "") {
       writer.uint32(34).string(message.leaderAddress);
+    }
+    if (message.compactRevision !== 0) {
+      writer.uint32(40).uint64(message.compactRevision);
     }
     return writer;
   },
@@ -1657,6 +2085,14 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
             message.leaderAddress = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.compactRevision = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1678,6 +2114,7 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
     message.message = object.message ?? "";
     message.leaderId = object.leaderId ?? 0;
     message.leaderAddress = object.leaderAddress ?? "";
+    message.compactRevision = object.compactRevision ?? 0;
     return message;
   },
 };
@@ -1746,6 +2183,11 @@ function createBasePipelineOp(): PipelineOp {
     delete: undefined,
     cas: undefined,
     range: undefined,
+    txn: undefined,
+    compact: undefined,
+    leaseGrant: undefined,
+    leaseRevoke: undefined,
+    leaseTimeToLive: undefined,
   };
 }
 
@@ -1771,6 +2213,21 @@ export const PipelineOp: MessageFns<PipelineOp> = {
     }
     if (message.range !== undefined) {
       RangeRequest.encode(message.range, writer.uint32(58).fork()).join();
+    }
+    if (message.txn !== undefined) {
+      TxnRequest.encode(message.txn, writer.uint32(66).fork()).join();
+    }
+    if (message.compact !== undefined) {
+      CompactRequest.encode(message.compact, writer.uint32(74).fork()).join();
+    }
+    if (message.leaseGrant !== undefined) {
+      LeaseGrantRequest.encode(message.leaseGrant, writer.uint32(82).fork()).join();
+    }
+    if (message.leaseRevoke !== undefined) {
+      LeaseRevokeRequest.encode(message.leaseRevoke, writer.uint32(90).fork()).join();
+    }
+    if (message.leaseTimeToLive !== undefined) {
+      LeaseTimeToLiveRequest.encode(message.leaseTimeToLive, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1844,6 +2301,46 @@ export const PipelineOp: MessageFns<PipelineOp> = {
             message.range = RangeRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.txn = TxnRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.compact = CompactRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.leaseGrant = LeaseGrantRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.leaseRevoke = LeaseRevokeRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.leaseTimeToLive = LeaseTimeToLiveRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1873,6 +2370,19 @@ export const PipelineOp: MessageFns<PipelineOp> = {
     message.cas = (object.cas !== undefined && object.cas !== null) ? CasRequest.fromPartial(object.cas) : undefined;
     message.range = (object.range !== undefined && object.range !== null)
       ? RangeRequest.fromPartial(object.range)
+      : undefined;
+    message.txn = (object.txn !== undefined && object.txn !== null) ? TxnRequest.fromPartial(object.txn) : undefined;
+    message.compact = (object.compact !== undefined && object.compact !== null)
+      ? CompactRequest.fromPartial(object.compact)
+      : undefined;
+    message.leaseGrant = (object.leaseGrant !== undefined && object.leaseGrant !== null)
+      ? LeaseGrantRequest.fromPartial(object.leaseGrant)
+      : undefined;
+    message.leaseRevoke = (object.leaseRevoke !== undefined && object.leaseRevoke !== null)
+      ? LeaseRevokeRequest.fromPartial(object.leaseRevoke)
+      : undefined;
+    message.leaseTimeToLive = (object.leaseTimeToLive !== undefined && object.leaseTimeToLive !== null)
+      ? LeaseTimeToLiveRequest.fromPartial(object.leaseTimeToLive)
       : undefined;
     return message;
   },
@@ -1955,6 +2465,11 @@ function createBasePipelineResult(): PipelineResult {
     delete: undefined,
     cas: undefined,
     range: undefined,
+    txn: undefined,
+    compact: undefined,
+    leaseGrant: undefined,
+    leaseRevoke: undefined,
+    leaseTimeToLive: undefined,
   };
 }
 
@@ -1983,6 +2498,21 @@ export const PipelineResult: MessageFns<PipelineResult> = {
     }
     if (message.range !== undefined) {
       RangeResponse.encode(message.range, writer.uint32(66).fork()).join();
+    }
+    if (message.txn !== undefined) {
+      TxnResponse.encode(message.txn, writer.uint32(74).fork()).join();
+    }
+    if (message.compact !== undefined) {
+      CompactResponse.encode(message.compact, writer.uint32(82).fork()).join();
+    }
+    if (message.leaseGrant !== undefined) {
+      LeaseGrantResponse.encode(message.leaseGrant, writer.uint32(90).fork()).join();
+    }
+    if (message.leaseRevoke !== undefined) {
+      LeaseRevokeResponse.encode(message.leaseRevoke, writer.uint32(98).fork()).join();
+    }
+    if (message.leaseTimeToLive !== undefined) {
+      LeaseTimeToLiveResponse.encode(message.leaseTimeToLive, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2064,6 +2594,46 @@ export const PipelineResult: MessageFns<PipelineResult> = {
             message.range = RangeResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.txn = TxnResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.compact = CompactResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.leaseGrant = LeaseGrantResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.leaseRevoke = LeaseRevokeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.leaseTimeToLive = LeaseTimeToLiveResponse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2097,6 +2667,19 @@ export const PipelineResult: MessageFns<PipelineResult> = {
     message.range = (object.range !== undefined && object.range !== null)
       ? RangeResponse.fromPartial(object.range)
       : undefined;
+    message.txn = (object.txn !== undefined && object.txn !== null) ? TxnResponse.fromPartial(object.txn) : undefined;
+    message.compact = (object.compact !== undefined && object.compact !== null)
+      ? CompactResponse.fromPartial(object.compact)
+      : undefined;
+    message.leaseGrant = (object.leaseGrant !== undefined && object.leaseGrant !== null)
+      ? LeaseGrantResponse.fromPartial(object.leaseGrant)
+      : undefined;
+    message.leaseRevoke = (object.leaseRevoke !== undefined && object.leaseRevoke !== null)
+      ? LeaseRevokeResponse.fromPartial(object.leaseRevoke)
+      : undefined;
+    message.leaseTimeToLive = (object.leaseTimeToLive !== undefined && object.leaseTimeToLive !== null)
+      ? LeaseTimeToLiveResponse.fromPartial(object.leaseTimeToLive)
+      : undefined;
     return message;
   },
 };
@@ -2109,6 +2692,10 @@ function createBaseCommand(): Command {
     append: undefined,
     delete: undefined,
     cas: undefined,
+    txn: undefined,
+    compact: undefined,
+    leaseGrant: undefined,
+    leaseRevoke: undefined,
     valueBytesMax: 0,
   };
 }
@@ -2132,6 +2719,18 @@ export const Command: MessageFns<Command> = {
     }
     if (message.cas !== undefined) {
       CasRequest.encode(message.cas, writer.uint32(50).fork()).join();
+    }
+    if (message.txn !== undefined) {
+      TxnRequest.encode(message.txn, writer.uint32(66).fork()).join();
+    }
+    if (message.compact !== undefined) {
+      CompactRequest.encode(message.compact, writer.uint32(74).fork()).join();
+    }
+    if (message.leaseGrant !== undefined) {
+      LeaseGrantRequest.encode(message.leaseGrant, writer.uint32(82).fork()).join();
+    }
+    if (message.leaseRevoke !== undefined) {
+      LeaseRevokeRequest.encode(message.leaseRevoke, writer.uint32(90).fork()).join();
     }
     if (message.valueBytesMax !== 0) {
       writer.uint32(56).uint64(message.valueBytesMax);
@@ -2200,6 +2799,38 @@ export const Command: MessageFns<Command> = {
             message.cas = CasRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.txn = TxnRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.compact = CompactRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.leaseGrant = LeaseGrantRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.leaseRevoke = LeaseRevokeRequest.decode(reader, reader.uint32());
+            continue;
+          }
           case 7: {
             if (tag !== 56) {
               break;
@@ -2237,13 +2868,32 @@ export const Command: MessageFns<Command> = {
       ? DeleteRequest.fromPartial(object.delete)
       : undefined;
     message.cas = (object.cas !== undefined && object.cas !== null) ? CasRequest.fromPartial(object.cas) : undefined;
+    message.txn = (object.txn !== undefined && object.txn !== null) ? TxnRequest.fromPartial(object.txn) : undefined;
+    message.compact = (object.compact !== undefined && object.compact !== null)
+      ? CompactRequest.fromPartial(object.compact)
+      : undefined;
+    message.leaseGrant = (object.leaseGrant !== undefined && object.leaseGrant !== null)
+      ? LeaseGrantRequest.fromPartial(object.leaseGrant)
+      : undefined;
+    message.leaseRevoke = (object.leaseRevoke !== undefined && object.leaseRevoke !== null)
+      ? LeaseRevokeRequest.fromPartial(object.leaseRevoke)
+      : undefined;
     message.valueBytesMax = object.valueBytesMax ?? 0;
     return message;
   },
 };
 
 function createBaseCommandResult(): CommandResult {
-  return { put: undefined, append: undefined, delete: undefined, cas: undefined };
+  return {
+    put: undefined,
+    append: undefined,
+    delete: undefined,
+    cas: undefined,
+    txn: undefined,
+    compact: undefined,
+    leaseGrant: undefined,
+    leaseRevoke: undefined,
+  };
 }
 
 export const CommandResult: MessageFns<CommandResult> = {
@@ -2259,6 +2909,18 @@ export const CommandResult: MessageFns<CommandResult> = {
     }
     if (message.cas !== undefined) {
       CasResponse.encode(message.cas, writer.uint32(34).fork()).join();
+    }
+    if (message.txn !== undefined) {
+      TxnResponse.encode(message.txn, writer.uint32(42).fork()).join();
+    }
+    if (message.compact !== undefined) {
+      CompactResponse.encode(message.compact, writer.uint32(50).fork()).join();
+    }
+    if (message.leaseGrant !== undefined) {
+      LeaseGrantResponse.encode(message.leaseGrant, writer.uint32(58).fork()).join();
+    }
+    if (message.leaseRevoke !== undefined) {
+      LeaseRevokeResponse.encode(message.leaseRevoke, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -2308,6 +2970,38 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.cas = CasResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.txn = TxnResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.compact = CompactResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.leaseGrant = LeaseGrantResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.leaseRevoke = LeaseRevokeResponse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2333,6 +3027,2038 @@ export const CommandResult: MessageFns<CommandResult> = {
       ? DeleteResponse.fromPartial(object.delete)
       : undefined;
     message.cas = (object.cas !== undefined && object.cas !== null) ? CasResponse.fromPartial(object.cas) : undefined;
+    message.txn = (object.txn !== undefined && object.txn !== null) ? TxnResponse.fromPartial(object.txn) : undefined;
+    message.compact = (object.compact !== undefined && object.compact !== null)
+      ? CompactResponse.fromPartial(object.compact)
+      : undefined;
+    message.leaseGrant = (object.leaseGrant !== undefined && object.leaseGrant !== null)
+      ? LeaseGrantResponse.fromPartial(object.leaseGrant)
+      : undefined;
+    message.leaseRevoke = (object.leaseRevoke !== undefined && object.leaseRevoke !== null)
+      ? LeaseRevokeResponse.fromPartial(object.leaseRevoke)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCompare(): Compare {
+  return {
+    result: 0,
+    target: 0,
+    key: EMPTY_BYTES,
+    version: undefined,
+    createRevision: undefined,
+    modRevision: undefined,
+    value: undefined,
+    lease: undefined,
+  };
+}
+
+export const Compare: MessageFns<Compare> = {
+  encode(message: Compare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== 0) {
+      writer.uint32(8).int32(message.result);
+    }
+    if (message.target !== 0) {
+      writer.uint32(16).int32(message.target);
+    }
+    if (message.key.length !== 0) {
+      writer.uint32(26).bytes(message.key);
+    }
+    if (message.version !== undefined) {
+      writer.uint32(32).uint64(message.version);
+    }
+    if (message.createRevision !== undefined) {
+      writer.uint32(40).uint64(message.createRevision);
+    }
+    if (message.modRevision !== undefined) {
+      writer.uint32(48).uint64(message.modRevision);
+    }
+    if (message.value !== undefined) {
+      writer.uint32(58).bytes(message.value);
+    }
+    if (message.lease !== undefined) {
+      writer.uint32(64).uint64(message.lease);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Compare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.result = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.target = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.modRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lease = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Compare>): Compare {
+    return Compare.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Compare>): Compare {
+    const message = createBaseCompare();
+    message.result = object.result ?? 0;
+    message.target = object.target ?? 0;
+    message.key = object.key ?? EMPTY_BYTES;
+    message.version = object.version ?? undefined;
+    message.createRevision = object.createRevision ?? undefined;
+    message.modRevision = object.modRevision ?? undefined;
+    message.value = object.value ?? undefined;
+    message.lease = object.lease ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRequestOp(): RequestOp {
+  return { range: undefined, put: undefined, delete: undefined, get: undefined };
+}
+
+export const RequestOp: MessageFns<RequestOp> = {
+  encode(message: RequestOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.range !== undefined) {
+      RangeRequest.encode(message.range, writer.uint32(10).fork()).join();
+    }
+    if (message.put !== undefined) {
+      PutRequest.encode(message.put, writer.uint32(18).fork()).join();
+    }
+    if (message.delete !== undefined) {
+      DeleteRequest.encode(message.delete, writer.uint32(26).fork()).join();
+    }
+    if (message.get !== undefined) {
+      GetRequest.encode(message.get, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.range = RangeRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.put = PutRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.delete = DeleteRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.get = GetRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RequestOp>): RequestOp {
+    return RequestOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestOp>): RequestOp {
+    const message = createBaseRequestOp();
+    message.range = (object.range !== undefined && object.range !== null)
+      ? RangeRequest.fromPartial(object.range)
+      : undefined;
+    message.put = (object.put !== undefined && object.put !== null) ? PutRequest.fromPartial(object.put) : undefined;
+    message.delete = (object.delete !== undefined && object.delete !== null)
+      ? DeleteRequest.fromPartial(object.delete)
+      : undefined;
+    message.get = (object.get !== undefined && object.get !== null) ? GetRequest.fromPartial(object.get) : undefined;
+    return message;
+  },
+};
+
+function createBaseResponseOp(): ResponseOp {
+  return { range: undefined, put: undefined, delete: undefined, get: undefined };
+}
+
+export const ResponseOp: MessageFns<ResponseOp> = {
+  encode(message: ResponseOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.range !== undefined) {
+      RangeResponse.encode(message.range, writer.uint32(10).fork()).join();
+    }
+    if (message.put !== undefined) {
+      PutResponse.encode(message.put, writer.uint32(18).fork()).join();
+    }
+    if (message.delete !== undefined) {
+      DeleteResponse.encode(message.delete, writer.uint32(26).fork()).join();
+    }
+    if (message.get !== undefined) {
+      GetResponse.encode(message.get, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.range = RangeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.put = PutResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.delete = DeleteResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.get = GetResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResponseOp>): ResponseOp {
+    return ResponseOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResponseOp>): ResponseOp {
+    const message = createBaseResponseOp();
+    message.range = (object.range !== undefined && object.range !== null)
+      ? RangeResponse.fromPartial(object.range)
+      : undefined;
+    message.put = (object.put !== undefined && object.put !== null) ? PutResponse.fromPartial(object.put) : undefined;
+    message.delete = (object.delete !== undefined && object.delete !== null)
+      ? DeleteResponse.fromPartial(object.delete)
+      : undefined;
+    message.get = (object.get !== undefined && object.get !== null) ? GetResponse.fromPartial(object.get) : undefined;
+    return message;
+  },
+};
+
+function createBaseTxnRequest(): TxnRequest {
+  return { compare: [], success: [], failure: [], session: undefined };
+}
+
+export const TxnRequest: MessageFns<TxnRequest> = {
+  encode(message: TxnRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.compare) {
+      Compare.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.success) {
+      RequestOp.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.failure) {
+      RequestOp.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.session !== undefined) {
+      WriteSession.encode(message.session, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TxnRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTxnRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.compare.push(Compare.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.success.push(RequestOp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.failure.push(RequestOp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.session = WriteSession.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TxnRequest>): TxnRequest {
+    return TxnRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TxnRequest>): TxnRequest {
+    const message = createBaseTxnRequest();
+    message.compare = object.compare?.map((e) => Compare.fromPartial(e)) || [];
+    message.success = object.success?.map((e) => RequestOp.fromPartial(e)) || [];
+    message.failure = object.failure?.map((e) => RequestOp.fromPartial(e)) || [];
+    message.session = (object.session !== undefined && object.session !== null)
+      ? WriteSession.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTxnResponse(): TxnResponse {
+  return { header: undefined, succeeded: false, responses: [], index: undefined };
+}
+
+export const TxnResponse: MessageFns<TxnResponse> = {
+  encode(message: TxnResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.succeeded !== false) {
+      writer.uint32(16).bool(message.succeeded);
+    }
+    for (const v of message.responses) {
+      ResponseOp.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.index !== undefined) {
+      writer.uint32(32).uint64(message.index);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TxnResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTxnResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.responses.push(ResponseOp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TxnResponse>): TxnResponse {
+    return TxnResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TxnResponse>): TxnResponse {
+    const message = createBaseTxnResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.succeeded = object.succeeded ?? false;
+    message.responses = object.responses?.map((e) => ResponseOp.fromPartial(e)) || [];
+    message.index = object.index ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCompactRequest(): CompactRequest {
+  return { revision: 0 };
+}
+
+export const CompactRequest: MessageFns<CompactRequest> = {
+  encode(message: CompactRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== 0) {
+      writer.uint32(8).uint64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompactRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompactRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CompactRequest>): CompactRequest {
+    return CompactRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompactRequest>): CompactRequest {
+    const message = createBaseCompactRequest();
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
+
+function createBaseCompactResponse(): CompactResponse {
+  return { header: undefined, index: undefined };
+}
+
+export const CompactResponse: MessageFns<CompactResponse> = {
+  encode(message: CompactResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.index !== undefined) {
+      writer.uint32(16).uint64(message.index);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompactResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompactResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CompactResponse>): CompactResponse {
+    return CompactResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompactResponse>): CompactResponse {
+    const message = createBaseCompactResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.index = object.index ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLeaseGrantRequest(): LeaseGrantRequest {
+  return { ttl: 0, id: 0, session: undefined };
+}
+
+export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
+  encode(message: LeaseGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttl !== 0) {
+      writer.uint32(8).int64(message.ttl);
+    }
+    if (message.id !== 0) {
+      writer.uint32(16).uint64(message.id);
+    }
+    if (message.session !== undefined) {
+      WriteSession.encode(message.session, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseGrantRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseGrantRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ttl = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.session = WriteSession.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseGrantRequest>): LeaseGrantRequest {
+    return LeaseGrantRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseGrantRequest>): LeaseGrantRequest {
+    const message = createBaseLeaseGrantRequest();
+    message.ttl = object.ttl ?? 0;
+    message.id = object.id ?? 0;
+    message.session = (object.session !== undefined && object.session !== null)
+      ? WriteSession.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLeaseGrantResponse(): LeaseGrantResponse {
+  return { header: undefined, id: 0, ttl: 0, index: undefined };
+}
+
+export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
+  encode(message: LeaseGrantResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.id !== 0) {
+      writer.uint32(16).uint64(message.id);
+    }
+    if (message.ttl !== 0) {
+      writer.uint32(24).int64(message.ttl);
+    }
+    if (message.index !== undefined) {
+      writer.uint32(32).uint64(message.index);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseGrantResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseGrantResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttl = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseGrantResponse>): LeaseGrantResponse {
+    return LeaseGrantResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseGrantResponse>): LeaseGrantResponse {
+    const message = createBaseLeaseGrantResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.id = object.id ?? 0;
+    message.ttl = object.ttl ?? 0;
+    message.index = object.index ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLeaseRevokeRequest(): LeaseRevokeRequest {
+  return { id: 0, session: undefined, expired: false };
+}
+
+export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
+  encode(message: LeaseRevokeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.session !== undefined) {
+      WriteSession.encode(message.session, writer.uint32(18).fork()).join();
+    }
+    if (message.expired !== false) {
+      writer.uint32(24).bool(message.expired);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseRevokeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseRevokeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.session = WriteSession.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expired = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseRevokeRequest>): LeaseRevokeRequest {
+    return LeaseRevokeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseRevokeRequest>): LeaseRevokeRequest {
+    const message = createBaseLeaseRevokeRequest();
+    message.id = object.id ?? 0;
+    message.session = (object.session !== undefined && object.session !== null)
+      ? WriteSession.fromPartial(object.session)
+      : undefined;
+    message.expired = object.expired ?? false;
+    return message;
+  },
+};
+
+function createBaseLeaseRevokeResponse(): LeaseRevokeResponse {
+  return { header: undefined, index: undefined, deleted: 0 };
+}
+
+export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
+  encode(message: LeaseRevokeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.index !== undefined) {
+      writer.uint32(16).uint64(message.index);
+    }
+    if (message.deleted !== 0) {
+      writer.uint32(24).uint64(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseRevokeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseRevokeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deleted = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseRevokeResponse>): LeaseRevokeResponse {
+    return LeaseRevokeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseRevokeResponse>): LeaseRevokeResponse {
+    const message = createBaseLeaseRevokeResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.index = object.index ?? undefined;
+    message.deleted = object.deleted ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseKeepAliveRequest(): LeaseKeepAliveRequest {
+  return { id: 0 };
+}
+
+export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
+  encode(message: LeaseKeepAliveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseKeepAliveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseKeepAliveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseKeepAliveRequest>): LeaseKeepAliveRequest {
+    return LeaseKeepAliveRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseKeepAliveRequest>): LeaseKeepAliveRequest {
+    const message = createBaseLeaseKeepAliveRequest();
+    message.id = object.id ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseKeepAliveResponse(): LeaseKeepAliveResponse {
+  return { header: undefined, id: 0, ttl: 0 };
+}
+
+export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
+  encode(message: LeaseKeepAliveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.id !== 0) {
+      writer.uint32(16).uint64(message.id);
+    }
+    if (message.ttl !== 0) {
+      writer.uint32(24).int64(message.ttl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseKeepAliveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseKeepAliveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttl = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseKeepAliveResponse>): LeaseKeepAliveResponse {
+    return LeaseKeepAliveResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseKeepAliveResponse>): LeaseKeepAliveResponse {
+    const message = createBaseLeaseKeepAliveResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.id = object.id ?? 0;
+    message.ttl = object.ttl ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseTimeToLiveRequest(): LeaseTimeToLiveRequest {
+  return { id: 0, keys: false };
+}
+
+export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
+  encode(message: LeaseTimeToLiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.keys !== false) {
+      writer.uint32(16).bool(message.keys);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTimeToLiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTimeToLiveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keys = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseTimeToLiveRequest>): LeaseTimeToLiveRequest {
+    return LeaseTimeToLiveRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseTimeToLiveRequest>): LeaseTimeToLiveRequest {
+    const message = createBaseLeaseTimeToLiveRequest();
+    message.id = object.id ?? 0;
+    message.keys = object.keys ?? false;
+    return message;
+  },
+};
+
+function createBaseLeaseTimeToLiveResponse(): LeaseTimeToLiveResponse {
+  return { header: undefined, id: 0, ttl: 0, grantedTtl: 0, keys: [] };
+}
+
+export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
+  encode(message: LeaseTimeToLiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.id !== 0) {
+      writer.uint32(16).uint64(message.id);
+    }
+    if (message.ttl !== 0) {
+      writer.uint32(24).int64(message.ttl);
+    }
+    if (message.grantedTtl !== 0) {
+      writer.uint32(32).int64(message.grantedTtl);
+    }
+    for (const v of message.keys) {
+      writer.uint32(42).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTimeToLiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTimeToLiveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttl = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.grantedTtl = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keys.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseTimeToLiveResponse>): LeaseTimeToLiveResponse {
+    return LeaseTimeToLiveResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseTimeToLiveResponse>): LeaseTimeToLiveResponse {
+    const message = createBaseLeaseTimeToLiveResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.id = object.id ?? 0;
+    message.ttl = object.ttl ?? 0;
+    message.grantedTtl = object.grantedTtl ?? 0;
+    message.keys = object.keys?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLeaseLeasesRequest(): LeaseLeasesRequest {
+  return {};
+}
+
+export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
+  encode(_: LeaseLeasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseLeasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseLeasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseLeasesRequest>): LeaseLeasesRequest {
+    return LeaseLeasesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<LeaseLeasesRequest>): LeaseLeasesRequest {
+    const message = createBaseLeaseLeasesRequest();
+    return message;
+  },
+};
+
+function createBaseLeaseStatus(): LeaseStatus {
+  return { id: 0 };
+}
+
+export const LeaseStatus: MessageFns<LeaseStatus> = {
+  encode(message: LeaseStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseStatus>): LeaseStatus {
+    return LeaseStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseStatus>): LeaseStatus {
+    const message = createBaseLeaseStatus();
+    message.id = object.id ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseLeasesResponse(): LeaseLeasesResponse {
+  return { header: undefined, leases: [] };
+}
+
+export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
+  encode(message: LeaseLeasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.leases) {
+      LeaseStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseLeasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseLeasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leases.push(LeaseStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LeaseLeasesResponse>): LeaseLeasesResponse {
+    return LeaseLeasesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseLeasesResponse>): LeaseLeasesResponse {
+    const message = createBaseLeaseLeasesResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.leases = object.leases?.map((e) => LeaseStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEvent(): Event {
+  return { type: 0, kv: undefined, prevKv: undefined };
+}
+
+export const Event: MessageFns<Event> = {
+  encode(message: Event, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.kv !== undefined) {
+      KeyValue.encode(message.kv, writer.uint32(18).fork()).join();
+    }
+    if (message.prevKv !== undefined) {
+      KeyValue.encode(message.prevKv, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Event {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kv = KeyValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.prevKv = KeyValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Event>): Event {
+    return Event.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Event>): Event {
+    const message = createBaseEvent();
+    message.type = object.type ?? 0;
+    message.kv = (object.kv !== undefined && object.kv !== null) ? KeyValue.fromPartial(object.kv) : undefined;
+    message.prevKv = (object.prevKv !== undefined && object.prevKv !== null)
+      ? KeyValue.fromPartial(object.prevKv)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWatchRequest(): WatchRequest {
+  return { createRequest: undefined, cancelRequest: undefined, progressRequest: undefined };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.createRequest !== undefined) {
+      WatchCreateRequest.encode(message.createRequest, writer.uint32(10).fork()).join();
+    }
+    if (message.cancelRequest !== undefined) {
+      WatchCancelRequest.encode(message.cancelRequest, writer.uint32(18).fork()).join();
+    }
+    if (message.progressRequest !== undefined) {
+      WatchProgressRequest.encode(message.progressRequest, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.createRequest = WatchCreateRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cancelRequest = WatchCancelRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.progressRequest = WatchProgressRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchRequest>): WatchRequest {
+    return WatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.createRequest = (object.createRequest !== undefined && object.createRequest !== null)
+      ? WatchCreateRequest.fromPartial(object.createRequest)
+      : undefined;
+    message.cancelRequest = (object.cancelRequest !== undefined && object.cancelRequest !== null)
+      ? WatchCancelRequest.fromPartial(object.cancelRequest)
+      : undefined;
+    message.progressRequest = (object.progressRequest !== undefined && object.progressRequest !== null)
+      ? WatchProgressRequest.fromPartial(object.progressRequest)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWatchCreateRequest(): WatchCreateRequest {
+  return {
+    key: EMPTY_BYTES,
+    prefix: false,
+    startRevision: 0,
+    progressNotify: false,
+    filters: [],
+    prevKv: false,
+    watchId: 0,
+  };
+}
+
+export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
+  encode(message: WatchCreateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key.length !== 0) {
+      writer.uint32(10).bytes(message.key);
+    }
+    if (message.prefix !== false) {
+      writer.uint32(16).bool(message.prefix);
+    }
+    if (message.startRevision !== 0) {
+      writer.uint32(24).uint64(message.startRevision);
+    }
+    if (message.progressNotify !== false) {
+      writer.uint32(32).bool(message.progressNotify);
+    }
+    if (message.filters.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.filters) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.prevKv !== false) {
+      writer.uint32(48).bool(message.prevKv);
+    }
+    if (message.watchId !== 0) {
+      writer.uint32(56).int64(message.watchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchCreateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchCreateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.prefix = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.progressNotify = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.filters.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.filters.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.prevKv = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.watchId = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchCreateRequest>): WatchCreateRequest {
+    return WatchCreateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchCreateRequest>): WatchCreateRequest {
+    const message = createBaseWatchCreateRequest();
+    message.key = object.key ?? EMPTY_BYTES;
+    message.prefix = object.prefix ?? false;
+    message.startRevision = object.startRevision ?? 0;
+    message.progressNotify = object.progressNotify ?? false;
+    message.filters = object.filters?.map((e) => e) || [];
+    message.prevKv = object.prevKv ?? false;
+    message.watchId = object.watchId ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchCancelRequest(): WatchCancelRequest {
+  return { watchId: 0 };
+}
+
+export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
+  encode(message: WatchCancelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watchId !== 0) {
+      writer.uint32(8).int64(message.watchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchCancelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchCancelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.watchId = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchCancelRequest>): WatchCancelRequest {
+    return WatchCancelRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchCancelRequest>): WatchCancelRequest {
+    const message = createBaseWatchCancelRequest();
+    message.watchId = object.watchId ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchProgressRequest(): WatchProgressRequest {
+  return {};
+}
+
+export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
+  encode(_: WatchProgressRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchProgressRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchProgressRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchProgressRequest>): WatchProgressRequest {
+    return WatchProgressRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WatchProgressRequest>): WatchProgressRequest {
+    const message = createBaseWatchProgressRequest();
+    return message;
+  },
+};
+
+function createBaseWatchResponse(): WatchResponse {
+  return {
+    header: undefined,
+    watchId: 0,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: "",
+    cancelCode: "",
+    events: [],
+  };
+}
+
+export const WatchResponse: MessageFns<WatchResponse> = {
+  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.watchId !== 0) {
+      writer.uint32(16).int64(message.watchId);
+    }
+    if (message.created !== false) {
+      writer.uint32(24).bool(message.created);
+    }
+    if (message.canceled !== false) {
+      writer.uint32(32).bool(message.canceled);
+    }
+    if (message.compactRevision !== 0) {
+      writer.uint32(40).uint64(message.compactRevision);
+    }
+    if (message.cancelReason !== "") {
+      writer.uint32(50).string(message.cancelReason);
+    }
+    if (message.cancelCode !== "") {
+      writer.uint32(58).string(message.cancelCode);
+    }
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.watchId = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.canceled = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.compactRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cancelReason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cancelCode = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchResponse>): WatchResponse {
+    return WatchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchResponse>): WatchResponse {
+    const message = createBaseWatchResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.watchId = object.watchId ?? 0;
+    message.created = object.created ?? false;
+    message.canceled = object.canceled ?? false;
+    message.compactRevision = object.compactRevision ?? 0;
+    message.cancelReason = object.cancelReason ?? "";
+    message.cancelCode = object.cancelCode ?? "";
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2407,6 +5133,26 @@ export const KVServiceService = {
     responseSerialize: (value: PipelineResponse): Buffer => Buffer.from(PipelineResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PipelineResponse => PipelineResponse.decode(value),
   },
+  /** Atomic compare-then-act over many keys, applied at one revision. */
+  txn: {
+    path: "/cairn.kv.v1.KVService/Txn" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TxnRequest): Buffer => Buffer.from(TxnRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TxnRequest => TxnRequest.decode(value),
+    responseSerialize: (value: TxnResponse): Buffer => Buffer.from(TxnResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TxnResponse => TxnResponse.decode(value),
+  },
+  /** Discards the history below a revision (reads and watches below it get COMPACTED). */
+  compact: {
+    path: "/cairn.kv.v1.KVService/Compact" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompactRequest): Buffer => Buffer.from(CompactRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompactRequest => CompactRequest.decode(value),
+    responseSerialize: (value: CompactResponse): Buffer => Buffer.from(CompactResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompactResponse => CompactResponse.decode(value),
+  },
 } as const;
 
 export interface KVServiceServer extends UntypedServiceImplementation {
@@ -2422,6 +5168,10 @@ export interface KVServiceServer extends UntypedServiceImplementation {
    * operation issued in a turn, which costs far less than a call per operation.
    */
   pipeline: handleBidiStreamingCall<PipelineRequest, PipelineResponse>;
+  /** Atomic compare-then-act over many keys, applied at one revision. */
+  txn: handleUnaryCall<TxnRequest, TxnResponse>;
+  /** Discards the history below a revision (reads and watches below it get COMPACTED). */
+  compact: handleUnaryCall<CompactRequest, CompactResponse>;
 }
 
 export interface KVServiceClient extends Client {
@@ -2514,11 +5264,224 @@ export interface KVServiceClient extends Client {
   pipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse>;
   pipeline(options: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
   pipeline(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  /** Atomic compare-then-act over many keys, applied at one revision. */
+  txn(request: TxnRequest, callback: (error: ServiceError | null, response: TxnResponse) => void): ClientUnaryCall;
+  txn(
+    request: TxnRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TxnResponse) => void,
+  ): ClientUnaryCall;
+  txn(
+    request: TxnRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TxnResponse) => void,
+  ): ClientUnaryCall;
+  /** Discards the history below a revision (reads and watches below it get COMPACTED). */
+  compact(
+    request: CompactRequest,
+    callback: (error: ServiceError | null, response: CompactResponse) => void,
+  ): ClientUnaryCall;
+  compact(
+    request: CompactRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompactResponse) => void,
+  ): ClientUnaryCall;
+  compact(
+    request: CompactRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompactResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const KVServiceClient = makeGenericClientConstructor(KVServiceService, "cairn.kv.v1.KVService") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): KVServiceClient;
   service: typeof KVServiceService;
+  serviceName: string;
+};
+
+/**
+ * Leases: a key attached to a lease is deleted when the lease is revoked or
+ * expires. Expiry is decided by the leader on its monotonic clock and
+ * replicated as a revoke; a new leader restarts every lease's countdown.
+ */
+export type LeaseServiceService = typeof LeaseServiceService;
+export const LeaseServiceService = {
+  leaseGrant: {
+    path: "/cairn.kv.v1.LeaseService/LeaseGrant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseGrantRequest): Buffer => Buffer.from(LeaseGrantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseGrantRequest => LeaseGrantRequest.decode(value),
+    responseSerialize: (value: LeaseGrantResponse): Buffer => Buffer.from(LeaseGrantResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseGrantResponse => LeaseGrantResponse.decode(value),
+  },
+  leaseRevoke: {
+    path: "/cairn.kv.v1.LeaseService/LeaseRevoke" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseRevokeRequest): Buffer => Buffer.from(LeaseRevokeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseRevokeRequest => LeaseRevokeRequest.decode(value),
+    responseSerialize: (value: LeaseRevokeResponse): Buffer => Buffer.from(LeaseRevokeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseRevokeResponse => LeaseRevokeResponse.decode(value),
+  },
+  /** One stream per client carries the keep-alives of all its leases (leader only). */
+  leaseKeepAlive: {
+    path: "/cairn.kv.v1.LeaseService/LeaseKeepAlive" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: LeaseKeepAliveRequest): Buffer =>
+      Buffer.from(LeaseKeepAliveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseKeepAliveRequest => LeaseKeepAliveRequest.decode(value),
+    responseSerialize: (value: LeaseKeepAliveResponse): Buffer =>
+      Buffer.from(LeaseKeepAliveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseKeepAliveResponse => LeaseKeepAliveResponse.decode(value),
+  },
+  leaseTimeToLive: {
+    path: "/cairn.kv.v1.LeaseService/LeaseTimeToLive" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseTimeToLiveRequest): Buffer =>
+      Buffer.from(LeaseTimeToLiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseTimeToLiveRequest => LeaseTimeToLiveRequest.decode(value),
+    responseSerialize: (value: LeaseTimeToLiveResponse): Buffer =>
+      Buffer.from(LeaseTimeToLiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseTimeToLiveResponse => LeaseTimeToLiveResponse.decode(value),
+  },
+  leaseLeases: {
+    path: "/cairn.kv.v1.LeaseService/LeaseLeases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseLeasesRequest): Buffer => Buffer.from(LeaseLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseLeasesRequest => LeaseLeasesRequest.decode(value),
+    responseSerialize: (value: LeaseLeasesResponse): Buffer => Buffer.from(LeaseLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseLeasesResponse => LeaseLeasesResponse.decode(value),
+  },
+} as const;
+
+export interface LeaseServiceServer extends UntypedServiceImplementation {
+  leaseGrant: handleUnaryCall<LeaseGrantRequest, LeaseGrantResponse>;
+  leaseRevoke: handleUnaryCall<LeaseRevokeRequest, LeaseRevokeResponse>;
+  /** One stream per client carries the keep-alives of all its leases (leader only). */
+  leaseKeepAlive: handleBidiStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseTimeToLive: handleUnaryCall<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>;
+  leaseLeases: handleUnaryCall<LeaseLeasesRequest, LeaseLeasesResponse>;
+}
+
+export interface LeaseServiceClient extends Client {
+  leaseGrant(
+    request: LeaseGrantRequest,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  /** One stream per client carries the keep-alives of all its leases (leader only). */
+  leaseKeepAlive(): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(options: Partial<CallOptions>): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const LeaseServiceClient = makeGenericClientConstructor(
+  LeaseServiceService,
+  "cairn.kv.v1.LeaseService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): LeaseServiceClient;
+  service: typeof LeaseServiceService;
+  serviceName: string;
+};
+
+/**
+ * Watch: many watches multiplexed over one stream, served by any member from
+ * its applied state. Events arrive ordered by revision, without gaps or
+ * duplicates, all events of one revision in one response.
+ */
+export type WatchServiceService = typeof WatchServiceService;
+export const WatchServiceService = {
+  watch: {
+    path: "/cairn.kv.v1.WatchService/Watch" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
+  },
+} as const;
+
+export interface WatchServiceServer extends UntypedServiceImplementation {
+  watch: handleBidiStreamingCall<WatchRequest, WatchResponse>;
+}
+
+export interface WatchServiceClient extends Client {
+  watch(): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(options: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+}
+
+export const WatchServiceClient = makeGenericClientConstructor(
+  WatchServiceService,
+  "cairn.kv.v1.WatchService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): WatchServiceClient;
+  service: typeof WatchServiceService;
   serviceName: string;
 };
 
