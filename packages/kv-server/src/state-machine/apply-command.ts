@@ -26,6 +26,12 @@ export interface ApplyContext {
   /** The revision this command's changes get: state.revision + 1 when it started. */
   readonly revision: number;
   readonly events: Event[];
+  /**
+   * Loads keys a command reads beyond the one prefetch() knew about (a txn's
+   * keys, a revoked lease's keys) into `batch.values`, so readForApply finds
+   * them. Only such commands await it; the common path stays synchronous.
+   */
+  readonly load: (keys: readonly Buffer[]) => Promise<void>;
 }
 
 export function applyContext(
@@ -34,10 +40,11 @@ export function applyContext(
   state: AppliedState,
   batch: PendingBatch,
   valueBytesMaxDefault: number,
+  load: (keys: readonly Buffer[]) => Promise<void>,
 ): ApplyContext {
   // The leader's limit travels in the command, so every node decides alike.
   const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : valueBytesMaxDefault;
-  return { index, state, batch, valueBytesMax, revision: state.revision + 1, events: [] };
+  return { index, state, batch, valueBytesMax, revision: state.revision + 1, events: [], load };
 }
 
 /**

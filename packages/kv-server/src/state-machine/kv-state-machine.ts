@@ -262,7 +262,7 @@ export class KvStateMachine {
   }
 
   private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError {
-    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax);
+    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax, (keys) => this.loadKeys(keys, batch));
     const outcome = applyOperation(command, ctx);
     finishCommand(ctx);
     return outcome;
@@ -349,6 +349,29 @@ export class KvStateMachine {
     for (const [mapped] of keys) {
       const record = records[i];
       batch.values.set(mapped, record === undefined ? null : decodeValueRecord(storedKeys[i]!, record, this.database.dataDir));
+      i += 1;
+    }
+  }
+
+  /** Puts each key not yet in the batch into it (from the cache or LevelDB; null = absent). */
+  private async loadKeys(keys: readonly Buffer[], batch: PendingBatch): Promise<void> {
+    const missing = new Map<string, Buffer>();
+    for (const key of keys) {
+      const mapped = mapKey(key);
+      if (batch.values.has(mapped) || missing.has(mapped)) continue;
+      const cached = this.cache.get(mapped);
+      if (cached !== undefined) batch.values.set(mapped, cached);
+      else missing.set(mapped, key);
+    }
+    if (missing.size === 0) return;
+    const storedKeys = [...missing.values()].map((key) => kvKey(this.state.generation, key));
+    const records = await this.database.db.getMany(storedKeys);
+    let i = 0;
+    for (const mapped of missing.keys()) {
+      const record = records[i];
+      // Set while this read was out (cannot happen within one command, but never overwrite a pending write).
+      if (!batch.values.has(mapped))
+        batch.values.set(mapped, record === undefined ? null : decodeValueRecord(storedKeys[i]!, record, this.database.dataDir));
       i += 1;
     }
   }
