@@ -7,8 +7,10 @@ import type { CommandResult, Entry, KeyValue } from '@cairn/proto';
 import type { StagedWrite } from '../storage/staged-write.js';
 import type { SnapshotStream } from './generations.js';
 import type { AppliedResult } from './kv-state-machine.js';
+import type { RevisionEvents } from './pending-batch.js';
 
 export type { AppliedResult } from './kv-state-machine.js';
+export type { RevisionEvents } from './pending-batch.js';
 
 export interface NodeStateMachine {
   appliedIndex(): number;
@@ -27,4 +29,32 @@ export interface KvReader {
   revision(): number;
   /** The stored reply of an applied write, if (clientId, seq) is the session's latest. */
   appliedResult?(clientId: string, seq: number): Promise<CommandResult | undefined>;
+}
+
+/** Which keys a watch or a history read is about. */
+export interface KeyMatch {
+  readonly key: Buffer;
+  /** Every key starting with `key` (an empty key with prefix = every key). */
+  readonly prefix: boolean;
+}
+
+/**
+ * The retained history, for watches that start in the past (served by
+ * history.ts in the state machine; the watch hub is written against this).
+ */
+export interface HistoryReader {
+  /** The store's revision as reads here see it. */
+  revision(): number;
+  /** The oldest revision still readable; below it: COMPACTED. */
+  compactRevision(): number;
+  /**
+   * The revisions in [from, to] that changed a key matching `match`, in
+   * revision order, each with only its matching events, each event with its
+   * prevKv. Stops after the revision that brings the event count to
+   * `maxEvents` or more (a revision is never split). Throws CompactedError
+   * when `from` is below the compacted revision.
+   */
+  eventsBetween(from: number, to: number, match: KeyMatch, maxEvents: number): Promise<RevisionEvents[]>;
+  /** Every revision's events after its batch is in LevelDB, in order, once. Returns an unsubscribe. */
+  onApplied(listener: (revisions: readonly RevisionEvents[]) => void): () => void;
 }
