@@ -5,7 +5,55 @@
  * writer and checker cannot drift apart. The format is specified in
  * packages/clerk/README.md ("History format").
  */
-export type HistoryOp = 'put' | 'get' | 'append' | 'delete' | 'cas';
+export type HistoryOp = 'put' | 'get' | 'append' | 'delete' | 'cas' | 'txn';
+
+/** A key's metadata as an operation observed it (revisions are the response header's store revisions). */
+export interface HistoryKeyMeta {
+  readonly version: number;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  /** 0 or absent = no lease. */
+  readonly lease?: number;
+}
+
+/** A key and value with their metadata, as a txn's get or range returned them. */
+export interface HistoryKv extends HistoryKeyMeta {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** One txn compare: `target(key) op operand`; `operand` is a string for `value`, a number otherwise. */
+export interface HistoryCompare {
+  readonly key: string;
+  readonly target: 'value' | 'version' | 'create' | 'mod' | 'lease';
+  readonly op: '=' | '!=' | '<' | '>';
+  readonly operand: string | number;
+}
+
+/** One op of a txn branch; `range` reads every key starting with `key`; `delete` with `prefix` deletes them. */
+export type HistoryTxnOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: string; readonly lease?: number }
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'delete'; readonly key: string; readonly prefix?: boolean }
+  | { readonly op: 'range'; readonly key: string };
+
+export interface HistoryTxn {
+  readonly compare: readonly HistoryCompare[];
+  readonly success: readonly HistoryTxnOp[];
+  readonly failure: readonly HistoryTxnOp[];
+}
+
+/** Per op of the branch that ran, in order: get → kv (null = absent); range → kvs in key order; delete → count deleted. */
+export type HistoryTxnOpResult =
+  | { readonly op: 'put' }
+  | { readonly op: 'get'; readonly kv: HistoryKv | null }
+  | { readonly op: 'range'; readonly kvs: readonly HistoryKv[] }
+  | { readonly op: 'delete'; readonly deleted: number };
+
+export interface HistoryTxnResult {
+  readonly succeeded: boolean;
+  readonly results: readonly HistoryTxnOpResult[];
+}
 
 /**
  * `invoke`: the call started. `ok`: it took effect (writes) or returned (reads).
@@ -30,10 +78,23 @@ export interface HistoryRecord {
   readonly expected?: string;
   /** cas by version: the expected version (0 = absent). */
   readonly expectedVersion?: number;
-  /** On `ok`: get → value or null; delete → deleted; cas → succeeded; put/append → new version. */
+  /** On `ok`: get → value or null; delete → deleted; cas → succeeded; put/append → new version; txn → succeeded. */
   readonly result?: string | number | boolean | null;
   /** On `fail`/`info`: the error code. */
   readonly error?: string;
-  /** Present and true when key, value, expected and result are base64 because some were not UTF-8. */
+  /** Present and true when key, value, expected and result are base64 because some were not UTF-8 (txn keys and values too). */
   readonly binary?: true;
+  /** put: the lease the key is attached to (absent = none). */
+  readonly lease?: number;
+  /**
+   * On `ok`, optional: the response header's revision. For a write, the revision it
+   * produced (or the current one if it changed nothing); for a read, the revision read at.
+   */
+  readonly revision?: number;
+  /** On `ok` of a get that found the key, optional: its version, create and mod revisions, lease. */
+  readonly meta?: HistoryKeyMeta;
+  /** txn (invoke and return records): the compares and both branches. `key` is '' for a txn. */
+  readonly txn?: HistoryTxn;
+  /** On `ok` of a txn: which branch ran and each op's result (its revision is `revision`). */
+  readonly txnResult?: HistoryTxnResult;
 }

@@ -18,4 +18,15 @@ export { CLUSTER_ID_HEADER } from './cluster-id.js';
 export { encodeToBuffer } from './encode.js';
 export { CLIENT_LINK_MAGIC, encodeFrame, encodeMessageFrame, FrameReader, FrameTooLargeError, MessageReader } from './frames.js';
 export { type AcceptOptions, type DialOptions, FramedLink, type FramedLinkOptions, type LinkClosed } from './framed-link.js';
-export type { HistoryOp, HistoryRecord, HistoryRecordType } from './history-format.js';
+export type {
+  HistoryOp,
+  HistoryRecord,
+  HistoryRecordType,
+  HistoryKeyMeta,
+  HistoryKv,
+  HistoryCompare,
+  HistoryTxn,
+  HistoryTxnOp,
+  HistoryTxnOpResult,
+  HistoryTxnResult,
+} from './history-format.js';
