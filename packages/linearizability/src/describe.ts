@@ -27,7 +27,28 @@ export function describeArgs(operation: HistoryOperation): string {
       const expected = record.expectedVersion !== undefined ? `version ${record.expectedVersion}` : quoted(record.expected);
       return `${expected} -> ${quoted(record.value)}`;
     }
+    case 'txn':
+      return describeTxn(record);
   }
+}
+
+/** `if mod(a) = 5 then put a "x"; get b else get a`, keys and values as displayed elsewhere. */
+function describeTxn(record: HistoryRecord): string {
+  const txn = record.txn;
+  if (txn === undefined) return '';
+  const field = (text: string): string => displayField(text, record.binary === true);
+  const compares = txn.compare.map((compare) => {
+    const operand = typeof compare.operand === 'string' ? JSON.stringify(field(compare.operand)) : String(compare.operand);
+    return `${compare.target}(${field(compare.key)}) ${compare.op} ${operand}`;
+  });
+  const ops = (list: NonNullable<HistoryRecord['txn']>['success']): string =>
+    list
+      .map((op) => {
+        const prefix = op.op === 'delete' && op.prefix === true ? ' --prefix' : '';
+        return `${op.op} ${field(op.key)}${op.op === 'put' ? ` ${JSON.stringify(field(op.value))}` : prefix}`;
+      })
+      .join('; ') || '-';
+  return `if ${compares.join(' && ') || 'true'} then ${ops(txn.success)} else ${ops(txn.failure)}`;
 }
 
 export function describeOutcome(operation: HistoryOperation): string {
@@ -38,6 +59,16 @@ export function describeOutcome(operation: HistoryOperation): string {
 }
 
 function describeResult(record: HistoryRecord): string {
+  const revision = record.revision === undefined ? '' : ` @${record.revision}`;
+  if (record.op === 'txn') {
+    const outcome = record.txnResult;
+    if (outcome === undefined) return `ok${revision}`;
+    return `${outcome.succeeded ? 'then' : 'else'}${revision} ${JSON.stringify(outcome.results)}`;
+  }
+  return describePlainResult(record) + revision;
+}
+
+function describePlainResult(record: HistoryRecord): string {
   const result = record.result;
   if (result === undefined) return 'ok';
   switch (record.op) {
@@ -50,5 +81,7 @@ function describeResult(record: HistoryRecord): string {
       return result === true ? 'deleted' : 'not found';
     case 'cas':
       return result === true ? 'succeeded' : 'failed';
+    case 'txn':
+      return 'ok';
   }
 }

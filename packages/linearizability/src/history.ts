@@ -5,10 +5,21 @@
 import type { HistoryOp, HistoryRecord, HistoryRecordType } from '@cairn/proto';
 import { HistoryFormatError } from './errors.js';
 
-export type { HistoryOp, HistoryRecord, HistoryRecordType } from '@cairn/proto';
+export type {
+  HistoryOp,
+  HistoryRecord,
+  HistoryRecordType,
+  HistoryCompare,
+  HistoryKeyMeta,
+  HistoryKv,
+  HistoryTxn,
+  HistoryTxnOp,
+  HistoryTxnOpResult,
+  HistoryTxnResult,
+} from '@cairn/proto';
 
 const RECORD_TYPES: ReadonlySet<string> = new Set<HistoryRecordType>(['invoke', 'ok', 'fail', 'info']);
-const OPS: ReadonlySet<string> = new Set<HistoryOp>(['put', 'get', 'append', 'delete', 'cas']);
+const OPS: ReadonlySet<string> = new Set<HistoryOp>(['put', 'get', 'append', 'delete', 'cas', 'txn']);
 
 /**
  * Parses JSON lines (blank lines allowed) into records; throws
@@ -45,7 +56,7 @@ function validateRecord(value: unknown, line: number): HistoryRecord {
   const record = value as Record<string, unknown>;
   if (typeof record['type'] !== 'string' || !RECORD_TYPES.has(record['type'])) fail('type must be invoke, ok, fail or info');
   if (typeof record['process'] !== 'string' && typeof record['process'] !== 'number') fail('process must be a string');
-  if (typeof record['op'] !== 'string' || !OPS.has(record['op'])) fail('op must be put, get, append, delete or cas');
+  if (typeof record['op'] !== 'string' || !OPS.has(record['op'])) fail('op must be put, get, append, delete, cas or txn');
   if (!Number.isSafeInteger(record['id'])) fail('id must be an integer');
   if (typeof record['time'] !== 'number' || !Number.isFinite(record['time'])) fail('time must be a number');
   if (typeof record['key'] !== 'string') fail('key must be a string');
@@ -54,7 +65,21 @@ function validateRecord(value: unknown, line: number): HistoryRecord {
   }
   if (record['expectedVersion'] !== undefined && !Number.isSafeInteger(record['expectedVersion']))
     fail('expectedVersion must be an integer');
+  for (const field of ['revision', 'lease'] as const) {
+    if (record[field] !== undefined && !Number.isSafeInteger(record[field])) fail(`${field} must be an integer`);
+  }
+  if (record['op'] === 'txn') validateTxnFields(record, fail);
   const result = record['result'];
   if (result !== undefined && result !== null && !['string', 'number', 'boolean'].includes(typeof result)) fail('result has a bad type');
   return { ...(record as unknown as HistoryRecord), process: String(record['process']) };
+}
+
+/** A txn record names its compares and branches; its `ok` record says which branch ran and what each op returned. */
+function validateTxnFields(record: Record<string, unknown>, fail: (what: string) => never): void {
+  const txn = record['txn'] as { compare?: unknown; success?: unknown; failure?: unknown } | undefined;
+  if (typeof txn !== 'object' || txn === null) fail('a txn record needs txn');
+  if (![txn!.compare, txn!.success, txn!.failure].every(Array.isArray)) fail('txn needs compare, success and failure lists');
+  const outcome = record['txnResult'] as { succeeded?: unknown; results?: unknown } | undefined;
+  if (outcome === undefined) return;
+  if (typeof outcome.succeeded !== 'boolean' || !Array.isArray(outcome.results)) fail('txnResult needs succeeded and results');
 }

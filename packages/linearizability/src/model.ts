@@ -19,7 +19,9 @@ export type OperationInput =
   | { readonly kind: 'get' }
   | { readonly kind: 'append'; readonly suffix: string }
   | { readonly kind: 'delete' }
-  | { readonly kind: 'cas'; readonly expected: { readonly value: string } | { readonly version: number }; readonly newValue: string };
+  | { readonly kind: 'cas'; readonly expected: { readonly value: string } | { readonly version: number }; readonly newValue: string }
+  /** Checked by the kv model (kv-model.ts) only; a history with a txn is never checked per key. */
+  | { readonly kind: 'txn' };
 
 /**
  * What it observed, for a completed (`ok`) operation: get → value or null;
@@ -28,15 +30,19 @@ export type OperationInput =
  */
 export type OperationOutput = string | number | boolean | null | undefined;
 
-/** An operation as the model sees it. */
-export interface ModelOperation {
-  readonly input: OperationInput;
-  readonly output: OperationOutput;
+/** When an operation ran and whether it must take effect: what the search needs of any model's operations. */
+export interface TimedOperation {
   /** false for `info`: it may take effect at any point after its invoke, or never. */
   readonly required: boolean;
   readonly invokeTime: number;
   /** Infinity for `info`. */
   readonly returnTime: number;
+}
+
+/** An operation as the model sees it. */
+export interface ModelOperation extends TimedOperation {
+  readonly input: OperationInput;
+  readonly output: OperationOutput;
 }
 
 /**
@@ -67,6 +73,8 @@ export function stepRegister(state: RegisterState, operation: ModelOperation): R
       if (output !== undefined && output !== matches) return undefined;
       return matches ? { value: input.newValue, version: state.version + 1 } : state;
     }
+    case 'txn':
+      return undefined;
   }
 }
 
@@ -80,3 +88,6 @@ function written(state: RegisterState, value: string, observedVersion: Operation
 export function stateKey(state: RegisterState): string {
   return state.value === undefined ? '-' : `${state.version}:${state.value}`;
 }
+
+/** The register model for the search: one key, absent at the start. */
+export const REGISTER_MODEL = { initial: ABSENT, step: stepRegister, stateKey } as const;

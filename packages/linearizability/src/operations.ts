@@ -108,6 +108,8 @@ function inputOf(record: HistoryRecord, binary: boolean, line: number | undefine
       return { kind: 'put', value: value() };
     case 'append':
       return { kind: 'append', suffix: value() };
+    case 'txn':
+      return { kind: 'txn' };
     case 'cas': {
       if (record.expectedVersion !== undefined) return { kind: 'cas', expected: { version: record.expectedVersion }, newValue: value() };
       if (record.expected === undefined) throw new HistoryFormatError('HISTORY_MALFORMED', `${describe(record)} has no expectation`, line);
@@ -128,12 +130,12 @@ function outputOf(op: HistoryRecord['op'], record: HistoryRecord, line: number |
 }
 
 /** Bytes as a string with one char per byte, so UTF-8 and base64 records of one key compare equal. */
-function canonical(text: string, binary: boolean): string {
+export function canonical(text: string, binary: boolean): string {
   if (binary) return Buffer.from(text, 'base64').toString('latin1');
   // ASCII is already one char per byte.
   return /^[\u0000-\u007f]*$/.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
 }
 
-function describe(record: HistoryRecord): string {
+export function describe(record: HistoryRecord): string {
   return `${record.op} ${record.process}#${record.id}`;
 }

@@ -27,23 +27,29 @@ export function keyStatsTable(keys: readonly KeyCheckStats[]): TextTable {
 /** The verdict line first (what scripts grep), then the window, then a summary. */
 export function checkResultText(result: CheckResult, options: { verbose: boolean }): string {
   const lines: string[] = [];
-  if (result.verdict === 'linearizable')
-    lines.push(`linearizable: ${result.operations} operations on ${plural(result.keys.length, 'key')}`);
+  const scope = result.model === 'kv' ? 'all keys together (kv model: transactions, revisions)' : plural(result.keys.length, 'key');
+  if (result.verdict === 'linearizable') lines.push(`linearizable: ${result.operations} operations on ${scope}`);
   if (result.verdict === 'unknown') lines.push(`unknown: ${result.reason ?? 'the search did not finish'}`);
   const failure = result.failure;
   if (failure !== undefined) {
     lines.push(`NOT linearizable: ${result.reason ?? ''}`);
-    const shrunk = failure.minimal ? 'smallest failing window' : 'failing window (shrinking stopped at its budget)';
+    const shrunk =
+      failure.prefix === true
+        ? 'shortest failing prefix'
+        : failure.minimal
+          ? 'smallest failing window'
+          : 'failing window (shrinking stopped at its budget)';
     const versions = failure.versionBlind ? ' (fails on values alone)' : '';
+    const where = failure.prefix === true ? 'of the history' : `on key ${JSON.stringify(failure.key)}`;
     lines.push(
-      `${shrunk}${versions}, ${failure.window.length} of ${failure.keyOperations} operations on key ${JSON.stringify(failure.key)}; times in ms after its first invoke:`,
+      `${shrunk}${versions}, ${failure.window.length} of ${failure.keyOperations} operations ${where}; times in ms after its first invoke:`,
     );
     lines.push(layoutTable(windowTable(failure.window)));
   }
   const { failed, info, unfinished } = result.pairing;
   const undecided = result.keys.filter((key) => key.verdict !== 'linearizable').length;
   lines.push(
-    `checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${plural(result.keys.length, 'key')}` +
+    `checked ${result.operations} operations (${info + unfinished} with unknown outcome; ${failed} failed, not checked) on ${scope}` +
       (undecided > 0 ? `, ${undecided} not linearizable or undecided` : ''),
   );
   if (options.verbose) lines.push(layoutTable(keyStatsTable(result.keys)));
@@ -54,6 +60,7 @@ export function checkResultText(result: CheckResult, options: { verbose: boolean
 export function checkResultJson(result: CheckResult): Record<string, unknown> {
   return {
     verdict: result.verdict,
+    model: result.model,
     reason: result.reason ?? null,
     operations: result.operations,
     pairing: result.pairing,

@@ -12,7 +12,7 @@
  * once every `ok` operation is linearized, leaving the rest out (never applied).
  */
 import { assert } from '@cairn/proto';
-import { ABSENT, stateKey, stepRegister, type ModelOperation, type RegisterState } from './model.js';
+import { REGISTER_MODEL, type TimedOperation } from './model.js';
 
 export type SearchVerdict = 'linearizable' | 'not-linearizable' | 'unknown';
 
@@ -36,14 +36,28 @@ interface Event {
   next: Event | undefined;
 }
 
-/** Searches for a linearization of `operations` from an absent key; gives up with `unknown` after `maxStates` steps. */
-export function searchLinearization(operations: readonly ModelOperation[], maxStates: number): SearchResult {
+/** A sequential specification: a start state, a step (undefined = the observed output is impossible), and a state's identity. */
+export interface SearchModel<O, S> {
+  readonly initial: S;
+  step(state: S, operation: O): S | undefined;
+  stateKey(state: S): string;
+}
+
+/**
+ * Searches for a linearization of `operations` from the model's initial state
+ * (by default one absent key); gives up with `unknown` after `maxStates` steps.
+ */
+export function searchLinearization<O extends TimedOperation, S>(
+  operations: readonly O[],
+  maxStates: number,
+  model: SearchModel<O, S> = REGISTER_MODEL as unknown as SearchModel<O, S>,
+): SearchResult {
   const head = buildEventList(operations);
   const linearized = new LinearizedSet(operations.length);
   const cache = new Map<string, Uint32Array[]>();
-  const stack: { call: Event; state: RegisterState }[] = [];
+  const stack: { call: Event; state: S }[] = [];
   let remaining = operations.filter((operation) => operation.required).length;
-  let state = ABSENT;
+  let state = model.initial;
   let statesExplored = 0;
   let deepest = 0;
   const result = (verdict: SearchVerdict): SearchResult => ({ verdict, statesExplored, cacheSize: cache.size, deepest });
@@ -64,10 +78,10 @@ export function searchLinearization(operations: readonly ModelOperation[], maxSt
     }
     if (++statesExplored > maxStates) return result('unknown');
     const operation = operations[event.operation]!;
-    const next = stepRegister(state, operation);
+    const next = model.step(state, operation);
     if (next !== undefined) {
       linearized.toggle(event.operation);
-      if (remember(cache, `${linearized.hash}|${stateKey(next)}`, linearized)) {
+      if (remember(cache, `${linearized.hash}|${model.stateKey(next)}`, linearized)) {
         stack.push({ call: event, state });
         state = next;
         lift(event);
@@ -95,7 +109,7 @@ function remember(cache: Map<string, Uint32Array[]>, key: string, linearized: Li
 }
 
 /** Calls and returns in time order behind a sentinel head; at equal times calls come first (overlap is the benefit of the doubt). */
-function buildEventList(operations: readonly ModelOperation[]): Event {
+function buildEventList(operations: readonly TimedOperation[]): Event {
   const events: Event[] = [];
   operations.forEach((operation, index) => {
     const call: Event = { isCall: true, operation: index, time: operation.invokeTime, match: undefined, prev: undefined, next: undefined };

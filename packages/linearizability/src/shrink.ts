@@ -152,6 +152,8 @@ export function groundedFlags(operations: readonly ModelOperation[]): boolean[] 
         return output === true
           ? writes.buildable(input.expected.value, invokeTime, returnTime)
           : writes.mismatchExplained(input.expected.value);
+      case 'txn':
+        return true;
     }
   });
 }

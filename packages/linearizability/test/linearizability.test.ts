@@ -433,6 +433,8 @@ function resultOf(input: OperationInput, before: RegisterState, after: RegisterS
       return before.version > 0;
     case 'cas':
       return after !== before;
+    case 'txn':
+      return undefined;
   }
 }
 
