@@ -24,6 +24,10 @@ export const CLIENT_ID_BYTES_MAX = 128;
 export const RANGE_LIMIT_MAX = 10_000;
 /** Most compares, and most ops per branch, in one txn (etcd's default --max-txn-ops). */
 export const TXN_OPS_MAX = 128;
+/** Longest lease TTL a grant may ask for, in seconds (etcd's MaxLeaseTTL). The shortest depends on the election timeout (lease-api.ts). */
+export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
+/** Live leases; beyond it a grant gets TOO_MANY_REQUESTS (the table and every countdown are in memory). */
+export const LEASES_MAX = 1_000_000;
 /** Range limit used when a request gives 0. */
 export const RANGE_LIMIT_DEFAULT = 1_000;
 /** Most live client sessions; beyond it the least recently active one is evicted. */

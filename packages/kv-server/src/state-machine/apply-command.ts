@@ -10,10 +10,11 @@
  * A command that changes nothing leaves the revision where it was.
  */
 import { assert, type Command, type CommandResult, type Event, EventType, type KeyValue } from '@cairn/proto';
-import { InvalidArgumentError, type KvError, ValueTooLargeError } from '../errors.js';
+import { InvalidArgumentError, type KvError, LeaseNotFoundError, ValueTooLargeError } from '../errors.js';
 import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { kvKey } from '../storage/keys.js';
+import type { LeaseTable } from './leases.js';
 import { mapKey, type PendingBatch } from './pending-batch.js';
 import { type AppliedState, encodeStoredValue, type StoredValue } from './records.js';
 
@@ -32,6 +33,8 @@ export interface ApplyContext {
    * them. Only such commands await it; the common path stays synchronous.
    */
   readonly load: (keys: readonly Buffer[]) => Promise<void>;
+  /** The lease table: a put with a lease checks it (leaseMissing), putKey/deleteKey keep its key index. */
+  readonly leases: LeaseTable;
 }
 
 export function applyContext(
@@ -41,10 +44,11 @@ export function applyContext(
   batch: PendingBatch,
   valueBytesMaxDefault: number,
   load: (keys: readonly Buffer[]) => Promise<void>,
+  leases: LeaseTable,
 ): ApplyContext {
   // The leader's limit travels in the command, so every node decides alike.
   const valueBytesMax = command.valueBytesMax > 0 ? command.valueBytesMax : valueBytesMaxDefault;
-  return { index, state, batch, valueBytesMax, revision: state.revision + 1, events: [], load };
+  return { index, state, batch, valueBytesMax, revision: state.revision + 1, events: [], load, leases };
 }
 
 /**
@@ -67,6 +71,8 @@ export function applyOperation(command: Command, ctx: ApplyContext): CommandResu
   if (command.put !== undefined) {
     const { key, value, prevKv } = command.put;
     if (value.length > ctx.valueBytesMax) return new ValueTooLargeError(value.length, ctx.valueBytesMax);
+    const missing = leaseMissing(ctx, command.put.lease ?? 0);
+    if (missing !== undefined) return missing;
     const previous = readForApply(key, ctx.batch);
     const next = putKey(ctx, key, value, previous, command.put.lease ?? 0);
     return { put: { ...revisionHeader(), version: next.version, prevKv: prevKv && previous ? { key, ...previous } : undefined } };
@@ -126,7 +132,12 @@ export function headerAt(ctx: ApplyContext): {
   };
 }
 
-/** Writes `key` = `value` at the command's revision; records the put event. */
+/** A put naming a lease that does not exist is refused, before anything changes (a txn checks all its puts first). */
+export function leaseMissing(ctx: ApplyContext, lease: number): KvError | undefined {
+  return lease === 0 || ctx.leases.has(lease) ? undefined : new LeaseNotFoundError(lease);
+}
+
+/** Writes `key` = `value` at the command's revision (attached to `lease`, which exists); records the put event. */
 export function putKey(ctx: ApplyContext, key: Buffer, value: Buffer, previous: StoredValue | undefined, lease: number): StoredValue {
   const next: StoredValue = {
     value: Buffer.from(value),
@@ -138,6 +149,7 @@ export function putKey(ctx: ApplyContext, key: Buffer, value: Buffer, previous: 
     lease,
   };
   if (previous === undefined) ctx.state.keyCount += 1;
+  ctx.leases.move(ctx.batch, key, previous?.lease ?? 0, lease);
   ctx.batch.values.set(mapKey(key), next);
   ctx.batch.ops.push(NodeDatabase.putSealed(kvKey(ctx.state.generation, key), encodeStoredValue(next, RECORD_HEADER_BYTES)));
   ctx.events.push({ type: EventType.PUT, kv: { key, ...next }, prevKv: previous === undefined ? undefined : { key, ...previous } });
@@ -147,6 +159,7 @@ export function putKey(ctx: ApplyContext, key: Buffer, value: Buffer, previous: 
 /** Deletes `key` (which exists) at the command's revision; records the delete event. */
 export function deleteKey(ctx: ApplyContext, key: Buffer, previous: StoredValue): void {
   ctx.batch.values.set(mapKey(key), null);
+  ctx.leases.move(ctx.batch, key, previous.lease, 0);
   ctx.batch.ops.push({ type: 'del', key: kvKey(ctx.state.generation, key) });
   ctx.state.keyCount -= 1;
   const tombstone: KeyValue = {

@@ -56,10 +56,12 @@ export function snapshotGeneration(database: NodeDatabase, generation: number, c
         for (const [prefix, kind] of [
           [PREFIX.kv, FrameKind.kv],
           [PREFIX.session, FrameKind.session],
+          [PREFIX.lease, FrameKind.lease],
+          [PREFIX.leaseKey, FrameKind.leaseKey],
         ] as const) {
           const base = generationPrefix(prefix, generation);
           for await (const [key, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
-            const what = (): string => `${kind === FrameKind.kv ? 'key' : 'session'} record ${key.toString('hex')}`;
+            const what = (): string => `${FRAME_NAME[kind]} record ${key.toString('hex')}`;
             writer.frame(kind, key.subarray(base.length), decodeRecord(key, record, { dataDir, what }));
             yield* writer.takeChunks();
           }
@@ -94,7 +96,7 @@ export async function loadGeneration(
       }
       if (frame.kind === FrameKind.trailer) break;
       if (header === undefined) throw new InvalidArgumentError('snapshot stream has no header frame');
-      const key = frame.kind === FrameKind.kv ? kvKey(generation, frame.key) : sessionKey(generation, frame.key.toString('utf8'));
+      const key = storedKeyOf(frame.kind, frame.key, generation);
       ops.push(NodeDatabase.putRecord(key, frame.value));
       opsBytes += key.length + frame.value.length;
       if (opsBytes >= RESTORE_BATCH_BYTES) {
@@ -112,9 +114,25 @@ export async function loadGeneration(
   }
 }
 
-/** Deletes KV and session keys of every generation except `keep`. */
+const FRAME_NAME: Readonly<Record<number, string>> = {
+  [FrameKind.kv]: 'key',
+  [FrameKind.session]: 'session',
+  [FrameKind.lease]: 'lease',
+  [FrameKind.leaseKey]: 'lease key',
+};
+
+/** Where a snapshot frame's record goes in `generation`. */
+function storedKeyOf(kind: FrameKind, key: Buffer, generation: number): Buffer {
+  if (kind === FrameKind.kv) return kvKey(generation, key);
+  if (kind === FrameKind.session) return sessionKey(generation, key.toString('utf8'));
+  if (kind === FrameKind.lease) return Buffer.concat([generationPrefix(PREFIX.lease, generation), key]);
+  if (kind === FrameKind.leaseKey) return Buffer.concat([generationPrefix(PREFIX.leaseKey, generation), key]);
+  throw new InvalidArgumentError(`snapshot frame kind ${kind} holds no record`);
+}
+
+/** Deletes KV, session and lease keys of every generation except `keep`. */
 export async function clearOtherGenerations(database: NodeDatabase, keep: number): Promise<void> {
-  for (const prefix of [PREFIX.kv, PREFIX.session]) {
+  for (const prefix of [PREFIX.kv, PREFIX.session, PREFIX.lease, PREFIX.leaseKey]) {
     await database.db.clear({ gte: Buffer.of(prefix), lt: generationPrefix(prefix, keep) });
     await database.db.clear({ gte: prefixEnd(generationPrefix(prefix, keep)), lt: Buffer.of(prefix + 1) });
   }

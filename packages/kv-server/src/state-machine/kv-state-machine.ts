@@ -33,6 +33,8 @@ import type { StagedWrite } from '../storage/staged-write.js';
 import { applyContext, applyOperation, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
+import { applyLeaseGrant, applyLeaseRevoke } from './lease-apply.js';
+import { LeaseTable } from './leases.js';
 import { commandKey, decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
 import { SessionIndex, type SessionLimits } from './sessions.js';
@@ -84,6 +86,8 @@ export class KvStateMachine {
     sessions: SessionIndex,
     sessionLimits: SessionLimits,
     options: KvStateMachineOptions,
+    /** The leases as applied (answered batches included); the leader's keeper counts them down. */
+    readonly leases: LeaseTable,
   ) {
     this.state = state;
     this.sessions = sessions;
@@ -104,7 +108,8 @@ export class KvStateMachine {
     await clearOtherGenerations(database, state.generation);
     const sessionLimits = { ttlMs: options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT, max: options.sessionsMax ?? SESSIONS_MAX };
     const sessions = await SessionIndex.load(database, state.generation, sessionLimits);
-    return new KvStateMachine(database, state, sessions, sessionLimits, options);
+    const leases = await LeaseTable.load(database, state.generation);
+    return new KvStateMachine(database, state, sessions, sessionLimits, options, leases);
   }
 
   appliedIndex(): number {
@@ -256,14 +261,37 @@ export class KvStateMachine {
     const lastSeq = this.sessions.lastSeq(session.clientId);
     if (lastSeq !== undefined && session.seq <= lastSeq) return this.applyRetry(session.clientId, session.seq, lastSeq, batch);
     const outcome = this.applyOperation(command, index, batch);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.touchSession(session, settled, batch));
+    return this.touchSession(session, outcome, batch);
+  }
+
+  private touchSession(
+    session: NonNullable<Command['session']>,
+    outcome: CommandResult | KvError,
+    batch: PendingBatch,
+  ): CommandResult | KvError {
     // Errors are deterministic and leave no state change, so a retry recomputes the same error.
     if (!(outcome instanceof Error)) this.sessions.touch(session.clientId, session.seq, outcome, this.state, batch);
     return outcome;
   }
 
-  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError {
-    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax, (keys) => this.loadKeys(keys, batch));
-    const outcome = applyOperation(command, ctx);
+  /** Synchronous except for commands that read keys beyond the prefetched one (a lease revoke, a txn). */
+  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError | Promise<CommandResult | KvError> {
+    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax, (keys) => this.loadKeys(keys, batch), this.leases);
+    const outcome =
+      command.leaseGrant !== undefined
+        ? applyLeaseGrant(command.leaseGrant, ctx)
+        : command.leaseRevoke !== undefined
+          ? applyLeaseRevoke(command.leaseRevoke, ctx)
+          : command.compact !== undefined
+            ? applyCompact(command.compact, ctx)
+            : applyOperation(command, ctx);
+    if (outcome instanceof Promise) {
+      return outcome.then((settled) => {
+        finishCommand(ctx);
+        return settled;
+      });
+    }
     finishCommand(ctx);
     return outcome;
   }
@@ -318,6 +346,7 @@ export class KvStateMachine {
       this.state = state;
       await clearOtherGenerations(this.database, generation);
       this.sessions = await SessionIndex.load(this.database, generation, this.sessionLimits);
+      await this.leases.reload(generation);
     } finally {
       this.applying = false;
     }

@@ -12,10 +12,14 @@
  *                     from before revisions reads as revision 0)
  *     kind 2 KV       key = user key; value = stored KeyValue payload (no key)
  *     kind 3 SESSION  key = client id (UTF-8); value = session payload
- *     kind 4 TRAILER  key empty; value = u64be frame count (KV + SESSION) |
- *                     u32be CRC32 of every byte before this frame  (last frame)
+ *     kind 4 TRAILER  key empty; value = u64be frame count (every kind but
+ *                     HEADER and TRAILER) | u32be CRC32 of every byte before
+ *                     this frame  (last frame)
+ *     kind 5 LEASE    key = u64be lease id; value = lease payload (leases.ts)
+ *     kind 6 LEASE_KEY  key = u64be lease id | user key; value empty
  *
- * KV frames come in key order, then SESSION frames in client id order.
+ * KV frames come in key order, then SESSION frames in client id order, then
+ * LEASE and LEASE_KEY frames in key order.
  */
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
@@ -24,10 +28,11 @@ import { readU64BE, writeU64BE } from '../storage/u64.js';
 export const SNAPSHOT_MAGIC = Buffer.from('CKVS', 'latin1');
 export const SNAPSHOT_FORMAT = 1;
 
-export const FrameKind = { header: 1, kv: 2, session: 3, trailer: 4 } as const;
+export const FrameKind = { header: 1, kv: 2, session: 3, trailer: 4, lease: 5, leaseKey: 6 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 const FRAME_HEADER_BYTES = 9;
+const KNOWN_KINDS: ReadonlySet<number> = new Set(Object.values(FrameKind).filter((kind) => kind !== FrameKind.trailer));
 /** A frame larger than this is damage, not data (keys and values are bounded far below). */
 const FRAME_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -91,7 +96,7 @@ export class SnapshotWriter {
     this.push(head);
     this.push(Buffer.from(key));
     this.push(Buffer.from(value));
-    if (kind === FrameKind.kv || kind === FrameKind.session) this.frameCount += 1;
+    if (kind !== FrameKind.header && kind !== FrameKind.trailer) this.frameCount += 1;
   }
 
   /** Full chunks ready to go out. */
@@ -166,10 +171,10 @@ export async function* readSnapshotFrames(chunks: AsyncIterable<Uint8Array> | It
         yield { kind, key, value };
         return;
       }
-      if (kind !== FrameKind.header && kind !== FrameKind.kv && kind !== FrameKind.session) throw damaged(`unknown frame kind ${kind}`);
+      if (!KNOWN_KINDS.has(kind)) throw damaged(`unknown frame kind ${kind}`);
       checksum = crc32(pending.subarray(0, frameBytes), checksum);
       if (kind !== FrameKind.header) frameCount += 1;
-      yield { kind, key: Buffer.from(key), value: Buffer.from(value) };
+      yield { kind: kind as FrameKind, key: Buffer.from(key), value: Buffer.from(value) };
       pending = pending.subarray(frameBytes);
     }
   }

@@ -14,6 +14,8 @@
  *   'K' u32be gen key     KV data of state-machine generation `gen`
  *   'N' u32be gen id      client session of generation `gen`
  *   'T' u32be gen u64be ms id   session activity index (for expiry and eviction)
+ *   'G' u32be gen u64be id      lease: its granted TTL (state-machine/leases.ts)
+ *   'J' u32be gen u64be id key  a key attached to lease `id` (empty payload)
  *
  * The state machine's data lives under a generation number so that a snapshot
  * restore can load a whole new generation and switch to it atomically.
@@ -32,6 +34,8 @@ export const PREFIX = {
   kv: 0x4b, // 'K'
   session: 0x4e, // 'N'
   sessionActivity: 0x54, // 'T'
+  lease: 0x47, // 'G'
+  leaseKey: 0x4a, // 'J'
 } as const;
 
 export function metaKey(name: string): Buffer {
@@ -105,4 +109,22 @@ export function sessionActivityKey(generation: number, lastActiveMs: number, cli
 
 export function clientIdOfActivityKey(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset + 13, key.byteLength - 13).toString('utf8');
+}
+
+/** 'G' gen id: lease `id`'s record. */
+export function leaseKey(generation: number, id: number): Buffer {
+  const out = Buffer.allocUnsafe(13);
+  out[0] = PREFIX.lease;
+  out.writeUInt32BE(generation, 1);
+  writeU64BE(out, id, 5);
+  return out;
+}
+
+/** 'J' gen id [key]: `key` attached to lease `id` (without a key: the prefix of all of them). */
+export function leaseAttachKey(generation: number, id: number, userKey?: Uint8Array): Buffer {
+  const head = Buffer.allocUnsafe(13);
+  head[0] = PREFIX.leaseKey;
+  head.writeUInt32BE(generation, 1);
+  writeU64BE(head, id, 5);
+  return userKey === undefined ? head : Buffer.concat([head, userKey]);
 }
