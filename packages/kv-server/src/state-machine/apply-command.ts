@@ -15,6 +15,7 @@ import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { kvKey } from '../storage/keys.js';
 import type { LeaseTable } from './leases.js';
+import { historyOps } from './history.js';
 import { mapKey, type PendingBatch } from './pending-batch.js';
 import { type AppliedState, encodeStoredValue, type StoredValue } from './records.js';
 
@@ -59,7 +60,9 @@ export function finishCommand(ctx: ApplyContext): void {
   if (ctx.events.length === 0) return;
   assert(ctx.state.revision + 1 === ctx.revision, 'one revision per command');
   ctx.state.revision = ctx.revision;
-  ctx.batch.revisions.push({ revision: ctx.revision, events: ctx.events });
+  const revision = { revision: ctx.revision, events: ctx.events };
+  ctx.batch.revisions.push(revision);
+  for (const op of historyOps(ctx.state.generation, revision)) ctx.batch.ops.push(op);
 }
 
 /**

@@ -32,6 +32,9 @@ import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
 import { applyContext, applyOperation, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
+import { eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
+import { applyCompact, HistoryCompactor } from './compaction.js';
+import type { KeyMatch } from './ports.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
 import { applyLeaseGrant, applyLeaseRevoke } from './lease-apply.js';
 import { LeaseTable } from './leases.js';
@@ -73,6 +76,8 @@ export class KvStateMachine {
   private applying = false;
   private readonly appliedListeners = new Set<(revisions: readonly RevisionEvents[]) => void>();
   private failedWrite: Error | undefined;
+  private readonly historyView: HistoryView;
+  private readonly compactor: HistoryCompactor;
   /**
    * The batch whose results were handed to `answer` but which is not in
    * LevelDB yet. Reads consult it first: a client that got a write's reply
@@ -91,6 +96,14 @@ export class KvStateMachine {
   ) {
     this.state = state;
     this.sessions = sessions;
+    this.historyView = {
+      database,
+      generation: () => this.state.generation,
+      revision: () => this.state.revision,
+      compactRevision: () => this.state.compactRevision,
+    };
+    this.compactor = new HistoryCompactor(database);
+    this.compactor.request(state.generation, state.compactRevision);
     this.sessionLimits = sessionLimits;
     this.valueBytesMax = options.valueBytesMax ?? VALUE_BYTES_MAX;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
@@ -148,7 +161,8 @@ export class KvStateMachine {
    * The key's value including every write already answered. Never waits: a
    * write answered but not yet in LevelDB is served from the answered batch.
    */
-  async get(key: Buffer): Promise<KeyValue | undefined> {
+  async get(key: Buffer, revision = 0): Promise<KeyValue | undefined> {
+    if (revision > 0) return getAt(await this.history(), key, revision);
     const stored = await this.readStored(key);
     return stored === undefined ? undefined : { key: Buffer.from(key), ...stored };
   }
@@ -157,12 +171,29 @@ export class KvStateMachine {
    * Keys starting with `prefix`, in byte order, after `startAfter` (exclusive,
    * for paging; empty = from the start), at most `limit` (0 = default).
    */
-  async range(prefix: Buffer, startAfterIn: Buffer | undefined, limit: number, keysOnly: boolean): Promise<RangeResult> {
+  async range(prefix: Buffer, startAfterIn: Buffer | undefined, limit: number, keysOnly: boolean, revision = 0): Promise<RangeResult> {
+    if (revision > 0) return rangeAt(await this.history(), { prefix, startAfter: startAfterIn, limit, keysOnly, revision });
     // Merging the answered batch into a LevelDB iteration is not worth its
     // code: wait for that one local, unsynced write instead (only when a
     // batch is between its answer and its write).
     if (this.answered !== undefined) await this.answered.written;
     return scanRange(this.database, this.state.generation, { prefix, startAfter: startAfterIn, limit, keysOnly });
+  }
+
+  /** HistoryReader (ports.ts): the revisions in [from, to] with events matching `match` (history.ts). */
+  async eventsBetween(from: number, to: number, match: KeyMatch, maxEvents: number): Promise<RevisionEvents[]> {
+    return eventsBetween(await this.history(), from, to, match, maxEvents);
+  }
+
+  /** Resolves when the background deletion of compacted history is done (tests, shutdown). */
+  historyCompacted(): Promise<void> {
+    return this.compactor.idle();
+  }
+
+  /** History is read from LevelDB: first wait for an answered batch's write. */
+  private async history(): Promise<HistoryView> {
+    if (this.answered !== undefined) await this.answered.written;
+    return this.historyView;
   }
 
   // ---- apply ----
@@ -233,6 +264,7 @@ export class KvStateMachine {
       for (const [key, value] of batch.values) this.cache.set(key, value);
       this.answered = undefined;
       alsoWrite?.onWritten();
+      if (this.state.compactRevision > previous.compactRevision) this.compactor.request(this.state.generation, this.state.compactRevision);
       if (batch.revisions.length > 0) for (const listener of this.appliedListeners) listener(batch.revisions);
       return results;
     } finally {

@@ -16,7 +16,17 @@
  *   'T' u32be gen u64be ms id   session activity index (for expiry and eviction)
  *   'G' u32be gen u64be id      lease: its granted TTL (state-machine/leases.ts)
  *   'J' u32be gen u64be id key  a key attached to lease `id` (empty payload)
+ *   'V' u32be gen esc(key) u64be rev   history: the key's value as written at
+ *                         revision `rev`, or its deletion at `rev` (payloads in
+ *                         state-machine/history.ts). esc() keeps keys in byte
+ *                         order and makes each key's records one contiguous run
+ *                         in revision order (see escapeKey).
+ *   'E' u32be gen u64be rev     history: the (type, key) list of revision `rev`'s
+ *                         events in the order applied (state-machine/history.ts)
  *
+ * History is written in the same batch as the change it records. Compaction
+ * to revision c keeps every 'E' >= c, every 'V' >= c and, per key, the newest
+ * 'V' below c unless it is a deletion: what reads and prevKv at c or later need.
  * The state machine's data lives under a generation number so that a snapshot
  * restore can load a whole new generation and switch to it atomically.
  */
@@ -36,6 +46,8 @@ export const PREFIX = {
   sessionActivity: 0x54, // 'T'
   lease: 0x47, // 'G'
   leaseKey: 0x4a, // 'J'
+  historyValue: 0x56, // 'V'
+  historyEvents: 0x45, // 'E'
 } as const;
 
 export function metaKey(name: string): Buffer {
@@ -109,6 +121,66 @@ export function sessionActivityKey(generation: number, lastActiveMs: number, cli
 
 export function clientIdOfActivityKey(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset + 13, key.byteLength - 13).toString('utf8');
+}
+
+/**
+ * An order-preserving, prefix-free form of a user key: 0x00 becomes 00 ff and
+ * the key ends with 00 00. So esc(a) < esc(b) iff a < b, no esc(key) is a
+ * prefix of another, and esc(p) without its end marker is a prefix of esc(k)
+ * exactly when p is a prefix of k.
+ */
+export function escapeKey(key: Uint8Array, terminate = true): Buffer {
+  let zeros = 0;
+  for (const byte of key) if (byte === 0) zeros += 1;
+  const out = Buffer.allocUnsafe(key.length + zeros + (terminate ? 2 : 0));
+  let at = 0;
+  for (const byte of key) {
+    out[at++] = byte;
+    if (byte === 0) out[at++] = 0xff;
+  }
+  if (terminate) {
+    out[at++] = 0;
+    out[at++] = 0;
+  }
+  return out;
+}
+
+/** The user key of escapeKey() output that starts at `offset` in `bytes`; returns it and where its end marker ends. */
+export function unescapeKey(bytes: Buffer, offset: number): { key: Buffer; end: number } {
+  const out: number[] = [];
+  let at = offset;
+  while (at + 1 < bytes.length) {
+    const byte = bytes[at]!;
+    if (byte !== 0) {
+      out.push(byte);
+      at += 1;
+      continue;
+    }
+    if (bytes[at + 1] === 0) return { key: Buffer.from(out), end: at + 2 };
+    out.push(0);
+    at += 2;
+  }
+  throw new RangeError('escaped key has no end marker');
+}
+
+/** 'V' gen esc(key) rev: the key's history record at `revision`. */
+export function historyValueKey(generation: number, key: Uint8Array, revision: number): Buffer {
+  const escaped = escapeKey(key);
+  const out = Buffer.allocUnsafe(5 + escaped.length + 8);
+  out[0] = PREFIX.historyValue;
+  out.writeUInt32BE(generation, 1);
+  escaped.copy(out, 5);
+  writeU64BE(out, revision, 5 + escaped.length);
+  return out;
+}
+
+/** 'E' gen rev: the list of revision `revision`'s events. */
+export function historyEventsKey(generation: number, revision: number): Buffer {
+  const out = Buffer.allocUnsafe(13);
+  out[0] = PREFIX.historyEvents;
+  out.writeUInt32BE(generation, 1);
+  writeU64BE(out, revision, 5);
+  return out;
 }
 
 /** 'G' gen id: lease `id`'s record. */

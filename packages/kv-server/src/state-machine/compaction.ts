@@ -1,0 +1,107 @@
+/**
+ * Compaction of the history (history.ts). The Compact command moves the
+ * replicated compacted revision: from then on every node answers COMPACTED
+ * for reads and watches below it. Deleting the records no read may ask for
+ * any more happens afterwards, in the background, on each node by itself:
+ * it changes no answer (reads re-check the compacted revision after reading,
+ * see history.ts), so nodes need not agree on when it runs.
+ *
+ * Semantics of compact(c): c above the current revision is FUTURE_REVISION;
+ * c at or below the compacted revision is COMPACTED (as etcd); both change
+ * nothing. Compacting to the current revision is allowed. Compaction makes
+ * no revision of its own.
+ */
+import type { CompactRequest, CommandResult } from '@cairn/proto';
+import { CompactedError, FutureRevisionError, type KvError } from '../errors.js';
+import { type BatchOp, NodeDatabase } from '../storage/database.js';
+import { generationPrefix, historyEventsKey, PREFIX, prefixEnd } from '../storage/keys.js';
+import { type ApplyContext, headerAt } from './apply-command.js';
+import { isDeletionRecord, revisionOfHistoryKey } from './history.js';
+
+export function applyCompact(request: CompactRequest, ctx: ApplyContext): CommandResult | KvError {
+  const { revision } = request;
+  if (revision > ctx.state.revision) return new FutureRevisionError(revision, ctx.state.revision);
+  if (revision <= ctx.state.compactRevision) return new CompactedError(revision, ctx.state.compactRevision);
+  ctx.state.compactRevision = revision;
+  return { compact: { header: headerAt(ctx) } };
+}
+
+/** Deletes are written in batches of this many. */
+const DELETE_BATCH = 1000;
+
+/**
+ * Runs the physical deletion behind the compacted revision, one pass at a
+ * time; a request while a pass runs is picked up after it (only the newest
+ * counts). Failures are left for the next pass: nothing depends on them.
+ */
+export class HistoryCompactor {
+  private wanted: { generation: number; revision: number } | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly database: NodeDatabase) {}
+
+  request(generation: number, compactRevision: number): void {
+    if (compactRevision <= 0) return;
+    this.wanted = { generation, revision: compactRevision };
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Resolves when no pass is running or wanted (for tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    while (this.wanted !== undefined) {
+      const { generation, revision } = this.wanted;
+      this.wanted = undefined;
+      try {
+        await compactHistory(this.database, generation, revision);
+      } catch {
+        // The database closed or a restore switched generations: a later pass redoes it.
+      }
+    }
+  }
+}
+
+/**
+ * Deletes the history records below `compactRevision` that no read at or
+ * above it needs: every revision's event list below it, and per key every
+ * value record below it except the newest (kept unless it is a deletion,
+ * for reads at the compacted revision and the prevKv of later events).
+ */
+export async function compactHistory(database: NodeDatabase, generation: number, compactRevision: number): Promise<void> {
+  await database.db.clear({ gte: historyEventsKey(generation, 0), lt: historyEventsKey(generation, compactRevision) });
+  const base = generationPrefix(PREFIX.historyValue, generation);
+  let ops: BatchOp[] = [];
+  // The newest record below compactRevision of the key being walked.
+  let newestBelow: { storedKey: Buffer; deletion: boolean } | undefined;
+  let keyPart: Buffer | undefined;
+  const endKey = (): void => {
+    if (newestBelow?.deletion === true) ops.push({ type: 'del', key: newestBelow.storedKey });
+    newestBelow = undefined;
+  };
+  const iterator = database.db.iterator({ gte: base, lt: prefixEnd(base) });
+  try {
+    for await (const [storedKey, record] of iterator) {
+      const part = storedKey.subarray(0, storedKey.length - 8);
+      if (keyPart === undefined || !part.equals(keyPart)) {
+        endKey();
+        keyPart = Buffer.from(part);
+      }
+      if (revisionOfHistoryKey(storedKey) >= compactRevision) continue;
+      if (newestBelow !== undefined) ops.push({ type: 'del', key: newestBelow.storedKey });
+      newestBelow = { storedKey: Buffer.from(storedKey), deletion: isDeletionRecord(record) };
+      if (ops.length >= DELETE_BATCH) {
+        await database.write(ops, { sync: false });
+        ops = [];
+      }
+    }
+    endKey();
+    await database.write(ops, { sync: false });
+  } finally {
+    await iterator.close();
+  }
+}
