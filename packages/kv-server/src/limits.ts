@@ -28,6 +28,8 @@ export const TXN_OPS_MAX = 128;
 export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
 /** Live leases; beyond it a grant gets TOO_MANY_REQUESTS (the table and every countdown are in memory). */
 export const LEASES_MAX = 1_000_000;
+/** Expiry revokes the leader has proposed and not yet seen applied; more expired leases wait for the next check. */
+export const LEASE_REVOKES_IN_FLIGHT_MAX = 1_000;
 /** Range limit used when a request gives 0. */
 export const RANGE_LIMIT_DEFAULT = 1_000;
 /** Most live client sessions; beyond it the least recently active one is evicted. */
@@ -130,6 +132,28 @@ export const PEER_INCOMING_LINKS_MAX = 256;
  * defaults, 100k entries: ~40 MB of log in memory while one catches up).
  */
 export const COMPACTION_HOLD_MAX_FACTOR = 10;
+/**
+ * Bytes of watch responses one watch may have queued for a client that reads
+ * slower than changes arrive; past it the watch stops taking live events and
+ * catches up from history once the client reads again (memory stays bounded).
+ */
+export const WATCH_BUFFER_BYTES_MAX = 1 * MiB;
+/** As WATCH_BUFFER_BYTES_MAX, in responses. */
+export const WATCH_BUFFER_RESPONSES_MAX = 1_000;
+/**
+ * Events one history read of a catching-up watch asks for at most (a revision
+ * is never split, so it can be more); fewer when events are large, so that a
+ * read holds about WATCH_CATCH_UP_BYTES.
+ */
+export const WATCH_CATCH_UP_EVENTS = 1_000;
+/** About the bytes one history read of a catching-up watch holds. */
+export const WATCH_CATCH_UP_BYTES = 4 * MiB;
+/** A watch response is cut once its revisions reach about this size (a revision is never split across responses). */
+export const WATCH_RESPONSE_BYTES_TARGET = 1 * MiB;
+/** Watches one Watch stream (or the node) may hold; beyond it a create is cancelled with TOO_MANY_REQUESTS. */
+export const WATCHES_PER_STREAM_MAX = 10_000;
+/** How often a watch that asked for progress notifications gets one (etcd: 10 min; shorter so a client sees a live stream). */
+export const WATCH_PROGRESS_INTERVAL_MS = 10_000;
 
 // The largest default write fits in one raw-link frame.
 assert(KEY_BYTES_MAX + VALUE_BYTES_MAX < CLIENT_LINK_FRAME_BYTES_MAX);
@@ -155,3 +179,4 @@ assert(ACK_EVERY_BATCHES < INFLIGHT_BATCHES_MAX);
 assert(PEER_RECONNECT_BACKOFF_MIN_MS <= PEER_RECONNECT_BACKOFF_MAX_MS);
 assert(SNAPSHOT_SEND_CHUNK_BYTES < GRPC_MESSAGE_BYTES_MAX);
 assert(CLIENT_LINK_FRAME_BYTES_MAX <= GRPC_MESSAGE_BYTES_MAX);
+assert(WATCH_CATCH_UP_EVENTS > 0 && WATCH_BUFFER_RESPONSES_MAX > 0 && WATCH_BUFFER_BYTES_MAX > 0);

@@ -21,3 +21,5 @@ export type { Redirect } from './nft.js';
 export { tcpTimers, tcpTimersReadable } from './tcp-timers.js';
 export type { TcpTimer } from './tcp-timers.js';
 export { metricSum } from './metrics.js';
+export { checkWatchStreams } from './watch-checker.js';
+export type { RecordedWatch, WatchedChange, WriterRecord } from './watch-checker.js';
