@@ -7,4 +7,5 @@
 export { HistoryLog, checkLinearizable } from './history.js';
 export type { HistoryVerdict, OutcomeCounts } from './history.js';
 export { Workload } from './workload.js';
+export { RecordingClient, clerkTxn } from './txn-recorder.js';
 export type { CallRecord, OpKind, WorkloadOptions } from './workload.js';
