@@ -38,6 +38,13 @@ import type { RaftTransport } from '../transport/raft-transport.js';
 import type { KvReader } from '../state-machine/ports.js';
 import { type RequestLimits, validateKey, validatePrefix, validateSession, validateTxn, validateValue } from './validate.js';
 
+/** A read's revision (0 or absent = the latest); past ones are served from history. */
+function validateRevision(revision: number | undefined): number {
+  if (revision === undefined) return 0;
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new InvalidArgumentError('revision must be a non-negative integer');
+  return revision;
+}
+
 const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);
 
 export class KvApi {
@@ -126,9 +133,10 @@ export class KvApi {
 
   async get(request: GetRequest): Promise<GetResponse> {
     const key = validateKey(request.key, this.limits);
+    const revision = validateRevision(request.revision);
     await this.barrier(request.consistency, request.minIndex);
-    const kv = await this.reader.get(key);
-    return { header: this.header(), kv };
+    const kv = await this.reader.get(key, revision);
+    return { header: this.header(revision > 0 ? { revision } : undefined), kv };
   }
 
   async range(request: RangeRequest): Promise<RangeResponse> {
@@ -136,9 +144,10 @@ export class KvApi {
     const limit = request.limit === 0 ? RANGE_LIMIT_DEFAULT : request.limit;
     if (limit > RANGE_LIMIT_MAX) throw new InvalidArgumentError(`limit must be at most ${RANGE_LIMIT_MAX}`);
     const startAfter = request.startAfter.length > 0 ? validatePrefix(request.startAfter, this.limits) : undefined;
+    const revision = validateRevision(request.revision);
     await this.barrier(request.consistency, request.minIndex);
-    const { kvs, more } = await this.reader.range(prefix, startAfter, limit, request.keysOnly);
-    return { header: this.header(), kvs, more };
+    const { kvs, more } = await this.reader.range(prefix, startAfter, limit, request.keysOnly, revision);
+    return { header: this.header(revision > 0 ? { revision } : undefined), kvs, more };
   }
 
   /**

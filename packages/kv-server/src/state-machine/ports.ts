@@ -22,8 +22,19 @@ export interface NodeStateMachine {
 
 /** The reads the client APIs serve. */
 export interface KvReader {
-  get(key: Buffer): Promise<KeyValue | undefined>;
-  range(prefix: Buffer, startAfter: Buffer | undefined, limit: number, keysOnly: boolean): Promise<{ kvs: KeyValue[]; more: boolean }>;
+  /**
+   * `revision` > 0 reads the store as of that revision (from history):
+   * CompactedError below the compacted revision, FutureRevisionError above
+   * the current one. 0 = the latest.
+   */
+  get(key: Buffer, revision?: number): Promise<KeyValue | undefined>;
+  range(
+    prefix: Buffer,
+    startAfter: Buffer | undefined,
+    limit: number,
+    keysOnly: boolean,
+    revision?: number,
+  ): Promise<{ kvs: KeyValue[]; more: boolean }>;
   keyCount?(): number | Promise<number>;
   /** The store's revision as reads here see it. */
   revision(): number;
