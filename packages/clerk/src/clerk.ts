@@ -12,7 +12,8 @@ import { Consistency as WireConsistency, FaultKind, type MembersResponse, type S
 import { CallExecutor, type CallPlan } from './call-executor.js';
 import { type Clock, type Random, systemClock } from './clock.js';
 import { GrpcTransport, type RpcRequest, type RpcResponse, type Transport } from './connection.js';
-import { ClerkError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { ClerkError, InvalidArgumentError, LeaseNotFoundError, UnavailableError } from './errors.js';
+import { type Lease, LeaseKeeper } from './lease-keeper.js';
 import { encodeHistoryBytes, type HistoryBytes, type HistoryOp, type HistoryRecordType } from './history.js';
 import { LeaderTracker } from './leader-tracker.js';
 import { type ClerkOptions, type ResolvedClerkOptions, validate, withDefaults } from './options.js';
@@ -25,20 +26,29 @@ import {
   type CasExpectation,
   type CasResult,
   type Consistency,
+  type DeleteOptions,
   type DeleteResult,
   type FaultSpec,
   fromWireKeyValue,
   type GetOptions,
   type KeyValue,
+  type LeaseGrantOptions,
+  type LeaseGrantResult,
+  type LeaseTimeToLiveOptions,
+  type LeaseTimeToLiveResult,
   type NewMember,
   type NodeCallOptions,
   type PutOptions,
   type PutResult,
   type RangeOptions,
   type RangeResult,
+  optionalLeaseId,
+  optionalRevision,
   toBuffer,
   toKey,
 } from './types.js';
+import { txnRequest, txnResult, type TxnResult, type TxnSpec } from './txn.js';
+import { type Watch, WatchIterator, type WatchOptions } from './watch.js';
 import { WriteLanes } from './write-lanes.js';
 
 /** Seams for tests; production uses gRPC, the system clock and Math.random. */
@@ -53,6 +63,7 @@ const MEMBERS_REFRESH_GAP_MIN_MS = 1_000;
 
 const WRITE: CallPlan = { mode: 'write', leaderOnly: true };
 const ADMIN: CallPlan = { mode: 'admin', leaderOnly: true };
+const READ_LEADER: CallPlan = { mode: 'read', leaderOnly: true };
 
 export class Clerk {
   /** The session id of this clerk's writes (lane 0; other lanes append `/n`). */
@@ -65,6 +76,7 @@ export class Clerk {
   private readonly closing = new AbortController();
   private readonly executor: CallExecutor;
   private readonly lanes: WriteLanes;
+  private readonly leaseKeeper: LeaseKeeper;
   private nextOperationId = 1;
   /** The largest log index of a write acknowledged to this clerk (0: none yet): its serializable reads' min_index. */
   private writeIndexMax = 0;
@@ -90,6 +102,14 @@ export class Clerk {
       closing: this.closing.signal,
       onRoundFailed: () => this.maybeRefreshMembers(MEMBERS_REFRESH_GAP_MIN_MS),
       onCallStart: () => this.maybeRefreshMembers(this.options.membersRefreshMs),
+    });
+    this.leaseKeeper = new LeaseKeeper({
+      connection: (address) => this.executor.connection(address),
+      tracker: this.tracker,
+      clock: this.clock,
+      random: this.random,
+      retry: options.retry,
+      requestTimeoutMs: options.requestTimeoutMs,
     });
     // The first periodic refresh is due one interval after creation.
     this.lastMembersRefreshAt = this.clock.now();
@@ -135,6 +155,7 @@ export class Clerk {
   async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<PutResult> {
     const keyBytes = toKey(key);
     const valueBytes = toBuffer(value, 'value');
+    const lease = optionalLeaseId(options.lease);
     return this.recorded(
       'put',
       { key: keyBytes, value: valueBytes },
@@ -142,19 +163,20 @@ export class Clerk {
       async () => {
         const response = await this.write(
           'put',
-          (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false, lease: 0 }),
+          (session) => ({ key: keyBytes, value: valueBytes, session, prevKv: options.prevKv ?? false, lease }),
           options,
         );
-        return { version: response.version, prevKv: fromWireKeyValue(response.prevKv) };
+        return { version: response.version, prevKv: fromWireKeyValue(response.prevKv), revision: response.header?.revision ?? 0 };
       },
       (result) => ({ result: result.version }),
     );
   }
 
-  /** The key's value, or undefined when absent. */
+  /** The key's value (as of `options.revision`, else the latest), or undefined when absent. */
   async get(key: Bytes, options: GetOptions = {}): Promise<KeyValue | undefined> {
     const keyBytes = toKey(key);
     const consistency = options.consistency ?? 'linearizable';
+    const revision = optionalRevision('revision', options.revision);
     return this.recorded(
       'get',
       { key: keyBytes },
@@ -164,7 +186,7 @@ export class Clerk {
           key: keyBytes,
           consistency: toWireConsistency(consistency),
           minIndex: this.minIndexFor(consistency),
-          revision: 0,
+          revision,
         };
         const response = await this.executor.execute('get', request, readPlan(consistency, options.endpoint), options);
         return fromWireKeyValue(response.kv);
@@ -189,18 +211,44 @@ export class Clerk {
     );
   }
 
-  async delete(key: Bytes, options: CallOptions = {}): Promise<DeleteResult> {
-    const keyBytes = toKey(key);
-    return this.recorded(
-      'delete',
-      { key: keyBytes },
-      {},
-      async () => {
-        const response = await this.write('delete', (session) => ({ key: keyBytes, session, prevKv: false, prefix: false }), options);
-        return { deleted: response.deleted };
-      },
-      (result) => ({ result: result.deleted }),
-    );
+  /** Deletes the key, or with `prefix` every key starting with it (in one revision). */
+  async delete(key: Bytes, options: DeleteOptions = {}): Promise<DeleteResult> {
+    const prefix = options.prefix ?? false;
+    const keyBytes = prefix ? toBuffer(key, 'key') : toKey(key);
+    const run = async (): Promise<DeleteResult> => {
+      const prevKv = options.prevKv ?? false;
+      const response = await this.write('delete', (session) => ({ key: keyBytes, session, prevKv, prefix }), options);
+      return {
+        deleted: response.deleted,
+        // A node that predates counts says only whether the key went.
+        count: response.count || (response.deleted ? 1 : 0),
+        prevKvs: (response.prevKvs ?? []).map((kv) => fromWireKeyValue(kv)!),
+        revision: response.header?.revision ?? 0,
+      };
+    };
+    // The history format models single-key operations only.
+    if (prefix) return run();
+    return this.recorded('delete', { key: keyBytes }, {}, run, (result) => ({ result: result.deleted }));
+  }
+
+  /**
+   * Atomic compare-then-act at one revision, exactly once (a retry never applies it twice):
+   * if every `compare.*` in `if` holds, the `op.*` of `then` run, else those of `else`.
+   */
+  async txn(spec: TxnSpec, options: CallOptions = {}): Promise<TxnResult> {
+    if (spec === null || typeof spec !== 'object') throw new InvalidArgumentError('txn needs { if, then, else }');
+    // Built once outside the session so a bad builder value throws before a lane is taken.
+    const request = txnRequest(spec, { clientId: '', seq: 0 });
+    const response = await this.write('txn', (session) => ({ ...request, session }), options);
+    return txnResult(response);
+  }
+
+  /** Discards the history below `revision`: reads and watches below it then fail with `CompactedError`. */
+  async compact(revision: number, options: CallOptions = {}): Promise<{ readonly revision: number }> {
+    const request = { revision: optionalRevision('revision', revision) };
+    if (request.revision === 0) throw new InvalidArgumentError('compact needs a revision');
+    const response = await this.executor.execute('compact', request, ADMIN, options);
+    return { revision: response.header?.revision ?? 0 };
   }
 
   /** Sets the key to `newValue` only if its value (or version; 0 = absent) matches. */
@@ -216,7 +264,7 @@ export class Clerk {
       extra,
       async () => {
         const response = await this.write('cas', (session) => ({ key: keyBytes, value: valueBytes, session, ...expected }), options);
-        return { succeeded: response.succeeded, kv: fromWireKeyValue(response.kv) };
+        return { succeeded: response.succeeded, kv: fromWireKeyValue(response.kv), revision: response.header?.revision ?? 0 };
       },
       (result) => ({ result: result.succeeded }),
     );
@@ -236,10 +284,79 @@ export class Clerk {
       consistency: toWireConsistency(consistency),
       keysOnly: options.keysOnly ?? false,
       minIndex: this.minIndexFor(consistency),
-      revision: 0,
+      revision: optionalRevision('revision', options.revision),
     };
     const response = await this.executor.execute('range', request, readPlan(consistency, options.endpoint), options);
-    return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more };
+    return { kvs: response.kvs.map((kv) => fromWireKeyValue(kv)!), more: response.more, revision: response.header?.revision ?? 0 };
+  }
+
+  /** Grants a lease of `ttlSeconds` (the node's minimum applies): attach keys with `put(k, v, { lease: id })`. */
+  async grant(ttlSeconds: number, options: LeaseGrantOptions = {}): Promise<LeaseGrantResult> {
+    if (!(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0)) throw new InvalidArgumentError('ttlSeconds must be a positive integer');
+    const id = optionalLeaseId(options.id);
+    const response = await this.write('leaseGrant', (session) => ({ ttl: ttlSeconds, id, session }), options);
+    return { id: response.id, ttl: response.ttl, revision: response.header?.revision ?? 0 };
+  }
+
+  /** Revokes a lease, deleting every key attached to it in one revision. `LeaseNotFoundError` if it does not exist. */
+  async revoke(id: number, options: CallOptions = {}): Promise<{ readonly deleted: number; readonly revision: number }> {
+    const leaseId = requireLeaseId(id);
+    const response = await this.write('leaseRevoke', (session) => ({ id: leaseId, session, expired: false }), options);
+    return { deleted: response.deleted, revision: response.header?.revision ?? 0 };
+  }
+
+  /** A lease's remaining TTL as the leader counts it (`ttl` -1: it does not exist), and its keys with `{ keys: true }`. */
+  async timeToLive(id: number, options: LeaseTimeToLiveOptions = {}): Promise<LeaseTimeToLiveResult> {
+    const request = { id: requireLeaseId(id), keys: options.keys ?? false };
+    const response = await this.executor.execute('leaseTimeToLive', request, READ_LEADER, options);
+    return { id: response.id, ttl: response.ttl, grantedTtl: response.grantedTtl, keys: response.keys };
+  }
+
+  /** The ids of every live lease. */
+  async leases(options: CallOptions = {}): Promise<readonly number[]> {
+    const response = await this.executor.execute('leaseLeases', {}, READ_LEADER, options);
+    return response.leases.map((lease) => lease.id);
+  }
+
+  /** One keep-alive over the clerk's keep-alive stream: the renewed TTL in seconds; `LeaseNotFoundError` if the lease is gone. */
+  async keepAliveOnce(id: number, options: { readonly timeoutMs?: number } = {}): Promise<{ readonly id: number; readonly ttl: number }> {
+    const leaseId = requireLeaseId(id);
+    const ttl = await this.leaseKeeper.keepAliveOnce(leaseId, options.timeoutMs ?? this.options.deadlineMs);
+    if (ttl <= 0) throw new LeaseNotFoundError(`lease ${leaseId} not found`);
+    return { id: leaseId, ttl };
+  }
+
+  /**
+   * Grants a lease and keeps it alive (one keep-alive stream per clerk, every
+   * ttl/3) until `revoke()` or `close()`. Its `signal` fires when it is lost.
+   */
+  async lease(ttlSeconds: number, options: LeaseGrantOptions = {}): Promise<Lease> {
+    const sentAt = this.clock.now();
+    const granted = await this.grant(ttlSeconds, options);
+    return this.leaseKeeper.keep(granted.id, granted.ttl, sentAt, async () => {
+      try {
+        await this.revoke(granted.id);
+      } catch (error) {
+        // Already gone (expired meanwhile): revoked all the same.
+        if (!(error instanceof LeaseNotFoundError)) throw error;
+      }
+    });
+  }
+
+  /**
+   * Events on `key` (or every key under it with `prefix`) in revision order.
+   * Resumes on another member after a failure with no gap and no duplicate;
+   * throws `CompactedError` when the history it needs was compacted; ends
+   * cleanly when `signal` fires or the loop breaks.
+   */
+  watch(key: Bytes, options: WatchOptions = {}): Watch {
+    return new WatchIterator(key, options, {
+      connection: (address) => this.executor.connection(address),
+      tracker: this.tracker,
+      random: this.random,
+      retry: this.options.retry,
+      closing: this.closing.signal,
+    });
   }
 
   /** One node's raft status: the leader if known, or `endpoint`. */
@@ -296,11 +413,12 @@ export class Clerk {
   close(): void {
     if (this.closing.signal.aborted) return;
     this.closing.abort();
+    this.leaseKeeper.close();
     this.statusHub.close();
     this.executor.closeConnections();
   }
 
-  private async write<M extends 'put' | 'append' | 'delete' | 'cas'>(
+  private async write<M extends 'put' | 'append' | 'delete' | 'cas' | 'txn' | 'leaseGrant' | 'leaseRevoke'>(
     method: M,
     build: (session: { clientId: string; seq: number }) => RpcRequest<M>,
     options: CallOptions,
@@ -447,6 +565,11 @@ function casExpected(expectation: CasExpectation): { expectedValue?: Buffer; exp
     return { expectedVersion: expectation.expectedVersion };
   }
   throw new InvalidArgumentError('cas needs { expectedValue } or { expectedVersion } (a non-negative integer)');
+}
+
+function requireLeaseId(id: number): number {
+  if (!(Number.isSafeInteger(id) && id > 0)) throw new InvalidArgumentError('lease id must be a positive integer');
+  return id;
 }
 
 function requireNodeId(id: number): number {

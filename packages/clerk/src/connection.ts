@@ -10,7 +10,15 @@
  * nothing more is sent to it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CLUSTER_ID_HEADER, ClusterServiceService, ERROR_TRAILER, ErrorDetail, KVServiceService } from '@cairn/proto';
+import {
+  CLUSTER_ID_HEADER,
+  ClusterServiceService,
+  ERROR_TRAILER,
+  ErrorDetail,
+  KVServiceService,
+  LeaseServiceService,
+  WatchServiceService,
+} from '@cairn/proto';
 import {
   AbortedError,
   type ClerkError,
@@ -34,6 +42,12 @@ export const RPC_METHODS = {
   delete: KVServiceService.delete,
   cas: KVServiceService.cas,
   range: KVServiceService.range,
+  txn: KVServiceService.txn,
+  compact: KVServiceService.compact,
+  leaseGrant: LeaseServiceService.leaseGrant,
+  leaseRevoke: LeaseServiceService.leaseRevoke,
+  leaseTimeToLive: LeaseServiceService.leaseTimeToLive,
+  leaseLeases: LeaseServiceService.leaseLeases,
   status: ClusterServiceService.status,
   members: ClusterServiceService.members,
   addLearner: ClusterServiceService.addLearner,
@@ -50,10 +64,36 @@ export type RpcMethod = keyof typeof RPC_METHODS;
 export type RpcRequest<M extends RpcMethod> = Parameters<(typeof RPC_METHODS)[M]['requestSerialize']>[0];
 export type RpcResponse<M extends RpcMethod> = ReturnType<(typeof RPC_METHODS)[M]['responseDeserialize']>;
 
+/** The bidirectional streams the clerk opens (watch, lease keep-alive), always over gRPC. */
+export const STREAM_METHODS = {
+  watch: WatchServiceService.watch,
+  leaseKeepAlive: LeaseServiceService.leaseKeepAlive,
+} as const;
+
+export type StreamMethod = keyof typeof STREAM_METHODS;
+export type StreamRequest<M extends StreamMethod> = Parameters<(typeof STREAM_METHODS)[M]['requestSerialize']>[0];
+export type StreamResponse<M extends StreamMethod> = ReturnType<(typeof STREAM_METHODS)[M]['responseDeserialize']>;
+
+/** What an open stream reports. `ended` comes once, last; nothing follows it. */
+export interface StreamEvents<R> {
+  message(response: R): void;
+  /** The stream is over: an error from the node, a transport failure, or `cancel()` (an `AbortedError`). */
+  ended(error: ClerkError): void;
+}
+
+/** One open bidirectional stream to a node. */
+export interface BidiStream<Q> {
+  write(request: Q): void;
+  /** Ends the stream from this side; `ended` follows with an `AbortedError`. */
+  cancel(): void;
+}
+
 /** One node's client address. Never throws from `call`: failures are results. */
 export interface Connection {
   readonly address: string;
   call<M extends RpcMethod>(method: M, request: RpcRequest<M>, options: AttemptOptions): Promise<CallResult<RpcResponse<M>>>;
+  /** Opens a bidirectional stream; absent on transports that have none (watch and lease keep-alive then fail). */
+  openStream?<M extends StreamMethod>(method: M, events: StreamEvents<StreamResponse<M>>): BidiStream<StreamRequest<M>>;
   close(): void;
 }
 
@@ -208,6 +248,59 @@ class GrpcConnection implements Connection {
       });
       options.signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  openStream<M extends StreamMethod>(method: M, events: StreamEvents<StreamResponse<M>>): BidiStream<StreamRequest<M>> {
+    const definition = STREAM_METHODS[method] as unknown as {
+      path: string;
+      requestSerialize: (value: StreamRequest<M>) => Buffer;
+      responseDeserialize: (value: Buffer) => StreamResponse<M>;
+    };
+    let done = false;
+    const end = (error: ClerkError): void => {
+      if (done) return;
+      done = true;
+      events.ended(error);
+    };
+    if (this.refusal !== undefined) {
+      const refusal = this.refusal;
+      queueMicrotask(() => end(refusal));
+      return { write: () => undefined, cancel: () => undefined };
+    }
+    const call = this.client.makeBidiStreamRequest(
+      definition.path,
+      definition.requestSerialize,
+      definition.responseDeserialize,
+      new grpc.Metadata(),
+      {},
+    );
+    let cancelled = false;
+    call.on('metadata', (metadata: grpc.Metadata) => {
+      const refusal = this.checkCluster(clusterIdOf(metadata));
+      if (refusal === undefined) return;
+      end(refusal);
+      call.cancel();
+    });
+    call.on('data', (response: StreamResponse<M>) => {
+      if (!done) events.message(response);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (cancelled) return end(new AbortedError('stream cancelled'));
+      const detail = decodeErrorTrailer(error.metadata);
+      end(detail !== undefined ? errorFromDetail(detail) : errorFromGrpcStatus(error));
+    });
+    call.on('end', () => end(cancelled ? new AbortedError('stream cancelled') : new UnavailableError('stream closed by the node')));
+    return {
+      write: (request) => {
+        if (!done) call.write(request);
+      },
+      cancel: () => {
+        if (done) return;
+        cancelled = true;
+        call.cancel();
+        end(new AbortedError('stream cancelled'));
+      },
+    };
   }
 
   close(): void {

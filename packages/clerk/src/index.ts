@@ -36,9 +36,14 @@ export type {
   CasExpectation,
   CasResult,
   Consistency,
+  DeleteOptions,
   DeleteResult,
   GetOptions,
   KeyValue,
+  LeaseGrantOptions,
+  LeaseGrantResult,
+  LeaseTimeToLiveOptions,
+  LeaseTimeToLiveResult,
   NewMember,
   NodeCallOptions,
   PutOptions,
@@ -47,15 +52,25 @@ export type {
   RangeResult,
 } from './types.js';
 export type { ClerkStatus } from './status.js';
+export { compare, op } from './txn.js';
+export type { CompareOp, TxnCompare, TxnOp, TxnOpResult, TxnResult, TxnSpec } from './txn.js';
+export type { Lease } from './lease-keeper.js';
+export { WATCH_QUEUE_MAX } from './watch.js';
+export type { Watch, WatchEvent, WatchOptions } from './watch.js';
+export { Election, Mutex, Session, SESSION_TTL_DEFAULT_SECONDS } from './concurrency/index.js';
+export type { LeaderInfo, LockOptions, LockResult, SessionOptions } from './concurrency/index.js';
 export {
   AbortedError,
   ClerkError,
   ClosedError,
+  CompactedError,
   ERROR_KINDS,
   FailedPreconditionError,
+  FutureRevisionError,
   InternalError,
   InvalidArgumentError,
   KeyTooLargeError,
+  LeaseNotFoundError,
   NoLeaderError,
   NotFoundError,
   NotLeaderError,
@@ -76,6 +91,19 @@ export type { MembersResponse, Member, StatusResponse, FollowerProgress, Snapsho
 
 // Seams a Clerk takes (ClerkDeps); fakes for them are in '@cairn/clerk/testing'.
 export { ClusterPin, GrpcTransport, type GrpcTransportOptions } from './connection.js';
-export type { AttemptOptions, CallResult, Connection, RpcMethod, RpcRequest, RpcResponse, Transport } from './connection.js';
+export type {
+  AttemptOptions,
+  BidiStream,
+  CallResult,
+  Connection,
+  RpcMethod,
+  RpcRequest,
+  RpcResponse,
+  StreamEvents,
+  StreamMethod,
+  StreamRequest,
+  StreamResponse,
+  Transport,
+} from './connection.js';
 export { systemClock } from './clock.js';
 export type { Clock, Random } from './clock.js';

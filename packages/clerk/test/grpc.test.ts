@@ -158,7 +158,7 @@ describe('grpc connection', () => {
       for await (const event of clerk.statusEvents()) events.push(event);
     })();
     try {
-      assert.deepEqual(await clerk.put('app/a', 'one'), { version: 1, prevKv: undefined });
+      assert.deepEqual(await clerk.put('app/a', 'one'), { version: 1, prevKv: undefined, revision: 0 });
       assert.ok(
         events.some((event) => event.type === 'redirect' && event.to === leaderAddress),
         'followed the NOT_LEADER trailer',
@@ -183,7 +183,8 @@ describe('grpc connection', () => {
         ['three'],
       );
       assert.equal(page.more, true);
-      assert.deepEqual(await clerk.delete('app/a'), { deleted: true });
+      const deleted = await clerk.delete('app/a');
+      assert.deepEqual({ ...deleted, revision: undefined }, { deleted: true, count: 1, prevKvs: [], revision: undefined });
       assert.equal(await clerk.get('app/a'), undefined);
 
       await assert.rejects(clerk.put('big', 'x'.repeat(VALUE_BYTES_MAX + 1)), ValueTooLargeError);
