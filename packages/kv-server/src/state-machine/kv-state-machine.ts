@@ -30,13 +30,13 @@ import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
-import { applyContext, applyOperation, finishCommand } from './apply-command.js';
+import { applyContext, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
 import { eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
-import { applyCompact, HistoryCompactor } from './compaction.js';
+import { HistoryCompactor } from './compaction.js';
+import { applyAnyOperation } from './operations.js';
 import type { KeyMatch } from './ports.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
-import { applyLeaseGrant, applyLeaseRevoke } from './lease-apply.js';
 import { LeaseTable } from './leases.js';
 import { commandKey, decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
@@ -310,14 +310,7 @@ export class KvStateMachine {
   /** Synchronous except for commands that read keys beyond the prefetched one (a lease revoke, a txn). */
   private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError | Promise<CommandResult | KvError> {
     const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax, (keys) => this.loadKeys(keys, batch), this.leases);
-    const outcome =
-      command.leaseGrant !== undefined
-        ? applyLeaseGrant(command.leaseGrant, ctx)
-        : command.leaseRevoke !== undefined
-          ? applyLeaseRevoke(command.leaseRevoke, ctx)
-          : command.compact !== undefined
-            ? applyCompact(command.compact, ctx)
-            : applyOperation(command, ctx);
+    const outcome = applyAnyOperation(command, ctx, this);
     if (outcome instanceof Promise) {
       return outcome.then((settled) => {
         finishCommand(ctx);
