@@ -8,6 +8,7 @@ import { describeClerkEvent } from './format.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { renderErrorJson, renderErrorPlain, renderJson, renderPlain } from './output/plain.js';
 import { execute, exitCodeForResult, type ExecutableCommand, type ExecuteContext, type Result } from './run.js';
+import { isLiveCommand, type LiveCommand } from './coord-commands.js';
 
 export type { CliIo } from './cli-io.js';
 
@@ -30,6 +31,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const { runClusterUp } = await import('./cluster-up.js');
       return await runClusterUp(command, global, io);
     }
+    if (isLiveCommand(command)) return await runLiveCommand(command, global, json, io);
     return await runCommand(command, global, mode, io);
   } catch (error) {
     const info = describeError(error);
@@ -77,6 +79,26 @@ async function withClerk(
   if (global.verbose) void printClerkEvents(clerk, io.stderr);
   try {
     return await run(clerk, context);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await clerk.close();
+  }
+}
+
+/** watch, lock, elect, lease keep-alive: print as they go; Ctrl-C (SIGINT) stops them cleanly, a second one kills. */
+async function runLiveCommand(command: LiveCommand, global: GlobalOptions, json: boolean, io: CliIo): Promise<number> {
+  const connect = io.connect ?? connectClerk;
+  const clerk = await connect({ endpoints: global.endpoints, clusterId: global.clusterId, timeoutMs: global.timeoutMs });
+  const stop = new AbortController();
+  const onInterrupt = (): void => {
+    stop.abort();
+    process.off('SIGINT', onInterrupt);
+  };
+  process.on('SIGINT', onInterrupt);
+  if (global.verbose) void printClerkEvents(clerk, io.stderr);
+  try {
+    const { runLive } = await import('./live.js');
+    return await runLive(command, clerk, { stdout: io.stdout, stderr: io.stderr, json, signal: stop.signal });
   } finally {
     process.off('SIGINT', onInterrupt);
     await clerk.close();

@@ -1,5 +1,16 @@
 import { Command as CommanderCommand, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  isAddress,
+  parseAddress,
+  parseLeaseId,
+  parseNonNegativeInteger,
+  parsePort,
+  parsePositiveInteger,
+  parsePositiveNumber,
+  parseRatio,
+} from './arg-parsers.js';
 import { UsageError } from './errors.js';
+import { addCoordinationCommands, type CoordCommand, type LiveCommand } from './coord-commands.js';
 
 /** Where a value comes from: the command line, or stdin when the argument is `-`. */
 export type ValueSource = { readonly from: 'literal'; readonly text: string } | { readonly from: 'stdin' };
@@ -43,10 +54,16 @@ export interface ClusterUpCommand {
 
 /** One parsed kvctl command; `kind` names it. No I/O has happened yet. */
 export type Command =
-  | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
-  | { readonly kind: 'put'; readonly key: string; readonly value: ValueSource }
+  | {
+      readonly kind: 'get';
+      readonly key: string;
+      readonly consistency: 'linearizable' | 'serializable';
+      /** `--rev`: read as of this past revision. */
+      readonly revision?: number | undefined;
+    }
+  | { readonly kind: 'put'; readonly key: string; readonly value: ValueSource; readonly lease?: number | undefined }
   | { readonly kind: 'append'; readonly key: string; readonly value: ValueSource }
-  | { readonly kind: 'delete'; readonly key: string }
+  | { readonly kind: 'delete'; readonly key: string; readonly prefix?: boolean }
   | {
       readonly kind: 'cas';
       readonly key: string;
@@ -69,7 +86,9 @@ export type Command =
   | { readonly kind: 'snapshot' }
   | BenchCommand
   | ClusterUpCommand
-  | { readonly kind: 'check'; readonly historyPath: string };
+  | { readonly kind: 'check'; readonly historyPath: string }
+  | CoordCommand
+  | LiveCommand;
 
 export type CommandKind = Command['kind'];
 
@@ -128,9 +147,10 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  ok                               5  cas precondition failed
-  1  not found; not linearizable      6  unknown outcome; check undecided
-  2  usage error                      7  status: a member down or no leader
+  0  ok                               5  cas or txn compare failed
+  1  not found (key, lease); not      6  unknown outcome; check undecided
+     linearizable                     7  status: a member down or no leader
+  2  usage error                      8  revision compacted or in the future
   3  unavailable, no leader, timeout  10 internal error
   4  invalid argument or too large
 `;
@@ -167,6 +187,7 @@ function buildProgram(env: Readonly<Record<string, string | undefined>>, onParse
 
   addKeyValueCommands(program, on);
   addClusterCommands(program, on);
+  addCoordinationCommands(program, on);
   addToolCommands(program, on);
   return program;
 }
@@ -179,13 +200,29 @@ function addKeyValueCommands(program: CommanderCommand, on: On): void {
     .description('read a key (linearizable unless --serializable)')
     .argument('<key>')
     .option('--serializable', 'read from the contacted node without a quorum check (may be stale)')
-    .action(on(([key], options) => ({ kind: 'get', key: key!, consistency: options['serializable'] ? 'serializable' : 'linearizable' })));
+    .option('--rev <n>', 'read the key as of this past revision (below the compacted one: COMPACTED, exit 8)', parsePositiveInteger)
+    .action(
+      on(([key], options) => ({
+        kind: 'get',
+        key: key!,
+        consistency: options['serializable'] ? 'serializable' : 'linearizable',
+        ...(options['rev'] !== undefined ? { revision: options['rev'] as number } : {}),
+      })),
+    );
   program
     .command('put')
     .description('write a value (`-` reads the value from stdin)')
     .argument('<key>')
     .argument('<value>')
-    .action(on(([key, value]) => ({ kind: 'put', key: key!, value: valueSource(value!) })));
+    .option('--lease <id>', 'attach the key to this lease (it is deleted when the lease ends)', parseLeaseId)
+    .action(
+      on(([key, value], options) => ({
+        kind: 'put',
+        key: key!,
+        value: valueSource(value!),
+        ...(options['lease'] !== undefined ? { lease: options['lease'] as number } : {}),
+      })),
+    );
   program
     .command('append')
     .description('append to a value (`-` reads the suffix from stdin)')
@@ -194,9 +231,11 @@ function addKeyValueCommands(program: CommanderCommand, on: On): void {
     .action(on(([key, value]) => ({ kind: 'append', key: key!, value: valueSource(value!) })));
   program
     .command('delete')
-    .description('delete a key')
+    .alias('del')
+    .description('delete a key (or, with --prefix, every key starting with it, in one revision)')
     .argument('<key>')
-    .action(on(([key]) => ({ kind: 'delete', key: key! })));
+    .option('--prefix', 'delete every key starting with <key>')
+    .action(on(([key], options) => ({ kind: 'delete', key: key!, ...(options['prefix'] === true ? { prefix: true } : {}) })));
   program
     .command('cas')
     .description('compare-and-swap: write <new> only if the value or version matches')
@@ -371,48 +410,6 @@ export function parseEndpointList(list: string, source: string): string[] {
     if (!isAddress(endpoint)) throw new UsageError(`${source}: '${endpoint}' is not a host:port address`);
   }
   return endpoints;
-}
-
-function isAddress(text: string): boolean {
-  const match = /^(.+):(\d{1,5})$/.exec(text);
-  if (match === null) return false;
-  const port = Number(match[2]);
-  return port > 0 && port <= 65_535;
-}
-
-function parseAddress(text: string): string {
-  if (!isAddress(text)) throw new InvalidArgumentError('must be host:port.');
-  return text;
-}
-
-function parsePositiveInteger(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return value;
-}
-
-function parsePort(text: string): number {
-  const value = parsePositiveInteger(text);
-  if (value > 65_535) throw new InvalidArgumentError('must be a port, 1..65535.');
-  return value;
-}
-
-function parseNonNegativeInteger(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new InvalidArgumentError('must be a non-negative integer.');
-  return value;
-}
-
-function parsePositiveNumber(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return value;
-}
-
-function parseRatio(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError('must be between 0 and 1.');
-  return value;
 }
 
 function parseNodeCount(text: string): number {

@@ -1,7 +1,7 @@
 import { exitCodeForErrorCode } from './exit-codes.js';
 
 /** Error codes raised by kvctl itself (the clerk brings its own, e.g. NO_LEADER). */
-export type KvctlErrorCode = 'USAGE' | 'NOT_IMPLEMENTED' | 'INTERNAL' | 'IO';
+export type KvctlErrorCode = 'USAGE' | 'NOT_IMPLEMENTED' | 'INTERNAL' | 'IO' | 'SESSION_LOST';
 
 /** Base class of errors kvctl raises itself; `code` is stable, the message is one line. */
 export class KvctlError extends Error {
@@ -47,7 +47,12 @@ export function describeError(error: unknown): ErrorInfo {
   if (errorCodeOf(error) === 'TIMEOUT' && errorCodeOf(cause) === 'WRONG_CLUSTER') return describeError(cause);
   const code = errorCodeOf(error);
   const rawMessage = error instanceof Error ? error.message : String(error);
-  const message = firstLine(rawMessage) || code.toLowerCase().replaceAll('_', ' ');
+  let message = firstLine(rawMessage) || code.toLowerCase().replaceAll('_', ' ');
+  // COMPACTED names the oldest readable revision, so the user knows where to read instead.
+  const compactRevision = (error as { compactRevision?: unknown } | undefined)?.compactRevision;
+  if (code === 'COMPACTED' && typeof compactRevision === 'number' && compactRevision > 0 && !message.includes(String(compactRevision))) {
+    message = `${message} (compacted at revision ${compactRevision})`;
+  }
   return { code, message, exitCode: exitCodeForErrorCode(code) };
 }
 
@@ -78,10 +83,14 @@ const HINT_BY_CODE: Readonly<Record<string, string>> = {
   KEY_TOO_LARGE: 'keys are limited to 4 KiB by default',
   VALUE_TOO_LARGE: 'values are limited to 1 MiB by default',
   CAS_FAILED: 'the current value or version did not match the expectation',
+  COMPACTED: 'history below the compact revision is gone; read at or above it, or without --rev',
+  FUTURE_REVISION: 'that revision has not happened yet; `kvctl get` of any key with --verbose shows the current one',
+  LEASE_NOT_FOUND: 'the lease expired or was revoked; `kvctl lease list` shows the live ones',
   UNKNOWN_OUTCOME: 'the write may or may not have been applied; read the key to find out',
   WRONG_CLUSTER: 'an endpoint belongs to another cluster; fix --endpoints (or --cluster-id)',
   NOT_IMPLEMENTED: 'this command is not available in this build yet',
   IO: 'a local file or stream could not be read',
+  SESSION_LOST: 'the lock or leadership may be held by another now; the cluster was unreachable for a whole lease TTL',
   INTERNAL: 'an unexpected error; rerun with --verbose and report it',
 };
 

@@ -4,13 +4,14 @@
  * | code | meaning                                                        | error codes                                   |
  * | ---- | -------------------------------------------------------------- | --------------------------------------------- |
  * | 0    | success                                                        |                                               |
- * | 1    | not found (get/delete of a missing key); check found a violation | NOT_FOUND                                   |
+ * | 1    | not found (get/delete of a missing key, a lease); check found a violation | NOT_FOUND, LEASE_NOT_FOUND          |
  * | 2    | usage error (bad flags or arguments)                           | USAGE                                         |
- * | 3    | cluster unreachable, no leader, or timed out                   | UNAVAILABLE, NO_LEADER, NOT_LEADER, TIMEOUT, SHUTTING_DOWN, WRONG_CLUSTER |
+ * | 3    | cluster unreachable, no leader, or timed out; lock/elect session lost | UNAVAILABLE, NO_LEADER, NOT_LEADER, TIMEOUT, SHUTTING_DOWN, WRONG_CLUSTER, SESSION_LOST |
  * | 4    | invalid argument or over a size limit                          | INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE |
- * | 5    | compare-and-swap precondition failed                           | CAS_FAILED                                    |
+ * | 5    | compare-and-swap precondition failed; txn compares failed      | CAS_FAILED                                    |
  * | 6    | unknown outcome: the write may or may not have been applied    | UNKNOWN_OUTCOME                               |
  * | 7    | degraded: `status` printed, but a member is down or there is no leader | (a row whose health is not ok)        |
+ * | 8    | the revision asked for is compacted or in the future           | COMPACTED, FUTURE_REVISION                    |
  * | 10   | internal error (anything else)                                 | INTERNAL, NOT_IMPLEMENTED, ...                |
  */
 export const EXIT_OK = 0;
@@ -22,10 +23,15 @@ export const EXIT_PRECONDITION_FAILED = 5;
 export const EXIT_UNKNOWN_OUTCOME = 6;
 /** `status` answered, but some member did not (or no leader is known): scripts can alert on it. */
 export const EXIT_DEGRADED = 7;
+/** `get --rev`, `watch --rev`: the revision is below the compacted one, or above the current one. */
+export const EXIT_REVISION = 8;
 export const EXIT_INTERNAL = 10;
 
 const EXIT_CODE_BY_ERROR_CODE: Readonly<Record<string, number>> = {
   NOT_FOUND: EXIT_NOT_FOUND,
+  LEASE_NOT_FOUND: EXIT_NOT_FOUND,
+  COMPACTED: EXIT_REVISION,
+  FUTURE_REVISION: EXIT_REVISION,
   USAGE: EXIT_USAGE,
   UNAVAILABLE: EXIT_UNAVAILABLE,
   NO_LEADER: EXIT_UNAVAILABLE,
@@ -36,6 +42,8 @@ const EXIT_CODE_BY_ERROR_CODE: Readonly<Record<string, number>> = {
   SHUTTING_DOWN: EXIT_UNAVAILABLE,
   // The endpoints reach another cluster's node, not this one's.
   WRONG_CLUSTER: EXIT_UNAVAILABLE,
+  // lock/elect: the session lease ended while held (the cluster was out of reach).
+  SESSION_LOST: EXIT_UNAVAILABLE,
   INVALID_ARGUMENT: EXIT_INVALID_ARGUMENT,
   KEY_TOO_LARGE: EXIT_INVALID_ARGUMENT,
   VALUE_TOO_LARGE: EXIT_INVALID_ARGUMENT,

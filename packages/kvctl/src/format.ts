@@ -3,6 +3,8 @@ import type { Member } from '@cairn/proto';
 import type { BenchSnapshot } from './bench.js';
 import type { ClerkEvent, KeyValueLike } from './clerk-like.js';
 import type { MemberStatusRow, Result } from './run.js';
+import { coordText } from './format-coord.js';
+import { isCoordResult } from './run-coord.js';
 
 // Tables and bytes are laid out as the checker's report lays them out.
 export { displayBytes, layoutTable, type TextTable } from '@cairn/linearizability';
@@ -21,6 +23,7 @@ export function jsonKeyValue(kv: KeyValueLike, keysOnly = false): Record<string,
     version: kv.version,
     createIndex: kv.createIndex,
     modIndex: kv.modIndex,
+    ...(kv.createRevision !== undefined ? { createRevision: kv.createRevision, modRevision: kv.modRevision, lease: kv.lease ?? 0 } : {}),
   };
 }
 
@@ -84,12 +87,15 @@ export function errorsByCodeLine(errorsByCode: Readonly<Record<string, number>>)
 
 /** A short human sentence for results that are not tables (put, delete, cas, ...). */
 export function describeSimpleResult(result: Result): string | undefined {
+  if (isCoordResult(result)) return coordText(result);
   switch (result.kind) {
     case 'put':
       return result.version === undefined ? 'OK' : `OK (version ${result.version})`;
     case 'append':
       return 'OK';
     case 'delete':
+      if (result.count !== undefined)
+        return result.count > 0 ? `deleted ${result.count} key${result.count === 1 ? '' : 's'}` : 'nothing deleted';
       return result.deleted ? 'deleted' : 'not found (nothing deleted)';
     case 'cas':
       if (result.succeeded) return result.kv === undefined ? 'OK' : `OK (version ${result.kv.version})`;

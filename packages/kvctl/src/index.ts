@@ -34,6 +34,7 @@ export {
   EXIT_PRECONDITION_FAILED,
   EXIT_UNKNOWN_OUTCOME,
   EXIT_DEGRADED,
+  EXIT_REVISION,
   EXIT_INTERNAL,
 } from './exit-codes.js';
 export { renderPlain, renderJson, renderErrorPlain, renderErrorJson } from './output/plain.js';

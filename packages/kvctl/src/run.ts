@@ -6,6 +6,8 @@ import type { ClerkLike, KeyValueLike, MemberStatusFetcher } from './clerk-like.
 import type { Command, ValueSource } from './commands.js';
 import { describeError } from './errors.js';
 import { EXIT_DEGRADED, EXIT_NOT_FOUND, EXIT_OK, EXIT_PRECONDITION_FAILED } from './exit-codes.js';
+import type { LiveCommand } from './coord-commands.js';
+import { executeCoord, exitCodeForCoordResult, isCoordResult, type CoordResult } from './run-coord.js';
 
 /** One member's row in `kvctl status`. Fields after `health` are absent when it did not answer. */
 export interface MemberStatusRow {
@@ -34,7 +36,7 @@ export type Result =
   | { readonly kind: 'get'; readonly key: string; readonly kv: KeyValueLike | undefined }
   | { readonly kind: 'put'; readonly key: string; readonly version: number | undefined }
   | { readonly kind: 'append'; readonly key: string }
-  | { readonly kind: 'delete'; readonly key: string; readonly deleted: boolean }
+  | { readonly kind: 'delete'; readonly key: string; readonly deleted: boolean; readonly count?: number }
   | { readonly kind: 'cas'; readonly key: string; readonly succeeded: boolean; readonly kv: KeyValueLike | undefined }
   | {
       readonly kind: 'range';
@@ -53,7 +55,8 @@ export type Result =
   | { readonly kind: 'leader-transfer'; readonly targetId: number; readonly leaderId: number | undefined }
   | { readonly kind: 'snapshot'; readonly index: number; readonly term: number; readonly sizeBytes: number }
   | { readonly kind: 'bench'; readonly summary: BenchSnapshot }
-  | { readonly kind: 'check'; readonly historyPath: string; readonly report: HistoryCheckReport };
+  | { readonly kind: 'check'; readonly historyPath: string; readonly report: HistoryCheckReport }
+  | CoordResult;
 
 /** Everything execute() needs besides the clerk; all optional so tests pass only what they use. */
 export interface ExecuteContext {
@@ -67,23 +70,34 @@ export interface ExecuteContext {
   readonly bench?: BenchDeps;
 }
 
-/** Commands execute() runs; `cluster up` is a long-running supervisor and lives in cluster-up.ts. */
-export type ExecutableCommand = Exclude<Command, { kind: 'cluster-up' }>;
+/**
+ * Commands execute() runs; `cluster up` is a long-running supervisor and lives
+ * in cluster-up.ts, and watch, lock, elect and lease keep-alive in live.ts.
+ */
+export type ExecutableCommand = Exclude<Command, { kind: 'cluster-up' } | LiveCommand>;
 
 /** Runs one command against the cluster and returns its result. Errors propagate (ClerkError etc.). */
 export async function execute(command: ExecutableCommand, clerk: ClerkLike, context: ExecuteContext = {}): Promise<Result> {
   switch (command.kind) {
-    case 'get':
-      return { kind: 'get', key: command.key, kv: await clerk.get(command.key, { consistency: command.consistency }) };
+    case 'get': {
+      const revision = command.revision === undefined ? {} : { revision: command.revision };
+      return { kind: 'get', key: command.key, kv: await clerk.get(command.key, { consistency: command.consistency, ...revision }) };
+    }
     case 'put': {
-      const reply = await clerk.put(command.key, await resolveValue(command.value, context));
+      const value = await resolveValue(command.value, context);
+      const reply = await (command.lease === undefined
+        ? clerk.put(command.key, value)
+        : clerk.put(command.key, value, { lease: command.lease }));
       return { kind: 'put', key: command.key, version: numberField(reply, 'version') };
     }
     case 'append':
       await clerk.append(command.key, await resolveValue(command.value, context));
       return { kind: 'append', key: command.key };
-    case 'delete':
-      return { kind: 'delete', key: command.key, deleted: (await clerk.delete(command.key)).deleted };
+    case 'delete': {
+      if (command.prefix !== true) return { kind: 'delete', key: command.key, deleted: (await clerk.delete(command.key)).deleted };
+      const reply = await clerk.delete(command.key, { prefix: true });
+      return { kind: 'delete', key: command.key, deleted: reply.deleted, count: reply.count ?? (reply.deleted ? 1 : 0) };
+    }
     case 'cas': {
       const expected =
         'expectedValue' in command.expected
@@ -128,6 +142,13 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
       const checker = context.checker ?? FILE_HISTORY_CHECKER;
       return { kind: 'check', historyPath: command.historyPath, report: await checker.check(command.historyPath) };
     }
+    case 'txn':
+    case 'compact':
+    case 'lease-grant':
+    case 'lease-revoke':
+    case 'lease-ttl':
+    case 'lease-list':
+      return executeCoord(command, clerk, context.readStdin ?? (() => Promise.resolve(Buffer.alloc(0))));
     default:
       return assertNever(command, 'unhandled command');
   }
@@ -139,6 +160,7 @@ export async function execute(command: ExecutableCommand, clerk: ClerkLike, cont
  * with a member down (or no leader) 7.
  */
 export function exitCodeForResult(result: Result): number {
+  if (isCoordResult(result)) return exitCodeForCoordResult(result);
   switch (result.kind) {
     case 'get':
       return result.kv === undefined ? EXIT_NOT_FOUND : EXIT_OK;

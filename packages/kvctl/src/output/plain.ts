@@ -11,7 +11,10 @@ import {
 import type { ErrorInfo } from '../errors.js';
 import { hintForErrorCode } from '../errors.js';
 import type { Result } from '../run.js';
+import type { KeyValueLike } from '../clerk-like.js';
 import { checkResultJson, checkResultText } from '@cairn/linearizability';
+import { coordJson } from '../format-coord.js';
+import { isCoordResult } from '../run-coord.js';
 
 /** Text for stdout, and optional notes for stderr (kept off stdout so pipes stay clean). */
 export interface PlainOutput {
@@ -29,9 +32,7 @@ export function renderPlain(result: Result, options: { verbose: boolean }): Plai
       if (result.kv === undefined) return { stdout: '', stderr: `not found: ${result.key}\n` };
       return {
         stdout: `${displayBytes(result.kv.value)}\n`,
-        stderr: options.verbose
-          ? `version ${result.kv.version}, created at ${result.kv.createIndex}, modified at ${result.kv.modIndex}\n`
-          : undefined,
+        stderr: options.verbose ? `${verboseKeyValue(result.kv)}\n` : undefined,
       };
     case 'range': {
       const lines = result.kvs.map((kv) => (result.keysOnly ? displayBytes(kv.key) : `${displayBytes(kv.key)}\t${displayBytes(kv.value)}`));
@@ -63,6 +64,7 @@ export function renderJson(result: Result): string {
 }
 
 export function jsonOfResult(result: Result): unknown {
+  if (isCoordResult(result)) return coordJson(result);
   switch (result.kind) {
     case 'get':
       return result.kv === undefined ? { found: false, key: result.key } : { found: true, ...jsonKeyValue(result.kv) };
@@ -98,4 +100,11 @@ export function renderErrorPlain(info: ErrorInfo, options: { withHint?: boolean 
 
 export function renderErrorJson(info: ErrorInfo): string {
   return `${JSON.stringify({ error: { code: info.code, message: info.message, exitCode: info.exitCode } })}\n`;
+}
+
+/** `--verbose` detail of a read key: version, revisions (when known), lease, raft indexes. */
+export function verboseKeyValue(kv: KeyValueLike): string {
+  if (kv.modRevision === undefined) return `version ${kv.version}, created at ${kv.createIndex}, modified at ${kv.modIndex}`;
+  const lease = kv.lease ? `, lease ${kv.lease}` : '';
+  return `version ${kv.version}, created at revision ${kv.createRevision}, modified at revision ${kv.modRevision}${lease}`;
 }

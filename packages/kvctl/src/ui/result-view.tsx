@@ -4,6 +4,7 @@
 import { Box, Text } from 'ink';
 import { describeSimpleResult, displayBytes, membersTable, statusTable } from '../format.js';
 import type { Result } from '../run.js';
+import { verboseKeyValue } from '../output/plain.js';
 import { CheckView } from './check-view.js';
 import { BenchView } from './bench-view.js';
 import { TableView } from './table-view.js';
@@ -23,11 +24,7 @@ export function ResultView({ result, verbose }: ResultViewProps) {
       return (
         <Box flexDirection="column">
           <Text>{displayBytes(result.kv.value)}</Text>
-          {verbose ? (
-            <Text dimColor>
-              version {result.kv.version}, created at {result.kv.createIndex}, modified at {result.kv.modIndex}
-            </Text>
-          ) : null}
+          {verbose ? <Text dimColor>{verboseKeyValue(result.kv)}</Text> : null}
         </Box>
       );
     case 'range':
@@ -47,7 +44,10 @@ export function ResultView({ result, verbose }: ResultViewProps) {
       if (result.report.result !== undefined) return <CheckView result={result.report.result} verbose={verbose} />;
       return <Text>{describeSimpleResult(result) ?? result.kind}</Text>;
     default: {
-      const failed = (result.kind === 'cas' && !result.succeeded) || (result.kind === 'delete' && !result.deleted);
+      const failed =
+        (result.kind === 'cas' && !result.succeeded) ||
+        (result.kind === 'delete' && !result.deleted) ||
+        (result.kind === 'txn' && !result.succeeded);
       return <Text color={failed ? 'yellow' : 'green'}>{describeSimpleResult(result) ?? result.kind}</Text>;
     }
   }
