@@ -84,6 +84,19 @@ export class Metrics {
     const gauge: Gauge = new Gauge({ name, help, registers: [this.registry], collect: () => gauge.set(read()) });
   }
 
+  /** A counter whose running total is kept elsewhere and read at scrape time. */
+  counterFrom(name: string, help: string, read: () => number): void {
+    const counter: Counter = new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect: () => {
+        counter.reset();
+        counter.inc(read());
+      },
+    });
+  }
+
   /** A gauge with one series per label set (e.g. one per peer), all read at scrape time; series not read are dropped. */
   labelledGauge(name: string, help: string, labelNames: readonly string[], read: () => GaugeSeries): void {
     const gauge: Gauge = new Gauge({

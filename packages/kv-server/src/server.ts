@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ClusterServiceService, KVServiceService, type Member, RaftTransportServiceService } from '@cairn/proto';
+import { ClusterServiceService, KVServiceService, type Member, RaftTransportServiceService, WatchServiceService } from '@cairn/proto';
 import { clusterService } from './api/cluster-service.js';
 import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
@@ -28,6 +28,7 @@ import { FaultInjector, FaultyTransport } from './transport/faults.js';
 import { GRPC_CHANNEL_OPTIONS } from './transport/grpc-options.js';
 import { RaftTransport } from './transport/raft-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
+import { startNodeWatches } from './watch/node-watches.js';
 
 export const CAIRN_VERSION = '0.1.0';
 const RECENT_EVENTS_MAX = 50;
@@ -150,6 +151,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       pipelines: kv.pipelines,
     });
     grpcServer.addService(ClusterServiceService, clusterService(statusSource, faults, logger));
+    // Watches are served by every member from its applied state (not only the leader).
+    const watches = startNodeWatches({
+      history: stores.stateMachine,
+      header: (revision) => api.header({ revision }),
+      keyBytesMax: options.keyBytesMax,
+      logger,
+      metrics,
+    });
+    grpcServer.addService(WatchServiceService, watches.service);
     const health = addHealthAndReflection(grpcServer, logger);
 
     if (options.clientAddr !== undefined) {
@@ -160,6 +170,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         logger,
         valueBytesMax: options.valueBytesMax,
         recentEvents: () => events,
+        watch: watches.http,
       });
       httpAddress = await listenHttp(httpServer, options.clientAddr);
       loop.transport.setHttpAddress(httpAddress);
@@ -182,6 +193,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       (stopping ??= (async () => {
         logger.info('node-stopping');
         health.setServing(false);
+        // Watchers hear SHUTTING_DOWN before their streams and connections close.
+        watches.close();
         httpServer?.close();
         httpServer?.closeAllConnections();
         lostDiskCheck?.stop();

@@ -24,6 +24,8 @@ import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
 import { measuredCall, type MeasuredCall } from './measured-call.js';
+import { listKeys, renderKeyBrowser } from '../watch/key-browser.js';
+import type { SseWatches } from '../watch/sse-watch.js';
 
 export interface HttpDeps {
   api: KvApi;
@@ -32,6 +34,8 @@ export interface HttpDeps {
   logger: Logger;
   valueBytesMax: number;
   recentEvents: () => unknown[];
+  /** `GET /watch/<key>` as Server-Sent Events (watch/sse-watch.ts). */
+  watch?: SseWatches;
 }
 
 export function createHttpServer(deps: HttpDeps): Server {
@@ -91,7 +95,14 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
   if (path.startsWith('/kv/')) return handleKv(deps, measured, request, response, target);
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
+  if (path.startsWith('/watch/') && deps.watch !== undefined)
+    return deps.watch.serve(request, response, decodeKeyFromPath(path.slice('/watch/'.length)), target.query);
+  if (path.startsWith('/keys/'))
+    return sendJson(response, 200, await listKeys(deps.api, decodeKeyFromPath(path.slice('/keys/'.length)), target.query));
   switch (path) {
+    case '/keyvalue':
+      response.setHeader('content-type', 'text/html; charset=utf-8');
+      return sendText(response, 200, renderKeyBrowser());
     case '/status':
       return sendJson(response, 200, {
         ...(toJson(await buildStatus(deps.status)) as object),
