@@ -90,7 +90,7 @@ export function parseTxnText(input: string): TxnInput {
 }
 
 function parseCompareLine(text: string, line: number): TxnCompareInput {
-  const match = /^\s*([a-z]+)\s*\(\s*("(?:[^"\\]|\\.)*"|[^)\s]+)\s*\)\s*(!=|=|<|>)\s*(.+?)\s*$/.exec(text);
+  const match = /^\s*([a-z]+)\s*\(\s*("(?:[^"\\]|\\.)*"|[^)\s]+)\s*\)\s*(!=|=|<|>)\s*([^=!<>\s].*?)\s*$/.exec(text);
   if (match === null) throw txnError(line, `not a compare: ${text.trim()} (e.g. mod("k") = "5")`);
   const target = TARGETS[match[1]!];
   if (target === undefined) throw txnError(line, `unknown compare target ${match[1]} (value, version, create, mod, lease)`);

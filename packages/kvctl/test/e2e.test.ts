@@ -11,40 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TestCluster, freePort, waitFor } from '@cairn/testkit';
+import { KVCTL_BIN, REPO_ROOT, RUN_DEADLINE_MS, kvctl } from './kvctl-process.js';
 import { EXIT_DEGRADED, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../src/exit-codes.js';
-
-const KVCTL_BIN = fileURLToPath(new URL('../bin/kvctl.js', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-/** Generous: the tests share 2 cores with other work, and every kvctl run compiles through tsx. */
-const RUN_DEADLINE_MS = 60_000;
-
-interface KvctlRun {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the kvctl executable to completion; CAIRN_ENDPOINTS is cleared so only flags count. */
-function kvctl(args: readonly string[], options: { stdin?: string; cwd?: string; command?: readonly string[] } = {}): Promise<KvctlRun> {
-  const [command, ...prefix] = options.command ?? [process.execPath, KVCTL_BIN];
-  const child = spawn(command!, [...prefix, ...args], {
-    cwd: options.cwd ?? REPO_ROOT,
-    env: { ...process.env, CAIRN_ENDPOINTS: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end(options.stdin ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 /** Rows of a plain status table: id, leader mark and the last column (health). */
 function statusRows(stdout: string): { id: number; leader: boolean; health: string }[] {
