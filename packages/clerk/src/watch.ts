@@ -66,6 +66,8 @@ export interface WatchEvent {
 /** An async iterator of events in revision order; `revision` is the last one fully received. */
 export interface Watch extends AsyncIterableIterator<WatchEvent> {
   readonly revision: number;
+  /** The member serving the watch now; undefined between streams. */
+  readonly endpoint: string | undefined;
 }
 
 export interface WatchDeps {
@@ -89,6 +91,7 @@ export class WatchIterator implements Watch {
   private failure: ClerkError | undefined;
   private done = false;
   private stream: BidiStream<{ createRequest: WatchCreateRequest }> | undefined;
+  private streamAddress: string | undefined;
   private paused = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -139,6 +142,10 @@ export class WatchIterator implements Watch {
 
   get revision(): number {
     return this.received;
+  }
+
+  get endpoint(): string | undefined {
+    return this.stream === undefined ? undefined : this.streamAddress;
   }
 
   [Symbol.asyncIterator](): this {
@@ -194,6 +201,7 @@ export class WatchIterator implements Watch {
     });
     self.stream = stream;
     this.stream = stream;
+    this.streamAddress = address;
     stream.write({ createRequest: { ...this.create, startRevision: this.startKnown ? this.received + 1 : 0 } });
   }
 
