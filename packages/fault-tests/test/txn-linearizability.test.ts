@@ -73,6 +73,10 @@ test('txns and plain ops through a leader kill: the history is linearizable with
     t.diagnostic(`${counts.ok} ok, ${counts.fail} fail, ${counts.unknown} unknown; ${verdict.report.split('\n')[0]}`);
     assert.equal(verdict.result.model, 'kv');
     assert.equal(verdict.result.verdict, 'linearizable', verdict.report);
+    // The check has teeth: the same history with one txn's revision off by one is rejected.
+    const last = history.records.findLastIndex((record) => record.type === 'ok' && record.op === 'txn' && record.revision !== undefined);
+    const tampered = history.records.map((record, index) => (index === last ? { ...record, revision: record.revision! + 1 } : record));
+    assert.equal(checkLinearizable(tampered).result.verdict, 'not-linearizable');
     assert.ok(sums.length > 0, 'some account snapshot was read');
     assert.deepEqual(
       sums.filter((sum) => sum !== BALANCE * ACCOUNTS.length),
