@@ -7,16 +7,26 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ClusterServiceService, KVServiceService, type Member, RaftTransportServiceService, WatchServiceService } from '@cairn/proto';
+import {
+  ClusterServiceService,
+  KVServiceService,
+  LeaseServiceService,
+  type Member,
+  RaftTransportServiceService,
+  WatchServiceService,
+} from '@cairn/proto';
 import { clusterService } from './api/cluster-service.js';
 import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
 import { KvApi } from './api/kv-api.js';
 import { kvService } from './api/kv-service.js';
+import { LeaseApi } from './api/lease-api.js';
+import { leaseService } from './api/lease-service.js';
 import { bootstrapIfNew, startupState } from './bootstrap.js';
 import { checkFlagsMembers, ClusterIdentity } from './cluster-identity.js';
 import { type NodeOptions, splitHostPort } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { LeaseKeeper } from './loop/lease-keeper.js';
 import { Members } from './loop/members.js';
 import { NodeLoop } from './loop/node-loop.js';
 import { Metrics } from './metrics.js';
@@ -140,7 +150,20 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       storageState: () => storageState(loop.status()),
     };
     grpcServer.addService(RaftTransportServiceService, loop.transport.service());
-    const kv = kvService(api, logger, metrics, cluster);
+    // Lease expiry is the leader's: its keeper counts down on the monotonic clock and proposes revokes.
+    const leaseTable = stores.stateMachine.leases;
+    const keeper = new LeaseKeeper({
+      leases: leaseTable,
+      isLeader: () => loop.isLeader,
+      term: () => loop.term,
+      revoke: (request) => api.propose({ proposedAtMs: 0, valueBytesMax: 0, leaseRevoke: request }),
+      checkMs: options.tickMs,
+      logger,
+    });
+    const leases = new LeaseApi(loop, api, leaseTable, keeper);
+    grpcServer.addService(LeaseServiceService, leaseService(leases, logger, metrics, cluster));
+    metrics.gauge('cairn_leases', 'Live leases (granted, not revoked or expired yet).', () => leaseTable.size);
+    const kv = kvService(api, logger, metrics, cluster, leases);
     grpcServer.addService(KVServiceService, kv.service);
     acceptClientSocket = (socket) => kv.pipelines.acceptSocket(socket);
     registerNodeMetrics(metrics, {
@@ -165,6 +188,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     if (options.clientAddr !== undefined) {
       httpServer = createHttpServer({
         api,
+        leases,
         status: statusSource,
         metrics,
         logger,
@@ -178,6 +202,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       if (me !== undefined) me.httpAddress = httpAddress;
     }
     loop.start();
+    keeper.start();
     lostDiskCheck?.start();
     health.setServing(true);
     sharedPort.open();
@@ -198,6 +223,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.close();
         httpServer?.closeAllConnections();
         lostDiskCheck?.stop();
+        keeper.stop();
         await loop.stop();
         loop.transport.close();
         // Pipeline streams stay open until told; pending ops were failed by loop.stop().

@@ -12,6 +12,8 @@
  * the write was applied at), and `GET ?consistency=serializable&min_index=N`
  * waits until this node's reads see index N (UNAVAILABLE, 503, if it does
  * not get there in time).
+ * Leases: `/lease/...` and `/leases` (http-lease.ts); `PUT /kv/<key>?lease=ID`
+ * attaches the key to a lease.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
@@ -23,12 +25,15 @@ import { buildStatus, type StatusSource } from './cluster-service.js';
 import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
+import { handleLease, parseLeaseParam } from './http-lease.js';
+import type { LeaseApi } from './lease-api.js';
 import { measuredCall, type MeasuredCall } from './measured-call.js';
 import { listKeys, renderKeyBrowser } from '../watch/key-browser.js';
 import type { SseWatches } from '../watch/sse-watch.js';
 
 export interface HttpDeps {
   api: KvApi;
+  leases?: LeaseApi;
   status: StatusSource;
   metrics: Metrics;
   logger: Logger;
@@ -93,6 +98,7 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
   const target = splitRequestTarget(request.url ?? '/');
   const path = target.path;
   if (path.startsWith('/kv/')) return handleKv(deps, measured, request, response, target);
+  if (path === '/leases' || path.startsWith('/lease/')) return handleLease(deps.leases, measured, request, response, target);
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
   if (path.startsWith('/watch/') && deps.watch !== undefined)
@@ -150,8 +156,9 @@ async function handleKv(
       return;
     }
     case 'PUT': {
+      const lease = parseLeaseParam(target.query.get('lease'));
       const result = await measured('put', async () =>
-        deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false, lease: 0 }),
+        deps.api.put({ key: key(), value: await readBody(request, deps.valueBytesMax), prevKv: false, lease }),
       );
       return sendJson(response, 200, { version: result.version, index: result.index });
     }

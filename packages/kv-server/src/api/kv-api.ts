@@ -164,7 +164,8 @@ export class KvApi {
     await this.loop.readBarrier();
   }
 
-  private async propose(command: Command): Promise<AppliedWrite> {
+  /** Proposes a write (a retry this node already applied is answered from its session); also the lease API's path. */
+  async propose(command: Command): Promise<AppliedWrite> {
     // A retry of a write this node has already applied is answered from the
     // session table: proposing it again would only be deduplicated, and under
     // slow commits every retry could time out although the write is applied.

@@ -39,6 +39,7 @@ import {
 import type { Logger } from '../logger.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
+import type { LeaseApi } from './lease-api.js';
 import type { MeasuredCall } from './measured-call.js';
 
 type PipelineCall = grpc.ServerDuplexStream<PipelineRequest, PipelineResponse>;
@@ -63,6 +64,7 @@ export class PipelineStreams {
     private readonly measured: MeasuredCall,
     private readonly logger: Logger,
     private readonly cluster?: ClusterIdentity,
+    private readonly leases?: LeaseApi,
   ) {}
 
   readonly handler = (call: PipelineCall): void => {
@@ -134,7 +136,7 @@ export class PipelineStreams {
 
   /** A new stream, or undefined (ended at once) when the node is stopping. */
   private openStream(sink: ResultSink, carrier: Carrier): PipelineStream | undefined {
-    const stream = new PipelineStream(sink, this.api, this.measured, this.logger, () => this.open.delete(stream));
+    const stream = new PipelineStream(sink, this.api, this.measured, this.logger, () => this.open.delete(stream), this.leases);
     if (this.closed) {
       stream.end();
       return undefined;
@@ -164,6 +166,7 @@ class PipelineStream {
     private readonly measured: MeasuredCall,
     private readonly logger: Logger,
     private readonly onGone: () => void,
+    private readonly leases?: LeaseApi,
   ) {}
 
   receive(request: PipelineRequest): void {
@@ -211,7 +214,18 @@ class PipelineStream {
     if (op.delete !== undefined) return measured('delete', () => api.delete(op.delete!)).then((del) => ({ delete: del }));
     if (op.cas !== undefined) return measured('cas', () => api.cas(op.cas!)).then((cas) => ({ cas }));
     if (op.range !== undefined) return measured('range', () => api.range(op.range!)).then((range) => ({ range }));
+    if (op.leaseGrant !== undefined || op.leaseRevoke !== undefined || op.leaseTimeToLive !== undefined) return this.runLease(op);
     return Promise.reject(new InvalidArgumentError('pipeline op names no operation'));
+  }
+
+  private runLease(op: PipelineOp): Promise<Omit<PipelineResult, 'id'>> {
+    const { leases, measured } = this;
+    if (leases === undefined) return Promise.reject(new InvalidArgumentError('this stream does not serve lease operations'));
+    if (op.leaseGrant !== undefined)
+      return measured('lease_grant', () => leases.grant(op.leaseGrant!)).then((leaseGrant) => ({ leaseGrant }));
+    if (op.leaseRevoke !== undefined)
+      return measured('lease_revoke', () => leases.revoke(op.leaseRevoke!)).then((leaseRevoke) => ({ leaseRevoke }));
+    return measured('lease_time_to_live', () => leases.timeToLive(op.leaseTimeToLive!)).then((leaseTimeToLive) => ({ leaseTimeToLive }));
   }
 
   private settle(id: number, result: Omit<PipelineResult, 'id'> | undefined, error: unknown): void {

@@ -1,0 +1,97 @@
+// Goal: the leader's lease countdowns: only a leader expires; a new
+// leadership restarts every countdown at full TTL; keep-alives renew; an
+// expired lease is revoked once and a late keep-alive gets 0, not a renewal;
+// a failed revoke is retried while the leadership lasts.
+// Method: LeaseKeeper with a fake clock, table and proposer; check() by hand.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LeaseRevokeRequest } from '@cairn/proto';
+import { LeaseKeeper } from '../src/loop/lease-keeper.js';
+import { createLogger } from '../src/logger.js';
+
+function harness() {
+  const table = new Map<number, { id: number; ttl: number }>();
+  const world = { now: 0, leader: true, term: 5 };
+  const revokes: Array<{ request: LeaseRevokeRequest; settle: (ok: boolean) => void }> = [];
+  const keeper = new LeaseKeeper({
+    leases: { get: (id) => table.get(id), list: () => table.values() },
+    isLeader: () => world.leader,
+    term: () => world.term,
+    revoke: (request) =>
+      new Promise((resolve, reject) => revokes.push({ request, settle: (ok) => (ok ? resolve(undefined) : reject(new Error('lost'))) })),
+    checkMs: 50,
+    logger: createLogger('error'),
+    now: () => world.now,
+  });
+  const grant = (id: number, ttl: number) => table.set(id, { id, ttl });
+  return { table, world, revokes, keeper, grant };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('LeaseKeeper', () => {
+  test('counts from when it first sees the lease; keep-alives renew; expiry is proposed once', async () => {
+    const { world, revokes, keeper, grant, table } = harness();
+    grant(1, 10);
+    keeper.check();
+    world.now = 9_000;
+    assert.equal(keeper.keepAlive(1), 10);
+    world.now = 18_999;
+    keeper.check();
+    assert.equal(revokes.length, 0, 'renewed at 9 s: runs out at 19 s');
+    assert.equal(keeper.remainingMs(1), 1);
+    world.now = 19_000;
+    keeper.check();
+    keeper.check();
+    assert.deepEqual(
+      revokes.map((r) => r.request),
+      [{ id: 1, expired: true }],
+    );
+    assert.equal(keeper.keepAlive(1), 0, 'expired here: a late keep-alive does not renew it');
+    assert.equal(keeper.remainingMs(1), 0);
+    table.delete(1);
+    revokes[0]!.settle(true);
+    await settled();
+    assert.equal(keeper.keepAlive(1), 0);
+  });
+
+  test('a follower never expires; a new leadership restarts every countdown at full TTL', () => {
+    const { world, revokes, keeper, grant } = harness();
+    grant(1, 10);
+    world.leader = false;
+    world.now = 100_000;
+    keeper.check();
+    assert.equal(revokes.length, 0);
+    assert.equal(keeper.keepAlive(1), 0, 'a follower renews nothing');
+    world.leader = true;
+    world.term = 6;
+    keeper.check();
+    world.now = 109_999;
+    keeper.check();
+    assert.equal(revokes.length, 0, 'full TTL from the new leadership');
+    // Leadership lost and regained in a later term between two checks: again a full TTL.
+    world.term = 7;
+    keeper.check();
+    world.now = 119_000;
+    keeper.check();
+    assert.equal(revokes.length, 0);
+    world.now = 119_999;
+    keeper.check();
+    assert.equal(revokes.length, 1);
+  });
+
+  test('a failed revoke is retried while leading, and forgotten on a new leadership', async () => {
+    const { world, revokes, keeper, grant } = harness();
+    grant(1, 2);
+    keeper.check();
+    world.now = 2_000;
+    keeper.check();
+    revokes[0]!.settle(false);
+    await settled();
+    assert.equal(keeper.keepAlive(1), 0, 'still expired here after the failed proposal');
+    keeper.check();
+    assert.equal(revokes.length, 2, 'proposed again');
+    world.term = 8;
+    assert.equal(keeper.keepAlive(1), 2, 'a new leader starts the lease over (the old revoke may still commit)');
+  });
+});
