@@ -100,6 +100,29 @@ describe('kvctl coordination commands against a real 3-node cluster', () => {
     assert.ok(Number(next.stdout) > Number(revision), 'fencing revisions increase from holder to holder');
   });
 
+  test('elect: a candidate leads until SIGINT, an observer prints each leader, the next candidate then leads', async () => {
+    const args = ['--endpoints', endpoints, 'elect', 'e2e-election'];
+    const observer = spawnKvctl(args);
+    const first = spawnKvctl([...args, 'alpha']);
+    const second = { current: undefined as ReturnType<typeof spawnKvctl> | undefined };
+    try {
+      await waitFor(() => first.output.stdout.startsWith('elected: alpha'), { deadlineMs: RUN_DEADLINE_MS, what: 'alpha elected' });
+      second.current = spawnKvctl([...args, 'beta']);
+      await waitFor(() => observer.output.stdout.includes('alpha\n'), { deadlineMs: RUN_DEADLINE_MS, what: 'the observer sees alpha' });
+      assert.equal(second.current.output.stdout, '', 'no second leader while the first leads');
+      first.child.kill('SIGINT');
+      assert.equal((await first.exited).code, EXIT_OK);
+      await waitFor(() => second.current!.output.stdout.startsWith('elected: beta'), { deadlineMs: RUN_DEADLINE_MS, what: 'beta elected' });
+      await waitFor(() => observer.output.stdout.endsWith('alpha\nbeta\n'), {
+        deadlineMs: RUN_DEADLINE_MS,
+        what: 'the observer sees beta',
+      });
+    } finally {
+      for (const child of [observer, first, second.current]) child?.child.kill('SIGINT');
+    }
+    for (const child of [observer, second.current!]) assert.deepEqual([(await child.exited).code, child.output.stderr], [EXIT_OK, '']);
+  });
+
   test('txn from the text form: SUCCESS runs the then-ops (exit 0), FAILURE the else-ops (exit 5)', async () => {
     assert.equal((await run(['put', 't/k', 'v1'])).code, EXIT_OK);
     const success = await run(['txn'], 'value("t/k") = "v1"\n\nput t/k v2\nget t/k\n\nget t/k\n');
