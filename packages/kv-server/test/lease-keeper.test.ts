@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LeaseRevokeRequest } from '@cairn/proto';
+import { LEASE_REVOKES_IN_FLIGHT_MAX } from '../src/limits.js';
 import { LeaseKeeper } from '../src/loop/lease-keeper.js';
 import { createLogger } from '../src/logger.js';
 
@@ -93,5 +94,23 @@ describe('LeaseKeeper', () => {
     assert.equal(revokes.length, 2, 'proposed again');
     world.term = 8;
     assert.equal(keeper.keepAlive(1), 2, 'a new leader starts the lease over (the old revoke may still commit)');
+  });
+});
+
+describe('LeaseKeeper bounds', () => {
+  test('at most LEASE_REVOKES_IN_FLIGHT_MAX expiry revokes are out at once; the rest follow as they settle', async () => {
+    const { world, revokes, keeper, grant } = harness();
+    for (let id = 1; id <= LEASE_REVOKES_IN_FLIGHT_MAX + 1; id++) grant(id, 1);
+    keeper.check();
+    world.now = 1_000;
+    keeper.check();
+    assert.equal(revokes.length, LEASE_REVOKES_IN_FLIGHT_MAX);
+    keeper.check();
+    assert.equal(revokes.length, LEASE_REVOKES_IN_FLIGHT_MAX, 'none more while all are out');
+    revokes[0]!.settle(true);
+    await settled();
+    keeper.check();
+    assert.equal(revokes.length, LEASE_REVOKES_IN_FLIGHT_MAX + 1);
+    assert.equal(revokes.at(-1)!.request.id, LEASE_REVOKES_IN_FLIGHT_MAX + 1);
   });
 });

@@ -8,6 +8,8 @@
 //   VALUE_CACHE_BYTES (value-cache.test), PENDING_READS_MAX (proposals.test),
 //   PEER_INBOX_MESSAGES_MAX (peer-inbox.test), COMPACTION_HOLD_MAX_FACTOR
 //   (compaction-policy.test);
+// - the lease bounds: LEASE_TTL_SECONDS_MAX and LEASES_MAX (lease-api.test,
+//   lease-state.test), LEASE_REVOKES_IN_FLIGHT_MAX (lease-keeper.test);
 // - through a cluster: MIN_INDEX_WAIT_MS_MAX (min-index.test),
 //   INFLIGHT_BATCHES_MAX and the reconnect backoff (peer-rejoin.test),
 //   PEER_LINK_BUFFERED_BYTES_MAX, PEER_LINK_SILENT_MS and ACK_DELAY_MS
