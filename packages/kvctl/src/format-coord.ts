@@ -75,9 +75,11 @@ export function coordJson(result: CoordResult): unknown {
         }),
       };
     case 'lease-ttl':
-      return { ...result, keys: result.keys?.map(jsonBytes) ?? null };
-    default:
-      return result;
+      return { id: result.id, ttl: result.ttl, grantedTtl: result.grantedTtl, keys: result.keys?.map(jsonBytes) ?? null };
+    default: {
+      const { kind: _kind, ...fields } = result;
+      return fields;
+    }
   }
 }
 

@@ -66,7 +66,7 @@ export async function runLock(command: Extract<LiveCommand, { kind: 'lock' }>, c
         await untilAborted(io.signal, session.signal);
         return afterHold(session, 'the lock');
       }
-      const code = await runWhileHolding(command.command, held, session.signal);
+      const code = await runWhileHolding(command.command, held, session.signal, io.stderr);
       if (session.signal.aborted) throw lost(session, 'the lock');
       return code;
     } finally {
@@ -162,7 +162,8 @@ function lost(session: SessionLike, what: string): KvctlError {
 
 /**
  * Runs the command with the lock's key and fencing revision in its environment
- * (CAIRN_LOCK_KEY, CAIRN_LOCK_REVISION) and resolves to its exit code. Ctrl-C
+ * (CAIRN_LOCK_KEY, CAIRN_LOCK_REVISION) and resolves to its exit code (127 when it
+ * cannot be started, as a shell). Ctrl-C
  * reaches it through the terminal's process group; if the session is lost it
  * is sent SIGTERM, since it no longer holds the lock.
  */
@@ -170,8 +171,9 @@ function runWhileHolding(
   argv: readonly string[],
   held: { readonly key: string; readonly fencingRevision: number },
   lostSignal: AbortSignal,
+  stderr: NodeJS.WritableStream,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: 'inherit',
       env: { ...process.env, CAIRN_LOCK_KEY: held.key, CAIRN_LOCK_REVISION: String(held.fencingRevision) },
@@ -182,7 +184,8 @@ function runWhileHolding(
     lostSignal.addEventListener('abort', onLost, { once: true });
     child.once('error', (error) => {
       lostSignal.removeEventListener('abort', onLost);
-      reject(new KvctlError('IO', `cannot run ${argv[0]}: ${error.message}`));
+      stderr.write(`error: IO: cannot run ${argv[0]}: ${error.message}\n`);
+      resolve(EXIT_COMMAND_NOT_RUN);
     });
     child.once('exit', (code, signal) => {
       lostSignal.removeEventListener('abort', onLost);
