@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './limits.js';
+import { HISTORY_BYTES_DEFAULT, HISTORY_REVISIONS_DEFAULT, KEY_BYTES_MAX, VALUE_BYTES_MAX } from './limits.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 import { ConfigError } from './startup-errors.js';
 
@@ -53,6 +53,10 @@ export interface NodeOptions {
   requestTimeoutMs: number;
   /** Serve InjectFault (drop/delay/partition) on the Cluster service. @default false */
   chaos: boolean;
+  /** The leader compacts the history to keep about this many revisions. @default 100000 */
+  historyRevisions?: number;
+  /** ... and to keep the history's bytes on disk (LevelDB's estimate) under this. @default 268435456 */
+  historyBytes?: number;
 }
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -69,6 +73,8 @@ export const DEFAULT_NODE_OPTIONS = {
   valueBytesMax: VALUE_BYTES_MAX,
   requestTimeoutMs: 5000,
   chaos: false,
+  historyRevisions: HISTORY_REVISIONS_DEFAULT,
+  historyBytes: HISTORY_BYTES_DEFAULT,
 } as const satisfies Partial<NodeOptions>;
 
 const FLAGS = {
@@ -89,6 +95,8 @@ const FLAGS = {
   'value-bytes-max': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
   chaos: { type: 'boolean' },
+  'history-revisions': { type: 'string' },
+  'history-bytes': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +120,8 @@ export const USAGE = `usage: cairn-server --id N --addr HOST:PORT --data-dir DIR
   --value-bytes-max N       largest value (default 1048576)
   --request-timeout-ms MS   request timeout (default 5000)
   --chaos                   allow fault injection through the Cluster service
+  --history-revisions N     revisions of history kept for reads and watches in the past (default 100000)
+  --history-bytes N         bytes of history kept at most, as LevelDB estimates them (default 268435456)
 `;
 
 export type ParsedArgs = { help: true } | { help: false; options: NodeOptions };
@@ -186,6 +196,8 @@ function buildOptions(pick: (name: keyof typeof FLAGS) => unknown): NodeOptions 
     valueBytesMax: positiveInt('value-bytes-max', pick('value-bytes-max'), DEFAULT_NODE_OPTIONS.valueBytesMax),
     requestTimeoutMs: positiveInt('request-timeout-ms', pick('request-timeout-ms'), DEFAULT_NODE_OPTIONS.requestTimeoutMs),
     chaos: Boolean(pick('chaos') ?? false),
+    historyRevisions: positiveInt('history-revisions', pick('history-revisions'), DEFAULT_NODE_OPTIONS.historyRevisions),
+    historyBytes: positiveInt('history-bytes', pick('history-bytes'), DEFAULT_NODE_OPTIONS.historyBytes),
   };
   validateOptions(options);
   return options;

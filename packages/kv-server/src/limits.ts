@@ -24,6 +24,12 @@ export const CLIENT_ID_BYTES_MAX = 128;
 export const RANGE_LIMIT_MAX = 10_000;
 /** Most compares, and most ops per branch, in one txn (etcd's default --max-txn-ops). */
 export const TXN_OPS_MAX = 128;
+/** Revisions of history the leader keeps before it proposes a compaction (--history-revisions). */
+export const HISTORY_REVISIONS_DEFAULT = 100_000;
+/** Bytes of history (LevelDB's estimate) the leader keeps before it proposes a compaction (--history-bytes). */
+export const HISTORY_BYTES_DEFAULT = 256 * 1024 * 1024;
+/** How often the leader compares the history's estimated bytes with --history-bytes. */
+export const HISTORY_BYTES_CHECK_MS = 1000;
 /** Longest lease TTL a grant may ask for, in seconds (etcd's MaxLeaseTTL). The shortest depends on the election timeout (lease-api.ts). */
 export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
 /** Live leases; beyond it a grant gets TOO_MANY_REQUESTS (the table and every countdown are in memory). */

@@ -27,6 +27,8 @@ import { checkFlagsMembers, ClusterIdentity } from './cluster-identity.js';
 import { type NodeOptions, splitHostPort } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { LeaseKeeper } from './loop/lease-keeper.js';
+import { AutoCompactor } from './loop/auto-compactor.js';
+import { HISTORY_BYTES_CHECK_MS, HISTORY_BYTES_DEFAULT, HISTORY_REVISIONS_DEFAULT } from './limits.js';
 import { Members } from './loop/members.js';
 import { NodeLoop } from './loop/node-loop.js';
 import { Metrics } from './metrics.js';
@@ -141,6 +143,19 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       { keyBytesMax: options.keyBytesMax, valueBytesMax: options.valueBytesMax },
       () => cluster.id ?? '',
     );
+    // The history's bounds are the leader's to keep: it proposes Compact (auto-compactor.ts).
+    const historyCompactor = new AutoCompactor({
+      isLeader: () => loop.isLeader,
+      revision: () => stores.stateMachine.revision(),
+      compactRevision: () => stores.stateMachine.compactRevision(),
+      historyBytes: () => stores.stateMachine.historyBytes(),
+      compact: (revision) => api.compact({ revision }),
+      onApplied: (listener) => stores.stateMachine.onApplied(listener),
+      historyRevisions: options.historyRevisions ?? HISTORY_REVISIONS_DEFAULT,
+      historyBytesMax: options.historyBytes ?? HISTORY_BYTES_DEFAULT,
+      bytesCheckMs: HISTORY_BYTES_CHECK_MS,
+      logger,
+    });
     const statusSource = {
       loop,
       reader: stores.stateMachine,
@@ -203,6 +218,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     }
     loop.start();
     keeper.start();
+    historyCompactor.start();
     lostDiskCheck?.start();
     health.setServing(true);
     sharedPort.open();
@@ -224,6 +240,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         httpServer?.closeAllConnections();
         lostDiskCheck?.stop();
         keeper.stop();
+        historyCompactor.stop();
         await loop.stop();
         loop.transport.close();
         // Pipeline streams stay open until told; pending ops were failed by loop.stop().

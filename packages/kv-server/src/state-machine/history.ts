@@ -274,3 +274,14 @@ export async function rangeAt(view: HistoryView, query: RangeAtQuery): Promise<{
   if (query.revision < view.compactRevision()) throw new CompactedError(query.revision, view.compactRevision());
   return { kvs, more };
 }
+
+/** LevelDB's estimate of the bytes the history of `generation` takes on disk (recent writes still in memory count little). */
+export async function approximateHistoryBytes(database: NodeDatabase, generation: number): Promise<number> {
+  const values = generationPrefix(PREFIX.historyValue, generation);
+  const events = generationPrefix(PREFIX.historyEvents, generation);
+  const [a, b] = await Promise.all([
+    database.db.approximateSize(values, prefixEnd(values)),
+    database.db.approximateSize(events, prefixEnd(events)),
+  ]);
+  return a + b;
+}

@@ -32,7 +32,7 @@ import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
 import { applyContext, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
-import { eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
+import { approximateHistoryBytes, eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
 import { HistoryCompactor } from './compaction.js';
 import { applyAnyOperation } from './operations.js';
 import type { KeyMatch } from './ports.js';
@@ -183,6 +183,11 @@ export class KvStateMachine {
   /** HistoryReader (ports.ts): the revisions in [from, to] with events matching `match` (history.ts). */
   async eventsBetween(from: number, to: number, match: KeyMatch, maxEvents: number): Promise<RevisionEvents[]> {
     return eventsBetween(await this.history(), from, to, match, maxEvents);
+  }
+
+  /** LevelDB's estimate of the retained history's bytes on disk (for the byte bound). */
+  historyBytes(): Promise<number> {
+    return approximateHistoryBytes(this.database, this.state.generation);
   }
 
   /** Resolves when the background deletion of compacted history is done (tests, shutdown). */
