@@ -12,10 +12,17 @@ import { createLogger } from '../src/logger.js';
 
 function harness() {
   const table = new Map<number, { id: number; ttl: number }>();
+  let version = 0;
   const world = { now: 0, leader: true, term: 5 };
   const revokes: Array<{ request: LeaseRevokeRequest; settle: (ok: boolean) => void }> = [];
   const keeper = new LeaseKeeper({
-    leases: { get: (id) => table.get(id), list: () => table.values() },
+    leases: {
+      get: (id) => table.get(id),
+      list: () => table.values(),
+      get version() {
+        return version;
+      },
+    },
     isLeader: () => world.leader,
     term: () => world.term,
     revoke: (request) =>
@@ -24,15 +31,22 @@ function harness() {
     logger: createLogger('error'),
     now: () => world.now,
   });
-  const grant = (id: number, ttl: number) => table.set(id, { id, ttl });
-  return { table, world, revokes, keeper, grant };
+  const grant = (id: number, ttl: number) => {
+    table.set(id, { id, ttl });
+    version += 1;
+  };
+  const drop = (id: number) => {
+    table.delete(id);
+    version += 1;
+  };
+  return { world, revokes, keeper, grant, drop };
 }
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('LeaseKeeper', () => {
   test('counts from when it first sees the lease; keep-alives renew; expiry is proposed once', async () => {
-    const { world, revokes, keeper, grant, table } = harness();
+    const { world, revokes, keeper, grant, drop } = harness();
     grant(1, 10);
     keeper.check();
     world.now = 9_000;
@@ -50,7 +64,7 @@ describe('LeaseKeeper', () => {
     );
     assert.equal(keeper.keepAlive(1), 0, 'expired here: a late keep-alive does not renew it');
     assert.equal(keeper.remainingMs(1), 0);
-    table.delete(1);
+    drop(1);
     revokes[0]!.settle(true);
     await settled();
     assert.equal(keeper.keepAlive(1), 0);

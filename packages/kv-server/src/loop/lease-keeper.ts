@@ -21,6 +21,8 @@ import type { Logger } from '../logger.js';
 export interface KeptLeases {
   get(id: number): { readonly ttl: number } | undefined;
   list(): Iterable<{ readonly id: number; readonly ttl: number }>;
+  /** Changes whenever a lease is granted or revoked (or the table is reloaded). */
+  readonly version: number;
 }
 
 export interface LeaseKeeperDeps {
@@ -44,6 +46,8 @@ export class LeaseKeeper {
   private readonly expiring = new Map<number, boolean>();
   /** The term of the leadership the countdowns belong to; 0 when not leading. */
   private epoch = 0;
+  /** The table version the countdowns were last matched to (-1: match at the next check). */
+  private seenVersion = -1;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -91,14 +95,7 @@ export class LeaseKeeper {
   check(): void {
     if (!this.syncEpoch()) return;
     const now = this.now();
-    // Follow the table: new leases start counting, revoked ones stop.
-    const live = new Set<number>();
-    for (const lease of this.deps.leases.list()) {
-      live.add(lease.id);
-      this.deadlineOf(lease.id, lease.ttl);
-    }
-    for (const id of this.deadlines.keys()) if (!live.has(id)) this.forget(id);
-    for (const id of this.expiring.keys()) if (!live.has(id)) this.expiring.delete(id);
+    if (this.seenVersion !== this.deps.leases.version) this.followTable();
     let inFlight = 0;
     for (const proposed of this.expiring.values()) if (proposed) inFlight += 1;
     for (const [id, deadline] of this.deadlines) {
@@ -114,6 +111,18 @@ export class LeaseKeeper {
       inFlight += 1;
       this.proposeRevoke(id);
     }
+  }
+
+  /** New leases start counting, revoked ones stop (only after the table changed: most checks only compare deadlines). */
+  private followTable(): void {
+    this.seenVersion = this.deps.leases.version;
+    const live = new Set<number>();
+    for (const lease of this.deps.leases.list()) {
+      live.add(lease.id);
+      this.deadlineOf(lease.id, lease.ttl);
+    }
+    for (const id of this.deadlines.keys()) if (!live.has(id)) this.forget(id);
+    for (const id of this.expiring.keys()) if (!live.has(id)) this.expiring.delete(id);
   }
 
   private proposeRevoke(id: number): void {
@@ -155,6 +164,7 @@ export class LeaseKeeper {
       this.epoch = epoch;
       this.deadlines.clear();
       this.expiring.clear();
+      this.seenVersion = -1;
     }
     return epoch !== 0;
   }

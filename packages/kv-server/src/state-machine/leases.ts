@@ -27,7 +27,7 @@ const attachedInBatch = new WeakMap<PendingBatch, Map<number, Map<string, Buffer
 
 export class LeaseTable {
   private readonly leases = new Map<number, LeaseInfo>();
-  private readonly listeners = new Set<() => void>();
+  private changes = 0;
 
   private constructor(
     private readonly database: NodeDatabase,
@@ -77,10 +77,9 @@ export class LeaseTable {
     return this.leases.values();
   }
 
-  /** `listener` runs after every grant, revoke or reload (the leader's keeper follows the table). */
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Grows on every grant, revoke and reload: the leader's keeper re-reads the table only when it moved. */
+  get version(): number {
+    return this.changes;
   }
 
   /**
@@ -144,6 +143,6 @@ export class LeaseTable {
   }
 
   private changed(): void {
-    for (const listener of this.listeners) listener();
+    this.changes += 1;
   }
 }
