@@ -36,8 +36,6 @@ export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
 export const LEASES_MAX = 1_000_000;
 /** Expiry revokes the leader has proposed and not yet seen applied; more expired leases wait for the next check. */
 export const LEASE_REVOKES_IN_FLIGHT_MAX = 1_000;
-/** Expiry revokes the leader has proposed and not yet seen applied; more expired leases wait for the next check. */
-export const LEASE_REVOKES_IN_FLIGHT_MAX = 1_000;
 /** Range limit used when a request gives 0. */
 export const RANGE_LIMIT_DEFAULT = 1_000;
 /** Most live client sessions; beyond it the least recently active one is evicted. */
