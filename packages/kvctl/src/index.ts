@@ -17,6 +17,12 @@ export type { Command, CommandKind, GlobalOptions, ParsedArgs, ValueSource, Outp
 export { execute, exitCodeForResult, collectStatus, isHealthy, MEMBER_STATUS_DEADLINE_MS } from './run.js';
 export type { Result, ExecuteContext, ExecutableCommand, MemberStatusRow } from './run.js';
 export { runBench } from './bench.js';
+export { parseTxn, TXN_HELP } from './txn-parse.js';
+export type { TxnInput, TxnCompareInput, TxnOpInput } from './txn-parse.js';
+export type { CoordCommand, LiveCommand } from './coord-commands.js';
+export type { CoordResult } from './run-coord.js';
+export { runLive } from './live.js';
+export type { LiveIo } from './live.js';
 export type { BenchOptions, BenchDeps, BenchSnapshot, BenchClerk, LatencySummaryMs } from './bench.js';
 export { LatencyHistogram } from './latency-histogram.js';
 export type { ClerkLike, KeyValueLike, MemberStatusFetcher, NewMember, CasExpectation, RangeOptions, Consistency } from './clerk-like.js';
