@@ -2,7 +2,8 @@
 // cluster the leader's page, after its own refresh, lists the three members
 // with the leader marked and the state "live", and renders to a non-trivial
 // screenshot; when /status fails the page says "unreachable"; the page needs
-// no external assets.
+// no external assets. The key browser at `/keyvalue` lists a prefix and
+// then applies live events from its SSE watch while a writer runs.
 // Method: a real-process TestCluster and Debian's chromium in headless mode
 // (--dump-dom / --screenshot with a virtual-time budget so the page's timers
 // and fetches run). Skipped, with the reason, only when /usr/bin/chromium is
@@ -14,8 +15,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestCluster, waitFor, type NodeProcess } from '@cairn/testkit';
+import { TestCluster, unaryCall, waitFor, type NodeProcess } from '@cairn/testkit';
 import { renderDashboard } from '../src/api/dashboard.js';
+import { renderKeyBrowser } from '../src/watch/key-browser.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_RUN_LIMIT_MS = 60_000;
@@ -77,6 +79,9 @@ describe('dashboard in headless chromium', { skip }, () => {
   let unreachableDom: Promise<string>;
   let leaderDom: Promise<string>;
   let leaderScreenshot: Promise<string>;
+  let keyBrowserDom: Promise<string>;
+  let writing = true;
+  let liveWriter: Promise<void> | undefined;
 
   before(async () => {
     brokenServer = await startBrokenStatusServer(renderDashboard());
@@ -92,10 +97,21 @@ describe('dashboard in headless chromium', { skip }, () => {
     leaderScreenshot = chromium(`http://${leader.httpAddress}/`, [`--screenshot=${screenshotFile}`]);
     leaderDom.catch(() => undefined);
     leaderScreenshot.catch(() => undefined);
+    // The key browser lists kb/ and then follows it live: a writer keeps changing kb/live meanwhile.
+    const put = (key: string, value: string): Promise<unknown> =>
+      unaryCall((cb) => leader.kv.put({ key: Buffer.from(key), value: Buffer.from(value), prevKv: false, lease: 0 }, cb));
+    await put('kb/listed', 'hello');
+    keyBrowserDom = chromium(`http://${leader.httpAddress}/keyvalue?prefix=kb%2F&events_max=3`, ['--dump-dom']);
+    keyBrowserDom.catch(() => undefined);
+    liveWriter = (async () => {
+      for (let n = 0; writing; n++) await put('kb/live', `n${n}`);
+    })();
   });
   after(async () => {
     // Let the browsers finish before their pages' servers go away.
-    await Promise.allSettled([unreachableDom, leaderDom, leaderScreenshot]);
+    await Promise.allSettled([unreachableDom, leaderDom, leaderScreenshot, keyBrowserDom]);
+    writing = false;
+    await liveWriter?.catch(() => undefined);
     await cluster?.stop();
     if (brokenServer !== undefined) await new Promise((resolve) => brokenServer!.close(resolve));
     rmSync(scratch, { recursive: true, force: true });
@@ -126,8 +142,19 @@ describe('dashboard in headless chromium', { skip }, () => {
     assert.ok(png.length > 20_000, `PNG is ${png.length} bytes`);
   });
 
+  test('the key browser at /keyvalue lists the prefix and updates live from the SSE watch', async () => {
+    const dom = await keyBrowserDom;
+    assert.match(dom, /<tr data-key="kb\/listed" data-mod-revision="\d+">/);
+    assert.match(dom, /<td class="v">hello<\/td>/);
+    const live = Number(/id="kv-live" data-events="(\d+)"/.exec(dom)?.[1]);
+    assert.equal(live, 3, 'events applied from the watch (the page stops after events_max=3)');
+    assert.match(dom, /id="kv-state" data-state="paused"/);
+    assert.match(dom, /<tr data-key="kb\/live"/);
+  });
+
   test('the page is self-contained and says "unreachable" when /status fails', async () => {
     assert.doesNotMatch(renderDashboard(), /<script[^>]+src=|<link[^>]+stylesheet|@import|url\(http/i, 'no external assets');
+    assert.doesNotMatch(renderKeyBrowser(), /<script[^>]+src=|<link[^>]+stylesheet|@import|url\(http/i, 'no external assets');
     const dom = await unreachableDom;
     assert.match(dom, /id="state" data-state="unreachable"/);
     assert.match(dom, /Node unreachable:/);

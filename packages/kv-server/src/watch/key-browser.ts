@@ -9,7 +9,9 @@
  *
  * Stable hooks for tests: `#kv-state[data-state=live|listing|cancelled|error]`,
  * `#kv-revision`, rows `tr[data-key]` with `data-mod-revision`, and
- * `#kv-live[data-events]` (events applied from the watch).
+ * `#kv-live[data-events]` (events applied from the watch). `?events_max=N`
+ * stops following after N live events (state `paused`): a headless browser's
+ * virtual time only runs once no request is open.
  */
 import { Consistency } from '@cairn/proto';
 import { InvalidArgumentError } from '../errors.js';
@@ -60,6 +62,7 @@ tr.changed{animation:flash 1.2s} @keyframes flash{from{background:#fef3c7}to{bac
 <script>
 (function(){
   var rows = new Map(), source = null, liveEvents = 0, generation = 0;
+  var eventsMax = Number(new URLSearchParams(location.search).get('events_max')) || Infinity;
   var $ = function(id){ return document.getElementById(id); };
   function setState(state, text){ var s = $('kv-state'); s.dataset.state = state; s.textContent = text || state; }
   function path(prefix){ return encodeURIComponent(prefix); }
@@ -79,7 +82,8 @@ tr.changed{animation:flash 1.2s} @keyframes flash{from{background:#fef3c7}to{bac
     var mine = ++generation;
     if (source) source.close();
     setState('listing');
-    history.replaceState(null, '', '/keyvalue?prefix=' + encodeURIComponent(prefix));
+    var query = new URLSearchParams(location.search); query.set('prefix', prefix);
+    history.replaceState(null, '', '/keyvalue?' + query);
     fetch('/keys/' + path(prefix) + '?limit=${KEY_LIST_LIMIT_DEFAULT}').then(function(r){
       if (!r.ok) throw new Error('listing failed: ' + r.status); return r.json();
     }).then(function(list){
@@ -104,6 +108,7 @@ tr.changed{animation:flash 1.2s} @keyframes flash{from{background:#fef3c7}to{bac
       $('kv-revision').textContent = data.revision;
       $('kv-live').dataset.events = liveEvents; $('kv-live').textContent = liveEvents + ' live events';
       setState('live'); render(changed);
+      if (liveEvents >= eventsMax) { source.close(); setState('paused', 'paused after ' + liveEvents + ' events'); }
     };
     source.addEventListener('cancel', function(m){
       source.close(); setState('cancelled', 'watch cancelled: ' + JSON.parse(m.data).code);
