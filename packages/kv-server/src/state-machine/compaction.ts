@@ -13,10 +13,12 @@
  */
 import type { CompactRequest, CommandResult } from '@cairn/proto';
 import { CompactedError, FutureRevisionError, type KvError } from '../errors.js';
-import { type BatchOp, NodeDatabase } from '../storage/database.js';
+import { decodeRecord } from '../storage/codec.js';
+import { type BatchOp, type Database, NodeDatabase } from '../storage/database.js';
 import { generationPrefix, historyEventsKey, PREFIX, prefixEnd } from '../storage/keys.js';
 import { type ApplyContext, headerAt } from './apply-command.js';
 import { isDeletionRecord, revisionOfHistoryKey } from './history.js';
+import { FrameKind } from './snapshot-stream.js';
 
 export function applyCompact(request: CompactRequest, ctx: ApplyContext): CommandResult | KvError {
   const { revision } = request;
@@ -103,5 +105,55 @@ export async function compactHistory(database: NodeDatabase, generation: number,
     await database.write(ops, { sync: false });
   } finally {
     await iterator.close();
+  }
+}
+
+/**
+ * The history records a snapshot carries: exactly what compaction to
+ * `compactRevision` keeps (whatever this node's background deletion has
+ * done yet, so every node's snapshot of the same state is the same bytes),
+ * read from the LevelDB snapshot `view`, in stored key order, unframed.
+ */
+export async function* retainedHistory(
+  database: NodeDatabase,
+  view: ReturnType<Database['snapshot']>,
+  generation: number,
+  compactRevision: number,
+): AsyncGenerator<{ kind: FrameKind; key: Buffer; payload: Buffer }> {
+  const db = database.db;
+  const source = (storedKey: Buffer, record: Buffer): Buffer =>
+    decodeRecord(storedKey, record, { dataDir: database.dataDir, what: () => `history record ${storedKey.toString('hex')}` });
+  const base = generationPrefix(PREFIX.historyValue, generation);
+  let keyPart: Buffer | undefined;
+  // The newest record below compactRevision of the key being walked, kept unless a deletion.
+  let newestBelow: { storedKey: Buffer; record: Buffer } | undefined;
+  const frameOf = (entry: { storedKey: Buffer; record: Buffer }): { kind: FrameKind; key: Buffer; payload: Buffer } => ({
+    kind: FrameKind.historyValue,
+    key: entry.storedKey.subarray(base.length),
+    payload: source(entry.storedKey, entry.record),
+  });
+  for await (const [storedKey, record] of db.iterator({ gte: base, lt: prefixEnd(base), snapshot: view })) {
+    const part = storedKey.subarray(0, storedKey.length - 8);
+    if (keyPart === undefined || !part.equals(keyPart)) {
+      if (newestBelow !== undefined && !isDeletionRecord(newestBelow.record)) yield frameOf(newestBelow);
+      newestBelow = undefined;
+      keyPart = Buffer.from(part);
+    }
+    if (revisionOfHistoryKey(storedKey) < compactRevision) {
+      newestBelow = { storedKey, record };
+      continue;
+    }
+    if (newestBelow !== undefined && !isDeletionRecord(newestBelow.record)) yield frameOf(newestBelow);
+    newestBelow = undefined;
+    yield frameOf({ storedKey, record });
+  }
+  if (newestBelow !== undefined && !isDeletionRecord(newestBelow.record)) yield frameOf(newestBelow);
+  const events = generationPrefix(PREFIX.historyEvents, generation);
+  for await (const [storedKey, record] of db.iterator({
+    gte: historyEventsKey(generation, compactRevision),
+    lt: prefixEnd(events),
+    snapshot: view,
+  })) {
+    yield { kind: FrameKind.historyEvents, key: storedKey.subarray(events.length), payload: source(storedKey, record) };
   }
 }

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { decodeRecord } from '../storage/codec.js';
 import { type BatchOp, NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, generationPrefix, kvKey, PREFIX, prefixEnd, sessionKey } from '../storage/keys.js';
+import { retainedHistory } from './compaction.js';
 import { decodeAppliedState } from './records.js';
 import {
   decodeHeaderValue,
@@ -66,6 +67,10 @@ export function snapshotGeneration(database: NodeDatabase, generation: number, c
             yield* writer.takeChunks();
           }
         }
+        for await (const { kind, key, payload } of retainedHistory(database, view, generation, state.compactRevision)) {
+          writer.frame(kind, key, payload);
+          yield* writer.takeChunks();
+        }
         yield* writer.finish();
       } finally {
         await closeView();
@@ -121,18 +126,26 @@ const FRAME_NAME: Readonly<Record<number, string>> = {
   [FrameKind.leaseKey]: 'lease key',
 };
 
+/** The prefix under which each kind of record frame is stored (besides KV and SESSION). */
+const FRAME_PREFIX: Readonly<Record<number, number>> = {
+  [FrameKind.lease]: PREFIX.lease,
+  [FrameKind.leaseKey]: PREFIX.leaseKey,
+  [FrameKind.historyValue]: PREFIX.historyValue,
+  [FrameKind.historyEvents]: PREFIX.historyEvents,
+};
+
 /** Where a snapshot frame's record goes in `generation`. */
 function storedKeyOf(kind: FrameKind, key: Buffer, generation: number): Buffer {
   if (kind === FrameKind.kv) return kvKey(generation, key);
   if (kind === FrameKind.session) return sessionKey(generation, key.toString('utf8'));
-  if (kind === FrameKind.lease) return Buffer.concat([generationPrefix(PREFIX.lease, generation), key]);
-  if (kind === FrameKind.leaseKey) return Buffer.concat([generationPrefix(PREFIX.leaseKey, generation), key]);
+  const prefix = FRAME_PREFIX[kind];
+  if (prefix !== undefined) return Buffer.concat([generationPrefix(prefix, generation), key]);
   throw new InvalidArgumentError(`snapshot frame kind ${kind} holds no record`);
 }
 
-/** Deletes KV, session and lease keys of every generation except `keep`. */
+/** Deletes KV, session, lease and history keys of every generation except `keep`. */
 export async function clearOtherGenerations(database: NodeDatabase, keep: number): Promise<void> {
-  for (const prefix of [PREFIX.kv, PREFIX.session, PREFIX.lease, PREFIX.leaseKey]) {
+  for (const prefix of [PREFIX.kv, PREFIX.session, PREFIX.lease, PREFIX.leaseKey, PREFIX.historyValue, PREFIX.historyEvents]) {
     await database.db.clear({ gte: Buffer.of(prefix), lt: generationPrefix(prefix, keep) });
     await database.db.clear({ gte: prefixEnd(generationPrefix(prefix, keep)), lt: Buffer.of(prefix + 1) });
   }

@@ -69,7 +69,12 @@ function encodeHistoryValue(event: Event): Buffer {
     writeU64BE(record, kv.modIndex, RECORD_HEADER_BYTES + 1);
     return record;
   }
-  const record = encodeStoredValue(storedOf(kv), RECORD_HEADER_BYTES + 1);
+  return encodeHistoryPut(storedOf(kv));
+}
+
+/** A 'V' record (unsealed, RECORD_HEADER_BYTES reserved) saying the key got `stored`. */
+export function encodeHistoryPut(stored: StoredValue): Buffer {
+  const record = encodeStoredValue(stored, RECORD_HEADER_BYTES + 1);
   record[RECORD_HEADER_BYTES] = KIND_PUT;
   return record;
 }

@@ -34,6 +34,7 @@ import { applyContext, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
 import { approximateHistoryBytes, eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
 import { HistoryCompactor } from './compaction.js';
+import { seedHistory } from './history-seed.js';
 import { applyAnyOperation } from './operations.js';
 import type { KeyMatch } from './ports.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
@@ -115,10 +116,11 @@ export class KvStateMachine {
   /** Loads the applied state and session index; removes leftovers of an interrupted restore. */
   static async open(database: NodeDatabase, options: KvStateMachineOptions = {}): Promise<KvStateMachine> {
     const payload = await database.getRecord(APPLIED_KEY, 'state machine applied state');
-    const state: AppliedState = payload
+    let state: AppliedState = payload
       ? decodeAppliedState(payload, database.dataDir)
       : { appliedIndex: 0, generation: 1, clockMs: 0, activitySeq: 0, keyCount: 0, revision: 0, compactRevision: 0 };
     await clearOtherGenerations(database, state.generation);
+    state = await seedHistory(database, state);
     const sessionLimits = { ttlMs: options.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT, max: options.sessionsMax ?? SESSIONS_MAX };
     const sessions = await SessionIndex.load(database, state.generation, sessionLimits);
     const leases = await LeaseTable.load(database, state.generation);
@@ -373,7 +375,7 @@ export class KvStateMachine {
       const state: AppliedState = { ...loaded, generation };
       this.cache.clear();
       await this.database.write([NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(state))], { sync: true });
-      this.state = state;
+      this.state = await seedHistory(this.database, state);
       await clearOtherGenerations(this.database, generation);
       this.sessions = await SessionIndex.load(this.database, generation, this.sessionLimits);
       await this.leases.reload(generation);

@@ -17,9 +17,17 @@
  *                     this frame  (last frame)
  *     kind 5 LEASE    key = u64be lease id; value = lease payload (leases.ts)
  *     kind 6 LEASE_KEY  key = u64be lease id | user key; value empty
+ *     kind 7 HISTORY_VALUE  key = esc(user key) | u64be revision; value =
+ *                     history value payload (history.ts)
+ *     kind 8 HISTORY_EVENTS key = u64be revision; value = the revision's
+ *                     event list (history.ts)
  *
  * KV frames come in key order, then SESSION frames in client id order, then
- * LEASE and LEASE_KEY frames in key order.
+ * LEASE and LEASE_KEY frames in key order, then the retained history (what
+ * compaction to the header's compactRevision keeps, whether or not this node
+ * deleted the rest yet): HISTORY_VALUE then HISTORY_EVENTS frames in key order.
+ * A snapshot without history frames (from before history) loads with its
+ * current values as the history at its revision (history-seed.ts).
  */
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
@@ -28,7 +36,7 @@ import { readU64BE, writeU64BE } from '../storage/u64.js';
 export const SNAPSHOT_MAGIC = Buffer.from('CKVS', 'latin1');
 export const SNAPSHOT_FORMAT = 1;
 
-export const FrameKind = { header: 1, kv: 2, session: 3, trailer: 4, lease: 5, leaseKey: 6 } as const;
+export const FrameKind = { header: 1, kv: 2, session: 3, trailer: 4, lease: 5, leaseKey: 6, historyValue: 7, historyEvents: 8 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 const FRAME_HEADER_BYTES = 9;
