@@ -5,7 +5,8 @@
 // past with prevKv and filters; COMPACTED with the compact revision; progress;
 // SSE format, Last-Event-ID resume and the compacted cancel; /keys listing and
 // the /keyvalue page; a client that does not read keeps the node's queued
-// bytes within the per-watch bound, then catches up with no gap.
+// bytes within the per-watch bound, then catches up with no gap; a stopping
+// node ends its watches with SHUTTING_DOWN.
 // Method: TestCluster processes; writes with unary Put on the leader (the
 // reply's header names its revision); watches through WatchStreamClient and
 // a plain node:http SSE reader.
@@ -236,5 +237,20 @@ describe('WatchService and SSE watches', () => {
     written.sort((a, b) => a - b);
     await waitFor(() => watch.revisions(9).at(-1) === written.at(-1), { what: 'the watch to catch up', deadlineMs: 30_000 });
     assert.deepEqual(watch.revisions(9), written, 'every revision once, in order');
+  });
+
+  // Last: it stops the follower.
+  test('a node that stops ends its watches with SHUTTING_DOWN (gRPC and SSE)', async () => {
+    const watch = watchOn(follower);
+    watch.create({ key: Buffer.from('stop/'), prefix: true, watchId: 4 });
+    await watch.next((r) => r.created, 'created');
+    const events = sse(follower, '/watch/stop%2F?prefix=1');
+    await waitFor(() => events.messages.length > 0, { what: 'the SSE stream to open' });
+    await cluster.terminate(follower);
+    const cancel = await watch.next((r) => r.watchId === 4 && r.canceled, 'the cancel');
+    assert.equal(cancel.cancelCode, 'SHUTTING_DOWN');
+    await waitFor(() => watch.ended, { what: 'the stream to end' });
+    await waitFor(() => events.ended, { what: 'the SSE response to end' });
+    assert.equal(events.messages.find((m) => m.event === 'cancel')?.data?.includes('SHUTTING_DOWN'), true);
   });
 });
