@@ -88,6 +88,19 @@ test('live: key and prefix watches get only their keys, whole revisions, in orde
   hub.close();
 });
 
+test('fan-out: watches with the same spec each get every revision, including one that started later', async () => {
+  const history = new FakeHistory();
+  const hub = new WatchHub(history);
+  const watches = Array.from({ length: 5 }, () => new Recorder());
+  for (const watch of watches.slice(0, 4)) hub.watch(prefix('f/'), watch);
+  history.apply({ 'f/a': '1' });
+  hub.watch(prefix('f/', { startRevision: 3 }), watches[4]!);
+  history.apply({ 'f/b': '2' }, { 'f/c': '3' });
+  for (const watch of watches.slice(0, 4)) assert.deepEqual(watch.revisions(), [1, 2, 3]);
+  assert.deepEqual(watches[4]!.revisions(), [3]);
+  hub.close();
+});
+
 test('filters and prevKv: NOPUT / NODELETE drop events; prevKv only when asked', async () => {
   const history = new FakeHistory();
   const hub = new WatchHub(history);

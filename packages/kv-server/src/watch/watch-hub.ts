@@ -76,6 +76,8 @@ const FIRST_CHUNK_EVENTS = 64;
 
 class Watcher {
   done = false;
+  /** Watches with the same signature select the same events (fan-out: select once per batch). */
+  readonly signature: string;
   /** Events the next history read asks for (adapted to the events' size). */
   chunkEvents = FIRST_CHUNK_EVENTS;
   constructor(
@@ -83,7 +85,10 @@ class Watcher {
     readonly output: WatchOutput,
     /** The first revision this watch has not been given. */
     public next: number,
-  ) {}
+  ) {
+    const { match, prevKv, noPut, noDelete } = spec;
+    this.signature = `${match.prefix ? 'p' : 'k'}${prevKv ? 1 : 0}${noPut ? 1 : 0}${noDelete ? 1 : 0}:${match.key.toString('latin1')}`;
+  }
 }
 
 export class WatchHub {
@@ -161,10 +166,21 @@ export class WatchHub {
       for (const watcher of this.synced) if (watcher.next < first.revision) this.startCatchUp(watcher);
     }
     this.current = revisions[revisions.length - 1]!.revision;
+    const shared = new Map<string, RevisionEvents[]>();
     for (const watcher of this.synced) {
       const from = watcher.next;
       watcher.next = Math.max(from, this.current + 1);
-      const selected = selectEvents(watcher.spec, from <= first.revision ? revisions : revisions.filter((r) => r.revision >= from));
+      let selected: RevisionEvents[];
+      if (from <= first.revision) {
+        const cached = shared.get(watcher.signature);
+        selected = cached ?? selectEvents(watcher.spec, revisions);
+        if (cached === undefined) shared.set(watcher.signature, selected);
+      } else {
+        selected = selectEvents(
+          watcher.spec,
+          revisions.filter((r) => r.revision >= from),
+        );
+      }
       if (selected.length === 0) continue;
       this.eventsSent += eventCount(selected);
       // Taken but past the bound: stop feeding it live, it catches up from history once its client reads.
