@@ -14,10 +14,14 @@
  * not get there in time).
  * Leases: `/lease/...` and `/leases` (http-lease.ts); `PUT /kv/<key>?lease=ID`
  * attaches the key to a lease.
+ * History and txn: `GET /kv/<key>?rev=N` reads the key as of revision N;
+ * `DELETE /kv/<prefix>?prefix=1` deletes every key with the prefix at one
+ * revision; `POST /txn` takes a txn as JSON (http-txn.ts). GET answers the
+ * revision read at in `x-cairn-revision`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
-import { InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
+import { CompactedError, InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
 import { ERROR_WIRE } from './error-wire.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -26,6 +30,7 @@ import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
 import { handleLease, parseLeaseParam } from './http-lease.js';
+import { parseRevisionParam, serveTxn } from './http-txn.js';
 import type { LeaseApi } from './lease-api.js';
 import { measuredCall, type MeasuredCall } from './measured-call.js';
 import { listKeys, renderKeyBrowser } from '../watch/key-browser.js';
@@ -99,6 +104,7 @@ async function route(deps: HttpDeps, measured: MeasuredCall, request: IncomingMe
   const path = target.path;
   if (path.startsWith('/kv/')) return handleKv(deps, measured, request, response, target);
   if (path === '/leases' || path.startsWith('/lease/')) return handleLease(deps.leases, measured, request, response, target);
+  if (path === '/txn') return sendJson(response, 200, await serveTxn(deps.api, measured, request, deps.valueBytesMax));
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on ${path}` });
   if (path.startsWith('/watch/') && deps.watch !== undefined)
@@ -146,10 +152,17 @@ async function handleKv(
     case 'GET': {
       const consistency = target.query.get('consistency') === 'serializable' ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
       const result = await measured('get', () =>
-        deps.api.get({ key: key(), consistency, minIndex: parseMinIndex(target.query.get('min_index')), revision: 0 }),
+        deps.api.get({
+          key: key(),
+          consistency,
+          minIndex: parseMinIndex(target.query.get('min_index')),
+          revision: parseRevisionParam(target.query.get('rev')),
+        }),
       );
+      response.setHeader('x-cairn-revision', String(result.header?.revision ?? 0));
       if (result.kv === undefined) return sendJson(response, 404, { code: 'NOT_FOUND', message: 'key not found' });
       response.setHeader('x-cairn-version', String(result.kv.version));
+      response.setHeader('x-cairn-mod-revision', String(result.kv.modRevision));
       response.setHeader('content-type', 'application/octet-stream');
       response.statusCode = 200;
       response.end(result.kv.value);
@@ -163,8 +176,9 @@ async function handleKv(
       return sendJson(response, 200, { version: result.version, index: result.index });
     }
     case 'DELETE': {
-      const result = await measured('delete', () => deps.api.delete({ key: key(), prevKv: false, prefix: false }));
-      return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted, index: result.index });
+      const prefix = target.query.get('prefix') === '1';
+      const result = await measured('delete', () => deps.api.delete({ key: key(), prevKv: false, prefix }));
+      return sendJson(response, result.deleted ? 200 : 404, { deleted: result.deleted, count: result.count, index: result.index });
     }
     default:
       return sendJson(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} not allowed on /kv/` });
@@ -206,6 +220,7 @@ function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
 function sendError(response: ServerResponse, error: KvError, leaderHttpAddress: (id: number) => string | undefined): void {
   if (response.headersSent) return void response.end();
   const body: Record<string, unknown> = { code: error.code, message: error.message };
+  if (error instanceof CompactedError) body.compactRevision = error.compactRevision;
   if (error instanceof NotLeaderError) {
     const leaderHttp = leaderHttpAddress(error.leaderId) ?? '';
     body.message = 'not the leader';

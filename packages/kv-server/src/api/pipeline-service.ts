@@ -214,6 +214,8 @@ class PipelineStream {
     if (op.delete !== undefined) return measured('delete', () => api.delete(op.delete!)).then((del) => ({ delete: del }));
     if (op.cas !== undefined) return measured('cas', () => api.cas(op.cas!)).then((cas) => ({ cas }));
     if (op.range !== undefined) return measured('range', () => api.range(op.range!)).then((range) => ({ range }));
+    if (op.txn !== undefined) return measured('txn', () => api.txn(op.txn!)).then((txn) => ({ txn }));
+    if (op.compact !== undefined) return measured('compact', () => api.compact(op.compact!)).then((compact) => ({ compact }));
     if (op.leaseGrant !== undefined || op.leaseRevoke !== undefined || op.leaseTimeToLive !== undefined) return this.runLease(op);
     return Promise.reject(new InvalidArgumentError('pipeline op names no operation'));
   }
