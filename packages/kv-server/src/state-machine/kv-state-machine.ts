@@ -35,11 +35,12 @@ import { scanRange } from './range-scan.js';
 import { approximateHistoryBytes, eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
 import { HistoryCompactor } from './compaction.js';
 import { seedHistory } from './history-seed.js';
+import { commandKeys, loadIntoBatch } from './batch-keys.js';
 import { applyAnyOperation } from './operations.js';
 import type { KeyMatch } from './ports.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
 import { LeaseTable } from './leases.js';
-import { commandKey, decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
+import { decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
 import { type AppliedState, decodeAppliedState, decodeValueRecord, encodeAppliedState, type StoredValue } from './records.js';
 import { SessionIndex, type SessionLimits } from './sessions.js';
 import { ValueCache } from './value-cache.js';
@@ -230,7 +231,7 @@ export class KvStateMachine {
       const results: AppliedResult[] = [];
       const previous = { ...this.state };
       const commands = decodeCommands(entries, this.state.appliedIndex);
-      await this.prefetch(commands, batch);
+      await loadIntoBatch(this.database, this.state.generation, this.cache, commandKeys(commands), batch);
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
         if (entry.index <= this.state.appliedIndex) continue;
@@ -282,7 +283,7 @@ export class KvStateMachine {
   /**
    * Applies one command. Returns a promise only when a retried write's stored
    * reply has to be read from disk; every other path is synchronous, because
-   * prefetch() put every key the batch touches into `batch` (an async call per
+   * batch-keys.ts loaded every key the batch touches into `batch` (an async call per
    * command per node was a visible share of the garbage per write).
    */
   private applyCommand(
@@ -384,57 +385,10 @@ export class KvStateMachine {
     }
   }
 
-  // ---- reads for apply and get ----
+  // ---- reads for get ----
 
-  /**
-   * Reads every key the batch's commands touch with ONE getMany, instead of
-   * one awaited get per command on the hot path. The values go into the
-   * batch's read-your-writes cache (null = absent), which apply consults first.
-   */
-  private async prefetch(commands: ReadonlyArray<Command | Error | undefined>, batch: PendingBatch): Promise<void> {
-    const keys = new Map<string, Buffer>();
-    for (const command of commands) {
-      if (command === undefined || command instanceof Error) continue; // applyCommand reports a bad one
-      const key = commandKey(command);
-      if (key === undefined) continue;
-      const mapped = mapKey(key);
-      if (batch.values.has(mapped)) continue;
-      const cached = this.cache.get(mapped);
-      if (cached !== undefined) batch.values.set(mapped, cached);
-      else keys.set(mapped, key);
-    }
-    if (keys.size === 0) return;
-    const storedKeys = [...keys.values()].map((key) => kvKey(this.state.generation, key));
-    const records = await this.database.db.getMany(storedKeys);
-    let i = 0;
-    for (const [mapped] of keys) {
-      const record = records[i];
-      batch.values.set(mapped, record === undefined ? null : decodeValueRecord(storedKeys[i]!, record, this.database.dataDir));
-      i += 1;
-    }
-  }
-
-  /** Puts each key not yet in the batch into it (from the cache or LevelDB; null = absent). */
-  private async loadKeys(keys: readonly Buffer[], batch: PendingBatch): Promise<void> {
-    const missing = new Map<string, Buffer>();
-    for (const key of keys) {
-      const mapped = mapKey(key);
-      if (batch.values.has(mapped) || missing.has(mapped)) continue;
-      const cached = this.cache.get(mapped);
-      if (cached !== undefined) batch.values.set(mapped, cached);
-      else missing.set(mapped, key);
-    }
-    if (missing.size === 0) return;
-    const storedKeys = [...missing.values()].map((key) => kvKey(this.state.generation, key));
-    const records = await this.database.db.getMany(storedKeys);
-    let i = 0;
-    for (const mapped of missing.keys()) {
-      const record = records[i];
-      // Set while this read was out (cannot happen within one command, but never overwrite a pending write).
-      if (!batch.values.has(mapped))
-        batch.values.set(mapped, record === undefined ? null : decodeValueRecord(storedKeys[i]!, record, this.database.dataDir));
-      i += 1;
-    }
+  private loadKeys(keys: readonly Buffer[], batch: PendingBatch): Promise<void> {
+    return loadIntoBatch(this.database, this.state.generation, this.cache, keys, batch);
   }
 
   private async readStored(key: Buffer): Promise<StoredValue | undefined> {
