@@ -356,6 +356,7 @@ export class Clerk {
       random: this.random,
       retry: this.options.retry,
       closing: this.closing.signal,
+      requestTimeoutMs: this.options.requestTimeoutMs,
     });
   }
 

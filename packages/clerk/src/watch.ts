@@ -8,13 +8,17 @@
  * them from its history, so the caller sees no gap and no duplicate (events
  * at or below `revision` are dropped should a node send them again).
  *
+ * A stream silent for two request timeouts is asked for progress; if the
+ * node does not answer within one more (a partitioned or wedged node: a
+ * dead TCP peer may not be noticed for minutes), the watch resumes elsewhere.
+ *
  * Each node response holds every event of its revisions, so a whole response
  * is queued at once. A caller slower than the events makes the queue grow up
  * to WATCH_QUEUE_MAX events; past it the stream is cancelled and reopened
  * from `revision + 1` once the caller has caught up (the node, not this
  * process, holds the backlog).
  */
-import { EventType, type WatchCreateRequest, WatchFilter, type WatchResponse } from '@cairn/proto';
+import { EventType, type WatchCreateRequest, WatchFilter, type WatchRequest, type WatchResponse } from '@cairn/proto';
 import type { Random } from './clock.js';
 import type { BidiStream, Connection } from './connection.js';
 import {
@@ -77,6 +81,8 @@ export interface WatchDeps {
   readonly retry: Readonly<Required<RetryOptions>>;
   /** Fires when the clerk closes. */
   readonly closing: AbortSignal;
+  /** A progress request unanswered this long means the stream is dead; it is sent after twice this long idle. */
+  readonly requestTimeoutMs: number;
 }
 
 const WATCH_ID = 1;
@@ -90,8 +96,13 @@ export class WatchIterator implements Watch {
   private readonly queue: WatchEvent[] = [];
   private failure: ClerkError | undefined;
   private done = false;
-  private stream: BidiStream<{ createRequest: WatchCreateRequest }> | undefined;
+  private stream: BidiStream<WatchRequest> | undefined;
   private streamAddress: string | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  /** When the current stream last delivered anything (or opened). */
+  private lastHeardAt = 0;
+  /** When a progress request was sent on a silent stream; undefined when none is pending. */
+  private probeSentAt: number | undefined;
   private paused = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -188,7 +199,7 @@ export class WatchIterator implements Watch {
       return;
     }
     // Identifies this stream in its callbacks (a resumed one may have replaced it).
-    const self: { stream?: BidiStream<{ createRequest: WatchCreateRequest }> } = {};
+    const self: { stream?: BidiStream<WatchRequest> } = {};
     const stream = connection.openStream('watch', {
       message: (response) => {
         if (this.stream === self.stream) this.onResponse(response);
@@ -202,10 +213,34 @@ export class WatchIterator implements Watch {
     self.stream = stream;
     this.stream = stream;
     this.streamAddress = address;
+    this.lastHeardAt = performance.now();
+    this.probeSentAt = undefined;
+    if (this.healthTimer === undefined) {
+      this.healthTimer = setInterval(() => this.checkHealth(), this.deps.requestTimeoutMs);
+      this.healthTimer.unref();
+    }
     stream.write({ createRequest: { ...this.create, startRevision: this.startKnown ? this.received + 1 : 0 } });
   }
 
+  /** Probes a silent stream; gives up on it when the probe goes unanswered. */
+  private checkHealth(): void {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    const now = performance.now();
+    if (this.probeSentAt !== undefined) {
+      if (now - this.probeSentAt < this.deps.requestTimeoutMs) return;
+      this.stopStream();
+      this.onEnded(new UnavailableError(`watch stream on ${this.streamAddress} silent for ${Math.round(now - this.lastHeardAt)} ms`));
+      return;
+    }
+    if (now - this.lastHeardAt < 2 * this.deps.requestTimeoutMs) return;
+    this.probeSentAt = now;
+    stream.write({ progressRequest: {} });
+  }
+
   private onResponse(response: WatchResponse): void {
+    this.lastHeardAt = performance.now();
+    this.probeSentAt = undefined;
     const headerRevision = response.header?.revision ?? 0;
     if (response.canceled) return this.onCanceled(response);
     this.failures = 0;
@@ -298,6 +333,7 @@ export class WatchIterator implements Watch {
     this.failure = error;
     this.signal.removeEventListener('abort', this.onAbort);
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    clearInterval(this.healthTimer);
     this.stopStream();
     this.notify();
   }

@@ -38,6 +38,19 @@ async function unlessMissing(t: TestContext, body: () => Promise<void>): Promise
   }
 }
 
+/** `promise`, or a failure naming `what` after 20 s (so a hang says where). */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 20_000);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The next `n` events of a watch, within a deadline. */
 async function nextEvents(iterator: AsyncIterator<WatchEvent>, n: number, what: string): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
@@ -186,7 +199,7 @@ describe('coordination primitives through the clerk on a 3-node cluster', () => 
       const sessions = await Promise.all([0, 1, 2].map(() => Session.create(clerk, { ttl: 5 })));
       const mutexes = sessions.map((session) => new Mutex(session, 'locks/m'));
       const order: number[] = [];
-      const first = await mutexes[0]!.lock();
+      const first = await within(mutexes[0]!.lock(), 'the first lock');
       const waiting = mutexes.slice(1).map(async (mutex, i) => {
         const held = await mutex.lock();
         order.push(i + 1);
@@ -195,18 +208,18 @@ describe('coordination primitives through the clerk on a 3-node cluster', () => 
       // The waiters must not get it while it is held.
       assert.deepEqual(order, []);
       await mutexes[0]!.unlock();
-      const second = await waiting[0]!;
+      const second = await within(waiting[0]!, 'the second lock');
       assert.deepEqual(order, [1]);
       assert.ok(second.fencingRevision > first.fencingRevision);
       // A holder whose session ends releases the lock too.
       await sessions[1]!.close();
-      const third = await waiting[1]!;
+      const third = await within(waiting[1]!, 'the third lock (the second holder closed its session)');
       assert.ok(third.fencingRevision > second.fencingRevision);
       await mutexes[2]!.unlock();
 
       const elections = sessions.filter((_, i) => i !== 1).map((session) => new Election(session, 'elect/e'));
       const [a, b] = elections as [Election, Election];
-      await a.campaign('alpha');
+      await within(a.campaign('alpha'), 'the first campaign');
       assert.equal((await a.leader())?.value.toString(), 'alpha');
       const controller = new AbortController();
       const observed: string[] = [];
@@ -221,9 +234,9 @@ describe('coordination primitives through the clerk on a 3-node cluster', () => 
       const bElected = b.campaign('beta');
       await waitFor(() => observed.length >= 2, { deadlineMs: 10_000, what: 'the proclamation observed' });
       await a.resign();
-      await bElected;
+      await within(bElected, 'the second campaign');
       assert.equal(b.isLeader, true);
-      await observing;
+      await within(observing, 'three leader values observed');
       assert.deepEqual(observed, ['alpha', 'alpha-2', 'beta']);
       await assert.rejects(a.proclaim('again'), ClerkError);
       for (const session of sessions) await session.close().catch(() => undefined);

@@ -187,3 +187,30 @@ test('aborting the signal ends the loop cleanly and cancels the stream; delete e
     clerk.close();
   }
 });
+
+test('a silent watch stream is probed for progress and, unanswered, replaced on another member', async () => {
+  const transport = new FakeStreamTransport();
+  const clerk = Clerk.lazy({ endpoints: ENDPOINTS, membersRefreshMs: 0, requestTimeoutMs: 50 }, { transport });
+  transport.onOpen = (stream) => {
+    const watch = stream as FakeStream<'watch'>;
+    // The first member accepts the stream and then says nothing, as a partitioned node would.
+    if (transport.streamsOf('watch').length > 1) watch.send(put('k', 4));
+  };
+  const watch = clerk.watch('k', { fromRevision: 4 });
+  // A real stream keeps the process alive (the watch's own timers do not); the fake one does not.
+  const alive = setInterval(() => undefined, 1_000);
+  try {
+    const [event] = await take(watch, 1);
+    assert.equal(event?.revision, 4);
+    const [silent, second] = transport.streamsOf('watch');
+    assert.ok(
+      silent!.written.some((request) => request.progressRequest !== undefined),
+      'the silent stream was asked for progress',
+    );
+    assert.equal(silent!.cancelled, true);
+    assert.equal(startRevisionOf(second!), 4);
+  } finally {
+    clearInterval(alive);
+    clerk.close();
+  }
+});

@@ -62,7 +62,7 @@ export class Election {
       await clerk.put(this.key, value, { lease: this.session.leaseId, signal });
     }
     try {
-      await waitDeletes(clerk, this.prefix, myRevision - 1, signal);
+      await waitDeletes(clerk, this.prefix, myRevision - 1, created.revision, signal);
       const mine = await clerk.get(this.key, { signal });
       if (mine?.createRevision !== myRevision)
         throw new FailedPreconditionError(`candidate key ${this.key} vanished (session lease lost?)`);
@@ -127,14 +127,19 @@ function leaderInfo(kv: KeyValue, revision: number): LeaderInfo {
 
 async function* observeLeader(clerk: Clerk, prefix: string, signal: AbortSignal | undefined): AsyncIterableIterator<Buffer> {
   let last: { key: Buffer; value: Buffer } | undefined;
+  // Watches start after a revision named before their listing began (see waitDeletes): no gap.
+  let floor = (await clerk.range(prefix, { limit: 1, keysOnly: true, signal })).revision;
   while (signal?.aborted !== true) {
     const { kvs, revision } = await listAll(clerk, prefix, signal);
+    const after = floor;
+    floor = revision;
     const leader = oldest(kvs);
     if (leader === undefined) {
-      // No candidate: wait for the first one to appear (from the listing's revision on: no gap).
-      for await (const event of clerk.watch(prefix, { prefix: true, fromRevision: revision + 1, signal })) {
-        if (event.type === 'put') break;
-      }
+      // No candidate: wait for the first one to appear.
+      const candidates = clerk.watch(prefix, { prefix: true, fromRevision: after + 1, signal });
+      for await (const event of candidates) if (event.type === 'put') break;
+      // What the watch delivered happened before the next listing: also a floor (and a recent one).
+      floor = Math.max(floor, candidates.revision);
       continue;
     }
     if (last === undefined || !last.key.equals(leader.key) || !last.value.equals(leader.value)) {
@@ -142,12 +147,16 @@ async function* observeLeader(clerk: Clerk, prefix: string, signal: AbortSignal 
       yield leader.value;
     }
     // Follow the leader's key until it goes.
-    for await (const event of clerk.watch(leader.key, { fromRevision: revision + 1, signal })) {
+    const follow = clerk.watch(leader.key, { fromRevision: after + 1, signal });
+    for await (const event of follow) {
+      // The listing already reflects every change up to the key's modRevision.
+      if (event.revision <= leader.modRevision) continue;
       if (event.type === 'delete') break;
       if (!event.value.equals(last.value)) {
         last = { key: leader.key, value: event.value };
         yield event.value;
       }
     }
+    floor = Math.max(floor, follow.revision);
   }
 }

@@ -40,8 +40,20 @@ export function oldest(kvs: readonly KeyValue[]): KeyValue | undefined {
  * Waits until no key under `prefix` was created at or below `maxCreateRevision`.
  * Each round waits for the delete of the newest such key only (the waiter's
  * predecessor), so a release wakes one waiter, not the herd.
+ *
+ * The watch for that delete starts after `floor`: a revision some response
+ * named before the listing began, so the listing saw at least that state and
+ * a later delete cannot be missed. (A listing's own header revision is not
+ * used: a write applied while the node reads may already count in it.)
  */
-export async function waitDeletes(clerk: Clerk, prefix: string, maxCreateRevision: number, signal: AbortSignal): Promise<void> {
+export async function waitDeletes(
+  clerk: Clerk,
+  prefix: string,
+  maxCreateRevision: number,
+  floor: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let after = floor;
   for (;;) {
     const { kvs, revision } = await listAll(clerk, prefix, signal);
     let predecessor: KeyValue | undefined;
@@ -51,11 +63,12 @@ export async function waitDeletes(clerk: Clerk, prefix: string, maxCreateRevisio
       }
     }
     if (predecessor === undefined) return;
-    await waitDelete(clerk, predecessor.key, revision, signal);
+    await waitDelete(clerk, predecessor.key, after, signal);
+    after = revision;
   }
 }
 
-/** Resolves when `key` is deleted after `revision` (the watch replays a delete that already happened). */
+/** Resolves when `key` is deleted after `revision` (the watch replays a delete that already happened; the caller lists again). */
 async function waitDelete(clerk: Clerk, key: Buffer, revision: number, signal: AbortSignal): Promise<void> {
   for await (const event of clerk.watch(key, { fromRevision: revision + 1, filters: ['noPut'], signal })) {
     if (event.type === 'delete') return;

@@ -67,7 +67,7 @@ export class Mutex {
     const myRevision = created.succeeded ? created.revision : existing?.type === 'get' ? (existing.kv?.createRevision ?? 0) : 0;
     if (myRevision === 0) throw new FailedPreconditionError(`lock key ${this.key} vanished as it was taken`);
     try {
-      await waitDeletes(clerk, this.prefix, myRevision - 1, signal);
+      await waitDeletes(clerk, this.prefix, myRevision - 1, created.revision, signal);
       // The lease may have expired while waiting, taking the key with it.
       const mine = await clerk.get(this.key, { signal });
       if (mine?.createRevision !== myRevision) {
