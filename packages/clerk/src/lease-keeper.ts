@@ -138,7 +138,11 @@ export class LeaseKeeper {
         clearTimeout(timer);
         const index = entry.waiters.indexOf(finish);
         if (index >= 0) entry.waiters.splice(index, 1);
-        if (temporary && this.leases.get(id) === entry && entry.waiters.length === 0) this.leases.delete(id);
+        if (temporary && this.leases.get(id) === entry && entry.waiters.length === 0) {
+          this.leases.delete(id);
+          // Nothing left to keep alive: the stream must not hold the process.
+          if (this.leases.size === 0) this.stopStream();
+        }
         if ('code' in result) reject(result);
         else resolve(result.ttl);
       };

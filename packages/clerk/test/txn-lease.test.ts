@@ -160,3 +160,20 @@ test('the keep-alive stream follows a NOT_LEADER hint to the leader; revoke() ab
     clerk.close();
   }
 });
+
+test('keepAliveOnce of a lease the clerk does not keep answers the TTL and leaves no stream open; TTL 0 is LeaseNotFoundError', async () => {
+  const transport = leaseTransport();
+  transport.onOpen = (stream) => {
+    const keepAlive = stream as FakeStream<'leaseKeepAlive'>;
+    const id = keepAlive.written[0]?.id ?? 0;
+    keepAlive.send(keepAliveAnswer(id, id === 5 ? 4 : 0));
+  };
+  const clerk = Clerk.lazy({ endpoints: ['a:1'], membersRefreshMs: 0 }, { transport });
+  try {
+    assert.deepEqual(await clerk.keepAliveOnce(5), { id: 5, ttl: 4 });
+    assert.equal(transport.streamsOf('leaseKeepAlive')[0]?.cancelled, true);
+    await assert.rejects(clerk.keepAliveOnce(6), LeaseNotFoundError);
+  } finally {
+    clerk.close();
+  }
+});
