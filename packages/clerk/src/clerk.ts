@@ -14,6 +14,7 @@ import { type Clock, type Random, systemClock } from './clock.js';
 import { GrpcTransport, type RpcRequest, type RpcResponse, type Transport } from './connection.js';
 import { ClerkError, InvalidArgumentError, LeaseNotFoundError, UnavailableError } from './errors.js';
 import { type Lease, LeaseKeeper } from './lease-keeper.js';
+import { recordTxn } from './history-txn.js';
 import { encodeHistoryBytes, type HistoryBytes, type HistoryOp, type HistoryRecordType } from './history.js';
 import { LeaderTracker } from './leader-tracker.js';
 import { type ClerkOptions, type ResolvedClerkOptions, validate, withDefaults } from './options.js';
@@ -239,8 +240,10 @@ export class Clerk {
     if (spec === null || typeof spec !== 'object') throw new InvalidArgumentError('txn needs { if, then, else }');
     // Built once outside the session so a bad builder value throws before a lane is taken.
     const request = txnRequest(spec, { clientId: '', seq: 0 });
-    const response = await this.write('txn', (session) => ({ ...request, session }), options);
-    return txnResult(response);
+    const run = async (): Promise<TxnResult> => txnResult(await this.write('txn', (session) => ({ ...request, session }), options));
+    const history = this.options.history;
+    if (history === undefined) return run();
+    return recordTxn(history, { process: this.clientId, id: this.nextOperationId++, now: () => this.clock.now() }, request, run);
   }
 
   /** Discards the history below `revision`: reads and watches below it then fail with `CompactedError`. */

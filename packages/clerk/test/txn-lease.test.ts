@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CompareResult, CompareTarget, type LeaseKeepAliveResponse, type TxnRequest } from '@cairn/proto';
+import { CompareResult, CompareTarget, type HistoryRecord, type LeaseKeepAliveResponse, type TxnRequest } from '@cairn/proto';
 import { Clerk, compare, InvalidArgumentError, LeaseNotFoundError, NotLeaderError, op, TimeoutError } from '../src/index.js';
 import { reply, ScriptedTransport } from '../src/testing.js';
 import { type FakeStream, FakeStreamTransport } from './fake-streams.js';
@@ -173,6 +173,98 @@ test('keepAliveOnce of a lease the clerk does not keep answers the TTL and leave
     assert.deepEqual(await clerk.keepAliveOnce(5), { id: 5, ttl: 4 });
     assert.equal(transport.streamsOf('leaseKeepAlive')[0]?.cancelled, true);
     await assert.rejects(clerk.keepAliveOnce(6), LeaseNotFoundError);
+  } finally {
+    clerk.close();
+  }
+});
+
+test('with a history, a txn is recorded with its compares, branches, results and revision', async () => {
+  const records: HistoryRecord[] = [];
+  const transport = new ScriptedTransport({
+    steps: [
+      {
+        method: 'txn',
+        reply: reply.ok({
+          header: header(9),
+          succeeded: true,
+          responses: [
+            { put: { header: header(9), version: 1 } },
+            {
+              range: {
+                kvs: [
+                  {
+                    key: Buffer.from('a'),
+                    value: Buffer.from([0xff]),
+                    version: 2,
+                    createRevision: 3,
+                    modRevision: 9,
+                    lease: 0,
+                    createIndex: 0,
+                    modIndex: 0,
+                  },
+                ],
+                more: false,
+              },
+            },
+          ],
+        }),
+      },
+      { method: 'txn', reply: reply.serverError('INVALID_ARGUMENT', 'too many ops') },
+    ],
+  });
+  const clerk = Clerk.lazy(
+    { endpoints: ['a:1'], clientId: 'h', membersRefreshMs: 0, history: { record: (r) => records.push(r) } },
+    { transport },
+  );
+  try {
+    await clerk.txn({
+      if: [compare.version('a', '>', 1)],
+      then: [op.put('a', 'x', { lease: 4 }), op.range('a')],
+      else: [op.delete('b/', { prefix: true })],
+    });
+    await assert.rejects(clerk.txn({ then: [op.get('a')] }), InvalidArgumentError);
+    assert.deepEqual(
+      records.map((r) => [r.type, r.op, r.id]),
+      [
+        ['invoke', 'txn', 1],
+        ['ok', 'txn', 1],
+        ['invoke', 'txn', 2],
+        ['fail', 'txn', 2],
+      ],
+    );
+    assert.deepEqual(records[0]!.txn, {
+      compare: [{ key: 'a', target: 'version', op: '>', operand: 1 }],
+      success: [
+        { op: 'put', key: 'a', value: 'x', lease: 4 },
+        { op: 'range', key: 'a' },
+      ],
+      failure: [{ op: 'delete', key: 'b/', prefix: true }],
+    });
+    const ok = records[1]!;
+    assert.equal(ok.result, true);
+    assert.equal(ok.revision, 9);
+    // The result holds a value that is not UTF-8: the whole record is base64.
+    assert.equal(ok.binary, true);
+    assert.deepEqual(ok.txnResult, {
+      succeeded: true,
+      results: [
+        { op: 'put' },
+        {
+          op: 'range',
+          kvs: [
+            {
+              key: Buffer.from('a').toString('base64'),
+              value: Buffer.from([0xff]).toString('base64'),
+              version: 2,
+              createRevision: 3,
+              modRevision: 9,
+              lease: 0,
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(records[3]!.error, 'INVALID_ARGUMENT');
   } finally {
     clerk.close();
   }
