@@ -46,6 +46,8 @@ function validateRevision(revision: number | undefined): number {
 }
 
 const encodeCommand = (c: Command): Buffer => encodeToBuffer(Command, c);
+/** Reads of the latest state tried before one is served from history at a fixed revision (readLatest). */
+const READ_LATEST_TRIES = 2;
 
 export class KvApi {
   constructor(
@@ -135,8 +137,15 @@ export class KvApi {
     const key = validateKey(request.key, this.limits);
     const revision = validateRevision(request.revision);
     await this.barrier(request.consistency, request.minIndex);
-    const kv = await this.reader.get(key, revision);
-    return { header: this.header(revision > 0 ? { revision } : undefined), kv };
+    if (revision > 0) return { header: this.header({ revision }), kv: await this.reader.get(key, revision) };
+    const at = this.reader.revision();
+    const kv = await this.reader.get(key, 0);
+    // The read saw the state at some revision in [at, now]. A value last changed at or before `at`
+    // was the value at `at`; one changed later was the value at its own mod revision.
+    if (this.reader.revision() === at || kv !== undefined)
+      return { header: this.header({ revision: Math.max(at, kv?.modRevision ?? 0) }), kv };
+    const latest = await this.readLatest((revisionToRead) => this.reader.get(key, revisionToRead));
+    return { header: this.header(latest), kv: latest.value };
   }
 
   async range(request: RangeRequest): Promise<RangeResponse> {
@@ -146,8 +155,26 @@ export class KvApi {
     const startAfter = request.startAfter.length > 0 ? validatePrefix(request.startAfter, this.limits) : undefined;
     const revision = validateRevision(request.revision);
     await this.barrier(request.consistency, request.minIndex);
-    const { kvs, more } = await this.reader.range(prefix, startAfter, limit, request.keysOnly, revision);
-    return { header: this.header(revision > 0 ? { revision } : undefined), kvs, more };
+    const read = (at: number) => this.reader.range(prefix, startAfter, limit, request.keysOnly, at);
+    if (revision > 0) return { header: this.header({ revision }), ...(await read(revision)) };
+    const latest = await this.readLatest(read);
+    return { header: this.header(latest), ...latest.value };
+  }
+
+  /**
+   * A read of the latest state with the revision it saw, exactly: a client
+   * that lists and then watches from header.revision + 1 must miss nothing
+   * and see nothing twice. When a batch was applied during the read, the
+   * result may or may not include it, so the read is done again; after a few
+   * tries it is done at the revision it started from, from history.
+   */
+  private async readLatest<T>(read: (revision: number) => Promise<T>): Promise<{ value: T; revision: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const at = this.reader.revision();
+      const value = await read(0);
+      if (this.reader.revision() === at) return { value, revision: at };
+      if (attempt >= READ_LATEST_TRIES && at > 0) return { value: await read(at), revision: at };
+    }
   }
 
   /**

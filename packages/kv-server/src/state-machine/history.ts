@@ -25,7 +25,7 @@ import { type BatchOp, NodeDatabase } from '../storage/database.js';
 import { escapeKey, generationPrefix, historyEventsKey, historyValueKey, PREFIX, prefixEnd, unescapeKey } from '../storage/keys.js';
 import { readU64BE, writeU64BE } from '../storage/u64.js';
 import type { RevisionEvents } from './pending-batch.js';
-import type { KeyMatch } from './ports.js';
+import type { KeyMatch } from './pending-batch.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from './records.js';
 
 const KIND_PUT = 1;

@@ -23,21 +23,20 @@
  * seq is new; a retry of the last seq gets the stored reply; an older seq gets
  * SessionSeqStaleError (sessions.ts keeps, expires and evicts the sessions).
  */
-import { assert, type Command, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
-import { InternalError, InvalidArgumentError, type KvError, SessionSeqStaleError } from '../errors.js';
+import { assert, type CommandResult, type Entry, type KeyValue } from '@cairn/proto';
+import { InternalError, InvalidArgumentError, type KvError } from '../errors.js';
 import { SESSION_TTL_MS_DEFAULT, SESSIONS_MAX, SNAPSHOT_CHUNK_BYTES, VALUE_BYTES_MAX, VALUE_CACHE_BYTES } from '../limits.js';
 import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { APPLIED_KEY, kvKey } from '../storage/keys.js';
 import type { StagedWrite } from '../storage/staged-write.js';
-import { applyContext, finishCommand } from './apply-command.js';
 import { scanRange } from './range-scan.js';
 import { approximateHistoryBytes, eventsBetween, getAt, type HistoryView, rangeAt } from './history.js';
 import { HistoryCompactor } from './compaction.js';
 import { seedHistory } from './history-seed.js';
 import { commandKeys, loadIntoBatch } from './batch-keys.js';
-import { applyAnyOperation } from './operations.js';
-import type { KeyMatch } from './ports.js';
+import { applyCommand, type CommandApplyDeps } from './session-apply.js';
+import type { KeyMatch } from './pending-batch.js';
 import { clearOtherGenerations, loadGeneration, snapshotGeneration, type SnapshotStream } from './generations.js';
 import { LeaseTable } from './leases.js';
 import { decodeCommands, mapKey, PendingBatch, type RevisionEvents } from './pending-batch.js';
@@ -86,6 +85,12 @@ export class KvStateMachine {
    * must see that write in its next read, at every consistency level.
    */
   private answered: { values: ReadonlyMap<string, StoredValue | null>; written: Promise<void> } | undefined;
+  /**
+   * The revision reads see: set when a batch is answered. state.revision runs
+   * ahead of it while a batch is being applied, and naming that in a read's
+   * header would claim writes the read cannot see.
+   */
+  private readableRevision: number;
 
   private constructor(
     readonly database: NodeDatabase,
@@ -97,6 +102,7 @@ export class KvStateMachine {
     readonly leases: LeaseTable,
   ) {
     this.state = state;
+    this.readableRevision = state.revision;
     this.sessions = sessions;
     this.historyView = {
       database,
@@ -132,9 +138,9 @@ export class KvStateMachine {
     return this.state.appliedIndex;
   }
 
-  /** The store's revision as applied (answered batches included). */
+  /** The store's revision as reads see it (answered batches included). */
   revision(): number {
-    return this.state.revision;
+    return this.readableRevision;
   }
 
   compactRevision(): number {
@@ -231,6 +237,14 @@ export class KvStateMachine {
       const results: AppliedResult[] = [];
       const previous = { ...this.state };
       const commands = decodeCommands(entries, this.state.appliedIndex);
+      const deps: CommandApplyDeps = {
+        state: this.state,
+        sessions: this.sessions,
+        leases: this.leases,
+        valueBytesMax: this.valueBytesMax,
+        store: this,
+        loadKeys: (keys, into) => this.loadKeys(keys, into),
+      };
       await loadIntoBatch(this.database, this.state.generation, this.cache, commandKeys(commands), batch);
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
@@ -239,7 +253,7 @@ export class KvStateMachine {
         const command = commands[i];
         if (command !== undefined) {
           // Synchronous unless a session's stored reply must be read from disk (a retried write).
-          const outcome = this.applyCommand(entry.index, command, batch);
+          const outcome = applyCommand(deps, entry.index, command, batch);
           results.push({ index: entry.index, result: outcome instanceof Promise ? await outcome : outcome });
         }
         this.state.appliedIndex = entry.index;
@@ -248,6 +262,7 @@ export class KvStateMachine {
       // log), so the caller may answer before this batch is written: if the
       // write fails, the node stops and replaying the log recomputes the same results.
       if (this.state.appliedIndex === previous.appliedIndex && alsoWrite === undefined) {
+        this.readableRevision = this.state.revision;
         answer?.(results);
         return results;
       }
@@ -256,6 +271,7 @@ export class KvStateMachine {
       const written = this.database.write(batch.ops, { sync: false });
       // Readers only need to know when it is over; a failure is handled below.
       this.answered = { values: batch.values, written: written.catch(() => undefined) };
+      this.readableRevision = this.state.revision;
       answer?.(results);
       try {
         await written;
@@ -264,6 +280,7 @@ export class KvStateMachine {
         // Memory (session index, cache) is now ahead of disk, so this machine
         // refuses further applies; the node treats a failed write as fatal.
         this.state = previous;
+        this.readableRevision = previous.revision;
         this.cache.clear();
         this.failedWrite = error as Error;
         throw error;
@@ -278,62 +295,6 @@ export class KvStateMachine {
     } finally {
       this.applying = false;
     }
-  }
-
-  /**
-   * Applies one command. Returns a promise only when a retried write's stored
-   * reply has to be read from disk; every other path is synchronous, because
-   * batch-keys.ts loaded every key the batch touches into `batch` (an async call per
-   * command per node was a visible share of the garbage per write).
-   */
-  private applyCommand(
-    index: number,
-    decoded: Command | Error,
-    batch: PendingBatch,
-  ): CommandResult | KvError | Promise<CommandResult | KvError> {
-    if (decoded instanceof Error) return new InvalidArgumentError(`entry ${index} does not hold a valid command`);
-    const command = decoded;
-    this.state.clockMs = Math.max(this.state.clockMs, command.proposedAtMs);
-    this.sessions.expire(this.state, batch);
-    const session = command.session;
-    if (session === undefined || session.clientId.length === 0) return this.applyOperation(command, index, batch);
-    if (session.seq <= 0) return new InvalidArgumentError('a write session needs seq >= 1');
-    const lastSeq = this.sessions.lastSeq(session.clientId);
-    if (lastSeq !== undefined && session.seq <= lastSeq) return this.applyRetry(session.clientId, session.seq, lastSeq, batch);
-    const outcome = this.applyOperation(command, index, batch);
-    if (outcome instanceof Promise) return outcome.then((settled) => this.touchSession(session, settled, batch));
-    return this.touchSession(session, outcome, batch);
-  }
-
-  private touchSession(
-    session: NonNullable<Command['session']>,
-    outcome: CommandResult | KvError,
-    batch: PendingBatch,
-  ): CommandResult | KvError {
-    // Errors are deterministic and leave no state change, so a retry recomputes the same error.
-    if (!(outcome instanceof Error)) this.sessions.touch(session.clientId, session.seq, outcome, this.state, batch);
-    return outcome;
-  }
-
-  /** Synchronous except for commands that read keys beyond the prefetched one (a lease revoke, a txn). */
-  private applyOperation(command: Command, index: number, batch: PendingBatch): CommandResult | KvError | Promise<CommandResult | KvError> {
-    const ctx = applyContext(command, index, this.state, batch, this.valueBytesMax, (keys) => this.loadKeys(keys, batch), this.leases);
-    const outcome = applyAnyOperation(command, ctx, this);
-    if (outcome instanceof Promise) {
-      return outcome.then((settled) => {
-        finishCommand(ctx);
-        return settled;
-      });
-    }
-    finishCommand(ctx);
-    return outcome;
-  }
-
-  /** A write whose seq the session has seen: answered from the stored reply (or stale), never applied again. */
-  private async applyRetry(clientId: string, seq: number, lastSeq: number, batch: PendingBatch): Promise<CommandResult | KvError> {
-    const stored = await this.sessions.lastResult(clientId, this.state.generation, batch);
-    this.sessions.touch(clientId, lastSeq, stored, this.state, batch);
-    return seq < lastSeq ? new SessionSeqStaleError(clientId, seq, lastSeq) : stored;
   }
 
   /**
@@ -377,6 +338,7 @@ export class KvStateMachine {
       this.cache.clear();
       await this.database.write([NodeDatabase.putRecord(APPLIED_KEY, encodeAppliedState(state))], { sync: true });
       this.state = await seedHistory(this.database, state);
+      this.readableRevision = this.state.revision;
       await clearOtherGenerations(this.database, generation);
       this.sessions = await SessionIndex.load(this.database, generation, this.sessionLimits);
       await this.leases.reload(generation);

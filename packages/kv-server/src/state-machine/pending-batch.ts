@@ -16,6 +16,13 @@ export class PendingBatch {
   readonly revisions: RevisionEvents[] = [];
 }
 
+/** Which keys a watch or a history read is about. */
+export interface KeyMatch {
+  readonly key: Buffer;
+  /** Every key starting with `key` (an empty key with prefix = every key). */
+  readonly prefix: boolean;
+}
+
 /** The changes of one revision, in the order applied (what history stores and watchers get). */
 export interface RevisionEvents {
   readonly revision: number;

@@ -7,10 +7,10 @@ import type { CommandResult, Entry, KeyValue } from '@cairn/proto';
 import type { StagedWrite } from '../storage/staged-write.js';
 import type { SnapshotStream } from './generations.js';
 import type { AppliedResult } from './kv-state-machine.js';
-import type { RevisionEvents } from './pending-batch.js';
+import type { KeyMatch, RevisionEvents } from './pending-batch.js';
 
 export type { AppliedResult } from './kv-state-machine.js';
-export type { RevisionEvents } from './pending-batch.js';
+export type { KeyMatch, RevisionEvents } from './pending-batch.js';
 
 export interface NodeStateMachine {
   appliedIndex(): number;
@@ -42,12 +42,6 @@ export interface KvReader {
   appliedResult?(clientId: string, seq: number): Promise<CommandResult | undefined>;
 }
 
-/** Which keys a watch or a history read is about. */
-export interface KeyMatch {
-  readonly key: Buffer;
-  /** Every key starting with `key` (an empty key with prefix = every key). */
-  readonly prefix: boolean;
-}
 
 /**
  * The retained history, for watches that start in the past (served by
