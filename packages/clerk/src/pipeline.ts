@@ -26,7 +26,19 @@ import { PARKED_LINK_CLOSE_MS, PIPELINE_IDLE_CLOSE_MS, PIPELINE_MESSAGE_BYTES_TA
 import type { Carrier, OpenCarrier } from './pipeline-carriers.js';
 
 /** The KV methods a pipeline carries, by their field in `PipelineOp` / `PipelineResult`. */
-export const PIPELINE_METHODS = ['put', 'get', 'append', 'delete', 'cas', 'range', 'leaseGrant', 'leaseRevoke', 'leaseTimeToLive'] as const;
+export const PIPELINE_METHODS = [
+  'put',
+  'get',
+  'append',
+  'delete',
+  'cas',
+  'range',
+  'leaseGrant',
+  'leaseRevoke',
+  'leaseTimeToLive',
+  'txn',
+  'compact',
+] as const;
 export type PipelineMethod = (typeof PIPELINE_METHODS)[number];
 type OpRequest<M extends PipelineMethod> = NonNullable<PipelineOp[M]>;
 type OpResponse<M extends PipelineMethod> = NonNullable<PipelineResult[M]>;
