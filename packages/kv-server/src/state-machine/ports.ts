@@ -42,7 +42,6 @@ export interface KvReader {
   appliedResult?(clientId: string, seq: number): Promise<CommandResult | undefined>;
 }
 
-
 /**
  * The retained history, for watches that start in the past (served by
  * history.ts in the state machine; the watch hub is written against this).
