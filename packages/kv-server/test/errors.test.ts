@@ -10,7 +10,7 @@ import { KvError, NotLeaderError, CorruptionError, SessionSeqStaleError, Invalid
 
 test('ERROR_WIRE maps every code to a gRPC status and an HTTP status', () => {
   const codes = Object.keys(ERROR_WIRE);
-  assert.equal(codes.length, 21);
+  assert.equal(codes.length, 24);
   for (const code of codes) {
     const wire = ERROR_WIRE[code as keyof typeof ERROR_WIRE];
     assert.ok(Object.values(status).includes(wire.grpc), `${code} grpc status`);
@@ -50,6 +50,7 @@ test('toErrorDetail carries the leader hint and hides non-KvErrors', () => {
     message: 'not the leader; try node 3 at 127.0.0.1:7003',
     leaderId: 3,
     leaderAddress: '127.0.0.1:7003',
+    compactRevision: 0,
   });
   assert.equal(toErrorDetail(new InvalidArgumentError('bad')).code, 'INVALID_ARGUMENT');
   const hidden = toErrorDetail(new TypeError('secret stack detail'));
