@@ -5,7 +5,8 @@
  *   - watch fan-out: 1 writer, N watchers on one prefix: events delivered/s, delivery latency
  *   - lease keep-alive: N leases kept alive: the leader's CPU and disk writes per second
  * Options: --no-etcd, --watchers N (1000), --streams N (10), --rate N writes/s (100),
- * --leases N (10000), --ttl S (10), --duration S (15), --rounds N (1), --nodes N (3), --systems etcd,cairn.
+ * --leases N (10000), --ttl S (10), --duration S (15), --rounds N (1), --nodes N (3), --systems etcd,cairn,
+ * --cpu-prof DIR (Cairn nodes write V8 CPU profiles there on exit).
  */
 import { parseArgs } from 'node:util';
 import { CairnCluster } from './bench/cairn-cluster.js';
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
       rounds: { type: 'string', default: '1' },
       nodes: { type: 'string', default: '3' },
       systems: { type: 'string', default: 'etcd,cairn' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const n = (name: keyof typeof values): number => Number(values[name]);
@@ -51,7 +53,8 @@ async function main(): Promise<number> {
       const teardown = new Teardown();
       process.once('SIGINT', () => teardown.killAllNow());
       try {
-        const coord = system === 'etcd' ? await startEtcd(n('nodes'), teardown) : await startCairn(n('nodes'), teardown);
+        const coord =
+          system === 'etcd' ? await startEtcd(n('nodes'), teardown) : await startCairn(n('nodes'), teardown, values['cpu-prof']);
         process.stderr.write(`${system} round ${round}: watch fan-out...\n`);
         const watch = await runWatchFanout(coord, {
           watchers: n('watchers'),
@@ -93,8 +96,8 @@ async function startEtcd(size: number, teardown: Teardown): Promise<CoordSystem>
   };
 }
 
-async function startCairn(size: number, teardown: Teardown): Promise<CoordSystem> {
-  const cluster = await CairnCluster.start({ size, cpuProfileDir: undefined, serverArgs: [] }, teardown);
+async function startCairn(size: number, teardown: Teardown, cpuProfileDir: string | undefined): Promise<CoordSystem> {
+  const cluster = await CairnCluster.start({ size, cpuProfileDir, serverArgs: [] }, teardown);
   const leader = await cluster.leader();
   const target = cairnUnaryTarget(cluster.nodes.map((node) => node.address));
   teardown.add(() => target.close());
@@ -115,12 +118,12 @@ function report(rows: readonly Row[], options: Record<string, unknown>): string 
   const lines = [
     `coordination benchmark: ${options.nodes} members, ${options.watchers} watchers on one prefix over ${options.streams} Watch streams (round-robin on every member), 1 writer at ${options.rate} puts/s (unary, to the leader) for ${options.duration} s; ${options.leases} leases with TTL ${options.ttl} s kept alive every TTL/3 over ${options.streams} LeaseKeepAlive streams to the leader`,
     '',
-    '| system | round | writes | delivered / expected | events/s | p50 ms | p99 ms | srv µs/event | leases | keep-alives/s | lost | leader cpu% | leader µs/keep-alive | leader disk B/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | round | writes | delivered / expected | events/s | p50 ms | p99 ms | put p50/p99 ms | srv µs/event | gen cpu% | leases | keep-alives/s | lost | leader cpu% | leader µs/keep-alive | leader disk B/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { system, round, watch, lease } of rows) {
     lines.push(
-      `| ${system} | ${round} | ${watch.writes} | ${watch.delivered} / ${watch.expected} | ${fixed(watch.deliveredPerSecond)} | ${fixed(watch.latency.p50, 2)} | ${fixed(watch.latency.p99, 2)} | ${fixed(watch.serverMicrosPerEvent, 1)} | ${lease.leases} | ${fixed(lease.keepAlivesPerSecond)} | ${lease.lost} | ${fixed(lease.leaderCpuPercent, 1)} | ${fixed(lease.leaderMicrosPerKeepAlive, 1)} | ${fixed(lease.leaderDiskWriteBytesPerSecond)} |`,
+      `| ${system} | ${round} | ${watch.writes} | ${watch.delivered} / ${watch.expected} | ${fixed(watch.deliveredPerSecond)} | ${fixed(watch.latency.p50, 2)} | ${fixed(watch.latency.p99, 2)} | ${fixed(watch.putLatency.p50, 2)}/${fixed(watch.putLatency.p99, 2)} | ${fixed(watch.serverMicrosPerEvent, 1)} | ${fixed(watch.generatorCpuPercent)} | ${lease.leases} | ${fixed(lease.keepAlivesPerSecond)} | ${lease.lost} | ${fixed(lease.leaderCpuPercent, 1)} | ${fixed(lease.leaderMicrosPerKeepAlive, 1)} | ${fixed(lease.leaderDiskWriteBytesPerSecond)} |`,
     );
   }
   return `${lines.join('\n')}\n`;

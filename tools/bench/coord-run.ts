@@ -46,6 +46,10 @@ export interface WatchFanoutResult {
   readonly latency: LatencySummaryMs;
   /** CPU seconds of all members over the run ÷ deliveries, in µs. */
   readonly serverMicrosPerEvent: number;
+  /** The writer's put latency (sent -> acknowledged). */
+  readonly putLatency: LatencySummaryMs;
+  /** This process's CPU over the run, in % of one core (100 = the load generator was the limit). */
+  readonly generatorCpuPercent: number;
 }
 
 const CREATE_DEADLINE_MS = 30_000;
@@ -63,7 +67,8 @@ export async function runWatchFanout(system: CoordSystem, options: WatchFanoutOp
   const streams: grpc.ClientDuplexStream<object, object>[] = [];
   try {
     for (let s = 0; s < options.streams; s++) {
-      const client = clients[s % clients.length]!;
+      const client =
+        process.env.COORD_WATCH_LEADER === '1' ? clients[system.addresses.indexOf(system.leaderAddress)]! : clients[s % clients.length]!;
       const stream = client.makeBidiStreamRequest(
         system.protocol.watch.path,
         system.protocol.watch.requestSerialize,
@@ -89,14 +94,20 @@ export async function runWatchFanout(system: CoordSystem, options: WatchFanoutOp
       await sleep(20);
     }
     const cpuBefore = sumCpu(system.pids);
+    const generatorBefore = process.cpuUsage();
     const started = nowMs();
-    const writes = await writeAtRate(system, prefix, options);
+    const putLatency = new LatencyRecorder();
+    const writes = await writeAtRate(system, prefix, options, putLatency);
+    const puts = putLatency.summary();
     const expected = writes * options.watchers;
     const drainDeadline = Date.now() + DRAIN_DEADLINE_MS;
     while (delivered < expected && Date.now() < drainDeadline) await sleep(10);
     const elapsedS = (nowMs() - started) / 1000;
     const cpu = sumCpu(system.pids) - cpuBefore;
+    const generator = process.cpuUsage(generatorBefore);
     return {
+      putLatency: puts,
+      generatorCpuPercent: ((generator.user + generator.system) / 1e6 / elapsedS) * 100,
       writes,
       expected,
       delivered,
@@ -111,7 +122,7 @@ export async function runWatchFanout(system: CoordSystem, options: WatchFanoutOp
 }
 
 /** Puts at a fixed rate (open loop, 10 ms slots) for the duration; returns the number acknowledged. */
-async function writeAtRate(system: CoordSystem, prefix: Buffer, options: WatchFanoutOptions): Promise<number> {
+async function writeAtRate(system: CoordSystem, prefix: Buffer, options: WatchFanoutOptions, putLatency: LatencyRecorder): Promise<number> {
   const slotMs = 10;
   const perSlot = (options.writesPerSecond * slotMs) / 1000;
   const end = nowMs() + options.durationS * 1000;
@@ -127,7 +138,13 @@ async function writeAtRate(system: CoordSystem, prefix: Buffer, options: WatchFa
       value.writeDoubleLE(nowMs(), 0);
       const key = Buffer.concat([prefix, Buffer.from(String(sent % 100))]);
       sent += 1;
-      pending.push(system.put(key, value).then(() => void (acked += 1)));
+      const sentAt = nowMs();
+      pending.push(
+        system.put(key, value).then(() => {
+          acked += 1;
+          putLatency.record(nowMs() - sentAt);
+        }),
+      );
     }
     await sleep(slotMs);
   }

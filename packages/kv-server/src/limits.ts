@@ -147,6 +147,12 @@ export const WATCH_BUFFER_BYTES_MAX = 1 * MiB;
 /** As WATCH_BUFFER_BYTES_MAX, in responses. */
 export const WATCH_BUFFER_RESPONSES_MAX = 1_000;
 /**
+ * Bytes of responses a Watch stream may have handed to grpc-js that HTTP/2
+ * has not taken yet; past it the stream's watches queue (and then catch up
+ * from history) until half of it has gone out.
+ */
+export const WATCH_STREAM_IN_FLIGHT_BYTES = 1 * MiB;
+/**
  * Events one history read of a catching-up watch asks for at most (a revision
  * is never split, so it can be more); fewer when events are large, so that a
  * read holds about WATCH_CATCH_UP_BYTES.

@@ -7,14 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  ClusterServiceService,
-  KVServiceService,
-  LeaseServiceService,
-  type Member,
-  RaftTransportServiceService,
-  WatchServiceService,
-} from '@cairn/proto';
+import { ClusterServiceService, KVServiceService, LeaseServiceService, type Member, RaftTransportServiceService } from '@cairn/proto';
 import { clusterService } from './api/cluster-service.js';
 import { addHealthAndReflection } from './api/health.js';
 import { createHttpServer } from './api/http-server.js';
@@ -41,6 +34,7 @@ import { GRPC_CHANNEL_OPTIONS } from './transport/grpc-options.js';
 import { RaftTransport } from './transport/raft-transport.js';
 import { listenSharedPort, type SharedPort } from './transport/shared-port.js';
 import { startNodeWatches } from './watch/node-watches.js';
+import { WATCH_SERVICE_DEFINITION } from './watch/shared-encoding.js';
 
 export const CAIRN_VERSION = '0.1.0';
 const RECENT_EVENTS_MAX = 50;
@@ -197,7 +191,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger,
       metrics,
     });
-    grpcServer.addService(WatchServiceService, watches.service);
+    grpcServer.addService(WATCH_SERVICE_DEFINITION, watches.service);
     const health = addHealthAndReflection(grpcServer, logger);
 
     if (options.clientAddr !== undefined) {

@@ -7,8 +7,8 @@
  * others carry on.
  */
 export interface Channel<M> {
-  /** Hands a message on; false = the transport's buffer is full (the message is still taken), wait for drain. */
-  write(message: M): boolean;
+  /** Hands a message of about `bytes` on; false = the transport's buffer is full (the message is still taken), wait for drain. */
+  write(message: M, bytes: number): boolean;
   onDrain(listener: () => void): void;
 }
 
@@ -42,7 +42,7 @@ export class Outbox<M> {
   send(watchId: number, message: M, bytes: number): boolean {
     if (this.closed) return true;
     if (!this.blocked && this.head === this.queue.length) {
-      this.blocked = !this.channel.write(message);
+      this.blocked = !this.channel.write(message, bytes);
       return true;
     }
     this.queue.push({ watchId, message, bytes });
@@ -87,7 +87,7 @@ export class Outbox<M> {
       const queued = this.perWatch.get(next.watchId)!;
       queued.bytes -= next.bytes;
       if (--queued.messages === 0) this.perWatch.delete(next.watchId);
-      this.blocked = !this.channel.write(next.message);
+      this.blocked = !this.channel.write(next.message, next.bytes);
     }
     // Sent slots are dropped once they are half the array (a queue that never empties still stays bounded).
     if (this.head === this.queue.length || this.head * 2 > this.queue.length) {

@@ -15,9 +15,17 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ResponseHeader, WatchCreateRequest, WatchRequest, WatchResponse, WatchServiceServer } from '@cairn/proto';
 import { InvalidArgumentError, KvError, TooManyRequestsError } from '../errors.js';
-import { WATCH_BUFFER_BYTES_MAX, WATCH_BUFFER_RESPONSES_MAX, WATCH_RESPONSE_BYTES_TARGET, WATCHES_PER_STREAM_MAX } from '../limits.js';
+import {
+  WATCH_BUFFER_BYTES_MAX,
+  WATCH_BUFFER_RESPONSES_MAX,
+  WATCH_RESPONSE_BYTES_TARGET,
+  WATCH_STREAM_IN_FLIGHT_BYTES,
+  WATCHES_PER_STREAM_MAX,
+} from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { RevisionEvents } from '../state-machine/ports.js';
+import { grpcChannel } from './grpc-channel.js';
+import { encodeEventsResponse } from './shared-encoding.js';
 import { Outbox, type OutboxBounds } from './outbox.js';
 import type { WatchCancel, WatchHandle, WatchHub, WatchOutput } from './watch-hub.js';
 import { revisionsBytes, validateWatchCreate } from './watch-spec.js';
@@ -67,7 +75,7 @@ export class WatchStreams {
 
 class WatchStream {
   private readonly watches = new Map<number, WatchHandle>();
-  private readonly outbox: Outbox<WatchResponse>;
+  private readonly outbox: Outbox<WatchResponse | Buffer>;
   private nextId = 1;
   private ended = false;
 
@@ -78,7 +86,7 @@ class WatchStream {
     private readonly onEnd: () => void,
   ) {
     this.outbox = new Outbox(
-      { write: (response) => call.write(response), onDrain: (listener) => call.on('drain', listener) },
+      grpcChannel(call, WATCH_STREAM_IN_FLIGHT_BYTES),
       options.bounds ?? { bytes: WATCH_BUFFER_BYTES_MAX, messages: WATCH_BUFFER_RESPONSES_MAX },
     );
     call.on('data', (request: WatchRequest) => this.receive(request));
@@ -156,8 +164,8 @@ class WatchStream {
         let within = true;
         for (const group of responseGroups(revisions)) {
           const last = group[group.length - 1]!.revision;
-          const response = { watchId: id, header: this.options.header(last), events: group.flatMap((r) => r.events) };
-          within = this.outbox.send(id, { ...EMPTY_RESPONSE, ...response }, revisionsBytes(group)) && within;
+          const response = encodeEventsResponse(id, group, () => this.options.header(last));
+          within = this.outbox.send(id, response, revisionsBytes(group)) && within;
         }
         return within;
       },
@@ -194,8 +202,17 @@ const EMPTY_RESPONSE: WatchResponse = {
   events: [],
 };
 
+/** responseGroups' answer per selected-events array: watches that share the array share the groups (and their encoding). */
+const groupsOf = new WeakMap<readonly RevisionEvents[], Array<readonly RevisionEvents[]>>();
+
 /** Whole revisions cut into responses of about WATCH_RESPONSE_BYTES_TARGET (one revision may be larger: never split). */
 function responseGroups(revisions: readonly RevisionEvents[]): Array<readonly RevisionEvents[]> {
+  let groups = groupsOf.get(revisions);
+  if (groups === undefined) groupsOf.set(revisions, (groups = cutGroups(revisions)));
+  return groups;
+}
+
+function cutGroups(revisions: readonly RevisionEvents[]): Array<readonly RevisionEvents[]> {
   const groups: RevisionEvents[][] = [];
   let group: RevisionEvents[] = [];
   let bytes = 0;
