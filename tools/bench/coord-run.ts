@@ -67,8 +67,7 @@ export async function runWatchFanout(system: CoordSystem, options: WatchFanoutOp
   const streams: grpc.ClientDuplexStream<object, object>[] = [];
   try {
     for (let s = 0; s < options.streams; s++) {
-      const client =
-        process.env.COORD_WATCH_LEADER === '1' ? clients[system.addresses.indexOf(system.leaderAddress)]! : clients[s % clients.length]!;
+      const client = clients[s % clients.length]!;
       const stream = client.makeBidiStreamRequest(
         system.protocol.watch.path,
         system.protocol.watch.requestSerialize,
