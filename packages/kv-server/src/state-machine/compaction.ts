@@ -15,9 +15,9 @@ import type { CompactRequest, CommandResult } from '@cairn/proto';
 import { CompactedError, FutureRevisionError, type KvError } from '../errors.js';
 import { decodeRecord } from '../storage/codec.js';
 import { type BatchOp, type Database, NodeDatabase } from '../storage/database.js';
-import { generationPrefix, historyEventsKey, PREFIX, prefixEnd } from '../storage/keys.js';
+import { generationPrefix, historyEventsKey, historyValueKey, PREFIX, prefixEnd } from '../storage/keys.js';
 import { type ApplyContext, headerAt } from './apply-command.js';
-import { isDeletionRecord, revisionOfHistoryKey } from './history.js';
+import { decodeEventList, isDeletionRecord, revisionOfHistoryKey } from './history.js';
 import { FrameKind } from './snapshot-stream.js';
 
 export function applyCompact(request: CompactRequest, ctx: ApplyContext): CommandResult | KvError {
@@ -73,39 +73,38 @@ export class HistoryCompactor {
  * above it needs: every revision's event list below it, and per key every
  * value record below it except the newest (kept unless it is a deletion,
  * for reads at the compacted revision and the prevKv of later events).
+ *
+ * The work is proportional to what is compacted, not to what is retained:
+ * the event lists still present below `compactRevision` name the keys that
+ * changed there, and only those keys' records below it are visited. The
+ * event lists go last, so a pass cut short is redone by the next one.
  */
 export async function compactHistory(database: NodeDatabase, generation: number, compactRevision: number): Promise<void> {
-  await database.db.clear({ gte: historyEventsKey(generation, 0), lt: historyEventsKey(generation, compactRevision) });
-  const base = generationPrefix(PREFIX.historyValue, generation);
-  let ops: BatchOp[] = [];
-  // The newest record below compactRevision of the key being walked.
-  let newestBelow: { storedKey: Buffer; deletion: boolean } | undefined;
-  let keyPart: Buffer | undefined;
-  const endKey = (): void => {
-    if (newestBelow?.deletion === true) ops.push({ type: 'del', key: newestBelow.storedKey });
-    newestBelow = undefined;
-  };
-  const iterator = database.db.iterator({ gte: base, lt: prefixEnd(base) });
-  try {
-    for await (const [storedKey, record] of iterator) {
-      const part = storedKey.subarray(0, storedKey.length - 8);
-      if (keyPart === undefined || !part.equals(keyPart)) {
-        endKey();
-        keyPart = Buffer.from(part);
-      }
-      if (revisionOfHistoryKey(storedKey) >= compactRevision) continue;
-      if (newestBelow !== undefined) ops.push({ type: 'del', key: newestBelow.storedKey });
-      newestBelow = { storedKey: Buffer.from(storedKey), deletion: isDeletionRecord(record) };
-      if (ops.length >= DELETE_BATCH) {
-        await database.write(ops, { sync: false });
-        ops = [];
-      }
+  const eventsRange = { gte: historyEventsKey(generation, 0), lt: historyEventsKey(generation, compactRevision) };
+  const keys = new Map<string, Buffer>();
+  for await (const [storedKey, record] of database.db.iterator(eventsRange)) {
+    const what = (): string => `history events ${storedKey.toString('hex')}`;
+    for (const { key } of decodeEventList(decodeRecord(storedKey, record, { dataDir: database.dataDir, what }))) {
+      keys.set(key.toString('latin1'), key);
     }
-    endKey();
-    await database.write(ops, { sync: false });
-  } finally {
-    await iterator.close();
   }
+  let ops: BatchOp[] = [];
+  for (const key of keys.values()) {
+    const below = { gte: historyValueKey(generation, key, 0), lt: historyValueKey(generation, key, compactRevision) };
+    // The newest record below compactRevision of this key.
+    let newest: { storedKey: Buffer; deletion: boolean } | undefined;
+    for await (const [storedKey, record] of database.db.iterator(below)) {
+      if (newest !== undefined) ops.push({ type: 'del', key: newest.storedKey });
+      newest = { storedKey, deletion: isDeletionRecord(record) };
+    }
+    if (newest?.deletion === true) ops.push({ type: 'del', key: newest.storedKey });
+    if (ops.length >= DELETE_BATCH) {
+      await database.write(ops, { sync: false });
+      ops = [];
+    }
+  }
+  await database.write(ops, { sync: false });
+  await database.db.clear(eventsRange);
 }
 
 /**

@@ -105,7 +105,7 @@ export function revisionOfHistoryKey(storedKey: Buffer): number {
   return readU64BE(storedKey, storedKey.length - 8);
 }
 
-function decodeEventList(payload: Buffer): Array<{ type: EventType; key: Buffer }> {
+export function decodeEventList(payload: Buffer): Array<{ type: EventType; key: Buffer }> {
   const out: Array<{ type: EventType; key: Buffer }> = [];
   let at = 0;
   while (at + 5 <= payload.length) {
