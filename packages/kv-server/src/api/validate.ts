@@ -11,7 +11,8 @@ export interface RequestLimits {
   valueBytesMax: number;
 }
 
-import { CLIENT_ID_BYTES_MAX, TXN_OPS_MAX } from '../limits.js';
+import { CLIENT_ID_BYTES_MAX } from '../limits.js';
+import { txnTooLarge } from '../state-machine/txn.js';
 
 export function validateKey(key: Uint8Array | undefined, limits: RequestLimits, field = 'key'): Buffer {
   if (key === undefined || key.length === 0) throw new InvalidArgumentError(`${field} must not be empty`);
@@ -48,14 +49,8 @@ export function validatePrefix(prefix: Uint8Array | undefined, limits: RequestLi
  * carried by the command, not the txn.
  */
 export function validateTxn(request: TxnRequest, limits: RequestLimits): TxnRequest {
-  for (const [name, list] of [
-    ['compare', request.compare],
-    ['success', request.success],
-    ['failure', request.failure],
-  ] as const) {
-    if (list.length > TXN_OPS_MAX)
-      throw new InvalidArgumentError(`a txn's ${name} list has ${list.length} entries, at most ${TXN_OPS_MAX}`);
-  }
+  const tooLarge = txnTooLarge(request);
+  if (tooLarge !== undefined) throw tooLarge;
   const compare = request.compare.map((c) => {
     if (
       c.version === undefined &&

@@ -67,8 +67,8 @@ export async function applyDeletePrefix(request: DeleteRequest, ctx: ApplyContex
   return { delete: { ...deleted, header: headerAt(ctx) } };
 }
 
-/** Everything that could make the txn fail, checked before it writes. */
-function checkTxn(request: TxnRequest, ctx: ApplyContext): KvError | undefined {
+/** A txn with more than TXN_OPS_MAX compares or ops in a branch (checked by the API and again at apply). */
+export function txnTooLarge(request: TxnRequest): InvalidArgumentError | undefined {
   for (const [name, list] of [
     ['compare', request.compare],
     ['success', request.success],
@@ -77,6 +77,13 @@ function checkTxn(request: TxnRequest, ctx: ApplyContext): KvError | undefined {
     if (list.length > TXN_OPS_MAX)
       return new InvalidArgumentError(`a txn's ${name} list has ${list.length} entries, at most ${TXN_OPS_MAX}`);
   }
+  return undefined;
+}
+
+/** Everything that could make the txn fail, checked before it writes. */
+function checkTxn(request: TxnRequest, ctx: ApplyContext): KvError | undefined {
+  const tooLarge = txnTooLarge(request);
+  if (tooLarge !== undefined) return tooLarge;
   for (const compare of request.compare) {
     if (compare.key.length === 0) return new InvalidArgumentError('a txn compare needs a key');
     if (compareOperand(compare) === undefined)
