@@ -28,7 +28,10 @@ after(async () => {
 function streams(value: Buffer): PipelineStreams {
   const api = {
     get: (request: { key: Buffer }) =>
-      Promise.resolve({ header: undefined, kv: { key: request.key, value, version: 1, createIndex: 1, modIndex: 1, createRevision: 1, modRevision: 1, lease: 0 } }),
+      Promise.resolve({
+        header: undefined,
+        kv: { key: request.key, value, version: 1, createIndex: 1, modIndex: 1, createRevision: 1, modRevision: 1, lease: 0 },
+      }),
   };
   return new PipelineStreams(api as unknown as KvApi, (_op, handler) => handler(), createLogger('error', {}));
 }
