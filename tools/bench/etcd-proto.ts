@@ -1,6 +1,7 @@
 /**
- * A minimal hand-written descriptor of etcd's v3 API (etcdserverpb): just KV.Put,
- * KV.Range and Maintenance.Status, with field numbers as in etcd's rpc.proto.
+ * A minimal hand-written descriptor of etcd's v3 API (etcdserverpb): KV.Put,
+ * KV.Range, Maintenance.Status, Watch.Watch, Lease.LeaseGrant and
+ * Lease.LeaseKeepAlive, with field numbers as in etcd's rpc.proto and mvccpb/kv.proto.
  * Loaded with @grpc/proto-loader's `fromJSON`, so no .proto file is needed.
  */
 import type { MethodDefinition } from '@grpc/grpc-js';
@@ -14,6 +15,15 @@ const unaryMethod = (requestType: string, responseType: string): { requestType: 
   requestType,
   responseType,
   comment: '',
+});
+
+const streamMethod = (
+  requestType: string,
+  responseType: string,
+): ReturnType<typeof unaryMethod> & { requestStream: true; responseStream: true } => ({
+  ...unaryMethod(requestType, responseType),
+  requestStream: true,
+  responseStream: true,
 });
 
 const ETCD_DESCRIPTOR: Parameters<typeof fromJSON>[0] = {
@@ -78,6 +88,33 @@ const ETCD_DESCRIPTOR: Parameters<typeof fromJSON>[0] = {
           },
         },
         Maintenance: { methods: { Status: unaryMethod('StatusRequest', 'StatusResponse') } },
+        Event: { fields: { type: field('int32', 1), kv: field('KeyValue', 2), prev_kv: field('KeyValue', 3) } },
+        WatchCreateRequest: {
+          fields: { key: field('bytes', 1), range_end: field('bytes', 2), start_revision: field('int64', 3), prev_kv: field('bool', 6) },
+        },
+        WatchRequest: { fields: { create_request: field('WatchCreateRequest', 1) } },
+        WatchResponse: {
+          fields: {
+            header: field('ResponseHeader', 1),
+            watch_id: field('int64', 2),
+            created: field('bool', 3),
+            canceled: field('bool', 4),
+            events: field('Event', 11, 'repeated'),
+          },
+        },
+        LeaseGrantRequest: { fields: { TTL: field('int64', 1), ID: field('int64', 2) } },
+        LeaseGrantResponse: {
+          fields: { header: field('ResponseHeader', 1), ID: field('int64', 2), TTL: field('int64', 3), error: field('string', 4) },
+        },
+        LeaseKeepAliveRequest: { fields: { ID: field('int64', 1) } },
+        LeaseKeepAliveResponse: { fields: { header: field('ResponseHeader', 1), ID: field('int64', 2), TTL: field('int64', 3) } },
+        Watch: { methods: { Watch: streamMethod('WatchRequest', 'WatchResponse') } },
+        Lease: {
+          methods: {
+            LeaseGrant: unaryMethod('LeaseGrantRequest', 'LeaseGrantResponse'),
+            LeaseKeepAlive: streamMethod('LeaseKeepAliveRequest', 'LeaseKeepAliveResponse'),
+          },
+        },
       },
     },
   },
@@ -106,8 +143,13 @@ export interface EtcdMethods {
   readonly status: MethodDefinition<object, EtcdStatusResponse>;
 }
 
+/** The descriptor loaded: uint64 ids decode as decimal strings, field names as in etcd's proto. */
+export function loadEtcdDefinition(): ReturnType<typeof fromJSON> {
+  return fromJSON(ETCD_DESCRIPTOR, { longs: String, keepCase: true, defaults: false });
+}
+
 export function loadEtcdMethods(): EtcdMethods {
-  const definition = fromJSON(ETCD_DESCRIPTOR, { longs: String, keepCase: true, defaults: false });
+  const definition = loadEtcdDefinition();
   const service = (name: string): Record<string, unknown> => {
     const found = definition[`etcdserverpb.${name}`];
     if (found === undefined || 'format' in found) throw new Error(`etcd descriptor has no service ${name}`);
