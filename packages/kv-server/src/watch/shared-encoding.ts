@@ -26,20 +26,23 @@ export const WATCH_SERVICE_DEFINITION = {
   },
 } as const;
 
-/** Encoded bodies (everything but watch_id) per selected-events array, for the batch in which the hub shares it. */
-const bodies = new WeakMap<readonly RevisionEvents[], Buffer>();
+/** Whole revisions that leave in one response, with their estimated size; shared by every watch given the same selection. */
+export interface ResponseGroup {
+  readonly revisions: readonly RevisionEvents[];
+  readonly bytes: number;
+  readonly lastRevision: number;
+}
+
+/** Encoded bodies (everything but watch_id) per group, for the batch in which the hub shares it. */
+const bodies = new WeakMap<ResponseGroup, Buffer>();
 
 /** The response for watch `watchId` carrying `group`: encoded once per group, then prefixed per watch. */
-export function encodeEventsResponse(
-  watchId: number,
-  group: readonly RevisionEvents[],
-  header: () => ResponseHeader,
-): Buffer | WatchResponse {
-  const events = group.flatMap((r) => r.events);
-  if (!(Number.isSafeInteger(watchId) && watchId > 0)) return { ...EMPTY, watchId, header: header(), events };
+export function encodeEventsResponse(watchId: number, group: ResponseGroup, header: () => ResponseHeader): Buffer | WatchResponse {
+  const eventsOf = (): WatchResponse['events'] => group.revisions.flatMap((r) => r.events);
+  if (!(Number.isSafeInteger(watchId) && watchId > 0)) return { ...EMPTY_WATCH_RESPONSE, watchId, header: header(), events: eventsOf() };
   let body = bodies.get(group);
   if (body === undefined) {
-    body = Buffer.from(WatchResponse.encode({ ...EMPTY, header: header(), events }).finish());
+    body = Buffer.from(WatchResponse.encode({ ...EMPTY_WATCH_RESPONSE, header: header(), events: eventsOf() }).finish());
     bodies.set(group, body);
   }
   const prefix = varintField(watchId);
@@ -60,7 +63,8 @@ function varintField(value: number): Buffer {
   return Buffer.from(bytes);
 }
 
-const EMPTY: WatchResponse = {
+/** A WatchResponse with every field at its default, to spread the set fields over. */
+export const EMPTY_WATCH_RESPONSE: WatchResponse = {
   watchId: 0,
   created: false,
   canceled: false,

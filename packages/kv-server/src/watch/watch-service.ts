@@ -25,7 +25,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { RevisionEvents } from '../state-machine/ports.js';
 import { grpcChannel } from './grpc-channel.js';
-import { encodeEventsResponse } from './shared-encoding.js';
+import { EMPTY_WATCH_RESPONSE, encodeEventsResponse, type ResponseGroup } from './shared-encoding.js';
 import { Outbox, type OutboxBounds } from './outbox.js';
 import type { WatchCancel, WatchHandle, WatchHub, WatchOutput } from './watch-hub.js';
 import { revisionsBytes, validateWatchCreate } from './watch-spec.js';
@@ -163,9 +163,8 @@ class WatchStream {
       events: (revisions: readonly RevisionEvents[]) => {
         let within = true;
         for (const group of responseGroups(revisions)) {
-          const last = group[group.length - 1]!.revision;
-          const response = encodeEventsResponse(id, group, () => this.options.header(last));
-          within = this.outbox.send(id, response, revisionsBytes(group)) && within;
+          const response = encodeEventsResponse(id, group, () => this.options.header(group.lastRevision));
+          within = this.outbox.send(id, response, group.bytes) && within;
         }
         return within;
       },
@@ -188,44 +187,35 @@ class WatchStream {
 
   private send(id: number, response: Partial<WatchResponse>): void {
     if (this.ended) return;
-    this.outbox.send(id, { ...EMPTY_RESPONSE, ...response }, 64);
+    this.outbox.send(id, { ...EMPTY_WATCH_RESPONSE, ...response }, 64);
   }
 }
 
-const EMPTY_RESPONSE: WatchResponse = {
-  watchId: 0,
-  created: false,
-  canceled: false,
-  compactRevision: 0,
-  cancelReason: '',
-  cancelCode: '',
-  events: [],
-};
-
 /** responseGroups' answer per selected-events array: watches that share the array share the groups (and their encoding). */
-const groupsOf = new WeakMap<readonly RevisionEvents[], Array<readonly RevisionEvents[]>>();
+const groupsOf = new WeakMap<readonly RevisionEvents[], ResponseGroup[]>();
 
 /** Whole revisions cut into responses of about WATCH_RESPONSE_BYTES_TARGET (one revision may be larger: never split). */
-function responseGroups(revisions: readonly RevisionEvents[]): Array<readonly RevisionEvents[]> {
+function responseGroups(revisions: readonly RevisionEvents[]): ResponseGroup[] {
   let groups = groupsOf.get(revisions);
   if (groups === undefined) groupsOf.set(revisions, (groups = cutGroups(revisions)));
   return groups;
 }
 
-function cutGroups(revisions: readonly RevisionEvents[]): Array<readonly RevisionEvents[]> {
-  const groups: RevisionEvents[][] = [];
+function cutGroups(revisions: readonly RevisionEvents[]): ResponseGroup[] {
+  const groups: ResponseGroup[] = [];
   let group: RevisionEvents[] = [];
   let bytes = 0;
+  const close = (): void => {
+    groups.push({ revisions: group, bytes, lastRevision: group[group.length - 1]!.revision });
+    group = [];
+    bytes = 0;
+  };
   for (const revision of revisions) {
     const size = revisionsBytes([revision]);
-    if (group.length > 0 && bytes + size > WATCH_RESPONSE_BYTES_TARGET) {
-      groups.push(group);
-      group = [];
-      bytes = 0;
-    }
+    if (group.length > 0 && bytes + size > WATCH_RESPONSE_BYTES_TARGET) close();
     group.push(revision);
     bytes += size;
   }
-  if (group.length > 0) groups.push(group);
+  if (group.length > 0) close();
   return groups;
 }
