@@ -1,11 +1,8 @@
 /** Text and JSON forms of the coordination results and watch events (shared by plain, JSON and Ink output). */
-import { decodeUtf8, displayBytes } from '@cairn/linearizability';
+import { displayBytes } from '@cairn/linearizability';
 import type { KeyValueLike, TxnOpResultLike, WatchEventLike } from './clerk-like.js';
+import { jsonBytes } from './format.js';
 import type { CoordResult } from './run-coord.js';
-
-function jsonBytes(bytes: Buffer): string | { base64: string } {
-  return decodeUtf8(bytes) ?? { base64: bytes.toString('base64') };
-}
 
 /** A key-value in JSON with its revisions (when the clerk gave them). */
 export function jsonKv(kv: KeyValueLike): Record<string, unknown> {
