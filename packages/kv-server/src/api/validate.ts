@@ -12,7 +12,7 @@ export interface RequestLimits {
 }
 
 import { CLIENT_ID_BYTES_MAX } from '../limits.js';
-import { txnTooLarge } from '../state-machine/txn.js';
+import { findConflict, txnTooLarge } from '../state-machine/txn.js';
 
 export function validateKey(key: Uint8Array | undefined, limits: RequestLimits, field = 'key'): Buffer {
   if (key === undefined || key.length === 0) throw new InvalidArgumentError(`${field} must not be empty`);
@@ -67,13 +67,9 @@ export function validateTxn(request: TxnRequest, limits: RequestLimits): TxnRequ
     };
   });
   const ops = (list: RequestOp[], branch: string): RequestOp[] => {
-    const written = new Set<string>();
-    return list.map((op) => {
+    const checked = list.map((op) => {
       if (op.put !== undefined) {
         const key = validateKey(op.put.key, limits, `${branch}.put.key`);
-        if (written.has(key.toString('latin1')))
-          throw new InvalidArgumentError(`a txn writes key ${JSON.stringify(key.toString())} more than once`);
-        written.add(key.toString('latin1'));
         return { put: { key, value: validateValue(op.put.value, limits), prevKv: op.put.prevKv, lease: op.put.lease } };
       }
       if (op.delete !== undefined) {
@@ -84,6 +80,10 @@ export function validateTxn(request: TxnRequest, limits: RequestLimits): TxnRequ
       if (op.range !== undefined) return { range: { ...op.range, prefix: validatePrefix(op.range.prefix, limits) } };
       throw new InvalidArgumentError(`a txn ${branch} op has no operation`);
     });
+    // The same rule apply enforces: no key changed twice in one branch (a put twice, or a put a delete covers).
+    const conflict = findConflict(checked);
+    if (conflict !== undefined) throw conflict;
+    return checked;
   };
   return { compare, success: ops(request.success, 'success'), failure: ops(request.failure, 'failure') };
 }

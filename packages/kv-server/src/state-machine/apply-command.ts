@@ -9,13 +9,13 @@
  * next one), and the command's events are recorded for history and watch.
  * A command that changes nothing leaves the revision where it was.
  */
-import { assert, type Command, type CommandResult, type Event, EventType, type KeyValue } from '@cairn/proto';
+import { assert, type Command, type CommandResult, type Event, EventType } from '@cairn/proto';
 import { InvalidArgumentError, type KvError, LeaseNotFoundError, ValueTooLargeError } from '../errors.js';
 import { RECORD_HEADER_BYTES } from '../storage/codec.js';
 import { NodeDatabase } from '../storage/database.js';
 import { kvKey } from '../storage/keys.js';
 import type { LeaseTable } from './leases.js';
-import { historyOps } from './history.js';
+import { historyOps, tombstone } from './history.js';
 import { mapKey, type PendingBatch } from './pending-batch.js';
 import { type AppliedState, encodeStoredValue, type StoredValue } from './records.js';
 
@@ -165,17 +165,7 @@ export function deleteKey(ctx: ApplyContext, key: Buffer, previous: StoredValue)
   ctx.leases.move(ctx.batch, key, previous.lease, 0);
   ctx.batch.ops.push({ type: 'del', key: kvKey(ctx.state.generation, key) });
   ctx.state.keyCount -= 1;
-  const tombstone: KeyValue = {
-    key,
-    value: Buffer.alloc(0),
-    version: 0,
-    createIndex: 0,
-    modIndex: ctx.index,
-    createRevision: 0,
-    modRevision: ctx.revision,
-    lease: 0,
-  };
-  ctx.events.push({ type: EventType.DELETE, kv: tombstone, prevKv: { key, ...previous } });
+  ctx.events.push({ type: EventType.DELETE, kv: tombstone(key, ctx.revision, ctx.index), prevKv: { key, ...previous } });
 }
 
 /** The key's value as of this point in the batch: prefetch loaded every key a command touches. */

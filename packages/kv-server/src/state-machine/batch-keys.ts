@@ -10,6 +10,7 @@ import type { Command } from '@cairn/proto';
 import type { NodeDatabase } from '../storage/database.js';
 import { kvKey } from '../storage/keys.js';
 import { commandKey, mapKey, type PendingBatch } from './pending-batch.js';
+import { txnKeys } from './txn.js';
 import { decodeValueRecord } from './records.js';
 import type { ValueCache } from './value-cache.js';
 
@@ -46,6 +47,9 @@ export async function loadIntoBatch(
 export function* commandKeys(commands: ReadonlyArray<Command | Error | undefined>): Generator<Buffer> {
   for (const command of commands) {
     if (command === undefined || command instanceof Error) continue;
+    // A batch of txns is read with one getMany too, not one awaited read per txn.
+    if (command.txn !== undefined) yield* txnKeys(command.txn);
+    else if (command.delete?.prefix === true) continue; // a prefix is scanned, not read as a key
     const key = commandKey(command);
     if (key !== undefined) yield key;
   }

@@ -41,12 +41,8 @@ export interface TxnStore {
 export async function applyTxn(request: TxnRequest, ctx: ApplyContext, store: TxnStore): Promise<CommandResult | KvError> {
   const invalid = checkTxn(request, ctx);
   if (invalid !== undefined) return invalid;
-  const keys: Buffer[] = request.compare.map((c) => Buffer.from(c.key));
-  for (const op of [...request.success, ...request.failure]) {
-    const key = op.put?.key ?? op.get?.key ?? (op.delete?.prefix === true ? undefined : op.delete?.key);
-    if (key !== undefined) keys.push(Buffer.from(key));
-  }
-  await ctx.load(keys);
+  // Loaded with the batch's other keys already (batch-keys.ts); this covers a txn whose keys were not.
+  await ctx.load(txnKeys(request));
   const succeeded = request.compare.every((c) => compareHolds(c, readForApply(Buffer.from(c.key), ctx.batch)));
   const ops = succeeded ? request.success : request.failure;
   const conflict = findConflict(ops);
@@ -108,8 +104,18 @@ function checkTxn(request: TxnRequest, ctx: ApplyContext): KvError | undefined {
   return undefined;
 }
 
+/** The single keys a txn compares, puts, gets or deletes (a prefix delete scans instead). */
+export function txnKeys(request: TxnRequest): Buffer[] {
+  const keys: Buffer[] = request.compare.map((c) => Buffer.from(c.key));
+  for (const op of [...request.success, ...request.failure]) {
+    const key = op.put?.key ?? op.get?.key ?? (op.delete?.prefix === true ? undefined : op.delete?.key);
+    if (key !== undefined) keys.push(Buffer.from(key));
+  }
+  return keys;
+}
+
 /** INVALID_ARGUMENT if one branch may change a key twice (a put twice, or a put a delete covers). */
-function findConflict(ops: readonly RequestOp[]): KvError | undefined {
+export function findConflict(ops: readonly RequestOp[]): KvError | undefined {
   const puts = new Set<string>();
   for (const op of ops) {
     if (op.put === undefined) continue;
