@@ -9,7 +9,8 @@
  * Keys are listed as UTF-8 text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidArgumentError, LeaseNotFoundError } from '../errors.js';
+import { InvalidArgumentError, LeaseNotFoundError, ValueTooLargeError } from '../errors.js';
+import { parseUintParam, readBody, sendJson } from './http-io.js';
 import type { LeaseApi } from './lease-api.js';
 import type { MeasuredCall } from './measured-call.js';
 
@@ -68,9 +69,7 @@ export async function handleLease(
 /** `?lease=ID` on PUT /kv/<key>: a positive integer, or absent (no lease). */
 export function parseLeaseParam(text: string | null): number {
   if (text === null || text === '') return 0;
-  const id = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(id)) throw new InvalidArgumentError('lease must be a lease id (a positive integer)');
-  return id;
+  return parseUintParam(text, 'lease must be a lease id (a positive integer)');
 }
 
 function numberField(body: Record<string, unknown>, name: string, required: boolean): number {
@@ -82,36 +81,21 @@ function numberField(body: Record<string, unknown>, name: string, required: bool
   return number;
 }
 
-function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > LEASE_BODY_BYTES_MAX) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new InvalidArgumentError(`a lease request body is at most ${LEASE_BODY_BYTES_MAX} bytes`));
-        return;
-      }
-      parts.push(chunk);
-    });
-    request.on('end', () => {
-      const text = Buffer.concat(parts).toString('utf8');
-      try {
-        const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-        resolve(parsed as Record<string, unknown>);
-      } catch {
-        reject(new InvalidArgumentError('the body must be a JSON object'));
-      }
-    });
-    request.on('error', reject);
-  });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.statusCode = status;
-  response.setHeader('content-type', 'application/json');
-  response.end(JSON.stringify(body) + '\n');
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  let body: Buffer;
+  try {
+    body = await readBody(request, LEASE_BODY_BYTES_MAX);
+  } catch (error) {
+    if (error instanceof ValueTooLargeError)
+      throw new InvalidArgumentError(`a lease request body is at most ${LEASE_BODY_BYTES_MAX} bytes`);
+    throw error;
+  }
+  const text = body.toString('utf8');
+  try {
+    const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgumentError('the body must be a JSON object');
+  }
 }

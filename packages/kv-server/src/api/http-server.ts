@@ -21,7 +21,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_ID_HEADER, Consistency } from '@cairn/proto';
-import { CompactedError, InvalidArgumentError, KvError, NotLeaderError, ValueTooLargeError } from '../errors.js';
+import { CompactedError, InvalidArgumentError, KvError, NotLeaderError } from '../errors.js';
 import { ERROR_WIRE } from './error-wire.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -29,6 +29,7 @@ import { buildStatus, type StatusSource } from './cluster-service.js';
 import { renderDashboard } from './dashboard.js';
 import { toKvError } from './grpc-errors.js';
 import type { KvApi } from './kv-api.js';
+import { parseUintParam, readBody, sendJson } from './http-io.js';
 import { handleLease, parseLeaseParam } from './http-lease.js';
 import { parseRevisionParam, serveTxn } from './http-txn.js';
 import type { LeaseApi } from './lease-api.js';
@@ -188,33 +189,7 @@ async function handleKv(
 /** `?min_index=N`: a non-negative integer, or absent. */
 function parseMinIndex(text: string | null): number | undefined {
   if (text === null) return undefined;
-  const index = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(index)) throw new InvalidArgumentError('min_index must be a non-negative integer');
-  return index;
-}
-
-function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > bytesMax) {
-      request.resume();
-      return reject(new ValueTooLargeError(declared, bytesMax));
-    }
-    const parts: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > bytesMax) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new ValueTooLargeError(size, bytesMax));
-        return;
-      }
-      parts.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(parts)));
-    request.on('error', reject);
-  });
+  return parseUintParam(text, 'min_index must be a non-negative integer');
 }
 
 function sendError(response: ServerResponse, error: KvError, leaderHttpAddress: (id: number) => string | undefined): void {
@@ -240,12 +215,6 @@ function peerLinks(deps: HttpDeps): unknown[] {
     since: new Date(link.sinceMs).toISOString(),
     ...(link.reason === undefined ? {} : { reason: link.reason }),
   }));
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.statusCode = status;
-  response.setHeader('content-type', 'application/json');
-  response.end(JSON.stringify(body) + '\n');
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

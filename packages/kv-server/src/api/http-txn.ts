@@ -26,7 +26,8 @@ import {
   type TxnRequest,
   type TxnResponse,
 } from '@cairn/proto';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ValueTooLargeError } from '../errors.js';
+import { parseUintParam, readBody } from './http-io.js';
 import type { KvApi } from './kv-api.js';
 import type { MeasuredCall } from './measured-call.js';
 
@@ -147,28 +148,7 @@ export function txnJson(response: TxnResponse, encoding: Encoding): unknown {
 /** `?rev=N`: a read at revision N (0 or absent = the latest). */
 export function parseRevisionParam(text: string | null): number {
   if (text === null) return 0;
-  const revision = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(revision)) throw new InvalidArgumentError('rev must be a non-negative integer');
-  return revision;
-}
-
-export function readJsonBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > bytesMax) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new InvalidArgumentError(`the body is larger than ${bytesMax} bytes`));
-        return;
-      }
-      parts.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(parts)));
-    request.on('error', reject);
-  });
+  return parseUintParam(text, 'rev must be a non-negative integer');
 }
 
 function object(value: unknown, field: string): Record<string, unknown> {
@@ -197,6 +177,14 @@ export async function serveTxn(
 ): Promise<unknown> {
   if (request.method !== 'POST') throw new InvalidArgumentError(`use POST /txn, not ${request.method}`);
   // Room for a branch of large values in base64.
-  const { request: txn, encoding } = parseTxnJson(await readJsonBody(request, 4 * valueBytesMax));
+  const bytesMax = 4 * valueBytesMax;
+  let body: Buffer;
+  try {
+    body = await readBody(request, bytesMax);
+  } catch (error) {
+    if (error instanceof ValueTooLargeError) throw new InvalidArgumentError(`the body is larger than ${bytesMax} bytes`);
+    throw error;
+  }
+  const { request: txn, encoding } = parseTxnJson(body);
   return txnJson(await measured('txn', () => api.txn(txn)), encoding);
 }
