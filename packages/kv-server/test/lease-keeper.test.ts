@@ -128,3 +128,69 @@ describe('LeaseKeeper bounds', () => {
     assert.equal(revokes.at(-1)!.request.id, LEASE_REVOKES_IN_FLIGHT_MAX + 1);
   });
 });
+
+describe('LeaseKeeper idle checks', () => {
+  // Counts the leases a check walks in the keeper's own countdown maps (private: reached by a cast).
+  function countVisits(keeper: LeaseKeeper) {
+    const seen = { visits: 0 };
+    const inside = keeper as unknown as { deadlines: Map<number, unknown>; expiring: Map<number, unknown> };
+    for (const map of [inside.deadlines, inside.expiring]) {
+      const entries = Map.prototype.entries.bind(map);
+      const values = Map.prototype.values.bind(map);
+      map[Symbol.iterator] = function* () {
+        for (const entry of entries()) {
+          seen.visits += 1;
+          yield entry;
+        }
+      };
+      map.values = function* () {
+        for (const value of values()) {
+          seen.visits += 1;
+          yield value;
+        }
+      };
+    }
+    return seen;
+  }
+
+  test('checks before the earliest deadline walk no lease, yet no expiry is delayed', async () => {
+    const { world, revokes, keeper, grant } = harness();
+    for (let id = 1; id <= 1_000; id++) grant(id, 10);
+    keeper.check();
+    const seen = countVisits(keeper);
+    for (world.now = 0; world.now < 10_000; world.now += 100) keeper.check();
+    assert.equal(seen.visits, 0, 'nothing due for 10 s: no check walks the leases');
+    assert.equal(revokes.length, 0);
+
+    // A shorter lease granted later lowers the next due time.
+    world.now = 5_000;
+    grant(2_000, 1);
+    keeper.check();
+    world.now = 5_999;
+    keeper.check();
+    assert.equal(revokes.length, 0);
+    world.now = 6_000;
+    keeper.check();
+    assert.deepEqual(
+      revokes.map((r) => r.request),
+      [{ id: 2_000, expired: true }],
+    );
+
+    // A keep-alive's deadline counts too, and a failed revoke is retried at the next check.
+    seen.visits = 0;
+    world.now = 6_100;
+    keeper.check();
+    assert.equal(seen.visits, 0, 'the revoke is out and nothing else is due');
+    revokes[0]!.settle(false);
+    await settled();
+    keeper.check();
+    assert.equal(revokes.length, 2, 'retried at once, not at the next deadline');
+    for (let id = 1; id <= 1_000; id++) assert.equal(keeper.keepAlive(id), 10);
+    world.now = 16_099;
+    keeper.check();
+    assert.equal(revokes.length, 2, 'renewed at 6.1 s: runs out at 16.1 s');
+    world.now = 16_100;
+    keeper.check();
+    assert.equal(revokes.length, 2 + LEASE_REVOKES_IN_FLIGHT_MAX - 1, 'all due; the retry still holds one slot');
+  });
+});

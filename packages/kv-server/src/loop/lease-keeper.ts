@@ -48,6 +48,14 @@ export class LeaseKeeper {
   private epoch = 0;
   /** The table version the countdowns were last matched to (-1: match at the next check). */
   private seenVersion = -1;
+  /**
+   * No countdown runs out before this (monotonic ms): lowered whenever a
+   * deadline is set, recomputed by each full check. It may be too early
+   * (costing one extra scan), never later than a real deadline.
+   */
+  private nextDue = -Infinity;
+  /** An expiry revoke may be waiting to be proposed or retried (the next check must not skip). */
+  private unproposed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -73,7 +81,7 @@ export class LeaseKeeper {
     if (!this.syncEpoch()) return 0;
     const lease = this.deps.leases.get(id);
     if (lease === undefined || this.expiring.has(id)) return 0;
-    this.deadlines.set(id, this.now() + lease.ttl * 1000);
+    this.setDeadline(id, this.now() + lease.ttl * 1000);
     return lease.ttl;
   }
 
@@ -91,23 +99,36 @@ export class LeaseKeeper {
     return this.deadlines.size;
   }
 
-  /** Expires what ran out; exposed for tests (the timer calls it every checkMs). */
+  /**
+   * Expires what ran out; exposed for tests (the timer calls it every checkMs).
+   * Returns at once while no countdown can have run out and no revoke waits
+   * to be proposed, so an idle leader does not walk every lease every tick.
+   */
   check(): void {
     if (!this.syncEpoch()) return;
     const now = this.now();
     if (this.seenVersion !== this.deps.leases.version) this.followTable();
+    if (now < this.nextDue && !this.unproposed) return;
     let inFlight = 0;
     for (const proposed of this.expiring.values()) if (proposed) inFlight += 1;
+    this.nextDue = Infinity;
     for (const [id, deadline] of this.deadlines) {
-      if (deadline > now) continue;
       if (this.expiring.has(id)) continue;
+      if (deadline > now) {
+        if (deadline < this.nextDue) this.nextDue = deadline;
+        continue;
+      }
       this.expiring.set(id, false);
       this.deps.logger.info('lease-expired', { lease: id, term: this.epoch });
     }
+    this.unproposed = false;
     for (const [id, proposed] of this.expiring) {
       if (proposed) continue;
       // Bounded, so that a mass expiry does not fill the proposal queue; the rest go on later checks.
-      if (inFlight >= LEASE_REVOKES_IN_FLIGHT_MAX) break;
+      if (inFlight >= LEASE_REVOKES_IN_FLIGHT_MAX) {
+        this.unproposed = true;
+        break;
+      }
       inFlight += 1;
       this.proposeRevoke(id);
     }
@@ -132,7 +153,10 @@ export class LeaseKeeper {
       () => this.forget(id),
       (error: unknown) => {
         // Lost leadership, a timeout, already revoked: still expired here while this leadership lasts; check() retries.
-        if (this.epoch === epoch && this.expiring.has(id)) this.expiring.set(id, false);
+        if (this.epoch === epoch && this.expiring.has(id)) {
+          this.expiring.set(id, false);
+          this.unproposed = true;
+        }
         this.deps.logger.debug('lease-expiry-retry', { lease: id, error: (error as Error).message });
       },
     );
@@ -148,9 +172,15 @@ export class LeaseKeeper {
     let deadline = this.deadlines.get(id);
     if (deadline === undefined) {
       deadline = this.now() + ttlSeconds * 1000;
-      this.deadlines.set(id, deadline);
+      this.setDeadline(id, deadline);
     }
     return deadline;
+  }
+
+  /** Sets the lease's countdown, lowering nextDue so that no check skips it. */
+  private setDeadline(id: number, deadline: number): void {
+    this.deadlines.set(id, deadline);
+    if (deadline < this.nextDue) this.nextDue = deadline;
   }
 
   /**
@@ -165,6 +195,8 @@ export class LeaseKeeper {
       this.deadlines.clear();
       this.expiring.clear();
       this.seenVersion = -1;
+      this.nextDue = -Infinity;
+      this.unproposed = false;
     }
     return epoch !== 0;
   }
