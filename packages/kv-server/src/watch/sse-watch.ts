@@ -30,7 +30,7 @@ import { WATCH_BUFFER_BYTES_MAX, WATCH_BUFFER_RESPONSES_MAX } from '../limits.js
 import type { RevisionEvents } from '../state-machine/ports.js';
 import { Outbox } from './outbox.js';
 import type { WatchCancel, WatchHub, WatchOutput } from './watch-hub.js';
-import { revisionsBytes, validateWatchCreate } from './watch-spec.js';
+import { validateWatchCreate } from './watch-spec.js';
 
 export class SseWatches {
   private readonly open = new Map<ServerResponse, Outbox<string>>();
@@ -75,8 +75,10 @@ export class SseWatches {
       { bytes: WATCH_BUFFER_BYTES_MAX, messages: WATCH_BUFFER_RESPONSES_MAX },
     );
     const output: WatchOutput = {
-      events: (revisions: readonly RevisionEvents[]) =>
-        outbox.send(0, revisions.map((r) => sseEvent(r, encoding)).join(''), revisionsBytes(revisions)),
+      events: (revisions: readonly RevisionEvents[]) => {
+        const text = sseText(revisions, encoding);
+        return outbox.send(0, text, text.length);
+      },
       progress: (revision: number) => outbox.send(0, `: progress ${revision}\n\n`, 32),
       cancelled: (cancel: WatchCancel) => {
         const body = { code: cancel.code, reason: cancel.reason, compactRevision: cancel.compactRevision ?? 0 };
@@ -96,6 +98,15 @@ export class SseWatches {
       this.open.delete(response);
     });
   }
+}
+
+/** SSE text per selected-events array and encoding: watches on the same selection share the array, so they share the text. */
+const texts = { utf8: new WeakMap<readonly RevisionEvents[], string>(), base64: new WeakMap<readonly RevisionEvents[], string>() };
+
+function sseText(revisions: readonly RevisionEvents[], encoding: 'utf8' | 'base64'): string {
+  let text = texts[encoding].get(revisions);
+  if (text === undefined) texts[encoding].set(revisions, (text = revisions.map((r) => sseEvent(r, encoding)).join('')));
+  return text;
 }
 
 function sseEvent(revision: RevisionEvents, encoding: BufferEncoding): string {

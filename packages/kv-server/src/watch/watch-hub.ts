@@ -166,6 +166,7 @@ export class WatchHub {
       for (const watcher of this.synced) if (watcher.next < first.revision) this.startCatchUp(watcher);
     }
     this.current = revisions[revisions.length - 1]!.revision;
+    if (this.synced.size === 0) return;
     const shared = new Map<string, RevisionEvents[]>();
     for (const watcher of this.synced) {
       const from = watcher.next;
