@@ -22,8 +22,9 @@ export interface KvCheckOutcome {
   readonly minimal: boolean;
 }
 
+/** `operations` must be in invoke-time order, as pairOperations (operations.ts) returns them. */
 export function checkWholeHistory(operations: readonly HistoryOperation[], options: KvCheckOptions): KvCheckOutcome {
-  const ordered = [...operations].sort((a, b) => a.invokeTime - b.invokeTime);
+  const ordered = operations;
   const model = kvModel(options.startRevision);
   const kvOperations = ordered.map(toKvOperation);
   const run = (count: number): SearchResult => searchLinearization(kvOperations.slice(0, count), options.maxStates, model);

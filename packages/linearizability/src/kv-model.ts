@@ -98,15 +98,31 @@ export interface KvOperation {
   readonly returnTime: number;
 }
 
-/** A state being changed by one command: writes land in `keys` at offset `state.offset + 1`. */
+/**
+ * A state being changed by one command: writes land in `keys` at offset `state.offset + 1`.
+ * The key map is copied only on the first write, so a command that writes nothing
+ * (a read, a failed compare) hands back the state's own map, and its cached key list
+ * (see kvStateKey) is reused.
+ */
 class Draft {
-  readonly keys: Map<string, KvEntry>;
+  /** `state.keys` until the first write, then this draft's own copy. */
+  keys: ReadonlyMap<string, KvEntry>;
+  private owned: Map<string, KvEntry> | undefined;
   changed = false;
   base: number | undefined;
 
   constructor(readonly state: KvState) {
-    this.keys = new Map(state.keys);
+    this.keys = state.keys;
     this.base = state.base;
+  }
+
+  /** The map to write to: copied from the state's on first use. */
+  private writable(): Map<string, KvEntry> {
+    if (this.owned === undefined) {
+      this.owned = new Map(this.state.keys);
+      this.keys = this.owned;
+    }
+    return this.owned;
   }
 
   get writeOffset(): number {
@@ -122,13 +138,14 @@ class Draft {
       mod: this.writeOffset,
       lease,
     };
-    this.keys.set(key, next);
+    this.writable().set(key, next);
     this.changed = true;
     return next;
   }
 
   delete(key: string): boolean {
-    if (!this.keys.delete(key)) return false;
+    if (!this.keys.has(key)) return false;
+    this.writable().delete(key);
     this.changed = true;
     return true;
   }
@@ -285,10 +302,28 @@ function applyTxnOp(draft: Draft, op: KvTxnOp, observed: KvTxnOpResult | undefin
   }
 }
 
+/**
+ * The key-list part of kvStateKey, per map. A state's map is never written
+ * after the step that made it (Draft copies before writing), and a step that
+ * writes nothing passes its map on, so the list is encoded once per map.
+ */
+const keyListCache = new WeakMap<ReadonlyMap<string, KvEntry>, string>();
+
+function keyList(keys: ReadonlyMap<string, KvEntry>): string {
+  let list = keyListCache.get(keys);
+  if (list === undefined) {
+    const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    list = entries
+      .map(([key, e]) => `${JSON.stringify(key)}=${e.version}.${e.create}.${e.mod}.${e.lease}:${JSON.stringify(e.value)}`)
+      .join(',');
+    keyListCache.set(keys, list);
+  }
+  return list;
+}
+
 /** Identifies a state for memoization: base, offset and every key in order. */
 export function kvStateKey(state: KvState): string {
-  const entries = [...state.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${state.base ?? '?'}|${state.offset}|${entries.map(([key, e]) => `${JSON.stringify(key)}=${e.version}.${e.create}.${e.mod}.${e.lease}:${JSON.stringify(e.value)}`).join(',')}`;
+  return `${state.base ?? '?'}|${state.offset}|${keyList(state.keys)}`;
 }
 
 /** The kv model for the search, from `startRevision` when known. */
