@@ -1,7 +1,7 @@
 /** Text and JSON forms of the coordination results and watch events (shared by plain, JSON and Ink output). */
 import { displayBytes } from '@cairn/linearizability';
 import type { KeyValueLike, TxnOpResultLike, WatchEventLike } from './clerk-like.js';
-import { jsonBytes } from './format.js';
+import { jsonBytes } from './json-bytes.js';
 import type { CoordResult } from './run-coord.js';
 
 /** A key-value in JSON with its revisions (when the clerk gave them). */

@@ -1,4 +1,5 @@
-import { decodeUtf8, type TextTable } from '@cairn/linearizability';
+import type { TextTable } from '@cairn/linearizability';
+import { jsonBytes } from './json-bytes.js';
 import type { Member } from '@cairn/proto';
 import type { BenchSnapshot } from './bench.js';
 import type { ClerkEvent, KeyValueLike } from './clerk-like.js';
@@ -10,11 +11,6 @@ import { isCoordResult } from './run-coord.js';
 export { displayBytes, layoutTable, type TextTable } from '@cairn/linearizability';
 
 export const LEADER_MARK = '★';
-
-/** JSON form of bytes: a string when valid UTF-8, else `{ base64 }` so nothing is lost or mangled. */
-export function jsonBytes(bytes: Buffer): string | { base64: string } {
-  return decodeUtf8(bytes) ?? { base64: bytes.toString('base64') };
-}
 
 export function jsonKeyValue(kv: KeyValueLike, keysOnly = false): Record<string, unknown> {
   return {
