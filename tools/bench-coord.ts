@@ -51,7 +51,12 @@ async function main(): Promise<number> {
   for (let round = 1; round <= n('rounds'); round++) {
     for (const system of values.systems!.split(',').filter((s) => s === 'cairn' || (s === 'etcd' && withEtcd))) {
       const teardown = new Teardown();
-      process.once('SIGINT', () => teardown.killAllNow());
+      // Ctrl-C: kill this round's processes and temp dirs at once, then exit as interrupted.
+      const interrupted = (): void => {
+        teardown.killAllNow();
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
       try {
         const coord =
           system === 'etcd' ? await startEtcd(n('nodes'), teardown) : await startCairn(n('nodes'), teardown, values['cpu-prof']);
@@ -72,6 +77,7 @@ async function main(): Promise<number> {
         });
         rows.push({ system, round, watch, lease });
       } finally {
+        process.off('SIGINT', interrupted);
         await teardown.runAll();
       }
     }
