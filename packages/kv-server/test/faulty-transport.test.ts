@@ -51,7 +51,10 @@ describe('FaultyTransport', () => {
     const { a, b, faults } = await pair();
     a.transport.send([heartbeat(1, 2, 1)]);
     b.transport.send([heartbeat(2, 1, 1)]);
-    await waitFor(() => a.received.length === 1 && b.received.length === 1, { what: 'delivery before the fault' });
+    // b's link counts as up once b has the ack of its first batch, which can come after a took the message in.
+    await waitFor(() => a.received.length === 1 && b.received.length === 1 && b.transport.linkStates()[0]?.up === true, {
+      what: 'delivery before the fault, and b seeing its link up',
+    });
 
     faults.add({ kind: 'partition', peers: [2], dropRate: 0, delayMs: 0, untilMs: undefined });
     // b's batches reach a and are acked (b's link stays up), but their messages are not taken in.
